@@ -1,0 +1,51 @@
+# Two entry points: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_ENV := BATONFLOW_TENANT=demo BATONFLOW_ACTOR=demo-operator
+
+.PHONY: setup demo test lint typecheck unit bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/batonflow db upgrade
+	$(BIN)/batonflow workflows validate examples/outreach.yaml examples/market-report.yaml
+	$(DEMO_ENV) $(BIN)/batonflow run examples/market-report.yaml --input topic=robotics
+	@$(DEMO_ENV) $(BIN)/batonflow run examples/outreach.yaml --input name=Ada --input email=ada@example.com \
+		--input company=Analytical --input employees=450 --input budget=90000; \
+		test $$? -eq 3 || { echo "expected the outreach run to wait for its review"; exit 1; }
+	@echo "--- the run waits for a person; approving its review from the CLI ---"
+	$(DEMO_ENV) $(BIN)/batonflow reviews list
+	@REVIEW=$$($(DEMO_ENV) $(BIN)/batonflow reviews list --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'); \
+		$(DEMO_ENV) $(BIN)/batonflow reviews approve $$REVIEW --comment "looks good"
+	$(DEMO_ENV) $(BIN)/batonflow runs list --limit 5
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python bench/engine.py
+
+lock:
+	$(BIN)/pip-compile --quiet --no-strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --extra dev --extra bench -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""Agents: Python code that provides named capabilities with typed input and output.
+
+    demo = Agent("demo", "Deterministic agents for examples and tests")
+
+    @demo.capability("text.upper")
+    async def upper(ctx: CallContext, args: UpperIn) -> UpperOut:
+        return UpperOut(text=args.text.upper())
+
+The input and output models come from the function's annotations. Every call gets a
+`CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
+the deadline, and `effects` for side effects that must apply once per key.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, get_type_hints
+
+from pydantic import BaseModel
+
+from batonflow.errors import ConfigError
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class Effects(Protocol):
+    """Applies a side effect at most once per key (the attempt's idempotency key by default)."""
+
+    async def apply(
+        self, kind: str, payload: dict[str, Any], *, key: str | None = None
+    ) -> EffectRecord: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRecord:
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    applied_now: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    tenant_id: str
+    run_id: str
+    step_id: str
+    attempt: int
+    idempotency_key: str
+    deadline: datetime | None
+    worker: str
+    effects: Effects
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[CallContext, Any], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    name: str
+    agent: str
+    description: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    handler: Handler
+
+
+class Agent:
+    def __init__(self, name: str, description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self.capabilities: dict[str, Capability] = {}
+
+    def capability(
+        self, name: str, description: str = ""
+    ) -> Callable[
+        [Callable[[CallContext, In], Awaitable[Out]]], Callable[[CallContext, In], Awaitable[Out]]
+    ]:
+        def register(
+            fn: Callable[[CallContext, In], Awaitable[Out]],
+        ) -> Callable[[CallContext, In], Awaitable[Out]]:
+            input_model, output_model = _models_of(fn, name)
+            if name in self.capabilities:
+                raise ConfigError(f"agent '{self.name}' declares capability '{name}' twice")
+            self.capabilities[name] = Capability(
+                name=name,
+                agent=self.name,
+                description=description or inspect.getdoc(fn) or "",
+                input_model=input_model,
+                output_model=output_model,
+                handler=fn,
+            )
+            return fn
+
+        return register
+
+
+def _models_of(fn: Callable[..., Any], name: str) -> tuple[type[BaseModel], type[BaseModel]]:
+    hints = get_type_hints(fn)
+    params = [p for p in inspect.signature(fn).parameters if p != "return"]
+    if len(params) != 2 or "return" not in hints:
+        raise ConfigError(
+            f"capability '{name}': write it as async def f(ctx, args: Model) -> Model"
+        )
+    input_model, output_model = hints.get(params[1]), hints["return"]
+    for model in (input_model, output_model):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigError(f"capability '{name}': args and return must be pydantic models")
+    return input_model, output_model  # type: ignore[return-value]

@@ -1,0 +1,200 @@
+"""Built-in demo agents: deterministic, no model, no network. The examples and tests use them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from batonflow.agents.agent import Agent, CallContext
+from batonflow.agents.registry import Registry
+from batonflow.agents.tools import Toolbox
+from batonflow.errors import StepFailed
+
+sales = Agent("demo-sales", "Scores leads and drafts outreach from fixed rules")
+market = Agent("demo-market", "Prices symbols and summarises them, deterministically")
+ops = Agent("demo-ops", "Building blocks for trying the engine: sleep, fail, flake")
+mail = Toolbox("demo-mail", "Sends email into the effects outbox, once per idempotency key")
+
+
+class Lead(BaseModel):
+    name: str = Field(min_length=1)
+    company: str = Field(min_length=1)
+    employees: int = Field(ge=0)
+    budget: float = Field(ge=0)
+
+
+class LeadScore(BaseModel):
+    score: int
+    tier: str
+
+
+@sales.capability("lead.score")
+async def score_lead(ctx: CallContext, args: Lead) -> LeadScore:
+    """Score a lead 0-100 from company size and budget."""
+    size = min(args.employees / 500, 1.0) * 50
+    money = min(args.budget / 100_000, 1.0) * 50
+    score = round(size + money)
+    tier = "A" if score >= 70 else "B" if score >= 40 else "C"
+    return LeadScore(score=score, tier=tier)
+
+
+class DraftIn(BaseModel):
+    to: str
+    name: str
+    company: str
+    tier: str
+
+
+class Email(BaseModel):
+    to: str
+    subject: str
+    body: str
+
+
+@sales.capability("email.draft")
+async def draft_email(ctx: CallContext, args: DraftIn) -> Email:
+    """Draft an outreach email whose offer depends on the lead's tier."""
+    offers = {
+        "A": "a dedicated onboarding engineer",
+        "B": "a guided pilot",
+        "C": "our starter guide",
+    }
+    body = (
+        f"Hello {args.name},\n\n"
+        f"Teams like {args.company} use Batonflow to run their agents reliably. "
+        f"We would like to offer you {offers.get(args.tier, offers['C'])}.\n\n"
+        "Best regards,\nThe Batonflow team"
+    )
+    return Email(to=args.to, subject=f"{args.company} + Batonflow", body=body)
+
+
+class Symbol(BaseModel):
+    symbol: str = Field(min_length=1, max_length=12)
+    delay_ms: int = Field(0, ge=0, le=60_000)
+
+
+class Quote(BaseModel):
+    symbol: str
+    price: float
+
+
+@market.capability("quote.price")
+async def price(ctx: CallContext, args: Symbol) -> Quote:
+    """A stable pseudo-price for a symbol (a hash, not a market)."""
+    if args.delay_ms:
+        await asyncio.sleep(args.delay_ms / 1000)
+    digest = int(hashlib.sha256(args.symbol.upper().encode()).hexdigest()[:8], 16)
+    return Quote(symbol=args.symbol.upper(), price=round(10 + digest % 99_000 / 100, 2))
+
+
+class Topic(BaseModel):
+    topic: str
+
+
+class Headline(BaseModel):
+    headline: str
+
+
+@market.capability("news.headline")
+async def headline(ctx: CallContext, args: Topic) -> Headline:
+    """A headline for a topic."""
+    return Headline(headline=f"{args.topic.title()}: markets steady as agents take the baton")
+
+
+class SummaryIn(BaseModel):
+    quotes: list[Quote]
+    headline: str = ""
+
+
+class Summary(BaseModel):
+    count: int
+    total: float
+    mean: float
+    text: str
+
+
+@market.capability("report.summarize")
+async def summarize(ctx: CallContext, args: SummaryIn) -> Summary:
+    """Count, total and mean of the quotes, with a one-line report."""
+    total = round(sum(q.price for q in args.quotes), 2)
+    mean = round(total / len(args.quotes), 2) if args.quotes else 0.0
+    symbols = ", ".join(q.symbol for q in args.quotes)
+    text = f"{len(args.quotes)} symbols ({symbols}) average {mean:.2f}. {args.headline}".strip()
+    return Summary(count=len(args.quotes), total=total, mean=mean, text=text)
+
+
+class SleepIn(BaseModel):
+    ms: int = Field(0, ge=0, le=3_600_000)
+    value: Any = None
+
+
+class SleepOut(BaseModel):
+    value: Any = None
+    slept_ms: int
+
+
+@ops.capability("demo.sleep")
+async def sleep(ctx: CallContext, args: SleepIn) -> SleepOut:
+    """Sleep `ms` milliseconds, then return `value`."""
+    if args.ms:
+        await asyncio.sleep(args.ms / 1000)
+    return SleepOut(value=args.value, slept_ms=args.ms)
+
+
+class Empty(BaseModel):
+    pass
+
+
+@ops.capability("demo.noop")
+async def noop(ctx: CallContext, args: Empty) -> Empty:
+    """Do nothing (for measuring the engine)."""
+    return Empty()
+
+
+class FlakyIn(BaseModel):
+    fail_times: int = Field(1, ge=0)
+    value: Any = None
+
+
+class FlakyOut(BaseModel):
+    value: Any = None
+    attempt: int
+
+
+@ops.capability("demo.flaky")
+async def flaky(ctx: CallContext, args: FlakyIn) -> FlakyOut:
+    """Fail the first `fail_times` attempts, then succeed."""
+    if ctx.attempt <= args.fail_times:
+        raise StepFailed(f"flaky failure on attempt {ctx.attempt} of {args.fail_times + 1}")
+    return FlakyOut(value=args.value, attempt=ctx.attempt)
+
+
+class FailIn(BaseModel):
+    message: str = "this step always fails"
+    retryable: bool = True
+
+
+@ops.capability("demo.fail")
+async def fail(ctx: CallContext, args: FailIn) -> Empty:
+    """Always fail with `message`."""
+    raise StepFailed(args.message, retryable=args.retryable)
+
+
+class Sent(BaseModel):
+    message_id: str
+    sent_now: bool
+
+
+@mail.tool("email.send")
+async def send_email(ctx: CallContext, args: Email) -> Sent:
+    """Put the email in the outbox once per attempt key; a repeated attempt sends nothing new."""
+    record = await ctx.effects.apply("email", args.model_dump())
+    return Sent(message_id=record.key, sent_now=record.applied_now)
+
+
+def register(registry: Registry) -> None:
+    for agent in (sales, market, ops, mail):
+        registry.add(agent)

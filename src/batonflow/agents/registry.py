@@ -1,0 +1,139 @@
+"""The registry of agents and tools a process can run, and the one path every call takes."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from batonflow.agents.agent import Agent, CallContext, Capability
+from batonflow.agents.breaker import CircuitBreaker
+from batonflow.agents.tools import Toolbox
+from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed
+
+BASE_STEP_KINDS = ("agent", "tool", "review", "input", "map", "workflow")
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    output: dict[str, Any]
+    agent: str
+    capability: str
+    duration_ms: float
+
+
+class Registry:
+    def __init__(
+        self,
+        *,
+        breaker_failures: int = 5,
+        breaker_reset_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        step_kinds: Iterable[str] = BASE_STEP_KINDS,
+    ) -> None:
+        self.agents: dict[str, Agent] = {}
+        self._capabilities: dict[str, Capability] = {}
+        self._tools: dict[str, Capability] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breaker_failures = breaker_failures
+        self._breaker_reset = breaker_reset_seconds
+        self._clock = clock
+        self._step_kinds = tuple(step_kinds)
+
+    def add(self, agent: Agent) -> None:
+        target = self._tools if isinstance(agent, Toolbox) else self._capabilities
+        if agent.name in self.agents:
+            raise ConfigError(f"two agents are named '{agent.name}'")
+        for name, capability in agent.capabilities.items():
+            if name in target:
+                raise ConfigError(
+                    f"'{name}' is provided by both '{target[name].agent}' and '{agent.name}'"
+                )
+            target[name] = capability
+        self.agents[agent.name] = agent
+
+    # The Catalog protocol that spec validation reads.
+    def capability_names(self) -> Iterable[str]:
+        return self._capabilities.keys()
+
+    def tool_names(self) -> Iterable[str]:
+        return self._tools.keys()
+
+    def step_kinds(self) -> Iterable[str]:
+        return self._step_kinds
+
+    def capability(self, name: str, *, tool: bool = False) -> Capability:
+        table = self._tools if tool else self._capabilities
+        try:
+            return table[name]
+        except KeyError:
+            noun = "tool" if tool else "capability"
+            raise NotFound(f"no agent provides {noun} '{name}'") from None
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        if name not in self._breakers:
+            self._breakers[name] = CircuitBreaker(
+                name, self._breaker_failures, self._breaker_reset, self._clock
+            )
+        return self._breakers[name]
+
+    async def call(
+        self, name: str, args: dict[str, Any], ctx: CallContext, *, tool: bool = False
+    ) -> CallResult:
+        capability = self.capability(name, tool=tool)
+        try:
+            parsed = capability.input_model.model_validate(args)
+        except ValidationError as exc:
+            raise InvalidArgs(
+                f"args for '{name}' do not fit {capability.input_model.__name__}: "
+                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                details={"errors": exc.errors(include_url=False, include_context=False)},
+            ) from None
+        breaker = self.breaker(name)
+        breaker.before_call()
+        started = time.perf_counter()
+        try:
+            output = await capability.handler(ctx, parsed)
+            if not isinstance(output, capability.output_model):
+                output = capability.output_model.model_validate(output)
+        except BaseException as exc:
+            if isinstance(exc, Exception) and not isinstance(exc, InvalidArgs):
+                breaker.record_failure()
+            if isinstance(exc, ValidationError):
+                raise StepFailed(f"'{name}' returned output that does not fit: {exc}") from exc
+            raise
+        breaker.record_success()
+        return CallResult(
+            output=output.model_dump(mode="json"),
+            agent=capability.agent,
+            capability=name,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+
+def build_registry(
+    apps: Iterable[str] = (), *, breaker_failures: int = 5, breaker_reset_seconds: float = 30.0
+) -> Registry:
+    """The built-in demo agents plus each app named `module:function`; the function receives the
+    registry and adds its agents (`registry.add(agent)`)."""
+    from batonflow.agents import demo
+
+    registry = Registry(
+        breaker_failures=breaker_failures, breaker_reset_seconds=breaker_reset_seconds
+    )
+    demo.register(registry)
+    for app in apps:
+        module_name, _, attr = app.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            register = getattr(module, attr or "register")
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"BATONFLOW_APPS names '{app}', which cannot be loaded: {exc}"
+            ) from exc
+        register(registry)
+    return registry

@@ -1,0 +1,80 @@
+"""What a CLI command works with: the settings, a database engine, the registry, the executor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batonflow.agents.registry import Registry, build_registry
+from batonflow.errors import ConfigError
+from batonflow.events.bus import EventBus
+from batonflow.runs.service import Actor
+from batonflow.settings import Settings
+from batonflow.store import migrate
+from batonflow.store.db import create_engine, is_sqlite
+from batonflow.store.tenants import ensure_tenant
+from batonflow.workflows.checkpoint import SpecCache
+from batonflow.workflows.executor import Executor
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: AsyncEngine
+    registry: Registry
+    bus: EventBus
+    specs: SpecCache
+    tenant_id: str
+    actor: Actor
+
+    def executor(self) -> Executor:
+        return Executor(self.engine, self.registry, self.settings, bus=self.bus, specs=self.specs)
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+
+async def ensure_schema(engine: AsyncEngine) -> None:
+    """Bring an embedded SQLite database up to date; PostgreSQL is migrated on purpose."""
+    current = await migrate.current(engine)
+    if current == migrate.head():
+        return
+    if is_sqlite(engine):
+        await migrate.upgrade(engine)
+        return
+    raise ConfigError(
+        f"the database schema is at {current or 'nothing'}, not {migrate.head()}; "
+        "run `batonflow db upgrade` first"
+    )
+
+
+@asynccontextmanager
+async def open_context(settings: Settings) -> AsyncIterator[Context]:
+    engine = create_engine(
+        settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    try:
+        await ensure_schema(engine)
+        async with engine.begin() as conn:
+            tenant_id = await ensure_tenant(conn, settings.tenant, datetime.now(UTC))
+        registry = build_registry(
+            settings.apps,
+            breaker_failures=settings.breaker_failures,
+            breaker_reset_seconds=settings.breaker_reset_seconds,
+        )
+        yield Context(
+            settings=settings,
+            engine=engine,
+            registry=registry,
+            bus=EventBus(),
+            specs=SpecCache(),
+            tenant_id=tenant_id,
+            actor=Actor(settings.actor),
+        )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,137 @@
+"""Every error Batonflow raises on purpose.
+
+    BatonflowError                    code
+    ├── UserError                     the caller must change something
+    │   ├── SpecError                 spec_invalid: a workflow file is wrong (carries every issue)
+    │   ├── InvalidInput              input_invalid: run inputs, review edits or input data
+    │   ├── NotFound                  not_found: no such object for this tenant
+    │   ├── PermissionDenied          forbidden: the actor's roles do not allow this
+    │   ├── Conflict                  conflict: the object is not in a state that allows this
+    │   │   └── IllegalTransition     illegal_transition: a run cannot move between two states
+    │   └── ConfigError               config_invalid: settings that cannot work
+    └── RunError                      a step attempt failed while a run executed
+        ├── StepFailed                step_failed: an agent or tool reported a failure
+        ├── InvalidArgs               invalid_args: rendered args do not fit the capability
+        ├── TemplateError             template_error: a template could not be rendered
+        ├── StepTimeout               step_timeout: the attempt passed its timeout
+        ├── CircuitOpen               circuit_open: the capability's breaker is open
+        └── ReviewRejected            review_rejected: a person rejected the step
+
+Domain errors carry no HTTP status codes; the API maps codes to statuses in one place.
+Each code has a section in docs/errors.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+DOCS = "docs/errors.md"
+
+
+class BatonflowError(Exception):
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    @property
+    def docs(self) -> str:
+        return f"{DOCS}#{self.code}"
+
+
+class UserError(BatonflowError):
+    code = "user_error"
+
+
+class SpecError(UserError):
+    """A workflow spec failed validation. `issues` holds one line per problem."""
+
+    code = "spec_invalid"
+
+    def __init__(self, source: str, issues: Sequence[str]) -> None:
+        self.source = source
+        self.issues = list(issues)
+        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        super().__init__(f"{source}: invalid workflow\n{lines}", details={"issues": self.issues})
+
+
+class InvalidInput(UserError):
+    code = "input_invalid"
+
+
+class NotFound(UserError):
+    code = "not_found"
+
+
+class PermissionDenied(UserError):
+    code = "forbidden"
+
+
+class Conflict(UserError):
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class ConfigError(UserError):
+    code = "config_invalid"
+
+
+class RunError(BatonflowError):
+    """A failure inside a step attempt. `retryable` is the default the retry policy uses."""
+
+    code = "run_error"
+    retryable: ClassVar[bool] = True
+
+
+class StepFailed(RunError):
+    code = "step_failed"
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.instance_retryable = retryable
+
+
+class InvalidArgs(RunError):
+    code = "invalid_args"
+    retryable = False
+
+
+class TemplateError(RunError):
+    code = "template_error"
+    retryable = False
+
+
+class StepTimeout(RunError):
+    code = "step_timeout"
+
+
+class CircuitOpen(RunError):
+    code = "circuit_open"
+
+
+class ReviewRejected(RunError):
+    code = "review_rejected"
+    retryable = False
+
+
+def is_retryable(error: BaseException) -> bool:
+    if isinstance(error, StepFailed):
+        return error.instance_retryable
+    if isinstance(error, RunError):
+        return error.retryable
+    # An unexpected exception in agent code is treated like a transient failure.
+    return not isinstance(error, UserError)
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, BatonflowError):
+        return error.code
+    return "exception"

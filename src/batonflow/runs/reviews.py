@@ -1,0 +1,157 @@
+"""Decisions on `review` steps and data for `input` steps, each applied exactly once.
+
+approve          the step succeeds with the subject as it was shown
+edit             the step succeeds with the subject the reviewer edited (if the step allows it)
+reject           the step fails with `review_rejected` (or succeeds with approved=false when the
+                 step says `on_reject: continue`)
+submit           an `input` step succeeds with the data, checked against its schema
+
+A second decision on the same review is a `Conflict`, however close together the two arrive:
+closing the review is a conditional update inside the transaction that holds the run's lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import jsonschema
+
+from batonflow.errors import Conflict, InvalidInput, PermissionDenied
+from batonflow.runs.run import RunStatus, StepStatus
+from batonflow.runs.service import Actor, checkpointer
+from batonflow.store import reviews as review_store
+from batonflow.store.runs import RunTx
+from batonflow.workflows.checkpoint import CommitResult, SpecCache
+from batonflow.workflows.spec import ReviewStep
+
+Decision = Literal["approve", "edit", "reject", "submit"]
+
+
+async def decide(
+    conn: Any,
+    specs: SpecCache,
+    *,
+    tenant_id: str,
+    review_id: str,
+    decision: Decision,
+    actor: Actor,
+    now: datetime,
+    data: Any = None,
+    comment: str | None = None,
+) -> CommitResult:
+    review = await review_store.get_review(conn, tenant_id, review_id)
+    if review.status != "pending":
+        by = f" by {review.decided_by}" if review.decided_by else ""
+        raise Conflict(
+            f"review {review_id} was already decided ({review.status}{by}); a decision applies once",
+            details={"status": review.status, "decided_by": review.decided_by},
+        )
+    if not actor.roles & set(review.reviewers):
+        raise PermissionDenied(
+            f"{actor.name} may not decide review {review_id}; it needs one of the roles {', '.join(review.reviewers)}"
+        )
+    allowed = {"submit"} if review.kind == "input" else {"approve", "edit", "reject"}
+    if decision not in allowed:
+        raise InvalidInput(
+            f"a {review.kind} step takes {' or '.join(sorted(allowed))}, not '{decision}'"
+        )
+    if decision == "edit" and not review.allow_edit:
+        raise InvalidInput(f"step '{review.step_key}' does not allow edits; approve or reject it")
+    if review.kind == "input":
+        _check_input(review.input_schema or {}, data)
+
+    tx = RunTx(conn, now)
+    await tx.load([review.run_id], tenant_id=tenant_id)
+    run = tx.runs[review.run_id]
+    step = tx.steps[run.id][review.step_key]
+    if (
+        step.status is not StepStatus.WAITING
+        or step.attempt != review.attempt
+        or run.status.terminal
+    ):
+        raise Conflict(
+            f"run {run.id} no longer waits on review {review_id} (the run is {run.status})"
+        )
+    status = {"approve": "approved", "edit": "edited", "reject": "rejected", "submit": "submitted"}[
+        decision
+    ]
+    if not await review_store.close_review(
+        conn,
+        tenant_id,
+        review_id,
+        status=status,
+        decision=decision,
+        data=data,
+        comment=comment,
+        by=actor.name,
+        now=now,
+    ):
+        raise Conflict(f"review {review_id} was already decided; a decision applies once")
+
+    if run.status is RunStatus.WAITING:
+        tx.set_run_status(
+            run, RunStatus.RUNNING, reason=f"review {review_id} {status} by {actor.name}"
+        )
+    tx.emit(run, "review.decided", step.key, review_id=review_id, decision=decision, by=actor.name)
+    spec = await specs.get(conn, tenant_id, run.workflow_version_pk)
+    step_spec = spec.by_id[step.key]
+    step.lease_owner = None
+    step.finished_at = now
+    tx.touch_step(step)
+    if decision == "submit":
+        _succeed(tx, run, step, data)
+    elif (
+        decision == "reject" and isinstance(step_spec, ReviewStep) and step_spec.on_reject == "fail"
+    ):
+        step.status = StepStatus.FAILED
+        step.error = {
+            "code": "review_rejected",
+            "message": f"{actor.name} rejected the review" + (f": {comment}" if comment else ""),
+            "details": {"review_id": review_id},
+        }
+        tx.emit(
+            run,
+            "step.failed",
+            step.key,
+            attempt=step.attempt,
+            error=step.error,
+            retry_in=None,
+            exhausted=False,
+        )
+    else:
+        subject = data if decision == "edit" else review.subject
+        _succeed(
+            tx,
+            run,
+            step,
+            {
+                "approved": decision != "reject",
+                "decision": decision,
+                "subject": subject,
+                "by": actor.name,
+                "comment": comment,
+            },
+        )
+    result = CommitResult()
+    await checkpointer(specs, actor).advance(tx, run, result)
+    result.events = await tx.flush()
+    return result
+
+
+def _succeed(tx: RunTx, run: Any, step: Any, result: Any) -> None:
+    step.status = StepStatus.SUCCEEDED
+    step.error = None
+    tx.set_result(step, result)
+    duration = round((tx.now - (step.started_at or tx.now)).total_seconds() * 1000, 3)
+    tx.emit(run, "step.completed", step.key, attempt=step.attempt, duration_ms=duration)
+
+
+def _check_input(schema: dict[str, Any], data: Any) -> None:
+    try:
+        jsonschema.Draft202012Validator(schema).validate(data)
+    except jsonschema.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path) or "data"
+        raise InvalidInput(
+            f"{where}: {exc.message}", details={"path": list(exc.absolute_path)}
+        ) from None

@@ -1,0 +1,97 @@
+"""Run and step states, and the only legal moves between them.
+
+    queued ──> running <──> waiting
+      │          │  │          │
+      │          │  └──> succeeded | failed | dead
+      └──────────┴──────────┴──> cancelled
+
+`dead` is a run whose step exhausted its retries (the dead-letter list); `failed` is a run whose
+step failed without a retry left to try (a rejected review, invalid args). Both may be retried,
+which returns them to `running`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from batonflow.errors import IllegalTransition
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_RUN
+
+
+_TERMINAL_RUN = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.DEAD, RunStatus.CANCELLED}
+)
+
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: frozenset(
+        {
+            RunStatus.WAITING,
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.DEAD,
+            RunStatus.CANCELLED,
+        }
+    ),
+    RunStatus.WAITING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.SUCCEEDED: frozenset(),
+    RunStatus.FAILED: frozenset({RunStatus.RUNNING}),
+    RunStatus.DEAD: frozenset({RunStatus.RUNNING}),
+    RunStatus.CANCELLED: frozenset(),
+}
+
+
+def check_run_transition(current: RunStatus, target: RunStatus) -> None:
+    if target not in RUN_TRANSITIONS[current]:
+        allowed = ", ".join(sorted(RUN_TRANSITIONS[current])) or "nothing (it is final)"
+        raise IllegalTransition(
+            f"a {current} run cannot become {target}; from {current} it may become {allowed}",
+            details={"from": current.value, "to": target.value},
+        )
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"  # waiting for its needs
+    READY = "ready"  # queued for a worker (maybe not before `available_at`)
+    RUNNING = "running"  # a worker holds a lease on the current attempt
+    WAITING = "waiting"  # a person (review, input) or a sub-workflow must act
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def done(self) -> bool:
+        return self in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+class AttemptStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    LOST = "lost"  # the lease expired: the worker died or stalled
+    CANCELLED = "cancelled"
+    WAITING = "waiting"  # handed to a person or a sub-workflow
+
+
+def idempotency_key(run_id: str, step_key: str, attempt: int) -> str:
+    """The key an attempt's side effects are applied under.
+
+    `attempt` is the logical attempt: it grows when an attempt *fails* and the retry policy tries
+    again. When a worker dies mid-attempt, the reaper dispatches the *same* attempt again under a
+    new fencing number (`dispatch`), so an effect the dead worker already applied keeps its key and
+    is not applied twice.
+    """
+    return f"{run_id}:{step_key}:{attempt}"

@@ -1,0 +1,157 @@
+"""Reviews: decisions people owe `review` and `input` steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from batonflow.errors import NotFound
+from batonflow.store.tables import Review, table
+
+reviews_t = table(Review)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    id: str
+    tenant_id: str
+    run_id: str
+    step_key: str
+    attempt: int
+    kind: str
+    status: str
+    subject: Any
+    instructions: str
+    input_schema: dict[str, Any] | None
+    reviewers: list[str]
+    allow_edit: bool
+    decision: str | None
+    data: Any
+    comment: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+_COLUMNS = [reviews_t.c[name] for name in ReviewRow.__slots__]
+
+
+async def insert_reviews(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(reviews_t), rows)
+
+
+async def get_review(conn: AsyncConnection, tenant_id: str, review_id: str) -> ReviewRow:
+    row = (
+        await conn.execute(
+            select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id, reviews_t.c.id == review_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no review '{review_id}'")
+    return ReviewRow(**row._asdict())
+
+
+async def find_review_by_prefix(conn: AsyncConnection, tenant_id: str, prefix: str) -> str:
+    if len(prefix) >= 36:
+        return prefix
+    if len(prefix) < 6:
+        raise NotFound(f"review id '{prefix}' is too short; give at least 6 characters")
+    rows = (
+        await conn.execute(
+            select(reviews_t.c.id)
+            .where(
+                reviews_t.c.tenant_id == tenant_id,
+                reviews_t.c.id.startswith(prefix, autoescape=True),
+            )
+            .limit(2)
+        )
+    ).all()
+    if len(rows) != 1:
+        raise NotFound(
+            f"no review '{prefix}'" if not rows else f"review id '{prefix}' is ambiguous"
+        )
+    return str(rows[0][0])
+
+
+async def list_reviews(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    status: str | None = "pending",
+    run_id: str | None = None,
+    limit: int = 100,
+) -> list[ReviewRow]:
+    query = select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(reviews_t.c.status == status)
+    if run_id is not None:
+        query = query.where(reviews_t.c.run_id == run_id)
+    rows = await conn.execute(query.order_by(reviews_t.c.created_at, reviews_t.c.id).limit(limit))
+    return [ReviewRow(**row._asdict()) for row in rows]
+
+
+async def close_review(
+    conn: AsyncConnection,
+    tenant_id: str,
+    review_id: str,
+    *,
+    status: str,
+    decision: str | None,
+    data: Any,
+    comment: str | None,
+    by: str,
+    now: datetime,
+) -> bool:
+    """Move a pending review to `status`; False when it was no longer pending."""
+    result = await conn.execute(
+        update(reviews_t)
+        .where(
+            reviews_t.c.tenant_id == tenant_id,
+            reviews_t.c.id == review_id,
+            reviews_t.c.status == "pending",
+        )
+        .values(
+            status=status,
+            decision=decision,
+            data=data,
+            comment=comment,
+            decided_by=by,
+            decided_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def cancel_pending(
+    conn: AsyncConnection, tenant_id: str, run_id: str, by: str, now: datetime
+) -> None:
+    await conn.execute(
+        update(reviews_t)
+        .where(
+            reviews_t.c.tenant_id == tenant_id,
+            reviews_t.c.run_id == run_id,
+            reviews_t.c.status == "pending",
+        )
+        .values(status="cancelled", decided_by=by, decided_at=now)
+    )
+
+
+async def close_open_for_step(
+    conn: AsyncConnection, tenant_id: str, run_id: str, step_key: str, by: str, now: datetime
+) -> None:
+    """Close a step's pending review because its output was set by hand."""
+    await conn.execute(
+        update(reviews_t)
+        .where(
+            reviews_t.c.tenant_id == tenant_id,
+            reviews_t.c.run_id == run_id,
+            reviews_t.c.step_key == step_key,
+            reviews_t.c.status == "pending",
+        )
+        .values(status="overridden", decided_by=by, decided_at=now)
+    )

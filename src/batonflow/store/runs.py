@@ -1,0 +1,540 @@
+"""Runs, steps, attempts and events: the run aggregate's queries and its unit of work.
+
+`RunTx` is how every change to a run happens. It locks the runs it touches first (row locks on
+PostgreSQL; SQLite transactions are `BEGIN IMMEDIATE` and so already exclusive), reads their step
+rows, lets the caller change them in memory, and then writes everything back in a handful of
+batched statements: one UPDATE for steps, one INSERT for attempts, one INSERT for events and one
+UPDATE for runs. Event sequence numbers are assigned per run in the same transaction, so a run's
+events are stored in the order they happened. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from batonflow.errors import IllegalTransition, NotFound
+from batonflow.events.contracts import NewEvent, StoredEvent, event
+from batonflow.runs.run import RunStatus, StepStatus, check_run_transition
+from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
+
+runs_t = table(Run)
+steps_t = table(Step)
+attempts_t = table(Attempt)
+events_t = table(Event)
+
+
+@dataclass(slots=True)
+class RunRow:
+    id: str
+    tenant_id: str
+    status: RunStatus
+    event_seq: int
+    workflow_version_pk: str
+    workflow_id: str
+    workflow_version: str
+    inputs: dict[str, Any]
+    ctx: dict[str, Any]
+    outputs: dict[str, Any] | None
+    error: dict[str, Any] | None
+    parent_run_id: str | None
+    parent_step_key: str | None
+    parent_attempt: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(slots=True)
+class StepRow:
+    run_id: str
+    key: str
+    tenant_id: str
+    kind: str
+    parent_key: str | None
+    item_index: int | None
+    status: StepStatus
+    attempt: int
+    dispatch: int
+    lost: int
+    available_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: dict[str, Any] | None
+    exhausted: bool
+    overridden_by: str | None = None
+    override_reason: str | None = None
+
+
+_RUN_COLUMNS = [runs_t.c[f.name] for f in fields(RunRow)]
+_STEP_COLUMNS = [steps_t.c[f.name] for f in fields(StepRow)]
+_STEP_MUTABLE = [
+    f.name
+    for f in fields(StepRow)
+    if f.name not in ("run_id", "key", "tenant_id", "kind", "parent_key", "item_index")
+]
+_RUN_MUTABLE = (
+    "status",
+    "event_seq",
+    "outputs",
+    "error",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+
+
+def _run_row(row: Row[Any]) -> RunRow:
+    data = row._asdict()
+    data["status"] = RunStatus(data["status"])
+    return RunRow(**data)
+
+
+def _step_row(row: Row[Any]) -> StepRow:
+    data = row._asdict()
+    data["status"] = StepStatus(data["status"])
+    return StepRow(**data)
+
+
+def _new_step_row(values: dict[str, Any]) -> StepRow:
+    step = StepRow(**{f.name: values.get(f.name) for f in fields(StepRow)})  # type: ignore[arg-type]
+    step.status = StepStatus(step.status)
+    return step
+
+
+_UPDATE_STEP = (
+    update(steps_t)
+    .where(steps_t.c.run_id == bindparam("b_run_id"), steps_t.c.key == bindparam("b_key"))
+    .values({name: bindparam(name) for name in _STEP_MUTABLE})
+)
+_UPDATE_STEP_RESULT = (
+    update(steps_t)
+    .where(steps_t.c.run_id == bindparam("b_run_id"), steps_t.c.key == bindparam("b_key"))
+    .values(result=bindparam("result"))
+)
+_UPDATE_RUN = (
+    update(runs_t)
+    .where(runs_t.c.id == bindparam("b_id"))
+    .values({name: bindparam(name) for name in _RUN_MUTABLE})
+)
+
+
+@dataclass
+class RunTx:
+    """A unit of work over some runs inside one open transaction."""
+
+    conn: AsyncConnection
+    now: datetime
+    runs: dict[str, RunRow] = field(default_factory=dict)
+    steps: dict[str, dict[str, StepRow]] = field(default_factory=dict)
+    results: dict[tuple[str, str], Any] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    events: list[NewEvent] = field(default_factory=list)
+    new_steps: list[dict[str, Any]] = field(default_factory=list)
+    new_runs: list[dict[str, Any]] = field(default_factory=list)
+    pending_reviews: list[dict[str, Any]] = field(default_factory=list)
+    _dirty_steps: set[tuple[str, str]] = field(default_factory=set)
+    _dirty_runs: set[str] = field(default_factory=set)
+
+    async def load(
+        self, run_ids: Iterable[str], *, tenant_id: str | None = None, skip_locked: bool = False
+    ) -> list[str]:
+        """Lock and read runs (and their steps) not loaded yet; returns the ids it got."""
+        wanted = sorted(set(run_ids) - self.runs.keys())
+        if not wanted:
+            return []
+        query = select(*_RUN_COLUMNS).where(runs_t.c.id.in_(wanted)).order_by(runs_t.c.id)
+        if tenant_id is not None:
+            query = query.where(runs_t.c.tenant_id == tenant_id)
+        query = query.with_for_update(skip_locked=skip_locked)
+        got = [_run_row(row) for row in await self.conn.execute(query)]
+        for run in got:
+            self.runs[run.id] = run
+            self.steps[run.id] = {}
+        if got:
+            rows = await self.conn.execute(
+                select(*_STEP_COLUMNS).where(steps_t.c.run_id.in_([run.id for run in got]))
+            )
+            for row in rows:
+                step = _step_row(row)
+                self.steps[step.run_id][step.key] = step
+        return [run.id for run in got]
+
+    def adopt(self, run: RunRow, steps: Iterable[StepRow]) -> None:
+        """Track a run this transaction has just inserted (and so already holds)."""
+        self.runs[run.id] = run
+        self.steps[run.id] = {step.key: step for step in steps}
+
+    def run(self, run_id: str) -> RunRow:
+        return self.runs[run_id]
+
+    def step(self, run_id: str, key: str) -> StepRow:
+        return self.steps[run_id][key]
+
+    def touch_step(self, step: StepRow) -> None:
+        self._dirty_steps.add((step.run_id, step.key))
+
+    def touch_run(self, run: RunRow) -> None:
+        self._dirty_runs.add(run.id)
+
+    def set_result(self, step: StepRow, result: Any) -> None:
+        self.results[(step.run_id, step.key)] = result
+
+    def add_run(self, run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> RunRow:
+        """Insert a new run with its steps in this transaction and track it."""
+        self.new_runs.append(run)
+        self.new_steps.extend(steps)
+        row = RunRow(**{f.name: run[f.name] for f in fields(RunRow)})
+        row.status = RunStatus(row.status)
+        self.adopt(row, [_new_step_row(step) for step in steps])
+        return row
+
+    def add_step(self, row: dict[str, Any]) -> StepRow:
+        """Insert a new step row (a map item) in this transaction."""
+        self.new_steps.append(row)
+        step = _new_step_row(row)
+        self.steps[step.run_id][step.key] = step
+        return step
+
+    def set_run_status(self, run: RunRow, status: RunStatus, **data: Any) -> None:
+        check_run_transition(run.status, status)
+        run.status = status
+        run.updated_at = self.now
+        if status is RunStatus.RUNNING and run.started_at is None:
+            run.started_at = self.now
+        if status.terminal:
+            run.finished_at = self.now
+        elif run.finished_at is not None:
+            run.finished_at = None
+        self.touch_run(run)
+        type_ = {
+            RunStatus.RUNNING: "run.started" if "reason" not in data else "run.resumed",
+            RunStatus.WAITING: "run.waiting",
+            RunStatus.SUCCEEDED: "run.succeeded",
+            RunStatus.FAILED: "run.failed",
+            RunStatus.DEAD: "run.dead",
+            RunStatus.CANCELLED: "run.cancelled",
+        }.get(status)
+        if type_ is None:
+            raise IllegalTransition(f"no event describes a move to {status}")
+        self.emit(run, type_, **data)
+
+    def emit(self, run: RunRow, type_: str, step_key: str | None = None, **data: Any) -> None:
+        self.events.append(event(type_, run.id, run.tenant_id, step_key, **data))
+        self.touch_run(run)
+
+    def record_attempt(self, step: StepRow, status: str, worker: str, error: Any = None) -> None:
+        started = step.started_at or self.now
+        self.attempts.append(
+            {
+                "run_id": step.run_id,
+                "step_key": step.key,
+                "dispatch": step.dispatch,
+                "tenant_id": step.tenant_id,
+                "attempt": step.attempt,
+                "status": status,
+                "worker": worker,
+                "idempotency_key": f"{step.run_id}:{step.key}:{step.attempt}",
+                "started_at": started,
+                "finished_at": self.now,
+                "duration_ms": round((self.now - started).total_seconds() * 1000, 3),
+                "error": error,
+            }
+        )
+
+    async def flush(self) -> list[StoredEvent]:
+        """Write every change; returns the stored events in order."""
+        conn = self.conn
+        if self.new_runs:
+            await conn.execute(insert(runs_t), self.new_runs)
+            self.new_runs = []
+        if self.pending_reviews:
+            await conn.execute(insert(table(Review)), self.pending_reviews)
+            self.pending_reviews = []
+        if self.new_steps:
+            await conn.execute(insert(steps_t), self.new_steps)
+            self.new_steps = []
+        if self._dirty_steps:
+            params = []
+            for run_id, key in sorted(self._dirty_steps):
+                step = self.steps[run_id][key]
+                values = {name: getattr(step, name) for name in _STEP_MUTABLE}
+                values["status"] = step.status.value
+                params.append({"b_run_id": run_id, "b_key": key, **values})
+            await conn.execute(_UPDATE_STEP, params)
+            self._dirty_steps = set()
+        if self.results:
+            params = [
+                {"b_run_id": run_id, "b_key": key, "result": value}
+                for (run_id, key), value in self.results.items()
+            ]
+            await conn.execute(_UPDATE_STEP_RESULT, params)
+            self.results = {}
+        if self.attempts:
+            await conn.execute(insert(attempts_t), self.attempts)
+            self.attempts = []
+        stored: list[StoredEvent] = []
+        if self.events:
+            rows = []
+            for item in self.events:
+                run = self.runs[item.run_id]
+                run.event_seq += 1
+                rows.append(
+                    {
+                        "tenant_id": item.tenant_id,
+                        "run_id": item.run_id,
+                        "seq": run.event_seq,
+                        "type": item.type,
+                        "version": item.version,
+                        "step_key": item.step_key,
+                        "data": item.data,
+                        "created_at": self.now,
+                    }
+                )
+            result = await conn.execute(
+                insert(events_t).returning(events_t.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [row[0] for row in result]
+            stored = [StoredEvent(id=id_, **row) for id_, row in zip(ids, rows, strict=True)]  # type: ignore[arg-type]
+            self.events = []
+        if self._dirty_runs:
+            params = []
+            for run_id in sorted(self._dirty_runs):
+                run = self.runs[run_id]
+                values = {name: getattr(run, name) for name in _RUN_MUTABLE}
+                values["status"] = run.status.value
+                params.append({"b_id": run_id, **values})
+            await conn.execute(_UPDATE_RUN, params)
+            self._dirty_runs = set()
+        return stored
+
+
+async def insert_run(
+    conn: AsyncConnection, run: dict[str, Any], steps: Sequence[dict[str, Any]]
+) -> None:
+    await conn.execute(insert(runs_t), [run])
+    await conn.execute(insert(steps_t), list(steps))
+
+
+async def get_run(conn: AsyncConnection, tenant_id: str, run_id: str) -> RunRow:
+    row = (
+        await conn.execute(
+            select(*_RUN_COLUMNS).where(runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no run '{run_id}'")
+    return _run_row(row)
+
+
+async def find_run_by_prefix(conn: AsyncConnection, tenant_id: str, prefix: str) -> str:
+    """Resolve a full run id from a unique prefix of at least 6 characters."""
+    if len(prefix) >= 36:
+        return prefix
+    if len(prefix) < 6:
+        raise NotFound(f"run id '{prefix}' is too short; give at least 6 characters")
+    rows = (
+        await conn.execute(
+            select(runs_t.c.id)
+            .where(runs_t.c.tenant_id == tenant_id, runs_t.c.id.startswith(prefix, autoescape=True))
+            .limit(2)
+        )
+    ).all()
+    if len(rows) != 1:
+        raise NotFound(f"no run '{prefix}'" if not rows else f"run id '{prefix}' is ambiguous")
+    return str(rows[0][0])
+
+
+async def list_runs(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    status: Sequence[str] | None = None,
+    workflow_id: str | None = None,
+    limit: int = 50,
+    before: tuple[datetime, str] | None = None,
+) -> list[RunRow]:
+    """Newest first; `before` is the (created_at, id) keyset cursor of the previous page."""
+    query = select(*_RUN_COLUMNS).where(runs_t.c.tenant_id == tenant_id)
+    if status:
+        query = query.where(runs_t.c.status.in_(list(status)))
+    if workflow_id:
+        query = query.where(runs_t.c.workflow_id == workflow_id)
+    if before is not None:
+        query = query.where(tuple_(runs_t.c.created_at, runs_t.c.id) < tuple_(*before))
+    query = query.order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc()).limit(limit)
+    return [_run_row(row) for row in await conn.execute(query)]
+
+
+async def run_created_at(conn: AsyncConnection, tenant_id: str, run_id: str) -> datetime:
+    value = await conn.scalar(
+        select(runs_t.c.created_at).where(runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id)
+    )
+    if value is None:
+        raise NotFound(f"no run '{run_id}'")
+    return value  # type: ignore[no-any-return]
+
+
+async def list_steps(conn: AsyncConnection, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(steps_t)
+        .where(steps_t.c.tenant_id == tenant_id, steps_t.c.run_id == run_id)
+        .order_by(steps_t.c.parent_key.is_not(None), steps_t.c.started_at, steps_t.c.key)
+    )
+    return [row._asdict() for row in rows]
+
+
+async def step_results(
+    conn: AsyncConnection, tenant_id: str, run_id: str, keys: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Results of the run's finished top-level steps (None for skipped ones)."""
+    query = select(steps_t.c.key, steps_t.c.result).where(
+        steps_t.c.tenant_id == tenant_id,
+        steps_t.c.run_id == run_id,
+        steps_t.c.status.in_([StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value]),
+    )
+    if keys is not None:
+        query = query.where(steps_t.c.key.in_(list(keys)))
+    return {row.key: row.result for row in await conn.execute(query)}
+
+
+async def item_results(
+    conn: AsyncConnection, tenant_id: str, run_id: str, parent: str
+) -> dict[int, Any]:
+    rows = await conn.execute(
+        select(steps_t.c.item_index, steps_t.c.result).where(
+            steps_t.c.tenant_id == tenant_id,
+            steps_t.c.run_id == run_id,
+            steps_t.c.parent_key == parent,
+            steps_t.c.status == StepStatus.SUCCEEDED.value,
+        )
+    )
+    return {row.item_index: row.result for row in rows}
+
+
+async def list_attempts(conn: AsyncConnection, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(attempts_t)
+        .where(attempts_t.c.tenant_id == tenant_id, attempts_t.c.run_id == run_id)
+        .order_by(attempts_t.c.finished_at, attempts_t.c.step_key, attempts_t.c.dispatch)
+    )
+    return [row._asdict() for row in rows]
+
+
+async def list_events(
+    conn: AsyncConnection, tenant_id: str, run_id: str, *, after_seq: int = 0, limit: int = 1000
+) -> list[StoredEvent]:
+    rows = await conn.execute(
+        select(events_t)
+        .where(
+            events_t.c.tenant_id == tenant_id,
+            events_t.c.run_id == run_id,
+            events_t.c.seq > after_seq,
+        )
+        .order_by(events_t.c.seq)
+        .limit(limit)
+    )
+    return [StoredEvent(**row._asdict()) for row in rows]
+
+
+async def ready_candidates(
+    conn: AsyncConnection, now: datetime, limit: int, tenant_ids: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """Steps a worker may claim now, oldest first. This is the queue, so it spans the tenants
+    the worker serves (all of them unless `tenant_ids` narrows it)."""
+    query = (
+        select(steps_t.c.run_id, steps_t.c.key)
+        .where(
+            steps_t.c.status == StepStatus.READY.value,
+            steps_t.c.parent_key.is_(None),
+            or_(steps_t.c.available_at.is_(None), steps_t.c.available_at <= now),
+        )
+        .order_by(steps_t.c.available_at)
+        .limit(limit)
+    )
+    if tenant_ids is not None:
+        query = query.where(steps_t.c.tenant_id.in_(list(tenant_ids)))
+    return [(row.run_id, row.key) for row in await conn.execute(query)]
+
+
+async def queued_runs(
+    conn: AsyncConnection, limit: int, tenant_ids: Sequence[str] | None = None
+) -> list[str]:
+    query = (
+        select(runs_t.c.id)
+        .where(runs_t.c.status == RunStatus.QUEUED.value)
+        .order_by(runs_t.c.created_at)
+        .limit(limit)
+    )
+    if tenant_ids is not None:
+        query = query.where(runs_t.c.tenant_id.in_(list(tenant_ids)))
+    return [row.id for row in await conn.execute(query)]
+
+
+async def expired_leases(
+    conn: AsyncConnection, now: datetime, limit: int = 500
+) -> list[tuple[str, str]]:
+    query = (
+        select(steps_t.c.run_id, steps_t.c.key)
+        .where(
+            steps_t.c.status == StepStatus.RUNNING.value,
+            steps_t.c.parent_key.is_(None),
+            steps_t.c.lease_expires_at < now,
+        )
+        .limit(limit)
+    )
+    return [(row.run_id, row.key) for row in await conn.execute(query)]
+
+
+async def renew_leases(
+    conn: AsyncConnection, leases: Sequence[tuple[str, str, int]], owner: str, until: datetime
+) -> set[tuple[str, str, int]]:
+    """Extend the leases still held; returns the ones that are no longer ours."""
+    if not leases:
+        return set()
+    await conn.execute(
+        update(steps_t)
+        .where(
+            steps_t.c.run_id == bindparam("b_run_id"),
+            steps_t.c.key == bindparam("b_key"),
+            steps_t.c.dispatch == bindparam("b_dispatch"),
+            steps_t.c.status == StepStatus.RUNNING.value,
+        )
+        .values(lease_expires_at=until, lease_owner=owner),
+        [{"b_run_id": r, "b_key": k, "b_dispatch": d} for r, k, d in leases],
+    )
+    held = await conn.execute(
+        select(steps_t.c.run_id, steps_t.c.key, steps_t.c.dispatch)
+        .join(runs_t, runs_t.c.id == steps_t.c.run_id)
+        .where(
+            tuple_(steps_t.c.run_id, steps_t.c.key).in_([(r, k) for r, k, _ in leases]),
+            steps_t.c.status == StepStatus.RUNNING.value,
+            runs_t.c.status == RunStatus.RUNNING.value,
+        )
+    )
+    still = {(row.run_id, row.key, row.dispatch) for row in held}
+    return set(leases) - still
+
+
+async def count_by_status(conn: AsyncConnection, tenant_id: str) -> dict[str, int]:
+    rows = await conn.execute(
+        select(runs_t.c.status, func.count())
+        .where(runs_t.c.tenant_id == tenant_id)
+        .group_by(runs_t.c.status)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def child_run_filter(parent_run_id: str, parent_step_key: str, parent_attempt: int) -> Any:
+    return and_(
+        runs_t.c.parent_run_id == parent_run_id,
+        runs_t.c.parent_step_key == parent_step_key,
+        runs_t.c.parent_attempt == parent_attempt,
+    )

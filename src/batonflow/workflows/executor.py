@@ -1,0 +1,460 @@
+"""The executor: the loop that claims steps, runs them, and checkpoints their outcomes.
+
+This is the only place in the workflow package that does I/O. One executor runs per process
+(`batonflow run`, `batonflow worker`); any number may share a database.
+
+- Claims: queued runs are started and ready steps are claimed with a lease (`lease_seconds`).
+- Group commit: finished attempts go to one writer task, which commits whatever has queued up
+  in a single transaction. The same transaction claims the steps they made ready, so a linear
+  workflow moves one step per commit without polling.
+- Heartbeats renew held leases; an attempt whose lease is no longer ours (reaped, or its run
+  cancelled) is cancelled locally. The reaper returns expired leases of dead workers to the queue.
+- Shutdown: `stop` lets in-flight attempts finish for `grace` seconds, then hands the rest back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batonflow.agents.agent import EffectRecord
+from batonflow.agents.registry import Registry
+from batonflow.errors import StepTimeout, is_retryable
+from batonflow.events.bus import EventBus
+from batonflow.events.contracts import StoredEvent
+from batonflow.runs.run import RunStatus, StepStatus
+from batonflow.settings import Settings
+from batonflow.store import effects as effect_store
+from batonflow.store import runs as run_store
+from batonflow.store.db import reading
+from batonflow.store.tables import Run, Step
+from batonflow.workflows import engine, templates
+from batonflow.workflows.checkpoint import Checkpointer, Claim, CommitResult, Outcome, SpecCache
+from batonflow.workflows.spec import WorkflowSpec
+from batonflow.workflows.steps import HANDLERS, Attempt, error_dict
+
+log = logging.getLogger("batonflow.executor")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunContext:
+    tenant_id: str
+    spec: WorkflowSpec
+    inputs: dict[str, Any]
+    ctx: dict[str, Any]
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    outcome: Outcome
+    done: asyncio.Future[bool] | None = None
+
+
+class _Effects:
+    def __init__(self, ex: Executor, tenant_id: str, run_id: str, key: str) -> None:
+        self._ex, self._tenant_id, self._run_id, self._key = ex, tenant_id, run_id, key
+
+    async def apply(
+        self, kind: str, payload: dict[str, Any], *, key: str | None = None
+    ) -> EffectRecord:
+        async with self._ex.engine.begin() as conn:
+            row, applied = await effect_store.apply_effect(
+                conn, self._tenant_id, key or self._key, kind, payload, self._run_id, utcnow()
+            )
+        return EffectRecord(
+            key=row["key"], kind=row["kind"], payload=row["payload"], applied_now=applied
+        )
+
+
+class Executor:
+    def __init__(
+        self,
+        engine_: AsyncEngine,
+        registry: Registry,
+        settings: Settings,
+        *,
+        bus: EventBus | None = None,
+        specs: SpecCache | None = None,
+        tenant_ids: Iterable[str] | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.engine = engine_
+        self.registry = registry
+        self.settings = settings
+        self.worker = settings.worker_id
+        self.bus = bus or EventBus()
+        self.specs = specs or SpecCache()
+        self.tenant_ids = list(tenant_ids) if tenant_ids is not None else None
+        self.rand = rand
+        self.checkpointer = Checkpointer(
+            self.specs,
+            worker=self.worker,
+            lease_seconds=settings.lease_seconds,
+            max_lost=settings.max_lost,
+            rand=rand,
+        )
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._tasks: dict[tuple[str, str, int], asyncio.Task[None]] = {}
+        self._runs: dict[str, RunContext] = {}
+        self._wake = asyncio.Event()
+        self._statuses: dict[str, RunStatus] = {}
+        self._status_changed = asyncio.Event()
+        self.commits = 0
+
+    # -- public --------------------------------------------------------------------------------
+
+    def effects(self, tenant_id: str, run_id: str, key: str) -> _Effects:
+        return _Effects(self, tenant_id, run_id, key)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def serve(
+        self, stop: asyncio.Event, *, grace: float = 10.0, until_idle: bool = False
+    ) -> None:
+        """Work until `stop` is set (or, with `until_idle`, until no work is left anywhere)."""
+        writer = asyncio.create_task(self._writer(), name="batonflow-writer")
+        upkeep = asyncio.create_task(self._upkeep(stop), name="batonflow-upkeep")
+        try:
+            while not stop.is_set():
+                claimed = await self._poll()
+                quiet = not claimed and not self._tasks and self._queue.empty()
+                if until_idle and quiet and await self._idle():
+                    break
+                if not claimed:
+                    self._wake.clear()
+                    waiters = [
+                        asyncio.ensure_future(self._wake.wait()),
+                        asyncio.ensure_future(stop.wait()),
+                    ]
+                    await asyncio.wait(
+                        waiters,
+                        timeout=self.settings.poll_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    for waiter in waiters:
+                        waiter.cancel()
+        finally:
+            await self._shutdown(grace)
+            upkeep.cancel()
+            await self._flush_queue()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
+
+    async def drain(self, run_ids: Iterable[str], *, grace: float = 10.0) -> dict[str, RunStatus]:
+        """Work until every run in `run_ids` is finished or waiting for a person."""
+        watched = set(run_ids)
+        async with reading(self.engine) as conn:
+            for run_id in watched:
+                row = await conn.execute(select(Run.status).where(Run.id == run_id))
+                self._statuses[run_id] = RunStatus(row.scalar_one())
+        stop = asyncio.Event()
+        settled = (RunStatus.WAITING, *[s for s in RunStatus if s.terminal])
+
+        async def watch() -> None:
+            while not all(self._statuses.get(r) in settled for r in watched):
+                self._status_changed.clear()
+                await self._status_changed.wait()
+            stop.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await self.serve(stop, grace=grace)
+        finally:
+            watcher.cancel()
+        return {run_id: self._statuses[run_id] for run_id in watched}
+
+    async def commit_item(self, outcome: Outcome) -> None:
+        """Commit a map item's outcome and wait for it; a rejected one stops the map step."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(outcome, done))
+        if not await done:
+            raise asyncio.CancelledError("the map step's lease is no longer held")
+
+    # -- claiming and running -----------------------------------------------------------------
+
+    def _free(self) -> int:
+        return max(0, self.settings.concurrency - len(self._tasks))
+
+    async def _poll(self) -> bool:
+        free = self._free()
+        async with self.engine.begin() as conn:
+            queued = await run_store.queued_runs(conn, 100, self.tenant_ids)
+            now = utcnow()
+            candidates = (
+                await run_store.ready_candidates(conn, now, free, self.tenant_ids) if free else []
+            )
+            if not queued and not candidates:
+                return False
+            result = await self.checkpointer.commit(
+                conn, now, start_runs=queued, claim=candidates, capacity=free
+            )
+        self._after_commit(result)
+        return bool(result.claims or queued)
+
+    async def _idle(self) -> bool:
+        async with reading(self.engine) as conn:
+            busy_steps = (
+                select(func.count())
+                .select_from(Step)
+                .where(
+                    Step.parent_key.is_(None),
+                    Step.status.in_([StepStatus.READY.value, StepStatus.RUNNING.value]),
+                )
+            )
+            queued = (
+                select(func.count()).select_from(Run).where(Run.status == RunStatus.QUEUED.value)
+            )
+            if self.tenant_ids is not None:
+                busy_steps = busy_steps.where(Step.tenant_id.in_(self.tenant_ids))
+                queued = queued.where(Run.tenant_id.in_(self.tenant_ids))
+            return not await conn.scalar(busy_steps) and not await conn.scalar(queued)
+
+    def _dispatch(self, claims: Iterable[Claim]) -> None:
+        for claim in claims:
+            ident = (claim.run_id, claim.key, claim.dispatch)
+            self._tasks[ident] = asyncio.create_task(self._execute(claim), name=f"step {claim.key}")
+
+    async def _execute(self, claim: Claim) -> None:
+        ident = (claim.run_id, claim.key, claim.dispatch)
+        try:
+            outcome = await self._attempt(claim)
+        except asyncio.CancelledError:
+            self._tasks.pop(ident, None)
+            raise
+        self._tasks.pop(ident, None)
+        self._queue.put_nowait(_Pending(outcome))
+
+    async def _attempt(self, claim: Claim) -> Outcome:
+        started = utcnow()
+        try:
+            run = await self._context(claim)
+            step = run.spec.by_id[claim.key]
+            scope = engine.scope(run.inputs, run.results, run.ctx)
+            if step.when is not None and not templates.evaluate(step.when, scope):
+                return Outcome(
+                    claim.run_id,
+                    claim.key,
+                    claim.dispatch,
+                    self.worker,
+                    "skipped",
+                    meta={"reason": f"when: {step.when}"},
+                )
+            attempt = Attempt(
+                claim=claim, step=step, spec=run.spec, scope=scope, started_at=started
+            )
+            async with asyncio.timeout(step.timeout):
+                return await HANDLERS[step.kind](self, attempt)
+        except TimeoutError:
+            seconds = run.spec.by_id[claim.key].timeout
+            error = error_dict(StepTimeout(f"the attempt passed its timeout of {seconds}s"))
+            return Outcome(
+                claim.run_id,
+                claim.key,
+                claim.dispatch,
+                self.worker,
+                "failed",
+                error=error,
+                retryable=True,
+            )
+        except Exception as exc:
+            retryable = is_retryable(exc)
+            if error_dict(exc)["code"] == "exception":
+                log.exception("step %s of run %s raised", claim.key, claim.run_id)
+            return Outcome(
+                claim.run_id,
+                claim.key,
+                claim.dispatch,
+                self.worker,
+                "failed",
+                error=error_dict(exc),
+                retryable=retryable,
+            )
+
+    async def _context(self, claim: Claim) -> RunContext:
+        run = self._runs.get(claim.run_id)
+        if run is not None and not run.spec.upstream[claim.key] - run.results.keys():
+            return run
+        async with reading(self.engine) as conn:
+            if run is None:
+                row = await run_store.get_run(conn, claim.tenant_id, claim.run_id)
+                spec = await self.specs.get(conn, claim.tenant_id, claim.workflow_version_pk)
+                run = RunContext(claim.tenant_id, spec, row.inputs, row.ctx)
+                self._runs[claim.run_id] = run
+            missing = run.spec.upstream[claim.key] - run.results.keys()
+            if missing:
+                run.results.update(
+                    await run_store.step_results(conn, claim.tenant_id, claim.run_id, missing)
+                )
+        return run
+
+    # -- committing ----------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < 500:
+                batch.append(self._queue.get_nowait())
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Pending]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    result = await self.checkpointer.commit(
+                        conn, utcnow(), [p.outcome for p in batch], capacity=self._free()
+                    )
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checkpoint commit failed; retrying in %.2fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        rejected = {id(o) for o in result.rejected}
+        for pending in batch:
+            accepted = id(pending.outcome) not in rejected
+            if accepted:
+                self._remember(pending.outcome)
+            elif pending.outcome.parent_dispatch is None:
+                log.warning(
+                    "rejected a late write for step %s of run %s",
+                    pending.outcome.key,
+                    pending.outcome.run_id,
+                )
+            if pending.done is not None and not pending.done.done():
+                pending.done.set_result(accepted)
+        self._after_commit(result)
+
+    async def _flush_queue(self) -> None:
+        batch: list[_Pending] = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            await self._commit_batch(batch)
+
+    def _remember(self, outcome: Outcome) -> None:
+        run = self._runs.get(outcome.run_id)
+        if run is not None and outcome.parent_dispatch is None:
+            if outcome.status == "succeeded":
+                run.results[outcome.key] = outcome.result
+            elif outcome.status == "skipped":
+                run.results[outcome.key] = None
+
+    def _after_commit(self, result: CommitResult) -> None:
+        self.commits += 1
+        self._observe(result.events)
+        for run_id in result.finished_runs:
+            self._runs.pop(run_id, None)
+        self._dispatch(result.claims)
+        if result.events:
+            self.bus.publish(result.events)
+
+    def _observe(self, events: list[StoredEvent]) -> None:
+        changed = False
+        for item in events:
+            if item.type.startswith("run.") and item.type not in ("run.queued", "run.retried"):
+                status = {
+                    "run.started": RunStatus.RUNNING,
+                    "run.resumed": RunStatus.RUNNING,
+                    "run.waiting": RunStatus.WAITING,
+                    "run.succeeded": RunStatus.SUCCEEDED,
+                    "run.failed": RunStatus.FAILED,
+                    "run.dead": RunStatus.DEAD,
+                    "run.cancelled": RunStatus.CANCELLED,
+                }[item.type]
+                self._statuses[item.run_id] = status
+                changed = True
+            elif item.type == "step.failed" and item.data.get("retry_in") is not None:
+                asyncio.get_running_loop().call_later(item.data["retry_in"], self._wake.set)
+        if changed:
+            self._status_changed.set()
+
+    # -- leases --------------------------------------------------------------------------------
+
+    async def _upkeep(self, stop: asyncio.Event) -> None:
+        beat = self.settings.heartbeat_seconds
+        reap_every = self.settings.reap_seconds
+        last_reap = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            await asyncio.sleep(min(beat, reap_every))
+            try:
+                await self._heartbeat()
+                if loop.time() - last_reap >= reap_every:
+                    last_reap = loop.time()
+                    await self._reap()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lease upkeep failed; trying again")
+
+    async def _heartbeat(self) -> None:
+        held = [ident for ident, task in self._tasks.items() if not task.done()]
+        if not held:
+            return
+        until = utcnow() + timedelta(seconds=self.settings.lease_seconds)
+        async with self.engine.begin() as conn:
+            lost = await run_store.renew_leases(conn, held, self.worker, until)
+        for ident in lost:
+            task = self._tasks.pop(ident, None)
+            if task is not None:
+                log.warning(
+                    "lease on step %s of run %s is gone; stopping the attempt", ident[1], ident[0]
+                )
+                task.cancel()
+
+    async def _reap(self) -> None:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            expired = await run_store.expired_leases(conn, now)
+            if not expired:
+                return
+            result = await self.checkpointer.reap(conn, now, expired)
+        self._after_commit(result)
+        self.wake()
+
+    async def _shutdown(self, grace: float) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
+        leftovers = list(self._tasks.items())
+        for _, task in leftovers:
+            task.cancel()
+        for (run_id, key, dispatch), task in leftovers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._queue.put_nowait(
+                _Pending(
+                    Outcome(
+                        run_id,
+                        key,
+                        dispatch,
+                        self.worker,
+                        "released",
+                        error={
+                            "code": "worker_stopped",
+                            "message": "the worker stopped and handed the attempt back",
+                            "details": {},
+                        },
+                    )
+                )
+            )
+        self._tasks.clear()

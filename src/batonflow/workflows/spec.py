@@ -1,0 +1,432 @@
+"""Workflow specs: a graph declared as data, validated once at load time.
+
+`load_spec(text, source, catalog)` parses YAML or JSON into a `WorkflowSpec` and checks what
+Pydantic cannot: duplicate step ids, `needs` that name unknown steps, cycles, template references
+to undeclared inputs or to steps that are not upstream, and capabilities or tools nobody provides.
+Every problem is reported with its location (`steps[3].needs: unknown step 'valuate' (did you
+mean 'valuation'?)`), all at once, in one `SpecError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Annotated, Any, Literal, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from batonflow.errors import SpecError
+from batonflow.workflows import templates
+
+STEP_ID = r"^[a-z_][a-z0-9_]{0,63}$"
+SCOPE_ROOTS = ("inputs", "state", "ctx")
+
+
+class Catalog(Protocol):
+    """What a spec may refer to: capabilities, tools and step kinds this process can run."""
+
+    def capability_names(self) -> Iterable[str]: ...
+    def tool_names(self) -> Iterable[str]: ...
+    def step_kinds(self) -> Iterable[str]: ...
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class InputField(_Model):
+    type: Literal["string", "integer", "number", "boolean", "array", "object"] = "string"
+    description: str = ""
+    required: bool | None = None
+    default: Any = None
+    enum: list[Any] | None = None
+    items: dict[str, Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return self.default is None
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type}
+        for key in ("description", "enum", "items", "minimum", "maximum"):
+            value = getattr(self, key)
+            if value not in (None, ""):
+                schema[key] = value
+        if self.default is not None:
+            schema["default"] = self.default
+        return schema
+
+
+class Backoff(_Model):
+    initial: float = Field(1.0, ge=0, le=3600)
+    multiplier: float = Field(2.0, ge=1, le=10)
+    max: float = Field(60.0, ge=0, le=86400)
+    jitter: float = Field(0.2, ge=0, le=1)
+
+
+class RetryPolicy(_Model):
+    max_attempts: int = Field(1, ge=1, le=100)
+    backoff: Backoff = Backoff()
+    retry_on: list[str] | None = Field(
+        None, description="error codes that retry; default: every error marked retryable"
+    )
+
+
+class _StepBase(_Model):
+    id: str = Field(pattern=STEP_ID)
+    description: str = ""
+    needs: list[str] = []
+    args: dict[str, Any] = {}
+    when: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float | None = Field(None, gt=0, le=86400)
+
+
+class AgentStep(_StepBase):
+    kind: Literal["agent"]
+    capability: str
+
+
+class LlmStep(_StepBase):
+    kind: Literal["llm"]
+    prompt: str
+    prompt_version: int | None = None
+    model: str | None = None
+    output_schema: dict[str, Any] | None = None
+
+
+class ToolStep(_StepBase):
+    kind: Literal["tool"]
+    tool: str
+
+
+class ReviewStep(_StepBase):
+    kind: Literal["review"]
+    subject: Any = Field(description="what the person reviews (templated)")
+    instructions: str = ""
+    reviewers: list[str] = ["reviewer", "admin"]
+    allow_edit: bool = True
+    on_reject: Literal["fail", "continue"] = "fail"
+
+
+class InputStep(_StepBase):
+    kind: Literal["input"]
+    prompt: str = ""
+    input_schema: dict[str, Any] = Field(alias="schema")
+    reviewers: list[str] = ["operator", "reviewer", "admin"]
+
+
+class WorkflowStep(_StepBase):
+    kind: Literal["workflow"]
+    workflow: str
+    version: str
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class MapItemAgent(_Model):
+    kind: Literal["agent"]
+    capability: str
+    args: dict[str, Any] = {}
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float | None = Field(None, gt=0, le=86400)
+
+
+class MapItemTool(_Model):
+    kind: Literal["tool"]
+    tool: str
+    args: dict[str, Any] = {}
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float | None = Field(None, gt=0, le=86400)
+
+
+MapItem = Annotated[MapItemAgent | MapItemTool, Field(discriminator="kind")]
+
+
+class MapStep(_StepBase):
+    kind: Literal["map"]
+    over: str = Field(description="an expression that yields the list to map over")
+    concurrency: int = Field(8, ge=1, le=1000)
+    step: MapItem
+
+
+Step = Annotated[
+    AgentStep | LlmStep | ToolStep | ReviewStep | InputStep | MapStep | WorkflowStep,
+    Field(discriminator="kind"),
+]
+
+
+class WorkflowSpec(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")
+    version: str
+    description: str = ""
+    inputs: dict[str, InputField] = {}
+    steps: list[Step] = Field(min_length=1)
+    outputs: dict[str, Any] = {}
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+    @cached_property
+    def by_id(self) -> dict[str, Step]:
+        return {step.id: step for step in self.steps}
+
+    @cached_property
+    def upstream(self) -> dict[str, frozenset[str]]:
+        """Every step's transitive `needs`."""
+        closure: dict[str, frozenset[str]] = {}
+
+        def visit(step_id: str) -> frozenset[str]:
+            if step_id not in closure:
+                direct = self.by_id[step_id].needs
+                found: set[str] = set(direct)
+                for need in direct:
+                    found |= visit(need)
+                closure[step_id] = frozenset(found)
+            return closure[step_id]
+
+        for step in self.steps:
+            visit(step.id)
+        return closure
+
+    @cached_property
+    def content_hash(self) -> str:
+        return content_hash(self)
+
+    def inputs_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {name: field.json_schema() for name, field in self.inputs.items()},
+            "required": sorted(name for name, field in self.inputs.items() if field.is_required),
+            "additionalProperties": False,
+        }
+
+
+def content_hash(spec: WorkflowSpec) -> str:
+    canonical = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_document(text: str, source: str) -> Any:
+    try:
+        if source.endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(source, [f"line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(source, [f"{where}{problem}"]) from exc
+
+
+def load_spec(text: str, source: str, catalog: Catalog | None = None) -> WorkflowSpec:
+    return validate_spec(parse_document(text, source), source, catalog)
+
+
+def validate_spec(document: Any, source: str, catalog: Catalog | None = None) -> WorkflowSpec:
+    if not isinstance(document, Mapping):
+        raise SpecError(source, ["the document must be a mapping with id, version and steps"])
+    try:
+        spec = WorkflowSpec.model_validate(document)
+    except ValidationError as exc:
+        raise SpecError(source, [_pydantic_issue(error) for error in exc.errors()]) from None
+    issues = _graph_issues(spec)
+    if not issues:
+        issues = _template_issues(spec)
+    if catalog is not None:
+        issues += _catalog_issues(spec, catalog)
+    if issues:
+        raise SpecError(source, issues)
+    return spec
+
+
+def _pydantic_issue(error: Any) -> str:
+    path = ""
+    step_kinds = {"agent", "llm", "tool", "review", "input", "map", "workflow"}
+    for index, part in enumerate(error["loc"]):
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in step_kinds and index > 0 and isinstance(error["loc"][index - 1], int):
+            continue  # the discriminator tag pydantic puts in the location
+        elif part in step_kinds and index > 0 and error["loc"][index - 1] == "step":
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    message = error["msg"]
+    if error["type"] == "union_tag_invalid":
+        message = f"unknown kind {error['input'].get('kind')!r}; use one of {sorted(step_kinds)}"
+    elif error["type"] == "union_tag_not_found":
+        message = "missing 'kind'"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"{path or 'document'}: {message}"
+
+
+def _suggest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _graph_issues(spec: WorkflowSpec) -> list[str]:
+    issues: list[str] = []
+    seen: dict[str, int] = {}
+    for index, step in enumerate(spec.steps):
+        if step.id in seen:
+            issues.append(
+                f"steps[{index}].id: duplicate step id '{step.id}' (first at steps[{seen[step.id]}])"
+            )
+        else:
+            seen[step.id] = index
+    for index, step in enumerate(spec.steps):
+        for need in step.needs:
+            if need not in seen:
+                issues.append(f"steps[{index}].needs: unknown step '{need}'{_suggest(need, seen)}")
+            elif need == step.id:
+                issues.append(f"steps[{index}].needs: step '{step.id}' needs itself")
+    if not issues:
+        cycle = _find_cycle(spec)
+        if cycle:
+            index = seen[cycle[0]]
+            issues.append(f"steps[{index}].needs: cycle {' -> '.join(cycle)}")
+    return issues
+
+
+def _find_cycle(spec: WorkflowSpec) -> list[str] | None:
+    graph = {step.id: step.needs for step in spec.steps}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _step_templates(step: Step) -> list[tuple[str, str]]:
+    found = [(f"args.{path}", text) for path, text in templates.strings(step.args)]
+    if step.when is not None:
+        found.append(("when", step.when))
+    if isinstance(step, ReviewStep):
+        found += [
+            (f"subject.{path}".rstrip("."), text) for path, text in templates.strings(step.subject)
+        ]
+    if isinstance(step, MapStep):
+        found.append(("over", step.over))
+    return found
+
+
+def _template_issues(spec: WorkflowSpec) -> list[str]:
+    issues: list[str] = []
+    step_ids = list(spec.by_id)
+    for index, step in enumerate(spec.steps):
+        visible = spec.upstream[step.id]
+        checks = _step_templates(step)
+        for where, text in checks:
+            issues += _reference_issues(spec, f"steps[{index}].{where}", text, visible, step_ids)
+        if isinstance(step, MapStep):
+            for path, text in templates.strings(step.step.args):
+                issues += _reference_issues(
+                    spec,
+                    f"steps[{index}].step.args.{path}",
+                    text,
+                    visible,
+                    step_ids,
+                    locals_=("item", "index"),
+                )
+    for path, text in templates.strings(spec.outputs):
+        issues += _reference_issues(spec, f"outputs.{path}", text, frozenset(step_ids), step_ids)
+    return issues
+
+
+def _reference_issues(
+    spec: WorkflowSpec,
+    where: str,
+    text: str,
+    visible: frozenset[str],
+    step_ids: list[str],
+    locals_: tuple[str, ...] = (),
+) -> list[str]:
+    error = templates.syntax_error(text)
+    if error:
+        return [f"{where}: template syntax error: {error}"]
+    issues: list[str] = []
+    for ref in sorted(templates.references(text), key=lambda r: (r.root, r.key or "")):
+        if ref.root in locals_:
+            continue
+        if ref.root not in SCOPE_ROOTS:
+            if ref.key is None:
+                roots = ", ".join(f"{root}." for root in (*SCOPE_ROOTS, *locals_))
+                issues.append(f"{where}: unknown name '{ref.root}' (templates read {roots})")
+            continue
+        if ref.key is None:
+            continue
+        if ref.root == "inputs" and ref.key not in spec.inputs:
+            hint = _suggest(ref.key, spec.inputs)
+            issues.append(f"{where}: unknown input '{ref.key}'{hint}")
+        elif ref.root == "state":
+            if ref.key not in spec.by_id:
+                issues.append(f"{where}: unknown step '{ref.key}'{_suggest(ref.key, step_ids)}")
+            elif ref.key not in visible:
+                issues.append(
+                    f"{where}: step '{ref.key}' is not upstream; add it to needs to read its result"
+                )
+    return issues
+
+
+def _catalog_issues(spec: WorkflowSpec, catalog: Catalog) -> list[str]:
+    issues: list[str] = []
+    capabilities = set(catalog.capability_names())
+    tools = set(catalog.tool_names())
+    kinds = set(catalog.step_kinds())
+    for index, step in enumerate(spec.steps):
+        if step.kind not in kinds:
+            issues.append(
+                f"steps[{index}].kind: steps of kind '{step.kind}' cannot run here "
+                f"(this installation runs {', '.join(sorted(kinds))})"
+            )
+        targets: list[tuple[str, Any]] = [(f"steps[{index}]", step)]
+        if isinstance(step, MapStep):
+            targets.append((f"steps[{index}].step", step.step))
+        for where, target in targets:
+            if (
+                isinstance(target, AgentStep | MapItemAgent)
+                and target.capability not in capabilities
+            ):
+                hint = _suggest(target.capability, capabilities)
+                issues.append(f"{where}.capability: unknown capability '{target.capability}'{hint}")
+            if isinstance(target, ToolStep | MapItemTool) and target.tool not in tools:
+                issues.append(
+                    f"{where}.tool: unknown tool '{target.tool}'{_suggest(target.tool, tools)}"
+                )
+    return issues

@@ -1,0 +1,279 @@
+"""How each step kind executes once a worker holds its lease.
+
+A handler gets the claim, the step spec and the template scope, and returns an `Outcome` for the
+checkpoint transaction. `review` and `input` steps hand the run to a person; `workflow` steps
+start a child run; `map` runs its sub-step once per item, committing each item as it finishes so a
+restarted map only runs the items that had not been committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from batonflow.agents.agent import CallContext
+from batonflow.errors import StepFailed, StepTimeout, TemplateError, error_code, is_retryable
+from batonflow.ids import new_id
+from batonflow.runs.run import StepStatus, idempotency_key
+from batonflow.store import runs as run_store
+from batonflow.store import workflows as workflow_store
+from batonflow.store.db import reading
+from batonflow.workflows import engine, templates
+from batonflow.workflows.checkpoint import Claim, Outcome
+from batonflow.workflows.spec import (
+    AgentStep,
+    InputStep,
+    MapItemAgent,
+    MapStep,
+    ReviewStep,
+    Step,
+    ToolStep,
+    WorkflowSpec,
+    WorkflowStep,
+)
+
+if TYPE_CHECKING:
+    from batonflow.workflows.executor import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Everything a handler needs about the attempt it runs."""
+
+    claim: Claim
+    step: Step
+    spec: WorkflowSpec
+    scope: dict[str, Any]
+    started_at: datetime
+
+
+Handler = Callable[["Executor", Attempt], Awaitable[Outcome]]
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    details = dict(getattr(exc, "details", {}) or {})
+    if error_code(exc) == "exception":
+        details["type"] = type(exc).__name__
+    return {"code": error_code(exc), "message": message, "details": details}
+
+
+def _outcome(ex: Executor, a: Attempt, **fields: Any) -> Outcome:
+    fields.setdefault("key", a.claim.key)
+    fields.setdefault("dispatch", a.claim.dispatch)
+    return Outcome(run_id=a.claim.run_id, worker=ex.worker, **fields)
+
+
+def call_context(
+    ex: Executor, a: Attempt, key: str, attempt: int, timeout: float | None
+) -> CallContext:
+    deadline = datetime.now(UTC) + timedelta(seconds=timeout) if timeout else None
+    idem = idempotency_key(a.claim.run_id, key, attempt)
+    return CallContext(
+        tenant_id=a.claim.tenant_id,
+        run_id=a.claim.run_id,
+        step_id=key,
+        attempt=attempt,
+        idempotency_key=idem,
+        deadline=deadline,
+        worker=ex.worker,
+        effects=ex.effects(a.claim.tenant_id, a.claim.run_id, idem),
+    )
+
+
+async def run_agent(ex: Executor, a: Attempt) -> Outcome:
+    step = a.step
+    assert isinstance(step, AgentStep | ToolStep)
+    args = templates.render(step.args, a.scope)
+    name = step.capability if isinstance(step, AgentStep) else step.tool
+    ctx = call_context(ex, a, a.claim.key, a.claim.attempt, step.timeout)
+    result = await ex.registry.call(name, args, ctx, tool=isinstance(step, ToolStep))
+    meta = {"agent": result.agent, "capability": result.capability}
+    return _outcome(ex, a, status="succeeded", result=result.output, meta=meta)
+
+
+async def run_review(ex: Executor, a: Attempt) -> Outcome:
+    step = a.step
+    assert isinstance(step, ReviewStep | InputStep)
+    if isinstance(step, ReviewStep):
+        subject = templates.render(step.subject, a.scope)
+        review = {
+            "kind": "review",
+            "subject": subject,
+            "instructions": step.instructions,
+            "input_schema": None,
+            "allow_edit": step.allow_edit,
+        }
+    else:
+        subject = {
+            "prompt": templates.render(step.prompt, a.scope),
+            "args": templates.render(step.args, a.scope),
+        }
+        review = {
+            "kind": "input",
+            "subject": subject,
+            "instructions": step.prompt,
+            "input_schema": step.input_schema,
+            "allow_edit": True,
+        }
+    review |= {
+        "id": new_id(),
+        "tenant_id": a.claim.tenant_id,
+        "run_id": a.claim.run_id,
+        "step_key": a.claim.key,
+        "attempt": a.claim.attempt,
+        "status": "pending",
+        "reviewers": list(step.reviewers),
+    }
+    return _outcome(ex, a, status="waiting", review=review)
+
+
+async def run_workflow(ex: Executor, a: Attempt) -> Outcome:
+    step = a.step
+    assert isinstance(step, WorkflowStep)
+    inputs = templates.render(step.args, a.scope)
+    async with reading(ex.engine) as conn:
+        version = await workflow_store.get_version(
+            conn, a.claim.tenant_id, step.workflow, step.version
+        )
+    from batonflow.runs.service import new_run_rows  # the service owns how a run is laid out
+
+    child_spec = WorkflowSpec.model_validate(version.spec)
+    ex.specs.put(version.id, child_spec)
+    run, steps = new_run_rows(
+        tenant_id=a.claim.tenant_id,
+        version=version,
+        spec=child_spec,
+        inputs=inputs,
+        ctx=dict(a.scope["ctx"]),
+        created_by=f"run:{a.claim.run_id}",
+        now=datetime.now(UTC),
+        parent=(a.claim.run_id, a.claim.key, a.claim.attempt),
+    )
+    return _outcome(ex, a, status="waiting", child_run=run, child_steps=tuple(steps))
+
+
+async def run_map(ex: Executor, a: Attempt) -> Outcome:
+    step = a.step
+    assert isinstance(step, MapStep)
+    items = templates.evaluate(step.over, a.scope)
+    if not isinstance(items, list | tuple):
+        raise TemplateError(f"map over '{step.over}' gave {type(items).__name__}, not a list")
+    async with reading(ex.engine) as conn:
+        existing = await run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
+    rows = {row["item_index"]: row for row in existing if row["parent_key"] == a.claim.key}
+    results: dict[int, Any] = {
+        index: row["result"]
+        for index, row in rows.items()
+        if row["status"] == StepStatus.SUCCEEDED.value
+    }
+    limit = asyncio.Semaphore(step.concurrency)
+
+    async def one(index: int, item: Any) -> None:
+        async with limit:
+            row = rows.get(index)
+            first = row["attempt"] + 1 if row is not None else 1
+            results[index] = await _run_item(ex, a, step, index, item, first, row is None)
+
+    pending = [one(i, item) for i, item in enumerate(items) if i not in results]
+    async with asyncio.TaskGroup() as group:
+        for job in pending:
+            group.create_task(job)
+    return _outcome(ex, a, status="succeeded", result=[results[i] for i in range(len(items))])
+
+
+async def _run_item(
+    ex: Executor, a: Attempt, step: MapStep, index: int, item: Any, attempt: int, new_row: bool
+) -> Any:
+    sub = step.step
+    key = f"{a.claim.key}[{index}]"
+    scope = {**a.scope, "item": item, "index": index}
+    row = {
+        "run_id": a.claim.run_id,
+        "key": key,
+        "tenant_id": a.claim.tenant_id,
+        "kind": sub.kind,
+        "parent_key": a.claim.key,
+        "item_index": index,
+        "status": StepStatus.RUNNING.value,
+        "attempt": attempt,
+        "dispatch": 0,
+        "lost": 0,
+        "available_at": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "error": None,
+        "exhausted": False,
+    }
+    dispatch = a.claim.dispatch * 1000  # unique per item across re-dispatches of the map step
+    while True:
+        dispatch += 1
+        started = datetime.now(UTC)
+        try:
+            args = templates.render(sub.args, scope)
+            ctx = call_context(ex, a, key, attempt, sub.timeout)
+            name = sub.capability if isinstance(sub, MapItemAgent) else sub.tool
+            async with asyncio.timeout(sub.timeout):
+                result = await ex.registry.call(name, args, ctx, tool=sub.kind == "tool")
+        except TimeoutError:
+            failure: BaseException = StepTimeout(
+                f"the attempt passed its timeout of {sub.timeout}s"
+            )
+        except Exception as exc:
+            failure = exc
+        else:
+            await ex.commit_item(
+                _outcome(
+                    ex,
+                    a,
+                    status="succeeded",
+                    result=result.output,
+                    meta={"attempt": attempt, "started_at": started},
+                    child_steps=(row,) if new_row else (),
+                    parent_dispatch=a.claim.dispatch,
+                    dispatch=dispatch,
+                    key=key,
+                )
+            )
+            return result.output
+        error = error_dict(failure)
+        await ex.commit_item(
+            _outcome(
+                ex,
+                a,
+                status="failed",
+                error=error,
+                meta={"attempt": attempt, "started_at": started},
+                child_steps=(row,) if new_row else (),
+                parent_dispatch=a.claim.dispatch,
+                dispatch=dispatch,
+                key=key,
+            )
+        )
+        new_row = False
+        delay = engine.retry_delay(
+            sub.retry, attempt, error["code"], is_retryable(failure), ex.rand()
+        )
+        if delay is None:
+            raise StepFailed(
+                f"map item {index} failed: {error['message']}",
+                retryable=False,
+                details={"index": index, "item": item, "error": error},
+            )
+        attempt += 1
+        await asyncio.sleep(delay)
+
+
+HANDLERS: dict[str, Handler] = {
+    "agent": run_agent,
+    "tool": run_agent,
+    "review": run_review,
+    "input": run_review,
+    "workflow": run_workflow,
+    "map": run_map,
+}
