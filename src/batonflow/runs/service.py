@@ -52,6 +52,7 @@ def validate_inputs(spec: WorkflowSpec, inputs: dict[str, Any]) -> dict[str, Any
             problems.append(
                 f"inputs.{where}: {error.message}" if where else f"inputs: {error.message}"
             )
+        problems.sort()
         raise InvalidInput(
             f"workflow '{spec.id}' rejects these inputs: " + "; ".join(problems),
             details={"issues": problems},

@@ -270,9 +270,12 @@ class Checkpointer:
         return True
 
     def _succeed(
-        self, tx: RunTx, run: RunRow, step: StepRow, result: Any, worker: str, meta: dict[str, Any]
+        self, tx: RunTx, run: RunRow, step: StepRow, result: Any, worker: str, meta: dict[str, Any],
+        *,
+        record: bool = True,
     ) -> None:
-        tx.record_attempt(step, "succeeded", worker)
+        if record:
+            tx.record_attempt(step, "succeeded", worker)
         duration = round((tx.now - (step.started_at or tx.now)).total_seconds() * 1000, 3)
         self._release(step)
         step.status = StepStatus.SUCCEEDED
@@ -374,7 +377,7 @@ class Checkpointer:
         spec = await self._spec(tx, run)
         steps = tx.steps[run.id]
         views = {
-            key: engine.StepView(s.status, s.exhausted)
+            key: engine.StepView(s.status, s.exhausted, on_person=s.kind != "workflow")
             for key, s in steps.items()
             if s.parent_key is None
         }
@@ -448,7 +451,7 @@ class Checkpointer:
         if parent.status is not RunStatus.RUNNING:
             return
         if child.status is RunStatus.SUCCEEDED:
-            self._succeed(tx, parent, step, child.outputs, self.worker, {})
+            self._succeed(tx, parent, step, child.outputs, self.worker, {}, record=False)
         else:
             error = {
                 "code": "subworkflow_failed",

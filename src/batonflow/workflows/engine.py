@@ -20,6 +20,7 @@ from batonflow.workflows.spec import RetryPolicy, WorkflowSpec
 class StepView:
     status: StepStatus
     exhausted: bool = False
+    on_person: bool = True  # a waiting step waits on a person, not on a sub-workflow run
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +54,22 @@ def plan(spec: WorkflowSpec, steps: Mapping[str, StepView]) -> Plan:
             changed = True
 
     failed = [step.id for step in spec.steps if status[step.id] is StepStatus.FAILED]
-    waiting = tuple(step.id for step in spec.steps if status[step.id] is StepStatus.WAITING)
+    waiting = tuple(
+        step.id
+        for step in spec.steps
+        if status[step.id] is StepStatus.WAITING and steps[step.id].on_person
+    )
     if failed:
         dead = steps[failed[0]].exhausted
         run_status = RunStatus.DEAD if dead else RunStatus.FAILED
         return Plan(tuple(ready), tuple(skipped), run_status, failed[0], waiting)
     if all(status[step.id].done for step in spec.steps):
         run_status = RunStatus.SUCCEEDED
-    elif any(status[s.id] in (StepStatus.READY, StepStatus.RUNNING) for s in spec.steps):
+    elif any(
+        status[s.id] in (StepStatus.READY, StepStatus.RUNNING)
+        or (status[s.id] is StepStatus.WAITING and not steps[s.id].on_person)
+        for s in spec.steps
+    ):
         run_status = RunStatus.RUNNING
     elif waiting:
         run_status = RunStatus.WAITING

@@ -161,17 +161,18 @@ class Executor:
     async def drain(self, run_ids: Iterable[str], *, grace: float = 10.0) -> dict[str, RunStatus]:
         """Work until every run in `run_ids` is finished or waiting for a person."""
         watched = set(run_ids)
-        async with reading(self.engine) as conn:
-            for run_id in watched:
-                row = await conn.execute(select(Run.status).where(Run.id == run_id))
-                self._statuses[run_id] = RunStatus(row.scalar_one())
+        await self._refresh_statuses(watched)
         stop = asyncio.Event()
         settled = (RunStatus.WAITING, *[s for s in RunStatus if s.terminal])
 
         async def watch() -> None:
+            # Commits made here update statuses at once; a change made elsewhere (an operator
+            # cancelled the run, another worker finished it) is seen on the next refresh.
             while not all(self._statuses.get(r) in settled for r in watched):
                 self._status_changed.clear()
-                await self._status_changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._status_changed.wait(), self.settings.poll_seconds * 4)
+                await self._refresh_statuses(watched)
             stop.set()
 
         watcher = asyncio.create_task(watch())
@@ -180,6 +181,12 @@ class Executor:
         finally:
             watcher.cancel()
         return {run_id: self._statuses[run_id] for run_id in watched}
+
+    async def _refresh_statuses(self, run_ids: set[str]) -> None:
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(select(Run.id, Run.status).where(Run.id.in_(list(run_ids))))
+            for run_id, status in rows:
+                self._statuses[run_id] = RunStatus(status)
 
     async def commit_item(self, outcome: Outcome) -> None:
         """Commit a map item's outcome and wait for it; a rejected one stops the map step."""
@@ -315,20 +322,19 @@ class Executor:
             await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
-        delay = 0.05
-        while True:
-            try:
-                async with self.engine.begin() as conn:
-                    result = await self.checkpointer.commit(
-                        conn, utcnow(), [p.outcome for p in batch], capacity=self._free()
-                    )
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("checkpoint commit failed; retrying in %.2fs", delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """Commit a batch; if it fails, commit its outcomes one by one, so one outcome that
+        cannot be written (it is retried a few times, then dropped and left to the reaper)
+        never holds up the others."""
+        result = await self._try_commit(batch, tries=1 if len(batch) > 1 else 4)
+        if result is None:
+            if len(batch) > 1:
+                for pending in batch:
+                    await self._commit_batch([pending])
+                return
+            log.error("dropping the outcome of step %s of run %s", batch[0].outcome.key, batch[0].outcome.run_id)
+            if batch[0].done is not None and not batch[0].done.done():
+                batch[0].done.set_result(False)
+            return
         rejected = {id(o) for o in result.rejected}
         for pending in batch:
             accepted = id(pending.outcome) not in rejected
@@ -343,6 +349,23 @@ class Executor:
             if pending.done is not None and not pending.done.done():
                 pending.done.set_result(accepted)
         self._after_commit(result)
+
+    async def _try_commit(self, batch: list[_Pending], tries: int) -> CommitResult | None:
+        delay = 0.05
+        for attempt in range(tries):
+            try:
+                async with self.engine.begin() as conn:
+                    return await self.checkpointer.commit(
+                        conn, utcnow(), [p.outcome for p in batch], capacity=self._free()
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("checkpoint commit failed (try %d of %d)", attempt + 1, tries)
+                if attempt + 1 < tries:
+                    await asyncio.sleep(delay)
+                    delay *= 4
+        return None
 
     async def _flush_queue(self) -> None:
         batch: list[_Pending] = []
