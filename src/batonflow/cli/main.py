@@ -118,6 +118,7 @@ async def _register(ctx: Context, path: Path) -> workflow_store.VersionRow:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     spec = load_spec(text, str(path), ctx.registry)
     async with ctx.engine.begin() as conn:
+        await workflow_store.check_subworkflows(conn, ctx.tenant_id, spec, str(path))
         version, _ = await workflow_store.save_version(conn, ctx.tenant_id, spec, text, ctx.now())
     ctx.specs.put(version.id, spec)
     return version
@@ -664,6 +665,23 @@ def workflows_validate(files: list[Path], as_json: JsonFlag = False) -> None:
     if as_json:
         _dump(report)
     raise typer.Exit(2 if failed else 0)
+
+
+@workflows_app.command("add")
+def workflows_add(files: list[Path], tenant: TenantOpt = None) -> None:
+    """Store workflow versions without running them (e.g. sub-workflows)."""
+
+    async def main() -> int:
+        async with open_context(_settings(tenant)) as ctx:
+            for path in files:
+                version = await _register(ctx, path)
+                console.print(
+                    f"{path}: stored {version.workflow_id}@{version.version} ({version.content_hash[:19]})",
+                    highlight=False,
+                )
+        return 0
+
+    raise typer.Exit(_run(main()))
 
 
 @workflows_app.command("list")

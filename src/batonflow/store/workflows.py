@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from batonflow.errors import Conflict, NotFound
+from batonflow.errors import Conflict, NotFound, SpecError
 from batonflow.ids import new_id
 from batonflow.store.tables import WorkflowVersion, table
-from batonflow.workflows.spec import WorkflowSpec
+from batonflow.workflows.spec import WorkflowSpec, WorkflowStep
 
 versions_t = table(WorkflowVersion)
 
@@ -96,6 +96,23 @@ async def get_version_by_pk(conn: AsyncConnection, tenant_id: str, pk: str) -> V
     if row is None:
         raise NotFound(f"no workflow version '{pk}'")
     return VersionRow(**row._asdict())
+
+
+async def check_subworkflows(
+    conn: AsyncConnection, tenant_id: str, spec: WorkflowSpec, source: str
+) -> None:
+    """Refuse a spec whose `workflow` steps name versions this tenant has not stored."""
+    issues = []
+    for index, step in enumerate(spec.steps):
+        if not isinstance(step, WorkflowStep):
+            continue
+        if await find_version(conn, tenant_id, step.workflow, step.version) is None:
+            issues.append(
+                f"steps[{index}].workflow: no stored workflow '{step.workflow}' version "
+                f"{step.version}; store it first with `batonflow workflows add`"
+            )
+    if issues:
+        raise SpecError(source, issues)
 
 
 async def list_versions(conn: AsyncConnection, tenant_id: str) -> list[VersionRow]:

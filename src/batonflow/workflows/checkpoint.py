@@ -270,7 +270,13 @@ class Checkpointer:
         return True
 
     def _succeed(
-        self, tx: RunTx, run: RunRow, step: StepRow, result: Any, worker: str, meta: dict[str, Any],
+        self,
+        tx: RunTx,
+        run: RunRow,
+        step: StepRow,
+        result: Any,
+        worker: str,
+        meta: dict[str, Any],
         *,
         record: bool = True,
     ) -> None:

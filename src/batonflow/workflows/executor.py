@@ -171,7 +171,9 @@ class Executor:
             while not all(self._statuses.get(r) in settled for r in watched):
                 self._status_changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._status_changed.wait(), self.settings.poll_seconds * 4)
+                    await asyncio.wait_for(
+                        self._status_changed.wait(), self.settings.poll_seconds * 4
+                    )
                 await self._refresh_statuses(watched)
             stop.set()
 
@@ -331,7 +333,11 @@ class Executor:
                 for pending in batch:
                     await self._commit_batch([pending])
                 return
-            log.error("dropping the outcome of step %s of run %s", batch[0].outcome.key, batch[0].outcome.run_id)
+            log.error(
+                "dropping the outcome of step %s of run %s",
+                batch[0].outcome.key,
+                batch[0].outcome.run_id,
+            )
             if batch[0].done is not None and not batch[0].done.done():
                 batch[0].done.set_result(False)
             return
