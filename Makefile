@@ -25,7 +25,7 @@ demo: setup
 		test $$? -eq 3 || { echo "expected the outreach run to wait for its review"; exit 1; }
 	@echo "--- the run waits for a person; approving its review from the CLI ---"
 	$(DEMO_ENV) $(BIN)/batonflow reviews list
-	@REVIEW=$$($(DEMO_ENV) $(BIN)/batonflow reviews list --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'); \
+	@REVIEW=$$($(DEMO_ENV) $(BIN)/batonflow reviews list --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'); \
 		$(DEMO_ENV) $(BIN)/batonflow reviews approve $$REVIEW --comment "looks good"
 	$(DEMO_ENV) $(BIN)/batonflow runs list --limit 5
 
