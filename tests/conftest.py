@@ -127,7 +127,9 @@ def specs() -> SpecCache:
 
 
 @pytest.fixture
-def executor(engine: AsyncEngine, registry: Registry, settings: Settings, specs: SpecCache) -> Executor:
+def executor(
+    engine: AsyncEngine, registry: Registry, settings: Settings, specs: SpecCache
+) -> Executor:
     return Executor(engine, registry, settings, specs=specs, rand=lambda: 0.5)
 
 

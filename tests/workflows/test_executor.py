@@ -279,7 +279,7 @@ async def test_a_step_past_its_timeout_fails_with_step_timeout(
     data = await _load(engine, tenant, run.id)
     assert data["run"].error == {
         "code": "step_timeout",
-        "message": "the attempt passed its timeout of 0.1s",
+        "message": "'demo.sleep' passed its timeout of 0.1s",
         "details": {},
         "step": "nap",
     }

@@ -52,6 +52,10 @@ class CircuitBreaker:
         if state is BreakerState.HALF_OPEN:
             self.probing = True
 
+    def release_probe(self) -> None:
+        """The call ended without a verdict (it was cancelled): let another call probe."""
+        self.probing = False
+
     def record_success(self) -> None:
         self.failures = 0
         self.opened_at = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import time
 from collections.abc import Callable, Iterable
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from batonflow.agents.agent import Agent, CallContext, Capability
 from batonflow.agents.breaker import CircuitBreaker
 from batonflow.agents.tools import Toolbox
-from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed
+from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
 
 BASE_STEP_KINDS = ("agent", "tool", "review", "input", "map", "workflow")
 
@@ -48,12 +49,12 @@ class Registry:
         target = self._tools if isinstance(agent, Toolbox) else self._capabilities
         if agent.name in self.agents:
             raise ConfigError(f"two agents are named '{agent.name}'")
-        for name, capability in agent.capabilities.items():
+        for name in agent.capabilities:
             if name in target:
                 raise ConfigError(
                     f"'{name}' is provided by both '{target[name].agent}' and '{agent.name}'"
                 )
-            target[name] = capability
+        target.update(agent.capabilities)
         self.agents[agent.name] = agent
 
     # The Catalog protocol that spec validation reads.
@@ -82,7 +83,13 @@ class Registry:
         return self._breakers[name]
 
     async def call(
-        self, name: str, args: dict[str, Any], ctx: CallContext, *, tool: bool = False
+        self,
+        name: str,
+        args: dict[str, Any],
+        ctx: CallContext,
+        *,
+        tool: bool = False,
+        timeout: float | None = None,  # noqa: ASYNC109 - the step's own timeout, counted by the breaker
     ) -> CallResult:
         capability = self.capability(name, tool=tool)
         try:
@@ -97,14 +104,21 @@ class Registry:
         breaker.before_call()
         started = time.perf_counter()
         try:
-            output = await capability.handler(ctx, parsed)
+            async with asyncio.timeout(timeout):
+                output = await capability.handler(ctx, parsed)
             if not isinstance(output, capability.output_model):
                 output = capability.output_model.model_validate(output)
-        except BaseException as exc:
-            if isinstance(exc, Exception) and not isinstance(exc, InvalidArgs):
-                breaker.record_failure()
-            if isinstance(exc, ValidationError):
-                raise StepFailed(f"'{name}' returned output that does not fit: {exc}") from exc
+        except TimeoutError:
+            breaker.record_failure()
+            raise StepTimeout(f"'{name}' passed its timeout of {timeout}s") from None
+        except ValidationError as exc:
+            breaker.record_failure()
+            raise StepFailed(f"'{name}' returned output that does not fit: {exc}") from exc
+        except Exception:
+            breaker.record_failure()
+            raise
+        except BaseException:
+            breaker.release_probe()  # cancelled: neither a success nor a failure
             raise
         breaker.record_success()
         return CallResult(

@@ -83,7 +83,8 @@ def retry_delay(
 ) -> float | None:
     """Seconds until attempt `attempt + 1`, or None when the failure is final.
 
-    `rand` is a number in [0, 1) that spreads the delay by +/- `jitter` of itself.
+    `rand` is a number in [0, 1) that spreads the delay by +/- `jitter` of itself; `max` is a
+    hard ceiling on the result.
     """
     if attempt >= policy.max_attempts:
         return None
@@ -93,8 +94,8 @@ def retry_delay(
     elif not retryable:
         return None
     backoff = policy.backoff
-    base = min(backoff.max, backoff.initial * backoff.multiplier ** (attempt - 1))
-    return max(0.0, base * (1 + backoff.jitter * (2 * rand - 1)))
+    base = backoff.initial * backoff.multiplier ** (attempt - 1)
+    return min(backoff.max, max(0.0, base * (1 + backoff.jitter * (2 * rand - 1))))
 
 
 def scope(

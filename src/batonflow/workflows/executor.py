@@ -269,7 +269,9 @@ class Executor:
             attempt = Attempt(
                 claim=claim, step=step, spec=run.spec, scope=scope, started_at=started
             )
-            async with asyncio.timeout(step.timeout):
+            # Agent and tool calls time out inside the registry, where the breaker sees it.
+            own_timeout = None if step.kind in ("agent", "tool") else step.timeout
+            async with asyncio.timeout(own_timeout):
                 return await HANDLERS[step.kind](self, attempt)
         except TimeoutError:
             seconds = run.spec.by_id[claim.key].timeout

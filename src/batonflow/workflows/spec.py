@@ -269,7 +269,9 @@ def _pydantic_issue(error: Any) -> str:
             path += f".{part}" if path else str(part)
     message = error["msg"]
     if error["type"] == "union_tag_invalid":
-        message = f"unknown kind {error['input'].get('kind')!r}; use one of {sorted(step_kinds)}"
+        in_map = len(error["loc"]) >= 1 and error["loc"][-1] == "step"
+        kinds = ["agent", "tool"] if in_map else sorted(step_kinds)
+        message = f"unknown kind {error['input'].get('kind')!r}; use one of {kinds}"
     elif error["type"] == "union_tag_not_found":
         message = "missing 'kind'"
     elif error["type"] == "extra_forbidden":
@@ -337,9 +339,12 @@ def _step_templates(step: Step) -> list[tuple[str, str]]:
     found = [(f"args.{path}", text) for path, text in templates.strings(step.args)]
     if step.when is not None:
         found.append(("when", step.when))
+    if isinstance(step, InputStep) and templates.is_template(step.prompt):
+        found.append(("prompt", step.prompt))
     if isinstance(step, ReviewStep):
         found += [
-            (f"subject.{path}".rstrip("."), text) for path, text in templates.strings(step.subject)
+            ("subject" + (path if path.startswith("[") else f".{path}" if path else ""), text)
+            for path, text in templates.strings(step.subject)
         ]
     if isinstance(step, MapStep):
         found.append(("over", step.over))

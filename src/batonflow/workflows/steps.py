@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batonflow.agents.agent import CallContext
-from batonflow.errors import StepFailed, StepTimeout, TemplateError, error_code, is_retryable
+from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
 from batonflow.ids import new_id
 from batonflow.runs.run import StepStatus, idempotency_key
 from batonflow.store import runs as run_store
@@ -90,7 +90,9 @@ async def run_agent(ex: Executor, a: Attempt) -> Outcome:
     args = templates.render(step.args, a.scope)
     name = step.capability if isinstance(step, AgentStep) else step.tool
     ctx = call_context(ex, a, a.claim.key, a.claim.attempt, step.timeout)
-    result = await ex.registry.call(name, args, ctx, tool=isinstance(step, ToolStep))
+    result = await ex.registry.call(
+        name, args, ctx, tool=isinstance(step, ToolStep), timeout=step.timeout
+    )
     meta = {"agent": result.agent, "capability": result.capability}
     return _outcome(ex, a, status="succeeded", result=result.output, meta=meta)
 
@@ -218,14 +220,11 @@ async def _run_item(
             args = templates.render(sub.args, scope)
             ctx = call_context(ex, a, key, attempt, sub.timeout)
             name = sub.capability if isinstance(sub, MapItemAgent) else sub.tool
-            async with asyncio.timeout(sub.timeout):
-                result = await ex.registry.call(name, args, ctx, tool=sub.kind == "tool")
-        except TimeoutError:
-            failure: BaseException = StepTimeout(
-                f"the attempt passed its timeout of {sub.timeout}s"
+            result = await ex.registry.call(
+                name, args, ctx, tool=sub.kind == "tool", timeout=sub.timeout
             )
         except Exception as exc:
-            failure = exc
+            failure: BaseException = exc
         else:
             await ex.commit_item(
                 _outcome(

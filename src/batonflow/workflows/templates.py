@@ -26,8 +26,18 @@ _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL
 _MARKERS = ("{{", "{%", "{#")
 
 
+class _Environment(ImmutableSandboxedEnvironment):
+    """Reads `a.b` on a mapping as the key `b` first, so a step named `update` or an input named
+    `items` is data, never the dict method of the same name."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = _Environment(undefined=StrictUndefined, autoescape=False)
     env.filters["json"] = lambda value: json.dumps(value, sort_keys=True, default=str)
     return env
 
@@ -102,9 +112,11 @@ def _unwrap(value: Any) -> Any:
 
 
 def syntax_error(text: str) -> str | None:
-    """A readable syntax error for one template or expression string, or None."""
+    """A readable error for a template or expression that cannot compile (bad syntax, an
+    unknown filter or test), or None."""
+    source = text if is_template(text) else "{{ " + text + " }}"
     try:
-        _parse(text)
+        ENV.from_string(source)
     except TemplateSyntaxError as exc:
         return exc.message or str(exc)
     return None
