@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from batonflow.cli.context import Context, open_context
@@ -81,7 +82,9 @@ def _run(coro: Awaitable[T]) -> T:
 
 
 def _fail(exc: BatonflowError) -> NoReturn:
-    errors.print(f"[red]error[/red] ({exc.code}): {exc.message}", markup=True, highlight=False)
+    errors.print(
+        f"[red]error[/red] ({exc.code}): {escape(exc.message)}", markup=True, highlight=False
+    )
     raise typer.Exit(2 if isinstance(exc, UserError) else 1)
 
 
@@ -601,9 +604,13 @@ def _decide_command(decision: review_service.Decision, doc: str) -> Callable[...
                         comment=comment,
                     )
 
-                if not as_json:
-                    console.print(f"review {full}: {decision}")
-                return await _act_then_watch(ctx, review.run_id, act, detach, as_json)
+                async def act_and_say(conn: Any) -> Any:
+                    result = await act(conn)
+                    if not as_json:
+                        console.print(f"review {full}: {decision}", highlight=False)
+                    return result
+
+                return await _act_then_watch(ctx, review.run_id, act_and_say, detach, as_json)
 
         raise typer.Exit(_run(main()))
 

@@ -265,6 +265,7 @@ async def override_step(
     _settle_by_hand(tx, step, output, actor, reason)
     await review_store.close_open_for_step(conn, tenant_id, run.id, step_key, actor.name, now)
     tx.emit(run, "step.overridden", step.key, by=actor.name, reason=reason)
+    run.error = None
     if run.status is not RunStatus.RUNNING:
         tx.set_run_status(
             run, RunStatus.RUNNING, reason=f"step {step_key} overridden by {actor.name}"

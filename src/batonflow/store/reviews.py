@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import NotFound
+from batonflow.store import short_ids
 from batonflow.store.tables import Review, table
 
 reviews_t = table(Review)
@@ -56,26 +57,11 @@ async def get_review(conn: AsyncConnection, tenant_id: str, review_id: str) -> R
     return ReviewRow(**row._asdict())
 
 
-async def find_review_by_prefix(conn: AsyncConnection, tenant_id: str, prefix: str) -> str:
-    if len(prefix) >= 36:
-        return prefix
-    if len(prefix) < 6:
-        raise NotFound(f"review id '{prefix}' is too short; give at least 6 characters")
-    rows = (
-        await conn.execute(
-            select(reviews_t.c.id)
-            .where(
-                reviews_t.c.tenant_id == tenant_id,
-                reviews_t.c.id.startswith(prefix, autoescape=True),
-            )
-            .limit(2)
-        )
-    ).all()
-    if len(rows) != 1:
-        raise NotFound(
-            f"no review '{prefix}'" if not rows else f"review id '{prefix}' is ambiguous"
-        )
-    return str(rows[0][0])
+async def find_review_by_prefix(conn: AsyncConnection, tenant_id: str, text: str) -> str:
+    """Resolve a full review id from a unique prefix or suffix."""
+    return await short_ids.resolve(
+        conn, reviews_t.c.id, reviews_t.c.tenant_id, tenant_id, text, "review"
+    )
 
 
 async def list_reviews(

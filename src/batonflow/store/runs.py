@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from batonflow.errors import IllegalTransition, NotFound
 from batonflow.events.contracts import NewEvent, StoredEvent, event
 from batonflow.runs.run import RunStatus, StepStatus, check_run_transition
+from batonflow.store import short_ids
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
 runs_t = table(Run)
@@ -334,22 +335,9 @@ async def get_run(conn: AsyncConnection, tenant_id: str, run_id: str) -> RunRow:
     return _run_row(row)
 
 
-async def find_run_by_prefix(conn: AsyncConnection, tenant_id: str, prefix: str) -> str:
-    """Resolve a full run id from a unique prefix of at least 6 characters."""
-    if len(prefix) >= 36:
-        return prefix
-    if len(prefix) < 6:
-        raise NotFound(f"run id '{prefix}' is too short; give at least 6 characters")
-    rows = (
-        await conn.execute(
-            select(runs_t.c.id)
-            .where(runs_t.c.tenant_id == tenant_id, runs_t.c.id.startswith(prefix, autoescape=True))
-            .limit(2)
-        )
-    ).all()
-    if len(rows) != 1:
-        raise NotFound(f"no run '{prefix}'" if not rows else f"run id '{prefix}' is ambiguous")
-    return str(rows[0][0])
+async def find_run_by_prefix(conn: AsyncConnection, tenant_id: str, text: str) -> str:
+    """Resolve a full run id from a unique prefix or suffix."""
+    return await short_ids.resolve(conn, runs_t.c.id, runs_t.c.tenant_id, tenant_id, text, "run")
 
 
 async def list_runs(
@@ -386,7 +374,13 @@ async def list_steps(conn: AsyncConnection, tenant_id: str, run_id: str) -> list
     rows = await conn.execute(
         select(steps_t)
         .where(steps_t.c.tenant_id == tenant_id, steps_t.c.run_id == run_id)
-        .order_by(steps_t.c.parent_key.is_not(None), steps_t.c.started_at, steps_t.c.key)
+        .order_by(
+            steps_t.c.parent_key.is_not(None),
+            steps_t.c.started_at.is_(None),
+            steps_t.c.started_at,
+            steps_t.c.item_index,
+            steps_t.c.key,
+        )
     )
     return [row._asdict() for row in rows]
 

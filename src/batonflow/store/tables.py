@@ -22,10 +22,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-Json = JSON().with_variant(JSONB(), "postgresql")
+# Plain JSON (not JSONB) on PostgreSQL too: documents keep their key order (a workflow's
+# inputs and outputs are shown in the order they were declared).
+Json = JSON()
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import NotFound
@@ -27,10 +29,14 @@ async def get_tenant(conn: AsyncConnection, slug: str) -> str:
 
 
 async def ensure_tenant(conn: AsyncConnection, slug: str, now: datetime, name: str = "") -> str:
+    """The tenant's id, creating the tenant if needed; safe when two processes race to create it."""
     tenant_id = await find_tenant(conn, slug)
-    if tenant_id is None:
-        tenant_id = new_id()
-        await conn.execute(
-            insert(tenants_t).values(id=tenant_id, slug=slug, name=name or slug, created_at=now)
-        )
-    return tenant_id
+    if tenant_id is not None:
+        return tenant_id
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await conn.execute(
+        dialect_insert(tenants_t)
+        .values(id=new_id(), slug=slug, name=name or slug, created_at=now)
+        .on_conflict_do_nothing(index_elements=["slug"])
+    )
+    return await get_tenant(conn, slug)

@@ -113,6 +113,8 @@ class Executor:
         self._wake = asyncio.Event()
         self._statuses: dict[str, RunStatus] = {}
         self._status_changed = asyncio.Event()
+        self._reserved = 0  # slots promised to claims of a transaction in progress
+        self._stopping = False
         self.commits = 0
 
     # -- public --------------------------------------------------------------------------------
@@ -200,21 +202,33 @@ class Executor:
     # -- claiming and running -----------------------------------------------------------------
 
     def _free(self) -> int:
-        return max(0, self.settings.concurrency - len(self._tasks))
+        if self._stopping:
+            return 0
+        return max(0, self.settings.concurrency - len(self._tasks) - self._reserved)
+
+    def _reserve(self) -> int:
+        free = self._free()
+        self._reserved += free
+        return free
 
     async def _poll(self) -> bool:
-        free = self._free()
-        async with self.engine.begin() as conn:
-            queued = await run_store.queued_runs(conn, 100, self.tenant_ids)
-            now = utcnow()
-            candidates = (
-                await run_store.ready_candidates(conn, now, free, self.tenant_ids) if free else []
-            )
-            if not queued and not candidates:
-                return False
-            result = await self.checkpointer.commit(
-                conn, now, start_runs=queued, claim=candidates, capacity=free
-            )
+        free = self._reserve()
+        try:
+            async with self.engine.begin() as conn:
+                queued = await run_store.queued_runs(conn, 100, self.tenant_ids)
+                now = utcnow()
+                candidates = (
+                    await run_store.ready_candidates(conn, now, free, self.tenant_ids)
+                    if free
+                    else []
+                )
+                if not queued and not candidates:
+                    return False
+                result = await self.checkpointer.commit(
+                    conn, now, start_runs=queued, claim=candidates, capacity=free
+                )
+        finally:
+            self._reserved -= free
         self._after_commit(result)
         return bool(result.claims or queued)
 
@@ -361,10 +375,11 @@ class Executor:
     async def _try_commit(self, batch: list[_Pending], tries: int) -> CommitResult | None:
         delay = 0.05
         for attempt in range(tries):
+            free = self._reserve()
             try:
                 async with self.engine.begin() as conn:
                     return await self.checkpointer.commit(
-                        conn, utcnow(), [p.outcome for p in batch], capacity=self._free()
+                        conn, utcnow(), [p.outcome for p in batch], capacity=free
                     )
             except asyncio.CancelledError:
                 raise
@@ -373,6 +388,8 @@ class Executor:
                 if attempt + 1 < tries:
                     await asyncio.sleep(delay)
                     delay *= 4
+            finally:
+                self._reserved -= free
         return None
 
     async def _flush_queue(self) -> None:
@@ -464,6 +481,7 @@ class Executor:
         self.wake()
 
     async def _shutdown(self, grace: float) -> None:
+        self._stopping = True  # nothing committed from here on claims new work
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=grace)
         leftovers = list(self._tasks.items())

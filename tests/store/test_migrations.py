@@ -1,0 +1,96 @@
+"""The Alembic tree on both databases: up from nothing, down to nothing, up again, and a schema
+that matches the models exactly.
+
+Each test gets a database of its own: a new SQLite file, or a new PostgreSQL database created
+through the admin URL and dropped afterwards (the session's shared database is in use by others).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batonflow.store import migrate
+from batonflow.store.db import create_engine
+from batonflow.store.tables import Base
+from tests.conftest import PG_ADMIN, pg_url
+
+TABLES = sorted(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty database that nothing else uses."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    name = f"batonflow_migrations_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    engine = create_engine(pg_url(name))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        admin = await asyncpg.connect(PG_ADMIN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def table_names(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return sorted(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
+    assert await migrate.current(fresh) is None
+    assert await table_names(fresh) == []
+
+    await migrate.upgrade(fresh)
+    assert await migrate.current(fresh) == migrate.head() == "0001"
+    assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
+
+    await migrate.downgrade(fresh, "base")
+    assert await migrate.current(fresh) is None
+    assert await table_names(fresh) == ["alembic_version"]
+
+    await migrate.upgrade(fresh)
+    assert await migrate.current(fresh) == "0001"
+    assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
+
+
+async def test_upgrade_is_idempotent_at_head(fresh: AsyncEngine) -> None:
+    await migrate.upgrade(fresh)
+    await migrate.upgrade(fresh)
+    assert await migrate.current(fresh) == "0001"
+    assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
+
+
+def _differences(sync: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        sync, opts={"compare_type": True, "compare_server_default": True}
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_the_migrated_schema_matches_the_models(fresh: AsyncEngine) -> None:
+    await migrate.upgrade(fresh)
+    async with fresh.connect() as conn:
+        differences = await conn.run_sync(_differences)
+    assert differences == []
