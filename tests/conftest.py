@@ -129,8 +129,10 @@ def specs() -> SpecCache:
 @pytest.fixture
 def executor(
     engine: AsyncEngine, registry: Registry, settings: Settings, specs: SpecCache
-) -> Executor:
-    return Executor(engine, registry, settings, specs=specs, rand=lambda: 0.5)
+) -> Iterator[Executor]:
+    executor = Executor(engine, registry, settings, specs=specs, rand=lambda: 0.5)
+    yield executor
+    executor.close()
 
 
 ACTOR = Actor("tester")

@@ -450,7 +450,10 @@ async def test_the_circuit_opens_after_repeated_failures_and_fails_fast(
     registry = build_registry(breaker_failures=2, breaker_reset_seconds=60)
     executor = Executor(engine, registry, settings, specs=specs, rand=lambda: 0.5)
     run = await start(engine, tenant, BREAKER)
-    assert await executor.drain([run.id]) == {run.id: "dead"}
+    try:
+        assert await executor.drain([run.id]) == {run.id: "dead"}
+    finally:
+        executor.close()
     data = await _load(engine, tenant, run.id)
     codes = [a["error"]["code"] for a in data["attempts"]]
     assert codes == ["step_failed", "step_failed", "circuit_open", "circuit_open"]

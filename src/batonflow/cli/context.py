@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,9 +30,14 @@ class Context:
     specs: SpecCache
     tenant_id: str
     actor: Actor
+    executors: list[Executor] = field(default_factory=list)
 
     def executor(self) -> Executor:
-        return Executor(self.engine, self.registry, self.settings, bus=self.bus, specs=self.specs)
+        executor = Executor(
+            self.engine, self.registry, self.settings, bus=self.bus, specs=self.specs
+        )
+        self.executors.append(executor)
+        return executor
 
     @staticmethod
     def now() -> datetime:
@@ -67,7 +72,7 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
             breaker_failures=settings.breaker_failures,
             breaker_reset_seconds=settings.breaker_reset_seconds,
         )
-        yield Context(
+        context = Context(
             settings=settings,
             engine=engine,
             registry=registry,
@@ -76,5 +81,8 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
             tenant_id=tenant_id,
             actor=Actor(settings.actor),
         )
+        yield context
     finally:
+        for executor in context.executors if context else ():
+            executor.close()
         await engine.dispose()

@@ -150,7 +150,7 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    id: int
+    id: int | None  # None until read back from the table
     type: str
     version: int
     tenant_id: str

@@ -13,12 +13,12 @@ from typing import Any
 
 import jsonschema
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.ids import new_id
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.store import reviews as review_store
+from batonflow.store.db import Conn
 from batonflow.store.runs import RunRow, RunTx, StepRow
 from batonflow.store.tables import Run
 from batonflow.store.workflows import VersionRow
@@ -38,12 +38,33 @@ def checkpointer(specs: SpecCache, actor: Actor) -> Checkpointer:
     return Checkpointer(specs, worker=f"service:{actor.name}", lease_seconds=30)
 
 
+# Versions are immutable: each is parsed, and its input validator built, once per process.
+_SPECS: dict[str, WorkflowSpec] = {}
+_VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def _validator(spec: WorkflowSpec) -> jsonschema.Draft202012Validator:
+    validator = _VALIDATORS.get(spec.content_hash)
+    if validator is None:
+        validator = _VALIDATORS[spec.content_hash] = jsonschema.Draft202012Validator(
+            spec.inputs_schema()
+        )
+    return validator
+
+
+def version_spec(version: VersionRow) -> WorkflowSpec:
+    spec = _SPECS.get(version.id)
+    if spec is None:
+        spec = _SPECS[version.id] = WorkflowSpec.model_validate(version.spec)
+    return spec
+
+
 def validate_inputs(spec: WorkflowSpec, inputs: dict[str, Any]) -> dict[str, Any]:
     """Apply defaults and check `inputs` against the workflow's input declarations."""
     merged = {
         name: field.default for name, field in spec.inputs.items() if field.default is not None
     } | inputs
-    validator = jsonschema.Draft202012Validator(spec.inputs_schema())
+    validator = _validator(spec)
     errors = sorted(validator.iter_errors(merged), key=lambda e: list(e.absolute_path))
     if errors:
         problems = []
@@ -121,7 +142,7 @@ def new_run_rows(
 
 
 async def start_run(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     tenant_id: str,
     version: VersionRow,
@@ -131,7 +152,7 @@ async def start_run(
     ctx: dict[str, Any] | None = None,
 ) -> RunRow:
     """Record a queued run pinned to `version`; a worker picks it up."""
-    spec = WorkflowSpec.model_validate(version.spec)
+    spec = version_spec(version)
     run, steps = new_run_rows(
         tenant_id=tenant_id,
         version=version,
@@ -157,7 +178,7 @@ async def _locked(tx: RunTx, tenant_id: str, run_id: str) -> RunRow:
 
 
 async def cancel_run(
-    conn: AsyncConnection,
+    conn: Conn,
     specs: SpecCache,
     *,
     tenant_id: str,
@@ -200,7 +221,7 @@ async def _cancel(tx: RunTx, run: RunRow, actor: Actor, reason: str) -> None:
 
 
 async def retry_run(
-    conn: AsyncConnection,
+    conn: Conn,
     specs: SpecCache,
     *,
     tenant_id: str,
@@ -237,7 +258,7 @@ async def retry_run(
 
 
 async def override_step(
-    conn: AsyncConnection,
+    conn: Conn,
     specs: SpecCache,
     *,
     tenant_id: str,

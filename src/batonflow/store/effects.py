@@ -8,15 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from batonflow.store.db import Conn
 from batonflow.store.tables import Effect, table
 
 effects_t = table(Effect)
 
 
 async def apply_effect(
-    conn: AsyncConnection,
+    conn: Conn,
     tenant_id: str,
     key: str,
     kind: str,
@@ -43,7 +43,7 @@ async def apply_effect(
 
 
 async def list_effects(
-    conn: AsyncConnection, tenant_id: str, run_id: str | None = None
+    conn: Conn, tenant_id: str, run_id: str | None = None
 ) -> list[dict[str, Any]]:
     query = select(effects_t).where(effects_t.c.tenant_id == tenant_id)
     if run_id is not None:

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import NotFound
 from batonflow.store import short_ids
+from batonflow.store.db import Conn
 from batonflow.store.tables import Review, table
 
 reviews_t = table(Review)
@@ -41,12 +41,12 @@ class ReviewRow:
 _COLUMNS = [reviews_t.c[name] for name in ReviewRow.__slots__]
 
 
-async def insert_reviews(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def insert_reviews(conn: Conn, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(insert(reviews_t), rows)
 
 
-async def get_review(conn: AsyncConnection, tenant_id: str, review_id: str) -> ReviewRow:
+async def get_review(conn: Conn, tenant_id: str, review_id: str) -> ReviewRow:
     row = (
         await conn.execute(
             select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id, reviews_t.c.id == review_id)
@@ -57,7 +57,7 @@ async def get_review(conn: AsyncConnection, tenant_id: str, review_id: str) -> R
     return ReviewRow(**row._asdict())
 
 
-async def find_review_by_prefix(conn: AsyncConnection, tenant_id: str, text: str) -> str:
+async def find_review_by_prefix(conn: Conn, tenant_id: str, text: str) -> str:
     """Resolve a full review id from a unique prefix or suffix."""
     return await short_ids.resolve(
         conn, reviews_t.c.id, reviews_t.c.tenant_id, tenant_id, text, "review"
@@ -65,7 +65,7 @@ async def find_review_by_prefix(conn: AsyncConnection, tenant_id: str, text: str
 
 
 async def list_reviews(
-    conn: AsyncConnection,
+    conn: Conn,
     tenant_id: str,
     *,
     status: str | None = "pending",
@@ -82,7 +82,7 @@ async def list_reviews(
 
 
 async def close_review(
-    conn: AsyncConnection,
+    conn: Conn,
     tenant_id: str,
     review_id: str,
     *,
@@ -113,9 +113,7 @@ async def close_review(
     return result.rowcount == 1
 
 
-async def cancel_pending(
-    conn: AsyncConnection, tenant_id: str, run_id: str, by: str, now: datetime
-) -> None:
+async def cancel_pending(conn: Conn, tenant_id: str, run_id: str, by: str, now: datetime) -> None:
     await conn.execute(
         update(reviews_t)
         .where(
@@ -128,7 +126,7 @@ async def cancel_pending(
 
 
 async def close_open_for_step(
-    conn: AsyncConnection, tenant_id: str, run_id: str, step_key: str, by: str, now: datetime
+    conn: Conn, tenant_id: str, run_id: str, step_key: str, by: str, now: datetime
 ) -> None:
     """Close a step's pending review because its output was set by hand."""
     await conn.execute(

@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, Select, bindparam, insert, or_, select, tuple_, update
 
 from batonflow.errors import IllegalTransition, NotFound
 from batonflow.events.contracts import NewEvent, StoredEvent, event
 from batonflow.runs.run import RunStatus, StepStatus, check_run_transition
 from batonflow.store import short_ids
+from batonflow.store.db import Conn
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
 runs_t = table(Run)
@@ -104,21 +105,47 @@ def _step_row(row: Row[Any]) -> StepRow:
     return StepRow(**data)
 
 
+# Hot statements are built once: building a SELECT costs more than running it on SQLite.
+@cache
+def _runs_query(many: bool, by_tenant: bool, lock: bool, skip_locked: bool) -> Select[Any]:
+    query = select(*_RUN_COLUMNS)
+    if many:
+        query = query.where(runs_t.c.id.in_(bindparam("ids", expanding=True)))
+    else:
+        query = query.where(runs_t.c.id == bindparam("id"))
+    if by_tenant:
+        query = query.where(runs_t.c.tenant_id == bindparam("tenant_id"))
+    if lock:
+        query = query.with_for_update(skip_locked=skip_locked)
+    return query.order_by(runs_t.c.id)
+
+
+@cache
+def _steps_query(many: bool) -> Select[Any]:
+    query = select(*_STEP_COLUMNS)
+    if many:
+        return query.where(steps_t.c.run_id.in_(bindparam("ids", expanding=True)))
+    return query.where(steps_t.c.run_id == bindparam("id"))
+
+
+_INSERT_EVENTS = insert(events_t)
+_INSERT_ATTEMPTS = insert(attempts_t)
+_INSERT_STEPS = insert(steps_t)
+_INSERT_RUNS = insert(runs_t)
+
+
 def _new_step_row(values: dict[str, Any]) -> StepRow:
     step = StepRow(**{f.name: values.get(f.name) for f in fields(StepRow)})  # type: ignore[arg-type]
     step.status = StepStatus(step.status)
     return step
 
 
+# Every changed step is written whole, result included: a step changes state only while it has
+# no result yet (pending, ready, running, waiting, failed), or in the transaction that sets it.
 _UPDATE_STEP = (
     update(steps_t)
     .where(steps_t.c.run_id == bindparam("b_run_id"), steps_t.c.key == bindparam("b_key"))
-    .values({name: bindparam(name) for name in _STEP_MUTABLE})
-)
-_UPDATE_STEP_RESULT = (
-    update(steps_t)
-    .where(steps_t.c.run_id == bindparam("b_run_id"), steps_t.c.key == bindparam("b_key"))
-    .values(result=bindparam("result"))
+    .values({name: bindparam(name) for name in (*_STEP_MUTABLE, "result")})
 )
 _UPDATE_RUN = (
     update(runs_t)
@@ -131,7 +158,7 @@ _UPDATE_RUN = (
 class RunTx:
     """A unit of work over some runs inside one open transaction."""
 
-    conn: AsyncConnection
+    conn: Conn
     now: datetime
     runs: dict[str, RunRow] = field(default_factory=dict)
     steps: dict[str, dict[str, StepRow]] = field(default_factory=dict)
@@ -151,19 +178,20 @@ class RunTx:
         wanted = sorted(set(run_ids) - self.runs.keys())
         if not wanted:
             return []
-        query = select(*_RUN_COLUMNS).where(runs_t.c.id.in_(wanted)).order_by(runs_t.c.id)
+        many = len(wanted) > 1
+        locking = self.conn.dialect.name == "postgresql"
+        query = _runs_query(many, tenant_id is not None, locking, skip_locked and locking)
+        params: dict[str, Any] = {"ids": wanted} if many else {"id": wanted[0]}
         if tenant_id is not None:
-            query = query.where(runs_t.c.tenant_id == tenant_id)
-        query = query.with_for_update(skip_locked=skip_locked)
-        got = [_run_row(row) for row in await self.conn.execute(query)]
+            params["tenant_id"] = tenant_id
+        got = [_run_row(row) for row in await self.conn.execute(query, params)]
         for run in got:
             self.runs[run.id] = run
             self.steps[run.id] = {}
         if got:
-            rows = await self.conn.execute(
-                select(*_STEP_COLUMNS).where(steps_t.c.run_id.in_([run.id for run in got]))
-            )
-            for row in rows:
+            ids = [run.id for run in got]
+            params = {"ids": ids} if len(ids) > 1 else {"id": ids[0]}
+            for row in await self.conn.execute(_steps_query(len(ids) > 1), params):
                 step = _step_row(row)
                 self.steps[step.run_id][step.key] = step
         return [run.id for run in got]
@@ -254,32 +282,29 @@ class RunTx:
         """Write every change; returns the stored events in order."""
         conn = self.conn
         if self.new_runs:
-            await conn.execute(insert(runs_t), self.new_runs)
+            await conn.execute(_INSERT_RUNS, self.new_runs)
             self.new_runs = []
         if self.pending_reviews:
             await conn.execute(insert(table(Review)), self.pending_reviews)
             self.pending_reviews = []
         if self.new_steps:
-            await conn.execute(insert(steps_t), self.new_steps)
+            await conn.execute(_INSERT_STEPS, self.new_steps)
             self.new_steps = []
+        for run_id, key in self.results:
+            self._dirty_steps.add((run_id, key))
         if self._dirty_steps:
             params = []
             for run_id, key in sorted(self._dirty_steps):
                 step = self.steps[run_id][key]
                 values = {name: getattr(step, name) for name in _STEP_MUTABLE}
                 values["status"] = step.status.value
+                values["result"] = self.results.get((run_id, key))
                 params.append({"b_run_id": run_id, "b_key": key, **values})
             await conn.execute(_UPDATE_STEP, params)
             self._dirty_steps = set()
-        if self.results:
-            params = [
-                {"b_run_id": run_id, "b_key": key, "result": value}
-                for (run_id, key), value in self.results.items()
-            ]
-            await conn.execute(_UPDATE_STEP_RESULT, params)
             self.results = {}
         if self.attempts:
-            await conn.execute(insert(attempts_t), self.attempts)
+            await conn.execute(_INSERT_ATTEMPTS, self.attempts)
             self.attempts = []
         stored: list[StoredEvent] = []
         if self.events:
@@ -299,11 +324,10 @@ class RunTx:
                         "created_at": self.now,
                     }
                 )
-            result = await conn.execute(
-                insert(events_t).returning(events_t.c.id, sort_by_parameter_order=True), rows
-            )
-            ids = [row[0] for row in result]
-            stored = [StoredEvent(id=id_, **row) for id_, row in zip(ids, rows, strict=True)]  # type: ignore[arg-type]
+            await conn.execute(_INSERT_EVENTS, rows)
+            # Live subscribers get the events as written; their database ids are read back by
+            # whoever needs them (a resumable stream reads from the table).
+            stored = [StoredEvent(id=None, **row) for row in rows]  # type: ignore[arg-type]
             self.events = []
         if self._dirty_runs:
             params = []
@@ -317,14 +341,12 @@ class RunTx:
         return stored
 
 
-async def insert_run(
-    conn: AsyncConnection, run: dict[str, Any], steps: Sequence[dict[str, Any]]
-) -> None:
+async def insert_run(conn: Conn, run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> None:
     await conn.execute(insert(runs_t), [run])
     await conn.execute(insert(steps_t), list(steps))
 
 
-async def get_run(conn: AsyncConnection, tenant_id: str, run_id: str) -> RunRow:
+async def get_run(conn: Conn, tenant_id: str, run_id: str) -> RunRow:
     row = (
         await conn.execute(
             select(*_RUN_COLUMNS).where(runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id)
@@ -335,13 +357,13 @@ async def get_run(conn: AsyncConnection, tenant_id: str, run_id: str) -> RunRow:
     return _run_row(row)
 
 
-async def find_run_by_prefix(conn: AsyncConnection, tenant_id: str, text: str) -> str:
+async def find_run_by_prefix(conn: Conn, tenant_id: str, text: str) -> str:
     """Resolve a full run id from a unique prefix or suffix."""
     return await short_ids.resolve(conn, runs_t.c.id, runs_t.c.tenant_id, tenant_id, text, "run")
 
 
 async def list_runs(
-    conn: AsyncConnection,
+    conn: Conn,
     tenant_id: str,
     *,
     status: Sequence[str] | None = None,
@@ -361,7 +383,7 @@ async def list_runs(
     return [_run_row(row) for row in await conn.execute(query)]
 
 
-async def run_created_at(conn: AsyncConnection, tenant_id: str, run_id: str) -> datetime:
+async def run_created_at(conn: Conn, tenant_id: str, run_id: str) -> datetime:
     value = await conn.scalar(
         select(runs_t.c.created_at).where(runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id)
     )
@@ -370,7 +392,7 @@ async def run_created_at(conn: AsyncConnection, tenant_id: str, run_id: str) -> 
     return value  # type: ignore[no-any-return]
 
 
-async def list_steps(conn: AsyncConnection, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+async def list_steps(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(steps_t)
         .where(steps_t.c.tenant_id == tenant_id, steps_t.c.run_id == run_id)
@@ -386,7 +408,7 @@ async def list_steps(conn: AsyncConnection, tenant_id: str, run_id: str) -> list
 
 
 async def step_results(
-    conn: AsyncConnection, tenant_id: str, run_id: str, keys: Iterable[str] | None = None
+    conn: Conn, tenant_id: str, run_id: str, keys: Iterable[str] | None = None
 ) -> dict[str, Any]:
     """Results of the run's finished top-level steps (None for skipped ones)."""
     query = select(steps_t.c.key, steps_t.c.result).where(
@@ -399,9 +421,7 @@ async def step_results(
     return {row.key: row.result for row in await conn.execute(query)}
 
 
-async def item_results(
-    conn: AsyncConnection, tenant_id: str, run_id: str, parent: str
-) -> dict[int, Any]:
+async def item_results(conn: Conn, tenant_id: str, run_id: str, parent: str) -> dict[int, Any]:
     rows = await conn.execute(
         select(steps_t.c.item_index, steps_t.c.result).where(
             steps_t.c.tenant_id == tenant_id,
@@ -413,7 +433,7 @@ async def item_results(
     return {row.item_index: row.result for row in rows}
 
 
-async def list_attempts(conn: AsyncConnection, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+async def list_attempts(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(attempts_t)
         .where(attempts_t.c.tenant_id == tenant_id, attempts_t.c.run_id == run_id)
@@ -423,7 +443,7 @@ async def list_attempts(conn: AsyncConnection, tenant_id: str, run_id: str) -> l
 
 
 async def list_events(
-    conn: AsyncConnection, tenant_id: str, run_id: str, *, after_seq: int = 0, limit: int = 1000
+    conn: Conn, tenant_id: str, run_id: str, *, after_seq: int = 0, limit: int = 1000
 ) -> list[StoredEvent]:
     rows = await conn.execute(
         select(events_t)
@@ -439,7 +459,7 @@ async def list_events(
 
 
 async def ready_candidates(
-    conn: AsyncConnection, now: datetime, limit: int, tenant_ids: Sequence[str] | None = None
+    conn: Conn, now: datetime, limit: int, tenant_ids: Sequence[str] | None = None
 ) -> list[tuple[str, str]]:
     """Steps a worker may claim now, oldest first. This is the queue, so it spans the tenants
     the worker serves (all of them unless `tenant_ids` narrows it)."""
@@ -458,9 +478,7 @@ async def ready_candidates(
     return [(row.run_id, row.key) for row in await conn.execute(query)]
 
 
-async def queued_runs(
-    conn: AsyncConnection, limit: int, tenant_ids: Sequence[str] | None = None
-) -> list[str]:
+async def queued_runs(conn: Conn, limit: int, tenant_ids: Sequence[str] | None = None) -> list[str]:
     query = (
         select(runs_t.c.id)
         .where(runs_t.c.status == RunStatus.QUEUED.value)
@@ -472,9 +490,7 @@ async def queued_runs(
     return [row.id for row in await conn.execute(query)]
 
 
-async def expired_leases(
-    conn: AsyncConnection, now: datetime, limit: int = 500
-) -> list[tuple[str, str]]:
+async def expired_leases(conn: Conn, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
     query = (
         select(steps_t.c.run_id, steps_t.c.key)
         .where(
@@ -488,7 +504,7 @@ async def expired_leases(
 
 
 async def renew_leases(
-    conn: AsyncConnection, leases: Sequence[tuple[str, str, int]], owner: str, until: datetime
+    conn: Conn, leases: Sequence[tuple[str, str, int]], owner: str, until: datetime
 ) -> set[tuple[str, str, int]]:
     """Extend the leases still held; returns the ones that are no longer ours."""
     if not leases:
@@ -515,20 +531,3 @@ async def renew_leases(
     )
     still = {(row.run_id, row.key, row.dispatch) for row in held}
     return set(leases) - still
-
-
-async def count_by_status(conn: AsyncConnection, tenant_id: str) -> dict[str, int]:
-    rows = await conn.execute(
-        select(runs_t.c.status, func.count())
-        .where(runs_t.c.tenant_id == tenant_id)
-        .group_by(runs_t.c.status)
-    )
-    return {row[0]: row[1] for row in rows}
-
-
-def child_run_filter(parent_run_id: str, parent_step_key: str, parent_attempt: int) -> Any:
-    return and_(
-        runs_t.c.parent_run_id == parent_run_id,
-        runs_t.c.parent_step_key == parent_step_key,
-        runs_t.c.parent_attempt == parent_attempt,
-    )

@@ -7,15 +7,15 @@ the part that tells them apart (`runs show 8f3c2a1d`).
 from __future__ import annotations
 
 from sqlalchemy import Column, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import NotFound
+from batonflow.store.db import Conn
 
 MIN_LENGTH = 6
 
 
 async def resolve(
-    conn: AsyncConnection,
+    conn: Conn,
     id_column: Column[str],
     tenant_column: Column[str],
     tenant_id: str,

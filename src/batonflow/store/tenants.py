@@ -7,28 +7,28 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import NotFound
 from batonflow.ids import new_id
+from batonflow.store.db import Conn
 from batonflow.store.tables import Tenant, table
 
 tenants_t = table(Tenant)
 
 
-async def find_tenant(conn: AsyncConnection, slug: str) -> str | None:
+async def find_tenant(conn: Conn, slug: str) -> str | None:
     value = await conn.scalar(select(tenants_t.c.id).where(tenants_t.c.slug == slug))
     return str(value) if value is not None else None
 
 
-async def get_tenant(conn: AsyncConnection, slug: str) -> str:
+async def get_tenant(conn: Conn, slug: str) -> str:
     tenant_id = await find_tenant(conn, slug)
     if tenant_id is None:
         raise NotFound(f"no tenant '{slug}'")
     return tenant_id
 
 
-async def ensure_tenant(conn: AsyncConnection, slug: str, now: datetime, name: str = "") -> str:
+async def ensure_tenant(conn: Conn, slug: str, now: datetime, name: str = "") -> str:
     """The tenant's id, creating the tenant if needed; safe when two processes race to create it."""
     tenant_id = await find_tenant(conn, slug)
     if tenant_id is not None:

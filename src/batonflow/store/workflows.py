@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batonflow.errors import Conflict, NotFound, SpecError
 from batonflow.ids import new_id
+from batonflow.store.db import Conn
 from batonflow.store.tables import WorkflowVersion, table
 from batonflow.workflows.spec import WorkflowSpec, WorkflowStep
 
@@ -34,7 +34,7 @@ _COLUMNS = [versions_t.c[name] for name in VersionRow.__slots__]
 
 
 async def save_version(
-    conn: AsyncConnection, tenant_id: str, spec: WorkflowSpec, source: str, now: datetime
+    conn: Conn, tenant_id: str, spec: WorkflowSpec, source: str, now: datetime
 ) -> tuple[VersionRow, bool]:
     """Store `spec` as an immutable version. Saving identical content again returns the stored
     row (created False); different content under an existing version is a conflict."""
@@ -65,7 +65,7 @@ async def save_version(
 
 
 async def find_version(
-    conn: AsyncConnection, tenant_id: str, workflow_id: str, version: str | None = None
+    conn: Conn, tenant_id: str, workflow_id: str, version: str | None = None
 ) -> VersionRow | None:
     """A version of a workflow; with `version` None, the newest one."""
     query = select(*_COLUMNS).where(
@@ -78,7 +78,7 @@ async def find_version(
 
 
 async def get_version(
-    conn: AsyncConnection, tenant_id: str, workflow_id: str, version: str | None = None
+    conn: Conn, tenant_id: str, workflow_id: str, version: str | None = None
 ) -> VersionRow:
     row = await find_version(conn, tenant_id, workflow_id, version)
     if row is None:
@@ -87,7 +87,7 @@ async def get_version(
     return row
 
 
-async def get_version_by_pk(conn: AsyncConnection, tenant_id: str, pk: str) -> VersionRow:
+async def get_version_by_pk(conn: Conn, tenant_id: str, pk: str) -> VersionRow:
     row = (
         await conn.execute(
             select(*_COLUMNS).where(versions_t.c.tenant_id == tenant_id, versions_t.c.id == pk)
@@ -98,9 +98,7 @@ async def get_version_by_pk(conn: AsyncConnection, tenant_id: str, pk: str) -> V
     return VersionRow(**row._asdict())
 
 
-async def check_subworkflows(
-    conn: AsyncConnection, tenant_id: str, spec: WorkflowSpec, source: str
-) -> None:
+async def check_subworkflows(conn: Conn, tenant_id: str, spec: WorkflowSpec, source: str) -> None:
     """Refuse a spec whose `workflow` steps name versions this tenant has not stored."""
     issues = []
     for index, step in enumerate(spec.steps):
@@ -115,7 +113,7 @@ async def check_subworkflows(
         raise SpecError(source, issues)
 
 
-async def list_versions(conn: AsyncConnection, tenant_id: str) -> list[VersionRow]:
+async def list_versions(conn: Conn, tenant_id: str) -> list[VersionRow]:
     rows = await conn.execute(
         select(*_COLUMNS)
         .where(versions_t.c.tenant_id == tenant_id)

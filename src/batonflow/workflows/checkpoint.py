@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from batonflow.errors import TemplateError
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
 from batonflow.store.runs import RunRow, RunTx, StepRow
 from batonflow.workflows import engine
 from batonflow.workflows.spec import RetryPolicy, WorkflowSpec
@@ -39,6 +38,8 @@ class Claim:
     attempt: int
     dispatch: int
     workflow_version_pk: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    ctx: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,16 @@ class SpecCache:
     def __init__(self) -> None:
         self._specs: dict[str, WorkflowSpec] = {}
 
-    async def get(self, conn: AsyncConnection, tenant_id: str, version_pk: str) -> WorkflowSpec:
+    async def get(self, conn: Conn, tenant_id: str, version_pk: str) -> WorkflowSpec:
         spec = self._specs.get(version_pk)
         if spec is None:
             row = await workflow_store.get_version_by_pk(conn, tenant_id, version_pk)
             spec = WorkflowSpec.model_validate(row.spec)
             self._specs[version_pk] = spec
         return spec
+
+    def cached(self, version_pk: str) -> WorkflowSpec | None:
+        return self._specs.get(version_pk)
 
     def put(self, version_pk: str, spec: WorkflowSpec) -> None:
         self._specs[version_pk] = spec
@@ -106,7 +110,7 @@ class Checkpointer:
 
     async def commit(
         self,
-        conn: AsyncConnection,
+        conn: Conn,
         now: datetime,
         outcomes: Iterable[Outcome] = (),
         *,
@@ -153,7 +157,7 @@ class Checkpointer:
         return result
 
     async def reap(
-        self, conn: AsyncConnection, now: datetime, expired: Iterable[tuple[str, str]]
+        self, conn: Conn, now: datetime, expired: Iterable[tuple[str, str]]
     ) -> CommitResult:
         """Return steps whose lease expired to the queue, recording the lost attempt."""
         tx = RunTx(conn, now)
@@ -504,6 +508,8 @@ class Checkpointer:
             attempt=step.attempt,
             dispatch=step.dispatch,
             workflow_version_pk=run.workflow_version_pk,
+            inputs=run.inputs,
+            ctx=run.ctx,
         )
 
     # -- helpers -------------------------------------------------------------------------------

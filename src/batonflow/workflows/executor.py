@@ -35,7 +35,7 @@ from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
 from batonflow.store import effects as effect_store
 from batonflow.store import runs as run_store
-from batonflow.store.db import reading
+from batonflow.store.db import Conn, Database
 from batonflow.store.tables import Run, Step
 from batonflow.workflows import engine, templates
 from batonflow.workflows.checkpoint import Checkpointer, Claim, CommitResult, Outcome, SpecCache
@@ -71,10 +71,12 @@ class _Effects:
     async def apply(
         self, kind: str, payload: dict[str, Any], *, key: str | None = None
     ) -> EffectRecord:
-        async with self._ex.engine.begin() as conn:
-            row, applied = await effect_store.apply_effect(
+        async def work(conn: Conn) -> tuple[dict[str, Any], bool]:
+            return await effect_store.apply_effect(
                 conn, self._tenant_id, key or self._key, kind, payload, self._run_id, utcnow()
             )
+
+        row, applied = await self._ex.db.write(work)
         return EffectRecord(
             key=row["key"], kind=row["kind"], payload=row["payload"], applied_now=applied
         )
@@ -93,6 +95,7 @@ class Executor:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.engine = engine_
+        self.db = Database(engine_, sqlite_synchronous=settings.sqlite_synchronous)
         self.registry = registry
         self.settings = settings
         self.worker = settings.worker_id
@@ -110,6 +113,7 @@ class Executor:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._tasks: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         self._runs: dict[str, RunContext] = {}
+        self._loading: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
         self._statuses: dict[str, RunStatus] = {}
         self._status_changed = asyncio.Event()
@@ -118,6 +122,10 @@ class Executor:
         self.commits = 0
 
     # -- public --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the database thread; call once the executor is no longer used."""
+        self.db.close()
 
     def effects(self, tenant_id: str, run_id: str, key: str) -> _Effects:
         return _Effects(self, tenant_id, run_id, key)
@@ -157,6 +165,7 @@ class Executor:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+            self._stopping = False
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
 
@@ -187,10 +196,12 @@ class Executor:
         return {run_id: self._statuses[run_id] for run_id in watched}
 
     async def _refresh_statuses(self, run_ids: set[str]) -> None:
-        async with reading(self.engine) as conn:
-            rows = await conn.execute(select(Run.id, Run.status).where(Run.id.in_(list(run_ids))))
-            for run_id, status in rows:
-                self._statuses[run_id] = RunStatus(status)
+        async def work(conn: Conn) -> list[tuple[str, str]]:
+            query = select(Run.id, Run.status).where(Run.id.in_(list(run_ids)))
+            return [(row.id, row.status) for row in await conn.execute(query)]
+
+        for run_id, status in await self.db.read(work):
+            self._statuses[run_id] = RunStatus(status)
 
     async def commit_item(self, outcome: Outcome) -> None:
         """Commit a map item's outcome and wait for it; a rejected one stops the map step."""
@@ -213,27 +224,38 @@ class Executor:
 
     async def _poll(self) -> bool:
         free = self._reserve()
+
+        async def look(conn: Conn) -> bool:
+            queued = await run_store.queued_runs(conn, 1, self.tenant_ids)
+            ready = await run_store.ready_candidates(conn, utcnow(), 1, self.tenant_ids)
+            return bool(queued or (free and ready))
+
+        async def work(conn: Conn) -> tuple[CommitResult, bool] | None:
+            queued = await run_store.queued_runs(conn, 100, self.tenant_ids)
+            now = utcnow()
+            candidates = (
+                await run_store.ready_candidates(conn, now, free, self.tenant_ids) if free else []
+            )
+            if not queued and not candidates:
+                return None
+            result = await self.checkpointer.commit(
+                conn, now, start_runs=queued, claim=candidates, capacity=free
+            )
+            return result, bool(queued)
+
         try:
-            async with self.engine.begin() as conn:
-                queued = await run_store.queued_runs(conn, 100, self.tenant_ids)
-                now = utcnow()
-                candidates = (
-                    await run_store.ready_candidates(conn, now, free, self.tenant_ids)
-                    if free
-                    else []
-                )
-                if not queued and not candidates:
-                    return False
-                result = await self.checkpointer.commit(
-                    conn, now, start_runs=queued, claim=candidates, capacity=free
-                )
+            # Look first without the write lock: most polls find nothing to do.
+            done = await self.db.write(work) if await self.db.read(look) else None
         finally:
             self._reserved -= free
+        if done is None:
+            return False
+        result, started = done
         self._after_commit(result)
-        return bool(result.claims or queued)
+        return bool(result.claims) or started
 
     async def _idle(self) -> bool:
-        async with reading(self.engine) as conn:
+        async def work(conn: Conn) -> bool:
             busy_steps = (
                 select(func.count())
                 .select_from(Step)
@@ -249,6 +271,8 @@ class Executor:
                 busy_steps = busy_steps.where(Step.tenant_id.in_(self.tenant_ids))
                 queued = queued.where(Run.tenant_id.in_(self.tenant_ids))
             return not await conn.scalar(busy_steps) and not await conn.scalar(queued)
+
+        return await self.db.read(work)
 
     def _dispatch(self, claims: Iterable[Claim]) -> None:
         for claim in claims:
@@ -314,20 +338,41 @@ class Executor:
             )
 
     async def _context(self, claim: Claim) -> RunContext:
+        """The run's spec, inputs and upstream results: from memory when this executor has them
+        (it committed them, or another attempt of the run loaded them), else one read."""
         run = self._runs.get(claim.run_id)
+        if run is None:
+            spec = self.specs.cached(claim.workflow_version_pk)
+            if spec is not None:
+                run = RunContext(claim.tenant_id, spec, claim.inputs, claim.ctx)
+                self._runs[claim.run_id] = run
         if run is not None and not run.spec.upstream[claim.key] - run.results.keys():
             return run
-        async with reading(self.engine) as conn:
-            if run is None:
-                row = await run_store.get_run(conn, claim.tenant_id, claim.run_id)
-                spec = await self.specs.get(conn, claim.tenant_id, claim.workflow_version_pk)
-                run = RunContext(claim.tenant_id, spec, row.inputs, row.ctx)
-                self._runs[claim.run_id] = run
-            missing = run.spec.upstream[claim.key] - run.results.keys()
-            if missing:
-                run.results.update(
-                    await run_store.step_results(conn, claim.tenant_id, claim.run_id, missing)
-                )
+        loading = self._loading.get(claim.run_id)
+        if loading is not None:  # another attempt of this run is loading it right now
+            await asyncio.shield(loading)
+            return await self._context(claim)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._loading[claim.run_id] = future
+        try:
+            return await self._load_context(claim)
+        finally:
+            del self._loading[claim.run_id]
+            future.set_result(None)
+
+    async def _load_context(self, claim: Claim) -> RunContext:
+        async def work(conn: Conn) -> tuple[WorkflowSpec, dict[str, Any]]:
+            spec = await self.specs.get(conn, claim.tenant_id, claim.workflow_version_pk)
+            results = await run_store.step_results(
+                conn, claim.tenant_id, claim.run_id, spec.upstream[claim.key]
+            )
+            return spec, results
+
+        spec, results = await self.db.read(work)
+        run = self._runs.setdefault(
+            claim.run_id, RunContext(claim.tenant_id, spec, claim.inputs, claim.ctx)
+        )
+        run.results.update(results)
         return run
 
     # -- committing ----------------------------------------------------------------------------
@@ -371,16 +416,22 @@ class Executor:
             if pending.done is not None and not pending.done.done():
                 pending.done.set_result(accepted)
         self._after_commit(result)
+        if not result.claims and self._free():
+            self.wake()  # nothing followed on here: let the poller look for other work
 
     async def _try_commit(self, batch: list[_Pending], tries: int) -> CommitResult | None:
         delay = 0.05
+        outcomes = [p.outcome for p in batch]
         for attempt in range(tries):
             free = self._reserve()
+
+            async def work(
+                conn: Conn, free: int = free, outcomes: list[Outcome] = outcomes
+            ) -> CommitResult:
+                return await self.checkpointer.commit(conn, utcnow(), outcomes, capacity=free)
+
             try:
-                async with self.engine.begin() as conn:
-                    return await self.checkpointer.commit(
-                        conn, utcnow(), [p.outcome for p in batch], capacity=free
-                    )
+                return await self.db.write(work)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -460,8 +511,11 @@ class Executor:
         if not held:
             return
         until = utcnow() + timedelta(seconds=self.settings.lease_seconds)
-        async with self.engine.begin() as conn:
-            lost = await run_store.renew_leases(conn, held, self.worker, until)
+
+        async def work(conn: Conn) -> set[tuple[str, str, int]]:
+            return await run_store.renew_leases(conn, held, self.worker, until)
+
+        lost = await self.db.write(work)
         for ident in lost:
             task = self._tasks.pop(ident, None)
             if task is not None:
@@ -471,14 +525,15 @@ class Executor:
                 task.cancel()
 
     async def _reap(self) -> None:
-        now = utcnow()
-        async with self.engine.begin() as conn:
+        async def work(conn: Conn) -> CommitResult | None:
+            now = utcnow()
             expired = await run_store.expired_leases(conn, now)
-            if not expired:
-                return
-            result = await self.checkpointer.reap(conn, now, expired)
-        self._after_commit(result)
-        self.wake()
+            return await self.checkpointer.reap(conn, now, expired) if expired else None
+
+        result = await self.db.write(work)
+        if result is not None:
+            self._after_commit(result)
+            self.wake()
 
     async def _shutdown(self, grace: float) -> None:
         self._stopping = True  # nothing committed from here on claims new work

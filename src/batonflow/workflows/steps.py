@@ -20,7 +20,6 @@ from batonflow.ids import new_id
 from batonflow.runs.run import StepStatus, idempotency_key
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
-from batonflow.store.db import reading
 from batonflow.workflows import engine, templates
 from batonflow.workflows.checkpoint import Claim, Outcome
 from batonflow.workflows.spec import (
@@ -137,10 +136,12 @@ async def run_workflow(ex: Executor, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, WorkflowStep)
     inputs = templates.render(step.args, a.scope)
-    async with reading(ex.engine) as conn:
-        version = await workflow_store.get_version(
+    version = await ex.db.read(
+        lambda conn: workflow_store.get_version(
             conn, a.claim.tenant_id, step.workflow, step.version
         )
+    )
+
     from batonflow.runs.service import new_run_rows  # the service owns how a run is laid out
 
     child_spec = WorkflowSpec.model_validate(version.spec)
@@ -164,8 +165,9 @@ async def run_map(ex: Executor, a: Attempt) -> Outcome:
     items = templates.evaluate(step.over, a.scope)
     if not isinstance(items, list | tuple):
         raise TemplateError(f"map over '{step.over}' gave {type(items).__name__}, not a list")
-    async with reading(ex.engine) as conn:
-        existing = await run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
+    existing = await ex.db.read(
+        lambda conn: run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
+    )
     rows = {row["item_index"]: row for row in existing if row["parent_key"] == a.claim.key}
     results: dict[int, Any] = {
         index: row["result"]
