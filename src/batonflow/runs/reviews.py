@@ -96,11 +96,12 @@ async def decide(
     tx.emit(run, "review.decided", step.key, review_id=review_id, decision=decision, by=actor.name)
     spec = await specs.get(conn, tenant_id, run.workflow_version_pk)
     step_spec = spec.by_id[step.key]
+    settle = checkpointer(specs, actor)
     step.lease_owner = None
     step.finished_at = now
     tx.touch_step(step)
     if decision == "submit":
-        _succeed(tx, run, step, data)
+        settle.succeed(tx, run, step, data, actor.name, {}, record=False)
     elif (
         decision == "reject" and isinstance(step_spec, ReviewStep) and step_spec.on_reject == "fail"
     ):
@@ -121,7 +122,7 @@ async def decide(
         )
     else:
         subject = data if decision == "edit" else review.subject
-        _succeed(
+        settle.succeed(
             tx,
             run,
             step,
@@ -132,19 +133,14 @@ async def decide(
                 "by": actor.name,
                 "comment": comment,
             },
+            actor.name,
+            {},
+            record=False,
         )
     result = CommitResult()
-    await checkpointer(specs, actor).advance(tx, run, result)
+    await settle.advance(tx, run, result)
     result.events = await tx.flush()
     return result
-
-
-def _succeed(tx: RunTx, run: Any, step: Any, result: Any) -> None:
-    step.status = StepStatus.SUCCEEDED
-    step.error = None
-    tx.set_result(step, result)
-    duration = round((tx.now - (step.started_at or tx.now)).total_seconds() * 1000, 3)
-    tx.emit(run, "step.completed", step.key, attempt=step.attempt, duration_ms=duration)
 
 
 def _check_input(schema: dict[str, Any], data: Any) -> None:

@@ -18,6 +18,7 @@ from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.ids import new_id
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.store import reviews as review_store
+from batonflow.store import runs as run_store
 from batonflow.store.db import Conn
 from batonflow.store.runs import RunRow, RunTx, StepRow
 from batonflow.store.tables import Run
@@ -116,28 +117,7 @@ def new_run_rows(
         "finished_at": None,
         "updated_at": now,
     }
-    steps = [
-        {
-            "run_id": run_id,
-            "key": step.id,
-            "tenant_id": tenant_id,
-            "kind": step.kind,
-            "parent_key": None,
-            "item_index": None,
-            "status": StepStatus.PENDING.value,
-            "attempt": 0,
-            "dispatch": 0,
-            "lost": 0,
-            "available_at": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "started_at": None,
-            "finished_at": None,
-            "error": None,
-            "exhausted": False,
-        }
-        for step in spec.steps
-    ]
+    steps = [run_store.new_step_row(run_id, step.id, tenant_id, step.kind) for step in spec.steps]
     return run, steps
 
 

@@ -134,6 +134,39 @@ _INSERT_STEPS = insert(steps_t)
 _INSERT_RUNS = insert(runs_t)
 
 
+def new_step_row(
+    run_id: str,
+    key: str,
+    tenant_id: str,
+    kind: str,
+    *,
+    status: StepStatus = StepStatus.PENDING,
+    attempt: int = 0,
+    parent_key: str | None = None,
+    item_index: int | None = None,
+) -> dict[str, Any]:
+    """The row of a step that has not started: a workflow's step, or a map item."""
+    return {
+        "run_id": run_id,
+        "key": key,
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "parent_key": parent_key,
+        "item_index": item_index,
+        "status": status.value,
+        "attempt": attempt,
+        "dispatch": 0,
+        "lost": 0,
+        "available_at": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "error": None,
+        "exhausted": False,
+    }
+
+
 def _new_step_row(values: dict[str, Any]) -> StepRow:
     step = StepRow(**{f.name: values.get(f.name) for f in fields(StepRow)})  # type: ignore[arg-type]
     step.status = StepStatus(step.status)

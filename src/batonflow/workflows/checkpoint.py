@@ -218,7 +218,7 @@ class Checkpointer:
             return False
         spec = await self._spec(tx, run)
         if outcome.status == "succeeded":
-            self._succeed(tx, run, step, outcome.result, outcome.worker, outcome.meta)
+            self.succeed(tx, run, step, outcome.result, outcome.worker, outcome.meta)
         elif outcome.status == "skipped":
             self._release(step)
             step.status = StepStatus.SKIPPED
@@ -273,7 +273,7 @@ class Checkpointer:
         tx.touch_step(item)
         return True
 
-    def _succeed(
+    def succeed(
         self,
         tx: RunTx,
         run: RunRow,
@@ -461,7 +461,7 @@ class Checkpointer:
         if parent.status is not RunStatus.RUNNING:
             return
         if child.status is RunStatus.SUCCEEDED:
-            self._succeed(tx, parent, step, child.outputs, self.worker, {}, record=False)
+            self.succeed(tx, parent, step, child.outputs, self.worker, {}, record=False)
         else:
             error = {
                 "code": "subworkflow_failed",

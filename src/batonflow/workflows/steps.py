@@ -195,25 +195,16 @@ async def _run_item(
     sub = step.step
     key = f"{a.claim.key}[{index}]"
     scope = {**a.scope, "item": item, "index": index}
-    row = {
-        "run_id": a.claim.run_id,
-        "key": key,
-        "tenant_id": a.claim.tenant_id,
-        "kind": sub.kind,
-        "parent_key": a.claim.key,
-        "item_index": index,
-        "status": StepStatus.RUNNING.value,
-        "attempt": attempt,
-        "dispatch": 0,
-        "lost": 0,
-        "available_at": None,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "started_at": None,
-        "finished_at": None,
-        "error": None,
-        "exhausted": False,
-    }
+    row = run_store.new_step_row(
+        a.claim.run_id,
+        key,
+        a.claim.tenant_id,
+        sub.kind,
+        status=StepStatus.RUNNING,
+        attempt=attempt,
+        parent_key=a.claim.key,
+        item_index=index,
+    )
     dispatch = a.claim.dispatch * 1000  # unique per item across re-dispatches of the map step
     while True:
         dispatch += 1
