@@ -11,7 +11,7 @@ events are stored in the order they happened. The caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -185,14 +185,37 @@ _UPDATE_RUN = (
     .where(runs_t.c.id == bindparam("b_id"))
     .values({name: bindparam(name) for name in _RUN_MUTABLE})
 )
+_UPDATE_RUN_CHECKED = (
+    update(runs_t)
+    .where(runs_t.c.id == bindparam("b_id"), runs_t.c.event_seq == bindparam("b_seq"))
+    .values({name: bindparam(name) for name in _RUN_MUTABLE})
+)
+
+
+class StaleRows(Exception):
+    """A cached run changed in the database since this process last wrote it."""
+
+    def __init__(self, run_ids: list[str]) -> None:
+        super().__init__(f"runs changed elsewhere: {', '.join(run_ids)}")
+        self.run_ids = run_ids
+
+
+RowCache = dict[str, tuple["RunRow", dict[str, "StepRow"]]]
 
 
 @dataclass
 class RunTx:
-    """A unit of work over some runs inside one open transaction."""
+    """A unit of work over some runs inside one open transaction.
+
+    With a `cache` (an executor's rows as it last committed them), runs found there are not read
+    again; instead their update checks that `event_seq` is still what was cached, and raises
+    `StaleRows` when another process changed the run meanwhile (every change to a run appends an
+    event, so every change moves `event_seq`). The caller rolls back and tries again uncached.
+    """
 
     conn: Conn
     now: datetime
+    cache: RowCache | None = None
     runs: dict[str, RunRow] = field(default_factory=dict)
     steps: dict[str, dict[str, StepRow]] = field(default_factory=dict)
     results: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -203,12 +226,32 @@ class RunTx:
     pending_reviews: list[dict[str, Any]] = field(default_factory=list)
     _dirty_steps: set[tuple[str, str]] = field(default_factory=set)
     _dirty_runs: set[str] = field(default_factory=set)
+    _cached_seq: dict[str, int] = field(default_factory=dict)
 
     async def load(
-        self, run_ids: Iterable[str], *, tenant_id: str | None = None, skip_locked: bool = False
+        self,
+        run_ids: Iterable[str],
+        *,
+        tenant_id: str | None = None,
+        skip_locked: bool = False,
+        fresh: bool = False,
     ) -> list[str]:
-        """Lock and read runs (and their steps) not loaded yet; returns the ids it got."""
+        """Lock and read runs (and their steps) not loaded yet; returns the ids it got.
+        Runs in the cache are taken from it unless `fresh` (a decision that writes nothing when
+        it declines, like a claim, must not rest on a cached row) or `tenant_id` is given."""
         wanted = sorted(set(run_ids) - self.runs.keys())
+        if self.cache is not None and tenant_id is None and not fresh:
+            hits = [run_id for run_id in wanted if run_id in self.cache]
+            for run_id in hits:
+                run, steps = self.cache[run_id]
+                self.runs[run_id] = replace(run)
+                self.steps[run_id] = {key: replace(step) for key, step in steps.items()}
+                self._cached_seq[run_id] = run.event_seq
+            wanted = [run_id for run_id in wanted if run_id not in self.cache]
+            if not wanted:
+                return hits
+        else:
+            hits = []
         if not wanted:
             return []
         many = len(wanted) > 1
@@ -227,7 +270,7 @@ class RunTx:
             for row in await self.conn.execute(_steps_query(len(ids) > 1), params):
                 step = _step_row(row)
                 self.steps[step.run_id][step.key] = step
-        return [run.id for run in got]
+        return hits + [run.id for run in got]
 
     def adopt(self, run: RunRow, steps: Iterable[StepRow]) -> None:
         """Track a run this transaction has just inserted (and so already holds)."""
@@ -314,9 +357,18 @@ class RunTx:
     async def flush(self) -> list[StoredEvent]:
         """Write every change; returns the stored events in order."""
         conn = self.conn
+        rows = self._number_events()
+        new_ids = {row["id"] for row in self.new_runs}
         if self.new_runs:
-            await conn.execute(_INSERT_RUNS, self.new_runs)
+            inserted = []
+            for row in self.new_runs:
+                run = self.runs[row["id"]]
+                current = {name: getattr(run, name) for name in _RUN_MUTABLE}
+                inserted.append({**row, **current, "status": run.status.value})
+            await conn.execute(_INSERT_RUNS, inserted)
             self.new_runs = []
+        self._dirty_runs -= new_ids
+        await self._write_runs()
         if self.pending_reviews:
             await conn.execute(insert(table(Review)), self.pending_reviews)
             self.pending_reviews = []
@@ -340,38 +392,65 @@ class RunTx:
             await conn.execute(_INSERT_ATTEMPTS, self.attempts)
             self.attempts = []
         stored: list[StoredEvent] = []
-        if self.events:
-            rows = []
-            for item in self.events:
-                run = self.runs[item.run_id]
-                run.event_seq += 1
-                rows.append(
-                    {
-                        "tenant_id": item.tenant_id,
-                        "run_id": item.run_id,
-                        "seq": run.event_seq,
-                        "type": item.type,
-                        "version": item.version,
-                        "step_key": item.step_key,
-                        "data": item.data,
-                        "created_at": self.now,
-                    }
-                )
+        if rows:
             await conn.execute(_INSERT_EVENTS, rows)
             # Live subscribers get the events as written; their database ids are read back by
             # whoever needs them (a resumable stream reads from the table).
-            stored = [StoredEvent(id=None, **row) for row in rows]  # type: ignore[arg-type]
-            self.events = []
-        if self._dirty_runs:
-            params = []
-            for run_id in sorted(self._dirty_runs):
-                run = self.runs[run_id]
-                values = {name: getattr(run, name) for name in _RUN_MUTABLE}
-                values["status"] = run.status.value
-                params.append({"b_id": run_id, **values})
-            await conn.execute(_UPDATE_RUN, params)
-            self._dirty_runs = set()
+            stored = [StoredEvent(id=None, **row) for row in rows]
+        if self.cache is not None:
+            self._remember()
         return stored
+
+    def _number_events(self) -> list[dict[str, Any]]:
+        rows = []
+        for item in self.events:
+            run = self.runs[item.run_id]
+            run.event_seq += 1
+            self.touch_run(run)
+            rows.append(
+                {
+                    "tenant_id": item.tenant_id,
+                    "run_id": item.run_id,
+                    "seq": run.event_seq,
+                    "type": item.type,
+                    "version": item.version,
+                    "step_key": item.step_key,
+                    "data": item.data,
+                    "created_at": self.now,
+                }
+            )
+        self.events = []
+        return rows
+
+    async def _write_runs(self) -> None:
+        """Update changed runs first: a cached run's update is also its version check."""
+        checked, plain = [], []
+        for run_id in sorted(self._dirty_runs):
+            run = self.runs[run_id]
+            values = {name: getattr(run, name) for name in _RUN_MUTABLE}
+            values["status"] = run.status.value
+            if run_id in self._cached_seq:
+                checked.append({"b_id": run_id, "b_seq": self._cached_seq[run_id], **values})
+            else:
+                plain.append({"b_id": run_id, **values})
+        stale = [
+            params["b_id"]
+            for params in checked
+            if (await self.conn.execute(_UPDATE_RUN_CHECKED, params)).rowcount != 1
+        ]
+        if stale:
+            raise StaleRows(stale)
+        if plain:
+            await self.conn.execute(_UPDATE_RUN, plain)
+        self._dirty_runs = set()
+
+    def _remember(self) -> None:
+        assert self.cache is not None
+        for run_id, run in self.runs.items():
+            if run.status.terminal:
+                self.cache.pop(run_id, None)
+            else:
+                self.cache[run_id] = (run, self.steps[run_id])
 
 
 async def insert_run(conn: Conn, run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> None:

@@ -22,7 +22,7 @@ from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
-from batonflow.store.runs import RunRow, RunTx, StepRow
+from batonflow.store.runs import RowCache, RunRow, RunTx, StepRow
 from batonflow.workflows import engine
 from batonflow.workflows.spec import RetryPolicy, WorkflowSpec
 
@@ -105,6 +105,7 @@ class Checkpointer:
         self.lease = timedelta(seconds=lease_seconds)
         self.max_lost = max_lost
         self.rand = rand
+        self.cache: RowCache | None = None  # an executor keeps the rows it committed
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -123,10 +124,12 @@ class Checkpointer:
         outcomes = list(outcomes)
         start_runs = list(start_runs)
         claim = list(claim)
-        tx = RunTx(conn, now)
+        tx = RunTx(conn, now, self.cache)
         result = CommitResult()
+        await tx.load(
+            set(start_runs) | {run_id for run_id, _ in claim}, skip_locked=True, fresh=True
+        )
         await tx.load({o.run_id for o in outcomes})
-        await tx.load(set(start_runs) | {run_id for run_id, _ in claim}, skip_locked=True)
         touched: dict[str, None] = {}
         for run_id in start_runs:
             run = tx.runs.get(run_id)
@@ -260,15 +263,27 @@ class Checkpointer:
         item.dispatch = outcome.dispatch
         item.attempt = int(outcome.meta.get("attempt", 1))
         item.started_at = outcome.meta.get("started_at", tx.now)
+        duration = round((tx.now - item.started_at).total_seconds() * 1000, 3)
         if outcome.status == "succeeded":
             tx.record_attempt(item, "succeeded", outcome.worker)
             item.status = StepStatus.SUCCEEDED
             item.error = None
             tx.set_result(item, outcome.result)
+            tx.emit(run, "step.completed", item.key, attempt=item.attempt, duration_ms=duration)
         else:
+            assert outcome.error is not None
             tx.record_attempt(item, "failed", outcome.worker, outcome.error)
             item.status = StepStatus.FAILED
             item.error = outcome.error
+            tx.emit(
+                run,
+                "step.failed",
+                item.key,
+                attempt=item.attempt,
+                error=outcome.error,
+                retry_in=None,
+                exhausted=False,
+            )
         item.finished_at = tx.now
         tx.touch_step(item)
         return True

@@ -18,10 +18,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +36,7 @@ from batonflow.settings import Settings
 from batonflow.store import effects as effect_store
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn, Database
+from batonflow.store.runs import StaleRows
 from batonflow.store.tables import Run, Step
 from batonflow.workflows import engine, templates
 from batonflow.workflows.checkpoint import Checkpointer, Claim, CommitResult, Outcome, SpecCache
@@ -43,6 +44,7 @@ from batonflow.workflows.spec import WorkflowSpec
 from batonflow.workflows.steps import HANDLERS, Attempt, error_dict
 
 log = logging.getLogger("batonflow.executor")
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -118,6 +120,8 @@ class Executor:
         self._statuses: dict[str, RunStatus] = {}
         self._status_changed = asyncio.Event()
         self._reserved = 0  # slots promised to claims of a transaction in progress
+        self.checkpointer.cache = {}
+        self._write_lock = asyncio.Lock()
         self._stopping = False
         self.commits = 0
 
@@ -126,6 +130,24 @@ class Executor:
     def close(self) -> None:
         """Release the database thread; call once the executor is no longer used."""
         self.db.close()
+
+    async def _write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run one of this executor's write transactions. They run one at a time, so the row
+        cache only ever sees committed states; a run another process changed is read again."""
+        cache = self.checkpointer.cache
+        assert cache is not None
+        async with self._write_lock:
+            for _ in range(3):
+                try:
+                    return await self.db.write(work)
+                except StaleRows as exc:
+                    for run_id in exc.run_ids:
+                        cache.pop(run_id, None)
+                except BaseException:
+                    cache.clear()  # the transaction rolled back; so must what it cached
+                    raise
+            cache.clear()
+            return await self.db.write(work)
 
     def effects(self, tenant_id: str, run_id: str, key: str) -> _Effects:
         return _Effects(self, tenant_id, run_id, key)
@@ -245,7 +267,7 @@ class Executor:
 
         try:
             # Look first without the write lock: most polls find nothing to do.
-            done = await self.db.write(work) if await self.db.read(look) else None
+            done = await self._write(work) if await self.db.read(look) else None
         finally:
             self._reserved -= free
         if done is None:
@@ -431,7 +453,7 @@ class Executor:
                 return await self.checkpointer.commit(conn, utcnow(), outcomes, capacity=free)
 
             try:
-                return await self.db.write(work)
+                return await self._write(work)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -512,10 +534,18 @@ class Executor:
             return
         until = utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
-        async def work(conn: Conn) -> set[tuple[str, str, int]]:
-            return await run_store.renew_leases(conn, held, self.worker, until)
+        cache = self.checkpointer.cache
+        assert cache is not None
 
-        lost = await self.db.write(work)
+        async def work(conn: Conn) -> set[tuple[str, str, int]]:
+            lost = await run_store.renew_leases(conn, held, self.worker, until)
+            for run_id, key, _ in set(held) - lost:
+                cached = cache.get(run_id)
+                if cached is not None and key in cached[1]:
+                    cached[1][key].lease_expires_at = until
+            return lost
+
+        lost = await self._write(work)
         for ident in lost:
             task = self._tasks.pop(ident, None)
             if task is not None:
@@ -525,13 +555,18 @@ class Executor:
                 task.cancel()
 
     async def _reap(self) -> None:
+        cache = self.checkpointer.cache
+        assert cache is not None
+
         async def work(conn: Conn) -> CommitResult | None:
             now = utcnow()
             expired = await run_store.expired_leases(conn, now)
             return await self.checkpointer.reap(conn, now, expired) if expired else None
 
-        result = await self.db.write(work)
+        result = await self._write(work)
         if result is not None:
+            for event_ in result.events:
+                cache.pop(event_.run_id, None)  # reaped runs changed outside the cache
             self._after_commit(result)
             self.wake()
 
