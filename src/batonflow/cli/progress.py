@@ -62,6 +62,7 @@ class Progress:
             line.note = ""
         elif item.type == "step.completed":
             line.status, line.duration_ms = "succeeded", data["duration_ms"]
+            line.attempt = data["attempt"]
             line.note = data.get("capability") or ""
         elif item.type == "step.failed":
             line.status = "retrying" if data["retry_in"] is not None else "failed"
