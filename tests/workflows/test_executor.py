@@ -473,3 +473,58 @@ async def test_another_tenant_sees_none_of_a_tenants_runs(
         assert await run_store.list_steps(conn, other, run.id) == []
         assert await run_store.list_events(conn, other, run.id) == []
         assert await run_store.list_attempts(conn, other, run.id) == []
+
+
+WIDE = """
+id: wide
+version: 1
+steps:
+  - {id: a, kind: agent, capability: demo.sleep, args: {ms: 5, value: a}}
+  - {id: b, kind: agent, capability: demo.sleep, args: {ms: 5, value: b}}
+  - {id: c, kind: agent, capability: demo.sleep, args: {ms: 5, value: c}}
+  - {id: d, kind: agent, capability: demo.sleep, args: {ms: 5, value: d}}
+  - id: join
+    kind: agent
+    capability: demo.sleep
+    needs: [a, b, c, d]
+    args: {value: "{{ state.a.value ~ state.b.value ~ state.c.value ~ state.d.value }}"}
+outputs: {joined: "{{ state.join.value }}"}
+"""
+
+
+async def test_two_workers_share_runs_without_running_a_step_twice(
+    engine: AsyncEngine, tenant: str, registry: Registry, settings: Settings
+) -> None:
+    runs = [await start(engine, tenant, WIDE) for _ in range(12)]
+    ids = [run.id for run in runs]
+    workers = [
+        Executor(
+            engine,
+            registry,
+            settings.model_copy(update={"worker_id": f"w{n}", "concurrency": 3}),
+            specs=SpecCache(),
+        )
+        for n in range(2)
+    ]
+    try:
+        results = await asyncio.gather(*(worker.drain(ids) for worker in workers))
+    finally:
+        for worker in workers:
+            worker.close()
+    assert results == [dict.fromkeys(ids, "succeeded")] * 2
+    async with reading(engine) as conn:
+        for run_id in ids:
+            run = await run_store.get_run(conn, tenant, run_id)
+            attempts = await run_store.list_attempts(conn, tenant, run_id)
+            events = await run_store.list_events(conn, tenant, run_id)
+            assert run.outputs == {"joined": "abcd"}
+            done = sorted(a["step_key"] for a in attempts if a["status"] == "succeeded")
+            assert done == ["a", "b", "c", "d", "join"]
+            assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    workers_used = {a["worker"] for run_id in ids for a in await _attempts(engine, tenant, run_id)}
+    assert workers_used == {"w0", "w1"}
+
+
+async def _attempts(engine: AsyncEngine, tenant: str, run_id: str) -> list[dict[str, Any]]:
+    async with reading(engine) as conn:
+        return await run_store.list_attempts(conn, tenant, run_id)
