@@ -11,7 +11,7 @@ events are stored in the order they happened. The caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -243,9 +243,11 @@ class RunTx:
         if self.cache is not None and tenant_id is None and not fresh:
             hits = [run_id for run_id in wanted if run_id in self.cache]
             for run_id in hits:
+                # The cached rows themselves, not copies: a transaction that fails makes its
+                # owner drop the whole cache (see Executor._write).
                 run, steps = self.cache[run_id]
-                self.runs[run_id] = replace(run)
-                self.steps[run_id] = {key: replace(step) for key, step in steps.items()}
+                self.runs[run_id] = run
+                self.steps[run_id] = steps
                 self._cached_seq[run_id] = run.event_seq
             wanted = [run_id for run_id in wanted if run_id not in self.cache]
             if not wanted:

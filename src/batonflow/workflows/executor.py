@@ -132,17 +132,18 @@ class Executor:
         self.db.close()
 
     async def _write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run one of this executor's write transactions. They run one at a time, so the row
-        cache only ever sees committed states; a run another process changed is read again."""
+        """Run one of this executor's write transactions. They run one at a time, and any that
+        fails drops the row cache, so the cache only ever holds committed states; a run another
+        process changed fails its version check and is read again."""
         cache = self.checkpointer.cache
         assert cache is not None
         async with self._write_lock:
             for _ in range(3):
                 try:
                     return await self.db.write(work)
-                except StaleRows as exc:
-                    for run_id in exc.run_ids:
-                        cache.pop(run_id, None)
+                except StaleRows:
+                    # The rolled-back transaction changed cached rows in place: start over.
+                    cache.clear()
                 except BaseException:
                     cache.clear()  # the transaction rolled back; so must what it cached
                     raise
