@@ -171,12 +171,12 @@ async def test_finished_runs_cannot_be_cancelled_and_unknown_runs_are_not_found(
     with pytest.raises(Conflict, match="already succeeded"):
         async with engine.begin() as conn:
             await cancel_run(
-                conn, specs, tenant_id=tenant, run_id=run.id, actor=ACTOR, reason="", now=now()
+                conn, tenant_id=tenant, run_id=run.id, actor=ACTOR, reason="", now=now()
             )
     with pytest.raises(NotFound):
         async with engine.begin() as conn:
             await cancel_run(
-                conn, specs, tenant_id=tenant, run_id="nope", actor=ACTOR, reason="", now=now()
+                conn, tenant_id=tenant, run_id="nope", actor=ACTOR, reason="", now=now()
             )
 
 
@@ -186,7 +186,7 @@ async def test_a_queued_run_can_be_cancelled_before_any_worker_sees_it(
     run = await start(engine, tenant, TYPED, {"name": "Ada"})
     async with engine.begin() as conn:
         await cancel_run(
-            conn, specs, tenant_id=tenant, run_id=run.id, actor=ACTOR, reason="typo", now=now()
+            conn, tenant_id=tenant, run_id=run.id, actor=ACTOR, reason="typo", now=now()
         )
     assert await executor.drain([run.id]) == {run.id: "cancelled"}
     async with reading(engine) as conn:

@@ -419,7 +419,6 @@ async def test_cancelling_a_running_run_stops_its_attempt(
     async with engine.begin() as conn:
         await cancel_run(
             conn,
-            specs,
             tenant_id=tenant,
             run_id=run.id,
             actor=ACTOR,

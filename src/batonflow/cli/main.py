@@ -410,7 +410,6 @@ def runs_cancel(
                 full = await run_store.find_run_by_prefix(conn, ctx.tenant_id, run_id)
                 await run_service.cancel_run(
                     conn,
-                    ctx.specs,
                     tenant_id=ctx.tenant_id,
                     run_id=full,
                     actor=ctx.actor,

@@ -97,29 +97,17 @@ async def decide(
     spec = await specs.get(conn, tenant_id, run.workflow_version_pk)
     step_spec = spec.by_id[step.key]
     settle = checkpointer(specs, actor)
-    step.lease_owner = None
-    step.finished_at = now
-    tx.touch_step(step)
     if decision == "submit":
         settle.succeed(tx, run, step, data, actor.name, {}, record=False)
     elif (
         decision == "reject" and isinstance(step_spec, ReviewStep) and step_spec.on_reject == "fail"
     ):
-        step.status = StepStatus.FAILED
-        step.error = {
+        error = {
             "code": "review_rejected",
             "message": f"{actor.name} rejected the review" + (f": {comment}" if comment else ""),
             "details": {"review_id": review_id},
         }
-        tx.emit(
-            run,
-            "step.failed",
-            step.key,
-            attempt=step.attempt,
-            error=step.error,
-            retry_in=None,
-            exhausted=False,
-        )
+        settle.fail(tx, run, step, step_spec.retry, error, retryable=False)
     else:
         subject = data if decision == "edit" else review.subject
         settle.succeed(
@@ -137,6 +125,7 @@ async def decide(
             {},
             record=False,
         )
+    tx.touch_step(step)
     result = CommitResult()
     await settle.advance(tx, run, result)
     result.events = await tx.flush()

@@ -35,6 +35,9 @@ class Actor:
     roles: frozenset[str] = frozenset({"admin"})
 
 
+_OPEN = frozenset({StepStatus.PENDING, StepStatus.READY, StepStatus.RUNNING, StepStatus.WAITING})
+
+
 def checkpointer(specs: SpecCache, actor: Actor) -> Checkpointer:
     return Checkpointer(specs, worker=f"service:{actor.name}", lease_seconds=30)
 
@@ -159,7 +162,6 @@ async def _locked(tx: RunTx, tenant_id: str, run_id: str) -> RunRow:
 
 async def cancel_run(
     conn: Conn,
-    specs: SpecCache,
     *,
     tenant_id: str,
     run_id: str,
@@ -178,16 +180,7 @@ async def cancel_run(
 
 
 async def _cancel(tx: RunTx, run: RunRow, actor: Actor, reason: str) -> None:
-    for step in tx.steps[run.id].values():
-        if step.status not in (StepStatus.SUCCEEDED, StepStatus.SKIPPED, StepStatus.FAILED):
-            if step.status is StepStatus.RUNNING:
-                tx.record_attempt(step, "cancelled", step.lease_owner or actor.name)
-            step.status = StepStatus.CANCELLED
-            step.lease_owner = None
-            step.lease_expires_at = None
-            step.finished_at = tx.now
-            tx.touch_step(step)
-    await review_store.cancel_pending(tx.conn, run.tenant_id, run.id, actor.name, tx.now)
+    await tx.cancel_steps(run, _OPEN, actor.name)
     tx.set_run_status(run, RunStatus.CANCELLED, by=actor.name, reason=reason)
     children = await tx.conn.execute(
         select(Run.id).where(Run.tenant_id == run.tenant_id, Run.parent_run_id == run.id)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from batonflow.errors import NotFound
 from batonflow.store import short_ids
@@ -39,11 +39,6 @@ class ReviewRow:
 
 
 _COLUMNS = [reviews_t.c[name] for name in ReviewRow.__slots__]
-
-
-async def insert_reviews(conn: Conn, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(insert(reviews_t), rows)
 
 
 async def get_review(conn: Conn, tenant_id: str, review_id: str) -> ReviewRow:

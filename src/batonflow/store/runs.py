@@ -20,9 +20,10 @@ from sqlalchemy import Row, Select, bindparam, insert, or_, select, tuple_, upda
 
 from batonflow.errors import IllegalTransition, NotFound
 from batonflow.events.contracts import NewEvent, StoredEvent, event
-from batonflow.runs.run import RunStatus, StepStatus, check_run_transition
+from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus, check_run_transition
 from batonflow.store import short_ids
 from batonflow.store.db import Conn
+from batonflow.store.reviews import cancel_pending as close_pending_reviews
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
 runs_t = table(Run)
@@ -279,12 +280,6 @@ class RunTx:
         self.runs[run.id] = run
         self.steps[run.id] = {step.key: step for step in steps}
 
-    def run(self, run_id: str) -> RunRow:
-        return self.runs[run_id]
-
-    def step(self, run_id: str, key: str) -> StepRow:
-        return self.steps[run_id][key]
-
     def touch_step(self, step: StepRow) -> None:
         self._dirty_steps.add((step.run_id, step.key))
 
@@ -337,7 +332,9 @@ class RunTx:
         self.events.append(event(type_, run.id, run.tenant_id, step_key, **data))
         self.touch_run(run)
 
-    def record_attempt(self, step: StepRow, status: str, worker: str, error: Any = None) -> None:
+    def record_attempt(
+        self, step: StepRow, status: AttemptStatus, worker: str, error: Any = None
+    ) -> None:
         started = step.started_at or self.now
         self.attempts.append(
             {
@@ -346,7 +343,7 @@ class RunTx:
                 "dispatch": step.dispatch,
                 "tenant_id": step.tenant_id,
                 "attempt": step.attempt,
-                "status": status,
+                "status": status.value,
                 "worker": worker,
                 "idempotency_key": f"{step.run_id}:{step.key}:{step.attempt}",
                 "started_at": started,
@@ -355,6 +352,21 @@ class RunTx:
                 "error": error,
             }
         )
+
+    async def cancel_steps(self, run: RunRow, statuses: frozenset[StepStatus], by: str) -> None:
+        """Cancel the run's steps in `statuses` (a running one's attempt is recorded as
+        cancelled) and close its pending reviews."""
+        for step in self.steps[run.id].values():
+            if step.status not in statuses:
+                continue
+            if step.status is StepStatus.RUNNING:
+                self.record_attempt(step, AttemptStatus.CANCELLED, step.lease_owner or by)
+            step.status = StepStatus.CANCELLED
+            step.lease_owner = None
+            step.lease_expires_at = None
+            step.finished_at = self.now
+            self.touch_step(step)
+        await close_pending_reviews(self.conn, run.tenant_id, run.id, by, self.now)
 
     async def flush(self) -> list[StoredEvent]:
         """Write every change; returns the stored events in order."""
@@ -455,11 +467,6 @@ class RunTx:
                 self.cache[run_id] = (run, self.steps[run_id])
 
 
-async def insert_run(conn: Conn, run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> None:
-    await conn.execute(insert(runs_t), [run])
-    await conn.execute(insert(steps_t), list(steps))
-
-
 async def get_run(conn: Conn, tenant_id: str, run_id: str) -> RunRow:
     row = (
         await conn.execute(
@@ -533,18 +540,6 @@ async def step_results(
     if keys is not None:
         query = query.where(steps_t.c.key.in_(list(keys)))
     return {row.key: row.result for row in await conn.execute(query)}
-
-
-async def item_results(conn: Conn, tenant_id: str, run_id: str, parent: str) -> dict[int, Any]:
-    rows = await conn.execute(
-        select(steps_t.c.item_index, steps_t.c.result).where(
-            steps_t.c.tenant_id == tenant_id,
-            steps_t.c.run_id == run_id,
-            steps_t.c.parent_key == parent,
-            steps_t.c.status == StepStatus.SUCCEEDED.value,
-        )
-    )
-    return {row.item_index: row.result for row in rows}
 
 
 async def list_attempts(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from batonflow.errors import TemplateError
-from batonflow.runs.run import RunStatus, StepStatus
-from batonflow.store import reviews as review_store
+from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
@@ -67,6 +66,9 @@ class CommitResult:
     claims: list[Claim] = field(default_factory=list)
     rejected: list[Outcome] = field(default_factory=list)
     finished_runs: dict[str, RunStatus] = field(default_factory=dict)
+
+
+_IN_FLIGHT = frozenset({StepStatus.READY, StepStatus.RUNNING, StepStatus.WAITING})
 
 
 class SpecCache:
@@ -176,7 +178,10 @@ class Checkpointer:
             run = tx.runs[run_id]
             worker = step.lease_owner or "unknown"
             tx.record_attempt(
-                step, "lost", worker, {"code": "lease_expired", "message": "lease expired"}
+                step,
+                AttemptStatus.LOST,
+                worker,
+                {"code": "lease_expired", "message": "lease expired"},
             )
             tx.emit(
                 run,
@@ -195,7 +200,7 @@ class Checkpointer:
                     "message": f"the attempt lost its worker {step.lost} times in a row",
                     "details": {},
                 }
-                self._fail(tx, run, step, self._policy(spec, step.key), error, retryable=True)
+                self.fail(tx, run, step, self._policy(spec, step.key), error, retryable=True)
                 await self.advance(tx, run, result)
             else:
                 step.status = StepStatus.READY
@@ -232,16 +237,14 @@ class Checkpointer:
             )
         elif outcome.status == "released":
             # A worker shutting down hands the attempt back: the same attempt runs again.
-            tx.record_attempt(step, "cancelled", outcome.worker, outcome.error)
+            tx.record_attempt(step, AttemptStatus.CANCELLED, outcome.worker, outcome.error)
             self._release(step)
             step.status = StepStatus.READY
             step.available_at = tx.now
         elif outcome.status == "failed":
             assert outcome.error is not None
-            tx.record_attempt(step, "failed", outcome.worker, outcome.error)
-            self._fail(
-                tx, run, step, self._policy(spec, step.key), outcome.error, outcome.retryable
-            )
+            tx.record_attempt(step, AttemptStatus.FAILED, outcome.worker, outcome.error)
+            self.fail(tx, run, step, self._policy(spec, step.key), outcome.error, outcome.retryable)
         else:
             self._wait(tx, run, step, outcome)
         tx.touch_step(step)
@@ -265,14 +268,14 @@ class Checkpointer:
         item.started_at = outcome.meta.get("started_at", tx.now)
         duration = round((tx.now - item.started_at).total_seconds() * 1000, 3)
         if outcome.status == "succeeded":
-            tx.record_attempt(item, "succeeded", outcome.worker)
+            tx.record_attempt(item, AttemptStatus.SUCCEEDED, outcome.worker)
             item.status = StepStatus.SUCCEEDED
             item.error = None
             tx.set_result(item, outcome.result)
             tx.emit(run, "step.completed", item.key, attempt=item.attempt, duration_ms=duration)
         else:
             assert outcome.error is not None
-            tx.record_attempt(item, "failed", outcome.worker, outcome.error)
+            tx.record_attempt(item, AttemptStatus.FAILED, outcome.worker, outcome.error)
             item.status = StepStatus.FAILED
             item.error = outcome.error
             tx.emit(
@@ -300,7 +303,7 @@ class Checkpointer:
         record: bool = True,
     ) -> None:
         if record:
-            tx.record_attempt(step, "succeeded", worker)
+            tx.record_attempt(step, AttemptStatus.SUCCEEDED, worker)
         duration = round((tx.now - (step.started_at or tx.now)).total_seconds() * 1000, 3)
         self._release(step)
         step.status = StepStatus.SUCCEEDED
@@ -317,7 +320,7 @@ class Checkpointer:
             capability=meta.get("capability"),
         )
 
-    def _fail(
+    def fail(
         self,
         tx: RunTx,
         run: RunRow,
@@ -359,7 +362,7 @@ class Checkpointer:
             )
 
     def _wait(self, tx: RunTx, run: RunRow, step: StepRow, outcome: Outcome) -> None:
-        tx.record_attempt(step, "waiting", outcome.worker)
+        tx.record_attempt(step, AttemptStatus.WAITING, outcome.worker)
         self._release(step)
         step.status = StepStatus.WAITING
         if outcome.review is not None:
@@ -424,7 +427,7 @@ class Checkpointer:
         if plan.run_status in (RunStatus.FAILED, RunStatus.DEAD):
             assert plan.failed_step is not None
             error = steps[plan.failed_step].error or {"code": "step_failed", "message": "failed"}
-            await self._stop_other_steps(tx, run, "run failed")
+            await tx.cancel_steps(run, _IN_FLIGHT, "run failed")
             run.error = {**error, "step": plan.failed_step}
             tx.set_run_status(run, plan.run_status, step=plan.failed_step, error=_error_info(error))
         elif plan.run_status is RunStatus.SUCCEEDED:
@@ -443,17 +446,6 @@ class Checkpointer:
             result.finished_runs[run.id] = run.status
             if run.parent_run_id is not None:
                 await self._finish_child(tx, run, result)
-
-    async def _stop_other_steps(self, tx: RunTx, run: RunRow, reason: str) -> None:
-        for step in tx.steps[run.id].values():
-            if step.status in (StepStatus.READY, StepStatus.RUNNING, StepStatus.WAITING):
-                if step.status is StepStatus.RUNNING:
-                    tx.record_attempt(step, "cancelled", step.lease_owner or self.worker)
-                step.status = StepStatus.CANCELLED
-                step.finished_at = tx.now
-                self._release(step)
-                tx.touch_step(step)
-        await review_store.cancel_pending(tx.conn, run.tenant_id, run.id, reason, tx.now)
 
     async def _finish_child(self, tx: RunTx, child: RunRow, result: CommitResult) -> None:
         assert child.parent_run_id is not None
@@ -484,7 +476,7 @@ class Checkpointer:
                 "details": {"child_run_id": child.id, "child_error": child.error},
             }
             spec = await self._spec(tx, parent)
-            self._fail(tx, parent, step, self._policy(spec, step.key), error, retryable=False)
+            self.fail(tx, parent, step, self._policy(spec, step.key), error, retryable=False)
         tx.touch_step(step)
         await self.advance(tx, parent, result)
 

@@ -123,7 +123,6 @@ class Executor:
         self.checkpointer.cache = {}
         self._write_lock = asyncio.Lock()
         self._stopping = False
-        self.commits = 0
 
     # -- public --------------------------------------------------------------------------------
 
@@ -482,7 +481,6 @@ class Executor:
                 run.results[outcome.key] = None
 
     def _after_commit(self, result: CommitResult) -> None:
-        self.commits += 1
         self._observe(result.events)
         for run_id in result.finished_runs:
             self._runs.pop(run_id, None)

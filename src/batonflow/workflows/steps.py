@@ -209,6 +209,14 @@ async def _run_item(
     while True:
         dispatch += 1
         started = datetime.now(UTC)
+
+        common: dict[str, Any] = {
+            "key": key,
+            "dispatch": dispatch,
+            "parent_dispatch": a.claim.dispatch,
+            "meta": {"attempt": attempt, "started_at": started},
+            "child_steps": (row,) if new_row else (),
+        }
         try:
             args = templates.render(sub.args, scope)
             ctx = call_context(ex, a, key, attempt, sub.timeout)
@@ -220,33 +228,11 @@ async def _run_item(
             failure: BaseException = exc
         else:
             await ex.commit_item(
-                _outcome(
-                    ex,
-                    a,
-                    status="succeeded",
-                    result=result.output,
-                    meta={"attempt": attempt, "started_at": started},
-                    child_steps=(row,) if new_row else (),
-                    parent_dispatch=a.claim.dispatch,
-                    dispatch=dispatch,
-                    key=key,
-                )
+                _outcome(ex, a, status="succeeded", result=result.output, **common)
             )
             return result.output
         error = error_dict(failure)
-        await ex.commit_item(
-            _outcome(
-                ex,
-                a,
-                status="failed",
-                error=error,
-                meta={"attempt": attempt, "started_at": started},
-                child_steps=(row,) if new_row else (),
-                parent_dispatch=a.claim.dispatch,
-                dispatch=dispatch,
-                key=key,
-            )
-        )
+        await ex.commit_item(_outcome(ex, a, status="failed", error=error, **common))
         new_row = False
         delay = engine.retry_delay(
             sub.retry, attempt, error["code"], is_retryable(failure), ex.rand()
