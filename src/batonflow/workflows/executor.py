@@ -137,17 +137,20 @@ class Executor:
         cache = self.checkpointer.cache
         assert cache is not None
         async with self._write_lock:
-            for _ in range(3):
-                try:
-                    return await self.db.write(work)
-                except StaleRows:
-                    # The rolled-back transaction changed cached rows in place: start over.
-                    cache.clear()
-                except BaseException:
-                    cache.clear()  # the transaction rolled back; so must what it cached
-                    raise
-            cache.clear()
-            return await self.db.write(work)
+            try:
+                return await self.db.write(work)
+            except StaleRows:
+                # Rolled back having changed cached rows in place: read everything fresh. A
+                # fresh read is a locked read, so the second try cannot be stale again.
+                cache.clear()
+            except BaseException:
+                cache.clear()  # the transaction rolled back; so must what it cached
+                raise
+            try:
+                return await self.db.write(work)
+            except BaseException:
+                cache.clear()
+                raise
 
     def effects(self, tenant_id: str, run_id: str, key: str) -> _Effects:
         return _Effects(self, tenant_id, run_id, key)
