@@ -15,7 +15,15 @@
         ├── TemplateError             template_error: a template could not be rendered
         ├── StepTimeout               step_timeout: the attempt passed its timeout
         ├── CircuitOpen               circuit_open: the capability's breaker is open
-        └── ReviewRejected            review_rejected: a person rejected the step
+        ├── ReviewRejected            review_rejected: a person rejected the step
+        ├── BudgetExceeded            budget_exceeded: a model call would pass a token or cost cap
+        └── ModelError                model_error: a model call failed (classified below)
+            ├── ModelRateLimited      model_rate_limited: 429, perhaps with Retry-After
+            ├── ModelUnavailable      model_unavailable: 5xx, refused connection, malformed reply
+            ├── ModelTimeout          model_timeout: no answer within the call timeout
+            ├── ModelRejected         model_rejected: a 4xx other than 429 (not retried)
+            ├── OutputInvalid         output_invalid: output kept failing its schema
+            └── RouteExhausted        route_exhausted: every model of a route failed
 
 Domain errors carry no HTTP status codes; the API maps codes to statuses in one place.
 Each code has a section in docs/errors.md.
@@ -120,6 +128,70 @@ class CircuitOpen(RunError):
 class ReviewRejected(RunError):
     code = "review_rejected"
     retryable = False
+
+
+class BudgetExceeded(RunError):
+    code = "budget_exceeded"
+    retryable = False
+
+
+class ModelError(RunError):
+    """A model call failed. `model` is `provider:model`; `status` the HTTP status if any."""
+
+    code = "model_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str = "",
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details={"model": model, "status": status, **(details or {})})
+        self.model = model
+        self.status = status
+        self.retries = 0  # set by the gateway: how many times the call was retried
+
+
+class ModelRateLimited(ModelError):
+    code = "model_rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str = "",
+        status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, model=model, status=status, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class ModelUnavailable(ModelError):
+    code = "model_unavailable"
+
+
+class ModelTimeout(ModelError):
+    code = "model_timeout"
+
+
+class ModelRejected(ModelError):
+    code = "model_rejected"
+    retryable = False
+
+
+class OutputInvalid(ModelError):
+    """The model's output failed its schema on every try; `details.raw` keeps the last text."""
+
+    code = "output_invalid"
+
+
+class RouteExhausted(ModelError):
+    """Every model of a route failed; `details.hops` says what happened at each."""
+
+    code = "route_exhausted"
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -8,7 +8,8 @@
 
 The input and output models come from the function's annotations. Every call gets a
 `CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
-the deadline, and `effects` for side effects that must apply once per key.
+the deadline, `effects` for side effects that must apply once per key, and `llm`, the LLM
+gateway bound to the attempt (its calls are accounted to the run and step).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_type_hints
 
 from pydantic import BaseModel
 
 from batonflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from batonflow.llm.gateway import LlmClient
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -53,6 +57,7 @@ class CallContext:
     deadline: datetime | None
     worker: str
     effects: Effects
+    llm: LlmClient | None = None  # the LLM gateway, bound to this attempt
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -7,7 +7,7 @@ import importlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -17,6 +17,12 @@ from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
 
 BASE_STEP_KINDS = ("agent", "tool", "review", "input", "map", "workflow")
+
+
+class ModelNames(Protocol):
+    """What the registry asks of the LLM gateway when it checks `llm` steps."""
+
+    def check_target(self, target: str | None) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class Registry:
         breaker_reset_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         step_kinds: Iterable[str] = BASE_STEP_KINDS,
+        models: ModelNames | None = None,
     ) -> None:
         self.agents: dict[str, Agent] = {}
         self._capabilities: dict[str, Capability] = {}
@@ -43,7 +50,8 @@ class Registry:
         self._breaker_failures = breaker_failures
         self._breaker_reset = breaker_reset_seconds
         self._clock = clock
-        self._step_kinds = tuple(step_kinds)
+        self._step_kinds = tuple(step_kinds) + (("llm",) if models is not None else ())
+        self._models = models
 
     def add(self, agent: Agent) -> None:
         target = self._tools if isinstance(agent, Toolbox) else self._capabilities
@@ -66,6 +74,11 @@ class Registry:
 
     def step_kinds(self) -> Iterable[str]:
         return self._step_kinds
+
+    def check_model(self, target: str | None) -> str | None:
+        if self._models is None:
+            return "this installation has no LLM gateway"
+        return self._models.check_target(target)
 
     def capability(self, name: str, *, tool: bool = False) -> Capability:
         table = self._tools if tool else self._capabilities
@@ -130,14 +143,20 @@ class Registry:
 
 
 def build_registry(
-    apps: Iterable[str] = (), *, breaker_failures: int = 5, breaker_reset_seconds: float = 30.0
+    apps: Iterable[str] = (),
+    *,
+    breaker_failures: int = 5,
+    breaker_reset_seconds: float = 30.0,
+    models: ModelNames | None = None,
 ) -> Registry:
     """The built-in demo agents plus each app named `module:function`; the function receives the
     registry and adds its agents (`registry.add(agent)`)."""
     from batonflow.agents import demo
 
     registry = Registry(
-        breaker_failures=breaker_failures, breaker_reset_seconds=breaker_reset_seconds
+        breaker_failures=breaker_failures,
+        breaker_reset_seconds=breaker_reset_seconds,
+        models=models,
     )
     demo.register(registry)
     for app in apps:

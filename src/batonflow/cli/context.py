@@ -12,10 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batonflow.agents.registry import Registry, build_registry
 from batonflow.errors import ConfigError
 from batonflow.events.bus import EventBus
+from batonflow.llm.gateway import Gateway
+from batonflow.llm.registry import build_gateway
 from batonflow.runs.service import Actor
 from batonflow.settings import Settings
 from batonflow.store import migrate
-from batonflow.store.db import create_engine, is_sqlite
+from batonflow.store.db import Database, create_engine, is_sqlite
+from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.tenants import ensure_tenant
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
@@ -30,11 +33,17 @@ class Context:
     specs: SpecCache
     tenant_id: str
     actor: Actor
+    gateway: Gateway
     executors: list[Executor] = field(default_factory=list)
 
     def executor(self) -> Executor:
         executor = Executor(
-            self.engine, self.registry, self.settings, bus=self.bus, specs=self.specs
+            self.engine,
+            self.registry,
+            self.settings,
+            bus=self.bus,
+            specs=self.specs,
+            gateway=self.gateway,
         )
         self.executors.append(executor)
         return executor
@@ -63,14 +72,18 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
     engine = create_engine(
         settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
     )
+    ledger_db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+    context: Context | None = None
     try:
         await ensure_schema(engine)
         async with engine.begin() as conn:
             tenant_id = await ensure_tenant(conn, settings.tenant, datetime.now(UTC))
+        gateway = build_gateway(settings, DatabaseLedger(ledger_db))
         registry = build_registry(
             settings.apps,
             breaker_failures=settings.breaker_failures,
             breaker_reset_seconds=settings.breaker_reset_seconds,
+            models=gateway,
         )
         context = Context(
             settings=settings,
@@ -80,9 +93,11 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
             specs=SpecCache(),
             tenant_id=tenant_id,
             actor=Actor(settings.actor),
+            gateway=gateway,
         )
         yield context
     finally:
         for executor in context.executors if context else ():
             executor.close()
+        ledger_db.close()
         await engine.dispose()

@@ -9,23 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from batonflow.cli import llm as llm_commands
 from batonflow.cli.context import Context, open_context
 from batonflow.cli.progress import Progress, follow
-from batonflow.errors import BatonflowError, InvalidInput, UserError
+from batonflow.cli.terminal import JsonFlag, TenantOpt, console, errors
+from batonflow.cli.terminal import dump as _dump
+from batonflow.cli.terminal import fail as _fail
+from batonflow.cli.terminal import run as _run
+from batonflow.cli.terminal import settings_for as _settings
+from batonflow.errors import InvalidInput
 from batonflow.runs import reviews as review_service
 from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
-from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
@@ -47,9 +49,10 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(db_app, name="db")
+app.add_typer(llm_commands.prompts_app, name="prompts")
+app.add_typer(llm_commands.tenant_app, name="tenant")
+runs_app.command("calls")(llm_commands.runs_calls)
 
-console = Console()
-errors = Console(stderr=True)
 T = TypeVar("T")
 
 EXIT = {
@@ -61,35 +64,6 @@ EXIT = {
     RunStatus.RUNNING: 0,
     RunStatus.QUEUED: 0,
 }
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-TenantOpt = Annotated[
-    str | None,
-    typer.Option("--tenant", help="Tenant slug (default: BATONFLOW_TENANT or 'default')."),
-]
-
-
-def _settings(tenant: str | None = None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"tenant": tenant}) if tenant else settings
-
-
-def _run(coro: Awaitable[T]) -> T:
-    try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except BatonflowError as exc:
-        _fail(exc)
-
-
-def _fail(exc: BatonflowError) -> NoReturn:
-    errors.print(
-        f"[red]error[/red] ({exc.code}): {escape(exc.message)}", markup=True, highlight=False
-    )
-    raise typer.Exit(2 if isinstance(exc, UserError) else 1)
-
-
-def _dump(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")
 
 
 def _parse_inputs(pairs: list[str], spec: WorkflowSpec) -> dict[str, Any]:
@@ -635,9 +609,11 @@ def workflows_validate(files: list[Path], as_json: JsonFlag = False) -> None:
     """Check workflow files without running them."""
     from batonflow.agents.registry import build_registry
     from batonflow.errors import SpecError
+    from batonflow.llm.ledger import MemoryLedger
+    from batonflow.llm.registry import build_gateway
 
     settings = _settings()
-    registry = build_registry(settings.apps)
+    registry = build_registry(settings.apps, models=build_gateway(settings, MemoryLedger()))
     failed = 0
     report = []
     for path in files:

@@ -114,6 +114,38 @@ class ReviewDecided(_Data):
     by: str
 
 
+class LlmCall(_Data):
+    """One model call of a step attempt (a hop of its route); the ledger row has the rest."""
+
+    call_id: str
+    provider: str
+    model: str
+    route: str | None
+    hop: int
+    status: str
+    error_code: str | None = None
+    retries: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: str | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    prompt_key: str | None = None
+    prompt_version: int | None = None
+
+
+class LlmDelta(_Data):
+    """Text a model is generating, as it streams (live only; never stored)."""
+
+    call_id: str
+    model: str
+    index: int
+    text: str
+
+
 CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("run.queued", 1): RunQueued,
     ("run.started", 1): RunStarted,
@@ -133,6 +165,8 @@ CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("step.overridden", 1): StepOverridden,
     ("review.requested", 1): ReviewRequested,
     ("review.decided", 1): ReviewDecided,
+    ("llm.call", 1): LlmCall,
+    ("llm.delta", 1): LlmDelta,
 }
 
 

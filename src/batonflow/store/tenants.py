@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,3 +41,30 @@ async def ensure_tenant(conn: Conn, slug: str, now: datetime, name: str = "") ->
         .on_conflict_do_nothing(index_elements=["slug"])
     )
     return await get_tenant(conn, slug)
+
+
+async def llm_policy(conn: Conn, tenant_id: str) -> dict[str, Any]:
+    """The tenant's gateway settings: whether bodies are stored, and its monthly caps."""
+    row = (
+        await conn.execute(
+            select(
+                tenants_t.c.slug,
+                tenants_t.c.llm_log_bodies,
+                tenants_t.c.budget_tokens,
+                tenants_t.c.budget_usd,
+            ).where(tenants_t.c.id == tenant_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no tenant with id {tenant_id}")
+    return dict(row._mapping)
+
+
+async def set_llm_policy(conn: Conn, tenant_id: str, **values: Any) -> None:
+    """Change any of `llm_log_bodies`, `budget_tokens`, `budget_usd` (None clears a cap)."""
+    allowed = {"llm_log_bodies", "budget_tokens", "budget_usd"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not tenant gateway settings: {sorted(unknown)}")
+    if values:
+        await conn.execute(update(tenants_t).where(tenants_t.c.id == tenant_id).values(**values))

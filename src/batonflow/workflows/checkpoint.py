@@ -58,6 +58,7 @@ class Outcome:
     child_run: dict[str, Any] | None = None
     child_steps: tuple[dict[str, Any], ...] = ()
     parent_dispatch: int | None = None  # for map items: the map step's dispatch
+    llm_calls: tuple[dict[str, Any], ...] = ()  # `llm.call` event data of the attempt's calls
 
 
 @dataclass
@@ -224,6 +225,7 @@ class Checkpointer:
             or step.dispatch != outcome.dispatch
         ):
             return False
+        self._calls(tx, run, outcome)
         spec = await self._spec(tx, run)
         if outcome.status == "succeeded":
             self.succeed(tx, run, step, outcome.result, outcome.worker, outcome.meta)
@@ -259,6 +261,7 @@ class Checkpointer:
             or parent.dispatch != outcome.parent_dispatch
         ):
             return False
+        self._calls(tx, run, outcome)
         item = tx.steps[run.id].get(outcome.key)
         if item is None:
             assert outcome.child_steps, "a new map item arrives with its row"
@@ -290,6 +293,10 @@ class Checkpointer:
         item.finished_at = tx.now
         tx.touch_step(item)
         return True
+
+    def _calls(self, tx: RunTx, run: RunRow, outcome: Outcome) -> None:
+        for call in outcome.llm_calls:
+            tx.emit(run, "llm.call", outcome.key, **call)
 
     def succeed(
         self,

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -31,11 +31,14 @@ from batonflow.agents.registry import Registry
 from batonflow.errors import StepTimeout, is_retryable
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
+from batonflow.llm.gateway import Gateway, call_event
+from batonflow.llm.registry import build_gateway
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
 from batonflow.store import effects as effect_store
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn, Database
+from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.runs import StaleRows
 from batonflow.store.tables import Run, Step
 from batonflow.workflows import engine, templates
@@ -95,9 +98,11 @@ class Executor:
         specs: SpecCache | None = None,
         tenant_ids: Iterable[str] | None = None,
         rand: Callable[[], float] = random.random,
+        gateway: Gateway | None = None,
     ) -> None:
         self.engine = engine_
         self.db = Database(engine_, sqlite_synchronous=settings.sqlite_synchronous)
+        self.gateway = gateway or build_gateway(settings, DatabaseLedger(self.db))
         self.registry = registry
         self.settings = settings
         self.worker = settings.worker_id
@@ -157,6 +162,19 @@ class Executor:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def publish_delta(
+        self, tenant_id: str, run_id: str, key: str
+    ) -> Callable[[dict[str, Any]], None]:
+        """Where a step's streamed model text goes: live subscribers of the bus (not stored)."""
+
+        def publish(data: dict[str, Any]) -> None:
+            delta = {k: data[k] for k in ("call_id", "model", "index", "text")}
+            self.bus.publish(
+                [StoredEvent(None, "llm.delta", 1, tenant_id, run_id, 0, key, delta, utcnow())]
+            )
+
+        return publish
 
     async def serve(
         self, stop: asyncio.Event, *, grace: float = 10.0, until_idle: bool = False
@@ -315,6 +333,13 @@ class Executor:
         self._queue.put_nowait(_Pending(outcome))
 
     async def _attempt(self, claim: Claim) -> Outcome:
+        calls: list[dict[str, Any]] = []
+        outcome = await self._run_attempt(claim, calls)
+        if calls:
+            outcome = replace(outcome, llm_calls=tuple(call_event(row) for row in calls))
+        return outcome
+
+    async def _run_attempt(self, claim: Claim, calls: list[dict[str, Any]]) -> Outcome:
         started = utcnow()
         try:
             run = await self._context(claim)
@@ -330,7 +355,12 @@ class Executor:
                     meta={"reason": f"when: {step.when}"},
                 )
             attempt = Attempt(
-                claim=claim, step=step, spec=run.spec, scope=scope, started_at=started
+                claim=claim,
+                step=step,
+                spec=run.spec,
+                scope=scope,
+                started_at=started,
+                calls=calls,
             )
             # Agent and tool calls time out inside the registry, where the breaker sees it.
             own_timeout = None if step.kind in ("agent", "tool") else step.timeout

@@ -13,9 +13,11 @@ import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal, Protocol
 
+import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,6 +34,9 @@ class Catalog(Protocol):
     def capability_names(self) -> Iterable[str]: ...
     def tool_names(self) -> Iterable[str]: ...
     def step_kinds(self) -> Iterable[str]: ...
+    def check_model(self, target: str | None) -> str | None:
+        """A problem with an `llm` step's route or model name, or None."""
+        ...
 
 
 class _Model(BaseModel):
@@ -95,12 +100,25 @@ class AgentStep(_StepBase):
     capability: str
 
 
+class PromptRef(_Model):
+    """A prompt from the registry; without `version`, the newest when the attempt runs."""
+
+    key: str
+    version: int | None = Field(None, ge=1)
+
+
 class LlmStep(_StepBase):
+    """One model call: an inline prompt template, or a registry prompt whose variables are the
+    rendered `args`. With `output_schema` the result is the validated JSON value; without it,
+    `{text: ...}`."""
+
     kind: Literal["llm"]
-    prompt: str
-    prompt_version: int | None = None
-    model: str | None = None
+    prompt: str | PromptRef
+    system: str | None = None
+    model: str | None = Field(None, description="a route name or provider:model")
     output_schema: dict[str, Any] | None = None
+    max_tokens: int = Field(512, ge=1, le=200_000)
+    temperature: float | None = Field(None, ge=0, le=2)
 
 
 class ToolStep(_StepBase):
@@ -167,10 +185,18 @@ Step = Annotated[
 ]
 
 
+class RunBudget(_Model):
+    """Caps on one run's model use; a call that would pass one fails its step first."""
+
+    tokens: int | None = Field(None, ge=1)
+    cost_usd: Decimal | None = Field(None, gt=0)
+
+
 class WorkflowSpec(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")
     version: str
     description: str = ""
+    budget: RunBudget | None = None
     inputs: dict[str, InputField] = {}
     steps: list[Step] = Field(min_length=1)
     outputs: dict[str, Any] = {}
@@ -248,11 +274,27 @@ def validate_spec(document: Any, source: str, catalog: Catalog | None = None) ->
     issues = _graph_issues(spec)
     if not issues:
         issues = _template_issues(spec)
+    issues += _schema_issues(spec)
     if catalog is not None:
         issues += _catalog_issues(spec, catalog)
     if issues:
         raise SpecError(source, issues)
     return spec
+
+
+def _schema_issues(spec: WorkflowSpec) -> list[str]:
+    issues: list[str] = []
+    for index, step in enumerate(spec.steps):
+        if isinstance(step, LlmStep) and step.output_schema is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(step.output_schema)
+            except jsonschema.SchemaError as exc:
+                where = "/".join(map(str, exc.path)) or "the schema"
+                issues.append(
+                    f"steps[{index}].output_schema: not a valid JSON Schema at {where}: "
+                    f"{exc.message}"
+                )
+    return issues
 
 
 def _pydantic_issue(error: Any) -> str:
@@ -341,6 +383,11 @@ def _step_templates(step: Step) -> list[tuple[str, str]]:
         found.append(("when", step.when))
     if isinstance(step, InputStep) and templates.is_template(step.prompt):
         found.append(("prompt", step.prompt))
+    if isinstance(step, LlmStep):
+        if isinstance(step.prompt, str):
+            found.append(("prompt", step.prompt))
+        if step.system:
+            found.append(("system", step.system))
     if isinstance(step, ReviewStep):
         found += [
             ("subject" + (path if path.startswith("[") else f".{path}" if path else ""), text)
@@ -430,6 +477,10 @@ def _catalog_issues(spec: WorkflowSpec, catalog: Catalog) -> list[str]:
             ):
                 hint = _suggest(target.capability, capabilities)
                 issues.append(f"{where}.capability: unknown capability '{target.capability}'{hint}")
+            if isinstance(target, LlmStep) and "llm" in kinds:
+                problem = catalog.check_model(target.model)
+                if problem:
+                    issues.append(f"{where}.model: {problem}")
             if isinstance(target, ToolStep | MapItemTool) and target.tool not in tools:
                 issues.append(
                     f"{where}.tool: unknown tool '{target.tool}'{_suggest(target.tool, tools)}"

@@ -9,15 +9,20 @@ restarted map only runs the items that had not been committed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batonflow.agents.agent import CallContext
 from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
 from batonflow.ids import new_id
+from batonflow.llm import prompts
+from batonflow.llm.gateway import Budget, CallScope, LlmClient, call_event, messages_for
+from batonflow.llm.messages import ModelRequest
 from batonflow.runs.run import StepStatus, idempotency_key
+from batonflow.store import prompts as prompt_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.workflows import engine, templates
@@ -25,8 +30,10 @@ from batonflow.workflows.checkpoint import Claim, Outcome
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
+    LlmStep,
     MapItemAgent,
     MapStep,
+    PromptRef,
     ReviewStep,
     Step,
     ToolStep,
@@ -47,6 +54,7 @@ class Attempt:
     spec: WorkflowSpec
     scope: dict[str, Any]
     started_at: datetime
+    calls: list[dict[str, Any]] = field(default_factory=list)  # the attempt's model calls
 
 
 Handler = Callable[["Executor", Attempt], Awaitable[Outcome]]
@@ -66,11 +74,47 @@ def _outcome(ex: Executor, a: Attempt, **fields: Any) -> Outcome:
     return Outcome(run_id=a.claim.run_id, worker=ex.worker, **fields)
 
 
+def run_budget(ex: Executor, spec: WorkflowSpec) -> Budget:
+    """The spec's run budget, else the installation's default."""
+    if spec.budget is not None:
+        return Budget(tokens=spec.budget.tokens, cost_usd=spec.budget.cost_usd)
+    return Budget(tokens=ex.settings.run_budget_tokens, cost_usd=ex.settings.run_budget_usd)
+
+
+def llm_client(
+    ex: Executor,
+    a: Attempt,
+    key: str,
+    attempt: int,
+    timeout: float | None,
+    calls: list[dict[str, Any]],
+    prompt: tuple[str, int] | None = None,
+) -> LlmClient:
+    scope = CallScope(
+        tenant_id=a.claim.tenant_id,
+        run_id=a.claim.run_id,
+        step_key=key,
+        attempt=attempt,
+        deadline=time.monotonic() + timeout if timeout else None,
+        run_budget=run_budget(ex, a.spec),
+        prompt_key=prompt[0] if prompt else None,
+        prompt_version=prompt[1] if prompt else None,
+    )
+    publish = ex.publish_delta(a.claim.tenant_id, a.claim.run_id, key)
+    return LlmClient(ex.gateway, scope, publish=publish, calls=calls)
+
+
 def call_context(
-    ex: Executor, a: Attempt, key: str, attempt: int, timeout: float | None
+    ex: Executor,
+    a: Attempt,
+    key: str,
+    attempt: int,
+    timeout: float | None,
+    calls: list[dict[str, Any]] | None = None,
 ) -> CallContext:
     deadline = datetime.now(UTC) + timedelta(seconds=timeout) if timeout else None
     idem = idempotency_key(a.claim.run_id, key, attempt)
+    calls = a.calls if calls is None else calls
     return CallContext(
         tenant_id=a.claim.tenant_id,
         run_id=a.claim.run_id,
@@ -80,6 +124,7 @@ def call_context(
         deadline=deadline,
         worker=ex.worker,
         effects=ex.effects(a.claim.tenant_id, a.claim.run_id, idem),
+        llm=llm_client(ex, a, key, attempt, timeout, calls),
     )
 
 
@@ -94,6 +139,41 @@ async def run_agent(ex: Executor, a: Attempt) -> Outcome:
     )
     meta = {"agent": result.agent, "capability": result.capability}
     return _outcome(ex, a, status="succeeded", result=result.output, meta=meta)
+
+
+async def run_llm(ex: Executor, a: Attempt) -> Outcome:
+    step = a.step
+    assert isinstance(step, LlmStep)
+    variables = templates.render(step.args, a.scope)
+    system = templates.render_text(step.system, a.scope) if step.system else None
+    ref: tuple[str, int] | None = None
+    if isinstance(step.prompt, PromptRef):
+        key, version = step.prompt.key, step.prompt.version
+        stored = await ex.db.read(
+            lambda conn: prompt_store.get(conn, a.claim.tenant_id, key, version)
+        )
+        prompt_system, text = prompts.render(stored, variables)
+        system = prompt_system or system
+        ref = (stored["key"], stored["version"])
+    else:
+        text = templates.render_text(step.prompt, {**a.scope, "args": variables})
+    client = llm_client(ex, a, a.claim.key, a.claim.attempt, step.timeout, a.calls, ref)
+    request = ModelRequest(
+        messages=messages_for(text, system),
+        max_tokens=step.max_tokens,
+        temperature=step.temperature,
+        output_schema=step.output_schema,
+    )
+    completion = await ex.gateway.complete(
+        request,
+        client.scope,
+        target=step.model,
+        publish=client.publish,
+        calls=a.calls,
+    )
+    result = completion.value if step.output_schema is not None else {"text": completion.text}
+    meta = {"agent": "llm", "capability": completion.model}
+    return _outcome(ex, a, status="succeeded", result=result, meta=meta)
 
 
 async def run_review(ex: Executor, a: Attempt) -> Outcome:
@@ -217,16 +297,19 @@ async def _run_item(
             "meta": {"attempt": attempt, "started_at": started},
             "child_steps": (row,) if new_row else (),
         }
+        calls: list[dict[str, Any]] = []
+        failure: BaseException | None = None
         try:
             args = templates.render(sub.args, scope)
-            ctx = call_context(ex, a, key, attempt, sub.timeout)
+            ctx = call_context(ex, a, key, attempt, sub.timeout, calls)
             name = sub.capability if isinstance(sub, MapItemAgent) else sub.tool
             result = await ex.registry.call(
                 name, args, ctx, tool=sub.kind == "tool", timeout=sub.timeout
             )
         except Exception as exc:
-            failure: BaseException = exc
-        else:
+            failure = exc
+        common["llm_calls"] = tuple(call_event(row) for row in calls)
+        if failure is None:
             await ex.commit_item(
                 _outcome(ex, a, status="succeeded", result=result.output, **common)
             )
@@ -249,6 +332,7 @@ async def _run_item(
 
 HANDLERS: dict[str, Handler] = {
     "agent": run_agent,
+    "llm": run_llm,
     "tool": run_agent,
     "review": run_review,
     "input": run_review,

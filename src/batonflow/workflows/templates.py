@@ -105,6 +105,14 @@ def _render_text(text: str, scope: Mapping[str, Any]) -> Any:
         raise TemplateError(f"cannot render '{text}': {exc}") from exc
 
 
+def render_text(text: str, scope: Mapping[str, Any]) -> str:
+    """Render `text` to a string, even when it is a single expression (prompts are text)."""
+    try:
+        return str(_compiled_template(text).render(**scope))
+    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
+        raise TemplateError(f"cannot render '{text[:80]}': {exc}") from exc
+
+
 def _unwrap(value: Any) -> Any:
     if isinstance(value, StrictUndefined):
         value._fail_with_undefined_error()

