@@ -1,4 +1,5 @@
-"""Built-in demo agents: deterministic, no model, no network. The examples and tests use them."""
+"""Built-in demo agents for the examples and tests. All but `brief.write` are deterministic and
+use no model; `brief.write` shows an agent calling the LLM gateway (the local model by default)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from batonflow.errors import StepFailed
 sales = Agent("demo-sales", "Scores leads and drafts outreach from fixed rules")
 market = Agent("demo-market", "Prices symbols and summarises them, deterministically")
 ops = Agent("demo-ops", "Building blocks for trying the engine: sleep, fail, flake")
+writer = Agent("demo-writer", "Writes short briefs with a model through the gateway")
 mail = Toolbox("demo-mail", "Sends email into the effects outbox, once per idempotency key")
 
 
@@ -195,6 +197,34 @@ async def send_email(ctx: CallContext, args: Email) -> Sent:
     return Sent(message_id=record.key, sent_now=record.applied_now)
 
 
+class BriefIn(BaseModel):
+    company: str = Field(min_length=1)
+    fit: str
+    reason: str = ""
+    model: str | None = None
+
+
+class Brief(BaseModel):
+    text: str
+    model: str
+
+
+@writer.capability("brief.write")
+async def write_brief(ctx: CallContext, args: BriefIn) -> Brief:
+    """Two sentences for a salesperson about a lead, written by a model."""
+    if ctx.llm is None:
+        raise StepFailed("brief.write needs the LLM gateway", retryable=False)
+    reply = await ctx.llm.complete(
+        f"Write two short sentences for a salesperson about {args.company}. "
+        f"It was rated a {args.fit} fit: {args.reason}",
+        system="You write short, plain sales briefs.",
+        model=args.model,
+        max_tokens=60,
+        temperature=0,
+    )
+    return Brief(text=reply.text.strip(), model=reply.model)
+
+
 def register(registry: Registry) -> None:
-    for agent in (sales, market, ops, mail):
+    for agent in (sales, market, ops, writer, mail):
         registry.add(agent)

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import anthropic
-import httpx
 
 from batonflow.errors import ModelError, ModelTimeout, ModelUnavailable
 from batonflow.llm.messages import (
@@ -28,12 +27,8 @@ from batonflow.llm.model import TextSink, status_error
 RESPOND = "respond"
 
 
-def client(
-    api_key: str | None, base_url: str | None, http_client: httpx.AsyncClient | None = None
-) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
-        api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0
-    )
+def client(api_key: str | None, base_url: str | None) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
 
 
 def to_wire(request: ModelRequest) -> tuple[str, list[dict[str, Any]]]:
@@ -44,30 +39,26 @@ def to_wire(request: ModelRequest) -> tuple[str, list[dict[str, Any]]]:
         if isinstance(message, SystemMessage):
             system.append(message.content)
             continue
+        blocks: list[dict[str, Any]]
         if isinstance(message, ToolMessage):
-            role, blocks = (
-                "user",
-                [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": message.tool_call_id,
-                        "content": message.content,
-                    }
-                ],
-            )
+            role = "user"
+            blocks = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": message.tool_call_id,
+                    "content": message.content,
+                }
+            ]
         elif isinstance(message, AssistantMessage):
-            role, blocks = (
-                "assistant",
-                [
-                    *([{"type": "text", "text": message.content}] if message.content else []),
-                    *(
-                        {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
-                        for c in message.tool_calls
-                    ),
-                ],
-            )
+            role = "assistant"
+            blocks = [{"type": "text", "text": message.content}] if message.content else []
+            blocks += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+                for c in message.tool_calls
+            ]
         else:
-            role, blocks = "user", [{"type": "text", "text": message.content}]
+            role = "user"
+            blocks = [{"type": "text", "text": message.content}]
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:

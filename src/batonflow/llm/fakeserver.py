@@ -67,6 +67,7 @@ class FakeProvider:
     requests: list[Seen] = field(default_factory=list)
     _script: deque[Behaviour] = field(default_factory=deque)
     _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -87,12 +88,15 @@ class FakeProvider:
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
         self._server.close()
+        for writer in list(self._writers):
+            writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 1)
 
     # -- HTTP ----------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 request_line = await reader.readline()
@@ -112,9 +116,10 @@ class FakeProvider:
                 keep = await self._answer(path, body, writer)
                 if not keep:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
+            self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -127,7 +132,7 @@ class FakeProvider:
             extra = {}
             if behaviour.retry_after is not None:
                 extra["retry-after"] = f"{behaviour.retry_after:g}"
-            error = {"error": {"type": "scripted", "message": behaviour.message}}
+            error: dict[str, Any] = {"error": {"type": "scripted", "message": behaviour.message}}
             if path.endswith("/messages"):
                 error = {
                     "type": "error",

@@ -468,9 +468,9 @@ class Gateway:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, ModelRateLimited) and exc.retry_after is not None:
-                return exc.retry_after
-            backoff = min(cfg.retry_max, cfg.retry_initial * 2 ** (state.attempt_number - 1))
-            return backoff / 2 + backoff / 2 * self.rand()
+                return float(exc.retry_after)
+            backoff = min(cfg.retry_max, cfg.retry_initial * 2.0 ** (state.attempt_number - 1))
+            return float(backoff / 2 + backoff / 2 * self.rand())
 
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number > cfg.max_retries:

@@ -155,7 +155,7 @@ class LocalModel:
         emit: TextSink,
         stop: threading.Event,
     ) -> ModelResponse:
-        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList
 
         counts = {"prompt": 0, "sampled": 0}
 
@@ -165,9 +165,6 @@ class LocalModel:
             counts["sampled"] += 1
             return scores
 
-        def cancelled(input_ids: Any, logits: Any) -> bool:
-            return stop.is_set()
-
         kwargs: dict[str, Any] = {
             "messages": [to_wire(m) for m in request.messages],
             "max_tokens": request.max_tokens,
@@ -175,7 +172,6 @@ class LocalModel:
             "stop": list(request.stop),
             "stream": True,
             "logits_processor": LogitsProcessorList([count]),
-            "stopping_criteria": StoppingCriteriaList([cancelled]),
         }
         if request.output_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.output_schema}
@@ -184,6 +180,9 @@ class LocalModel:
         with loaded.lock:
             try:
                 for chunk in loaded.llama.create_chat_completion(**kwargs):
+                    if stop.is_set():
+                        finish = "cancelled"
+                        break
                     choice = chunk["choices"][0]
                     delta = choice.get("delta", {}).get("content")
                     if delta:
@@ -200,9 +199,12 @@ class LocalModel:
                 raise ModelUnavailable(
                     f"local:{self.name} failed: {exc}", model=f"local:{self.name}"
                 ) from exc
+        # A generation that ended on its own sampled one end-of-turn token more than it returned;
+        # llama.cpp does not count that token, and neither do we.
+        output = counts["sampled"] - (1 if finish == "stop" and counts["sampled"] else 0)
         return ModelResponse(
             text="".join(text),
-            usage=Usage(input_tokens=counts["prompt"], output_tokens=counts["sampled"]),
+            usage=Usage(input_tokens=counts["prompt"], output_tokens=output),
             finish_reason=finish,
             provider_model=self.name,
         )

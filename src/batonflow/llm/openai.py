@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import openai
 from openai.types.chat import ChatCompletion
 
@@ -28,14 +27,11 @@ from batonflow.llm.messages import (
 from batonflow.llm.model import TextSink, status_error
 
 
-def client(
-    api_key: str | None, base_url: str | None, http_client: httpx.AsyncClient | None = None
-) -> openai.AsyncOpenAI:
+def client(api_key: str | None, base_url: str | None) -> openai.AsyncOpenAI:
     # OpenAI-compatible local servers accept any key; the SDK insists on one being set.
     return openai.AsyncOpenAI(
         api_key=api_key or "unused",
         base_url=base_url,
-        http_client=http_client,
         max_retries=0,
     )
 

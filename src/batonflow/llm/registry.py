@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import httpx
-
 from batonflow.errors import ConfigError
 from batonflow.llm.gateway import Gateway, GatewayConfig, Ledger
 from batonflow.llm.model import Model, split_name
@@ -53,7 +51,7 @@ class ModelRegistry:
         return model
 
 
-def build_models(settings: Settings, http_client: httpx.AsyncClient | None = None) -> ModelRegistry:
+def build_models(settings: Settings) -> ModelRegistry:
     from batonflow.llm import local
 
     factories: dict[str, Factory] = {
@@ -68,7 +66,7 @@ def build_models(settings: Settings, http_client: httpx.AsyncClient | None = Non
         from batonflow.llm import openai as openai_adapter
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        sdk = openai_adapter.client(key, settings.openai_base_url, http_client)
+        sdk = openai_adapter.client(key, settings.openai_base_url)
         compat = settings.openai_base_url is not None
         factories["openai"] = lambda name: openai_adapter.OpenAIModel(name, sdk, compat=compat)
     for provider, base_url in settings.llm_compat.items():
@@ -76,13 +74,13 @@ def build_models(settings: Settings, http_client: httpx.AsyncClient | None = Non
 
         if provider in factories or provider == "anthropic":
             raise ConfigError(f"BATONFLOW_LLM_COMPAT: '{provider}' is a built-in provider name")
-        compat_sdk = openai_adapter.client(None, base_url, http_client)
+        compat_sdk = openai_adapter.client(None, base_url)
         factories[provider] = _compat_factory(provider, compat_sdk)
     if settings.anthropic_api_key is not None:
         from batonflow.llm import anthropic as anthropic_adapter
 
         sdk_a = anthropic_adapter.client(
-            settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, http_client
+            settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url
         )
         factories["anthropic"] = lambda name: anthropic_adapter.AnthropicModel(name, sdk_a)
     return ModelRegistry(factories)
@@ -122,11 +120,9 @@ def routes(settings: Settings, providers: Sequence[str]) -> dict[str, list[str]]
     return table
 
 
-def build_gateway(
-    settings: Settings, ledger: Ledger, http_client: httpx.AsyncClient | None = None
-) -> Gateway:
+def build_gateway(settings: Settings, ledger: Ledger) -> Gateway:
     """The process's gateway from settings: providers, routes, retry policy, breakers, prices."""
-    models = build_models(settings, http_client)
+    models = build_models(settings)
     config = GatewayConfig(
         routes=routes(settings, models.providers()),
         timeout=settings.llm_timeout,

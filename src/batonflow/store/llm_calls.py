@@ -34,7 +34,7 @@ async def spent(
         query = query.where(calls_t.c.run_id == run_id)
     if since is not None:
         query = query.where(calls_t.c.created_at >= since)
-    tokens, pico = (await conn.execute(query)).one()
+    tokens, pico = tuple((await conn.execute(query)).one())
     # The sum is taken in SQL on the stored integers; turn it back into exact dollars.
     return int(tokens), Decimal(int(pico)) / Decimal(10) ** 12
 
