@@ -18,8 +18,10 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/batonflow db upgrade
-	$(BIN)/batonflow workflows validate examples/outreach.yaml examples/market-report.yaml
+	$(BIN)/batonflow workflows validate examples/outreach.yaml examples/market-report.yaml examples/lead-brief.yaml
 	$(DEMO_ENV) $(BIN)/batonflow run examples/market-report.yaml --input topic=robotics
+	@echo "--- a model rates a lead and an agent writes a brief, on the local model ---"
+	$(DEMO_ENV) $(BIN)/batonflow run examples/lead-brief.yaml --input company="Analytical Engines"
 	@$(DEMO_ENV) $(BIN)/batonflow run examples/outreach.yaml --input name=Ada --input email=ada@example.com \
 		--input company=Analytical --input employees=450 --input budget=90000; \
 		test $$? -eq 3 || { echo "expected the outreach run to wait for its review"; exit 1; }
@@ -43,6 +45,7 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/gateway.py
 
 lock:
 	$(BIN)/pip-compile --quiet --no-strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --extra dev --extra bench -o requirements.lock pyproject.toml

@@ -343,8 +343,15 @@ async def test_a_timed_out_probe_does_not_lock_the_breaker() -> None:
 def test_build_registry_has_the_demo_agents() -> None:
     registry = build_registry()
 
-    assert sorted(registry.agents) == ["demo-mail", "demo-market", "demo-ops", "demo-sales"]
+    assert sorted(registry.agents) == [
+        "demo-mail",
+        "demo-market",
+        "demo-ops",
+        "demo-sales",
+        "demo-writer",
+    ]
     assert sorted(registry.capability_names()) == [
+        "brief.write",
         "demo.fail",
         "demo.flaky",
         "demo.noop",
@@ -358,6 +365,25 @@ def test_build_registry_has_the_demo_agents() -> None:
     assert sorted(registry.tool_names()) == ["email.send"]
     assert tuple(registry.step_kinds()) == BASE_STEP_KINDS
     assert BASE_STEP_KINDS == ("agent", "tool", "review", "input", "map", "workflow")
+    assert registry.check_model("local:smollm2") == "this installation has no LLM gateway"
+
+
+def test_a_registry_with_a_gateway_runs_llm_steps_and_checks_their_models() -> None:
+    from batonflow.llm.ledger import MemoryLedger
+    from batonflow.llm.registry import build_gateway
+    from batonflow.settings import Settings
+
+    registry = build_registry(models=build_gateway(Settings(), MemoryLedger()))
+
+    assert tuple(registry.step_kinds()) == (*BASE_STEP_KINDS, "llm")
+    assert registry.check_model("local:smollm2") is None
+    assert registry.check_model(None) is None  # the default route
+    assert registry.check_model("openai:gpt-4.1-mini") == (
+        "model 'openai:gpt-4.1-mini': provider 'openai' is not configured (configured: local)"
+    )
+    assert registry.check_model("smart") == (
+        "'smart' is neither a route (configured: default) nor a provider:model name"
+    )
 
 
 def test_build_registry_passes_breaker_settings() -> None:
@@ -465,6 +491,7 @@ def test_build_registry_loads_an_app() -> None:
         "demo-market",
         "demo-ops",
         "demo-sales",
+        "demo-writer",
         "extra",
     ]
     assert "greet" in registry.capability_names()

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from batonflow.events.contracts import CONTRACTS, NewEvent, event, schemas
 
 EVERY_TYPE = [
+    "llm.call@1",
+    "llm.delta@1",
     "review.decided@1",
     "review.requested@1",
     "run.cancelled@1",

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.store import migrate
@@ -63,7 +63,7 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == []
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == migrate.head() == "0001"
+    assert await migrate.current(fresh) == migrate.head() == "0002"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
     await migrate.downgrade(fresh, "base")
@@ -71,15 +71,37 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == ["alembic_version"]
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0001"
+    assert await migrate.current(fresh) == "0002"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
 async def test_upgrade_is_idempotent_at_head(fresh: AsyncEngine) -> None:
     await migrate.upgrade(fresh)
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0001"
+    assert await migrate.current(fresh) == "0002"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
+
+
+async def test_upgrading_to_the_gateway_schema_keeps_stored_tenants(fresh: AsyncEngine) -> None:
+    await migrate.upgrade(fresh, "0001")
+    async with fresh.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO tenants (id, slug, name, created_at) "
+                "VALUES ('t1', 'acme', 'Acme', '2026-01-01 00:00:00')"
+            )
+        )
+    await migrate.upgrade(fresh)
+    async with fresh.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT slug, llm_log_bodies, budget_tokens, budget_usd FROM tenants")
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("acme", False, None, None)]
+    await migrate.downgrade(fresh, "0001")
+    async with fresh.connect() as conn:
+        assert (await conn.execute(text("SELECT slug FROM tenants"))).scalars().all() == ["acme"]
 
 
 def _differences(sync: Connection) -> list[Any]:

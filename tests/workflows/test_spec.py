@@ -16,8 +16,10 @@ from batonflow.workflows.spec import (
     AgentStep,
     Catalog,
     InputField,
+    LlmStep,
     MapItemAgent,
     MapStep,
+    PromptRef,
     ReviewStep,
     ToolStep,
     WorkflowStep,
@@ -87,6 +89,11 @@ class KindsCatalog:
 
     def step_kinds(self) -> Iterable[str]:
         return ("agent", "llm", "tool", "review", "input", "map", "workflow")
+
+    def check_model(self, target: str | None) -> str | None:
+        if target in (None, "small", "local:smollm2"):
+            return None
+        return f"'{target}' is neither a route nor a configured model"
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -234,6 +241,40 @@ def test_review_input_and_llm_steps_load() -> None:
 
 
 # -- content hash, upstream, inputs schema ------------------------------------------------------
+
+
+def test_llm_steps_check_their_model_schema_and_prompt_templates() -> None:
+    text = steps_yaml(
+        "{id: a, kind: llm, prompt: 'Hi {{ inputs.nme }}', model: huge}",
+        "{id: b, kind: llm, prompt: Hi, output_schema: {type: objekt}}",
+        "{id: c, kind: llm, prompt: {key: greet, version: 0}}",
+        "{id: d, kind: llm, prompt: Hi, system: '{{ state.a.text }}'}",
+        header="inputs: {name: {type: string}}",
+    )
+
+    assert spec_issues(text, catalog=KindsCatalog()) == [
+        "steps[2].prompt.version: Input should be greater than or equal to 1"
+    ]
+    fixed = text.replace("version: 0", "version: 2")
+    assert spec_issues(fixed, catalog=KindsCatalog()) == [
+        "steps[0].prompt: unknown input 'nme' (did you mean 'name'?)",
+        "steps[3].system: step 'a' is not upstream; add it to needs to read its result",
+        "steps[1].output_schema: not a valid JSON Schema at type: 'objekt' is not valid under "
+        "any of the given schemas",
+        "steps[0].model: 'huge' is neither a route nor a configured model",
+    ]
+    spec = load_spec(
+        fixed.replace("model: huge", "model: small")
+        .replace("{type: objekt}", "{type: object}")
+        .replace("nme", "name")
+        .replace("'{{ state.a.text }}'", "Be brief"),
+        "w.yaml",
+        KindsCatalog(),
+    )
+    step = spec.by_id["c"]
+    assert isinstance(step, LlmStep)
+    assert step.prompt == PromptRef(key="greet", version=2)
+    assert (step.max_tokens, step.temperature, step.model) == (512, None, None)
 
 
 def test_content_hash_is_a_sha256() -> None:

@@ -222,7 +222,7 @@ async def write_brief(ctx: CallContext, args: BriefIn) -> Brief:
         max_tokens=60,
         temperature=0,
     )
-    return Brief(text=reply.text.strip(), model=reply.model)
+    return Brief(text=reply.text.strip().strip('"').strip(), model=reply.model)
 
 
 def register(registry: Registry) -> None:

@@ -19,7 +19,15 @@ from typing import Annotated, Any, Literal, Protocol
 
 import jsonschema
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from batonflow.errors import SpecError
 from batonflow.workflows import templates
@@ -113,7 +121,10 @@ class LlmStep(_StepBase):
     `{text: ...}`."""
 
     kind: Literal["llm"]
-    prompt: str | PromptRef
+    prompt: Annotated[
+        Annotated[str, Tag("text")] | Annotated[PromptRef, Tag("ref")],
+        Discriminator(lambda v: "ref" if isinstance(v, dict | PromptRef) else "text"),
+    ]
     system: str | None = None
     model: str | None = Field(None, description="a route name or provider:model")
     output_schema: dict[str, Any] | None = None
@@ -307,6 +318,8 @@ def _pydantic_issue(error: Any) -> str:
             continue  # the discriminator tag pydantic puts in the location
         elif part in step_kinds and index > 0 and error["loc"][index - 1] == "step":
             continue
+        elif part in ("text", "ref") and index > 0 and error["loc"][index - 1] == "prompt":
+            continue  # the tag of the prompt's two forms
         else:
             path += f".{part}" if path else str(part)
     message = error["msg"]
@@ -384,9 +397,9 @@ def _step_templates(step: Step) -> list[tuple[str, str]]:
     if isinstance(step, InputStep) and templates.is_template(step.prompt):
         found.append(("prompt", step.prompt))
     if isinstance(step, LlmStep):
-        if isinstance(step.prompt, str):
+        if isinstance(step.prompt, str) and templates.is_template(step.prompt):
             found.append(("prompt", step.prompt))
-        if step.system:
+        if step.system and templates.is_template(step.system):
             found.append(("system", step.system))
     if isinstance(step, ReviewStep):
         found += [

@@ -1,0 +1,642 @@
+"""Gateway benchmark: the LLM gateway's cost per call, against the bare SDKs and litellm.
+
+    .venv/bin/python bench/gateway.py            # full run, about 2 min on 2 cores (< 3 min)
+    .venv/bin/python bench/gateway.py --quick    # smoke version, under 45 s
+
+Prints exactly one JSON line on stdout; progress goes to stderr. Nothing leaves the machine: the
+remote provider is `FakeProvider` (a real loopback HTTP server speaking the OpenAI wire format,
+run in this process and event loop, so its cost is the same for every system), litellm reads its
+bundled cost map, and a guard refuses (and counts) any connection or name lookup that is not
+loopback. Three workloads:
+
+1. overhead per call: one small non-streaming chat completion, p50 and p99 latency in
+   microseconds, for `sdk` (openai.AsyncOpenAI called directly), `gateway` (Batonflow's Gateway
+   as `build_gateway` builds it, OpenAI adapter, MemoryLedger), `gateway_db_ledger` (the same
+   with the DatabaseLedger on a migrated SQLite file: it includes the durable ledger write, a
+   committed INSERT, plus the tenant policy read) and `litellm` (`litellm.acompletion`). The
+   systems are called in rounds, in a fresh random order each round, after a warm-up of each.
+   Overhead is a system's p50 minus the SDK's p50 (measured in the same run);
+2. local model tokens per second: `local:smollm2` through the Gateway (streaming, with a publish
+   callback, the path steps use) against llama-cpp-python called directly on the same loaded
+   `Llama` (`create_chat_completion`, same messages, max_tokens, temperature 0, stream=True),
+   interleaved. Completion tokens are counted the same way for both: the generated text is
+   tokenized again with the model's tokenizer;
+3. concurrency: 200 gateway calls at once to a FakeProvider that answers each after 50 ms, wall
+   time (ideal: 50 ms), with the same burst through the bare SDK as a floor, interleaved.
+
+Objects alive after setup are moved out of the collector's reach (`gc.freeze`), so litellm's
+large import does not make every full collection slow; collection stays on for every system.
+
+`--profile FILE` runs the gateway overhead workload under cProfile instead, writes the stats to
+FILE and prints the hottest functions of the gateway's own path to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import io
+import ipaddress
+import json
+import os
+import pstats
+import random
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+from batonflow.llm.fakeserver import FakeProvider, Reply
+from batonflow.llm.gateway import CallScope, Gateway
+from batonflow.llm.ledger import MemoryLedger
+from batonflow.llm.local import LocalModel
+from batonflow.llm.messages import ModelRequest, SystemMessage, UserMessage
+from batonflow.llm.registry import build_gateway
+from batonflow.settings import Settings
+from batonflow.store import migrate
+from batonflow.store.db import Database, create_engine
+from batonflow.store.llm_calls import DatabaseLedger
+from batonflow.store.tenants import ensure_tenant
+
+REMOTE = "openai:gpt-4.1-mini"
+LITELLM_MODEL = "openai/gpt-4.1-mini"
+LOCAL = "local:smollm2"
+PROMPT = "Say hello."
+REPLY = "Hello! How can I help you today?"
+REMOTE_MAX_TOKENS = 16
+LOCAL_SYSTEM = "You are a helpful assistant."
+LOCAL_PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
+CONCURRENT_CALLS = 200
+CONCURRENT_DELAY = 0.05
+
+TARGETS = {
+    "overhead_p50_us_max": 500.0,
+    "overhead_ours_over_litellm_max": 0.2,
+    "local_tokens_ratio_min": 0.95,
+    "concurrent_200_wall_s_max": 0.5,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+# -- keeping the benchmark off the network ------------------------------------------------------
+
+
+def _loopback(host: Any) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def loopback_only(blocked: list[str]) -> Iterator[None]:
+    """Refuse every name lookup and connection that is not loopback; note each refusal."""
+    getaddrinfo = socket.getaddrinfo
+    connect = socket.socket.connect
+    connect_ex = socket.socket.connect_ex
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _loopback(host):
+            blocked.append(f"lookup {host}")
+            raise socket.gaierror(socket.EAI_NONAME, f"bench: no network ({host})")
+        return getaddrinfo(host, *args, **kwargs)
+
+    def _check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            blocked.append(f"connect {address[0]}")
+            raise ConnectionRefusedError(f"bench: no network ({address[0]})")
+
+    def guarded_connect(sock: socket.socket, address: Any) -> None:
+        _check(sock, address)
+        connect(sock, address)
+
+    def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+        _check(sock, address)
+        return connect_ex(sock, address)
+
+    socket.getaddrinfo = guarded_getaddrinfo
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = getaddrinfo
+        socket.socket.connect = connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+
+
+def import_litellm() -> Any:
+    """litellm, offline and quiet: the bundled cost map, no telemetry, no debug output."""
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    import litellm
+
+    if hasattr(litellm, "telemetry"):
+        litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    return litellm
+
+
+# -- the systems --------------------------------------------------------------------------------
+
+Call = Callable[[], Awaitable[Any]]
+
+
+def settings_for(workdir: Path, base_url: str) -> Settings:
+    return Settings(data_dir=workdir, openai_base_url=base_url, openai_api_key=None)
+
+
+def remote_request() -> ModelRequest:
+    return ModelRequest(messages=(UserMessage(content=PROMPT),), max_tokens=REMOTE_MAX_TOKENS)
+
+
+WIRE_MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+@dataclass
+class Systems:
+    """The four ways of making the same call, and what they hold."""
+
+    calls: dict[str, Call]
+    sdk: openai.AsyncOpenAI
+    gateways: dict[str, Gateway]
+    db: Database
+    close_engine: Callable[[], Awaitable[None]]
+
+    async def close(self) -> None:
+        await self.sdk.close()
+        for gateway in self.gateways.values():
+            for model in getattr(gateway.models, "_models", {}).values():
+                sdk = getattr(model, "sdk", None)
+                if sdk is not None:
+                    await sdk.close()
+        self.db.close()
+        await self.close_engine()
+
+
+async def build_systems(server: FakeProvider, workdir: Path, litellm: Any) -> Systems:
+    sdk = openai.AsyncOpenAI(base_url=server.openai_url, api_key="x", max_retries=0)
+    settings = settings_for(workdir, server.openai_url)
+    gateway = build_gateway(settings, MemoryLedger())
+
+    engine = create_engine(f"sqlite:///{workdir / 'ledger.db'}")
+    await migrate.upgrade(engine)
+    db = Database(engine)
+    tenant = await db.write(lambda conn: ensure_tenant(conn, "bench", utcnow()))
+    durable = build_gateway(settings, DatabaseLedger(db))
+
+    request = remote_request()
+    scope = CallScope(tenant_id=tenant, run_id="bench-run", step_key="call", attempt=1)
+
+    def direct() -> Awaitable[Any]:
+        return sdk.chat.completions.create(
+            model="gpt-4.1-mini", messages=WIRE_MESSAGES, max_tokens=REMOTE_MAX_TOKENS
+        )
+
+    def ours() -> Awaitable[Any]:
+        return gateway.complete(request, scope, target=REMOTE)
+
+    def ours_durable() -> Awaitable[Any]:
+        return durable.complete(request, scope, target=REMOTE)
+
+    def theirs() -> Awaitable[Any]:
+        return litellm.acompletion(
+            model=LITELLM_MODEL,
+            api_base=server.openai_url,
+            api_key="x",
+            messages=WIRE_MESSAGES,
+            max_tokens=REMOTE_MAX_TOKENS,
+        )
+
+    return Systems(
+        calls={
+            "sdk": direct,
+            "gateway": ours,
+            "gateway_db_ledger": ours_durable,
+            "litellm": theirs,
+        },
+        sdk=sdk,
+        gateways={"gateway": gateway, "gateway_db_ledger": durable},
+        db=db,
+        close_engine=engine.dispose,
+    )
+
+
+async def check_replies(systems: Systems) -> None:
+    """Every system gets the fake provider's reply: the benchmark times real work."""
+    direct = await systems.calls["sdk"]()
+    texts = {
+        "sdk": direct.choices[0].message.content,
+        "gateway": (await systems.calls["gateway"]()).text,
+        "gateway_db_ledger": (await systems.calls["gateway_db_ledger"]()).text,
+        "litellm": (await systems.calls["litellm"]()).choices[0].message.content,
+    }
+    wrong = {name: text for name, text in texts.items() if text != REPLY}
+    if wrong:
+        raise RuntimeError(f"unexpected replies: {wrong}")
+
+
+# -- 1. overhead per call ---------------------------------------------------------------------
+
+
+async def overhead(
+    server: FakeProvider, workdir: Path, litellm: Any, plan: Plan, rng: random.Random
+) -> dict[str, Any]:
+    systems = await build_systems(server, workdir, litellm)
+    try:
+        await check_replies(systems)
+        names = list(systems.calls)
+        for _ in range(plan.warmup):
+            for name in rng.sample(names, len(names)):
+                await systems.calls[name]()
+        gc.collect()
+        gc.freeze()
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        clock = time.perf_counter
+        for index in range(plan.rounds):
+            for name in rng.sample(names, len(names)):
+                call = systems.calls[name]
+                began = clock()
+                await call()
+                samples[name].append((clock() - began) * 1e6)
+            if (index + 1) % max(1, plan.rounds // 4) == 0:
+                p50 = {name: round(statistics.median(s)) for name, s in samples.items()}
+                log(f"overhead: {index + 1}/{plan.rounds} rounds, p50 us {p50}")
+        rows = sum(
+            len(getattr(g.ledger, "rows", ())) for g in systems.gateways.values()
+        )  # the memory ledger's rows, a sanity check that calls were recorded
+        log(f"overhead: {rows} rows in the memory ledger")
+    finally:
+        await systems.close()
+    figures: dict[str, Any] = {}
+    for name, values in samples.items():
+        figures[name] = {
+            "p50_us": round(percentile(values, 50), 1),
+            "p99_us": round(percentile(values, 99), 1),
+            "min_us": round(min(values), 1),
+            "n": len(values),
+        }
+    base = figures["sdk"]
+    for name, fig in figures.items():
+        if name != "sdk":
+            fig["overhead_p50_us"] = round(fig["p50_us"] - base["p50_us"], 1)
+            fig["overhead_p99_us"] = round(fig["p99_us"] - base["p99_us"], 1)
+    return figures
+
+
+# -- 2. local model tokens per second ---------------------------------------------------------
+
+
+def local_messages() -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": LOCAL_SYSTEM},
+        {"role": "user", "content": LOCAL_PROMPT},
+    ]
+
+
+async def local_tokens(workdir: Path, plan: Plan) -> dict[str, Any]:
+    log("local: loading the model")
+    llama = (await asyncio.to_thread(LocalModel().loaded)).llama
+    gateway = build_gateway(Settings(data_dir=workdir), MemoryLedger())
+    request = ModelRequest(
+        messages=(SystemMessage(content=LOCAL_SYSTEM), UserMessage(content=LOCAL_PROMPT)),
+        max_tokens=plan.local_max_tokens,
+        temperature=0,
+    )
+    scope = CallScope(tenant_id="bench", run_id="bench-run", step_key="local", attempt=1)
+
+    def count(text: str) -> int:
+        return len(llama.tokenize(text.encode(), add_bos=False, special=True))
+
+    async def through_gateway() -> tuple[float, str, int]:
+        published: list[dict[str, Any]] = []
+        began = time.perf_counter()
+        done = await gateway.complete(request, scope, target=LOCAL, publish=published.append)
+        elapsed = time.perf_counter() - began
+        if "".join(event["text"] for event in published) != done.text:
+            raise RuntimeError("the published deltas do not add up to the reply")
+        return elapsed, done.text, done.usage.output_tokens
+
+    async def direct() -> tuple[float, str, int]:
+        began = time.perf_counter()
+        pieces: list[str] = []
+        chunks = 0
+        for chunk in llama.create_chat_completion(
+            messages=local_messages(),
+            max_tokens=plan.local_max_tokens,
+            temperature=0,
+            stream=True,
+        ):
+            delta = chunk["choices"][0].get("delta", {}).get("content")
+            if delta:
+                pieces.append(delta)
+                chunks += 1
+        return time.perf_counter() - began, "".join(pieces), chunks
+
+    runners = {"gateway": through_gateway, "llama_cpp": direct}
+    for runner in runners.values():  # warm-up: the first generation fills caches
+        await runner()
+    gc.collect()
+    results: dict[str, list[tuple[float, str, int]]] = {name: [] for name in runners}
+    for rep in range(plan.local_reps):
+        order = list(runners) if rep % 2 == 0 else list(reversed(runners))
+        for name in order:
+            results[name].append(await runners[name]())
+        rates = {
+            name: round(count(r[-1][1]) / r[-1][0], 1) for name, r in results.items() if r
+        }
+        log(f"local: rep {rep + 1}/{plan.local_reps}, tokens/s {rates}")
+    figures: dict[str, Any] = {}
+    for name, runs in results.items():
+        tokens = [count(text) for _, text, _ in runs]
+        rates = [n / seconds for n, (seconds, _, _) in zip(tokens, runs, strict=True)]
+        figures[name] = {
+            "tokens_per_s": round(statistics.median(rates), 1),
+            "tokens_per_s_min": round(min(rates), 1),
+            "tokens_per_s_max": round(max(rates), 1),
+            "completion_tokens": statistics.median(tokens),
+            "seconds_median": round(statistics.median(s for s, _, _ in runs), 3),
+            "reported_tokens": statistics.median(n for _, _, n in runs),
+        }
+    figures["gateway"]["reported_tokens_note"] = "usage.output_tokens from the gateway"
+    figures["llama_cpp"]["reported_tokens_note"] = "streamed chunks with content"
+    texts = {text for runs in results.values() for _, text, _ in runs}
+    figures["same_text"] = len(texts) == 1
+    figures["max_tokens"] = plan.local_max_tokens
+    return figures
+
+
+# -- 3. concurrency ---------------------------------------------------------------------------
+
+
+async def concurrency(workdir: Path, plan: Plan, wide_pool: bool) -> dict[str, Any]:
+    async with FakeProvider(default=Reply(REPLY, delay=CONCURRENT_DELAY)) as server:
+        settings = settings_for(workdir, server.openai_url)
+        gateway = build_gateway(settings, MemoryLedger())
+        limits = DEFAULT_CONNECTION_LIMITS
+        if wide_pool:
+            # For comparison only: src builds its client with the SDK's default pool.
+            limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+            model = gateway.models.get(REMOTE)
+            wide = openai.AsyncOpenAI(
+                base_url=server.openai_url,
+                api_key="unused",
+                max_retries=0,
+                http_client=httpx.AsyncClient(limits=limits),
+            )
+            model.sdk = wide  # type: ignore[attr-defined]
+        sdk = openai.AsyncOpenAI(
+            base_url=server.openai_url,
+            api_key="x",
+            max_retries=0,
+            http_client=httpx.AsyncClient(limits=limits),
+        )
+        request = remote_request()
+        scope = CallScope(tenant_id="bench", run_id="bench-run", step_key="fan", attempt=1)
+        peak = {"connections": 0}
+
+        async def watch() -> None:
+            writers = getattr(server, "_writers", set())
+            while True:
+                peak["connections"] = max(peak["connections"], len(writers))
+                await asyncio.sleep(0.002)
+
+        async def burst(name: str) -> float:
+            calls: list[Awaitable[Any]]
+            if name == "gateway":
+                calls = [
+                    gateway.complete(request, scope, target=REMOTE) for _ in range(CONCURRENT_CALLS)
+                ]
+            else:
+                calls = [
+                    sdk.chat.completions.create(
+                        model="gpt-4.1-mini", messages=WIRE_MESSAGES, max_tokens=REMOTE_MAX_TOKENS
+                    )
+                    for _ in range(CONCURRENT_CALLS)
+                ]
+            began = time.perf_counter()
+            await asyncio.gather(*calls)
+            return time.perf_counter() - began
+
+        watcher = asyncio.create_task(watch())
+        try:
+            for name in ("gateway", "sdk"):
+                await burst(name)  # warm-up: opens the pool's connections
+            gc.collect()
+            walls: dict[str, list[float]] = {"gateway": [], "sdk": []}
+            peaks: dict[str, int] = {"gateway": 0, "sdk": 0}
+            for rep in range(plan.concurrent_reps):
+                for name in ("gateway", "sdk") if rep % 2 == 0 else ("sdk", "gateway"):
+                    peak["connections"] = 0
+                    walls[name].append(await burst(name))
+                    peaks[name] = max(peaks[name], peak["connections"])
+            log(
+                f"concurrency ({'wide' if wide_pool else 'default'} pool): "
+                + ", ".join(f"{n} {statistics.median(w):.3f} s" for n, w in walls.items())
+            )
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await sdk.close()
+            for model in gateway.models._models.values():  # type: ignore[attr-defined]
+                await model.sdk.close()
+    return {
+        "pool_limits": {
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+        },
+        **{
+            name: {
+                "wall_s": round(statistics.median(values), 4),
+                "wall_s_min": round(min(values), 4),
+                "wall_s_max": round(max(values), 4),
+                "peak_open_connections": peaks[name],
+            }
+            for name, values in walls.items()
+        },
+    }
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    warmup: int
+    rounds: int
+    local_reps: int
+    local_max_tokens: int
+    concurrent_reps: int
+
+
+FULL = Plan(warmup=200, rounds=2500, local_reps=5, local_max_tokens=128, concurrent_reps=7)
+QUICK = Plan(warmup=50, rounds=400, local_reps=2, local_max_tokens=48, concurrent_reps=3)
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    if top is None or bottom is None or bottom <= 0:
+        return None
+    return round(top / bottom, 4)
+
+
+async def bench(plan: Plan, workdir: Path, seed: int, sections: set[str]) -> dict[str, Any]:
+    began = time.perf_counter()
+    rng = random.Random(seed)
+    blocked: list[str] = []
+    result: dict[str, Any] = {"bench": "gateway"}
+    ratios: dict[str, float | None] = {}
+    met: dict[str, bool | None] = {}
+    with loopback_only(blocked):
+        if "overhead" in sections:
+            log("overhead: importing litellm")
+            litellm = import_litellm()
+            async with FakeProvider(default=Reply(REPLY)) as server:
+                figures = await overhead(server, workdir, litellm, plan, rng)
+            result["overhead_per_call"] = figures
+            ours = figures["gateway"]["overhead_p50_us"]
+            durable = figures["gateway_db_ledger"]["overhead_p50_us"]
+            theirs = figures["litellm"]["overhead_p50_us"]
+            ratios["overhead_ours_over_litellm"] = _ratio(ours, theirs)
+            ratios["overhead_ours_db_ledger_over_litellm"] = _ratio(durable, theirs)
+            met["overhead_p50_under_500us"] = ours < TARGETS["overhead_p50_us_max"]
+            met["overhead_at_most_fifth_of_litellm"] = (
+                ratios["overhead_ours_over_litellm"] is not None
+                and ratios["overhead_ours_over_litellm"] <= TARGETS["overhead_ours_over_litellm_max"]
+            )
+            met["db_ledger_overhead_p50_under_500us"] = durable < TARGETS["overhead_p50_us_max"]
+            met["db_ledger_overhead_at_most_fifth_of_litellm"] = (
+                ratios["overhead_ours_db_ledger_over_litellm"] is not None
+                and ratios["overhead_ours_db_ledger_over_litellm"]
+                <= TARGETS["overhead_ours_over_litellm_max"]
+            )
+        if "local" in sections:
+            figures = await local_tokens(workdir, plan)
+            result["local_tokens_per_s"] = figures
+            ratio = _ratio(figures["gateway"]["tokens_per_s"], figures["llama_cpp"]["tokens_per_s"])
+            ratios["local_gateway_over_llama_cpp"] = ratio
+            met["local_tokens_ratio_at_least_0.95"] = (
+                ratio is not None and ratio >= TARGETS["local_tokens_ratio_min"]
+            )
+        if "concurrency" in sections:
+            figures = await concurrency(workdir, plan, wide_pool=False)
+            result["concurrent_200x50ms"] = figures
+            wall = figures["gateway"]["wall_s"]
+            ratios["concurrent_gateway_over_sdk"] = _ratio(wall, figures["sdk"]["wall_s"])
+            met["concurrent_200_under_0.5s"] = wall < TARGETS["concurrent_200_wall_s_max"]
+            if figures["gateway"]["peak_open_connections"] < CONCURRENT_CALLS:
+                log("concurrency: the default pool capped the connections; again, wider")
+                result["concurrent_200x50ms_wide_pool"] = await concurrency(
+                    workdir, plan, wide_pool=True
+                )
+    result["ratios"] = ratios
+    result["targets"] = TARGETS
+    result["targets_met"] = met
+    result["network_attempts_blocked"] = blocked
+    result["plan"] = {
+        "warmup": plan.warmup,
+        "rounds": plan.rounds,
+        "local_reps": plan.local_reps,
+        "local_max_tokens": plan.local_max_tokens,
+        "concurrent_reps": plan.concurrent_reps,
+        "seed": seed,
+    }
+    result["elapsed_s"] = round(time.perf_counter() - began, 1)
+    return result
+
+
+# -- profiling --------------------------------------------------------------------------------
+
+
+async def profile(path: Path, workdir: Path, calls: int) -> None:
+    """cProfile gateway calls (memory ledger) against the fake provider."""
+    async with FakeProvider(default=Reply(REPLY)) as server:
+        gateway = build_gateway(settings_for(workdir, server.openai_url), MemoryLedger())
+        request = remote_request()
+        scope = CallScope(tenant_id="bench", run_id="bench-run", step_key="call", attempt=1)
+        for _ in range(200):
+            await gateway.complete(request, scope, target=REMOTE)
+        profiler = cProfile.Profile()
+        began = time.perf_counter()
+        profiler.enable()
+        for _ in range(calls):
+            await gateway.complete(request, scope, target=REMOTE)
+        profiler.disable()
+        wall = time.perf_counter() - began
+        log(f"profiled {calls} calls: {wall / calls * 1e6:.0f} us per call (profiler on)")
+    profiler.dump_stats(str(path))
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"batonflow|tenacity|asyncio/timeouts", 40)
+    stats.sort_stats("tottime").print_stats(30)
+    print(out.getvalue(), file=sys.stderr)
+
+
+SECTIONS = ("overhead", "local", "concurrency")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller smoke version (< 45 s)")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the call order")
+    parser.add_argument("--dir", type=Path, help="where the SQLite file goes (default: a temp dir)")
+    parser.add_argument("--profile", type=Path, help="profile gateway calls into this file")
+    args = parser.parse_args()
+    sections = {name.strip() for name in args.sections.split(",") if name.strip()}
+    unknown = sections - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {sorted(unknown)}")
+    workdir = Path(tempfile.mkdtemp(prefix="batonflow-bench-gateway-", dir=args.dir))
+    try:
+        if args.profile is not None:
+            asyncio.run(profile(args.profile, workdir, 500 if args.quick else 3000))
+            return
+        plan = QUICK if args.quick else FULL
+        result = asyncio.run(bench(plan, workdir, args.seed, sections))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
