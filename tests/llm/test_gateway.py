@@ -29,7 +29,7 @@ from batonflow.ids import new_id
 from batonflow.llm import anthropic as anthropic_adapter
 from batonflow.llm import openai as openai_adapter
 from batonflow.llm.anthropic import AnthropicModel
-from batonflow.llm.fakeserver import FakeProvider, Fail, Hang, Reply
+from batonflow.llm.fakeserver import Fail, FakeProvider, Hang, Reply
 from batonflow.llm.gateway import Budget, CallScope, Gateway, GatewayConfig, Spent
 from batonflow.llm.messages import ModelRequest, UserMessage
 from batonflow.llm.openai import OpenAIModel
