@@ -4,7 +4,7 @@ Retry-After parser and the price table."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -77,7 +77,7 @@ def model(request: pytest.FixtureRequest) -> Model:
     return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
 
 
-def deltas() -> tuple[list[str], Any]:
+def deltas() -> tuple[list[str], Callable[[str], None]]:
     seen: list[str] = []
     return seen, seen.append
 

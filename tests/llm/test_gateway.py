@@ -36,7 +36,7 @@ from batonflow.llm.openai import OpenAIModel
 from batonflow.llm.prices import load_prices
 from batonflow.llm.registry import ModelRegistry
 from batonflow.store import llm_calls
-from batonflow.store.db import Database
+from batonflow.store.db import Conn, Database
 from batonflow.store.llm_calls import DatabaseLedger, list_calls
 from batonflow.store.tenants import set_llm_policy
 
@@ -659,9 +659,11 @@ async def test_a_monthly_cost_cap_refuses_a_call_that_would_pass_it(
     ]
 
 
-def past_call(tenant: str, created_at: datetime, input_tokens: int) -> dict[str, Any]:
-    """A ledger row of an earlier call of MINI, all of its tokens plain input."""
-    return {
+async def past_call(
+    db: Database, tenant: str, created_at: datetime, input_tokens: int
+) -> dict[str, Any]:
+    """Record an earlier call of MINI in its own run, all of its tokens plain input."""
+    recorded = {
         **paid(MINI, input_tokens=input_tokens, output_tokens=0),
         "id": new_id(),
         "tenant_id": tenant,
@@ -669,6 +671,12 @@ def past_call(tenant: str, created_at: datetime, input_tokens: int) -> dict[str,
         "prompt_hash": "sha256:earlier",
         "created_at": created_at,
     }
+
+    async def work(conn: Conn) -> None:
+        await llm_calls.insert_call(conn, recorded)
+
+    await db.write(work)
+    return recorded
 
 
 SPENT_SUM_BUG = (
@@ -680,12 +688,10 @@ SPENT_SUM_BUG = (
 @pytest.mark.xfail(reason=SPENT_SUM_BUG, strict=True)
 async def test_the_ledger_sums_exact_costs(db: Database, tenant: str) -> None:
     rows = [
-        past_call(tenant, datetime(2026, 10, 31, 23, 59, tzinfo=UTC), 1_000_000),  # $0.40
-        past_call(tenant, datetime(2026, 11, 1, tzinfo=UTC), 30),  # $0.000012
-        past_call(tenant, datetime(2026, 11, 2, tzinfo=UTC), 3_750_000),  # $1.50
+        await past_call(db, tenant, datetime(2026, 10, 31, 23, 59, tzinfo=UTC), 1_000_000),  # $0.40
+        await past_call(db, tenant, datetime(2026, 11, 1, tzinfo=UTC), 30),  # $0.000012
+        await past_call(db, tenant, datetime(2026, 11, 2, tzinfo=UTC), 3_750_000),  # $1.50
     ]
-    for recorded in rows:
-        await db.write(lambda conn, recorded=recorded: llm_calls.insert_call(conn, recorded))
     ledger = DatabaseLedger(db)
 
     assert (
@@ -700,16 +706,14 @@ async def test_a_monthly_cost_cap_counts_this_months_spend_only(
 ) -> None:
     async with engine.begin() as conn:
         await set_llm_policy(conn, tenant, budget_usd=Decimal("0.01"))
-    last_month = past_call(tenant, datetime(2026, 10, 31, 23, 59, tzinfo=UTC), 1_000_000)
-    await db.write(lambda conn: llm_calls.insert_call(conn, last_month))
+    await past_call(db, tenant, datetime(2026, 10, 31, 23, 59, tzinfo=UTC), 1_000_000)
     gateway = build(now=lambda: datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
 
     # $0.40 spent in October does not count against November's $0.01
     first = await gateway.complete(ask(), scope(tenant), target=MINI)
     assert first.cost_usd == Decimal("0.000012")
 
-    this_month = past_call(tenant, datetime(2026, 11, 1, tzinfo=UTC), 24_970)  # $0.009988
-    await db.write(lambda conn: llm_calls.insert_call(conn, this_month))
+    await past_call(db, tenant, datetime(2026, 11, 1, tzinfo=UTC), 24_970)  # $0.009988
     with pytest.raises(BudgetExceeded) as caught:
         await gateway.complete(ask(), scope(tenant), target=MINI)
 

@@ -116,3 +116,7 @@ async def test_the_migrated_schema_matches_the_models(fresh: AsyncEngine) -> Non
     async with fresh.connect() as conn:
         differences = await conn.run_sync(_differences)
     assert differences == []
+
+
+def test_the_head_the_cli_checks_is_the_trees_head() -> None:
+    assert migrate.head() == migrate.tree_head() == "0002"
