@@ -22,6 +22,7 @@ from batonflow.llm.messages import ModelResponse, Usage
 from batonflow.llm.prices import load_prices
 from batonflow.llm.registry import ModelRegistry
 from batonflow.llm.scripted import ScriptedModel
+from batonflow.runs.service import cancel_run
 from batonflow.settings import Settings
 from batonflow.store import llm_calls as call_store
 from batonflow.store import runs as run_store
@@ -29,7 +30,7 @@ from batonflow.store.db import Database, reading
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
-from tests.conftest import now, start
+from tests.conftest import ACTOR, now, start
 
 RATE = """
 id: rate
@@ -353,3 +354,53 @@ steps:
     }
     assert call["input_tokens"] > 10
     assert 0 < call["output_tokens"] <= 40
+
+
+class Stuck:
+    """A model that never answers, and notes when its call is cancelled."""
+
+    provider = "stuck"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def request(self, request: Any, *, timeout: float, on_text: Any = None) -> ModelResponse:
+        self.started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_cancelling_a_run_cancels_its_model_call_in_flight(
+    engine: AsyncEngine, tenant: str, settings: Settings, specs: SpecCache
+) -> None:
+    stuck = Stuck("forever")
+    db = Database(engine)
+    gateway = Gateway(
+        GatewayConfig(routes={"default": ["stuck:forever"]}),
+        ModelRegistry({"stuck": lambda name: stuck}),
+        DatabaseLedger(db),
+        load_prices(),
+    )
+    registry = build_registry(models=gateway)
+    executor = Executor(engine, registry, settings, specs=specs, gateway=gateway)
+    spec = "id: hang\nversion: 1\nsteps:\n  - {id: ask, kind: llm, prompt: hello}\n"
+    try:
+        run = await start(engine, tenant, spec, {}, registry)
+        draining = asyncio.create_task(executor.drain([run.id]))
+        await asyncio.wait_for(stuck.started.wait(), 10)
+        async with engine.begin() as conn:
+            await cancel_run(
+                conn, tenant_id=tenant, run_id=run.id, actor=ACTOR, reason="stop", now=now()
+            )
+        executor.wake()
+        assert await asyncio.wait_for(draining, 10) == {run.id: "cancelled"}
+        await asyncio.wait_for(stuck.cancelled.wait(), 5)
+    finally:
+        executor.close()
+        db.close()
