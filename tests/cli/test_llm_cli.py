@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dirty_equals import IsDatetime, IsFloat, IsPositiveInt, IsStr
 
-from tests.cli.test_cli import Cli, cli, said, sqlite_cli  # noqa: F401 - fixtures
+from tests.cli.conftest import Cli, said
 
 pytestmark = pytest.mark.slow
 
@@ -49,9 +49,7 @@ def test_prompts_set_list_show_and_diff(cli: Cli, tmp_path: Path) -> None:
     template.write_text("Hello {{ name }},\nwelcome to {{ team }}.\n")
     first = cli("prompts", "set", "greet", "--var", "name", "--template", "Hi {{ name }}")
     same = cli("prompts", "set", "greet", "--var", "name", "--template", "Hi {{ name }}")
-    second = cli(
-        "prompts", "set", "greet", "--var", "name", "--var", "team", "--file", template
-    )
+    second = cli("prompts", "set", "greet", "--var", "name", "--var", "team", "--file", template)
     assert [(d.returncode, d.stdout.strip()) for d in (first, same, second)] == [
         (0, "prompt greet: stored v1"),
         (0, "prompt greet: unchanged, newest is v1"),

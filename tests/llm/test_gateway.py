@@ -21,6 +21,7 @@ from batonflow.errors import (
     BudgetExceeded,
     CircuitOpen,
     ModelRejected,
+    ModelTimeout,
     ModelUnavailable,
     OutputInvalid,
     RouteExhausted,
@@ -50,7 +51,6 @@ SCHEMA = {
     "properties": {"answer": {"type": "integer"}},
     "required": ["answer"],
 }
-IsHash = IsStr(regex=r"sha256:[0-9a-f]{64}")
 # What the ledger keeps of a row in most tests: everything but ids, times and bodies.
 FIELDS = (
     "route",
@@ -171,8 +171,11 @@ def ask(text: str = "Say hello", **options: Any) -> ModelRequest:
     return ModelRequest(messages=(UserMessage(content=text),), **options)
 
 
-async def stored(db: Database, tenant: str, run_id: str) -> list[dict[str, Any]]:
-    return await db.read(lambda conn: list_calls(conn, tenant, run_id))
+async def stored(db: Database, call: CallScope) -> list[dict[str, Any]]:
+    """The ledger rows of the call's run, read back from the database."""
+    run_id = call.run_id
+    assert run_id is not None
+    return await db.read(lambda conn: list_calls(conn, call.tenant_id, run_id))
 
 
 def brief(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -241,9 +244,7 @@ async def test_a_rate_limit_is_retried_after_the_retry_after_it_names(
         [0.25, 1.5],
         3,
     )
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
-        paid(MINI, route="mini", retries=2)
-    ]
+    assert brief(await stored(db, call)) == [paid(MINI, route="mini", retries=2)]
 
 
 async def test_server_errors_and_timeouts_back_off_exponentially(
@@ -257,8 +258,32 @@ async def test_server_errors_and_timeouts_back_off_exponentially(
     done = await gateway.complete(ask(), call, target=MINI)
 
     # backoff 0.125, 0.25, 0.5 (doubling from retry_initial); with rand() = 0.5 three quarters
-    assert (done.text, sleeps.delays) == ("fine", [0.09375, 0.1875, 0.375])
-    assert brief(await stored(db, tenant, call.run_id or "")) == [paid(MINI, route=None, retries=3)]
+    assert (done.text, sleeps.delays, len(server.requests)) == (
+        "fine",
+        [0.09375, 0.1875, 0.375],
+        1 + 4,
+    )
+    assert brief(await stored(db, call)) == [paid(MINI, route=None, retries=3)]
+
+
+async def test_a_call_that_keeps_timing_out_is_recorded_as_a_timeout(
+    server: FakeProvider, build: Build, sleeps: Sleeps, db: Database, tenant: str
+) -> None:
+    server.script(Hang(2), Hang(2))
+    call = scope(tenant)
+
+    with pytest.raises(ModelTimeout) as caught:
+        await build(max_retries=1, timeout=0.3).complete(ask(), call, target=MINI)
+
+    # the SDK's timeout and the gateway's own race; either names the model and the limit
+    assert caught.value.message in (
+        "openai:gpt-4.1-mini did not answer in 0.3s",
+        "openai:gpt-4.1-mini did not answer within 0.3s",
+    )
+    assert (caught.value.retries, sleeps.delays) == (1, [0.09375])
+    assert brief(await stored(db, call)) == [
+        row(MINI, route=None, status="error", error_code="model_timeout", retries=1)
+    ]
 
 
 async def test_backoff_is_capped_at_retry_max(
@@ -283,7 +308,7 @@ async def test_a_rejected_request_is_not_retried(
         await build().complete(ask(), call, target="mini")
 
     assert (caught.value.retries, sleeps.delays, len(server.requests)) == (0, [], 1)
-    [recorded] = await stored(db, tenant, call.run_id or "")
+    [recorded] = await stored(db, call)
     assert (brief([recorded]), recorded["error_message"]) == (
         [row(MINI, route="mini", status="error", error_code="model_rejected")],
         caught.value.message,
@@ -300,7 +325,7 @@ async def test_retries_stop_after_max_retries_and_count_them(
         await build(max_retries=2).complete(ask(), call, target=MINI)
 
     assert (caught.value.retries, sleeps.delays, len(server.requests)) == (2, [0.09375, 0.1875], 3)
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         row(MINI, route=None, status="error", error_code="model_unavailable", retries=2)
     ]
 
@@ -318,7 +343,7 @@ async def test_a_long_retry_after_falls_back_at_once(
 
     assert (done.text, done.model, sleeps.delays) == ("from claude", HAIKU, [])
     assert [seen.path for seen in server.requests] == [OPENAI_PATH, ANTHROPIC_PATH]
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         row(MINI, status="error", error_code="model_rate_limited"),
         paid(HAIKU, hop=1),
     ]
@@ -338,7 +363,7 @@ async def test_fallback_records_every_hop(
 
     done = await build().complete(ask(), call, calls=calls)
 
-    rows = await stored(db, tenant, call.run_id or "")
+    rows = await stored(db, call)
     common = {
         "tenant_id": tenant,
         "run_id": call.run_id,
@@ -432,10 +457,8 @@ async def test_route_exhausted_when_every_model_fails(
             ],
         },
     )
-    assert [r["error_message"] for r in await stored(db, tenant, call.run_id or "")] == [
-        hop["message"] for hop in hops
-    ]
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert [r["error_message"] for r in await stored(db, call)] == [hop["message"] for hop in hops]
+    assert brief(await stored(db, call)) == [
         row(MINI, status="error", error_code="model_unavailable"),
         row(HAIKU, hop=1, status="error", error_code="model_rejected"),
     ]
@@ -481,7 +504,7 @@ async def test_the_breaker_opens_skips_the_model_and_closes_after_a_good_probe(
     )
 
     failed = row(MINI, route=None, status="error", error_code="model_unavailable")
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         failed,
         failed,
         row(MINI, route=None, status="skipped", error_code="circuit_open"),
@@ -531,7 +554,7 @@ async def test_a_cancelled_call_leaves_the_breaker_usable(
     server.script(Reply("probe"))
     done = await gateway.complete(ask(), call, target=MINI)
     assert (done.text, breaker.state) == ("probe", BreakerState.CLOSED)
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         row(MINI, route=None, status="error", error_code="model_unavailable"),
         paid(MINI, route=None),
     ]
@@ -563,7 +586,7 @@ async def test_invalid_output_is_asked_again_with_the_problem(
             "Answer again with only JSON that fits the schema.",
         },
     ]
-    rows = await stored(db, tenant, call.run_id or "")
+    rows = await stored(db, call)
     assert brief(rows) == [
         paid(MINI, route=None, status="invalid_output", error_code="output_invalid"),
         paid(MINI, route=None),
@@ -604,7 +627,7 @@ async def test_output_that_never_fits_is_output_invalid(
         {"model": MINI, "status": None, "raw": '{"answer": "still words"}', "problem": problem},
     )
     invalid = paid(MINI, route=None, status="invalid_output", error_code="output_invalid")
-    assert brief(await stored(db, tenant, call.run_id or "")) == [invalid, invalid]
+    assert brief(await stored(db, call)) == [invalid, invalid]
 
 
 # -- budgets ---------------------------------------------------------------------------------
@@ -627,7 +650,7 @@ async def test_a_run_token_cap_refuses_the_call_before_it_is_sent(
         {"cap": "tokens", "limit": 110, "used": 15},
         1,
     )
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         paid(MINI, route=None),
         row(MINI, route=None, status="skipped", error_code="budget_exceeded"),
     ]
@@ -654,7 +677,7 @@ async def test_a_monthly_cost_cap_refuses_a_call_that_would_pass_it(
         {"cap": "cost_usd", "limit": "0.0005", "used": "0"},
         0,
     )
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         row(MINI, route=None, status="skipped", error_code="budget_exceeded")
     ]
 
@@ -741,7 +764,7 @@ async def test_a_monthly_token_cap_refuses_on_every_model_of_the_route(
         0,
     )
     assert [hop["model"] for hop in caught.value.details["hops"]] == [MINI, HAIKU]
-    assert brief(await stored(db, tenant, call.run_id or "")) == [
+    assert brief(await stored(db, call)) == [
         row(MINI, status="skipped", error_code="budget_exceeded"),
         row(HAIKU, hop=1, status="skipped", error_code="budget_exceeded"),
     ]
@@ -788,7 +811,7 @@ async def test_bodies_are_stored_only_when_the_tenant_asks_and_redacted(
         ask("my key is sk-live-abc123, ünïcode"), call, target=MINI
     )
 
-    [recorded] = await stored(db, tenant, call.run_id or "")
+    [recorded] = await stored(db, call)
     assert (recorded["request_body"], recorded["response_body"]) == (
         (
             '[{"role": "user", "content": "my key is [redacted], ünïcode"}]',
@@ -815,7 +838,7 @@ async def test_streaming_publishes_ordered_deltas_and_records_time_to_first_toke
         ask(), call, target=target, publish=published.append
     )
 
-    [recorded] = await stored(db, tenant, call.run_id or "")
+    [recorded] = await stored(db, call)
     pieces = ["hell", "o st", "ream", "ing ", "worl", "d"]
     assert published == [
         {

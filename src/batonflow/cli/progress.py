@@ -1,4 +1,5 @@
-"""Live progress of a run in the terminal: one line per step with status, attempt and duration."""
+"""Live progress of a run in the terminal: one line per step with status, attempt and duration;
+while a model generates for a step, its line shows the newest text as it streams."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class StepLine:
     started: float | None = None
     duration_ms: float | None = None
     note: str = ""
+    streamed: str = ""
 
 
 @dataclass
@@ -55,8 +57,17 @@ class Progress:
             return
         if item.step_key is None:
             return
-        line = self.steps.setdefault(item.step_key, StepLine())
+        key = item.step_key.split("[", 1)[0]  # a map item's text shows on its map step
+        line = self.steps.setdefault(key, StepLine())
         data = item.data
+        if item.type == "llm.delta":
+            line.streamed = (line.streamed + data["text"])[-200:]
+            line.note = "… " + " ".join(line.streamed.split())[-60:]
+            return
+        if item.type == "llm.call":
+            line.streamed = ""
+            return
+        line = self.steps.setdefault(item.step_key, StepLine())
         if item.type == "step.started":
             line.status, line.attempt, line.started = "running", data["attempt"], time.monotonic()
             line.note = ""
