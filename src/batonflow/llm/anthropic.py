@@ -2,7 +2,8 @@
 
 System messages become the `system` parameter; tool results travel as `tool_result` blocks in a
 user turn. Structured output is a forced call of a tool named `respond` whose input schema is the
-step's schema; the tool's input becomes the response text. The SDK's own retries are off.
+step's schema; the tool's input becomes the response text. The SDK's own retries are off. The
+Messages API of the SDK version we pin takes no `temperature`, so a step's temperature is not sent.
 """
 
 from __future__ import annotations
@@ -99,8 +100,6 @@ class AnthropicModel:
         }
         if system:
             body["system"] = system
-        if request.temperature is not None:
-            body["temperature"] = min(request.temperature, 1.0)
         if request.stop:
             body["stop_sequences"] = list(request.stop)
         tools = [
@@ -231,6 +230,11 @@ class AnthropicModel:
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
                     output_tokens = event.usage.output_tokens
+        if start_usage is None or stop_reason is None:
+            raise ModelUnavailable(
+                f"{self.qualified} ended its stream before the message was complete",
+                model=self.qualified,
+            )
         calls = [
             ToolCall(id=b["id"], name=b["name"], arguments=json.loads(b["json"] or "{}"))
             for _, b in sorted(blocks.items())

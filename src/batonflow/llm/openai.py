@@ -208,6 +208,11 @@ class OpenAIModel:
                         if part.function is not None:
                             slot["name"] += part.function.name or ""
                             slot["args"] += part.function.arguments or ""
+        if finish is None:
+            raise ModelUnavailable(
+                f"{self.qualified} ended its stream without finishing the reply",
+                model=self.qualified,
+            )
         return ModelResponse(
             text="".join(text),
             tool_calls=tuple(

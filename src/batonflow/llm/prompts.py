@@ -65,11 +65,13 @@ def check(draft: PromptDraft) -> list[str]:
             issues.append(f"variables: '{name}' is not a valid variable name")
     declared = set(draft.variables)
     for where, text in (("template", draft.template), ("system", draft.system or "")):
-        error = templates.syntax_error(text) if text else None
+        if not templates.is_template(text):
+            continue  # plain text: nothing to check
+        error = templates.syntax_error(text)
         if error:
             issues.append(f"{where}: template syntax error: {error}")
             continue
-        for ref in sorted({r.root for r in templates.references(text)} if text else set()):
+        for ref in sorted({r.root for r in templates.references(text)}):
             if ref not in declared:
                 issues.append(
                     f"{where}: reads '{ref}', which is not a declared variable "

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, func, insert, select, type_coerce
 
 from batonflow.llm.gateway import Budget, Spent, TenantPolicy
 from batonflow.store import tenants
@@ -28,14 +28,14 @@ async def spent(
     """(tokens, cost in USD) of the tenant's calls, for one run or since a moment."""
     query = select(
         func.coalesce(func.sum(calls_t.c.input_tokens + calls_t.c.output_tokens), 0),
-        func.coalesce(func.sum(calls_t.c.cost_usd), 0),
+        # Summed as the stored integers (picodollars): exact on every database.
+        func.coalesce(func.sum(type_coerce(calls_t.c.cost_usd, BigInteger)), 0),
     ).where(calls_t.c.tenant_id == tenant_id)
     if run_id is not None:
         query = query.where(calls_t.c.run_id == run_id)
     if since is not None:
         query = query.where(calls_t.c.created_at >= since)
     tokens, pico = tuple((await conn.execute(query)).one())
-    # The sum is taken in SQL on the stored integers; turn it back into exact dollars.
     return int(tokens), Decimal(int(pico)) / Decimal(10) ** 12
 
 
