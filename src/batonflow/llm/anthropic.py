@@ -13,7 +13,7 @@ from typing import Any
 
 import anthropic
 
-from batonflow.errors import ModelError, ModelTimeout, ModelUnavailable
+from batonflow.errors import ModelUnavailable
 from batonflow.llm.messages import (
     AssistantMessage,
     ModelRequest,
@@ -23,7 +23,7 @@ from batonflow.llm.messages import (
     ToolMessage,
     Usage,
 )
-from batonflow.llm.model import TextSink, status_error
+from batonflow.llm.model import TextSink, sdk_errors
 
 RESPOND = "respond"
 
@@ -128,29 +128,11 @@ class AnthropicModel:
     ) -> ModelResponse:
         body = self.body(request)
         structured = request.output_schema is not None
-        try:
+        with sdk_errors(anthropic, self.qualified, timeout):
             if on_text is None:
                 message = await self.sdk.messages.create(**body, timeout=timeout)
                 return self._response(message, structured)
             return await self._stream(body, timeout, on_text, structured)
-        except ModelError:
-            raise
-        except anthropic.APITimeoutError:
-            raise ModelTimeout(
-                f"{self.qualified} did not answer in {timeout}s", model=self.qualified
-            ) from None
-        except anthropic.APIStatusError as exc:
-            raise status_error(
-                self.qualified, exc.status_code, exc.response.headers, exc.message
-            ) from None
-        except anthropic.APIConnectionError as exc:
-            raise ModelUnavailable(
-                f"cannot reach {self.qualified}: {exc.message}", model=self.qualified
-            ) from None
-        except (anthropic.APIError, ValueError, AttributeError, TypeError, KeyError) as exc:
-            raise ModelUnavailable(
-                f"{self.qualified} sent a malformed reply: {exc}", model=self.qualified
-            ) from None
 
     def _response(self, message: Any, structured: bool) -> ModelResponse:
         if not hasattr(message, "content"):

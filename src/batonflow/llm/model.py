@@ -9,9 +9,10 @@ accounting belong to the gateway, so an adapter makes exactly one attempt.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from batonflow.errors import (
     ConfigError,
@@ -83,3 +84,21 @@ def status_error(model: str, status: int, headers: Mapping[str, str], message: s
     if status >= 500:
         return ModelUnavailable(text, model=model, status=status)
     return ModelRejected(text, model=model, status=status)
+
+
+@contextmanager
+def sdk_errors(sdk: Any, model: str, timeout: float) -> Iterator[None]:
+    """Turn the exceptions of a provider SDK (`openai` and `anthropic` share their shape) into
+    the classified `ModelError`s, so every adapter reports failures the same way."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except sdk.APITimeoutError:
+        raise ModelTimeout(f"{model} did not answer in {timeout}s", model=model) from None
+    except sdk.APIStatusError as exc:
+        raise status_error(model, exc.status_code, exc.response.headers, exc.message) from None
+    except sdk.APIConnectionError as exc:
+        raise ModelUnavailable(f"cannot reach {model}: {exc.message}", model=model) from None
+    except (sdk.APIError, ValueError, AttributeError, TypeError, KeyError) as exc:
+        raise ModelUnavailable(f"{model} sent a malformed reply: {exc}", model=model) from None

@@ -13,7 +13,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from batonflow.errors import ModelError, ModelTimeout, ModelUnavailable
+from batonflow.errors import ModelUnavailable
 from batonflow.llm.messages import (
     Message,
     ModelRequest,
@@ -24,7 +24,7 @@ from batonflow.llm.messages import (
     Usage,
     UserMessage,
 )
-from batonflow.llm.model import TextSink, status_error
+from batonflow.llm.model import TextSink, sdk_errors
 
 
 def client(api_key: str | None, base_url: str | None) -> openai.AsyncOpenAI:
@@ -129,29 +129,11 @@ class OpenAIModel:
         on_text: TextSink | None = None,
     ) -> ModelResponse:
         body = self.body(request)
-        try:
+        with sdk_errors(openai, self.qualified, timeout):
             if on_text is None:
                 completion = await self.sdk.chat.completions.create(**body, timeout=timeout)
                 return self._response(completion)
             return await self._stream(body, timeout, on_text)
-        except ModelError:
-            raise
-        except openai.APITimeoutError:
-            raise ModelTimeout(
-                f"{self.qualified} did not answer in {timeout}s", model=self.qualified
-            ) from None
-        except openai.APIStatusError as exc:
-            raise status_error(
-                self.qualified, exc.status_code, exc.response.headers, exc.message
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise ModelUnavailable(
-                f"cannot reach {self.qualified}: {exc.message}", model=self.qualified
-            ) from None
-        except (openai.APIError, ValueError, AttributeError, TypeError) as exc:
-            raise ModelUnavailable(
-                f"{self.qualified} sent a malformed reply: {exc}", model=self.qualified
-            ) from None
 
     def _response(self, completion: Any) -> ModelResponse:
         if not isinstance(completion, ChatCompletion) or not completion.choices:
