@@ -31,7 +31,14 @@ from batonflow.llm import anthropic as anthropic_adapter
 from batonflow.llm import openai as openai_adapter
 from batonflow.llm.anthropic import AnthropicModel
 from batonflow.llm.fakeserver import Fail, FakeProvider, Hang, Reply
-from batonflow.llm.gateway import Budget, CallScope, Gateway, GatewayConfig, Spent
+from batonflow.llm.gateway import (
+    Budget,
+    CallScope,
+    Gateway,
+    GatewayConfig,
+    Spent,
+    TenantPolicy,
+)
 from batonflow.llm.messages import ModelRequest, UserMessage
 from batonflow.llm.openai import OpenAIModel
 from batonflow.llm.prices import load_prices
@@ -157,7 +164,7 @@ def build(models: ModelRegistry, db: Database, sleeps: Sleeps, clock: Clock) -> 
         return Gateway(
             GatewayConfig(**settings),
             models,
-            DatabaseLedger(db),
+            DatabaseLedger(db, policy_seconds=0),  # these tests change the policy mid-test
             PRICES,
             sleep=sleeps,
             rand=lambda: 0.5,
@@ -781,6 +788,23 @@ async def test_a_model_without_a_price_is_refused_under_a_cost_cap(
         {"cap": "cost_usd", "model": "openai:gpt-unpriced"},
         1,
     )
+
+
+async def test_the_ledger_reads_a_tenants_policy_at_most_once_per_interval(
+    engine: AsyncEngine, db: Database, tenant: str
+) -> None:
+    now = [100.0]
+    ledger = DatabaseLedger(db, policy_seconds=5, clock=lambda: now[0])
+    before = await ledger.policy(tenant)
+    async with engine.begin() as conn:
+        await set_llm_policy(conn, tenant, llm_log_bodies=True, budget_tokens=10)
+    now[0] += 4.9
+    cached = await ledger.policy(tenant)
+    now[0] += 0.2
+    fresh = await ledger.policy(tenant)
+
+    assert (before, cached) == (TenantPolicy(), TenantPolicy())
+    assert fresh == TenantPolicy(log_bodies=True, monthly=Budget(tokens=10))
 
 
 # -- bodies ----------------------------------------------------------------------------------

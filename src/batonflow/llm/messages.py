@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -95,7 +97,7 @@ class ModelRequest(_Message):
     def prompt_hash(self) -> str:
         """A stable hash of what is sent (messages, schema, tools), logged with every call."""
         body = self.model_dump(mode="json", include={"messages", "output_schema", "tools"})
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        canonical = _CANONICAL.encode(body)
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -50,17 +52,32 @@ async def list_calls(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, 
 
 class DatabaseLedger:
     """The gateway's ledger in the database: every call row is committed before the gateway
-    returns, and budgets are summed from the committed rows."""
+    returns, and budgets are summed from the committed rows. A tenant's policy is read at most
+    once per `policy_seconds`, so a change (`batonflow tenant set`) applies within that time."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        policy_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
+        self.policy_seconds = policy_seconds
+        self.clock = clock
+        self._policies: dict[str, tuple[float, TenantPolicy]] = {}
 
     async def policy(self, tenant_id: str) -> TenantPolicy:
+        cached = self._policies.get(tenant_id)
+        if cached is not None and self.clock() - cached[0] < self.policy_seconds:
+            return cached[1]
         row = await self.db.read(lambda conn: tenants.llm_policy(conn, tenant_id))
-        return TenantPolicy(
+        policy = TenantPolicy(
             log_bodies=bool(row["llm_log_bodies"]),
             monthly=Budget(tokens=row["budget_tokens"], cost_usd=row["budget_usd"]),
         )
+        self._policies[tenant_id] = (self.clock(), policy)
+        return policy
 
     async def spent_by_run(self, tenant_id: str, run_id: str) -> Spent:
         tokens, cost = await self.db.read(lambda conn: spent(conn, tenant_id, run_id=run_id))
