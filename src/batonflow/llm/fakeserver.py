@@ -313,3 +313,26 @@ def _anthropic_events(body: dict[str, Any], r: Reply) -> list[str]:
 
 def _pieces(text: str, size: int = 4) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+async def _serve_forever(port: int, delay: float) -> None:
+    async with FakeProvider(port=port, default=Reply(delay=delay)) as server:
+        print(server.url, flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m batonflow.llm.fakeserver [--port N] [--delay S]`: serve until interrupted,
+    answering every request with a short reply after `delay` seconds; prints its URL first."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(args.port, args.delay))
+
+
+if __name__ == "__main__":
+    main()
