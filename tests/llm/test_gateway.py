@@ -863,6 +863,7 @@ async def test_streaming_publishes_ordered_deltas_and_records_time_to_first_toke
             "model": target,
             "run_id": call.run_id,
             "step_key": "greet",
+            "retry": 0,
             "index": index,
             "text": text,
         }
@@ -870,6 +871,21 @@ async def test_streaming_publishes_ordered_deltas_and_records_time_to_first_toke
     ]
     assert done.text == "".join(pieces)
     assert recorded["ttft_ms"] == IsFloat(gt=0, le=recorded["latency_ms"])
+
+
+async def test_a_retried_stream_starts_again_under_the_next_retry_number(
+    server: FakeProvider, build: Build, tenant: str
+) -> None:
+    server.script(Fail(500), Reply("again"))
+    published: list[dict[str, Any]] = []
+
+    done = await build().complete(ask(), scope(tenant), target=MINI, publish=published.append)
+
+    assert [(d["retry"], d["index"], d["text"]) for d in published] == [
+        (1, 0, "agai"),
+        (1, 1, "n"),
+    ]
+    assert (done.text, done.calls[0]["retries"]) == ("again", 1)
 
 
 async def test_calls_without_publish_record_no_time_to_first_token(

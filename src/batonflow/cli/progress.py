@@ -61,6 +61,8 @@ class Progress:
         line = self.steps.setdefault(key, StepLine())
         data = item.data
         if item.type == "llm.delta":
+            if data["index"] == 0:
+                line.streamed = ""  # a new call, or a retry streaming again
             line.streamed = (line.streamed + data["text"])[-200:]
             line.note = "… " + " ".join(line.streamed.split())[-60:]
             return

@@ -142,6 +142,7 @@ class LlmDelta(_Data):
 
     call_id: str
     model: str
+    retry: int = 0  # a retried call streams again from index 0 under the next number
     index: int
     text: str
 

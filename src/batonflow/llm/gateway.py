@@ -425,26 +425,8 @@ class Gateway:
         scope: CallScope,
         started: float,
         first: list[float],
-    ) -> Callable[[str], None]:
-        index = 0
-
-        def on_text(text: str) -> None:
-            nonlocal index
-            if not first:
-                first.append(self.clock())
-            publish(
-                {
-                    "call_id": call_id,
-                    "model": model,
-                    "run_id": scope.run_id,
-                    "step_key": scope.step_key,
-                    "index": index,
-                    "text": text,
-                }
-            )
-            index += 1
-
-        return on_text
+    ) -> _Deltas:
+        return _Deltas(publish, call_id, model, scope, first, self.clock)
 
     def _timeout(self, scope: CallScope) -> float:
         timeout = self.config.timeout
@@ -505,6 +487,8 @@ class Gateway:
                     if first is not None:
                         failure, first = first, None
                         raise failure
+                    if isinstance(on_text, _Deltas):
+                        on_text.restart()
                     response = await self._once(model, name, request, scope, on_text)
         except ModelError as exc:
             exc.retries = attempt_number - 1
@@ -649,6 +633,50 @@ class Gateway:
                 row["response_body"] = self.redact(response.text)
         await self.ledger.record(row)
         return row
+
+
+class _Deltas:
+    """Publishes a call's streamed text as `llm.delta` data. A retried attempt streams again from
+    the start under the next `retry` number, so a follower drops what it showed of the failed one."""
+
+    def __init__(
+        self,
+        publish: Publish,
+        call_id: str,
+        model: str,
+        scope: CallScope,
+        first: list[float],
+        clock: Callable[[], float],
+    ) -> None:
+        self.publish = publish
+        self.call_id = call_id
+        self.model = model
+        self.scope = scope
+        self.first = first
+        self.clock = clock
+        self.index = 0
+        self.retry = 0
+
+    def restart(self) -> None:
+        self.retry += 1
+        self.index = 0
+        self.first.clear()
+
+    def __call__(self, text: str) -> None:
+        if not self.first:
+            self.first.append(self.clock())
+        self.publish(
+            {
+                "call_id": self.call_id,
+                "model": self.model,
+                "run_id": self.scope.run_id,
+                "step_key": self.scope.step_key,
+                "retry": self.retry,
+                "index": self.index,
+                "text": text,
+            }
+        )
+        self.index += 1
 
 
 def call_event(row: dict[str, Any]) -> dict[str, Any]:

@@ -169,7 +169,7 @@ class Executor:
         """Where a step's streamed model text goes: live subscribers of the bus (not stored)."""
 
         def publish(data: dict[str, Any]) -> None:
-            delta = {k: data[k] for k in ("call_id", "model", "index", "text")}
+            delta = {k: data[k] for k in ("call_id", "model", "retry", "index", "text")}
             self.bus.publish(
                 [StoredEvent(None, "llm.delta", 1, tenant_id, run_id, 0, key, delta, utcnow())]
             )
