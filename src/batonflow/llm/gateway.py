@@ -635,27 +635,19 @@ class Gateway:
         return row
 
 
+@dataclass
 class _Deltas:
     """Publishes a call's streamed text as `llm.delta` data. A retried attempt streams again from
     the start under the next `retry` number, so a follower drops what it showed of the failed one."""
 
-    def __init__(
-        self,
-        publish: Publish,
-        call_id: str,
-        model: str,
-        scope: CallScope,
-        first: list[float],
-        clock: Callable[[], float],
-    ) -> None:
-        self.publish = publish
-        self.call_id = call_id
-        self.model = model
-        self.scope = scope
-        self.first = first
-        self.clock = clock
-        self.index = 0
-        self.retry = 0
+    publish: Publish
+    call_id: str
+    model: str
+    scope: CallScope
+    first: list[float]  # when the first text arrived (time to first token)
+    clock: Callable[[], float]
+    index: int = 0
+    retry: int = 0
 
     def restart(self) -> None:
         self.retry += 1
