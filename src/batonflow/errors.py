@@ -5,7 +5,11 @@
     │   ├── SpecError                 spec_invalid: a workflow file is wrong (carries every issue)
     │   ├── InvalidInput              input_invalid: run inputs, review edits or input data
     │   ├── NotFound                  not_found: no such object for this tenant
+    │   ├── Unauthenticated           unauthenticated: no valid credentials came with the request
     │   ├── PermissionDenied          forbidden: the actor's roles do not allow this
+    │   ├── RateLimited               rate_limited: too many requests; retry after `retry_after`
+    │   ├── QuotaExceeded             quota_exceeded: a tenant limit (such as active runs) is reached
+    │   ├── PayloadTooLarge           payload_too_large: a request body over the size limit
     │   ├── Conflict                  conflict: the object is not in a state that allows this
     │   │   └── IllegalTransition     illegal_transition: a run cannot move between two states
     │   └── ConfigError               config_invalid: settings that cannot work
@@ -74,8 +78,28 @@ class NotFound(UserError):
     code = "not_found"
 
 
+class Unauthenticated(UserError):
+    code = "unauthenticated"
+
+
 class PermissionDenied(UserError):
     code = "forbidden"
+
+
+class RateLimited(UserError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(UserError):
+    code = "quota_exceeded"
+
+
+class PayloadTooLarge(UserError):
+    code = "payload_too_large"
 
 
 class Conflict(UserError):

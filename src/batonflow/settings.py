@@ -11,6 +11,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_SECRET = SecretStr("batonflow-dev-secret-do-not-use-in-production")
+
 
 def default_data_dir() -> Path:
     return Path(user_data_dir("batonflow", appauthor=False))
@@ -76,6 +78,39 @@ class Settings(BaseSettings):
     price_table: Path | None = None
     run_budget_tokens: int | None = Field(None, ge=1)
     run_budget_usd: Decimal | None = Field(None, gt=0)
+
+    # -- the HTTP API (see README "The HTTP API") ----------------------------------------------
+    dev: bool = Field(False, description="development mode: allows the built-in secret key")
+    secret_key: SecretStr = Field(
+        DEV_SECRET, description="signs access tokens (HS256); at least 32 characters"
+    )
+    jwt_issuer: str = "batonflow"
+    jwt_audience: str = "batonflow-api"
+    access_token_seconds: int = Field(900, ge=30, le=86_400)
+    refresh_token_seconds: int = Field(30 * 86_400, ge=60)
+    invitation_seconds: int = Field(7 * 86_400, ge=60)
+    argon2_time_cost: int = Field(2, ge=1, description="OWASP: m=19 MiB, t=2, p=1")
+    argon2_memory_kib: int = Field(19_456, ge=8)
+    argon2_parallelism: int = Field(1, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(8420, ge=0, le=65_535)
+    executor: str = Field(
+        "inprocess", description="inprocess: `serve` runs the executor; none: workers do"
+    )
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0: rate limits shared across replicas"
+    )
+    rate_limit_user: str = Field("600/minute", description="requests per user or API key")
+    rate_limit_tenant: str = Field("3000/minute", description="requests per tenant")
+    rate_limit_global: str = Field("30000/minute", description="requests to this API, in all")
+    rate_limit_login: str = Field(
+        "10/minute", description="login and refresh attempts per account and per client address"
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
+    max_page_size: int = Field(200, ge=1, le=10_000)
+    tenant_max_active_runs: int = Field(
+        200, ge=1, description="queued, running or waiting runs a tenant may have at once"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -63,7 +63,7 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == []
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == migrate.head() == "0002"
+    assert await migrate.current(fresh) == migrate.head() == "0003"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
     await migrate.downgrade(fresh, "base")
@@ -71,14 +71,14 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == ["alembic_version"]
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0002"
+    assert await migrate.current(fresh) == "0003"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
 async def test_upgrade_is_idempotent_at_head(fresh: AsyncEngine) -> None:
     await migrate.upgrade(fresh)
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0002"
+    assert await migrate.current(fresh) == "0003"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
@@ -119,4 +119,4 @@ async def test_the_migrated_schema_matches_the_models(fresh: AsyncEngine) -> Non
 
 
 def test_the_head_the_cli_checks_is_the_trees_head() -> None:
-    assert migrate.head() == migrate.tree_head() == "0002"
+    assert migrate.head() == migrate.tree_head() == "0003"

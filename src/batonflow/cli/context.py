@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import Registry, build_registry
-from batonflow.errors import ConfigError
 from batonflow.events.bus import EventBus
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.registry import build_gateway
 from batonflow.runs.service import Actor
 from batonflow.settings import Settings
 from batonflow.store import migrate
-from batonflow.store.db import Database, create_engine, is_sqlite
+from batonflow.store.db import Database, create_engine
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.tenants import ensure_tenant
 from batonflow.workflows.checkpoint import SpecCache
@@ -53,20 +52,6 @@ class Context:
         return datetime.now(UTC)
 
 
-async def ensure_schema(engine: AsyncEngine) -> None:
-    """Bring an embedded SQLite database up to date; PostgreSQL is migrated on purpose."""
-    current = await migrate.current(engine)
-    if current == migrate.head():
-        return
-    if is_sqlite(engine):
-        await migrate.upgrade(engine)
-        return
-    raise ConfigError(
-        f"the database schema is at {current or 'nothing'}, not {migrate.head()}; "
-        "run `batonflow db upgrade` first"
-    )
-
-
 @asynccontextmanager
 async def open_context(settings: Settings) -> AsyncIterator[Context]:
     engine = create_engine(
@@ -75,7 +60,7 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
     ledger_db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
     context: Context | None = None
     try:
-        await ensure_schema(engine)
+        await migrate.ensure_current(engine)
         async with engine.begin() as conn:
             tenant_id = await ensure_tenant(conn, settings.tenant, datetime.now(UTC))
         gateway = build_gateway(settings, DatabaseLedger(ledger_db))

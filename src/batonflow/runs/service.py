@@ -95,6 +95,7 @@ def new_run_rows(
     created_by: str,
     now: datetime,
     parent: tuple[str, str, int] | None = None,
+    idempotency: tuple[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     checked = validate_inputs(spec, inputs)
     run_id = new_id()
@@ -119,6 +120,8 @@ def new_run_rows(
         "started_at": None,
         "finished_at": None,
         "updated_at": now,
+        "idempotency_key": idempotency[0] if idempotency else None,
+        "idempotency_hash": idempotency[1] if idempotency else None,
     }
     steps = [run_store.new_step_row(run_id, step.id, tenant_id, step.kind) for step in spec.steps]
     return run, steps
@@ -133,8 +136,10 @@ async def start_run(
     actor: Actor,
     now: datetime,
     ctx: dict[str, Any] | None = None,
+    idempotency: tuple[str, str] | None = None,
 ) -> RunRow:
-    """Record a queued run pinned to `version`; a worker picks it up."""
+    """Record a queued run pinned to `version`; a worker picks it up. `idempotency` is the
+    caller's `(key, request hash)`: a key the tenant already used is checked by the caller."""
     spec = version_spec(version)
     run, steps = new_run_rows(
         tenant_id=tenant_id,
@@ -144,6 +149,7 @@ async def start_run(
         ctx={"tenant": tenant_id, "started_by": actor.name, **(ctx or {})},
         created_by=actor.name,
         now=now,
+        idempotency=idempotency,
     )
     tx = RunTx(conn, now)
     row = tx.add_run(run, steps)

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.errors import ConfigError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _config(connection: Any) -> Config:
@@ -49,6 +51,20 @@ async def current(engine: AsyncEngine) -> str | None:
             return None
         value = await conn.scalar(text("SELECT version_num FROM alembic_version"))
         return str(value) if value is not None else None
+
+
+async def ensure_current(engine: AsyncEngine) -> None:
+    """Bring an embedded SQLite database up to date; PostgreSQL is migrated on purpose."""
+    now_at = await current(engine)
+    if now_at == HEAD:
+        return
+    if engine.dialect.name == "sqlite":
+        await upgrade(engine)
+        return
+    raise ConfigError(
+        f"the database schema is at {now_at or 'nothing'}, not {HEAD}; "
+        "run `batonflow db upgrade` first"
+    )
 
 
 def head() -> str:

@@ -118,6 +118,7 @@ class Run(Base):
         Index("ix_runs_tenant_status", "tenant_id", "status"),
         Index("ix_runs_status", "status"),
         UniqueConstraint("parent_run_id", "parent_step_key", "parent_attempt"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -140,6 +141,10 @@ class Run(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # Set when the run was started through the API with an `Idempotency-Key` header: the same
+    # key (per tenant) returns this run; `idempotency_hash` is the hash of the request it answered.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_hash: Mapped[str | None] = mapped_column(String(80))
 
 
 class Step(Base):
@@ -308,3 +313,72 @@ class Prompt(Base):
     content_hash: Mapped[str] = mapped_column(String(80))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who signs in. An email address belongs to one tenant."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """One refresh token of a sign-in. Each use rotates it to a new one of the same family;
+    presenting a rotated token again revokes the whole family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    family_id: Mapped[str] = mapped_column(String(36))
+    token_hash: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A machine client's key: stored as a hash, shown once, with scopes and an expiry."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(80), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(Json)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Invitation(Base):
+    """An invitation to join a tenant with a role; the token is stored as a hash."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(80), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,217 @@
+"""The HTTP API: `create_app(settings)` builds it; `batonflow serve` runs it under Uvicorn.
+
+The lifespan builds what requests share (`ApiState`): the database engine (SQLite is migrated on
+first use, PostgreSQL must be at the current revision), the agent registry, the LLM gateway, the
+event bus, the rate limiter and, with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor
+that runs the work in this process. With `none`, `batonflow worker` processes do the work.
+
+Middleware, outermost first: the body size limit (413 before a large body is read), then the
+routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from batonflow.agents.registry import build_registry
+from batonflow.api import errors as api_errors
+from batonflow.api.deps import ApiState
+from batonflow.auth.ratelimit import RateLimiter
+from batonflow.errors import ConfigError, PayloadTooLarge
+from batonflow.events.bus import EventBus
+from batonflow.llm.registry import build_gateway
+from batonflow.settings import DEV_SECRET, Settings
+from batonflow.store import migrate
+from batonflow.store.db import Database, create_engine
+from batonflow.store.llm_calls import DatabaseLedger
+from batonflow.workflows.checkpoint import SpecCache
+from batonflow.workflows.executor import Executor
+
+API = "/api/v1"
+ERRORS_BY_STATUS = {
+    401: "no valid credentials (unauthenticated)",
+    403: "the caller lacks the scope (forbidden)",
+    404: "no such object in the caller's tenant (not_found)",
+    409: "the object's state does not allow this (conflict)",
+    413: "the request body is over the size limit (payload_too_large)",
+    422: "the request or its content is invalid (request_invalid, input_invalid, spec_invalid)",
+    429: "rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded)",
+}
+
+
+def check_secret(settings: Settings) -> None:
+    """Refuse to serve with the built-in secret outside development mode."""
+    secret = settings.secret_key.get_secret_value()
+    if secret == DEV_SECRET.get_secret_value() and not settings.dev:
+        raise ConfigError(
+            "BATONFLOW_SECRET_KEY is the built-in development secret; set it to a long random "
+            "value (for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+            "or run in development mode with BATONFLOW_DEV=true"
+        )
+    if len(secret) < 32:
+        raise ConfigError("BATONFLOW_SECRET_KEY must be at least 32 characters long")
+
+
+class BodyLimit:
+    """Answer 413 for a body over `limit` bytes, by its Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(f"the request body is over {self.limit} bytes")
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await api_errors.error_response(too_large)(scope, receive, send)
+                return
+        seen = 0
+        started = False
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise too_large
+            return message
+
+        async def watched(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except PayloadTooLarge:
+            if not started:
+                await api_errors.error_response(too_large)(scope, receive, send)
+
+
+def _document(app: FastAPI) -> None:
+    """Write each route's scope and error answers into its OpenAPI entry."""
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"model": api_errors.ErrorEnvelope, "description": text}
+        for status, text in ERRORS_BY_STATUS.items()
+    }
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        scope = None
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dependency = stack.pop()
+            scope = scope or getattr(dependency.call, "batonflow_scope", None)
+            stack.extend(dependency.dependencies)
+        wanted = {422, 429, 413} if route.methods & {"POST", "PUT", "PATCH"} else {422, 429}
+        if scope is not None:
+            wanted |= {401, 403, 404}
+            route.openapi_extra = {**(route.openapi_extra or {}), "x-scope": scope}
+            note = f"Needs the scope `{scope}`."
+            route.description = f"{route.description}\n\n{note}".strip()
+        for status in sorted(wanted):
+            route.responses.setdefault(status, responses[status])
+
+
+def create_app(
+    settings: Settings,
+    *,
+    executor: bool | None = None,
+    on_ready: Callable[[ApiState], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The API for `settings`. `executor` overrides `BATONFLOW_EXECUTOR` (inprocess or none);
+    `on_ready` runs once the state is built (the demo seeds its tenant there)."""
+    check_secret(settings)
+    if settings.executor not in ("inprocess", "none"):
+        raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess' or 'none'")
+    run_executor = settings.executor == "inprocess" if executor is None else executor
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        limiter = RateLimiter(settings)
+        stop = asyncio.Event()
+        serving: asyncio.Task[None] | None = None
+        try:
+            await migrate.ensure_current(engine)
+            gateway = build_gateway(settings, DatabaseLedger(db))
+            registry = build_registry(
+                settings.apps,
+                breaker_failures=settings.breaker_failures,
+                breaker_reset_seconds=settings.breaker_reset_seconds,
+                models=gateway,
+            )
+            bus = EventBus()
+            specs = SpecCache()
+            state = ApiState(
+                settings=settings,
+                engine=engine,
+                db=db,
+                registry=registry,
+                gateway=gateway,
+                bus=bus,
+                specs=specs,
+                limiter=limiter,
+            )
+            if run_executor:
+                state.executor = Executor(
+                    engine, registry, settings, bus=bus, specs=specs, gateway=gateway
+                )
+                serving = asyncio.create_task(state.executor.serve(stop), name="batonflow-serve")
+            app.state.batonflow = state
+            if on_ready is not None:
+                await on_ready(state)
+            yield
+        finally:
+            stop.set()
+            if serving is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await serving
+            state_ = getattr(app.state, "batonflow", None)
+            if state_ is not None and state_.executor is not None:
+                state_.executor.close()
+            await limiter.close()
+            db.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Batonflow API",
+        version=version("batonflow"),
+        description=(
+            "Durable multi-agent workflows. Authenticate with `Authorization: Bearer <token>` "
+            "(an access token from `/api/v1/auth/login`, or an API key). Errors always come as "
+            "`{error: {code, message, details}}`; each code is described in docs/errors.md."
+        ),
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api_errors.install(app)
+    for router in _routers():
+        app.include_router(router)
+    _document(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _routers() -> list[Any]:
+    from batonflow.api.routes import ROUTERS
+
+    return list(ROUTERS)

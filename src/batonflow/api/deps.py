@@ -1,0 +1,114 @@
+"""What endpoints depend on: the application state, the caller, and page limits.
+
+`require(scope)` authenticates the request (a bearer access token or an API key), checks the
+scope the endpoint declares, and applies the per-user, per-tenant and global rate limits. The
+scope is also written into the OpenAPI description of every route that uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from batonflow.agents.registry import Registry
+from batonflow.auth.credentials import authenticate
+from batonflow.auth.scopes import Principal
+from batonflow.errors import InvalidInput, PermissionDenied, Unauthenticated
+from batonflow.events.bus import EventBus
+from batonflow.events.contracts import StoredEvent
+from batonflow.llm.gateway import Gateway
+from batonflow.settings import Settings
+from batonflow.store.db import Database, reading
+from batonflow.workflows.checkpoint import SpecCache
+
+if TYPE_CHECKING:
+    from batonflow.auth.ratelimit import RateLimiter
+    from batonflow.workflows.executor import Executor
+
+
+@dataclass
+class ApiState:
+    """Everything the API shares across requests, built once in `create_app`'s lifespan."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: Database
+    registry: Registry
+    gateway: Gateway
+    bus: EventBus
+    specs: SpecCache
+    limiter: RateLimiter
+    executor: Executor | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that commits when the block ends (the edge owns the transaction)."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with reading(self.engine) as conn:
+            yield conn
+
+    def committed(self, events: Iterable[StoredEvent]) -> None:
+        """After a commit that moved runs: tell live subscribers and wake the executor."""
+        self.bus.publish(list(events))
+        if self.executor is not None:
+            self.executor.wake()
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.batonflow
+    return state
+
+
+State = Annotated[ApiState, Depends(get_state)]
+_bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
+
+
+def require(scope: str) -> Any:
+    """A dependency giving the authenticated `Principal`, which must hold `scope`."""
+
+    async def principal(
+        state: State,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthenticated(
+                "this endpoint needs 'Authorization: Bearer <access token or API key>'"
+            )
+        caller = await authenticate(state.engine, state.settings, credentials.credentials)
+        await state.limiter.check_request(caller)
+        if not caller.can(scope):
+            raise PermissionDenied(
+                f"{caller.name} lacks the scope '{scope}' this endpoint needs",
+                details={"scope": scope},
+            )
+        return caller
+
+    principal.batonflow_scope = scope  # type: ignore[attr-defined]
+    return Depends(principal)
+
+
+def page_size(state: State, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
+    """A page size within the configured cap (`BATONFLOW_MAX_PAGE_SIZE`)."""
+    cap = state.settings.max_page_size
+    if limit > cap:
+        raise InvalidInput(f"limit is at most {cap} on this server; got {limit}")
+    return limit
+
+
+PageSize = Annotated[int, Depends(page_size)]

@@ -1,0 +1,29 @@
+"""One router per resource, all mounted by `create_app`."""
+
+from __future__ import annotations
+
+from batonflow.api.routes import (
+    admin,
+    agents,
+    auth,
+    events,
+    health,
+    prompts,
+    reviews,
+    runs,
+    usage,
+    workflows,
+)
+
+ROUTERS = (
+    health.router,
+    auth.router,
+    admin.router,
+    workflows.router,
+    runs.router,
+    reviews.router,
+    prompts.router,
+    agents.router,
+    usage.router,
+    events.router,
+)

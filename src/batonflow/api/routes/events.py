@@ -1,0 +1,7 @@
+"""events endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

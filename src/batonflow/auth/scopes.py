@@ -1,0 +1,64 @@
+"""Roles, the scopes they grant, and the principal a request acts as.
+
+    role       scopes
+    viewer     every `*:read` scope
+    reviewer   viewer + reviews:decide
+    operator   viewer + runs:write, workflows:write, prompts:write
+    admin      every scope, including admin (users, API keys, invitations, tenant policy)
+
+Each endpoint declares the one scope it needs. API keys carry scopes directly; a key acts with
+the roles whose scopes it holds in full (so a key with `reviews:decide` may decide a review
+that names the `reviewer` role).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+READ_SCOPES = (
+    "runs:read",
+    "workflows:read",
+    "reviews:read",
+    "prompts:read",
+    "agents:read",
+    "usage:read",
+    "events:read",
+)
+SCOPES: tuple[str, ...] = (
+    *READ_SCOPES,
+    "runs:write",
+    "workflows:write",
+    "prompts:write",
+    "reviews:decide",
+    "metrics:read",
+    "admin",
+)
+Role = Literal["admin", "operator", "reviewer", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "operator", "reviewer", "viewer")
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "viewer": frozenset(READ_SCOPES),
+    "reviewer": frozenset((*READ_SCOPES, "reviews:decide")),
+    "operator": frozenset((*READ_SCOPES, "runs:write", "workflows:write", "prompts:write")),
+    "admin": frozenset(SCOPES),
+}
+
+
+def roles_for_scopes(scopes: frozenset[str]) -> frozenset[str]:
+    """The roles whose every scope is in `scopes`."""
+    return frozenset(role for role, granted in ROLE_SCOPES.items() if granted <= scopes)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request acts as: a signed-in user or an API key, always inside one tenant."""
+
+    kind: Literal["user", "api_key"]
+    id: str  # the user id or the API key id
+    tenant_id: str
+    name: str  # recorded as the actor of decisions and overrides
+    roles: frozenset[str]
+    scopes: frozenset[str]
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
