@@ -1,0 +1,234 @@
+"""Rate limits: per user or API key, per tenant and global for requests; per account and per
+client address for login and refresh.
+
+Each limit is a `limits` item in its notation ("600/minute", "10 per 5 minutes"). They live in
+process memory by default; with `BATONFLOW_REDIS_URL` they live in Redis under the `batonflow:`
+key prefix, so every API replica draws from one shared budget.
+
+Strategies, chosen per limit by accuracy and Redis cost:
+
+- Request limits (user, tenant, global) use the sliding-window counter: two integer keys per
+  limit key and one constant-time Lua script per hit, whatever the limit. These limits are large
+  (thousands a minute), there is a key per user and per tenant, and the global key is hit by
+  every request of every replica. A moving window would keep one timestamp per admitted
+  request (30,000 list entries for the default global limit, about 12 KB per active user) and
+  walk those lists on every check. The counter's cost is an estimate: it weights the previous
+  window as if its requests were spread evenly, which is close enough for fair sharing.
+- Login limits (account, client address) use the moving window, which is exact: it admits no
+  burst across a window boundary, and Retry-After is the moment the oldest attempt leaves the
+  window. These limits are small (10 a minute), so the list of timestamps per key stays short,
+  and exactness matters most against password guessing.
+
+A request is admitted only if all its limits have room, and only then takes one unit from each:
+the limits are tested first (reads only), then hit. So a user over their own limit does not
+drain the tenant's or the global budget. Between the test and the hit another replica may take
+the last unit; that request is refused, and the units it took from its other limits stay taken.
+
+A refusal raises `RateLimited` naming the limit that binds longest, with `retry_after` from that
+limit's window statistics (its reset time), rounded up to whole seconds and at least 1, and
+counts one rejection under the limit's name in `RateLimiter.rejections`.
+
+Storage trouble never hangs a request: each storage call has a deadline, and a Redis that does
+not answer gives `ConfigError` naming `BATONFLOW_REDIS_URL`. `RateLimiter.check` pings the
+storage for the readiness check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import limits
+import redis.asyncio
+from limits.aio import strategies
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.errors import StorageError
+
+from batonflow.auth.scopes import Principal
+from batonflow.errors import ConfigError, RateLimited
+from batonflow.settings import Settings
+
+KEY_PREFIX = "batonflow"  # Redis keys read "batonflow:LIMITER/<limit>/<who>/<amount>/..."
+STORAGE_TIMEOUT = 2.0  # seconds for one check against the storage, connection included
+# redis:// and rediss:// URLs as redis-py takes them, and the scheme `limits` knows them by.
+REDIS_SCHEMES = {"redis": "async+redis", "rediss": "async+rediss", "unix": "async+redis+unix"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One configured limit: its name (as counted in `rejections`), item and strategy."""
+
+    name: str
+    item: limits.RateLimitItem
+    strategy: strategies.RateLimiter
+    label: str  # how messages name it: "the per-tenant limit"
+
+    async def test(self, key: str) -> bool:
+        return await self.strategy.test(self.item, self.name, key)
+
+    async def hit(self, key: str) -> bool:
+        return await self.strategy.hit(self.item, self.name, key)
+
+    async def retry_after(self, key: str) -> int:
+        stats = await self.strategy.get_window_stats(self.item, self.name, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def parse_limit(value: str, variable: str) -> limits.RateLimitItem:
+    """The single `limits` item in `value`; ConfigError naming `variable` otherwise."""
+    try:
+        items = limits.parse_many(value)
+    except ValueError as error:
+        raise ConfigError(
+            f"{variable}={value!r} is not a rate limit; write it like '600/minute' "
+            f"or '10 per 5 minutes' ({error})"
+        ) from error
+    if len(items) != 1:
+        raise ConfigError(f"{variable}={value!r} must be one rate limit, such as '600/minute'")
+    if items[0].amount < 1:
+        raise ConfigError(f"{variable}={value!r} must allow at least one request")
+    return items[0]
+
+
+def redis_location(url: str) -> str:
+    """`url` without credentials, for messages."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+class RateLimiter:
+    """The API's rate limits, built from settings; one per process, closed on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        items = {
+            name: parse_limit(getattr(settings, f"rate_limit_{name}"), variable)
+            for name, variable in (
+                ("user", "BATONFLOW_RATE_LIMIT_USER"),
+                ("tenant", "BATONFLOW_RATE_LIMIT_TENANT"),
+                ("global", "BATONFLOW_RATE_LIMIT_GLOBAL"),
+                ("login", "BATONFLOW_RATE_LIMIT_LOGIN"),
+            )
+        }
+        self._pool: redis.asyncio.ConnectionPool | None = None
+        self._storage: Storage
+        if settings.redis_url is None:
+            self._storage = MemoryStorage()
+            self._where = "in-memory rate limit storage"
+        else:
+            self._storage, self._pool = _redis_storage(settings.redis_url)
+            self._where = (
+                f"Redis at {redis_location(settings.redis_url)} "
+                "(BATONFLOW_REDIS_URL, where rate limits are kept)"
+            )
+        counter = strategies.SlidingWindowCounterRateLimiter(self._storage)
+        moving = strategies.MovingWindowRateLimiter(self._storage)
+        self._user = Limit("user", items["user"], counter, "the per-user limit")
+        self._key = Limit("user", items["user"], counter, "the per-API-key limit")
+        self._tenant = Limit("tenant", items["tenant"], counter, "the tenant's limit")
+        self._global = Limit("global", items["global"], counter, "the global limit")
+        self._account = Limit(
+            "login_account", items["login"], moving, "the login limit for this account"
+        )
+        self._ip = Limit(
+            "login_ip", items["login"], moving, "the login limit for this client address"
+        )
+        self.rejections: Counter[str] = Counter()
+
+    async def check_request(self, principal: Principal) -> None:
+        """Take one request from the caller's user (or API key), tenant and global limits."""
+        own = self._user if principal.kind == "user" else self._key
+        await self._take(
+            [
+                (own, f"{principal.kind}:{principal.id}"),
+                (self._tenant, principal.tenant_id),
+                (self._global, "all"),
+            ]
+        )
+
+    async def check_login(self, account: str, client_ip: str) -> None:
+        """Take one attempt from the account's and the client address's login limits."""
+        await self._take([(self._account, account.strip().casefold()), (self._ip, client_ip)])
+
+    async def check_global(self) -> None:
+        """Take one request from the global limit alone (routes without credentials)."""
+        await self._take([(self._global, "all")])
+
+    async def check(self) -> None:
+        """Raise ConfigError unless the storage answers (the readiness check calls this)."""
+        try:
+            async with asyncio.timeout(STORAGE_TIMEOUT):
+                healthy = await self._storage.check()
+        except (TimeoutError, StorageError):
+            healthy = False
+        if not healthy:
+            raise ConfigError(f"{self._where} does not answer")
+
+    async def close(self) -> None:
+        """Release the Redis connection pool, if any."""
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+    async def _take(self, limits_: Sequence[tuple[Limit, str]]) -> None:
+        async with self._deadline():
+            room = await asyncio.gather(*(limit.test(key) for limit, key in limits_))
+            if all(room):
+                taken = await asyncio.gather(*(limit.hit(key) for limit, key in limits_))
+                if all(taken):
+                    return
+                room = taken
+            refused = [pair for pair, ok in zip(limits_, room, strict=True) if not ok]
+            waits = await asyncio.gather(*(limit.retry_after(key) for limit, key in refused))
+        # The limit that keeps the caller out longest is the one to name.
+        wait, index = max((wait, -i) for i, wait in enumerate(waits))
+        limit = refused[-index][0]
+        self.rejections[limit.name] += 1
+        error = RateLimited(
+            f"rate limited by {limit.label} ({limit.item}); retry after {wait} s",
+            retry_after=wait,
+        )
+        error.details["limit"] = limit.name
+        raise error
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(STORAGE_TIMEOUT):
+                yield
+        except TimeoutError as error:
+            raise ConfigError(
+                f"{self._where} gave no answer within {STORAGE_TIMEOUT:g} s"
+            ) from error
+        except StorageError as error:
+            raise ConfigError(f"{self._where} failed: {error.storage_error}") from error
+
+
+def _redis_storage(url: str) -> tuple[RedisStorage, redis.asyncio.ConnectionPool]:
+    scheme = urlsplit(url).scheme
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            f"BATONFLOW_REDIS_URL must be a redis://, rediss:// or unix:// URL, not {scheme}://"
+        )
+    # Our own pool, so that `close` can release it; connection and reply timeouts keep a
+    # Redis that is down or unreachable from holding requests.
+    pool = redis.asyncio.ConnectionPool.from_url(
+        url, socket_connect_timeout=STORAGE_TIMEOUT, socket_timeout=STORAGE_TIMEOUT
+    )
+    limits_uri = REDIS_SCHEMES[scheme] + url.removeprefix(scheme)
+    storage = RedisStorage(
+        limits_uri,
+        wrap_exceptions=True,
+        implementation="redispy",
+        key_prefix=KEY_PREFIX,
+        connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py's client
+    )
+    return storage, pool
