@@ -16,13 +16,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, insert, or_, select, tuple_, update
 
 from batonflow.errors import IllegalTransition, NotFound
 from batonflow.events.contracts import NewEvent, StoredEvent, event
 from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus, check_run_transition
 from batonflow.store import short_ids
-from batonflow.store.db import Conn
+from batonflow.store.db import Conn, Prepared
 from batonflow.store.reviews import cancel_pending as close_pending_reviews
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
@@ -94,21 +94,23 @@ _RUN_MUTABLE = (
 )
 
 
-def _run_row(row: Row[Any]) -> RunRow:
-    data = row._asdict()
-    data["status"] = RunStatus(data["status"])
-    return RunRow(**data)
+def _run_row(row: Sequence[Any]) -> RunRow:
+    """A row of `_RUN_COLUMNS`, in that order."""
+    run = RunRow(*row)
+    run.status = RunStatus(run.status)
+    return run
 
 
-def _step_row(row: Row[Any]) -> StepRow:
-    data = row._asdict()
-    data["status"] = StepStatus(data["status"])
-    return StepRow(**data)
+def _step_row(row: Sequence[Any]) -> StepRow:
+    """A row of `_STEP_COLUMNS`, in that order."""
+    step = StepRow(*row)
+    step.status = StepStatus(step.status)
+    return step
 
 
 # Hot statements are built once: building a SELECT costs more than running it on SQLite.
 @cache
-def _runs_query(many: bool, by_tenant: bool, lock: bool, skip_locked: bool) -> Select[Any]:
+def _runs_query(many: bool, by_tenant: bool, lock: bool, skip_locked: bool) -> Prepared:
     query = select(*_RUN_COLUMNS)
     if many:
         query = query.where(runs_t.c.id.in_(bindparam("ids", expanding=True)))
@@ -118,21 +120,21 @@ def _runs_query(many: bool, by_tenant: bool, lock: bool, skip_locked: bool) -> S
         query = query.where(runs_t.c.tenant_id == bindparam("tenant_id"))
     if lock:
         query = query.with_for_update(skip_locked=skip_locked)
-    return query.order_by(runs_t.c.id)
+    return Prepared(query.order_by(runs_t.c.id))
 
 
 @cache
-def _steps_query(many: bool) -> Select[Any]:
+def _steps_query(many: bool) -> Prepared:
     query = select(*_STEP_COLUMNS)
     if many:
-        return query.where(steps_t.c.run_id.in_(bindparam("ids", expanding=True)))
-    return query.where(steps_t.c.run_id == bindparam("id"))
+        return Prepared(query.where(steps_t.c.run_id.in_(bindparam("ids", expanding=True))))
+    return Prepared(query.where(steps_t.c.run_id == bindparam("id")))
 
 
-_INSERT_EVENTS = insert(events_t)
-_INSERT_ATTEMPTS = insert(attempts_t)
-_INSERT_STEPS = insert(steps_t)
-_INSERT_RUNS = insert(runs_t)
+_INSERT_EVENTS = Prepared(insert(events_t))
+_INSERT_ATTEMPTS = Prepared(insert(attempts_t))
+_INSERT_STEPS = Prepared(insert(steps_t))
+_INSERT_RUNS = Prepared(insert(runs_t))
 
 
 def new_step_row(
@@ -176,17 +178,17 @@ def _new_step_row(values: dict[str, Any]) -> StepRow:
 
 # Every changed step is written whole, result included: a step changes state only while it has
 # no result yet (pending, ready, running, waiting, failed), or in the transaction that sets it.
-_UPDATE_STEP = (
+_UPDATE_STEP = Prepared(
     update(steps_t)
     .where(steps_t.c.run_id == bindparam("b_run_id"), steps_t.c.key == bindparam("b_key"))
     .values({name: bindparam(name) for name in (*_STEP_MUTABLE, "result")})
 )
-_UPDATE_RUN = (
+_UPDATE_RUN = Prepared(
     update(runs_t)
     .where(runs_t.c.id == bindparam("b_id"))
     .values({name: bindparam(name) for name in _RUN_MUTABLE})
 )
-_UPDATE_RUN_CHECKED = (
+_UPDATE_RUN_CHECKED = Prepared(
     update(runs_t)
     .where(runs_t.c.id == bindparam("b_id"), runs_t.c.event_seq == bindparam("b_seq"))
     .values({name: bindparam(name) for name in _RUN_MUTABLE})
@@ -263,14 +265,14 @@ class RunTx:
         params: dict[str, Any] = {"ids": wanted} if many else {"id": wanted[0]}
         if tenant_id is not None:
             params["tenant_id"] = tenant_id
-        got = [_run_row(row) for row in await self.conn.execute(query, params)]
+        got = [_run_row(row) for row in await query.fetch(self.conn, params)]
         for run in got:
             self.runs[run.id] = run
             self.steps[run.id] = {}
         if got:
             ids = [run.id for run in got]
             params = {"ids": ids} if len(ids) > 1 else {"id": ids[0]}
-            for row in await self.conn.execute(_steps_query(len(ids) > 1), params):
+            for row in await _steps_query(len(ids) > 1).fetch(self.conn, params):
                 step = _step_row(row)
                 self.steps[step.run_id][step.key] = step
         return hits + [run.id for run in got]
@@ -379,7 +381,7 @@ class RunTx:
                 run = self.runs[row["id"]]
                 current = {name: getattr(run, name) for name in _RUN_MUTABLE}
                 inserted.append({**row, **current, "status": run.status.value})
-            await conn.execute(_INSERT_RUNS, inserted)
+            await _INSERT_RUNS.run(conn, inserted, keyed=True)
             self.new_runs = []
         self._dirty_runs -= new_ids
         await self._write_runs()
@@ -387,7 +389,7 @@ class RunTx:
             await conn.execute(insert(table(Review)), self.pending_reviews)
             self.pending_reviews = []
         if self.new_steps:
-            await conn.execute(_INSERT_STEPS, self.new_steps)
+            await _INSERT_STEPS.run(conn, self.new_steps, keyed=True)
             self.new_steps = []
         for run_id, key in self.results:
             self._dirty_steps.add((run_id, key))
@@ -399,15 +401,15 @@ class RunTx:
                 values["status"] = step.status.value
                 values["result"] = self.results.get((run_id, key))
                 params.append({"b_run_id": run_id, "b_key": key, **values})
-            await conn.execute(_UPDATE_STEP, params)
+            await _UPDATE_STEP.run(conn, params)
             self._dirty_steps = set()
             self.results = {}
         if self.attempts:
-            await conn.execute(_INSERT_ATTEMPTS, self.attempts)
+            await _INSERT_ATTEMPTS.run(conn, self.attempts, keyed=True)
             self.attempts = []
         stored: list[StoredEvent] = []
         if rows:
-            await conn.execute(_INSERT_EVENTS, rows)
+            await _INSERT_EVENTS.run(conn, rows, keyed=True)
             # Live subscribers get the events as written; their database ids are read back by
             # whoever needs them (a resumable stream reads from the table).
             stored = [StoredEvent(id=None, **row) for row in rows]
@@ -450,12 +452,12 @@ class RunTx:
         stale = [
             params["b_id"]
             for params in checked
-            if (await self.conn.execute(_UPDATE_RUN_CHECKED, params)).rowcount != 1
+            if await _UPDATE_RUN_CHECKED.run(self.conn, [params]) != 1
         ]
         if stale:
             raise StaleRows(stale)
         if plain:
-            await self.conn.execute(_UPDATE_RUN, plain)
+            await _UPDATE_RUN.run(self.conn, plain)
         self._dirty_runs = set()
 
     def _remember(self) -> None:
@@ -528,17 +530,28 @@ async def list_steps(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, 
     return [row._asdict() for row in rows]
 
 
+_STEP_RESULTS = Prepared(
+    select(steps_t.c.key, steps_t.c.result).where(
+        steps_t.c.tenant_id == bindparam("tenant_id"),
+        steps_t.c.run_id == bindparam("run_id"),
+        steps_t.c.status.in_([StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value]),
+    )
+)
+
+
 async def step_results(
     conn: Conn, tenant_id: str, run_id: str, keys: Iterable[str] | None = None
 ) -> dict[str, Any]:
     """Results of the run's finished top-level steps (None for skipped ones)."""
+    if keys is None:
+        rows = await _STEP_RESULTS.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
+        return dict(rows)
     query = select(steps_t.c.key, steps_t.c.result).where(
         steps_t.c.tenant_id == tenant_id,
         steps_t.c.run_id == run_id,
         steps_t.c.status.in_([StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value]),
     )
-    if keys is not None:
-        query = query.where(steps_t.c.key.in_(list(keys)))
+    query = query.where(steps_t.c.key.in_(list(keys)))
     return {row.key: row.result for row in await conn.execute(query)}
 
 
@@ -567,36 +580,53 @@ async def list_events(
     return [StoredEvent(**row._asdict()) for row in rows]
 
 
-async def ready_candidates(
-    conn: Conn, now: datetime, limit: int, tenant_ids: Sequence[str] | None = None
-) -> list[tuple[str, str]]:
-    """Steps a worker may claim now, oldest first. This is the queue, so it spans the tenants
-    the worker serves (all of them unless `tenant_ids` narrows it)."""
+@cache
+def _ready_query(by_tenant: bool) -> Prepared:
     query = (
         select(steps_t.c.run_id, steps_t.c.key)
         .where(
             steps_t.c.status == StepStatus.READY.value,
             steps_t.c.parent_key.is_(None),
-            or_(steps_t.c.available_at.is_(None), steps_t.c.available_at <= now),
+            or_(steps_t.c.available_at.is_(None), steps_t.c.available_at <= bindparam("now")),
         )
         .order_by(steps_t.c.available_at)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if tenant_ids is not None:
-        query = query.where(steps_t.c.tenant_id.in_(list(tenant_ids)))
-    return [(row.run_id, row.key) for row in await conn.execute(query)]
+    if by_tenant:
+        query = query.where(steps_t.c.tenant_id.in_(bindparam("tenant_ids", expanding=True)))
+    return Prepared(query)
 
 
-async def queued_runs(conn: Conn, limit: int, tenant_ids: Sequence[str] | None = None) -> list[str]:
+@cache
+def _queued_query(by_tenant: bool) -> Prepared:
     query = (
         select(runs_t.c.id)
         .where(runs_t.c.status == RunStatus.QUEUED.value)
         .order_by(runs_t.c.created_at)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
+    if by_tenant:
+        query = query.where(runs_t.c.tenant_id.in_(bindparam("tenant_ids", expanding=True)))
+    return Prepared(query)
+
+
+async def ready_candidates(
+    conn: Conn, now: datetime, limit: int, tenant_ids: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """Steps a worker may claim now, oldest first. This is the queue, so it spans the tenants
+    the worker serves (all of them unless `tenant_ids` narrows it)."""
+    params: dict[str, Any] = {"now": now, "limit": limit}
     if tenant_ids is not None:
-        query = query.where(runs_t.c.tenant_id.in_(list(tenant_ids)))
-    return [row.id for row in await conn.execute(query)]
+        params["tenant_ids"] = list(tenant_ids)
+    rows = await _ready_query(tenant_ids is not None).fetch(conn, params)
+    return [(run_id, key) for run_id, key in rows]
+
+
+async def queued_runs(conn: Conn, limit: int, tenant_ids: Sequence[str] | None = None) -> list[str]:
+    params: dict[str, Any] = {"limit": limit}
+    if tenant_ids is not None:
+        params["tenant_ids"] = list(tenant_ids)
+    return [row[0] for row in await _queued_query(tenant_ids is not None).fetch(conn, params)]
 
 
 async def expired_leases(conn: Conn, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
