@@ -76,8 +76,18 @@ class Limit:
         return await self.strategy.hit(self.item, self.name, key)
 
     async def retry_after(self, key: str) -> int:
+        """Whole seconds (at least 1) until the window stats say this limit has room again."""
         stats = await self.strategy.get_window_stats(self.item, self.name, key)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        seconds = stats.reset_time - time.time()
+        if (
+            seconds < 0.001
+            and stats.remaining == 0
+            and isinstance(self.strategy, strategies.SlidingWindowCounterRateLimiter)
+        ):
+            # A full counter whose window began within the last millisecond: Redis reports a
+            # TTL of exactly two windows, which the stats fold to "now". The wait is a window.
+            seconds = self.item.get_expiry()
+        return max(1, math.ceil(seconds))
 
 
 def parse_limit(value: str, variable: str) -> limits.RateLimitItem:
@@ -177,6 +187,8 @@ class RateLimiter:
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
+        if isinstance(self._storage, MemoryStorage) and self._storage.timer is not None:
+            self._storage.timer.cancel()  # its sweep of expired entries
 
     async def _take(self, limits_: Sequence[tuple[Limit, str]]) -> None:
         async with self._deadline():
