@@ -116,7 +116,8 @@ def _document(app: FastAPI) -> None:
             dependency = stack.pop()
             scope = scope or getattr(dependency.call, "batonflow_scope", None)
             stack.extend(dependency.dependencies)
-        wanted = {422, 429, 413} if route.methods & {"POST", "PUT", "PATCH"} else {422, 429}
+        writes = (route.methods or set()) & {"POST", "PUT", "PATCH"}
+        wanted = {422, 429, 413} if writes else {422, 429}
         if scope is not None:
             wanted |= {401, 403, 404}
             route.openapi_extra = {**(route.openapi_extra or {}), "x-scope": scope}

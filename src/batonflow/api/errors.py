@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batonflow import errors
@@ -48,7 +49,7 @@ class ErrorEnvelope(BaseModel):
 def status_for(error: errors.BatonflowError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
@@ -90,6 +91,15 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _integrity(_request: Request, _exc: Exception) -> JSONResponse:
+    # A unique constraint lost a race with a concurrent request (e.g. two new versions of one
+    # prompt at once). Nothing was stored; the same request again will see the winner.
+    return JSONResponse(
+        envelope("conflict", "a concurrent change to the same object won; send the request again"),
+        status_code=409,
+    )
+
+
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
@@ -106,3 +116,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.BatonflowError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)

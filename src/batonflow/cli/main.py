@@ -239,6 +239,66 @@ def worker(
     raise typer.Exit(_run(main()))
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default BATONFLOW_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default BATONFLOW_PORT, 8420).")] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Development mode: allows the built-in secret key.")
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Seed the 'demo' tenant (an admin, a reviewer, the example workflows) and print "
+            "how to sign in. Implies --dev.",
+        ),
+    ] = False,
+    workflows: Annotated[
+        list[Path] | None,
+        typer.Option("--workflow", "-w", help="With --demo: a workflow file to store (repeat)."),
+    ] = None,
+) -> None:
+    """Serve the HTTP API (and the in-process executor, unless BATONFLOW_EXECUTOR=none)."""
+    import uvicorn
+
+    from batonflow.api.app import create_app
+    from batonflow.api.demo import seed_demo
+
+    settings = _settings()
+    updates: dict[str, Any] = {"dev": settings.dev or dev or demo}
+    if host is not None:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    settings = settings.model_copy(update=updates)
+    sources = []
+    for path in workflows or []:
+        try:
+            sources.append((str(path), path.read_text()))
+        except OSError as exc:
+            _fail(InvalidInput(f"cannot read {path}: {exc.strerror}"))
+
+    async def main() -> int:
+        async def ready(state: Any) -> None:
+            url = f"http://{settings.host}:{settings.port}"
+            console.print(f"Batonflow API at {url} (docs at {url}/docs)", highlight=False)
+            if demo:
+                seeded = await seed_demo(state, sources)
+                console.print(seeded.describe(url), highlight=False)
+
+        application = create_app(settings, on_ready=ready)
+        config = uvicorn.Config(
+            application, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        )
+        await uvicorn.Server(config).serve()
+        return 0
+
+    raise typer.Exit(_run(main()))
+
+
 # -- runs -------------------------------------------------------------------------------------
 
 

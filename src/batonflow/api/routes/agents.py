@@ -1,7 +1,64 @@
-"""agents endpoints."""
+"""Agents: what this installation can run — agents, their capabilities and tools."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from batonflow.agents.tools import Toolbox
+from batonflow.api.deps import State, require
+from batonflow.auth.scopes import Principal
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+class CapabilityOut(BaseModel):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    breaker: Literal["closed", "open", "half_open"] = Field(
+        description="this process's circuit breaker for the capability"
+    )
+
+
+class AgentOut(BaseModel):
+    name: str
+    kind: Literal["agent", "toolbox"]
+    description: str
+    capabilities: list[CapabilityOut]
+
+
+class AgentList(BaseModel):
+    items: list[AgentOut]
+
+
+@router.get("", response_model=AgentList)
+async def list_agents(
+    state: State, caller: Annotated[Principal, require("agents:read")]
+) -> AgentList:
+    """Every registered agent and toolbox with its capabilities' input and output schemas."""
+    registry = state.registry
+    items = []
+    for agent in sorted(registry.agents.values(), key=lambda a: a.name):
+        capabilities = [
+            CapabilityOut(
+                name=cap.name,
+                description=cap.description,
+                input_schema=cap.input_model.model_json_schema(),
+                output_schema=cap.output_model.model_json_schema(),
+                breaker=registry.breaker(cap.name).state.value,
+            )
+            for cap in sorted(agent.capabilities.values(), key=lambda c: c.name)
+        ]
+        items.append(
+            AgentOut(
+                name=agent.name,
+                kind="toolbox" if isinstance(agent, Toolbox) else "agent",
+                description=agent.description,
+                capabilities=capabilities,
+            )
+        )
+    return AgentList(items=items)

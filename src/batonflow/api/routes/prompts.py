@@ -1,7 +1,143 @@
-"""prompts endpoints."""
+"""Prompts: the registry of prompt templates, by key, in immutable numbered versions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import difflib
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+
+from batonflow.api.deps import State, require
+from batonflow.auth.scopes import Principal
+from batonflow.errors import NotFound
+from batonflow.llm import prompts as prompt_service
+from batonflow.llm.prompts import PromptDraft
+from batonflow.store import prompts as prompt_store
+
+router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
+
+
+class PromptIn(BaseModel):
+    key: str = Field(max_length=128, description="lowercase letters, digits, '.', '_', '-'")
+    template: str = Field(max_length=200_000, description="a sandboxed Jinja2 template")
+    variables: list[str] = Field(default_factory=list, description="the names it may read")
+    system: str | None = Field(None, max_length=200_000)
+    description: str = Field("", max_length=2000)
+
+
+class PromptOut(BaseModel):
+    id: str
+    key: str
+    version: int
+    template: str
+    system: str | None
+    variables: list[str]
+    description: str
+    content_hash: str
+    created_by: str
+    created_at: datetime
+
+
+class PromptList(BaseModel):
+    items: list[PromptOut]
+
+
+class PromptDiff(BaseModel):
+    key: str
+    from_version: int
+    to_version: int
+    diff: str = Field(description="a unified diff of system and template")
+
+
+def _out(row: dict[str, Any]) -> PromptOut:
+    return PromptOut.model_validate({name: row[name] for name in PromptOut.model_fields})
+
+
+@router.post(
+    "",
+    response_model=PromptOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": PromptOut, "description": "identical to the newest version"}},
+)
+async def create_version(
+    state: State,
+    body: PromptIn,
+    response: Response,
+    caller: Annotated[Principal, require("prompts:write")],
+) -> PromptOut:
+    """Store a new version of a prompt; content identical to the newest returns that one."""
+    draft = PromptDraft(
+        key=body.key,
+        template=body.template,
+        variables=tuple(body.variables),
+        system=body.system,
+        description=body.description,
+    )
+    async with state.write() as conn:
+        row, created = await prompt_service.save(
+            conn, caller.tenant_id, draft, caller.name, state.now()
+        )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _out(row)
+
+
+@router.get("", response_model=PromptList)
+async def list_prompts(
+    state: State, caller: Annotated[Principal, require("prompts:read")]
+) -> PromptList:
+    """Each prompt key with its newest version."""
+    async with state.read() as conn:
+        rows = await prompt_store.list_latest(conn, caller.tenant_id)
+    return PromptList(items=[_out(r) for r in rows])
+
+
+@router.get("/{key}/versions", response_model=PromptList)
+async def list_versions(
+    state: State, key: str, caller: Annotated[Principal, require("prompts:read")]
+) -> PromptList:
+    """Every version of a prompt, oldest first."""
+    async with state.read() as conn:
+        rows = await prompt_store.list_versions(conn, caller.tenant_id, key)
+    if not rows:
+        raise NotFound(f"no prompt '{key}'")
+    return PromptList(items=[_out(r) for r in rows])
+
+
+@router.get("/{key}", response_model=PromptOut)
+async def get_prompt(
+    state: State,
+    key: str,
+    caller: Annotated[Principal, require("prompts:read")],
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> PromptOut:
+    """A prompt's newest version, or the one `version` names."""
+    async with state.read() as conn:
+        return _out(await prompt_store.get(conn, caller.tenant_id, key, version))
+
+
+@router.get("/{key}/diff", response_model=PromptDiff)
+async def diff_versions(
+    state: State,
+    key: str,
+    caller: Annotated[Principal, require("prompts:read")],
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+) -> PromptDiff:
+    """What changed between two versions (`to` defaults to the newest)."""
+    async with state.read() as conn:
+        old = await prompt_store.get(conn, caller.tenant_id, key, from_version)
+        new = await prompt_store.get(conn, caller.tenant_id, key, to_version)
+
+    def text(row: dict[str, Any]) -> list[str]:
+        system = f"[system]\n{row['system']}\n" if row["system"] else ""
+        return (system + f"[template]\n{row['template']}\n").splitlines(keepends=True)
+
+    lines = difflib.unified_diff(
+        text(old), text(new), f"{key} v{old['version']}", f"{key} v{new['version']}"
+    )
+    return PromptDiff(
+        key=key, from_version=old["version"], to_version=new["version"], diff="".join(lines)
+    )

@@ -1,7 +1,429 @@
-"""runs endpoints."""
+"""Runs: start (idempotently), list with keyset pages and filters, read, operate.
+
+Operator actions (cancel, retry, override) go through the same service functions the CLI uses,
+so the engine decides what runs next whoever acted. A started run is queued; the in-process
+executor (or any `batonflow worker`) picks it up at once.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from batonflow.api.deps import ApiState, PageSize, State, require
+from batonflow.auth.scopes import Principal
+from batonflow.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from batonflow.runs import service as run_service
+from batonflow.runs.run import RunStatus
+from batonflow.runs.service import Actor
+from batonflow.store import llm_calls as call_store
+from batonflow.store import reviews as review_store
+from batonflow.store import run_pages
+from batonflow.store import runs as run_store
+from batonflow.store import workflows as workflow_store
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="the same key returns the run it started the first time",
+    ),
+]
+
+
+class StartRun(BaseModel):
+    workflow_id: str = Field(max_length=128)
+    version: str | None = Field(None, max_length=64, description="default: the newest version")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    ctx: dict[str, Any] = Field(
+        default_factory=dict, description="values templates read as ctx.<key>"
+    )
+
+
+class RunSummary(BaseModel):
+    id: str
+    workflow_id: str
+    workflow_version: str
+    status: RunStatus
+    created_by: str
+    parent_run_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    llm_calls: int
+    tokens: int
+    cost_usd: Decimal
+    error: dict[str, Any] | None
+
+
+class StepOut(BaseModel):
+    key: str
+    kind: str
+    status: str
+    attempt: int
+    parent_key: str | None
+    item_index: int | None
+    result: Any
+    error: dict[str, Any] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    overridden_by: str | None
+    override_reason: str | None
+
+
+class AttemptOut(BaseModel):
+    step_key: str
+    attempt: int
+    dispatch: int
+    status: str
+    worker: str
+    idempotency_key: str
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    error: dict[str, Any] | None
+
+
+class PendingReview(BaseModel):
+    id: str
+    step_key: str
+    kind: str
+
+
+class RunDetail(RunSummary):
+    content_hash: str
+    inputs: dict[str, Any]
+    ctx: dict[str, Any]
+    outputs: dict[str, Any] | None
+    steps: list[StepOut]
+    reviews: list[PendingReview]
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class AttemptList(BaseModel):
+    items: list[AttemptOut]
+
+
+class LlmCallOut(BaseModel):
+    id: str
+    step_key: str | None
+    attempt: int | None
+    route: str | None
+    hop: int
+    provider: str
+    model: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+    retries: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: Decimal | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    prompt_key: str | None
+    prompt_version: int | None
+    prompt_hash: str
+    request_body: str | None
+    response_body: str | None
+    created_at: datetime
+
+
+class LlmCallList(BaseModel):
+    items: list[LlmCallOut]
+    tokens: int
+    cost_usd: Decimal
+
+
+class CancelRun(BaseModel):
+    reason: str = Field("", max_length=2000)
+
+
+class OverrideStep(BaseModel):
+    output: Any = Field(description="the step's output, set by hand")
+    reason: str = Field(min_length=1, max_length=2000, description="why; kept with the run")
+
+
+def _actor(caller: Principal) -> Actor:
+    return Actor(caller.name, caller.roles)
+
+
+def _summary(row: dict[str, Any], spend: run_pages.Spend) -> RunSummary:
+    duration = None
+    if row["started_at"] and row["finished_at"]:
+        duration = round((row["finished_at"] - row["started_at"]).total_seconds(), 3)
+    return RunSummary(
+        **{name: row[name] for name in run_pages.SUMMARY_COLUMNS},
+        duration_s=duration,
+        llm_calls=spend.calls,
+        tokens=spend.tokens,
+        cost_usd=spend.cost_usd,
+    )
+
+
+def encode_cursor(created_at: datetime, run_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{run_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, run_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), run_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "cursor is not one this API gave out; pass the `next_cursor` of the previous page"
+        ) from None
+
+
+async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
+    async with state.read() as conn:
+        row = await run_pages.summary(conn, tenant_id, run_id)
+        if row is None:
+            raise NotFound(f"no run '{run_id}'")
+        run = await run_store.get_run(conn, tenant_id, run_id)
+        version = await workflow_store.get_version_by_pk(conn, tenant_id, run.workflow_version_pk)
+        steps = await run_store.list_steps(conn, tenant_id, run_id)
+        pending = await review_store.list_reviews(conn, tenant_id, run_id=run_id)
+        spend = await run_pages.spend(conn, tenant_id, [run_id])
+    return RunDetail(
+        **_summary(row, spend.get(run_id, run_pages.NOTHING)).model_dump(),
+        content_hash=version.content_hash,
+        inputs=run.inputs,
+        ctx=run.ctx,
+        outputs=run.outputs,
+        steps=[StepOut.model_validate({k: s[k] for k in StepOut.model_fields}) for s in steps],
+        reviews=[PendingReview(id=r.id, step_key=r.step_key, kind=r.kind) for r in pending],
+    )
+
+
+def _request_hash(body: StartRun) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) -> RunDetail | None:
+    async with state.read() as conn:
+        found = await run_pages.by_idempotency_key(conn, tenant_id, key)
+    if found is None:
+        return None
+    run_id, stored_hash = found
+    if stored_hash != request_hash:
+        raise Conflict(
+            f"Idempotency-Key '{key}' already started run {run_id} with a different request; "
+            "use a new key for a different run",
+            details={"run_id": run_id},
+        )
+    return await _detail(state, tenant_id, run_id)
+
+
+@router.post(
+    "",
+    response_model=RunDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": RunDetail, "description": "the run this Idempotency-Key started"}},
+)
+async def start_run(
+    state: State,
+    body: StartRun,
+    response: Response,
+    caller: Annotated[Principal, require("runs:write")],
+    idempotency_key: IdempotencyKey = None,
+) -> RunDetail:
+    """Start a run of a stored workflow version. It is queued and picked up at once."""
+    request_hash = _request_hash(body)
+    if idempotency_key is not None:
+        replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
+        if replayed is not None:
+            response.status_code = status.HTTP_200_OK
+            return replayed
+    try:
+        async with state.write() as conn:
+            active = await run_pages.active_count(conn, caller.tenant_id)
+            limit = state.settings.tenant_max_active_runs
+            if active >= limit:
+                raise QuotaExceeded(
+                    f"this tenant already has {active} queued, running or waiting runs (the "
+                    f"limit is {limit}); wait for some to finish or cancel them",
+                    details={"active_runs": active, "limit": limit},
+                )
+            version = await workflow_store.get_version(
+                conn, caller.tenant_id, body.workflow_id, body.version
+            )
+            row = await run_service.start_run(
+                conn,
+                tenant_id=caller.tenant_id,
+                version=version,
+                inputs=body.inputs,
+                ctx=body.ctx,
+                actor=_actor(caller),
+                now=state.now(),
+                idempotency=(idempotency_key, request_hash) if idempotency_key else None,
+            )
+    except IntegrityError:
+        # Another request with the same key committed first: answer with its run.
+        if idempotency_key is None:
+            raise
+        replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
+        if replayed is None:
+            raise
+        response.status_code = status.HTTP_200_OK
+        return replayed
+    state.committed([])
+    return await _detail(state, caller.tenant_id, row.id)
+
+
+@router.get("", response_model=RunPage)
+async def list_runs(
+    state: State,
+    limit: PageSize,
+    caller: Annotated[Principal, require("runs:read")],
+    status_: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
+    workflow_id: Annotated[str | None, Query(max_length=128)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> RunPage:
+    """Runs, newest first, a page at a time; filter by status (repeat), workflow, created range."""
+    for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z")
+    async with state.read() as conn:
+        rows = await run_pages.page(
+            conn,
+            caller.tenant_id,
+            limit=limit + 1,
+            status=[s.value for s in status_ or ()],
+            workflow_id=workflow_id,
+            created_after=created_after,
+            created_before=created_before,
+            after=decode_cursor(cursor) if cursor else None,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        spend = await run_pages.spend(conn, caller.tenant_id, [r["id"] for r in rows])
+    items = [_summary(r, spend.get(r["id"], run_pages.NOTHING)) for r in rows]
+    last = rows[-1] if rows else None
+    return RunPage(
+        items=items,
+        next_cursor=encode_cursor(last["created_at"], last["id"]) if more and last else None,
+    )
+
+
+@router.get("/{run_id}", response_model=RunDetail)
+async def get_run(
+    state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
+) -> RunDetail:
+    """A run with its steps, outputs, cost and the reviews it waits on."""
+    return await _detail(state, caller.tenant_id, run_id)
+
+
+@router.get("/{run_id}/attempts", response_model=AttemptList)
+async def list_attempts(
+    state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
+) -> AttemptList:
+    """Every finished attempt of the run's steps: worker, duration, error, idempotency key."""
+    async with state.read() as conn:
+        await run_store.get_run(conn, caller.tenant_id, run_id)
+        rows = await run_store.list_attempts(conn, caller.tenant_id, run_id)
+    return AttemptList(
+        items=[AttemptOut.model_validate({k: a[k] for k in AttemptOut.model_fields}) for a in rows]
+    )
+
+
+@router.get("/{run_id}/llm-calls", response_model=LlmCallList)
+async def list_llm_calls(
+    state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
+) -> LlmCallList:
+    """The run's model calls (one per route hop): tokens, exact cost, latency, status."""
+    async with state.read() as conn:
+        await run_store.get_run(conn, caller.tenant_id, run_id)
+        rows = await call_store.list_calls(conn, caller.tenant_id, run_id)
+    items = [LlmCallOut.model_validate({k: c[k] for k in LlmCallOut.model_fields}) for c in rows]
+    return LlmCallList(
+        items=items,
+        tokens=sum(c.input_tokens + c.output_tokens for c in items),
+        cost_usd=sum((c.cost_usd for c in items if c.cost_usd is not None), Decimal(0)),
+    )
+
+
+@router.post("/{run_id}/cancel", response_model=RunDetail)
+async def cancel_run(
+    state: State,
+    run_id: str,
+    body: CancelRun,
+    caller: Annotated[Principal, require("runs:write")],
+) -> RunDetail:
+    """Cancel a queued, running or waiting run (and its child runs)."""
+    async with state.write() as conn:
+        result = await run_service.cancel_run(
+            conn,
+            tenant_id=caller.tenant_id,
+            run_id=run_id,
+            actor=_actor(caller),
+            reason=body.reason,
+            now=state.now(),
+        )
+    state.committed(result.events)
+    return await _detail(state, caller.tenant_id, run_id)
+
+
+@router.post("/{run_id}/retry", response_model=RunDetail)
+async def retry_run(
+    state: State, run_id: str, caller: Annotated[Principal, require("runs:write")]
+) -> RunDetail:
+    """Run a failed or dead run again from its failed step; finished steps are kept."""
+    async with state.write() as conn:
+        result = await run_service.retry_run(
+            conn,
+            state.specs,
+            tenant_id=caller.tenant_id,
+            run_id=run_id,
+            actor=_actor(caller),
+            now=state.now(),
+        )
+    state.committed(result.events)
+    return await _detail(state, caller.tenant_id, run_id)
+
+
+@router.post("/{run_id}/steps/{step_key}/override", response_model=RunDetail)
+async def override_step(
+    state: State,
+    run_id: str,
+    step_key: str,
+    body: OverrideStep,
+    caller: Annotated[Principal, require("runs:write")],
+) -> RunDetail:
+    """Set an unfinished step's output by hand (recorded with who and why); the run continues."""
+    async with state.write() as conn:
+        result = await run_service.override_step(
+            conn,
+            state.specs,
+            tenant_id=caller.tenant_id,
+            run_id=run_id,
+            step_key=step_key,
+            output=body.output,
+            reason=body.reason,
+            actor=_actor(caller),
+            now=state.now(),
+        )
+    state.committed(result.events)
+    return await _detail(state, caller.tenant_id, run_id)
