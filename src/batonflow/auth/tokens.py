@@ -1,0 +1,107 @@
+"""Tokens: signed access tokens (JWT), and opaque secrets stored only as SHA-256 hashes.
+
+Access tokens are JWTs signed HS256 with `BATONFLOW_SECRET_KEY`. Decoding accepts HS256 only:
+the algorithm list is fixed here and never taken from the token's header, so `alg: none` (in any
+casing) and RS256/HS256 confusion are refused. The claims exp, iat, iss, aud, sub, tid (tenant),
+role, typ (`access`) and jti are required. Header fields that point at keys (`kid`, `jku`, `jwk`,
+`x5u`) are never read: there is one key, and it is ours.
+
+Refresh tokens and invitation tokens are `secrets.token_urlsafe(32)`; API keys are `bf_` plus the
+same. Only their SHA-256 digests are stored, so a copy of the database signs nobody in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from batonflow.errors import Unauthenticated
+from batonflow.settings import Settings
+
+ALGORITHMS = ["HS256"]
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ", "jti"]
+API_KEY_PREFIX = "bf_"
+DISPLAY_PREFIX_LENGTH = 11  # "bf_" and 8 characters: enough to recognise a key in a list
+LEEWAY_SECONDS = 10  # clock skew between replicas
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    tenant_id: str
+    role: str
+    jti: str
+    expires_at: datetime
+
+
+def issue_access(
+    settings: Settings, *, user_id: str, tenant_id: str, role: str, now: datetime
+) -> str:
+    issued = int(now.timestamp())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": user_id,
+        "tid": tenant_id,
+        "role": role,
+        "typ": "access",
+        "jti": secrets.token_urlsafe(12),
+        "iat": issued,
+        "exp": issued + settings.access_token_seconds,
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
+
+
+def decode_access(settings: Settings, token: str) -> AccessClaims:
+    """The claims of a valid access token; `Unauthenticated` for anything else."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=ALGORITHMS,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the access token has expired; refresh it") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"the access token is not valid: {exc}") from None
+    if claims["typ"] != "access":
+        raise Unauthenticated("the token is not an access token")
+    fields = (claims["sub"], claims["tid"], claims["role"], claims["jti"])
+    if not all(isinstance(value, str) and value for value in fields):
+        raise Unauthenticated("the access token is not valid: malformed claims")
+    return AccessClaims(
+        user_id=claims["sub"],
+        tenant_id=claims["tid"],
+        role=claims["role"],
+        jti=claims["jti"],
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )
+
+
+def digest(secret: str) -> str:
+    """What is stored of a refresh token, API key or invitation token."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    """A refresh or invitation token."""
+    return secrets.token_urlsafe(32)
+
+
+def new_api_key() -> tuple[str, str]:
+    """A new API key and the prefix shown in listings."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:DISPLAY_PREFIX_LENGTH]
+
+
+def is_api_key(token: str) -> bool:
+    return token.startswith(API_KEY_PREFIX)
