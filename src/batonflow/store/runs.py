@@ -480,6 +480,22 @@ async def get_run(conn: Conn, tenant_id: str, run_id: str) -> RunRow:
     return _run_row(row)
 
 
+_STATUS_ONE = Prepared(select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("id")))
+_STATUS_MANY = Prepared(
+    select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def run_statuses(conn: Conn, run_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, status) of the given runs, whichever tenants they belong to: an executor watching
+    the runs it drains."""
+    if len(run_ids) == 1:
+        rows = await _STATUS_ONE.fetch(conn, {"id": run_ids[0]})
+    else:
+        rows = await _STATUS_MANY.fetch(conn, {"ids": list(run_ids)})
+    return [(run_id, status) for run_id, status in rows]
+
+
 async def find_run_by_prefix(conn: Conn, tenant_id: str, text: str) -> str:
     """Resolve a full run id from a unique prefix or suffix."""
     return await short_ids.resolve(conn, runs_t.c.id, runs_t.c.tenant_id, tenant_id, text, "run")

@@ -48,6 +48,7 @@ from batonflow.workflows.steps import HANDLERS, Attempt, error_dict
 
 log = logging.getLogger("batonflow.executor")
 T = TypeVar("T")
+_SETTLED = frozenset({RunStatus.WAITING, *[s for s in RunStatus if s.terminal]})
 
 
 def utcnow() -> datetime:
@@ -123,7 +124,8 @@ class Executor:
         self._loading: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
         self._statuses: dict[str, RunStatus] = {}
-        self._status_changed = asyncio.Event()
+        self._watchers: list[Callable[[], None]] = []  # drains waiting on statuses
+        self._backlog = True  # work may be left over that no commit will lead to
         self._reserved = 0  # slots promised to claims of a transaction in progress
         self.checkpointer.cache = {}
         self._write_lock = asyncio.Lock()
@@ -217,31 +219,37 @@ class Executor:
         watched = set(run_ids)
         await self._refresh_statuses(watched)
         stop = asyncio.Event()
-        settled = (RunStatus.WAITING, *[s for s in RunStatus if s.terminal])
+        if self._settled(watched):
+            return {run_id: self._statuses[run_id] for run_id in watched}
+
+        def check() -> None:
+            if self._settled(watched):
+                stop.set()
 
         async def watch() -> None:
-            # Commits made here update statuses at once; a change made elsewhere (an operator
-            # cancelled the run, another worker finished it) is seen on the next refresh.
-            while not all(self._statuses.get(r) in settled for r in watched):
-                self._status_changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._status_changed.wait(), self.settings.poll_seconds * 4
-                    )
+            # Commits made here update statuses as they happen (and `check` stops the loop at
+            # once); a change made elsewhere (an operator cancelled the run, another worker
+            # finished it) is seen on the next refresh.
+            while not stop.is_set():
+                await asyncio.sleep(self.settings.poll_seconds * 4)
                 await self._refresh_statuses(watched)
-            stop.set()
+                check()
 
+        self._watchers.append(check)
         watcher = asyncio.create_task(watch())
         try:
             await self.serve(stop, grace=grace)
         finally:
+            self._watchers.remove(check)
             watcher.cancel()
         return {run_id: self._statuses[run_id] for run_id in watched}
 
+    def _settled(self, run_ids: set[str]) -> bool:
+        return all(self._statuses.get(run_id) in _SETTLED for run_id in run_ids)
+
     async def _refresh_statuses(self, run_ids: set[str]) -> None:
         async def work(conn: Conn) -> list[tuple[str, str]]:
-            query = select(Run.id, Run.status).where(Run.id.in_(list(run_ids)))
-            return [(row.id, row.status) for row in await conn.execute(query)]
+            return await run_store.run_statuses(conn, list(run_ids))
 
         for run_id, status in await self.db.read(work):
             self._statuses[run_id] = RunStatus(status)
@@ -266,7 +274,10 @@ class Executor:
         return free
 
     async def _poll(self) -> bool:
+        """Start queued runs and claim ready steps; true when it may have left some behind
+        (it ran out of capacity or hit its limit), so the caller polls again at once."""
         free = self._reserve()
+        limit = 100
 
         async def look(conn: Conn) -> bool:
             queued = await run_store.queued_runs(conn, 1, self.tenant_ids)
@@ -274,7 +285,7 @@ class Executor:
             return bool(queued or (free and ready))
 
         async def work(conn: Conn) -> tuple[CommitResult, bool] | None:
-            queued = await run_store.queued_runs(conn, 100, self.tenant_ids)
+            queued = await run_store.queued_runs(conn, limit, self.tenant_ids)
             now = utcnow()
             candidates = (
                 await run_store.ready_candidates(conn, now, free, self.tenant_ids) if free else []
@@ -284,7 +295,7 @@ class Executor:
             result = await self.checkpointer.commit(
                 conn, now, start_runs=queued, claim=candidates, capacity=free
             )
-            return result, bool(queued)
+            return result, len(queued) >= limit or len(result.claims) >= free
 
         try:
             # Look first without the write lock: most polls find nothing to do.
@@ -292,10 +303,12 @@ class Executor:
         finally:
             self._reserved -= free
         if done is None:
+            self._backlog = free == 0
             return False
-        result, started = done
+        result, more = done
+        self._backlog = more
         self._after_commit(result)
-        return bool(result.claims) or started
+        return more
 
     async def _idle(self) -> bool:
         async def work(conn: Conn) -> bool:
@@ -471,8 +484,10 @@ class Executor:
             if pending.done is not None and not pending.done.done():
                 pending.done.set_result(accepted)
         self._after_commit(result)
-        if not result.claims and self._free():
-            self.wake()  # nothing followed on here: let the poller look for other work
+        if not result.claims and self._free() and (self._backlog or not self._tasks):
+            # Nothing followed on here, and work may be waiting that an earlier poll or commit
+            # had no room for (or this executor is idle now): let the poller look.
+            self.wake()
 
     async def _try_commit(self, batch: list[_Pending], tries: int) -> CommitResult | None:
         delay = 0.05
@@ -486,7 +501,7 @@ class Executor:
                 return await self.checkpointer.commit(conn, utcnow(), outcomes, capacity=free)
 
             try:
-                return await self._write(work)
+                result = await self._write(work)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -494,6 +509,10 @@ class Executor:
                 if attempt + 1 < tries:
                     await asyncio.sleep(delay)
                     delay *= 4
+            else:
+                if len(result.claims) >= free:
+                    self._backlog = True  # out of room: ready steps may be left unclaimed
+                return result
             finally:
                 self._reserved -= free
         return None
@@ -539,7 +558,8 @@ class Executor:
             elif item.type == "step.failed" and item.data.get("retry_in") is not None:
                 asyncio.get_running_loop().call_later(item.data["retry_in"], self._wake.set)
         if changed:
-            self._status_changed.set()
+            for check in list(self._watchers):
+                check()
 
     # -- leases --------------------------------------------------------------------------------
 
