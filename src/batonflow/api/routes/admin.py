@@ -1,7 +1,194 @@
-"""admin endpoints."""
+"""A tenant's users, API keys and invitations; every route needs the `admin` scope.
+
+An id from another tenant answers 404 exactly like an id that does not exist, and changes
+nothing. API keys and invitation tokens are in the response that creates them, and never again.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from batonflow.api.deps import State, require
+from batonflow.api.routes.auth import Strict, answers
+from batonflow.auth import service
+from batonflow.auth.scopes import Principal, Role
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+Admin = Annotated[Principal, require("admin")]
+
+
+class UserDetail(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserList(BaseModel):
+    items: list[UserDetail]
+
+
+class UserChange(Strict):
+    role: Role | None = None
+    active: bool | None = Field(None, description="false deactivates the user and signs them out")
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="the key's first characters, to recognise it")
+    scopes: list[str]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="recorded at most once a minute")
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="the key itself: shown this once, stored only as a hash")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(
+        min_length=1, max_length=32, description="a subset of the creator's scopes"
+    )
+    expires_in_days: int | None = Field(None, ge=1, le=service.MAX_KEY_DAYS)
+
+
+class InvitationOut(BaseModel):
+    id: str
+    email: str
+    role: Role
+    status: Literal["pending", "accepted", "revoked", "expired"]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+
+class InvitationCreated(InvitationOut):
+    token: str = Field(
+        description="give it to the invitee for `POST /api/v1/auth/register`; shown this once"
+    )
+
+
+class InvitationList(BaseModel):
+    items: list[InvitationOut]
+
+
+class InvitationCreate(Strict):
+    email: str = Field(max_length=320)
+    role: Role
+
+
+CONFLICT = answers(s409="the change would leave the tenant without an active admin (conflict)")
+
+
+@router.get("/users", status_code=200, response_model=UserList)
+async def list_users(caller: Admin, state: State) -> UserList:
+    """The tenant's users, oldest first."""
+    async with state.read() as conn:
+        rows = await service.list_users(conn, caller.tenant_id)
+    return UserList(items=[UserDetail.model_validate(row) for row in rows])
+
+
+@router.get("/users/{user_id}", status_code=200, response_model=UserDetail)
+async def get_user(user_id: str, caller: Admin, state: State) -> UserDetail:
+    """One user of the tenant."""
+    async with state.read() as conn:
+        return UserDetail.model_validate(await service.get_user(conn, caller.tenant_id, user_id))
+
+
+@router.patch("/users/{user_id}", status_code=200, response_model=UserDetail, responses=CONFLICT)
+async def update_user(user_id: str, body: UserChange, caller: Admin, state: State) -> UserDetail:
+    """Change a user's role, or deactivate or reactivate them. The last active admin stays."""
+    async with state.write() as conn:
+        row = await service.update_user(
+            conn, caller.tenant_id, user_id, role=body.role, active=body.active, now=state.now()
+        )
+    return UserDetail.model_validate(row)
+
+
+@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
+async def create_api_key(body: ApiKeyCreate, caller: Admin, state: State) -> ApiKeyCreated:
+    """A new API key for machine clients, with scopes the creator holds and an optional expiry.
+    The key is in this response only."""
+    async with state.write() as conn:
+        row, key = await service.create_api_key(
+            conn,
+            caller,
+            name=body.name,
+            scopes=body.scopes,
+            expires_in_days=body.expires_in_days,
+            now=state.now(),
+        )
+    return ApiKeyCreated.model_validate({**row, "key": key})
+
+
+@router.get("/api-keys", status_code=200, response_model=ApiKeyList)
+async def list_api_keys(caller: Admin, state: State) -> ApiKeyList:
+    """The tenant's API keys, revoked ones included; never the keys themselves."""
+    async with state.read() as conn:
+        rows = await service.list_api_keys(conn, caller.tenant_id)
+    return ApiKeyList(items=[ApiKeyOut.model_validate(row) for row in rows])
+
+
+@router.delete("/api-keys/{key_id}", status_code=204, response_class=Response)
+async def revoke_api_key(key_id: str, caller: Admin, state: State) -> Response:
+    """Revoke an API key: it is refused from the next request on."""
+    async with state.write() as conn:
+        await service.revoke_api_key(conn, caller.tenant_id, key_id, state.now())
+    return Response(status_code=204)
+
+
+@router.post(
+    "/invitations",
+    status_code=201,
+    response_model=InvitationCreated,
+    responses=answers(s409="the address is already a user of this tenant (conflict)"),
+)
+async def create_invitation(
+    body: InvitationCreate, caller: Admin, state: State
+) -> InvitationCreated:
+    """Invite an email address to join the tenant with a role. The token is in this response
+    only; it expires after `BATONFLOW_INVITATION_SECONDS`."""
+    async with state.write() as conn:
+        row, token = await service.create_invitation(
+            conn, state.settings, caller, email=body.email, role=body.role, now=state.now()
+        )
+    return InvitationCreated.model_validate({**row, "token": token})
+
+
+@router.get("/invitations", status_code=200, response_model=InvitationList)
+async def list_invitations(caller: Admin, state: State) -> InvitationList:
+    """The tenant's invitations with their status; never the tokens."""
+    async with state.read() as conn:
+        rows = await service.list_invitations(conn, caller.tenant_id, state.now())
+    return InvitationList(items=[InvitationOut.model_validate(row) for row in rows])
+
+
+@router.delete(
+    "/invitations/{invitation_id}",
+    status_code=204,
+    response_class=Response,
+    responses=answers(s409="the invitation was already accepted (conflict)"),
+)
+async def revoke_invitation(invitation_id: str, caller: Admin, state: State) -> Response:
+    """Revoke an invitation that was not accepted yet."""
+    async with state.write() as conn:
+        await service.revoke_invitation(conn, caller.tenant_id, invitation_id, state.now())
+    return Response(status_code=204)
