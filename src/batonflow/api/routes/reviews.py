@@ -20,7 +20,7 @@ from batonflow.store import reviews as review_store
 from batonflow.store.reviews import ReviewRow
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
-ReviewStatus = Literal["pending", "approved", "edited", "rejected", "submitted", "cancelled"]
+ReviewStatus = Literal["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"]
 
 
 class ReviewOut(BaseModel):
@@ -65,13 +65,18 @@ async def list_reviews(
     state: State,
     limit: PageSize,
     caller: Annotated[Principal, require("reviews:read")],
-    status: ReviewStatus | None = "pending",
+    status: ReviewStatus = "pending",
     run_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ReviewList:
-    """The tenant's reviews, oldest first; by default those still waiting for a decision."""
+    """The tenant's reviews, oldest first; by default those still waiting for a decision
+    (`status=any` lists every one)."""
     async with state.read() as conn:
         rows = await review_store.list_reviews(
-            conn, caller.tenant_id, status=status, run_id=run_id, limit=limit
+            conn,
+            caller.tenant_id,
+            status=None if status == "any" else status,
+            run_id=run_id,
+            limit=limit,
         )
     return ReviewList(items=[_out(r) for r in rows])
 
