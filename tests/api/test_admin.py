@@ -360,3 +360,19 @@ async def test_another_tenants_ids_are_404s_that_change_nothing(
     assert [u["email"] for u in (await globex.client.get("/api/v1/users")).json()["items"]] == [
         "admin@globex.example"
     ]
+
+
+async def test_an_id_that_cannot_exist_is_a_404_too(signup: Signup) -> None:
+    admin = await signup("acme")
+    answers = [
+        await admin.client.get("/api/v1/users/not%00an-id"),
+        await admin.client.patch("/api/v1/users/x", json={"role": "viewer"}),
+        await admin.client.delete("/api/v1/api-keys/x"),
+        await admin.client.delete("/api/v1/invitations/x"),
+    ]
+    assert [(r.status_code, r.json()) for r in answers] == [
+        (404, error("not_found", "no user 'not\x00an-id'")),
+        (404, error("not_found", "no user 'x'")),
+        (404, error("not_found", "no API key 'x'")),
+        (404, error("not_found", "no invitation 'x'")),
+    ]

@@ -434,3 +434,29 @@ async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(
     assert (await join(client, invitation["token"], "second@acme.example")).status_code == 201
     demoted = await admin.client.patch(f"/api/v1/users/{me['id']}", json={"role": "viewer"})
     assert (demoted.status_code, demoted.json()["role"]) == (200, "viewer")
+
+
+async def test_control_characters_are_refused_before_they_reach_the_database(
+    signup: Signup, client: httpx.AsyncClient
+) -> None:
+    await signup("acme")
+    named = await client.post(
+        "/api/v1/auth/register",
+        json={"tenant": "initech", "email": "x@y.example", "password": PASSWORD, "name": "a\x00b"},
+    )
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "admin\x00@acme.example", "password": PASSWORD}
+    )
+    assert [(r.status_code, r.json()) for r in (named, login)] == [
+        (
+            422,
+            {
+                "error": {
+                    "code": "input_invalid",
+                    "message": "a user needs a name, without control characters",
+                    "details": {},
+                }
+            },
+        ),
+        (401, WRONG),
+    ]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from batonflow.auth import tokens
 from batonflow.auth.passwords import passwords_for
 from batonflow.auth.scopes import ROLES, SCOPES, Principal
-from batonflow.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
+from batonflow.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from batonflow.ids import new_id
 from batonflow.settings import Settings
 from batonflow.store import credentials, users
@@ -30,7 +30,9 @@ from batonflow.store.db import Conn
 from batonflow.store.tenants import ensure_tenant, find_tenant
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x1f\x7f]+)+$")
+ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MIN_PASSWORD = 12
 WRONG_LOGIN = "wrong email or password"
 MAX_KEY_DAYS = 3650
@@ -49,8 +51,16 @@ class Session:
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > 320 or not EMAIL.match(email):
-        raise InvalidInput(f"'{email}' is not an email address")
+        raise InvalidInput(f"{email!r} is not an email address")
     return email
+
+
+def known_id(value: str, what: str) -> str:
+    """`value` if it can be an id at all; otherwise the same 404 as an id that does not exist
+    (and no query: PostgreSQL refuses some characters outright)."""
+    if not ID.match(value):
+        raise NotFound(f"no {what} '{value}'")
+    return value
 
 
 async def new_password(settings: Settings, password: str) -> str:
@@ -126,8 +136,8 @@ async def _add_user(
     now: datetime,
 ) -> dict[str, Any]:
     name = name.strip()
-    if not name:
-        raise InvalidInput("a user needs a name")
+    if not name or CONTROL.search(name):
+        raise InvalidInput("a user needs a name, without control characters")
     taken = Conflict(f"an account with the email '{email}' already exists")
     if await users.find_by_email(conn, email) is not None:
         raise taken
@@ -151,7 +161,11 @@ async def _add_user(
 
 
 async def find_account(conn: Conn, email: str) -> dict[str, Any] | None:
-    return await users.find_by_email(conn, email.strip().lower())
+    try:
+        email = normalize_email(email)
+    except InvalidInput:
+        return None  # no such account; the password is still checked, against the dummy
+    return await users.find_by_email(conn, email)
 
 
 async def check_password(
@@ -256,7 +270,7 @@ async def list_users(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
 
 
 async def get_user(conn: Conn, tenant_id: str, user_id: str) -> dict[str, Any]:
-    return await users.get_user(conn, tenant_id, user_id)
+    return await users.get_user(conn, tenant_id, known_id(user_id, "user"))
 
 
 async def update_user(
@@ -270,7 +284,7 @@ async def update_user(
 ) -> dict[str, Any]:
     """Change a user's role or deactivate (or reactivate) them; never the last active admin
     away. Deactivating revokes their refresh tokens; their access tokens stop working at once."""
-    user = await users.get_user(conn, tenant_id, user_id)
+    user = await users.get_user(conn, tenant_id, known_id(user_id, "user"))
     if role is not None and role not in ROLES:
         raise InvalidInput(f"'{role}' is not a role; roles: {', '.join(ROLES)}")
     new_role = user["role"] if role is None else role
@@ -309,8 +323,8 @@ async def create_api_key(
     """A new key (its row and the key itself, which is never shown again). A key gets only
     scopes its creator holds."""
     name = name.strip()
-    if not name:
-        raise InvalidInput("an API key needs a name")
+    if not name or CONTROL.search(name):
+        raise InvalidInput("an API key needs a name, without control characters")
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise InvalidInput(
@@ -349,7 +363,7 @@ async def list_api_keys(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
 
 
 async def revoke_api_key(conn: Conn, tenant_id: str, key_id: str, now: datetime) -> None:
-    await credentials.revoke_api_key(conn, tenant_id, key_id, now)
+    await credentials.revoke_api_key(conn, tenant_id, known_id(key_id, "API key"), now)
 
 
 # -- invitations -------------------------------------------------------------------------------
@@ -386,7 +400,7 @@ async def list_invitations(conn: Conn, tenant_id: str, now: datetime) -> list[di
 
 
 async def revoke_invitation(conn: Conn, tenant_id: str, invitation_id: str, now: datetime) -> None:
-    found = await credentials.get_invitation(conn, tenant_id, invitation_id)
+    found = await credentials.get_invitation(conn, tenant_id, known_id(invitation_id, "invitation"))
     if found["accepted_at"] is not None:
         raise Conflict("the invitation was already accepted; deactivate the user instead")
     await credentials.revoke_invitation(conn, tenant_id, invitation_id, now)
