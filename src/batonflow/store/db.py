@@ -19,17 +19,17 @@ go through SQLAlchemy as any statement does.
 from __future__ import annotations
 
 import asyncio
+import operator
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy
-from sqlalchemy import Dialect, event
+from sqlalchemy import DateTime, Dialect, TypeDecorator, event
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -88,6 +88,8 @@ def _sqlite_events(sync_engine: sqlalchemy.Engine, synchronous: str) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if getattr(connection.connection.dbapi_connection, "in_transaction", False):
+            return  # the database thread began it on the sqlite3 connection
         readonly = connection.get_execution_options().get(READONLY, False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
@@ -124,6 +126,7 @@ class ThreadConnection:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self.raw: sqlite3.Connection = connection.connection.dbapi_connection  # type: ignore[assignment]
+        self.memo: dict[Any, Any] = {}  # processed datetimes, for one transaction
 
     @property
     def dialect(self) -> Dialect:
@@ -145,40 +148,53 @@ class _Bind:
     default: Any
     process: Processor
     none: Any  # what `process` makes of None, worked out once
-    memo: bool  # a datetime: equal values (a transaction's `now`) are processed once
+    memo: type | None  # a datetime type: equal values (a transaction's `now`) are processed once
 
 
-@dataclass(frozen=True, slots=True)
 class _Compiled:
-    sql: str
-    binds: tuple[_Bind, ...]
-    results: tuple[Processor, ...]
-    processed: bool  # whether any result column has a processor
+    """A statement's SQL and how to turn a row of named values into its parameters."""
 
-    def params(self, row: Mapping[str, Any], memo: dict[Any, Any]) -> tuple[Any, ...]:
-        out = []
-        for bind in self.binds:
-            value = row.get(bind.name, bind.default)
-            if bind.process is None:
-                out.append(value)
-            elif value is None:
-                out.append(bind.none)
-            elif bind.memo:
-                done = memo.get(value)
+    __slots__ = ("_convert", "_get", "binds", "processed", "results", "sql")
+
+    def __init__(self, sql: str, binds: tuple[_Bind, ...], results: tuple[Processor, ...]):
+        self.sql = sql
+        self.binds = binds
+        self.results = results
+        self.processed = any(results)  # whether any result column has a processor
+        names = [bind.name for bind in binds]
+        self._get: Callable[[Mapping[str, Any]], Any] | None = None
+        if len(names) == 1:
+            self._get = lambda row: (row[names[0]],)
+        elif names:
+            self._get = operator.itemgetter(*names)
+        self._convert = [(index, bind) for index, bind in enumerate(binds) if bind.process]
+
+    def params(self, row: Mapping[str, Any], memo: dict[Any, Any]) -> list[Any]:
+        if self._get is None:
+            return []
+        try:
+            values = list(self._get(row))
+        except KeyError:
+            values = [row.get(bind.name, bind.default) for bind in self.binds]
+        for index, bind in self._convert:
+            value = values[index]
+            if value is None:
+                values[index] = bind.none
+            elif bind.memo is not None:
+                key = (bind.memo, value)
+                done = memo.get(key)
                 if done is None:
-                    done = memo[value] = bind.process(value)
-                out.append(done)
+                    done = memo[key] = bind.process(value)  # type: ignore[misc]
+                values[index] = done
             else:
-                out.append(bind.process(value))
-        return tuple(out)
+                values[index] = bind.process(value)  # type: ignore[misc]
+        return values
 
 
 def _bind(name: str, bind: Any, dialect: Dialect) -> _Bind:
     process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-    try:
-        memo = bind.type.python_type is datetime
-    except NotImplementedError:
-        memo = False
+    impl = bind.type.impl_instance if isinstance(bind.type, TypeDecorator) else bind.type
+    memo = type(bind.type) if isinstance(impl, DateTime) else None
     return _Bind(name, bind.value, process, process(None) if process else None, memo)
 
 
@@ -211,7 +227,7 @@ class Prepared:
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns
             )
-            result = _Compiled(compiled.string, binds, results, any(results))
+            result = _Compiled(compiled.string, binds, results)
         self._compiled[(dialect.name, keys)] = result
         return result
 
@@ -225,7 +241,7 @@ class Prepared:
         if isinstance(conn, ThreadConnection):
             compiled = self._compile(conn.dialect, tuple(rows[0]) if keyed else None)
             if compiled is not None:
-                memo: dict[Any, Any] = {}
+                memo = conn.memo
                 if len(rows) == 1:
                     cursor = conn.raw.execute(compiled.sql, compiled.params(rows[0], memo))
                 else:
@@ -241,7 +257,9 @@ class Prepared:
         if isinstance(conn, ThreadConnection):
             compiled = self._compile(conn.dialect, None)
             if compiled is not None:
-                rows = conn.raw.execute(compiled.sql, compiled.params(params or {}, {})).fetchall()
+                rows = conn.raw.execute(
+                    compiled.sql, compiled.params(params or {}, conn.memo)
+                ).fetchall()
                 if not compiled.processed:
                     return rows
                 results = compiled.results
@@ -273,7 +291,6 @@ class Database:
         self._thread: ThreadPoolExecutor | None = None
         self._sync: sqlalchemy.Engine | None = None
         self._conn: ThreadConnection | None = None
-        self._readonly = False
         if is_sqlite(engine):
             synchronous = sqlite_synchronous
             url = engine.url.set(drivername="sqlite")
@@ -304,18 +321,28 @@ class Database:
     def _transaction(self, work: Callable[[Conn], Awaitable[T]], readonly: bool) -> T:
         """One transaction, in the database thread, on the thread's one connection (opened on
         first use and kept: a pool check-out and reset per transaction cost as much as a
-        statement)."""
+        statement). It is begun and ended on the sqlite3 connection itself; a statement that
+        goes through SQLAlchemy joins it (see `_sqlite_events`)."""
         conn = self._conn
         if conn is None:
             assert self._sync is not None
             conn = self._conn = ThreadConnection(self._sync.connect())
-            self._readonly = False
-        connection = conn._connection
-        if readonly is not self._readonly:
-            connection.execution_options(**{READONLY: readonly})
-            self._readonly = readonly
-        with connection.begin():
-            return run_to_end(work(conn))  # type: ignore[arg-type]
+        connection, raw = conn._connection, conn.raw
+        conn.memo.clear()
+        raw.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        try:
+            result: T = run_to_end(work(conn))  # type: ignore[arg-type]
+        except BaseException:
+            if connection.in_transaction():
+                connection.rollback()
+            if raw.in_transaction:
+                raw.rollback()
+            raise
+        if connection.in_transaction():
+            connection.commit()
+        if raw.in_transaction:
+            raw.commit()
+        return result
 
     def _disconnect(self) -> None:
         if self._conn is not None:

@@ -94,6 +94,10 @@ _RUN_MUTABLE = (
 )
 
 
+# Plain strings for the stored statuses (an enum member's `.value` is a slow property).
+_VALUES: dict[Any, str] = {s: s.value for s in (*RunStatus, *StepStatus)}
+
+
 def _run_row(row: Sequence[Any]) -> RunRow:
     """A row of `_RUN_COLUMNS`, in that order."""
     run = RunRow(*row)
@@ -398,7 +402,7 @@ class RunTx:
             for run_id, key in sorted(self._dirty_steps):
                 step = self.steps[run_id][key]
                 values = {name: getattr(step, name) for name in _STEP_MUTABLE}
-                values["status"] = step.status.value
+                values["status"] = _VALUES[step.status]
                 values["result"] = self.results.get((run_id, key))
                 params.append({"b_run_id": run_id, "b_key": key, **values})
             await _UPDATE_STEP.run(conn, params)
@@ -444,7 +448,7 @@ class RunTx:
         for run_id in sorted(self._dirty_runs):
             run = self.runs[run_id]
             values = {name: getattr(run, name) for name in _RUN_MUTABLE}
-            values["status"] = run.status.value
+            values["status"] = _VALUES[run.status]
             if run_id in self._cached_seq:
                 checked.append({"b_id": run_id, "b_seq": self._cached_seq[run_id], **values})
             else:
