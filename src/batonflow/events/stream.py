@@ -1,0 +1,284 @@
+"""Following events as they are stored: one run's (`run_events`) or a whole tenant's
+(`tenant_events`). The SSE routes format what these yield; nothing here knows about HTTP.
+
+Both tails read the `events` table, which is the truth, and use the in-process `EventBus` only as
+a doorbell: they subscribe first, then read the backlog, then read again on every bus wake-up
+and every `poll_seconds` (other processes, `batonflow worker`, store events this process never
+hears about). So an event is never missed between the backlog and the live part, and a lost or
+late wake-up only delays it. `llm.delta` events are live only (never stored): a run's tail passes
+them through from the bus as they come.
+
+A tail yields `Delivered` items (a stored event with the cursor a client resumes from, or a live
+one without) and `KEEPALIVE` after `heartbeat_seconds` without anything to say. Closing the
+iterator (or cancelling the task that drives it) unsubscribes from the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batonflow.events.bus import EventBus
+from batonflow.events.contracts import StoredEvent
+from batonflow.store.db import Conn, reading
+from batonflow.store.tables import Event, table
+
+TERMINAL = frozenset({"run.succeeded", "run.failed", "run.dead", "run.cancelled"})
+LIVE_ONLY = frozenset({"llm.delta"})
+PAGE = 500
+
+events_t = table(Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """An event for the client. `cursor` is what it resumes after (the SSE `id`): the run's
+    `seq` on a run's tail, the highest event id delivered so far on a tenant's tail; `None` for
+    a live-only event, which cannot be resumed."""
+
+    event: StoredEvent
+    cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """Nothing happened for `heartbeat_seconds`; lets proxies and clients see the line is up."""
+
+
+KEEPALIVE = Keepalive()
+StreamItem = Delivered | Keepalive
+
+
+async def read_run_events(
+    conn: Conn, tenant_id: str, run_id: str, *, after_seq: int, limit: int
+) -> list[StoredEvent]:
+    """One page of a run's stored events after `after_seq`, in `seq` order."""
+    rows = await conn.execute(
+        select(events_t)
+        .where(
+            events_t.c.tenant_id == tenant_id,
+            events_t.c.run_id == run_id,
+            events_t.c.seq > after_seq,
+        )
+        .order_by(events_t.c.seq)
+        .limit(limit)
+    )
+    return [StoredEvent(**row._asdict()) for row in rows]
+
+
+async def event_type_at(conn: Conn, tenant_id: str, run_id: str, seq: int) -> str | None:
+    """The type of a run's event number `seq`, if it has one."""
+    value = await conn.scalar(
+        select(events_t.c.type).where(
+            events_t.c.tenant_id == tenant_id,
+            events_t.c.run_id == run_id,
+            events_t.c.seq == seq,
+        )
+    )
+    return None if value is None else str(value)
+
+
+async def read_tenant_events(
+    conn: Conn, tenant_id: str, *, after_id: int, limit: int
+) -> list[StoredEvent]:
+    """One page of a tenant's stored events after `after_id`, in `id` order."""
+    rows = await conn.execute(
+        select(events_t)
+        .where(events_t.c.tenant_id == tenant_id, events_t.c.id > after_id)
+        .order_by(events_t.c.id)
+        .limit(limit)
+    )
+    return [StoredEvent(**row._asdict()) for row in rows]
+
+
+async def last_event_id(conn: Conn, tenant_id: str) -> int:
+    """The tenant's highest stored event id (0 when it has none)."""
+    value = await conn.scalar(
+        select(func.max(events_t.c.id)).where(events_t.c.tenant_id == tenant_id)
+    )
+    return int(value or 0)
+
+
+class _Doorbell:
+    """Waits on a bus subscription for the next wake-up, a poll, or a heartbeat."""
+
+    def __init__(
+        self, queue: asyncio.Queue[StoredEvent], poll_seconds: float, heartbeat_seconds: float
+    ) -> None:
+        self.queue = queue
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.spoke_at = time.monotonic()
+
+    def spoke(self) -> None:
+        self.spoke_at = time.monotonic()
+
+    def silence_left(self) -> float:
+        return self.spoke_at + self.heartbeat_seconds - time.monotonic()
+
+    async def wait(self) -> list[StoredEvent] | None:
+        """What arrived on the bus (possibly nothing, on a poll), or `None` when it is time for
+        a keepalive."""
+        silence = self.silence_left()
+        if silence <= 0:
+            return None
+        try:
+            async with asyncio.timeout(min(self.poll_seconds, silence)):
+                first = await self.queue.get()
+        except TimeoutError:
+            return None if self.silence_left() <= 0 else []
+        arrived = [first]
+        while not self.queue.empty():
+            arrived.append(self.queue.get_nowait())
+        return arrived
+
+
+async def run_events(
+    engine: AsyncEngine,
+    bus: EventBus,
+    tenant_id: str,
+    run_id: str,
+    after_seq: int = 0,
+    *,
+    follow: bool = True,
+    until_done: bool = True,
+    poll_seconds: float = 1.0,
+    heartbeat_seconds: float = 15.0,
+) -> AsyncGenerator[StreamItem, None]:
+    """The stored events of one run after `after_seq`, then (with `follow`) those stored later,
+    with the run's live `llm.delta` events in between as the bus delivers them.
+
+    Guarantee: stored events come exactly once, in `seq` order, without gaps. That holds across
+    processes because a run's events are written under its row lock with consecutive sequence
+    numbers, so they commit in `seq` order, and `seq > last` can never skip one. A client that
+    resumes after the last `seq` it saw loses nothing. Live `llm.delta` events are best effort:
+    only those published in this process while the tail is open.
+
+    With `until_done`, the tail ends once it has caught up and the last event delivered is the
+    run's terminal one (`run.succeeded`, `run.failed`, `run.dead`, `run.cancelled`); a run
+    retried after it ended has later events, so ending at a terminal event in the backlog
+    would be wrong. Without `follow`, it ends after the backlog. The caller checks that the run
+    exists in the tenant; an unknown run simply has no events.
+    """
+    async with bus.subscribe() as queue:
+        bell = _Doorbell(queue, poll_seconds, heartbeat_seconds)
+        last = after_seq
+        ended = False  # the last event delivered (or resumed after) is the run's end
+        if after_seq > 0 and until_done:
+            async with reading(engine) as conn:
+                ended = await event_type_at(conn, tenant_id, run_id, after_seq) in TERMINAL
+        stale = True  # the table may hold events this tail has not read yet
+        pending: deque[StoredEvent] = deque()  # from the bus, not looked at yet
+        while True:
+            if stale:
+                stale = False
+                while True:
+                    async with reading(engine) as conn:
+                        page = await read_run_events(
+                            conn, tenant_id, run_id, after_seq=last, limit=PAGE
+                        )
+                    for item in page:
+                        last = item.seq
+                        ended = item.type in TERMINAL
+                        bell.spoke()
+                        yield Delivered(item, item.seq)
+                    if len(page) < PAGE:
+                        break
+                if not follow or (ended and until_done):
+                    return
+            if not pending:
+                arrived = await bell.wait()
+                if arrived is None:
+                    bell.spoke()
+                    yield KEEPALIVE
+                stale = not arrived  # a poll or a long silence: look at the table anyway
+                pending.extend(arrived or ())
+            while pending and not stale:
+                item = pending.popleft()
+                if item.tenant_id != tenant_id or item.run_id != run_id:
+                    continue
+                if item.type in LIVE_ONLY:
+                    bell.spoke()
+                    yield Delivered(item, None)
+                elif item.seq > last:
+                    # Read the table before passing on what came after this event, so deltas
+                    # follow the stored event (the step's start) that preceded them.
+                    stale = True
+
+
+async def tenant_events(
+    engine: AsyncEngine,
+    bus: EventBus,
+    tenant_id: str,
+    after_id: int | None = None,
+    *,
+    poll_seconds: float = 1.0,
+    heartbeat_seconds: float = 15.0,
+    settle_seconds: float = 10.0,
+) -> AsyncGenerator[StreamItem, None]:
+    """Every stored event of a tenant after `after_id` (from now on when `None`), then live.
+
+    Event ids come from one counter, but on PostgreSQL two transactions can take ids 10 and 11
+    and commit 11 first: a tail that only asks for `id > 11` once it has seen 11 would never
+    see 10. This tail re-reads a look-back window instead: it asks for ids above a floor that
+    trails the ids it delivered by `settle_seconds`, and passes on the ones it has not
+    delivered yet.
+
+    Guarantee, within one tail: every event is delivered exactly once; in `id` order, except
+    that an event which commits after a higher id has been delivered comes as soon as it is
+    seen (after the higher ids). Such a late event is delivered if it commits within
+    `settle_seconds` of the first delivery of a higher id; Batonflow's transactions take
+    milliseconds. (SQLite commits one writer at a time, in id order, so nothing is late there.)
+
+    Each item's `cursor` is the highest id delivered so far: for an in-order event its own id,
+    for a late one the id already reached. A client that resumes after its last cursor gets
+    no repeats; what it can miss is only an event still uncommitted when it disconnected with
+    an id below that cursor.
+    """
+    async with bus.subscribe() as queue:
+        bell = _Doorbell(queue, poll_seconds, heartbeat_seconds)
+        if after_id is None:
+            async with reading(engine) as conn:
+                after_id = await last_event_id(conn, tenant_id)
+        floor = after_id  # every id at or below it is delivered or given up on
+        high = after_id
+        seen: dict[int, float] = {}  # ids above `floor` delivered, with when
+        stale = True
+        while True:
+            if stale:
+                cursor = floor
+                while True:
+                    async with reading(engine) as conn:
+                        page = await read_tenant_events(
+                            conn, tenant_id, after_id=cursor, limit=PAGE
+                        )
+                    for item in page:
+                        assert item.id is not None
+                        cursor = item.id
+                        if item.id in seen:
+                            continue
+                        seen[item.id] = time.monotonic()
+                        high = max(high, item.id)
+                        bell.spoke()
+                        yield Delivered(item, high)
+                    if len(page) < PAGE:
+                        break
+                settled = time.monotonic() - settle_seconds
+                floor = max([floor, *(i for i, at in seen.items() if at <= settled)])
+                seen = {i: at for i, at in seen.items() if i > floor}
+                stale = False
+            arrived = await bell.wait()
+            if arrived is None:
+                bell.spoke()
+                yield KEEPALIVE
+                stale = True
+            elif not arrived or any(
+                item.tenant_id == tenant_id and item.type not in LIVE_ONLY for item in arrived
+            ):
+                stale = True
