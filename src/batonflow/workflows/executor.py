@@ -182,11 +182,25 @@ class Executor:
         self, stop: asyncio.Event, *, grace: float = 10.0, until_idle: bool = False
     ) -> None:
         """Work until `stop` is set (or, with `until_idle`, until no work is left anywhere)."""
+        await self._serve(stop, grace=grace, until_idle=until_idle)
+
+    async def _serve(
+        self,
+        stop: asyncio.Event,
+        *,
+        grace: float,
+        until_idle: bool = False,
+        watch: set[str] | None = None,
+    ) -> None:
         writer = asyncio.create_task(self._writer(), name="batonflow-writer")
         upkeep = asyncio.create_task(self._upkeep(stop), name="batonflow-upkeep")
+        first = True
         try:
             while not stop.is_set():
-                claimed = await self._poll()
+                # The first poll takes the write lock without looking first (a worker that
+                # starts most likely has work), and reads the statuses a drain watches.
+                claimed = await self._poll(look=not first, watch=watch if first else None)
+                first = False
                 quiet = not claimed and not self._tasks and self._queue.empty()
                 if until_idle and quiet and await self._idle():
                     break
@@ -217,10 +231,9 @@ class Executor:
     async def drain(self, run_ids: Iterable[str], *, grace: float = 10.0) -> dict[str, RunStatus]:
         """Work until every run in `run_ids` is finished or waiting for a person."""
         watched = set(run_ids)
-        await self._refresh_statuses(watched)
+        if not watched:
+            return {}
         stop = asyncio.Event()
-        if self._settled(watched):
-            return {run_id: self._statuses[run_id] for run_id in watched}
 
         def check() -> None:
             if self._settled(watched):
@@ -238,7 +251,7 @@ class Executor:
         self._watchers.append(check)
         watcher = asyncio.create_task(watch())
         try:
-            await self.serve(stop, grace=grace)
+            await self._serve(stop, grace=grace, watch=watched)
         finally:
             self._watchers.remove(check)
             watcher.cancel()
@@ -273,41 +286,55 @@ class Executor:
         self._reserved += free
         return free
 
-    async def _poll(self) -> bool:
+    async def _poll(self, *, look: bool = True, watch: set[str] | None = None) -> bool:
         """Start queued runs and claim ready steps; true when it may have left some behind
-        (it ran out of capacity or hit its limit), so the caller polls again at once."""
+        (it ran out of capacity or hit its limit), so the caller polls again at once. With
+        `watch`, it first reads those runs' statuses and, if all are settled, claims nothing."""
         free = self._reserve()
         limit = 100
 
-        async def look(conn: Conn) -> bool:
+        async def looking(conn: Conn) -> bool:
             queued = await run_store.queued_runs(conn, 1, self.tenant_ids)
             ready = await run_store.ready_candidates(conn, utcnow(), 1, self.tenant_ids)
             return bool(queued or (free and ready))
 
-        async def work(conn: Conn) -> tuple[CommitResult, bool] | None:
+        async def work(conn: Conn) -> tuple[CommitResult | None, bool, list[tuple[str, str]]]:
+            statuses = await run_store.run_statuses(conn, list(watch)) if watch else []
+            settled = [status for _, status in statuses if RunStatus(status) in _SETTLED]
+            if watch and len(settled) == len(watch):
+                return None, False, statuses
             queued = await run_store.queued_runs(conn, limit, self.tenant_ids)
             now = utcnow()
             candidates = (
                 await run_store.ready_candidates(conn, now, free, self.tenant_ids) if free else []
             )
             if not queued and not candidates:
-                return None
+                return None, False, statuses
             result = await self.checkpointer.commit(
                 conn, now, start_runs=queued, claim=candidates, capacity=free
             )
-            return result, len(queued) >= limit or len(result.claims) >= free
+            more = len(queued) >= limit or len(result.claims) >= free
+            return result, more, statuses
 
         try:
             # Look first without the write lock: most polls find nothing to do.
-            done = await self._write(work) if await self.db.read(look) else None
+            done = await self._write(work) if not look or await self.db.read(looking) else None
         finally:
             self._reserved -= free
         if done is None:
             self._backlog = free == 0
             return False
-        result, more = done
-        self._backlog = more
-        self._after_commit(result)
+        result, more, statuses = done
+        for run_id, status in statuses:
+            self._statuses[run_id] = RunStatus(status)
+        if result is None:
+            self._backlog = free == 0
+        else:
+            self._backlog = more
+            self._after_commit(result)
+        if watch:
+            for check in list(self._watchers):
+                check()
         return more
 
     async def _idle(self) -> bool:
