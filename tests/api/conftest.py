@@ -49,6 +49,7 @@ def api_settings(tmp_path: Path, api_db_url: str) -> Settings:
         reap_seconds=0.5,
         poll_seconds=0.05,
         worker_id="api-test",
+        refresh_reuse_grace_seconds=0.5,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )

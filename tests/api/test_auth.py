@@ -185,6 +185,7 @@ async def test_reusing_a_refresh_token_revokes_its_whole_family(
     admin = await signup("acme")
     newer = (await refresh(client, admin.refresh_token)).json()["refresh_token"]
     newest = (await refresh(client, newer)).json()["refresh_token"]
+    await asyncio.sleep(0.6)  # past the grace that tells a race from a replay
     reused = await refresh(client, admin.refresh_token)
     assert (reused.status_code, reused.json()) == (
         401,
@@ -217,11 +218,10 @@ async def test_two_concurrent_refreshes_with_one_token_exactly_one_wins(
     (loser,) = [a for a in answers if a.status_code == 401]
     assert winner.json() == session_body(admin.email, "admin", "acme")
     assert loser.json() == unauthenticated(
-        "the refresh token was already used; every token of this sign-in is now revoked, "
-        "sign in again"
+        "the refresh token was just used by another request; use the tokens it got"
     )
-    # The second use counts as a reuse: the winner's new token is revoked with its family.
-    assert (await refresh(client, winner.json()["refresh_token"])).status_code == 401
+    # A race is not a theft: the winner's new tokens keep working.
+    assert (await refresh(client, winner.json()["refresh_token"])).status_code == 200
 
 
 async def test_logout_revokes_the_refresh_token(signup: Signup, client: httpx.AsyncClient) -> None:

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -79,18 +79,29 @@ class BodyLimit:
                 return
         seen = 0
         started = False
+        answered = False
 
         async def counted() -> MutableMapping[str, Any]:
-            nonlocal seen
+            # Over the limit, answer 413 here and tell the app the client left: an exception
+            # raised from `receive` would reach the body parser, which answers 400 for it.
+            nonlocal seen, answered
+            if answered:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise too_large
+                    if started:
+                        raise too_large
+                    answered = True
+                    await api_errors.error_response(too_large)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def watched(message: MutableMapping[str, Any]) -> None:
             nonlocal started
+            if answered:
+                return  # whatever the app makes of the disconnect: the client has its 413
             started = started or message["type"] == "http.response.start"
             await send(message)
 
@@ -101,13 +112,15 @@ class BodyLimit:
                 await api_errors.error_response(too_large)(scope, receive, send)
 
 
-def _document(app: FastAPI) -> None:
-    """Write each route's scope and error answers into its OpenAPI entry."""
+def _document(router: APIRouter) -> None:
+    """Write each route's scope and error answers into its OpenAPI entry. Runs on the router
+    before it is included (an app's `routes` holds included routers, not their routes) and may
+    run again for the next app: it changes nothing the second time."""
     responses: dict[int | str, dict[str, Any]] = {
         status: {"model": api_errors.ErrorEnvelope, "description": text}
         for status, text in ERRORS_BY_STATUS.items()
     }
-    for route in app.routes:
+    for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
         scope = None
@@ -116,13 +129,18 @@ def _document(app: FastAPI) -> None:
             dependency = stack.pop()
             scope = scope or getattr(dependency.call, "batonflow_scope", None)
             stack.extend(dependency.dependencies)
-        writes = (route.methods or set()) & {"POST", "PUT", "PATCH"}
-        wanted = {422, 429, 413} if writes else {422, 429}
+        methods = route.methods or set()
+        wanted = {422, 429}
+        if methods & {"POST", "PUT", "PATCH"}:
+            wanted |= {413}
+        if methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            wanted |= {409}  # a state that forbids the change, or a lost race (IntegrityError)
         if scope is not None:
             wanted |= {401, 403, 404}
             route.openapi_extra = {**(route.openapi_extra or {}), "x-scope": scope}
             note = f"Needs the scope `{scope}`."
-            route.description = f"{route.description}\n\n{note}".strip()
+            if note not in route.description:
+                route.description = f"{route.description}\n\n{note}".strip()
         for status in sorted(wanted):
             route.responses.setdefault(status, responses[status])
 
@@ -185,8 +203,10 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await serving
             state_ = getattr(app.state, "batonflow", None)
-            if state_ is not None and state_.executor is not None:
-                state_.executor.close()
+            if state_ is not None:
+                if state_.executor is not None:
+                    state_.executor.close()
+                await state_.gateway.aclose()
             await limiter.close()
             db.close()
             await engine.dispose()
@@ -206,13 +226,13 @@ def create_app(
     )
     api_errors.install(app)
     for router in _routers():
+        _document(router)
         app.include_router(router)
-    _document(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 
 
-def _routers() -> list[Any]:
+def _routers() -> list[APIRouter]:
     from batonflow.api.routes import ROUTERS
 
     return list(ROUTERS)

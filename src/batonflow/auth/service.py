@@ -6,8 +6,9 @@ Password hashing and checking take tens of milliseconds, so they are separate st
 
 Refresh tokens rotate on every use: the used token is marked `rotated_at` and a new one of the
 same family is issued. Presenting a used or revoked token revokes the whole family (someone
-holds a copy), which also settles two concurrent refreshes with one token: the conditional
-update lets exactly one rotate it; the other counts as a reuse.
+holds a copy). Two concurrent refreshes with one token are settled by the conditional update:
+exactly one rotates it and keeps its new tokens; the other, arriving within
+`refresh_reuse_grace_seconds` of that rotation, is refused without revoking the family.
 """
 
 from __future__ import annotations
@@ -203,9 +204,22 @@ async def refresh(
         return Unauthenticated("the refresh token is not valid")
     if row["revoked_at"] is not None:
         return Unauthenticated("the refresh token was revoked; sign in again")
-    if row["rotated_at"] is not None or not await credentials.rotate_refresh_token(
+    rotated = row["rotated_at"] is None and await credentials.rotate_refresh_token(
         conn, row["id"], now
-    ):
+    )
+    if not rotated:
+        used = row["rotated_at"]
+        if used is None:  # a concurrent request rotated it after we read it
+            fresh = await credentials.find_refresh_token(conn, row["token_hash"])
+            used = fresh["rotated_at"] if fresh else None
+        if used is not None and now - used <= timedelta(
+            seconds=settings.refresh_reuse_grace_seconds
+        ):
+            # Two refreshes racing with one token (two tabs, a retried request): the first
+            # keeps its new tokens; this one is refused without revoking the sign-in.
+            return Unauthenticated(
+                "the refresh token was just used by another request; use the tokens it got"
+            )
         await credentials.revoke_family(conn, row["tenant_id"], row["family_id"], now)
         return Unauthenticated(
             "the refresh token was already used; every token of this sign-in is now revoked, "

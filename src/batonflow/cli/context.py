@@ -84,5 +84,7 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
     finally:
         for executor in context.executors if context else ():
             executor.close()
+        if context is not None:
+            await context.gateway.aclose()
         ledger_db.close()
         await engine.dispose()

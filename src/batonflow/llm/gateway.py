@@ -113,6 +113,7 @@ class Ledger(Protocol):
 class ModelSource(Protocol):
     def get(self, qualified: str) -> Model: ...
     def providers(self) -> Sequence[str]: ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,10 @@ class Gateway:
         self._redact = [re.compile(p) for p in config.redact]
 
     # -- naming --------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Release the providers' connections; call once the gateway is no longer used."""
+        await self.models.aclose()
 
     def resolve(self, target: str | None) -> tuple[str | None, list[str]]:
         """(route name or None, the ordered models) for a route name or `provider:model`."""

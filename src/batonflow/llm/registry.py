@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from batonflow.errors import ConfigError
 from batonflow.llm.gateway import Gateway, GatewayConfig, Ledger
@@ -27,12 +27,25 @@ LOCAL = "local:smollm2"
 Factory = Callable[[str], Model]
 
 
+class SdkClient(Protocol):
+    async def close(self) -> None: ...
+
+
 class ModelRegistry:
     """Builds each `provider:model` once and keeps it; the SDK clients are shared per provider."""
 
-    def __init__(self, factories: dict[str, Factory]) -> None:
+    def __init__(
+        self, factories: dict[str, Factory], clients: Sequence[SdkClient] = ()
+    ) -> None:
         self.factories = factories
+        self.clients = list(clients)  # closed by `aclose`
         self._models: dict[str, Model] = {}
+
+    async def aclose(self) -> None:
+        """Close the providers' SDK clients (their HTTP connection pools)."""
+        clients, self.clients = self.clients, []
+        for sdk in clients:
+            await sdk.close()
 
     def providers(self) -> Sequence[str]:
         return sorted(self.factories)
@@ -54,6 +67,7 @@ class ModelRegistry:
 def build_models(settings: Settings) -> ModelRegistry:
     from batonflow.llm import local
 
+    clients: list[SdkClient] = []
     factories: dict[str, Factory] = {
         "local": lambda name: local.LocalModel(
             name,
@@ -67,6 +81,7 @@ def build_models(settings: Settings) -> ModelRegistry:
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         sdk = openai_adapter.client(key, settings.openai_base_url)
+        clients.append(sdk)
         compat = settings.openai_base_url is not None
         factories["openai"] = lambda name: openai_adapter.OpenAIModel(name, sdk, compat=compat)
     for provider, base_url in settings.llm_compat.items():
@@ -75,6 +90,7 @@ def build_models(settings: Settings) -> ModelRegistry:
         if provider in factories or provider == "anthropic":
             raise ConfigError(f"BATONFLOW_LLM_COMPAT: '{provider}' is a built-in provider name")
         compat_sdk = openai_adapter.client(None, base_url)
+        clients.append(compat_sdk)
         factories[provider] = _compat_factory(provider, compat_sdk)
     if settings.anthropic_api_key is not None:
         from batonflow.llm import anthropic as anthropic_adapter
@@ -82,8 +98,9 @@ def build_models(settings: Settings) -> ModelRegistry:
         sdk_a = anthropic_adapter.client(
             settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url
         )
+        clients.append(sdk_a)
         factories["anthropic"] = lambda name: anthropic_adapter.AnthropicModel(name, sdk_a)
-    return ModelRegistry(factories)
+    return ModelRegistry(factories, clients)
 
 
 def _compat_factory(provider: str, sdk: openai.AsyncOpenAI) -> Factory:
