@@ -1,11 +1,12 @@
 # Two entry points: `make demo` and `make test`. Both set everything up first.
+# `make cli-demo` runs the example workflows through the CLI, without a server.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_ENV := BATONFLOW_TENANT=demo BATONFLOW_ACTOR=demo-operator
 
-.PHONY: setup demo test lint typecheck unit bench lock clean
+.PHONY: setup demo cli-demo test lint typecheck unit bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,9 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 demo: setup
+	$(BIN)/batonflow serve --demo -w examples/outreach.yaml -w examples/market-report.yaml -w examples/lead-brief.yaml
+
+cli-demo: setup
 	$(BIN)/batonflow db upgrade
 	$(BIN)/batonflow workflows validate examples/outreach.yaml examples/market-report.yaml examples/lead-brief.yaml
 	$(DEMO_ENV) $(BIN)/batonflow run examples/market-report.yaml --input topic=robotics
