@@ -154,13 +154,14 @@ class _Bind:
 class _Compiled:
     """A statement's SQL and how to turn a row of named values into its parameters."""
 
-    __slots__ = ("_convert", "_get", "binds", "processed", "results", "sql")
+    __slots__ = ("_convert", "_get", "binds", "convert", "processed", "results", "sql")
 
     def __init__(self, sql: str, binds: tuple[_Bind, ...], results: tuple[Processor, ...]):
         self.sql = sql
         self.binds = binds
         self.results = results
         self.processed = any(results)  # whether any result column has a processor
+        self.convert = [(index, process) for index, process in enumerate(results) if process]
         names = [bind.name for bind in binds]
         self._get: Callable[[Mapping[str, Any]], Any] | None = None
         if len(names) == 1:
@@ -262,14 +263,16 @@ class Prepared:
                 ).fetchall()
                 if not compiled.processed:
                     return rows
-                results = compiled.results
-                return [
-                    tuple(
-                        process(value) if process else value
-                        for process, value in zip(results, row, strict=True)
-                    )
-                    for row in rows
-                ]
+                convert = compiled.convert
+                out = []
+                for row in rows:
+                    values = list(row)
+                    for index, process in convert:
+                        value = values[index]
+                        if value is not None:  # every result processor keeps NULL as None
+                            values[index] = process(value)
+                    out.append(values)
+                return out
         return list(await conn.execute(self.statement, params))
 
 

@@ -10,6 +10,7 @@ events are stored in the order they happened. The caller owns the transaction.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -94,6 +95,7 @@ _RUN_MUTABLE = (
     "finished_at",
     "updated_at",
 )
+_step_values = operator.attrgetter(*_STEP_MUTABLE)
 
 
 # Plain strings for the stored statuses (an enum member's `.value` is a slow property).
@@ -410,10 +412,12 @@ class RunTx:
             params = []
             for run_id, key in sorted(self._dirty_steps):
                 step = self.steps[run_id][key]
-                values = {name: getattr(step, name) for name in _STEP_MUTABLE}
+                values = dict(zip(_STEP_MUTABLE, _step_values(step), strict=True))
                 values["status"] = _VALUES[step.status]
                 values["result"] = self.results.get((run_id, key))
-                params.append({"b_run_id": run_id, "b_key": key, **values})
+                values["b_run_id"] = run_id
+                values["b_key"] = key
+                params.append(values)
             await _UPDATE_STEP.run(conn, params)
             self._dirty_steps = set()
             self.results = {}
@@ -462,13 +466,19 @@ class RunTx:
                 checked.append({"b_id": run_id, "b_seq": self._cached_seq[run_id], **values})
             else:
                 plain.append({"b_id": run_id, **values})
-        stale = [
-            params["b_id"]
-            for params in checked
-            if await _UPDATE_RUN_CHECKED.run(self.conn, [params]) != 1
-        ]
-        if stale:
-            raise StaleRows(stale)
+        if len(checked) > 1 and self.conn.dialect.supports_sane_multi_rowcount:
+            # One statement for all; a shortfall means some run moved on, which rolls the
+            # transaction back whichever it was.
+            if await _UPDATE_RUN_CHECKED.run(self.conn, checked) != len(checked):
+                raise StaleRows([params["b_id"] for params in checked])
+        else:
+            stale = [
+                params["b_id"]
+                for params in checked
+                if await _UPDATE_RUN_CHECKED.run(self.conn, [params]) != 1
+            ]
+            if stale:
+                raise StaleRows(stale)
         if plain:
             await _UPDATE_RUN.run(self.conn, plain)
         self._dirty_runs = set()
