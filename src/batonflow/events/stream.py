@@ -218,11 +218,13 @@ async def tenant_events(
     tenant_id: str,
     after_id: int | None = None,
     *,
+    follow: bool = True,
     poll_seconds: float = 1.0,
     heartbeat_seconds: float = 15.0,
     settle_seconds: float = 10.0,
 ) -> AsyncGenerator[StreamItem, None]:
-    """Every stored event of a tenant after `after_id` (from now on when `None`), then live.
+    """Every stored event of a tenant after `after_id` (from now on when `None`), then (with
+    `follow`) those stored later.
 
     Event ids come from one counter, but on PostgreSQL two transactions can take ids 10 and 11
     and commit 11 first: a tail that only asks for `id > 11` once it has seen 11 would never
@@ -273,6 +275,8 @@ async def tenant_events(
                 floor = max([floor, *(i for i, at in seen.items() if at <= settled)])
                 seen = {i: at for i, at in seen.items() if i > floor}
                 stale = False
+                if not follow:
+                    return
             arrived = await bell.wait()
             if arrived is None:
                 bell.spoke()
