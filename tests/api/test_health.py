@@ -4,6 +4,7 @@ status with versions, uptime and dependency latencies. None needs credentials.""
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import AsyncIterator
 from importlib.metadata import version
@@ -19,8 +20,8 @@ from batonflow.api.deps import ApiState
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from tests.api.conftest import client_for
-from tests.api.test_limits import REDIS_URL
 
+REDIS_URL = os.environ.get("BATONFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 OK = {"ok": True, "error": None}
 
 
