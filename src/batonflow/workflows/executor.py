@@ -511,7 +511,8 @@ class Executor:
             if pending.done is not None and not pending.done.done():
                 pending.done.set_result(accepted)
         self._after_commit(result)
-        if not result.claims and self._free() and (self._backlog or not self._tasks):
+        idle = not self._tasks and self._queue.empty()
+        if not result.claims and self._free() and (self._backlog or idle):
             # Nothing followed on here, and work may be waiting that an earlier poll or commit
             # had no room for (or this executor is idle now): let the poller look.
             self.wake()
