@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from batonflow.api.app import create_app
+from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
 from batonflow.store.db import create_engine
 from batonflow.store.tables import Base
@@ -52,6 +54,24 @@ def api_settings(tmp_path: Path, api_db_url: str) -> Settings:
         refresh_reuse_grace_seconds=0.5,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+    )
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeProvider]:
+    """A loopback server speaking the OpenAI wire format (see `with_provider`)."""
+    async with FakeProvider() as server:
+        yield server
+
+
+def with_provider(settings: Settings, provider: FakeProvider, **more: Any) -> Settings:
+    """`settings` with the `openai` provider pointed at the loopback `provider`."""
+    return settings.model_copy(
+        update={
+            "openai_base_url": provider.openai_url,
+            "openai_api_key": SecretStr("sk-test-not-a-secret"),
+            **more,
+        }
     )
 
 

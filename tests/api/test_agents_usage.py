@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from pydantic import SecretStr
 
 from batonflow.llm.fakeserver import FakeProvider, Reply
 from batonflow.settings import Settings
-from tests.api.conftest import Signup
+from tests.api.conftest import Signup, with_provider
 from tests.api.flows import PRICED, settled, start, store
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider() as server:
-        yield server
-
-
-@pytest.fixture
 def api_settings(api_settings: Settings, provider: FakeProvider) -> Settings:
-    return api_settings.model_copy(
-        update={
-            "openai_base_url": provider.openai_url,
-            "openai_api_key": SecretStr("sk-test-not-a-secret"),
-        }
-    )
+    return with_provider(api_settings, provider)
 
 
 async def test_agents_list_capabilities_with_their_schemas(signup: Signup) -> None:

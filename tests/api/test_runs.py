@@ -4,34 +4,19 @@ calls with exact cost, cancel, retry, override and the active-run quota."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from dirty_equals import IsFloat, IsStr
-from pydantic import SecretStr
 
 from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
-from tests.api.conftest import Account, Signup
+from tests.api.conftest import Account, Signup, with_provider
 from tests.api.flows import FAILING, PRICED, QUICK, settled, start, store
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider() as server:
-        yield server
-
-
-@pytest.fixture
-def api_settings(api_settings: Settings, provider: FakeProvider, tmp_path: Path) -> Settings:
-    return api_settings.model_copy(
-        update={
-            "openai_base_url": provider.openai_url,
-            "openai_api_key": SecretStr("sk-test-not-a-secret"),
-            "tenant_max_active_runs": 3,
-        }
-    )
+def api_settings(api_settings: Settings, provider: FakeProvider) -> Settings:
+    return with_provider(api_settings, provider, tenant_max_active_runs=3)
 
 
 async def quick(admin: Account, text: str = "hi") -> dict[str, object]:

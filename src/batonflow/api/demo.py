@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batonflow.api.deps import ApiState
-from batonflow.auth.service import new_password
-from batonflow.ids import new_id
+from batonflow.auth.service import add_user, new_password
 from batonflow.store import users
 from batonflow.store import workflows as workflow_store
 from batonflow.store.tenants import ensure_tenant
@@ -77,20 +76,7 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
                     active=True,
                 )
                 continue
-            await users.insert_user(
-                conn,
-                {
-                    "id": new_id(),
-                    "tenant_id": tenant_id,
-                    "email": email,
-                    "name": name,
-                    "role": role,
-                    "password_hash": password_hash,
-                    "active": True,
-                    "created_at": now,
-                    "last_login_at": None,
-                },
-            )
+            await add_user(conn, tenant_id, email, name, role, password_hash, now)
         for spec, (name, text) in zip(specs, sources, strict=True):
             await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
             version, _ = await workflow_store.save_version(conn, tenant_id, spec, text, now)

@@ -79,19 +79,27 @@ State = Annotated[ApiState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
 
 
+async def authenticated(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Any authenticated caller, whatever its scopes, within its rate limits."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated(
+            "this endpoint needs 'Authorization: Bearer <access token or API key>'"
+        )
+    caller = await authenticate(state.engine, state.settings, credentials.credentials)
+    await state.limiter.check_request(caller)
+    return caller
+
+
+Caller = Annotated[Principal, Depends(authenticated)]
+
+
 def require(scope: str) -> Any:
     """A dependency giving the authenticated `Principal`, which must hold `scope`."""
 
-    async def principal(
-        state: State,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthenticated(
-                "this endpoint needs 'Authorization: Bearer <access token or API key>'"
-            )
-        caller = await authenticate(state.engine, state.settings, credentials.credentials)
-        await state.limiter.check_request(caller)
+    async def principal(caller: Caller) -> Principal:
         if not caller.can(scope):
             raise PermissionDenied(
                 f"{caller.name} lacks the scope '{scope}' this endpoint needs",

@@ -97,7 +97,7 @@ async def register_tenant(
     # A concurrent registration of the same slug gets the same id back; its first user wins.
     if await users.count_users(conn, tenant_id) > 0:
         raise Conflict(f"the tenant '{slug}' already exists; ask its admin for an invitation")
-    user = await _add_user(conn, tenant_id, email, name, "admin", password_hash, now)
+    user = await add_user(conn, tenant_id, email, name, "admin", password_hash, now)
     return await _session(conn, settings, user, new_id(), now)
 
 
@@ -123,11 +123,11 @@ async def join_tenant(
         raise InvalidInput("the invitation is for another email address")
     if not await credentials.accept_invitation(conn, found["id"], now):
         raise Unauthenticated("the invitation was already used")
-    user = await _add_user(conn, found["tenant_id"], email, name, found["role"], password_hash, now)
+    user = await add_user(conn, found["tenant_id"], email, name, found["role"], password_hash, now)
     return await _session(conn, settings, user, new_id(), now)
 
 
-async def _add_user(
+async def add_user(
     conn: Conn,
     tenant_id: str,
     email: str,

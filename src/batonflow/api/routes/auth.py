@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from batonflow.api.deps import State
+from batonflow.api.deps import Caller, State
 from batonflow.api.errors import ErrorEnvelope
 from batonflow.auth import service
-from batonflow.auth.credentials import authenticate
-from batonflow.auth.scopes import ROLES, SCOPES, Principal, Role
+from batonflow.auth.scopes import ROLES, SCOPES, Role
 from batonflow.errors import Unauthenticated
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -108,23 +106,6 @@ class MeOut(BaseModel):
     tenant: TenantOut
     roles: list[Role]
     scopes: list[str]
-
-
-_bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
-
-
-async def caller(
-    state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """Any authenticated caller, whatever its scopes."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated(
-            "this endpoint needs 'Authorization: Bearer <access token or API key>'"
-        )
-    principal = await authenticate(state.engine, state.settings, credentials.credentials)
-    await state.limiter.check_request(principal)
-    return principal
 
 
 def _client_ip(request: Request) -> str:
@@ -222,7 +203,7 @@ async def logout(body: RefreshRequest, state: State) -> Response:
     response_model=MeOut,
     responses=answers(s401="no valid credentials (unauthenticated)"),
 )
-async def me(principal: Annotated[Principal, Depends(caller)], state: State) -> MeOut:
+async def me(principal: Caller, state: State) -> MeOut:
     """Who the credentials are: the user or API key, its tenant, roles and scopes."""
     async with state.read() as conn:
         found = await service.whoami(conn, principal)
