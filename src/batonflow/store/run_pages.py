@@ -34,6 +34,7 @@ SUMMARY_COLUMNS = (
     "started_at",
     "finished_at",
 )
+DETAIL_COLUMNS = (*SUMMARY_COLUMNS, "content_hash", "inputs", "ctx", "outputs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,15 @@ async def page(
 
 async def summary(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
     query = select(*(runs_t.c[name] for name in SUMMARY_COLUMNS)).where(
+        runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id
+    )
+    row = (await conn.execute(query)).first()
+    return dict(row._mapping) if row else None
+
+
+async def detail(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
+    """The summary columns with the run's content hash, inputs, ctx and outputs, in one read."""
+    query = select(*(runs_t.c[name] for name in DETAIL_COLUMNS)).where(
         runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id
     )
     row = (await conn.execute(query)).first()

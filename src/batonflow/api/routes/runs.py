@@ -196,20 +196,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
     async with state.read() as conn:
-        row = await run_pages.summary(conn, tenant_id, run_id)
+        # The run row carries its version's content hash (copied when it started).
+        row = await run_pages.detail(conn, tenant_id, run_id)
         if row is None:
             raise NotFound(f"no run '{run_id}'")
-        run = await run_store.get_run(conn, tenant_id, run_id)
-        version = await workflow_store.get_version_by_pk(conn, tenant_id, run.workflow_version_pk)
         steps = await run_store.list_steps(conn, tenant_id, run_id)
         pending = await review_store.list_reviews(conn, tenant_id, run_id=run_id)
         spend = await run_pages.spend(conn, tenant_id, [run_id])
     return RunDetail(
         **_summary(row, spend.get(run_id, run_pages.NOTHING)).model_dump(),
-        content_hash=version.content_hash,
-        inputs=run.inputs,
-        ctx=run.ctx,
-        outputs=run.outputs,
+        content_hash=row["content_hash"],
+        inputs=row["inputs"],
+        ctx=row["ctx"],
+        outputs=row["outputs"],
         steps=[StepOut.model_validate({k: s[k] for k in StepOut.model_fields}) for s in steps],
         reviews=[PendingReview(id=r.id, step_key=r.step_key, kind=r.kind) for r in pending],
     )
