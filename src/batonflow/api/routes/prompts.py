@@ -17,6 +17,7 @@ from batonflow.llm.prompts import PromptDraft
 from batonflow.store import prompts as prompt_store
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
+MAX_VERSION = 2**31 - 1  # versions are 32-bit integer columns; a larger one cannot exist
 
 
 class PromptIn(BaseModel):
@@ -111,7 +112,7 @@ async def get_prompt(
     state: State,
     key: str,
     caller: Annotated[Principal, require("prompts:read")],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> PromptOut:
     """A prompt's newest version, or the one `version` names."""
     async with state.read() as conn:
@@ -123,8 +124,8 @@ async def diff_versions(
     state: State,
     key: str,
     caller: Annotated[Principal, require("prompts:read")],
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
 ) -> PromptDiff:
     """What changed between two versions (`to` defaults to the newest)."""
     async with state.read() as conn:
