@@ -1,6 +1,6 @@
 """Engine benchmark: Batonflow (SQLite and PostgreSQL) against LangGraph and a bare-commit floor.
 
-    .venv/bin/python bench/engine.py            # full run, about 75 s on 2 cores (< 3 min)
+    .venv/bin/python bench/engine.py            # full run, about 35 s on 2 cores (< 3 min)
     .venv/bin/python bench/engine.py --quick    # smoke version, under 30 s
 
 Prints exactly one JSON line on stdout; progress goes to stderr. Every system runs the same three
@@ -610,6 +610,7 @@ async def profile(path: Path, workdir: Path, runs: int) -> None:
         for _ in range(5):
             await system.linear()
         assert system.engine is not None
+        assert system.db is not None
         statements: Counter[str] = Counter()
         spent: defaultdict[str, float] = defaultdict(float)
         started: dict[int, float] = {}
@@ -622,8 +623,13 @@ async def profile(path: Path, workdir: Path, runs: int) -> None:
             statements[head] += 1
             spent[head] += time.perf_counter() - started.pop(id(cursor), time.perf_counter())
 
+        def traced(sql: str) -> None:  # the database threads' statements (count only)
+            statements[" ".join(sql.split())[:70]] += 1
+
         event.listen(system.engine.sync_engine, "before_cursor_execute", before)
         event.listen(system.engine.sync_engine, "after_cursor_execute", after)
+        for database in (system.db, system.executor(CONCURRENCY).db):
+            database.trace(traced)
         profiler = cProfile.Profile()
         began = time.perf_counter()
         profiler.enable()
@@ -634,7 +640,7 @@ async def profile(path: Path, workdir: Path, runs: int) -> None:
         profiler.dump_stats(str(path))
         steps = runs * LINEAR_STEPS
         log(f"profiled {runs} runs: {wall / steps * 1e6:.0f} us per step (profiler on)")
-        log("SQL statements per step (count, await time per step in us):")
+        log("SQL statements per step (count; us per step, timed through the async engine only):")
         for head, count in statements.most_common():
             log(f"  {count / steps:6.2f}  {spent[head] / steps * 1e6:8.0f} us  {head}")
         out = io.StringIO()

@@ -294,6 +294,7 @@ class Database:
         self._thread: ThreadPoolExecutor | None = None
         self._sync: sqlalchemy.Engine | None = None
         self._conn: ThreadConnection | None = None
+        self._trace: Callable[[str], None] | None = None
         if is_sqlite(engine):
             synchronous = sqlite_synchronous
             url = engine.url.set(drivername="sqlite")
@@ -330,6 +331,8 @@ class Database:
         if conn is None:
             assert self._sync is not None
             conn = self._conn = ThreadConnection(self._sync.connect())
+            if self._trace is not None:
+                conn.raw.set_trace_callback(self._trace)
         connection, raw = conn._connection, conn.raw
         conn.memo.clear()
         raw.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
@@ -346,6 +349,13 @@ class Database:
         if raw.in_transaction:
             raw.commit()
         return result
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Have every statement of the database thread passed to `callback` (for profiling;
+        None stops it). Statements through the async engine are seen by its own events."""
+        self._trace = callback
+        if self._conn is not None:
+            self._conn.raw.set_trace_callback(callback)
 
     def _disconnect(self) -> None:
         if self._conn is not None:
