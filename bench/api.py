@@ -1,13 +1,13 @@
 """HTTP API benchmark: the server over loopback with concurrent clients, on 100,000 seeded runs.
 
     .venv/bin/python bench/api.py                           # SQLite, about 3 min on 2 cores
-    .venv/bin/python bench/api.py --quick                   # smoke version, about 30 s
+    .venv/bin/python bench/api.py --quick                   # smoke version, about 45 s
     .venv/bin/python bench/api.py --database postgresql     # the machine's PostgreSQL
     .venv/bin/python bench/api.py --reseed                  # seed the database again
 
 Prints exactly one JSON line on stdout; progress goes to stderr.
 
-Seeding (once per database; reused while it holds the seeded runs, not part of the figures):
+Seeding (once per database, about 2 min; reused while it holds the seeded runs; not timed):
 10 tenants are registered and a small two-step workflow is stored for each, through the API;
 then 100,000 finished runs (10,000 per tenant, created over the last 30 days, each with its step
 rows, attempts and the seven events a real run of that workflow stores) are written with bulk
@@ -166,12 +166,12 @@ def sse_source(plan: Plan) -> str:
 
 async def prepare_database(kind: str, data_dir: Path, reseed: bool) -> tuple[str, AsyncEngine]:
     """The database URL and an engine on it, migrated; emptied first with `reseed`."""
+    data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file and the server log
     if kind == "sqlite":
         path = data_dir / "api.db"
         if reseed:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-        data_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
     else:
         admin = await asyncpg.connect(PG_ADMIN)
