@@ -6,6 +6,7 @@ import os
 import socket
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
@@ -113,6 +114,26 @@ class Settings(BaseSettings):
     max_page_size: int = Field(200, ge=1, le=10_000)
     tenant_max_active_runs: int = Field(
         200, ge=1, description="queued, running or waiting runs a tenant may have at once"
+    )
+
+    # -- observability (see README "Operating Batonflow") --------------------------------------
+    log_format: Literal["json", "console"] | None = Field(
+        None, description="json or console; default: console on a terminal (or in dev), else json"
+    )
+    log_level: str | None = Field(
+        None, description="DEBUG, INFO, WARNING...; default: INFO for serve, WARNING otherwise"
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector (http://host:4318): traces on; unset: off"
+    )
+    service_name: str = Field("batonflow", description="service.name of traces and Sentry")
+    sentry_dsn: SecretStr | None = Field(None, description="report unexpected errors to Sentry")
+    sentry_environment: str | None = None
+    metrics_token: SecretStr | None = Field(
+        None, description="bearer token that may read /metrics; unset: /metrics answers 404"
+    )
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65_535, description="`batonflow worker` serves /metrics on host:port"
     )
 
     @property

@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 
 from batonflow.agents.agent import Agent, CallContext, Capability
 from batonflow.agents.breaker import CircuitBreaker
 from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
+from batonflow.telemetry.traces import NO_TRACER
 
 BASE_STEP_KINDS = ("agent", "tool", "review", "input", "map", "workflow")
 
@@ -42,7 +44,9 @@ class Registry:
         clock: Callable[[], float] = time.monotonic,
         step_kinds: Iterable[str] = BASE_STEP_KINDS,
         models: ModelNames | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
+        self.tracer = tracer
         self.agents: dict[str, Agent] = {}
         self._capabilities: dict[str, Capability] = {}
         self._tools: dict[str, Capability] = {}
@@ -88,6 +92,10 @@ class Registry:
             noun = "tool" if tool else "capability"
             raise NotFound(f"no agent provides {noun} '{name}'") from None
 
+    def breakers(self) -> list[CircuitBreaker]:
+        """The breakers of the capabilities called so far."""
+        return list(self._breakers.values())
+
     def breaker(self, name: str) -> CircuitBreaker:
         if name not in self._breakers:
             self._breakers[name] = CircuitBreaker(
@@ -113,6 +121,21 @@ class Registry:
                 + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from None
+        with self.tracer.start_as_current_span(f"agent {name}") as span:
+            if span.is_recording():
+                span.set_attributes(
+                    {"batonflow.agent": capability.agent, "batonflow.capability": name}
+                )
+            return await self._call(name, capability, parsed, ctx, timeout)
+
+    async def _call(
+        self,
+        name: str,
+        capability: Capability,
+        parsed: Any,
+        ctx: CallContext,
+        timeout: float | None,  # noqa: ASYNC109 - the step's own timeout, counted by the breaker
+    ) -> CallResult:
         breaker = self.breaker(name)
         breaker.before_call()
         started = time.perf_counter()
@@ -148,6 +171,7 @@ def build_registry(
     breaker_failures: int = 5,
     breaker_reset_seconds: float = 30.0,
     models: ModelNames | None = None,
+    tracer: Tracer = NO_TRACER,
 ) -> Registry:
     """The built-in demo agents plus each app named `module:function`; the function receives the
     registry and adds its agents (`registry.add(agent)`)."""
@@ -157,6 +181,7 @@ def build_registry(
         breaker_failures=breaker_failures,
         breaker_reset_seconds=breaker_reset_seconds,
         models=models,
+        tracer=tracer,
     )
     demo.register(registry)
     for app in apps:

@@ -5,8 +5,8 @@ first use, PostgreSQL must be at the current revision), the agent registry, the 
 event bus, the rate limiter and, with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor
 that runs the work in this process. With `none`, `batonflow worker` processes do the work.
 
-Middleware, outermost first: the body size limit (413 before a large body is read), then the
-routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
+Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
+api/telemetry.py), the body size limit (413 before a large body is read), then the routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from batonflow.agents.registry import build_registry
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
+from batonflow.api.telemetry import RequestTelemetry
 from batonflow.auth.ratelimit import RateLimiter
 from batonflow.errors import ConfigError, PayloadTooLarge
 from batonflow.events.bus import EventBus
@@ -33,6 +34,7 @@ from batonflow.settings import DEV_SECRET, Settings
 from batonflow.store import migrate
 from batonflow.store.db import Database, create_engine
 from batonflow.store.llm_calls import DatabaseLedger
+from batonflow.telemetry.process import Telemetry, build_telemetry
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
 
@@ -150,13 +152,17 @@ def create_app(
     *,
     executor: bool | None = None,
     on_ready: Callable[[ApiState], Awaitable[None]] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
     """The API for `settings`. `executor` overrides `BATONFLOW_EXECUTOR` (inprocess or none);
-    `on_ready` runs once the state is built (the demo seeds its tenant there)."""
+    `on_ready` runs once the state is built (the demo seeds its tenant there); `telemetry` is
+    built from the settings unless given (tests give one with an in-memory span exporter)."""
     check_secret(settings)
     if settings.executor not in ("inprocess", "none"):
         raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess' or 'none'")
     run_executor = settings.executor == "inprocess" if executor is None else executor
+    owned = telemetry is None
+    observed = telemetry if telemetry is not None else build_telemetry(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,16 +173,24 @@ def create_app(
         limiter = RateLimiter(settings)
         stop = asyncio.Event()
         serving: asyncio.Task[None] | None = None
+        counting: asyncio.Task[None] | None = None
         try:
             await migrate.ensure_current(engine)
-            gateway = build_gateway(settings, DatabaseLedger(db))
+            gateway = build_gateway(settings, DatabaseLedger(db), tracer=observed.tracer)
             registry = build_registry(
                 settings.apps,
                 breaker_failures=settings.breaker_failures,
                 breaker_reset_seconds=settings.breaker_reset_seconds,
                 models=gateway,
+                tracer=observed.tracer,
             )
             bus = EventBus()
+            counting = asyncio.create_task(
+                observed.watch(
+                    engine, bus=bus, registry=registry, gateway=gateway, limiter=limiter
+                ),
+                name="batonflow-metrics",
+            )
             specs = SpecCache()
             state = ApiState(
                 settings=settings,
@@ -202,6 +216,10 @@ def create_app(
             if serving is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await serving
+            if counting is not None:
+                counting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await counting
             state_ = getattr(app.state, "batonflow", None)
             if state_ is not None:
                 if state_.executor is not None:
@@ -210,6 +228,8 @@ def create_app(
             await limiter.close()
             db.close()
             await engine.dispose()
+            if owned:
+                observed.close()
 
     app = FastAPI(
         title="Batonflow API",
@@ -229,6 +249,8 @@ def create_app(
         _document(router)
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestTelemetry, telemetry=observed)
+    app.state.telemetry = observed
     return app
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
+import structlog
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -89,6 +90,9 @@ async def authenticated(
             "this endpoint needs 'Authorization: Bearer <access token or API key>'"
         )
     caller = await authenticate(state.engine, state.settings, credentials.credentials)
+    # The rest of the request logs as this caller (api/telemetry.py restores the context after).
+    who = "user_id" if caller.kind == "user" else "api_key_id"
+    structlog.contextvars.bind_contextvars(tenant_id=caller.tenant_id, **{who: caller.id})
     await state.limiter.check_request(caller)
     return caller
 

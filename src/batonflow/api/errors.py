@@ -19,6 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batonflow import errors
+from batonflow.telemetry.logs import get_logger
+
+log = get_logger("batonflow.api")
 
 STATUS: dict[type[errors.BatonflowError], int] = {
     errors.SpecError: 422,
@@ -72,6 +75,11 @@ def error_response(error: errors.BatonflowError) -> JSONResponse:
 
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.BatonflowError)
+    status = status_for(exc)
+    if status >= 500:
+        log.error("request.error", code=exc.code, message=exc.message, status=status)
+    elif status in (401, 403, 429):
+        log.info("request.refused", code=exc.code, message=exc.message, status=status)
     return error_response(exc)
 
 

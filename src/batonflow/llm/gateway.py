@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 import random
 import re
@@ -32,6 +31,8 @@ from typing import Any, Protocol
 
 import jsonschema
 import pydantic_core
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
@@ -59,8 +60,10 @@ from batonflow.llm.messages import (
 )
 from batonflow.llm.model import Model, split_name
 from batonflow.llm.prices import PriceTable
+from batonflow.telemetry.logs import get_logger
+from batonflow.telemetry.traces import NO_TRACER
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +211,10 @@ class Gateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rand: Callable[[], float] = random.random,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self.rand = rand
+        self.tracer = tracer
         self.config = config
         self.models = models
         self.ledger = ledger
@@ -252,6 +257,10 @@ class Gateway:
             return exc.message
         return None
 
+    def breakers(self) -> list[CircuitBreaker]:
+        """The breakers of the models called so far."""
+        return list(self._breakers.values())
+
     def breaker(self, model: str) -> CircuitBreaker:
         if model not in self._breakers:
             self._breakers[model] = CircuitBreaker(
@@ -276,21 +285,54 @@ class Gateway:
         if output_model is not None and request.output_schema is None:
             request = request.model_copy(update={"output_schema": output_model.model_json_schema()})
         route, chain = self.resolve(target)
+        with self.tracer.start_as_current_span(f"llm {target or self.config.default}") as span:
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "batonflow.tenant_id": scope.tenant_id,
+                        "batonflow.run_id": scope.run_id or "",
+                        "batonflow.step.key": scope.step_key or "",
+                        "batonflow.llm.route": route or "",
+                    }
+                )
+            return await self._complete(
+                request, scope, route, chain, output_model, publish, [] if calls is None else calls
+            )
+
+    async def _complete(
+        self,
+        request: ModelRequest,
+        scope: CallScope,
+        route: str | None,
+        chain: list[str],
+        output_model: type[BaseModel] | None,
+        publish: Publish | None,
+        calls: list[dict[str, Any]],
+    ) -> Completion:
         policy = await self.ledger.policy(scope.tenant_id)
         hops: list[dict[str, Any]] = []
-        calls = [] if calls is None else calls
         last: Exception | None = None
         for hop, name in enumerate(chain):
             try:
-                return await self._hop(
-                    request, scope, policy, route, hop, name, output_model, publish, calls
-                )
+                with self.tracer.start_as_current_span(f"llm hop {name}") as span:
+                    if span.is_recording():
+                        provider, model = split_name(name)
+                        span.set_attributes(
+                            {
+                                "gen_ai.system": provider,
+                                "gen_ai.request.model": model,
+                                "batonflow.llm.hop": hop,
+                            }
+                        )
+                    return await self._hop(
+                        request, scope, policy, route, hop, name, output_model, publish, calls
+                    )
             except (ModelError, CircuitOpen, BudgetExceeded) as exc:
                 last = exc
                 hops.append({"model": name, "code": exc.code, "message": exc.message})
                 if isinstance(exc, OutputInvalid) or len(chain) == hop + 1:
                     continue
-                log.warning("model %s failed (%s); falling back", name, exc.code)
+                log.warning("llm.fallback", model=name, error_code=exc.code)
         assert last is not None
         if len(chain) == 1:
             raise last
@@ -479,7 +521,7 @@ class Gateway:
         # up; a retryable failure is handed to it as its own first attempt, so the waits and
         # the stop rules are the same as if tenacity had made every attempt.
         try:
-            return await self._once(model, name, request, scope, on_text), 0
+            return await self._once(model, name, request, scope, on_text, 1), 0
         except ModelError as exc:
             if not exc.retryable:
                 raise
@@ -494,7 +536,9 @@ class Gateway:
                         raise failure
                     if isinstance(on_text, _Deltas):
                         on_text.restart()
-                    response = await self._once(model, name, request, scope, on_text)
+                    response = await self._once(
+                        model, name, request, scope, on_text, attempt_number
+                    )
         except ModelError as exc:
             exc.retries = attempt_number - 1
             raise
@@ -507,13 +551,26 @@ class Gateway:
         request: ModelRequest,
         scope: CallScope,
         on_text: Callable[[str], None] | None,
+        number: int,
     ) -> ModelResponse:
         timeout = self._timeout(scope)
-        try:
-            async with asyncio.timeout(timeout):
-                return await model.request(request, timeout=timeout, on_text=on_text)
-        except TimeoutError:
-            raise ModelTimeout(f"{name} did not answer within {timeout:.3g}s", model=name) from None
+        with self.tracer.start_as_current_span(f"llm try {number}") as span:
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await model.request(request, timeout=timeout, on_text=on_text)
+            except TimeoutError:
+                raise ModelTimeout(
+                    f"{name} did not answer within {timeout:.3g}s", model=name
+                ) from None
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "batonflow.llm.try": number,
+                        "gen_ai.usage.input_tokens": response.usage.input_tokens,
+                        "gen_ai.usage.output_tokens": response.usage.output_tokens,
+                    }
+                )
+            return response
 
     async def _check_budget(
         self, scope: CallScope, policy: TenantPolicy, name: str, request: ModelRequest
@@ -588,11 +645,7 @@ class Gateway:
         if response is not None:
             cost = self.prices.cost(name, usage)
             if cost is None:
-                log.warning(
-                    "model %s has no price in table %s; its call is logged without a cost",
-                    name,
-                    self.prices.version,
-                )
+                log.warning("llm.unpriced", model=name, price_table=self.prices.version)
         if error is None:
             status = "ok"
         elif isinstance(error, OutputInvalid):
@@ -637,6 +690,30 @@ class Gateway:
             if response is not None:
                 row["response_body"] = self.redact(response.text)
         await self.ledger.record(row)
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "batonflow.llm.call_id": row["id"],
+                    "batonflow.llm.status": status,
+                    "batonflow.llm.retries": retries,
+                    "gen_ai.usage.input_tokens": usage.input_tokens,
+                    "gen_ai.usage.output_tokens": usage.output_tokens,
+                    "batonflow.llm.cost_usd": str(cost) if cost is not None else "",
+                }
+            )
+        log.info(
+            "llm.call",
+            provider=provider,
+            model=model,
+            status=status,
+            error_code=row["error_code"],
+            retries=retries,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=None if cost is None else str(cost),
+            latency_ms=row["latency_ms"],
+        )
         return row
 
 

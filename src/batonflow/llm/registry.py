@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from opentelemetry.trace import Tracer
+
 from batonflow.errors import ConfigError
 from batonflow.llm.gateway import Gateway, GatewayConfig, Ledger
 from batonflow.llm.model import Model, split_name
 from batonflow.llm.prices import load_prices
 from batonflow.settings import Settings
+from batonflow.telemetry.traces import NO_TRACER
 
 if TYPE_CHECKING:
     import openai
@@ -34,9 +37,7 @@ class SdkClient(Protocol):
 class ModelRegistry:
     """Builds each `provider:model` once and keeps it; the SDK clients are shared per provider."""
 
-    def __init__(
-        self, factories: dict[str, Factory], clients: Sequence[SdkClient] = ()
-    ) -> None:
+    def __init__(self, factories: dict[str, Factory], clients: Sequence[SdkClient] = ()) -> None:
         self.factories = factories
         self.clients = list(clients)  # closed by `aclose`
         self._models: dict[str, Model] = {}
@@ -137,7 +138,7 @@ def routes(settings: Settings, providers: Sequence[str]) -> dict[str, list[str]]
     return table
 
 
-def build_gateway(settings: Settings, ledger: Ledger) -> Gateway:
+def build_gateway(settings: Settings, ledger: Ledger, *, tracer: Tracer = NO_TRACER) -> Gateway:
     """The process's gateway from settings: providers, routes, retry policy, breakers, prices."""
     models = build_models(settings)
     config = GatewayConfig(
@@ -152,7 +153,7 @@ def build_gateway(settings: Settings, ledger: Ledger) -> Gateway:
         breaker_reset_seconds=settings.llm_breaker_reset_seconds,
         redact=tuple(settings.llm_redact) + _secrets(settings),
     )
-    return Gateway(config, models, ledger, load_prices(settings.price_table))
+    return Gateway(config, models, ledger, load_prices(settings.price_table), tracer=tracer)
 
 
 def _secrets(settings: Settings) -> tuple[str, ...]:

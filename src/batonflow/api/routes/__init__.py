@@ -8,6 +8,7 @@ from batonflow.api.routes import (
     auth,
     events,
     health,
+    metrics,
     prompts,
     reviews,
     runs,
@@ -26,4 +27,5 @@ ROUTERS = (
     agents.router,
     usage.router,
     events.router,
+    metrics.router,
 )

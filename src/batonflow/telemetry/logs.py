@@ -1,0 +1,234 @@
+"""Structured logs: JSON lines in production, readable lines at a terminal, secrets never.
+
+Every module logs through the standard `logging` tree (`structlog.stdlib.get_logger(__name__)`
+or plain `logging.getLogger`); `configure(settings)` installs one handler on the root logger
+that renders both kinds the same way:
+
+    {"event": "request", "method": "POST", "route": "/api/v1/runs", "status": 201,
+     "request_id": "...", "tenant_id": "...", "user_id": "...", "level": "info", ...}
+
+Context comes from `structlog.contextvars`: the API binds `request_id`, `tenant_id` and
+`user_id` for a request, the executor binds `tenant_id`, `run_id`, `step_id` and `attempt` for
+an attempt, and `trace_id`/`span_id` come from the current OpenTelemetry span. Each asyncio task
+copies its context when it is created, so what one attempt binds stays with that attempt.
+
+`Redactor` runs last before rendering, on every value of every line (the message, its fields
+and any traceback): API keys (`bf_...`), JWTs, bearer credentials, opaque tokens, the values of
+fields named like secrets, the configured provider keys and secrets, and the patterns of
+`BATONFLOW_LLM_REDACT` become `[redacted]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import IO, Any, TextIO
+
+import structlog
+from opentelemetry import trace
+
+from batonflow.errors import ConfigError
+from batonflow.settings import Settings
+
+REDACTED = "[redacted]"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Field names whose values are secrets whatever they look like.
+SECRET_FIELDS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "password",
+        "new_password",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "secret_key",
+        "dsn",
+    }
+)
+SECRET_SUFFIXES = ("_token", "_password", "_secret", "_api_key")
+
+# Values that look like credentials wherever they appear.
+SECRET_PATTERNS = (
+    r"\bbf_[A-Za-z0-9_-]{8,}",  # API keys
+    r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",  # JWTs
+    r"(?<=[Bb]earer )\S+",  # the credential of an Authorization header
+    r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])",  # refresh and invitation tokens
+    r"\bsk-[A-Za-z0-9_-]{8,}",  # OpenAI-style provider keys
+)
+
+_HANDLER_MARK = "_batonflow_handler"
+# Libraries that say something at INFO for every call; they speak up from WARNING on.
+CHATTY = ("httpx", "httpcore", "aiosqlite", "alembic.runtime.plugins", "urllib3", "asyncio")
+
+
+def add_trace_ids(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """`trace_id` and `span_id` of the current span, when one is being recorded."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
+# What every line gets where it is logged (the caller's context, level and time).
+_CONTEXT: tuple[Any, ...] = (
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+    add_trace_ids,
+)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger over the standard logger `name`: `log.info("event", key=value)`.
+    Independent of any global structlog configuration; `configure` decides where it goes."""
+    logger: structlog.stdlib.BoundLogger = structlog.wrap_logger(
+        logging.getLogger(name),
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_CONTEXT,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return logger
+
+
+class Redactor:
+    """A structlog processor that removes secrets from every value of a log line."""
+
+    def __init__(self, literals: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
+        parts = [re.escape(text) for text in sorted(set(literals), key=len, reverse=True) if text]
+        parts += [f"(?:{p})" for p in (*SECRET_PATTERNS, *patterns)]
+        self._pattern = re.compile("|".join(parts))
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Redactor:
+        secrets = [
+            settings.openai_api_key,
+            settings.anthropic_api_key,
+            settings.secret_key,
+            settings.metrics_token,
+            settings.sentry_dsn,
+        ]
+        literals = [s.get_secret_value() for s in secrets if s is not None]
+        return cls(literals, settings.llm_redact)
+
+    def text(self, value: str) -> str:
+        return self._pattern.sub(REDACTED, value)
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        if key is not None and _is_secret_field(key) and value is not None:
+            return REDACTED
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(v) for v in value]
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return self.text(str(value))
+
+    def __call__(
+        self, _logger: Any, _method: str, event: MutableMapping[str, Any]
+    ) -> Mapping[str, Any]:
+        return {key: self.value(value, key) for key, value in event.items()}
+
+
+def _is_secret_field(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in SECRET_FIELDS or lowered.endswith(SECRET_SUFFIXES)
+
+
+def request_id(incoming: str | None, new: Any) -> str:
+    """The caller's `X-Request-ID` when it is safe to log and echo, else a new one (`new()`)."""
+    if incoming is not None and REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return str(new())
+
+
+def _ordered(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
+    """time, level, event and logger first, then the context, then the rest."""
+    first = {key: event[key] for key in _FIRST if key in event}
+    return first | {key: value for key, value in event.items() if key not in first}
+
+
+_FIRST = ("time", "level", "event", "logger", "request_id", "tenant_id", "user_id", "run_id")
+
+
+class _Stderr:
+    """sys.stderr as it is when a line is written (a test runner may swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+def default_level(settings: Settings, command: str) -> str:
+    """`BATONFLOW_LOG_LEVEL`, else INFO for the server and WARNING for commands whose own
+    output is the report (`run`, `runs`, `worker`...)."""
+    level = (settings.log_level or ("INFO" if command == "serve" else "WARNING")).upper()
+    if level not in LEVELS:
+        raise ConfigError(f"BATONFLOW_LOG_LEVEL must be one of {', '.join(LEVELS)}; got {level}")
+    return level
+
+
+def configure(
+    settings: Settings, *, command: str = "serve", stream: IO[str] | TextIO | None = None
+) -> None:
+    """Send every log line of this process through one handler on the root logger, rendered
+    as `settings.log_format` says, at `default_level(settings, command)`. Calling it again
+    replaces the handler it installed (tests do, with a `stream` of their own)."""
+    level = default_level(settings, command)
+    out: Any = stream if stream is not None else _Stderr()
+    fmt = settings.log_format or ("console" if settings.dev or out.isatty() else "json")
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False, default=str)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=list(_CONTEXT),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            Redactor.for_settings(settings),
+            _ordered,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+    reset()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
+def reset() -> None:
+    """Remove the handler `configure` installed, if any."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _HANDLER_MARK, False):
+            root.removeHandler(handler)

@@ -1,0 +1,310 @@
+"""Prometheus metrics of one process, in a registry of its own (tests build many apps).
+
+    HTTP        batonflow_http_requests_total, batonflow_http_request_duration_seconds
+                {method, route (the template: /api/v1/runs/{run_id}), status}
+    runs        batonflow_runs_started_total{workflow}, batonflow_runs_finished_total{workflow, status}
+    steps       batonflow_step_duration_seconds{workflow, kind, capability},
+                batonflow_step_attempts_total{workflow, kind, status}, batonflow_leases_reaped_total{workflow}
+    queue       batonflow_queue_depth{queue}, batonflow_queue_oldest_age_seconds{queue}
+                (queue: steps, runs; read from the database at scrape time, cached briefly)
+    models      batonflow_llm_calls_total{provider, model, status},
+                batonflow_llm_latency_seconds, batonflow_llm_time_to_first_token_seconds{provider, model},
+                batonflow_llm_tokens_total{provider, model, kind},
+                batonflow_llm_cost_usd_total{provider, model, tenant (the slug)}
+    guards      batonflow_breaker_state{scope, name, state} (1 for the state it is in),
+                batonflow_rate_limit_rejections_total{limit}
+
+Run, step and model metrics come from the committed events on the bus (`follow`), so they count
+what happened, once, in the process that committed it. Label values are bounded: workflow ids,
+step kinds, capabilities, models, tenants; never run, user or request ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from batonflow.events.bus import EventBus
+from batonflow.events.contracts import StoredEvent
+from batonflow.store.metrics import QueueStats, RunLabels
+from batonflow.telemetry.logs import get_logger
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+FINISHED = {
+    "run.succeeded": "succeeded",
+    "run.failed": "failed",
+    "run.dead": "dead",
+    "run.cancelled": "cancelled",
+}
+STEP_ENDS = {"step.completed": "succeeded", "step.failed": "failed", "step.skipped": "skipped"}
+TOKEN_KINDS = ("input", "output", "cached_input", "cache_write", "reasoning")
+UNKNOWN = RunLabels(workflow="unknown", tenant="unknown")
+
+log = get_logger(__name__)
+LabelSource = Callable[[Sequence[str]], Awaitable[dict[str, RunLabels]]]
+QueueSource = Callable[[], Awaitable[QueueStats]]
+
+
+class _Callback(Collector):
+    def __init__(self, collect: Callable[[], Iterable[Any]]) -> None:
+        self._collect = collect
+
+    def collect(self) -> Iterator[Any]:
+        yield from self._collect()
+
+
+class Metrics:
+    def __init__(self, *, queue_ttl: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series (process-wide)
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "batonflow_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "batonflow_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.runs_started = Counter(
+            "batonflow_runs_started", "Runs started", ["workflow"], registry=r
+        )
+        self.runs_finished = Counter(
+            "batonflow_runs_finished", "Runs that ended", ["workflow", "status"], registry=r
+        )
+        self.step_duration = Histogram(
+            "batonflow_step_duration_seconds",
+            "Duration of succeeded step attempts",
+            ["workflow", "kind", "capability"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.step_attempts = Counter(
+            "batonflow_step_attempts",
+            "Step attempts that ended",
+            ["workflow", "kind", "status"],
+            registry=r,
+        )
+        self.leases_reaped = Counter(
+            "batonflow_leases_reaped",
+            "Expired leases returned to the queue",
+            ["workflow"],
+            registry=r,
+        )
+        self.llm_calls = Counter(
+            "batonflow_llm_calls", "Model calls (hops)", ["provider", "model", "status"], registry=r
+        )
+        self.llm_latency = Histogram(
+            "batonflow_llm_latency_seconds",
+            "Model call latency, retries included",
+            ["provider", "model"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.llm_ttft = Histogram(
+            "batonflow_llm_time_to_first_token_seconds",
+            "Time to the first streamed token",
+            ["provider", "model"],
+            buckets=LLM_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "batonflow_llm_tokens",
+            "Model tokens by kind",
+            ["provider", "model", "kind"],
+            registry=r,
+        )
+        self.llm_cost = Counter(
+            "batonflow_llm_cost_usd",
+            "Model spend in US dollars",
+            ["provider", "model", "tenant"],
+            registry=r,
+        )
+        self._watched: dict[str, Callable[[], Iterable[Any]]] = {}
+        self.registry.register(_Callback(self._families))
+        self._labels: dict[str, RunLabels] = {}
+        self._queue_source: QueueSource | None = None
+        self._queue_stats = QueueStats()
+        self._queue_read_at: float | None = None
+        self._queue_ttl = queue_ttl
+        self._clock = clock
+        self._pending: asyncio.Queue[StoredEvent] | None = None
+        self._source: LabelSource | None = None
+
+    # -- scrape-time readings -------------------------------------------------------------------
+
+    def watch_queue(self, source: QueueSource) -> None:
+        """Report the queue from `source`, read at most once per `queue_ttl` seconds."""
+        self._queue_source = source
+        self._watched["queue"] = self._queue_families
+
+    def watch_breakers(self, source: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
+        """Report `(scope, name, state)` of every circuit breaker `source` yields."""
+        states = ("closed", "open", "half_open")
+
+        def families() -> Iterator[Any]:
+            family = GaugeMetricFamily(
+                "batonflow_breaker_state",
+                "Circuit breaker state (1 for the state each breaker is in)",
+                labels=["scope", "name", "state"],
+            )
+            for scope, name, state in source():
+                for candidate in states:
+                    family.add_metric([scope, name, candidate], 1.0 if candidate == state else 0.0)
+            yield family
+
+        self._watched["breakers"] = families
+
+    def watch_rejections(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Report the rate limiter's rejection counts by limit."""
+
+        def families() -> Iterator[Any]:
+            family = CounterMetricFamily(
+                "batonflow_rate_limit_rejections",
+                "Requests refused by a rate limit",
+                labels=["limit"],
+            )
+            for name, count in sorted(source().items()):
+                family.add_metric([name], float(count))
+            yield family
+
+        self._watched["rejections"] = families
+
+    def _families(self) -> Iterator[Any]:
+        for families in list(self._watched.values()):
+            yield from families()
+
+    def _queue_families(self) -> Iterator[Any]:
+        stats = self._queue_stats
+        depth = GaugeMetricFamily(
+            "batonflow_queue_depth", "Work waiting for a worker", labels=["queue"]
+        )
+        depth.add_metric(["steps"], float(stats.ready_steps))
+        depth.add_metric(["runs"], float(stats.queued_runs))
+        age = GaugeMetricFamily(
+            "batonflow_queue_oldest_age_seconds",
+            "How long the oldest waiting item has waited",
+            labels=["queue"],
+        )
+        age.add_metric(["steps"], stats.oldest_ready_seconds)
+        age.add_metric(["runs"], stats.oldest_queued_seconds)
+        yield depth
+        yield age
+
+    async def render(self) -> bytes:
+        """The exposition text, after counting every event published so far and reading the
+        queue if its reading is older than `queue_ttl`."""
+        await self.drain()
+        source = self._queue_source
+        now = self._clock()
+        if source is not None and (
+            self._queue_read_at is None or now - self._queue_read_at >= self._queue_ttl
+        ):
+            self._queue_stats = await source()
+            self._queue_read_at = now
+        return generate_latest(self.registry)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def follow(self, bus: EventBus, labels: LabelSource) -> None:
+        """Count the bus's events until cancelled. `labels` reads the runs' labels."""
+        self._source = labels
+        queue: asyncio.Queue[StoredEvent] = asyncio.Queue()
+
+        def observe(events: Sequence[StoredEvent]) -> None:
+            for item in events:
+                if item.type != "llm.delta":
+                    queue.put_nowait(item)
+
+        self._pending = queue
+        try:
+            async with bus.observing(observe):
+                while True:
+                    first = await queue.get()
+                    await self._count([first, *self._take()])
+        finally:
+            self._pending = None
+
+    async def drain(self) -> None:
+        """Count what has been published and not yet counted."""
+        if self._pending is not None:
+            await self._count(self._take())
+
+    def _take(self) -> list[StoredEvent]:
+        queue = self._pending
+        taken: list[StoredEvent] = []
+        while queue is not None and not queue.empty():
+            taken.append(queue.get_nowait())
+        return taken
+
+    async def _count(self, events: list[StoredEvent]) -> None:
+        if not events:
+            return
+        missing = {
+            e.run_id
+            for e in events
+            if e.run_id not in self._labels
+            or (e.step_key is not None and e.step_key not in self._labels[e.run_id].kinds)
+        }
+        if missing and self._source is not None:
+            try:
+                self._labels.update(await self._source(sorted(missing)))
+            except Exception:  # metrics must never stop: count these as unknown
+                log.warning("metrics.labels_unread", exc_info=True)
+        for item in events:
+            self.count(item, self._labels.get(item.run_id, UNKNOWN))
+            if item.type in FINISHED:
+                self._labels.pop(item.run_id, None)
+
+    def count(self, item: StoredEvent, run: RunLabels) -> None:
+        """Move the metrics one committed event moves."""
+        data = item.data
+        kind = run.kinds.get(item.step_key or "", "unknown")
+        if item.type == "run.started":
+            self.runs_started.labels(run.workflow).inc()
+        elif item.type in FINISHED:
+            self.runs_finished.labels(run.workflow, FINISHED[item.type]).inc()
+        elif item.type in STEP_ENDS:
+            self.step_attempts.labels(run.workflow, kind, STEP_ENDS[item.type]).inc()
+            if item.type == "step.completed":
+                self.step_duration.labels(run.workflow, kind, data.get("capability") or "").observe(
+                    data["duration_ms"] / 1000
+                )
+        elif item.type == "step.lease_expired":
+            self.leases_reaped.labels(run.workflow).inc()
+        elif item.type == "llm.call":
+            provider, model = data["provider"], data["model"]
+            self.llm_calls.labels(provider, model, data["status"]).inc()
+            if data["latency_ms"] is not None:
+                self.llm_latency.labels(provider, model).observe(data["latency_ms"] / 1000)
+            if data["ttft_ms"] is not None:
+                self.llm_ttft.labels(provider, model).observe(data["ttft_ms"] / 1000)
+            for token_kind in TOKEN_KINDS:
+                tokens = data[f"{token_kind}_tokens"]
+                if tokens:
+                    self.llm_tokens.labels(provider, model, token_kind).inc(tokens)
+            if data["cost_usd"] is not None:
+                self.llm_cost.labels(provider, model, run.tenant).inc(
+                    float(Decimal(data["cost_usd"]))
+                )

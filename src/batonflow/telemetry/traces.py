@@ -1,0 +1,150 @@
+"""OpenTelemetry traces: one trace per run, carried with the run.
+
+    POST /api/v1/runs                        the request (api/telemetry.py)
+      run <workflow>                         when the run is started; its context is stored in
+                                             the run's ctx as a W3C `traceparent`
+        step <key>                           each attempt, in whichever process runs it
+          agent <capability>                 Registry.call
+            llm <target>                     Gateway.complete
+              llm hop <provider:model>       one model of the route
+                llm try <n>                  each try of the hop (retries)
+                  POST                       the HTTP client call (aiohttp / httpx)
+      <database statements>                  SQLAlchemy, where the async engine runs them
+
+Off unless `BATONFLOW_OTLP_ENDPOINT` is set: then spans are batched to the collector over
+OTLP/HTTP. Off means no TracerProvider at all: code holds the API's no-op tracer, whose spans
+record nothing, and `carrier()` adds nothing to a run's ctx. Tests and benchmarks pass an
+exporter of their own (an in-memory one), which spans reach as they end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from batonflow.settings import Settings
+
+TRACEPARENT = "traceparent"
+_PROPAGATOR = TraceContextTextMapPropagator()
+NO_TRACER: Tracer = trace.NoOpTracer()
+
+
+def carrier() -> dict[str, str]:
+    """The current span's W3C trace context (`traceparent`), or {} when none is recorded."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return {}
+    out: dict[str, str] = {}
+    _PROPAGATOR.inject(out)
+    return {k: v for k, v in out.items() if k == TRACEPARENT}
+
+
+def parent(values: Mapping[str, Any]) -> otel_context.Context | None:
+    """The trace context stored in a run's ctx (or an incoming request's headers), if any."""
+    value = values.get(TRACEPARENT)
+    if not isinstance(value, str):
+        return None
+    return _PROPAGATOR.extract({TRACEPARENT: value})
+
+
+@dataclass
+class Tracing:
+    """The process's tracer and, when tracing is on, its provider and instrumentations."""
+
+    tracer: Tracer = NO_TRACER
+    provider: Any = None  # opentelemetry.sdk.trace.TracerProvider when on
+    _undo: list[Any] = field(default_factory=list)
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider is not None
+
+    def instrument_engine(self, engine: Any) -> None:
+        """Spans for the statements of a SQLAlchemy (async) engine."""
+        if not self.enabled:
+            return
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.metrics import NoOpMeter
+
+        usage = NoOpMeter("batonflow").create_up_down_counter("db.client.connections.usage")
+        EngineTracer(self.tracer, getattr(engine, "sync_engine", engine), usage)  # type: ignore[no-untyped-call]
+
+    def instrument_http_clients(self) -> None:
+        """Spans for outgoing HTTP calls (the model providers' SDKs use aiohttp and httpx).
+        These instrumentations patch the client libraries for the whole process."""
+        if not self.enabled:
+            return
+        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        for instrumentor in (AioHttpClientInstrumentor(), HTTPXClientInstrumentor()):
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(tracer_provider=self.provider)
+                self._undo.append(instrumentor)
+
+    def shutdown(self) -> None:
+        """Undo the instrumentations and flush what is left to the exporter."""
+        for instrumentor in self._undo:
+            instrumentor.uninstrument()
+        self._undo.clear()
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def build_tracing(settings: Settings, *, exporter: Any = None) -> Tracing:
+    """No-op unless `settings.otlp_endpoint` is set or an `exporter` is given."""
+    if exporter is None and not settings.otlp_endpoint:
+        return Tracing()
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    resource = Resource.create(
+        {"service.name": settings.service_name, "service.version": version("batonflow")}
+    )
+    provider = TracerProvider(resource=resource)
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        assert settings.otlp_endpoint is not None
+        endpoint = settings.otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    return Tracing(provider.get_tracer("batonflow", version("batonflow")), provider)
+
+
+@dataclass
+class RunStart:
+    """The span of a run being started, and the trace context to store with the run."""
+
+    span: Span
+    carrier: dict[str, str]
+
+    def started(self, run: Any) -> None:
+        """Name the run on its span once it exists (`run` is a RunRow)."""
+        if self.span.is_recording():
+            self.span.set_attributes(
+                {
+                    "batonflow.tenant_id": run.tenant_id,
+                    "batonflow.workflow.id": run.workflow_id,
+                    "batonflow.workflow.version": run.workflow_version,
+                    "batonflow.run_id": run.id,
+                }
+            )
+
+
+@contextmanager
+def starting_run(tracer: Tracer, workflow_id: str) -> Iterator[RunStart]:
+    """`with starting_run(tracer, wf) as start: ctx |= start.carrier; row = ...; start.started(row)`"""
+    with tracer.start_as_current_span(f"run {workflow_id}") as span:
+        yield RunStart(span, carrier())
