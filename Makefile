@@ -15,7 +15,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The dashboard: npm installs from the lock file, Vite builds into the package's static files.
+NODE_STAMP := web/node_modules/.installed-stamp
+WEB_STAMP  := src/batonflow/web/static/.build-stamp
+WEB_FILES  := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json web/tsconfig.json web/vite.config.ts
+
+$(NODE_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+$(WEB_STAMP): $(NODE_STAMP) $(WEB_FILES)
+	cd web && npm run build
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
+setup: $(STAMP) web
+
+# Debian's Chromium drives the browser tests; Playwright downloads no browser of its own.
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 demo: setup
 	$(BIN)/batonflow serve --demo -w examples/outreach.yaml -w examples/market-report.yaml -w examples/lead-brief.yaml
@@ -45,7 +64,13 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest
 
-test: lint typecheck unit
+webtest: $(NODE_STAMP)
+	cd web && npm test
+
+e2e: setup chromium
+	cd web && npm run e2e
+
+test: lint typecheck unit webtest e2e
 
 bench: setup
 	$(BIN)/python bench/engine.py

@@ -1,0 +1,91 @@
+"""The dashboard: the built single-page app (web/ -> `batonflow/web/static/`) served at `/`.
+
+`mount_dashboard(app)` makes the router's not-found handler serve the bundle, so every API route
+keeps its own answers (404 and 405 included) and the dashboard never shows up in OpenAPI:
+
+    GET /assets/<hashed name>   the file, cached for a year (its name changes with its content)
+    GET /<a file of the bundle> the file, revalidated on every use
+    GET /<any other path>       index.html, revalidated on every use; the app routes in the browser
+    /api, /health, /docs, /openapi.json, and any method but GET and HEAD: the API's own 404
+
+Without a built bundle (`make setup` builds it), `/` and the dashboard paths answer a short page
+that says so; the API works either way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import batonflow
+
+STATIC_DIR = Path(batonflow.__file__).parent / "web" / "static"
+API_PREFIXES = frozenset({"api", "health", "docs", "redoc", "openapi.json"})
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+MISSING_BUNDLE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Batonflow</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>Batonflow</h1>
+<p>The dashboard is not built. Run <code>make setup</code> (it builds <code>web/</code> with npm),
+then reload this page.</p>
+<p>The API is up: see <a href="/docs">/docs</a>.</p>
+</body></html>
+"""
+
+
+class Dashboard:
+    """An ASGI app for the paths no API route matched; `fallback` answers the rest."""
+
+    def __init__(self, static_dir: Path, fallback: ASGIApp) -> None:
+        self.static_dir = static_dir.resolve()
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = self.respond(scope) if scope["type"] == "http" else None
+        if response is None:
+            await self.fallback(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    def respond(self, scope: Scope) -> Response | None:
+        if scope["method"] not in ("GET", "HEAD"):
+            return None
+        relative = str(scope["path"]).lstrip("/")
+        if relative.split("/", 1)[0] in API_PREFIXES:
+            return None
+        index = self.static_dir / "index.html"
+        if not index.is_file():
+            return HTMLResponse(
+                MISSING_BUNDLE, status_code=503, headers={"Cache-Control": REVALIDATE}
+            )
+        found = self.file(relative)
+        if found is not None:
+            hashed = relative.startswith("assets/")
+            return FileResponse(
+                found, headers={"Cache-Control": IMMUTABLE if hashed else REVALIDATE}
+            )
+        if relative.startswith("assets/"):
+            return None  # a missing script is a 404, never the page
+        return FileResponse(index, headers={"Cache-Control": REVALIDATE})
+
+    def file(self, relative: str) -> Path | None:
+        """The bundle's file at `relative`, or None (missing, a folder, or outside the bundle)."""
+        if not relative or "\x00" in relative:
+            return None
+        candidate = (self.static_dir / relative).resolve()
+        if not candidate.is_relative_to(self.static_dir) or not candidate.is_file():
+            return None
+        return candidate
+
+
+def mount_dashboard(app: FastAPI, static_dir: Path | None = None) -> None:
+    """Serve the dashboard from `static_dir` (default: the package's built bundle) for every
+    GET path no route matches. Call it once, after the routers are included."""
+    router = app.router
+    if isinstance(router.default, Dashboard):
+        return
+    router.default = Dashboard(static_dir or STATIC_DIR, router.default)

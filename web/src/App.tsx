@@ -1,0 +1,98 @@
+// The shell: a header with the pages this role may use and who is signed in, then the page.
+import { useEffect } from "react";
+import { Link, match, navigate, useFocusOnNavigate, useLocation } from "./router";
+import { mainRole, navFor } from "./roles";
+import { useSession } from "./session";
+import { Loading } from "./ui";
+import { AdminPage } from "./pages/AdminPage";
+import { DeadLettersPage } from "./pages/DeadLettersPage";
+import { JoinPage } from "./pages/JoinPage";
+import { LoginPage } from "./pages/LoginPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { PromptsPage } from "./pages/PromptsPage";
+import { ReviewsPage } from "./pages/ReviewsPage";
+import { RunDetailPage } from "./pages/RunDetailPage";
+import { RunsPage } from "./pages/RunsPage";
+import { UsagePage } from "./pages/UsagePage";
+
+function Page({ path }: { path: string }) {
+  const run = match("/runs/:id", path);
+  if (run) return <RunDetailPage runId={run.id as string} />;
+  switch (path) {
+    case "/runs":
+      return <RunsPage />;
+    case "/reviews":
+      return <ReviewsPage />;
+    case "/dead-letters":
+      return <DeadLettersPage />;
+    case "/prompts":
+      return <PromptsPage />;
+    case "/usage":
+      return <UsagePage />;
+    case "/admin":
+      return <AdminPage />;
+    default:
+      return <NotFoundPage />;
+  }
+}
+
+export function App() {
+  const { me, loading, signOut } = useSession();
+  const { path } = useLocation();
+  useFocusOnNavigate(path);
+
+  useEffect(() => {
+    if (me && (path === "/" || path === "/login" || path === "/join")) navigate("/runs", true);
+  }, [me, path]);
+
+  if (loading) {
+    return (
+      <main className="center">
+        <Loading label="Signing in…" />
+      </main>
+    );
+  }
+  if (!me) return path === "/join" ? <JoinPage /> : <LoginPage />;
+
+  const who = me.user ? me.user.name || me.user.email : "API key";
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/runs" className="brand">
+          Batonflow
+        </Link>
+        <nav aria-label="Pages">
+          <ul>
+            {navFor(me).map((item) => (
+              <li key={item.path}>
+                <Link to={item.path} aria-current={path === item.path || path.startsWith(`${item.path}/`) ? "page" : undefined}>
+                  {item.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="whoami" data-testid="whoami">
+          <span className="who" title={me.user?.email}>
+            {who}
+          </span>
+          <span className="tenant" title="Tenant">
+            {me.tenant.name || me.tenant.slug}
+          </span>
+          <span className={`badge role-${mainRole(me)}`} title="Role">
+            {mainRole(me)}
+          </span>
+          <button type="button" className="link" onClick={() => void signOut().then(() => navigate("/login"))}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main">
+        <Page path={path === "/" ? "/runs" : path} />
+      </main>
+    </div>
+  );
+}

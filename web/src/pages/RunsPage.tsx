@@ -1,0 +1,254 @@
+// Runs: newest first, filtered by status, workflow and created date, a keyset page at a time;
+// and the form that starts a run, generated from the chosen workflow's input schema.
+import { useMemo, useState } from "react";
+import { query } from "../api";
+import { SchemaForm } from "../components/SchemaForm";
+import { dayBoundary, formatDuration, formatTime, formatUsd, secondsBetween, shortId } from "../format";
+import { can } from "../roles";
+import { Link, navigate, useLocation } from "../router";
+import { useMe, useSession } from "../session";
+import { RUN_STATUSES } from "../types";
+import type { RunDetail, RunPage, RunSummary, WorkflowDetail, WorkflowVersion } from "../types";
+import { Empty, ErrorBox, Loading, Show, StatusBadge, messageOf, useLoad, usePageTitle } from "../ui";
+
+export function duration(run: RunSummary): string {
+  if (run.duration_s !== null) return formatDuration(run.duration_s);
+  if (run.started_at && !run.finished_at) return `${formatDuration(secondsBetween(run.started_at, null))} so far`;
+  return "—";
+}
+
+export function RunsTable({ runs, caption }: { runs: RunSummary[]; caption: string }) {
+  return (
+    <div className="table-scroll">
+      <table className="runs">
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            <th scope="col">Status</th>
+            <th scope="col">Workflow</th>
+            <th scope="col">Started</th>
+            <th scope="col" className="num">Duration</th>
+            <th scope="col" className="num">Cost</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((run) => (
+            <tr key={run.id} data-run={run.id}>
+              <td>
+                <Link to={`/runs/${run.id}`} className="mono" aria-label={`Run ${run.id}`}>
+                  {shortId(run.id)}
+                </Link>
+              </td>
+              <td>
+                <StatusBadge status={run.status} />
+              </td>
+              <td>
+                {run.workflow_id} <span className="muted">v{run.workflow_version}</span>
+              </td>
+              <td>{formatTime(run.started_at ?? run.created_at)}</td>
+              <td className="num">{duration(run)}</td>
+              <td className="num" data-testid="run-cost">
+                {formatUsd(run.cost_usd)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function latestWorkflows(versions: WorkflowVersion[]): WorkflowVersion[] {
+  const byId = new Map<string, WorkflowVersion>();
+  for (const version of versions) byId.set(version.workflow_id, version);
+  return [...byId.values()].sort((a, b) => a.workflow_id.localeCompare(b.workflow_id));
+}
+
+function StartRun({ workflows, initial }: { workflows: WorkflowVersion[]; initial: string }) {
+  const { api } = useSession();
+  const [workflowId, setWorkflowId] = useState(initial || workflows[0]?.workflow_id || "");
+  const detail = useLoad(() => (workflowId ? api.get<WorkflowDetail>(`/api/v1/workflows/${encodeURIComponent(workflowId)}`) : Promise.resolve(undefined as unknown as WorkflowDetail)), workflowId);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (workflows.length === 0) {
+    return <Empty>No workflows are stored yet. Store one with <code>batonflow workflows create</code> or the API, then start it here.</Empty>;
+  }
+  return (
+    <section className="card start-run" aria-labelledby="start-title">
+      <h2 id="start-title">Start a run</h2>
+      <div className="field">
+        <label htmlFor="start-workflow">Workflow</label>
+        <select id="start-workflow" value={workflowId} onChange={(e) => setWorkflowId(e.target.value)}>
+          {workflows.map((workflow) => (
+            <option key={workflow.workflow_id} value={workflow.workflow_id}>
+              {workflow.workflow_id} (v{workflow.version})
+            </option>
+          ))}
+        </select>
+      </div>
+      <Show loaded={detail} label="Loading the workflow…">
+        {(workflow) =>
+          workflow ? (
+            <>
+              {workflow.description ? <p className="muted">{workflow.description}</p> : null}
+              <SchemaForm
+                key={workflow.id}
+                schema={workflow.inputs_schema}
+                submitLabel={busy ? "Starting…" : "Start run"}
+                busy={busy}
+                onSubmit={async (inputs) => {
+                  setBusy(true);
+                  setError(null);
+                  try {
+                    const run = await api.post<RunDetail>("/api/v1/runs", { workflow_id: workflow.workflow_id, version: workflow.version, inputs });
+                    navigate(`/runs/${run.id}`);
+                  } catch (caught) {
+                    setError(caught);
+                    setBusy(false);
+                  }
+                }}
+              >
+                {error ? (
+                  <p className="inline-error" role="alert">
+                    {messageOf(error)}
+                  </p>
+                ) : null}
+              </SchemaForm>
+            </>
+          ) : null
+        }
+      </Show>
+    </section>
+  );
+}
+
+export function RunsPage() {
+  usePageTitle("Runs");
+  const { api } = useSession();
+  const me = useMe();
+  const { search } = useLocation();
+  const status = search.get("status") ?? "";
+  const workflow = search.get("workflow") ?? "";
+  const from = search.get("from") ?? "";
+  const to = search.get("to") ?? "";
+  const cursor = search.get("cursor") ?? "";
+  const starting = search.get("start") !== null;
+  const workflows = useLoad(() => api.get<{ items: WorkflowVersion[] }>("/api/v1/workflows"), "workflows");
+  const listQuery = query({
+    status: status || undefined,
+    workflow_id: workflow || undefined,
+    created_after: from ? dayBoundary(from) : undefined,
+    created_before: to ? dayBoundary(to, true) : undefined,
+    cursor: cursor || undefined,
+    limit: 25,
+  });
+  const runs = useLoad(() => api.get<RunPage>(`/api/v1/runs${listQuery}`), listQuery);
+  const latest = useMemo(() => latestWorkflows(workflows.data?.items ?? []), [workflows.data]);
+
+  const setFilter = (name: string, value: string) => {
+    const next = new URLSearchParams(search);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    next.delete("cursor");
+    const text = next.toString();
+    navigate(`/runs${text ? `?${text}` : ""}`, true);
+  };
+  const pageTo = (next: string | null) => {
+    const params = new URLSearchParams(search);
+    if (next) params.set("cursor", next);
+    else params.delete("cursor");
+    const text = params.toString();
+    navigate(`/runs${text ? `?${text}` : ""}`);
+  };
+  const filtered = !!(status || workflow || from || to);
+
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Runs</h1>
+        {can(me, "runs.start") ? (
+          <button type="button" className="primary" aria-expanded={starting} onClick={() => setFilter("start", starting ? "" : "1")}>
+            {starting ? "Close" : "Start run"}
+          </button>
+        ) : null}
+      </div>
+      {starting && can(me, "runs.start") ? (
+        workflows.data ? (
+          <StartRun workflows={latest} initial={workflow} />
+        ) : workflows.error ? (
+          <ErrorBox error={workflows.error} onRetry={() => void workflows.reload()} />
+        ) : (
+          <Loading />
+        )
+      ) : null}
+      <form className="filters" role="search" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor="filter-status">Status</label>
+          <select id="filter-status" value={status} onChange={(e) => setFilter("status", e.target.value)}>
+            <option value="">any</option>
+            {RUN_STATUSES.map((value) => (
+              <option key={value} value={value}>
+                {value}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="filter-workflow">Workflow</label>
+          <select id="filter-workflow" value={workflow} onChange={(e) => setFilter("workflow", e.target.value)}>
+            <option value="">any</option>
+            {latest.map((item) => (
+              <option key={item.workflow_id} value={item.workflow_id}>
+                {item.workflow_id}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="filter-from">Created from</label>
+          <input id="filter-from" type="date" value={from} onChange={(e) => setFilter("from", e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor="filter-to">to</label>
+          <input id="filter-to" type="date" value={to} onChange={(e) => setFilter("to", e.target.value)} />
+        </div>
+        {filtered ? (
+          <button type="button" className="link" onClick={() => navigate("/runs", true)}>
+            Clear filters
+          </button>
+        ) : null}
+        <button type="button" onClick={() => void runs.reload()} aria-label="Refresh the runs">
+          Refresh
+        </button>
+      </form>
+      <Show loaded={runs} label="Loading runs…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>
+              {cursor ? "No more runs." : filtered ? "No runs match these filters." : "No runs yet."}{" "}
+              {can(me, "runs.start") && !filtered ? "Start one with the button above." : null}
+            </Empty>
+          ) : (
+            <>
+              <RunsTable runs={page.items} caption="Runs, newest first" />
+              <nav className="pager" aria-label="Pages of runs">
+                {cursor ? (
+                  <button type="button" onClick={() => pageTo(null)}>
+                    First page
+                  </button>
+                ) : null}
+                {page.next_cursor ? (
+                  <button type="button" onClick={() => pageTo(page.next_cursor)}>
+                    Next page
+                  </button>
+                ) : null}
+              </nav>
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}

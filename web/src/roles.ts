@@ -1,0 +1,56 @@
+// What the signed-in principal may do, from its scopes (src/batonflow/auth/scopes.py). The UI
+// hides what the role may not use; the API enforces the same rules whatever the UI shows.
+import type { Me, Review } from "./types";
+
+export const ACTION_SCOPES = {
+  "runs.view": "runs:read",
+  "runs.start": "runs:write",
+  "runs.cancel": "runs:write",
+  "runs.retry": "runs:write",
+  "runs.override": "runs:write",
+  "reviews.view": "reviews:read",
+  "reviews.decide": "reviews:decide",
+  "prompts.view": "prompts:read",
+  "prompts.create": "prompts:write",
+  "usage.view": "usage:read",
+  "admin": "admin",
+} as const;
+
+export type Action = keyof typeof ACTION_SCOPES;
+
+export function can(me: Pick<Me, "scopes"> | null | undefined, action: Action): boolean {
+  return !!me && me.scopes.includes(ACTION_SCOPES[action]);
+}
+
+/** May `me` decide this review: the scope, and one of the roles the step names. */
+export function canDecide(me: Pick<Me, "scopes" | "roles"> | null | undefined, review: Pick<Review, "reviewers">): boolean {
+  if (!can(me, "reviews.decide") || !me) return false;
+  return review.reviewers.length === 0 || review.reviewers.some((role) => (me.roles as string[]).includes(role));
+}
+
+export interface NavItem {
+  path: string;
+  label: string;
+  action: Action;
+}
+
+export const NAV: NavItem[] = [
+  { path: "/runs", label: "Runs", action: "runs.view" },
+  { path: "/reviews", label: "Reviews", action: "reviews.view" },
+  { path: "/dead-letters", label: "Dead letters", action: "runs.view" },
+  { path: "/prompts", label: "Prompts", action: "prompts.view" },
+  { path: "/usage", label: "Usage", action: "usage.view" },
+  { path: "/admin", label: "Admin", action: "admin" },
+];
+
+export function navFor(me: Pick<Me, "scopes"> | null | undefined): NavItem[] {
+  return NAV.filter((item) => can(me, item.action));
+}
+
+/** The most capable role, to show beside the user's name. */
+export function mainRole(me: Pick<Me, "roles">): string {
+  for (const role of ["admin", "operator", "reviewer", "viewer"] as const) {
+    if (me.roles.includes(role)) return role;
+  }
+  return "no role";
+}
