@@ -19,6 +19,7 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.events.stream import (
     KEEPALIVE,
     Delivered,
+    RunFeeds,
     StreamItem,
     events_t,
     run_events,
@@ -123,6 +124,31 @@ async def test_a_run_tail_joins_backlog_and_live_without_duplicates_or_gaps(
     assert _rows(midway) == THREE_EVENTS
     stored = await _stored(engine, tenant, run.id)
     assert [item.event for item in polled if isinstance(item, Delivered)] == stored
+    assert executor.bus._queues == set()
+
+
+async def test_followers_of_one_run_share_one_reader(
+    engine: AsyncEngine, tenant: str, executor: Executor
+) -> None:
+    run = await start(engine, tenant, THREE)
+    feeds = RunFeeds(engine, executor.bus, poll_seconds=0.02)
+    tails = [
+        run_events(engine, executor.bus, tenant, run.id, feeds=feeds, **FAST) for _ in range(50)
+    ]
+    firsts = [await _next(tail) for tail in tails]
+    assert {_rows([first])[0] for first in firsts} == {(1, "run.queued", None)}
+    # Fifty followers, one feed and one bus subscription between them.
+    assert list(feeds._feeds) == [(tenant, run.id)]
+    assert len(executor.bus._queues) == 1
+    rests = [asyncio.create_task(_collect(tail)) for tail in tails]
+    late = asyncio.create_task(
+        _collect(run_events(engine, executor.bus, tenant, run.id, feeds=feeds, **FAST))
+    )
+    assert await executor.drain([run.id]) == {run.id: "succeeded"}
+    done = await asyncio.wait_for(asyncio.gather(*rests, late), 10)
+    assert [_rows(items) for items in done[:-1]] == [THREE_EVENTS[1:]] * 50
+    assert _rows(done[-1]) == THREE_EVENTS
+    assert feeds._feeds == {}
     assert executor.bus._queues == set()
 
 
