@@ -7,11 +7,11 @@ scope is also written into the OpenAPI description of every route that uses it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import structlog
 from fastapi import Depends, Query, Request
@@ -24,10 +24,13 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
+from batonflow.events.stream import RunFeeds
 from batonflow.llm.gateway import Gateway
 from batonflow.settings import Settings
-from batonflow.store.db import Database, reading
+from batonflow.store.db import Conn, Database, reading
 from batonflow.workflows.checkpoint import SpecCache
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from batonflow.auth.ratelimit import RateLimiter
@@ -48,6 +51,10 @@ class ApiState:
     limiter: RateLimiter
     executor: Executor | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    feeds: RunFeeds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feeds = RunFeeds(self.engine, self.bus, poll_seconds=self.settings.poll_seconds)
 
     @staticmethod
     def now() -> datetime:
@@ -63,6 +70,12 @@ class ApiState:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with reading(self.engine) as conn:
             yield conn
+
+    async def query(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run `work` in a read transaction. On SQLite the whole transaction runs in the
+        database thread in one hop (each statement through the async driver costs a thread
+        hop), which is what the hot endpoints (get a run, list runs, authenticate) use."""
+        return await self.db.read(work)
 
     def committed(self, events: Iterable[StoredEvent]) -> None:
         """After a commit that moved runs: tell live subscribers and wake the executor."""
@@ -89,7 +102,7 @@ async def authenticated(
         raise Unauthenticated(
             "this endpoint needs 'Authorization: Bearer <access token or API key>'"
         )
-    caller = await authenticate(state.engine, state.settings, credentials.credentials)
+    caller = await authenticate(state.db, state.settings, credentials.credentials)
     # The rest of the request logs as this caller (api/telemetry.py restores the context after).
     who = "user_id" if caller.kind == "user" else "api_key_id"
     structlog.contextvars.bind_contextvars(tenant_id=caller.tenant_id, **{who: caller.id})

@@ -7,24 +7,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from batonflow.auth import tokens
 from batonflow.auth.scopes import ROLE_SCOPES, Principal, roles_for_scopes
 from batonflow.errors import Unauthenticated
 from batonflow.settings import Settings
 from batonflow.store import credentials, users
-from batonflow.store.db import reading
+from batonflow.store.db import Database
 
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-async def authenticate(engine: AsyncEngine, settings: Settings, token: str) -> Principal:
+async def authenticate(db: Database, settings: Settings, token: str) -> Principal:
     if tokens.is_api_key(token):
-        return await _api_key(engine, token)
+        return await _api_key(db, token)
     claims = tokens.decode_access(settings, token)
-    async with reading(engine) as conn:
-        user = await users.signed_in(conn, claims.tenant_id, claims.user_id)
+    user = await db.read(lambda conn: users.signed_in(conn, claims.tenant_id, claims.user_id))
     if user is None or not user["active"]:
         raise Unauthenticated("this account is deactivated or no longer exists")
     scopes = ROLE_SCOPES[user["role"]]
@@ -38,9 +35,8 @@ async def authenticate(engine: AsyncEngine, settings: Settings, token: str) -> P
     )
 
 
-async def _api_key(engine: AsyncEngine, key: str) -> Principal:
-    async with reading(engine) as conn:
-        row = await credentials.find_api_key(conn, tokens.digest(key))
+async def _api_key(db: Database, key: str) -> Principal:
+    row = await db.read(lambda conn: credentials.find_api_key(conn, tokens.digest(key)))
     now = datetime.now(UTC)
     if row is None:
         raise Unauthenticated("the API key is not valid")
@@ -49,8 +45,9 @@ async def _api_key(engine: AsyncEngine, key: str) -> Principal:
     if row["expires_at"] is not None and row["expires_at"] <= now:
         raise Unauthenticated(f"the API key {row['prefix']}... has expired")
     if row["last_used_at"] is None or row["last_used_at"] < now - TOUCH_EVERY:
-        async with engine.begin() as conn:
-            await credentials.touch_api_key(conn, row["id"], now, now - TOUCH_EVERY)
+        await db.write(
+            lambda conn: credentials.touch_api_key(conn, row["id"], now, now - TOUCH_EVERY)
+        )
     scopes = frozenset(row["scopes"])
     return Principal(
         kind="api_key",

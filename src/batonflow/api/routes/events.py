@@ -210,6 +210,7 @@ async def run_event_stream(
             follow=follow,
             poll_seconds=state.settings.poll_seconds,
             heartbeat_seconds=KEEPALIVE_SECONDS,
+            feeds=state.feeds,
         )
     )
 

@@ -30,6 +30,7 @@ from batonflow.store import reviews as review_store
 from batonflow.store import run_pages
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 IdempotencyKey = Annotated[
@@ -195,7 +196,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
-    async with state.read() as conn:
+    async def work(conn: Conn) -> tuple[Any, ...]:
         # The run row carries its version's content hash (copied when it started).
         row = await run_pages.detail(conn, tenant_id, run_id)
         if row is None:
@@ -203,6 +204,9 @@ async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
         steps = await run_store.list_steps(conn, tenant_id, run_id)
         pending = await review_store.list_reviews(conn, tenant_id, run_id=run_id)
         spend = await run_pages.spend(conn, tenant_id, [run_id])
+        return row, steps, pending, spend
+
+    row, steps, pending, spend = await state.query(work)
     return RunDetail(
         **_summary(row, spend.get(run_id, run_pages.NOTHING)).model_dump(),
         content_hash=row["content_hash"],
@@ -305,7 +309,9 @@ async def list_runs(
     for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z")
-    async with state.read() as conn:
+    after = decode_cursor(cursor) if cursor else None
+
+    async def work(conn: Conn) -> tuple[list[dict[str, Any]], dict[str, run_pages.Spend]]:
         rows = await run_pages.page(
             conn,
             caller.tenant_id,
@@ -314,11 +320,14 @@ async def list_runs(
             workflow_id=workflow_id,
             created_after=created_after,
             created_before=created_before,
-            after=decode_cursor(cursor) if cursor else None,
+            after=after,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        spend = await run_pages.spend(conn, caller.tenant_id, [r["id"] for r in rows])
+        spend = await run_pages.spend(conn, caller.tenant_id, [r["id"] for r in rows[:limit]])
+        return rows, spend
+
+    rows, spend = await state.query(work)
+    more = len(rows) > limit
+    rows = rows[:limit]
     items = [_summary(r, spend.get(r["id"], run_pages.NOTHING)) for r in rows]
     last = rows[-1] if rows else None
     return RunPage(
