@@ -84,7 +84,8 @@ class ApiState:
             self.executor.wake()
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
     state: ApiState = request.app.state.batonflow
     return state
 
@@ -128,7 +129,7 @@ def require(scope: str) -> Any:
     return Depends(principal)
 
 
-def page_size(state: State, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
+async def page_size(state: State, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
     """A page size within the configured cap (`BATONFLOW_MAX_PAGE_SIZE`)."""
     cap = state.settings.max_page_size
     if limit > cap:
