@@ -67,10 +67,10 @@ class AttemptSeen:
         }
         if error:
             fields["error_code"] = error.get("code")
-        if outcome.status == "failed":
-            log.warning("step.attempt", **fields, error=error.get("message"))
-        else:
-            log.info("step.attempt", **fields)
+            fields["error"] = error.get("message")
+        # INFO even when it failed: retries are the policy working; the run's end is reported,
+        # and an exception nobody expected is logged at ERROR where it is caught.
+        log.info("step.attempt", **fields)
 
 
 @dataclass

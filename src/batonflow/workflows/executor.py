@@ -41,6 +41,7 @@ from batonflow.store.db import Conn, Database
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.runs import StaleRows
 from batonflow.store.tables import Run, Step
+from batonflow.telemetry.process import Telemetry
 from batonflow.workflows import engine, templates
 from batonflow.workflows.checkpoint import Checkpointer, Claim, CommitResult, Outcome, SpecCache
 from batonflow.workflows.spec import WorkflowSpec
@@ -100,8 +101,10 @@ class Executor:
         tenant_ids: Iterable[str] | None = None,
         rand: Callable[[], float] = random.random,
         gateway: Gateway | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.engine = engine_
+        self.telemetry = telemetry or Telemetry()
         self.db = Database(engine_, sqlite_synchronous=settings.sqlite_synchronous)
         self.gateway = gateway or build_gateway(settings, DatabaseLedger(self.db))
         self.registry = registry
@@ -365,7 +368,9 @@ class Executor:
     async def _execute(self, claim: Claim) -> None:
         ident = (claim.run_id, claim.key, claim.dispatch)
         try:
-            outcome = await self._attempt(claim)
+            with self.telemetry.attempt(claim) as seen:  # log context and span of the attempt
+                outcome = await self._attempt(claim)
+                seen.ended(outcome, self.specs.cached(claim.workflow_version_pk))
         except asyncio.CancelledError:
             self._tasks.pop(ident, None)
             raise
