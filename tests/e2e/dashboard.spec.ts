@@ -80,7 +80,7 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   // Start the outreach example from the form its input schema describes.
   await page.getByRole("button", { name: "Start run" }).click();
   const form = page.getByRole("region", { name: "Start a run" });
-  await expect(form.getByLabel("Workflow")).toHaveValue("outreach");
+  await form.getByLabel("Workflow").selectOption("outreach");
   await expect(form.getByLabel(/^Employees/)).toHaveValue("120");
   await form.getByLabel(/^Name/).fill("Ada");
   await form.getByLabel(/^Email/).fill("ada@example.com");
@@ -139,8 +139,8 @@ test("an operator runs the outreach example to the end, and another tenant sees 
 
   for (const [link, heading, name] of [
     ["Dead letters", "Dead letters", "dead-letters"],
-    ["Prompts", "Prompts", "prompts"],
-    ["Usage", "Usage", "usage"],
+    ["Prompts", "Prompts", "prompts-empty"],
+    ["Usage", "Usage", "usage-empty"],
     ["Admin", "Admin", "admin"],
   ] as const) {
     await page.getByRole("link", { name: link, exact: true }).click();
@@ -189,5 +189,52 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   expectNotFound = false;
   await other.close();
 
+  expect(problems, "console errors").toEqual([]);
+});
+
+test("a model's text streams into the run page while its step generates", async ({ browser }) => {
+  const operator = server.accounts.find((account) => account.role === "operator");
+  if (!operator) throw new Error("no operator in the demo credentials");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  watch(page);
+  await signIn(page, operator.email, operator.password);
+  await expect(page.getByTestId("whoami")).toContainText("operator");
+  await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Start run" }).click();
+  const form = page.getByRole("region", { name: "Start a run" });
+  await form.getByLabel("Workflow").selectOption("lead-brief");
+  await form.getByLabel(/^Company/).fill("Analytical Engines");
+  await form.getByRole("button", { name: "Start run" }).click();
+  await page.waitForURL(/\/runs\/[0-9a-f-]+$/);
+  const stream = page.getByTestId("stream");
+  await expect(stream).toBeVisible({ timeout: 60_000 });
+  await expect(stream.locator("pre")).toHaveText(/.{16,}/s, { timeout: 60_000 });
+  await shot(page, "run-detail-streaming");
+  // The step's finished call shows with its model and tokens; the rest of the run is not waited for.
+  await expect(page.locator('g.graph-node[data-step="rate"]')).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+  await expect(page.locator("table.calls").last()).toContainText("local:");
+
+  await page.getByRole("link", { name: "Usage", exact: true }).click();
+  await expect(page.getByRole("img", { name: "Tokens (tokens)" }).first()).toBeVisible();
+  await expect(page.getByRole("img", { name: "Tokens (tokens)" }).nth(1)).toContainText("local:smollm2");
+  await shot(page, "usage");
+
+  // A prompt in two versions, and the diff between them.
+  await page.getByRole("link", { name: "Prompts", exact: true }).click();
+  await page.getByRole("button", { name: "New prompt…" }).click();
+  await page.getByLabel("Key").fill("lead.summary");
+  await page.getByLabel("Template").fill("Summarise {{ company }} in one line.");
+  await page.getByLabel("Variables (comma separated)").fill("company");
+  await page.getByRole("button", { name: "Save version" }).click();
+  await expect(page.getByRole("heading", { name: "lead.summary" })).toBeVisible();
+  await page.getByRole("button", { name: "New version…" }).click();
+  await page.getByLabel("Template").fill("Summarise {{ company }} in one friendly line.");
+  await page.getByRole("button", { name: "Save version" }).click();
+  await expect(page.locator(".diff-add")).toContainText("one friendly line");
+  await expect(page.locator(".diff-del")).toContainText("in one line");
+  await expect(page.getByRole("list", { name: "Prompt keys" })).toContainText("v2");
+  await shot(page, "prompts");
+  await context.close();
   expect(problems, "console errors").toEqual([]);
 });

@@ -1,5 +1,5 @@
 // A real `batonflow serve --demo` for the browser tests: a free loopback port, a fresh data
-// directory (SQLite), development mode, the outreach example stored, and the demo accounts read
+// directory (SQLite), development mode, the outreach and lead-brief examples stored, and the demo accounts read
 // from `<data dir>/demo-credentials.json`.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -53,7 +53,7 @@ export async function startServer(): Promise<Server> {
   delete env.BATONFLOW_DATABASE_URL; // SQLite in the fresh data directory
   const child: ChildProcess = spawn(
     python,
-    [path.join(ROOT, "tests", "e2e", "serve.py"), "serve", "--demo", "--host", "127.0.0.1", "--port", String(port), "-w", "examples/outreach.yaml"],
+    [path.join(ROOT, "tests", "e2e", "serve.py"), "serve", "--demo", "--host", "127.0.0.1", "--port", String(port), "-w", "examples/outreach.yaml", "-w", "examples/lead-brief.yaml"],
     {
       cwd: ROOT,
       env,

@@ -13,7 +13,7 @@ export function DiffView({ diff }: { diff: string }) {
   if (!diff.trim()) return <p className="muted">The two versions have the same text.</p>;
   return (
     <pre className="diff" tabIndex={0} aria-label="Differences">
-      {diff.split("\n").map((line, index) => {
+      {diff.replace(/\n$/, "").split("\n").map((line, index) => {
         const kind = line.startsWith("+++") || line.startsWith("---") ? "file" : line.startsWith("@@") ? "hunk" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "same";
         return (
           <span key={index} className={`diff-${kind}`}>
@@ -89,7 +89,7 @@ function NewVersion({ base, onSaved }: { base: Prompt | null; onSaved: (prompt: 
   );
 }
 
-function PromptVersions({ promptKey }: { promptKey: string }) {
+function PromptVersions({ promptKey, onChanged }: { promptKey: string; onChanged: () => void }) {
   const { api } = useSession();
   const me = useMe();
   const path = `/api/v1/prompts/${encodeURIComponent(promptKey)}`;
@@ -131,6 +131,7 @@ function PromptVersions({ promptKey }: { promptKey: string }) {
                 setTo(null);
                 setFrom(null);
                 void versions.reload();
+                onChanged();
               }}
             />
           ) : null}
@@ -244,7 +245,7 @@ export function PromptsPage() {
                   </li>
                 ))}
               </ul>
-              <div>{selected ? <PromptVersions key={selected} promptKey={selected} /> : <p className="muted">Choose a prompt to see its versions.</p>}</div>
+              <div>{selected ? <PromptVersions key={selected} promptKey={selected} onChanged={() => void prompts.reload()} /> : <p className="muted">Choose a prompt to see its versions.</p>}</div>
             </div>
           )
         }

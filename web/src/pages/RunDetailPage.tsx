@@ -29,6 +29,21 @@ function specStep(workflow: WorkflowDetail | undefined, id: string): Record<stri
   return steps.find((step) => step.id === id);
 }
 
+const NOT_INPUTS = new Set(["id", "needs", "kind", "description", "retry", "timeout"]);
+
+/** What a step is given, from its definition: arguments, prompt, subject, schema; not its
+ * place in the graph, its retry policy, nor empty settings. */
+export function stepInputs(definition: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  if (!definition) return null;
+  const shown: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(definition)) {
+    if (NOT_INPUTS.has(key) || value === null || value === undefined || value === "") continue;
+    if (typeof value === "object" && Object.keys(value as object).length === 0) continue;
+    shown[key] = value;
+  }
+  return shown;
+}
+
 function CallsTable({ calls }: { calls: LlmCall[] }) {
   if (calls.length === 0) return <p className="muted">No model calls.</p>;
   return (
@@ -195,8 +210,8 @@ function StepPanel({ run, step, workflow, calls, stream, state, onChanged }: {
           <pre className="json streaming">{stream.text}</pre>
         </div>
       ) : null}
-      <h3>Inputs (the step's arguments)</h3>
-      <Json value={definition ? (definition.args ?? definition.subject ?? definition.prompt ?? definition.schema ?? null) : null} label="Step arguments" />
+      <h3>Inputs (as the workflow gives them)</h3>
+      <Json value={stepInputs(definition)} label="Step inputs" />
       <h3>Output</h3>
       <Json value={main?.result ?? null} label="Step output" />
       {main?.error ? (
