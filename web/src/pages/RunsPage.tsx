@@ -35,20 +35,20 @@ export function RunsTable({ runs, caption }: { runs: RunSummary[]; caption: stri
         <tbody>
           {runs.map((run) => (
             <tr key={run.id} data-run={run.id}>
-              <td>
+              <td data-label="Run">
                 <Link to={`/runs/${run.id}`} className="mono" aria-label={`Run ${run.id}`}>
                   {shortId(run.id)}
                 </Link>
               </td>
-              <td>
+              <td data-label="Status">
                 <StatusBadge status={run.status} />
               </td>
-              <td>
+              <td data-label="Workflow">
                 {run.workflow_id} <span className="muted">v{run.workflow_version}</span>
               </td>
-              <td>{formatTime(run.started_at ?? run.created_at)}</td>
-              <td className="num">{duration(run)}</td>
-              <td className="num" data-testid="run-cost">
+              <td data-label="Started">{formatTime(run.started_at ?? run.created_at)}</td>
+              <td className="num" data-label="Duration">{duration(run)}</td>
+              <td className="num" data-label="Cost" data-testid="run-cost">
                 {formatUsd(run.cost_usd)}
               </td>
             </tr>
