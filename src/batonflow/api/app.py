@@ -201,10 +201,17 @@ def create_app(
                 bus=bus,
                 specs=specs,
                 limiter=limiter,
+                telemetry=observed,
             )
             if run_executor:
                 state.executor = Executor(
-                    engine, registry, settings, bus=bus, specs=specs, gateway=gateway
+                    engine,
+                    registry,
+                    settings,
+                    bus=bus,
+                    specs=specs,
+                    gateway=gateway,
+                    telemetry=observed,
                 )
                 serving = asyncio.create_task(state.executor.serve(stop), name="batonflow-serve")
             app.state.batonflow = state

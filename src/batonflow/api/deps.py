@@ -28,6 +28,7 @@ from batonflow.events.stream import RunFeeds
 from batonflow.llm.gateway import Gateway
 from batonflow.settings import Settings
 from batonflow.store.db import Conn, Database, reading
+from batonflow.telemetry.process import Telemetry
 from batonflow.workflows.checkpoint import SpecCache
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class ApiState:
     specs: SpecCache
     limiter: RateLimiter
     executor: Executor | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     feeds: RunFeeds = field(init=False)
 

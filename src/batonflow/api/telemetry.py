@@ -103,17 +103,17 @@ class RequestTelemetry:
                     )
                     if status >= 500:
                         span.set_status(Status(StatusCode.ERROR))
-            elapsed = time.perf_counter() - begun
-            self._count(method, route, status, elapsed)
-            line = log.debug if scope["path"].startswith(QUIET) else log.info
-            line(
-                "request",
-                method=method,
-                path=scope["path"],
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 3),
-            )
+                elapsed = time.perf_counter() - begun
+                self._count(method, route, status, elapsed)
+                line = log.debug if scope["path"].startswith(QUIET) else log.info
+                line(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                )
         finally:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**outer)

@@ -1,4 +1,5 @@
-"""What a CLI command works with: the settings, a database engine, the registry, the executor."""
+"""What a CLI command works with: the settings, a database engine, the registry, the executor
+and the process's telemetry."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from batonflow.store import migrate
 from batonflow.store.db import Database, create_engine
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.tenants import ensure_tenant
+from batonflow.telemetry.process import Telemetry, build_telemetry
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
 
@@ -33,6 +35,7 @@ class Context:
     tenant_id: str
     actor: Actor
     gateway: Gateway
+    telemetry: Telemetry = field(default_factory=Telemetry)
     executors: list[Executor] = field(default_factory=list)
 
     def executor(self) -> Executor:
@@ -43,6 +46,7 @@ class Context:
             bus=self.bus,
             specs=self.specs,
             gateway=self.gateway,
+            telemetry=self.telemetry,
         )
         self.executors.append(executor)
         return executor
@@ -58,17 +62,20 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
         settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
     )
     ledger_db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+    telemetry = build_telemetry(settings)
+    telemetry.tracing.instrument_engine(engine)
     context: Context | None = None
     try:
         await migrate.ensure_current(engine)
         async with engine.begin() as conn:
             tenant_id = await ensure_tenant(conn, settings.tenant, datetime.now(UTC))
-        gateway = build_gateway(settings, DatabaseLedger(ledger_db))
+        gateway = build_gateway(settings, DatabaseLedger(ledger_db), tracer=telemetry.tracer)
         registry = build_registry(
             settings.apps,
             breaker_failures=settings.breaker_failures,
             breaker_reset_seconds=settings.breaker_reset_seconds,
             models=gateway,
+            tracer=telemetry.tracer,
         )
         context = Context(
             settings=settings,
@@ -79,6 +86,7 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
             tenant_id=tenant_id,
             actor=Actor(settings.actor),
             gateway=gateway,
+            telemetry=telemetry,
         )
         yield context
     finally:
@@ -88,3 +96,4 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
             await context.gateway.aclose()
         ledger_db.close()
         await engine.dispose()
+        telemetry.close()

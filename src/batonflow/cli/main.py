@@ -33,6 +33,10 @@ from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import create_engine, reading
+from batonflow.telemetry import logs
+from batonflow.telemetry.metrics import serve_metrics
+from batonflow.telemetry.sentry import init_sentry
+from batonflow.telemetry.traces import starting_run
 from batonflow.workflows.spec import WorkflowSpec, load_spec
 
 app = typer.Typer(
@@ -189,15 +193,18 @@ def run(
             version = await _register(ctx, workflow)
             spec = WorkflowSpec.model_validate(version.spec)
             inputs = _parse_inputs(input_ or [], spec)
-            async with ctx.engine.begin() as conn:
-                row = await run_service.start_run(
-                    conn,
-                    tenant_id=ctx.tenant_id,
-                    version=version,
-                    inputs=inputs,
-                    actor=ctx.actor,
-                    now=ctx.now(),
-                )
+            with starting_run(ctx.telemetry.tracer, spec.id) as run_span:
+                async with ctx.engine.begin() as conn:
+                    row = await run_service.start_run(
+                        conn,
+                        tenant_id=ctx.tenant_id,
+                        version=version,
+                        inputs=inputs,
+                        actor=ctx.actor,
+                        now=ctx.now(),
+                        ctx=run_span.carrier,
+                    )
+                run_span.started(row)
             if detach:
                 if as_json:
                     _dump({"run_id": row.id, "status": "queued"})
@@ -219,21 +226,56 @@ def worker(
     grace: Annotated[
         float, typer.Option(help="Seconds in-flight attempts get to finish on SIGTERM.")
     ] = 10.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /metrics on BATONFLOW_HOST at this port (or BATONFLOW_WORKER_METRICS_PORT)."
+        ),
+    ] = None,
 ) -> None:
     """Run the executor without any API: pick up queued runs and runs a crash interrupted."""
 
     async def main() -> int:
-        settings = _settings()
+        settings = _settings(command="worker")
         if concurrency is not None:
             settings = settings.model_copy(update={"concurrency": concurrency})
-        async with open_context(settings) as ctx:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            errors.print(f"worker {settings.worker_id} started", highlight=False)
-            await ctx.executor().serve(stop, grace=grace, until_idle=until_idle)
-            errors.print(f"worker {settings.worker_id} stopped", highlight=False)
+        port = metrics_port if metrics_port is not None else settings.worker_metrics_port
+        reporting = init_sentry(settings)
+        try:
+            async with open_context(settings) as ctx:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                executor = ctx.executor()
+                counting = asyncio.create_task(
+                    ctx.telemetry.watch(
+                        ctx.engine, bus=ctx.bus, registry=ctx.registry, gateway=ctx.gateway
+                    )
+                )
+                server = None
+                if port is not None:
+                    token = settings.metrics_token
+                    server = await serve_metrics(
+                        ctx.telemetry.metrics,
+                        settings.host,
+                        port,
+                        token.get_secret_value() if token is not None else None,
+                    )
+                    errors.print(
+                        f"worker metrics at http://{settings.host}:{port}/metrics", highlight=False
+                    )
+                errors.print(f"worker {settings.worker_id} started", highlight=False)
+                try:
+                    await executor.serve(stop, grace=grace, until_idle=until_idle)
+                finally:
+                    counting.cancel()
+                    if server is not None:
+                        server.close()
+                errors.print(f"worker {settings.worker_id} stopped", highlight=False)
+        finally:
+            if reporting is not None:
+                reporting.close()
         return 0
 
     raise typer.Exit(_run(main()))
@@ -267,13 +309,15 @@ def serve(
     from batonflow.api.app import create_app
     from batonflow.api.demo import seed_demo
 
-    settings = _settings()
+    settings = _settings(command="serve")
     updates: dict[str, Any] = {"dev": settings.dev or dev or demo}
     if host is not None:
         updates["host"] = host
     if port is not None:
         updates["port"] = port
     settings = settings.model_copy(update=updates)
+    if settings.dev:
+        logs.configure(settings, command="serve")  # development mode reads better on a console
     sources = []
     for path in workflows or []:
         try:
@@ -289,11 +333,22 @@ def serve(
                 seeded = await seed_demo(state, sources)
                 console.print(seeded.describe(url), highlight=False)
 
-        application = create_app(settings, on_ready=ready)
-        config = uvicorn.Config(
-            application, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
-        )
-        await uvicorn.Server(config).serve()
+        reporting = init_sentry(settings)
+        try:
+            application = create_app(settings, on_ready=ready)
+            config = uvicorn.Config(
+                application,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                log_config=None,  # Uvicorn's lines go through the process's log handler
+                access_log=False,  # each request logs its own line (api/telemetry.py)
+                lifespan="on",
+            )
+            await uvicorn.Server(config).serve()
+        finally:
+            if reporting is not None:
+                reporting.close()
         return 0
 
     raise typer.Exit(_run(main()))

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from batonflow.errors import BatonflowError, UserError
 from batonflow.settings import Settings
+from batonflow.telemetry import logs
 
 console = Console()
 errors = Console(stderr=True)
@@ -26,8 +27,13 @@ TenantOpt = Annotated[
 ]
 
 
-def settings_for(tenant: str | None = None) -> Settings:
+def settings_for(tenant: str | None = None, *, command: str = "cli") -> Settings:
+    """The command's settings, read once; the process's logging is set up from them."""
     settings = Settings()
+    try:
+        logs.configure(settings, command=command)
+    except BatonflowError as exc:
+        fail(exc)
     return settings.model_copy(update={"tenant": tenant}) if tenant else settings
 
 

@@ -166,7 +166,19 @@ def _ordered(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dic
     return first | {key: value for key, value in event.items() if key not in first}
 
 
-_FIRST = ("time", "level", "event", "logger", "request_id", "tenant_id", "user_id", "run_id")
+_FIRST = (
+    "time",
+    "level",
+    "event",
+    "logger",
+    "request_id",
+    "tenant_id",
+    "user_id",
+    "api_key_id",
+    "run_id",
+    "step_id",
+    "attempt",
+)
 
 
 class _Stderr:

@@ -22,6 +22,8 @@ step kinds, capabilities, models, tenants; never run, user or request ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -308,3 +310,42 @@ class Metrics:
                 self.llm_cost.labels(provider, model, run.tenant).inc(
                     float(Decimal(data["cost_usd"]))
                 )
+
+
+async def serve_metrics(
+    metrics: Metrics, host: str, port: int, token: str | None = None
+) -> asyncio.Server:
+    """A small HTTP server answering `GET /metrics` (for `batonflow worker --metrics-port`),
+    which has no API to hang it on. With `token`, it wants `Authorization: Bearer <token>`."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.close()
+            return
+        lines = head.decode("latin-1").split("\r\n")
+        method, _, rest = lines[0].partition(" ")
+        path = rest.partition(" ")[0].partition("?")[0]
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines[1:] if line)
+        }
+        if method != "GET" or path != "/metrics":
+            status, body, kind = "404 Not Found", b"not found\n", "text/plain"
+        elif token is not None and not hmac.compare_digest(
+            headers.get("authorization", "").encode(), f"Bearer {token}".encode()
+        ):
+            status, body, kind = "401 Unauthorized", b"unauthorized\n", "text/plain"
+        else:
+            status, body, kind = "200 OK", await metrics.render(), CONTENT_TYPE
+        writer.write(
+            f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, host, port)

@@ -11,16 +11,17 @@ import hmac
 
 from fastapi import APIRouter, Request, Response
 
+from batonflow.api.deps import ApiState
 from batonflow.errors import NotFound, Unauthenticated
 from batonflow.telemetry.metrics import CONTENT_TYPE
-from batonflow.telemetry.process import Telemetry
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    token = request.app.state.batonflow.settings.metrics_token
+    state: ApiState = request.app.state.batonflow
+    token = state.settings.metrics_token
     if token is None:
         raise NotFound("metrics are off on this server (set BATONFLOW_METRICS_TOKEN)")
     sent = request.headers.get("authorization", "")
@@ -28,5 +29,4 @@ async def metrics(request: Request) -> Response:
     expected = token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(credential.encode(), expected):
         raise Unauthenticated("/metrics needs 'Authorization: Bearer <the metrics token>'")
-    telemetry: Telemetry = request.app.state.telemetry
-    return Response(await telemetry.metrics.render(), media_type=CONTENT_TYPE)
+    return Response(await state.telemetry.metrics.render(), media_type=CONTENT_TYPE)

@@ -31,6 +31,7 @@ from batonflow.store import run_pages
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
+from batonflow.telemetry.traces import starting_run
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 IdempotencyKey = Annotated[
@@ -259,28 +260,31 @@ async def start_run(
             response.status_code = status.HTTP_200_OK
             return replayed
     try:
-        async with state.write() as conn:
-            active = await run_pages.active_count(conn, caller.tenant_id)
-            limit = state.settings.tenant_max_active_runs
-            if active >= limit:
-                raise QuotaExceeded(
-                    f"this tenant already has {active} queued, running or waiting runs (the "
-                    f"limit is {limit}); wait for some to finish or cancel them",
-                    details={"active_runs": active, "limit": limit},
+        with starting_run(state.telemetry.tracer, body.workflow_id) as run_span:
+            async with state.write() as conn:
+                active = await run_pages.active_count(conn, caller.tenant_id)
+                limit = state.settings.tenant_max_active_runs
+                if active >= limit:
+                    raise QuotaExceeded(
+                        f"this tenant already has {active} queued, running or waiting runs (the "
+                        f"limit is {limit}); wait for some to finish or cancel them",
+                        details={"active_runs": active, "limit": limit},
+                    )
+                version = await workflow_store.get_version(
+                    conn, caller.tenant_id, body.workflow_id, body.version
                 )
-            version = await workflow_store.get_version(
-                conn, caller.tenant_id, body.workflow_id, body.version
-            )
-            row = await run_service.start_run(
-                conn,
-                tenant_id=caller.tenant_id,
-                version=version,
-                inputs=body.inputs,
-                ctx=body.ctx,
-                actor=_actor(caller),
-                now=state.now(),
-                idempotency=(idempotency_key, request_hash) if idempotency_key else None,
-            )
+                row = await run_service.start_run(
+                    conn,
+                    tenant_id=caller.tenant_id,
+                    version=version,
+                    inputs=body.inputs,
+                    # The run's trace context travels with it to whichever worker runs its steps.
+                    ctx={**body.ctx, **run_span.carrier},
+                    actor=_actor(caller),
+                    now=state.now(),
+                    idempotency=(idempotency_key, request_hash) if idempotency_key else None,
+                )
+                run_span.started(row)
     except IntegrityError:
         # Another request with the same key committed first: answer with its run.
         if idempotency_key is None:
