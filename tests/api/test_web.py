@@ -29,8 +29,8 @@ def bundle(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def web(app: FastAPI, bundle: Path) -> AsyncIterator[httpx.AsyncClient]:
-    mount_dashboard(app, static_dir=bundle)
-    mount_dashboard(app, static_dir=bundle)  # a second call changes nothing
+    mount_dashboard(app, static_dir=bundle.parent / "elsewhere")
+    mount_dashboard(app, static_dir=bundle)  # the last call wins, whatever create_app mounted
     async with client_for(app) as client:
         yield client
 

@@ -1,8 +1,8 @@
 """`batonflow serve` for the browser tests, with the dashboard mounted.
 
 Runs the real CLI command (`python tests/e2e/serve.py serve --demo ...` takes the same arguments
-as `batonflow serve`); `mount_dashboard` is applied to the app `create_app` builds, and does
-nothing when `create_app` mounts it already.
+as `batonflow serve`); `mount_dashboard` is applied to the app `create_app` builds. Once
+`create_app` mounts the dashboard itself, mounting it again here serves the same bundle.
 """
 
 from __future__ import annotations

@@ -84,8 +84,9 @@ class Dashboard:
 
 def mount_dashboard(app: FastAPI, static_dir: Path | None = None) -> None:
     """Serve the dashboard from `static_dir` (default: the package's built bundle) for every
-    GET path no route matches. Call it once, after the routers are included."""
+    GET path no route matches. Calling it again serves the new `static_dir` instead."""
     router = app.router
-    if isinstance(router.default, Dashboard):
-        return
-    router.default = Dashboard(static_dir or STATIC_DIR, router.default)
+    fallback = router.default
+    if isinstance(fallback, Dashboard):
+        fallback = fallback.fallback
+    router.default = Dashboard(static_dir or STATIC_DIR, fallback)
