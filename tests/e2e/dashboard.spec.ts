@@ -73,6 +73,10 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   problems.splice(0); // the refused sign-in's 401 is the expected answer
 
   await signIn(page, admin.email, admin.password);
+  await page.reload(); // the session survives a reload; the first Tab reaches the skip link
+  await expect(page.getByRole("heading", { name: "Runs", level: 1 })).toBeVisible();
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
   const whoami = page.getByTestId("whoami");
   await expect(whoami).toContainText("Demo");
   await expect(whoami).toContainText("admin");
@@ -98,6 +102,9 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await expect(node("approve")).toHaveAttribute("data-state", "waiting");
   await expect(node("send")).toHaveAttribute("data-state", "pending");
   await expect(page.getByTestId("run-status")).toContainText("waiting");
+  await node("score").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("step-panel")).toContainText("Step score");
   await node("draft").click();
   await expect(page.getByTestId("step-panel")).toContainText("ada@example.com");
   await shot(page, "run-detail-waiting");
