@@ -47,6 +47,16 @@ async function shot(page: Page, name: string, docs = false): Promise<void> {
   }
 }
 
+async function apiToken(email: string, password: string): Promise<string> {
+  const response = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
 async function signIn(page: Page, email: string, password: string): Promise<void> {
   await page.goto(`${server.url}/`);
   await expect(page.getByRole("heading", { name: "Sign in to Batonflow" })).toBeVisible();
@@ -145,6 +155,38 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await page.getByRole("button", { name: "Clear filters" }).click();
   await shot(page, "runs");
 
+  // A run whose only step fails every attempt lands in the dead letters, with a retry.
+  const token = await apiToken(admin.email, admin.password);
+  const api = (path: string, body: unknown) =>
+    fetch(`${server.url}${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  const stored = await api("/api/v1/workflows", {
+    spec: {
+      id: "always-fails",
+      version: "1",
+      description: "A step that fails every attempt.",
+      steps: [{ id: "charge", kind: "agent", capability: "demo.fail", args: { message: "the card was declined" }, retry: { max_attempts: 2, backoff: { initial: 0.1 } } }],
+    },
+  });
+  expect(stored.status).toBe(201);
+  const started = await api("/api/v1/runs", { workflow_id: "always-fails", inputs: {} });
+  expect(started.status).toBe(201);
+  const deadId = ((await started.json()) as { id: string }).id;
+  await expect
+    .poll(async () => {
+      const response = await fetch(`${server.url}/api/v1/runs/${deadId}`, { headers: { Authorization: `Bearer ${token}` } });
+      return ((await response.json()) as { status: string }).status;
+    })
+    .toBe("dead");
+  await page.getByRole("link", { name: "Dead letters", exact: true }).click();
+  await expect(page.getByText("the card was declined")).toBeVisible();
+  const retried = page.waitForResponse((response) => response.url().endsWith("/retry") && response.status() === 200);
+  await page.getByRole("button", { name: "Retry" }).click();
+  await retried;
+
   for (const [link, heading, name] of [
     ["Dead letters", "Dead letters", "dead-letters"],
     ["Prompts", "Prompts", "prompts-empty"],
@@ -169,7 +211,7 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await expect(node("send")).toHaveAttribute("data-state", "succeeded");
   await shot(page, "run-detail-390");
   await page.goto(`${server.url}/runs`);
-  await expect(page.locator("table.runs tbody tr")).toHaveCount(1);
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(2);
   await shot(page, "runs-390");
 
   await page.getByRole("button", { name: "Sign out" }).click();

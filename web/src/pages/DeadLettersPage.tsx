@@ -1,4 +1,5 @@
 // Dead letters: runs that exhausted their retries, with the error, and a retry for operators.
+import { useEffect } from "react";
 import { formatTime, shortId } from "../format";
 import { can } from "../roles";
 import { Link } from "../router";
@@ -11,6 +12,11 @@ export function DeadLettersPage() {
   const { api } = useSession();
   const me = useMe();
   const runs = useLoad(() => api.get<RunPage>("/api/v1/runs?status=dead&limit=100"), "dead");
+  const reload = runs.reload;
+  useEffect(() => {
+    const interval = setInterval(() => void reload(), 5000);
+    return () => clearInterval(interval);
+  }, [reload]);
   return (
     <section>
       <div className="page-head">
