@@ -17,6 +17,10 @@ Systems: `batonflow_sqlite` and `batonflow_postgresql` (the engine as the tests 
 PostgreSQL gets a fresh database that is dropped at the end), `langgraph` (a StateGraph
 checkpointed by `AsyncSqliteSaver` with the library's default durability) and `floor` (plain
 asyncio with one aiosqlite INSERT and COMMIT per step, with the pragmas our store uses).
+`batonflow_sqlite_observed` is `batonflow_sqlite` with everything an operator turns on: JSON logs
+at INFO (written to the null device), metrics counted from the bus, and tracing into an
+in-memory exporter, each run started under a run span; `ratios.observed_over_bare_*` compare it
+with the bare run (target: under 1.10 per step).
 
 `--profile FILE` runs the Batonflow SQLite per-step workload under cProfile instead, writes the
 stats to FILE and prints the hottest functions and the SQL statements per step to stderr.
@@ -32,6 +36,7 @@ import inspect
 import io
 import itertools
 import json
+import logging
 import operator
 import os
 import pstats
@@ -59,6 +64,9 @@ from batonflow.store import migrate
 from batonflow.store.db import Conn, Database, create_engine
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import VersionRow, save_version
+from batonflow.telemetry import logs
+from batonflow.telemetry.process import Telemetry, build_telemetry
+from batonflow.telemetry.traces import starting_run
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
 from batonflow.workflows.spec import load_spec
@@ -77,6 +85,7 @@ TARGETS = {
     "per_step_ours_over_floor_max": 2.0,
     "fanout_ms_max": 75,
     "throughput_ours_over_langgraph_min": 3.0,
+    "observed_over_bare_per_step_max": 1.10,
 }
 
 
@@ -128,7 +137,21 @@ class System(Protocol):
 class Batonflow:
     """Our engine, driven as tests/conftest.py drives it."""
 
-    def __init__(self, name: str, url: str, data_dir: Path, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        data_dir: Path,
+        synchronous: str = "FULL",
+        *,
+        observed: bool = False,
+    ) -> None:
+        self.observed = observed
+        self.telemetry: Telemetry | None = None
+        self.spans: Any = None  # the in-memory span exporter, when observed
+        self._counting: list[asyncio.Future[None]] = []
+        self._sink: Any = None
+        self._level = 0
         self.name = name
         self.url = url
         self.data_dir = data_dir
@@ -145,6 +168,19 @@ class Batonflow:
         self.engine = create_engine(self.url, sqlite_synchronous=self.synchronous)
         self.db = Database(self.engine, sqlite_synchronous=self.synchronous)
         await migrate.upgrade(self.engine)
+        if self.observed:
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+                InMemorySpanExporter,
+            )
+
+            settings = Settings(log_format="json", log_level="INFO")
+            self._level = logging.getLogger().level
+            self._sink = open(os.devnull, "w")  # noqa: SIM115 - closed in close()
+            logs.configure(settings, stream=self._sink)
+            self.spans = InMemorySpanExporter()
+            self.telemetry = build_telemetry(settings, span_exporter=self.spans)
+            self.telemetry.tracing.instrument_engine(self.engine)
+            self.registry = build_registry(tracer=self.telemetry.tracer)
         async with self.engine.begin() as conn:
             self.tenant = await ensure_tenant(conn, "bench", utcnow())
         texts = {
@@ -160,6 +196,13 @@ class Batonflow:
     async def close(self) -> None:
         for executor in self.executors.values():
             await _release(executor)
+        for counting in self._counting:
+            counting.cancel()
+        if self.telemetry is not None:
+            self.telemetry.close()
+            logs.reset()
+            logging.getLogger().setLevel(self._level)
+            self._sink.close()
         if self.db is not None:
             self.db.close()
         if self.engine is not None:
@@ -177,15 +220,37 @@ class Batonflow:
                 concurrency=concurrency,
                 sqlite_synchronous=self.synchronous,
             )
-            self.executors[concurrency] = Executor(
-                self.engine, self.registry, settings, specs=self.specs
+            executor = self.executors[concurrency] = Executor(
+                self.engine, self.registry, settings, specs=self.specs, telemetry=self.telemetry
             )
+            if self.telemetry is not None:
+                counting = self.telemetry.watch(
+                    self.engine, bus=executor.bus, registry=self.registry, gateway=executor.gateway
+                )
+                self._counting.append(asyncio.ensure_future(counting))
         return self.executors[concurrency]
+
+    async def observed_totals(self) -> dict[str, float]:
+        """What the metrics and the exporter saw (a check that they were on)."""
+        if self.telemetry is None:
+            return {}
+        text = (await self.telemetry.metrics.render()).decode()
+        finished = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("batonflow_runs_finished_total{")
+        )
+        return {"runs_counted": finished, "spans": float(len(self.spans.get_finished_spans()))}
 
     async def start(self, workflow: str) -> str:
         """Start a run through the same transaction runner a worker uses."""
         assert self.db is not None
+        if self.telemetry is None:
+            return await self.db.write(self._starter(workflow, {}))
+        with starting_run(self.telemetry.tracer, workflow) as run:
+            return await self.db.write(self._starter(workflow, run.carrier))
 
+    def _starter(self, workflow: str, ctx: dict[str, Any]) -> Any:
         async def work(conn: Conn) -> str:
             run = await start_run(
                 conn,
@@ -194,10 +259,11 @@ class Batonflow:
                 inputs={},
                 actor=ACTOR,
                 now=utcnow(),
+                ctx=ctx,
             )
             return run.id
 
-        return await self.db.write(work)
+        return work
 
     async def _one(self, workflow: str, concurrency: int) -> float:
         executor = self.executor(concurrency)
@@ -466,6 +532,7 @@ async def measure(system: System, plan: Plan) -> Figures:
         log(f"{system.name}: fan-out {statistics.median(fan):.1f} ms")
         gc.collect()
         total, drain = await system.throughput(plan.throughput_runs)
+        seen = await system.observed_totals() if isinstance(system, Batonflow) else {}
         runs = plan.throughput_runs
         log(f"{system.name}: throughput {runs / total:.1f} runs/s ({runs / drain:.1f} drain-only)")
         return Figures(
@@ -480,6 +547,7 @@ async def measure(system: System, plan: Plan) -> Figures:
                 "fanout_ms_max": max(fan),
                 "throughput_total_s": total,
                 "throughput_start_s": total - drain,
+                **seen,
             },
         )
     finally:
@@ -535,6 +603,22 @@ def report(results: dict[str, Figures], plan: Plan, elapsed: float) -> dict[str,
         met[f"throughput_{label}_over_langgraph"] = _check(
             tput, TARGETS["throughput_ours_over_langgraph_min"], at_most=False
         )
+    observed = {
+        "per_step": _ratio(
+            get("batonflow_sqlite_observed", "per_step_us"), get("batonflow_sqlite", "per_step_us")
+        ),
+        "fanout": _ratio(
+            get("batonflow_sqlite_observed", "fanout_ms"), get("batonflow_sqlite", "fanout_ms")
+        ),
+        "throughput": _ratio(
+            get("batonflow_sqlite", "runs_per_s"), get("batonflow_sqlite_observed", "runs_per_s")
+        ),
+    }
+    for key, value in observed.items():
+        ratios[f"observed_over_bare_{key}"] = value  # time (or inverse throughput) ratios
+    met["observed_over_bare_per_step"] = _check(
+        observed["per_step"], TARGETS["observed_over_bare_per_step_max"], at_most=True
+    )
     return {
         "bench": "engine",
         "per_step_us": pick("per_step_us"),
@@ -563,7 +647,13 @@ def report(results: dict[str, Figures], plan: Plan, elapsed: float) -> dict[str,
     }
 
 
-SYSTEMS = ("batonflow_sqlite", "batonflow_postgresql", "langgraph", "floor")
+SYSTEMS = (
+    "batonflow_sqlite",
+    "batonflow_sqlite_observed",
+    "batonflow_postgresql",
+    "langgraph",
+    "floor",
+)
 
 
 async def bench(
@@ -580,6 +670,14 @@ async def bench(
             if name == "batonflow_sqlite":
                 system = Batonflow(
                     name, f"sqlite:///{workdir / 'batonflow.db'}", workdir, synchronous
+                )
+            elif name == "batonflow_sqlite_observed":
+                system = Batonflow(
+                    name,
+                    f"sqlite:///{workdir / 'observed.db'}",
+                    workdir,
+                    synchronous,
+                    observed=True,
                 )
             elif name == "batonflow_postgresql":
                 await _admin(f'CREATE DATABASE "{pg_name}"')
