@@ -47,13 +47,13 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms: number, 
 export async function startServer(): Promise<Server> {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), "batonflow-e2e-"));
-  const python = path.join(ROOT, ".venv", "bin", "python");
+  const batonflow = path.join(ROOT, ".venv", "bin", "batonflow");
   let output = "";
   const env: NodeJS.ProcessEnv = { ...process.env, BATONFLOW_DATA_DIR: dataDir, BATONFLOW_DEV: "true" };
   delete env.BATONFLOW_DATABASE_URL; // SQLite in the fresh data directory
   const child: ChildProcess = spawn(
-    python,
-    [path.join(ROOT, "tests", "e2e", "serve.py"), "serve", "--demo", "--host", "127.0.0.1", "--port", String(port), "-w", "examples/outreach.yaml", "-w", "examples/lead-brief.yaml"],
+    batonflow,
+    ["serve", "--demo", "--host", "127.0.0.1", "--port", String(port), "-w", "examples/outreach.yaml", "-w", "examples/lead-brief.yaml"],
     {
       cwd: ROOT,
       env,

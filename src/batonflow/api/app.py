@@ -26,6 +26,7 @@ from batonflow.agents.registry import build_registry
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
 from batonflow.api.telemetry import RequestTelemetry
+from batonflow.api.web import mount_dashboard
 from batonflow.auth.ratelimit import RateLimiter
 from batonflow.errors import ConfigError, PayloadTooLarge
 from batonflow.events.bus import EventBus
@@ -258,6 +259,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, telemetry=observed)
     app.state.telemetry = observed
+    mount_dashboard(app)
     return app
 
 
