@@ -85,12 +85,14 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await signIn(page, admin.email, admin.password);
   await page.reload(); // the session survives a reload; the first Tab reaches the skip link
   await expect(page.getByRole("heading", { name: "Runs", level: 1 })).toBeVisible();
-  await page.keyboard.press("Tab");
-  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
   const whoami = page.getByTestId("whoami");
   await expect(whoami).toContainText("Demo");
   await expect(whoami).toContainText("admin");
   await expect(page.getByText("No runs yet.")).toBeVisible();
+  // Once the restored session has rendered its data, the first Tab reaches the skip link.
+  await page.waitForLoadState("networkidle");
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
 
   // Start the outreach example from the form its input schema describes.
   await page.getByRole("button", { name: "Start run" }).click();
