@@ -23,7 +23,7 @@ async def test_every_answer_carries_a_request_id(
     kept = await admin.client.get("/api/v1/runs", headers={"X-Request-ID": "lb-7f3a.2_x"})
     replaced = await admin.client.get("/api/v1/runs", headers={"X-Request-ID": "no spaces <>"})
     made = await admin.client.get("/api/v1/runs")
-    unknown = await client.get("/no/such/path")
+    unknown = await client.get("/api/v1/no-such-thing")
     refused = await client.get("/api/v1/runs", headers={"X-Request-ID": "anon-1"})
     too_large = await admin.client.post(
         "/api/v1/workflows", content=b"x" * 2_000_000, headers={"X-Request-ID": "big-1"}

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from batonflow.agents.registry import build_registry
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.store.metrics import QueueStats, RunLabels
 from batonflow.telemetry.metrics import Metrics, serve_metrics
+from batonflow.workflows.spec import load_spec
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 LABELS = RunLabels("outreach", "acme", {"draft": "agent", "pitch": "llm", "items[0]": "map_item"})
@@ -155,4 +157,42 @@ async def test_the_worker_serves_metrics_to_the_token_only() -> None:
     ]
     assert values(good.text, "batonflow_runs_started") == {
         "batonflow_runs_started_total{workflow=quick}": 2.0
+    }
+
+
+async def test_runs_learned_from_their_spec_are_counted_without_a_read() -> None:
+    metrics = Metrics()
+    bus = EventBus()
+    asked: list[list[str]] = []
+
+    async def labels(run_ids: Sequence[str]) -> dict[str, RunLabels]:
+        asked.append(list(run_ids))
+        return dict.fromkeys(run_ids, LABELS)
+
+    spec = load_spec(
+        "id: quick\nversion: '1'\nsteps:\n  - {id: echo, kind: agent, capability: demo.noop}\n",
+        "quick.yaml",
+        build_registry(),
+    )
+    following = asyncio.create_task(metrics.follow(bus, labels))
+    await asyncio.sleep(0)
+    metrics.learn("r1", "t1", spec)  # the tenant's slug is not known yet: nothing learned
+    bus.publish([event("run.started", run_id="r1")])
+    await asyncio.sleep(0)
+    metrics.learn("r2", "t1", spec)  # now it is, from the first run's read
+    bus.publish(
+        [
+            event("run.started", run_id="r2"),
+            event(
+                "step.completed", "echo", "r2", attempt=1, duration_ms=2.0, capability="demo.noop"
+            ),
+        ]
+    )
+    text = (await metrics.render()).decode()
+    following.cancel()
+    assert asked == [["r1"]]
+    assert values(text, "batonflow_runs_started") | values(text, "batonflow_step_attempts") == {
+        "batonflow_runs_started_total{workflow=outreach}": 1.0,
+        "batonflow_runs_started_total{workflow=quick}": 1.0,
+        "batonflow_step_attempts_total{kind=agent,status=succeeded,workflow=quick}": 1.0,
     }

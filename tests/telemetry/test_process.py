@@ -72,7 +72,6 @@ async def test_an_attempt_logs_and_traces_as_a_child_of_its_run(capture: Capture
         "batonflow.step.key": "draft",
         "batonflow.step.kind": "agent",
         "batonflow.step.attempt": 2,
-        "batonflow.step.dispatch": 3,
         "batonflow.step.status": "failed",
         "batonflow.error.code": "step_failed",
     }

@@ -206,7 +206,6 @@ async def test_a_run_is_one_trace_from_the_request_to_each_retried_model_call(
         "batonflow.step.key": "pitch",
         "batonflow.step.kind": "llm",
         "batonflow.step.attempt": 1,
-        "batonflow.step.dispatch": 1,
         "batonflow.step.status": "succeeded",
         "batonflow.workflow.id": "pitch",
         "batonflow.workflow.version": "1",

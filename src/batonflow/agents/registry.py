@@ -121,11 +121,8 @@ class Registry:
                 + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from None
-        with self.tracer.start_as_current_span(f"agent {name}") as span:
-            if span.is_recording():
-                span.set_attributes(
-                    {"batonflow.agent": capability.agent, "batonflow.capability": name}
-                )
+        attributes = {"batonflow.agent": capability.agent, "batonflow.capability": name}
+        with self.tracer.start_as_current_span(f"agent {name}", attributes=attributes):
             return await self._call(name, capability, parsed, ctx, timeout)
 
     async def _call(

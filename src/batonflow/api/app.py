@@ -186,13 +186,18 @@ def create_app(
                 tracer=observed.tracer,
             )
             bus = EventBus()
+            specs = SpecCache()
             counting = asyncio.create_task(
                 observed.watch(
-                    engine, bus=bus, registry=registry, gateway=gateway, limiter=limiter
+                    engine,
+                    bus=bus,
+                    registry=registry,
+                    gateway=gateway,
+                    limiter=limiter,
+                    specs=specs,
                 ),
                 name="batonflow-metrics",
             )
-            specs = SpecCache()
             state = ApiState(
                 settings=settings,
                 engine=engine,

@@ -250,7 +250,11 @@ def worker(
                 executor = ctx.executor()
                 counting = asyncio.create_task(
                     ctx.telemetry.watch(
-                        ctx.engine, bus=ctx.bus, registry=ctx.registry, gateway=ctx.gateway
+                        ctx.engine,
+                        bus=ctx.bus,
+                        registry=ctx.registry,
+                        gateway=ctx.gateway,
+                        specs=ctx.specs,
                     )
                 )
                 server = None

@@ -20,10 +20,12 @@ fields named like secrets, the configured provider keys and secrets, and the pat
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
 import structlog
@@ -89,21 +91,105 @@ _CONTEXT: tuple[Any, ...] = (
 )
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """A structlog logger over the standard logger `name`: `log.info("event", key=value)`.
-    Independent of any global structlog configuration; `configure` decides where it goes."""
-    logger: structlog.stdlib.BoundLogger = structlog.wrap_logger(
-        logging.getLogger(name),
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *_CONTEXT,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        wrapper_class=structlog.stdlib.BoundLogger,
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+@dataclass
+class _Output:
+    """Where `configure` sends lines: the stream, the level, and how a line is rendered."""
+
+    stream: Any
+    level: int
+    processors: list[Any]
+
+    def render(self, event: Any) -> str:
+        for processor in self.processors:
+            event = processor(None, "", event)
+        return str(event)
+
+
+_OUTPUT: _Output | None = None  # set by `configure` (the entry point), like logging's root
+
+
+class _Line:
+    """What `get_logger`'s structlog chain ends in. A line below ERROR, once `configure` ran,
+    is written to the stream at once (about a fifth of the standard library's cost per line);
+    the rest goes to the standard logger `name`, so error trackers hooked into `logging`
+    (Sentry) see it, rendered by the same processors in the root handler."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.std = logging.getLogger(name)
+
+    def _emit(self, level: int, *args: Any, **kwargs: Any) -> None:
+        output = _OUTPUT
+        if output is not None and len(args) == 1 and isinstance(args[0], str) and not kwargs:
+            output.stream.write(args[0] + "\n")
+            return
+        event = args[0] if args and isinstance(args[0], dict) else {}
+        self.std.log(level, *args, exc_info=bool(event.get("exc_info")), **kwargs)
+
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.DEBUG, *args, **kwargs)
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.INFO, *args, **kwargs)
+
+    msg = info
+
+    def warning(self, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.WARNING, *args, **kwargs)
+
+    warn = warning
+
+    def error(self, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.ERROR, *args, **kwargs)
+
+    exception = error
+
+    def critical(self, *args: Any, **kwargs: Any) -> None:
+        self._emit(logging.CRITICAL, *args, **kwargs)
+
+    fatal = critical
+
+
+def _admit(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    level = _LEVELS.get(method, logging.INFO)
+    output = _OUTPUT
+    enabled = level >= output.level if output is not None else logger.std.isEnabledFor(level)
+    if not enabled:
+        raise structlog.DropEvent
+    if method == "exception":
+        event.setdefault("exc_info", True)
+    return event
+
+
+def _finish(logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+    output = _OUTPUT
+    if output is not None and _LEVELS.get(method, logging.INFO) < logging.ERROR:
+        return output.render(event)
+    return structlog.stdlib.ProcessorFormatter.wrap_for_formatter(logger, method, event)
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger named `name`: `log.info("event", key=value)`. Independent of any
+    global structlog configuration; `configure` decides where its lines go."""
+    return structlog.wrap_logger(
+        _Line(name),
+        processors=[_admit, *_CONTEXT, _finish],
+        wrapper_class=structlog.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    return logger
 
 
 class Redactor:
@@ -113,6 +199,7 @@ class Redactor:
         parts = [re.escape(text) for text in sorted(set(literals), key=len, reverse=True) if text]
         parts += [f"(?:{p})" for p in (*SECRET_PATTERNS, *patterns)]
         self._pattern = re.compile("|".join(parts))
+        self._seen: dict[str, str] = {}
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Redactor:
@@ -127,7 +214,15 @@ class Redactor:
         return cls(literals, settings.llm_redact)
 
     def text(self, value: str) -> str:
-        return self._pattern.sub(REDACTED, value)
+        # Lines repeat their ids and names: remember what short strings became.
+        done = self._seen.get(value)
+        if done is None:
+            done = self._pattern.sub(REDACTED, value)
+            if len(value) <= 256:
+                if len(self._seen) >= 4096:
+                    self._seen.clear()
+                self._seen[value] = done
+        return done
 
     def value(self, value: Any, key: str | None = None) -> Any:
         if key is not None and _is_secret_field(key) and value is not None:
@@ -148,6 +243,7 @@ class Redactor:
         return {key: self.value(value, key) for key, value in event.items()}
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_secret_field(key: str) -> bool:
     lowered = key.lower()
     return lowered in SECRET_FIELDS or lowered.endswith(SECRET_SUFFIXES)
@@ -217,15 +313,15 @@ def configure(
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
+    final = [
+        structlog.processors.format_exc_info,
+        Redactor.for_settings(settings),
+        _ordered,
+        renderer,
+    ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=list(_CONTEXT),
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            Redactor.for_settings(settings),
-            _ordered,
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
@@ -234,12 +330,16 @@ def configure(
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+    global _OUTPUT
+    _OUTPUT = _Output(out, logging.getLevelName(level), final)
     for name in CHATTY:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 def reset() -> None:
     """Remove the handler `configure` installed, if any."""
+    global _OUTPUT
+    _OUTPUT = None
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):

@@ -27,7 +27,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -43,6 +43,9 @@ from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.store.metrics import QueueStats, RunLabels
 from batonflow.telemetry.logs import get_logger
+
+if TYPE_CHECKING:
+    from batonflow.workflows.spec import WorkflowSpec
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -146,12 +149,14 @@ class Metrics:
         self._watched: dict[str, Callable[[], Iterable[Any]]] = {}
         self.registry.register(_Callback(self._families))
         self._labels: dict[str, RunLabels] = {}
+        self._tenants: dict[str, str] = {}  # tenant id -> slug
+        self._kinds: dict[str, dict[str, str]] = {}  # spec content hash -> step kinds
         self._queue_source: QueueSource | None = None
         self._queue_stats = QueueStats()
         self._queue_read_at: float | None = None
         self._queue_ttl = queue_ttl
         self._clock = clock
-        self._pending: asyncio.Queue[StoredEvent] | None = None
+        self._pending: list[asyncio.Queue[StoredEvent]] = []  # one per bus followed
         self._source: LabelSource | None = None
 
     # -- scrape-time readings -------------------------------------------------------------------
@@ -235,54 +240,80 @@ class Metrics:
         queue: asyncio.Queue[StoredEvent] = asyncio.Queue()
 
         def observe(events: Sequence[StoredEvent]) -> None:
+            # Count at once what needs no read (the runs' labels are known, nothing is waiting
+            # ahead of it); the rest waits, in order, for this task to read the labels.
+            known = queue.empty() and all(item.run_id in self._labels for item in events)
             for item in events:
-                if item.type != "llm.delta":
+                if item.type == "llm.delta":
+                    continue
+                if not known:
                     queue.put_nowait(item)
+                    continue
+                try:
+                    self._count_known(item)
+                except Exception:  # never let counting break the commit that published it
+                    log.warning("metrics.uncounted", event=item.type, exc_info=True)
 
-        self._pending = queue
+        self._pending.append(queue)
         try:
             async with bus.observing(observe):
                 while True:
                     first = await queue.get()
                     await self._count([first, *self._take()])
         finally:
-            self._pending = None
+            self._pending.remove(queue)
 
     async def drain(self) -> None:
         """Count what has been published and not yet counted."""
-        if self._pending is not None:
-            await self._count(self._take())
+        await self._count(self._take())
 
     def _take(self) -> list[StoredEvent]:
-        queue = self._pending
         taken: list[StoredEvent] = []
-        while queue is not None and not queue.empty():
-            taken.append(queue.get_nowait())
+        for queue in self._pending:
+            while not queue.empty():
+                taken.append(queue.get_nowait())
         return taken
 
     async def _count(self, events: list[StoredEvent]) -> None:
         if not events:
             return
-        missing = {
-            e.run_id
-            for e in events
-            if e.run_id not in self._labels
-            or (e.step_key is not None and e.step_key not in self._labels[e.run_id].kinds)
-        }
+        missing = {e.run_id for e in events if e.run_id not in self._labels}
         if missing and self._source is not None:
             try:
-                self._labels.update(await self._source(sorted(missing)))
+                found = await self._source(sorted(missing))
             except Exception:  # metrics must never stop: count these as unknown
                 log.warning("metrics.labels_unread", exc_info=True)
+            else:
+                self._labels.update(found)
+                for item in events:
+                    if item.run_id in found:
+                        self._tenants[item.tenant_id] = found[item.run_id].tenant
         for item in events:
-            self.count(item, self._labels.get(item.run_id, UNKNOWN))
-            if item.type in FINISHED:
-                self._labels.pop(item.run_id, None)
+            self._count_known(item)
+
+    def _count_known(self, item: StoredEvent) -> None:
+        self.count(item, self._labels.get(item.run_id, UNKNOWN))
+        if item.type in FINISHED:
+            self._labels.pop(item.run_id, None)
+
+    def learn(self, run_id: str, tenant_id: str, spec: WorkflowSpec) -> None:
+        """Take a run's labels from its spec, as an attempt of it starts, so that counting its
+        events needs no read (its tenant's slug is read once, with the first run)."""
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None or run_id in self._labels:
+            return
+        kinds = self._kinds.get(spec.content_hash)
+        if kinds is None:
+            kinds = self._kinds[spec.content_hash] = {step.id: step.kind for step in spec.steps}
+        if len(self._labels) >= 100_000:  # runs that never end here (they wait, or moved on)
+            self._labels.clear()
+        self._labels[run_id] = RunLabels(spec.id, tenant, kinds)
 
     def count(self, item: StoredEvent, run: RunLabels) -> None:
         """Move the metrics one committed event moves."""
         data = item.data
-        kind = run.kinds.get(item.step_key or "", "unknown")
+        key = item.step_key or ""
+        kind = run.kinds.get(key) or run.kinds.get(key.split("[", 1)[0], "unknown")
         if item.type == "run.started":
             self.runs_started.labels(run.workflow).inc()
         elif item.type in FINISHED:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from batonflow.auth.ratelimit import RateLimiter
     from batonflow.events.bus import EventBus
     from batonflow.llm.gateway import Gateway
-    from batonflow.workflows.checkpoint import Claim, Outcome
+    from batonflow.workflows.checkpoint import Claim, Outcome, SpecCache
     from batonflow.workflows.spec import WorkflowSpec
 
 log = get_logger("batonflow.executor")
@@ -45,19 +45,20 @@ class AttemptSeen:
 
     span: Any
     claim: Claim
+    named: bool = False  # the span has the workflow's id and version already
     started: float = field(default_factory=time.perf_counter)
 
     def ended(self, outcome: Outcome, spec: WorkflowSpec | None) -> None:
         duration_ms = round((time.perf_counter() - self.started) * 1000, 3)
         error = outcome.error or {}
         if self.span.is_recording():
-            attributes: dict[str, Any] = {"batonflow.step.status": outcome.status}
-            if spec is not None:
-                attributes["batonflow.workflow.id"] = spec.id
-                attributes["batonflow.workflow.version"] = spec.version
+            self.span.set_attribute("batonflow.step.status", outcome.status)
+            if spec is not None and not self.named:
+                self.span.set_attributes(
+                    {"batonflow.workflow.id": spec.id, "batonflow.workflow.version": spec.version}
+                )
             if error:
-                attributes["batonflow.error.code"] = error.get("code", "")
-            self.span.set_attributes(attributes)
+                self.span.set_attribute("batonflow.error.code", error.get("code", ""))
             if outcome.status == "failed":
                 self.span.set_status(Status(StatusCode.ERROR, error.get("message")))
         fields: dict[str, Any] = {
@@ -77,6 +78,7 @@ class AttemptSeen:
 class Telemetry:
     metrics: Metrics = field(default_factory=Metrics)
     tracing: traces.Tracing = field(default_factory=traces.Tracing)
+    specs: SpecCache | None = None  # the executor's, to label a run's metrics without a read
 
     @property
     def tracer(self) -> Tracer:
@@ -86,27 +88,33 @@ class Telemetry:
     def attempt(self, claim: Claim) -> Iterator[AttemptSeen]:
         """Around one attempt, in its own task: its log context (tenant, run, step, attempt)
         and its span, a child of the run's trace wherever the run was started."""
+        spec = self.specs.cached(claim.workflow_version_pk) if self.specs is not None else None
+        if spec is not None:
+            self.metrics.learn(claim.run_id, claim.tenant_id, spec)
         structlog.contextvars.bind_contextvars(
             tenant_id=claim.tenant_id,
             run_id=claim.run_id,
             step_id=claim.key,
             attempt=claim.attempt,
         )
+        if not self.tracing.enabled:
+            with self.tracer.start_as_current_span("step") as span:
+                yield AttemptSeen(span, claim)
+            return
+        attributes: dict[str, Any] = {
+            "batonflow.tenant_id": claim.tenant_id,
+            "batonflow.run_id": claim.run_id,
+            "batonflow.step.key": claim.key,
+            "batonflow.step.kind": claim.kind,
+            "batonflow.step.attempt": claim.attempt,
+        }
+        if spec is not None:
+            attributes["batonflow.workflow.id"] = spec.id
+            attributes["batonflow.workflow.version"] = spec.version
         with self.tracer.start_as_current_span(
-            f"step {claim.key}", context=traces.parent(claim.ctx)
+            f"step {claim.key}", context=traces.parent(claim.ctx), attributes=attributes
         ) as span:
-            if span.is_recording():
-                span.set_attributes(
-                    {
-                        "batonflow.tenant_id": claim.tenant_id,
-                        "batonflow.run_id": claim.run_id,
-                        "batonflow.step.key": claim.key,
-                        "batonflow.step.kind": claim.kind,
-                        "batonflow.step.attempt": claim.attempt,
-                        "batonflow.step.dispatch": claim.dispatch,
-                    }
-                )
-            yield AttemptSeen(span, claim)
+            yield AttemptSeen(span, claim, named=spec is not None)
 
     def watch(
         self,
@@ -116,10 +124,13 @@ class Telemetry:
         registry: Registry,
         gateway: Gateway,
         limiter: RateLimiter | None = None,
+        specs: SpecCache | None = None,
     ) -> Coroutine[Any, Any, None]:
         """Observe a process's parts: spans for the engine's statements, the queue, breakers
-        and rate limits read at scrape time. Returns the task that counts the bus's events."""
+        and rate limits read at scrape time (and the executor's `specs`, which name a run's
+        workflow and step kinds). Returns the task that counts the bus's events."""
         self.tracing.instrument_engine(engine)
+        self.specs = specs
 
         async def queue() -> QueueStats:
             async with reading(engine) as conn:
@@ -146,8 +157,11 @@ class Telemetry:
         self.tracing.shutdown()
 
 
-def build_telemetry(settings: Settings, *, span_exporter: Any = None) -> Telemetry:
-    """Metrics always; tracing when `settings.otlp_endpoint` is set (or `span_exporter` given)."""
-    tracing = traces.build_tracing(settings, exporter=span_exporter)
+def build_telemetry(
+    settings: Settings, *, span_exporter: Any = None, batch: bool = False
+) -> Telemetry:
+    """Metrics always; tracing when `settings.otlp_endpoint` is set (or `span_exporter` given,
+    see `traces.build_tracing`)."""
+    tracing = traces.build_tracing(settings, exporter=span_exporter, batch=batch)
     tracing.instrument_http_clients()
     return Telemetry(Metrics(), tracing)

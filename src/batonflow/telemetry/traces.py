@@ -19,6 +19,7 @@ exporter of their own (an in-memory one), which spans reach as they end.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +52,13 @@ def parent(values: Mapping[str, Any]) -> otel_context.Context | None:
     value = values.get(TRACEPARENT)
     if not isinstance(value, str):
         return None
-    return _PROPAGATOR.extract({TRACEPARENT: value})
+    return _extract(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _extract(traceparent: str) -> otel_context.Context:
+    # Every attempt of a run carries the same traceparent; contexts are immutable.
+    return _PROPAGATOR.extract({TRACEPARENT: traceparent})
 
 
 @dataclass
@@ -98,8 +105,10 @@ class Tracing:
             self.provider.shutdown()
 
 
-def build_tracing(settings: Settings, *, exporter: Any = None) -> Tracing:
-    """No-op unless `settings.otlp_endpoint` is set or an `exporter` is given."""
+def build_tracing(settings: Settings, *, exporter: Any = None, batch: bool = False) -> Tracing:
+    """No-op unless `settings.otlp_endpoint` is set or an `exporter` is given. A given exporter
+    gets each span as it ends (tests), or in batches from a background thread with `batch`, as
+    the OTLP exporter does (benchmarks)."""
     if exporter is None and not settings.otlp_endpoint:
         return Tracing()
     from opentelemetry.sdk.resources import Resource
@@ -111,7 +120,8 @@ def build_tracing(settings: Settings, *, exporter: Any = None) -> Tracing:
     )
     provider = TracerProvider(resource=resource)
     if exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+        provider.add_span_processor(processor)
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
