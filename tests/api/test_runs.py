@@ -226,6 +226,8 @@ async def test_cancel_a_waiting_run_and_account_its_model_calls(
     assert waiting["llm_calls"] == 1
     assert waiting["tokens"] == 15
     assert waiting["cost_usd"] == "0.000012"  # 10 in at $0.40/M + 5 out at $1.60/M
+    (listed,) = (await admin.client.get("/api/v1/runs")).json()["items"]
+    assert (listed["llm_calls"], listed["tokens"], listed["cost_usd"]) == (1, 15, "0.000012")
     calls = (await admin.client.get(f"/api/v1/runs/{run['id']}/llm-calls")).json()
     assert calls["tokens"] == 15
     assert calls["cost_usd"] == "0.000012"

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from batonflow.errors import NotFound
 from batonflow.store import short_ids
-from batonflow.store.db import Conn
+from batonflow.store.db import Conn, Prepared
 from batonflow.store.tables import Review, table
 
 reviews_t = table(Review)
@@ -74,6 +74,24 @@ async def list_reviews(
         query = query.where(reviews_t.c.run_id == run_id)
     rows = await conn.execute(query.order_by(reviews_t.c.created_at, reviews_t.c.id).limit(limit))
     return [ReviewRow(**row._asdict()) for row in rows]
+
+
+_PENDING_OF_RUN = Prepared(
+    select(reviews_t.c.id, reviews_t.c.step_key, reviews_t.c.kind)
+    .where(
+        reviews_t.c.run_id == bindparam("run_id"),
+        # `+ ""` keeps SQLite off the tenant index: the run's own rows are found by its id.
+        (reviews_t.c.tenant_id + "") == bindparam("tenant_id"),
+        reviews_t.c.status == "pending",
+    )
+    .order_by(reviews_t.c.created_at, reviews_t.c.id)
+)
+
+
+async def pending_of_run(conn: Conn, tenant_id: str, run_id: str) -> list[tuple[str, str, str]]:
+    """(id, step key, kind) of the reviews a run waits on, oldest first."""
+    rows = await _PENDING_OF_RUN.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 async def close_review(

@@ -7,17 +7,19 @@ a deep page costs what the first one does (the `ix_runs_tenant_created` index se
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, func, select, tuple_, type_coerce
+from sqlalchemy import BigInteger, bindparam, func, or_, select, tuple_, type_coerce
 
 from batonflow.runs.run import RunStatus
-from batonflow.store.db import Conn
-from batonflow.store.tables import LlmCall, Run, table
+from batonflow.store.db import Conn, Prepared
+from batonflow.store.runs import of_tenant
+from batonflow.store.tables import LlmCall, Run, UtcDateTime, table
 
 runs_t = table(Run)
 calls_t = table(LlmCall)
@@ -44,7 +46,47 @@ class Spend:
     cost_usd: Decimal
 
 
-NOTHING = Spend(0, 0, Decimal(0))
+def _spent(amount: Any) -> Any:
+    """A run's model-call total, as a column of the run's row (the `ix_llm_calls_run` index
+    serves it): a page of 50 runs and their costs is one statement."""
+    return (
+        select(func.coalesce(amount, 0))
+        .where(calls_t.c.run_id == runs_t.c.id)
+        .correlate(runs_t)
+        .scalar_subquery()
+    )
+
+
+PAGE_COLUMNS = (*SUMMARY_COLUMNS, "calls", "tokens", "pico")
+
+
+@functools.lru_cache(maxsize=256)
+def _page_query(
+    statuses: int, workflow: bool, since: bool, before: bool, after: bool, limit: int
+) -> Prepared:
+    """The page statement for one shape of filters, compiled once."""
+    query = select(
+        *(runs_t.c[name] for name in SUMMARY_COLUMNS),
+        _spent(func.count()),
+        _spent(func.sum(calls_t.c.input_tokens + calls_t.c.output_tokens)),
+        _spent(func.sum(type_coerce(calls_t.c.cost_usd, BigInteger))),
+    ).where(runs_t.c.tenant_id == bindparam("tenant_id"))
+    if statuses:
+        query = query.where(
+            or_(*(runs_t.c.status == bindparam(f"status_{i}") for i in range(statuses)))
+        )
+    if workflow:
+        query = query.where(runs_t.c.workflow_id == bindparam("workflow_id"))
+    if since:
+        query = query.where(runs_t.c.created_at >= bindparam("created_after", type_=UtcDateTime()))
+    if before:
+        query = query.where(runs_t.c.created_at < bindparam("created_before", type_=UtcDateTime()))
+    if after:
+        query = query.where(
+            tuple_(runs_t.c.created_at, runs_t.c.id)
+            < tuple_(bindparam("after_created", type_=UtcDateTime()), bindparam("after_id"))
+        )
+    return Prepared(query.order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc()).limit(limit))
 
 
 async def page(
@@ -57,61 +99,62 @@ async def page(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     after: tuple[datetime, str] | None = None,
-) -> list[dict[str, Any]]:
-    """Up to `limit` runs, newest first, continuing after the `(created_at, id)` of `after`."""
-    query = select(*(runs_t.c[name] for name in SUMMARY_COLUMNS)).where(
-        runs_t.c.tenant_id == tenant_id
+) -> list[tuple[dict[str, Any], Spend]]:
+    """Up to `limit` runs with what each spent, newest first, continuing after the
+    `(created_at, id)` of `after`."""
+    statement = _page_query(
+        len(status),
+        bool(workflow_id),
+        created_after is not None,
+        created_before is not None,
+        after is not None,
+        limit,
     )
-    if status:
-        query = query.where(runs_t.c.status.in_(list(status)))
-    if workflow_id:
-        query = query.where(runs_t.c.workflow_id == workflow_id)
-    if created_after is not None:
-        query = query.where(runs_t.c.created_at >= created_after)
-    if created_before is not None:
-        query = query.where(runs_t.c.created_at < created_before)
+    params: dict[str, Any] = {"tenant_id": tenant_id, "workflow_id": workflow_id}
+    params |= {f"status_{i}": value for i, value in enumerate(status)}
+    params |= {"created_after": created_after, "created_before": created_before}
     if after is not None:
-        query = query.where(tuple_(runs_t.c.created_at, runs_t.c.id) < tuple_(*after))
-    query = query.order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc()).limit(limit)
-    return [dict(row._mapping) for row in await conn.execute(query)]
+        params |= {"after_created": after[0], "after_id": after[1]}
+    out = []
+    for values in await statement.fetch(conn, params):
+        row = dict(zip(PAGE_COLUMNS, values, strict=True))
+        calls, tokens, pico = row.pop("calls"), row.pop("tokens"), row.pop("pico")
+        out.append((row, Spend(int(calls), int(tokens), Decimal(int(pico)) / Decimal(10) ** 12)))
+    return out
 
 
-async def summary(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
-    query = select(*(runs_t.c[name] for name in SUMMARY_COLUMNS)).where(
-        runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id
+# The reads of every get-run are prepared (compiled once; in the SQLite database thread they run
+# straight on the sqlite3 connection). Queries that name a run compare the tenant through
+# `of_tenant`, so SQLite finds the run's rows by their key rather than walking the tenant's.
+_DETAIL = Prepared(
+    select(*(runs_t.c[name] for name in DETAIL_COLUMNS)).where(
+        runs_t.c.id == bindparam("run_id"), of_tenant(runs_t.c.tenant_id, bindparam("tenant_id"))
     )
-    row = (await conn.execute(query)).first()
-    return dict(row._mapping) if row else None
+)
+_RUN_SPEND = Prepared(
+    select(
+        func.count(),
+        func.coalesce(func.sum(calls_t.c.input_tokens + calls_t.c.output_tokens), 0),
+        func.coalesce(func.sum(type_coerce(calls_t.c.cost_usd, BigInteger)), 0),
+    ).where(
+        calls_t.c.run_id == bindparam("run_id"),
+        of_tenant(calls_t.c.tenant_id, bindparam("tenant_id")),
+    )
+)
 
 
 async def detail(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
     """The summary columns with the run's content hash, inputs, ctx and outputs, in one read."""
-    query = select(*(runs_t.c[name] for name in DETAIL_COLUMNS)).where(
-        runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id
-    )
-    row = (await conn.execute(query)).first()
-    return dict(row._mapping) if row else None
+    rows = await _DETAIL.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
+    return dict(zip(DETAIL_COLUMNS, rows[0], strict=True)) if rows else None
 
 
-async def spend(conn: Conn, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Spend]:
-    """Model calls, tokens and exact cost of each run (runs without calls are left out)."""
-    if not run_ids:
-        return {}
-    query = (
-        select(
-            calls_t.c.run_id,
-            func.count(),
-            func.coalesce(func.sum(calls_t.c.input_tokens + calls_t.c.output_tokens), 0),
-            func.coalesce(func.sum(type_coerce(calls_t.c.cost_usd, BigInteger)), 0),
-        )
-        .where(calls_t.c.tenant_id == tenant_id, calls_t.c.run_id.in_(list(run_ids)))
-        .group_by(calls_t.c.run_id)
-    )
-    spent = {}
-    for row in await conn.execute(query):
-        run_id, calls, tokens, pico = tuple(row)
-        spent[run_id] = Spend(int(calls), int(tokens), Decimal(int(pico)) / Decimal(10) ** 12)
-    return spent
+async def run_spend(conn: Conn, tenant_id: str, run_id: str) -> Spend:
+    """Model calls, tokens and exact cost of one run."""
+    calls, tokens, pico = (
+        await _RUN_SPEND.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
+    )[0]
+    return Spend(int(calls), int(tokens), Decimal(int(pico)) / Decimal(10) ** 12)
 
 
 async def active_count(conn: Conn, tenant_id: str) -> int:

@@ -203,7 +203,7 @@ _UPDATE_RUN_CHECKED = Prepared(
 )
 
 
-def _of_tenant(column: Any, tenant_id: Any) -> Any:
+def of_tenant(column: Any, tenant_id: Any) -> Any:
     """`column = tenant_id` for a query that also names the run: written so that no index on the
     tenant column can serve it, because SQLite (without table statistics) would rather walk
     every row of the tenant in that index than find the run's rows by their key."""
@@ -554,24 +554,31 @@ async def run_created_at(conn: Conn, tenant_id: str, run_id: str) -> datetime:
     return value  # type: ignore[no-any-return]
 
 
-async def list_steps(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        select(steps_t)
-        .where(_of_tenant(steps_t.c.tenant_id, tenant_id), steps_t.c.run_id == run_id)
-        .order_by(
-            steps_t.c.parent_key.is_not(None),
-            steps_t.c.started_at.is_(None),
-            steps_t.c.started_at,
-            steps_t.c.item_index,
-            steps_t.c.key,
-        )
+_STEP_NAMES = [column.name for column in steps_t.columns]
+_LIST_STEPS = Prepared(
+    select(steps_t)
+    .where(
+        of_tenant(steps_t.c.tenant_id, bindparam("tenant_id")),
+        steps_t.c.run_id == bindparam("run_id"),
     )
-    return [row._asdict() for row in rows]
+    .order_by(
+        steps_t.c.parent_key.is_not(None),
+        steps_t.c.started_at.is_(None),
+        steps_t.c.started_at,
+        steps_t.c.item_index,
+        steps_t.c.key,
+    )
+)
+
+
+async def list_steps(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+    rows = await _LIST_STEPS.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
+    return [dict(zip(_STEP_NAMES, row, strict=True)) for row in rows]
 
 
 _STEP_RESULTS = Prepared(
     select(steps_t.c.key, steps_t.c.result).where(
-        _of_tenant(steps_t.c.tenant_id, bindparam("tenant_id")),
+        of_tenant(steps_t.c.tenant_id, bindparam("tenant_id")),
         steps_t.c.run_id == bindparam("run_id"),
         # Not `in_`: a literal list is an expanding parameter, which `Prepared` leaves to
         # SQLAlchemy.
@@ -591,7 +598,7 @@ async def step_results(
         rows = await _STEP_RESULTS.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
         return dict(rows)
     query = select(steps_t.c.key, steps_t.c.result).where(
-        _of_tenant(steps_t.c.tenant_id, tenant_id),
+        of_tenant(steps_t.c.tenant_id, tenant_id),
         steps_t.c.run_id == run_id,
         steps_t.c.status.in_([StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value]),
     )
@@ -602,7 +609,7 @@ async def step_results(
 async def list_attempts(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(attempts_t)
-        .where(_of_tenant(attempts_t.c.tenant_id, tenant_id), attempts_t.c.run_id == run_id)
+        .where(of_tenant(attempts_t.c.tenant_id, tenant_id), attempts_t.c.run_id == run_id)
         .order_by(attempts_t.c.finished_at, attempts_t.c.step_key, attempts_t.c.dispatch)
     )
     return [row._asdict() for row in rows]
@@ -614,7 +621,7 @@ async def list_events(
     rows = await conn.execute(
         select(events_t)
         .where(
-            _of_tenant(events_t.c.tenant_id, tenant_id),
+            of_tenant(events_t.c.tenant_id, tenant_id),
             events_t.c.run_id == run_id,
             events_t.c.seq > after_seq,
         )

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.sql import Select
 
 from batonflow.errors import NotFound
-from batonflow.store.db import Conn
+from batonflow.store.db import Conn, Prepared
 from batonflow.store.tables import Tenant, User, table
 
 users_t = table(User)
@@ -50,16 +50,21 @@ async def get_user(conn: Conn, tenant_id: str, user_id: str) -> dict[str, Any]:
     return user
 
 
+_SIGNED_IN = Prepared(
+    select(users_t.c.email, users_t.c.role, users_t.c.active).where(
+        users_t.c.id == bindparam("user_id"), users_t.c.tenant_id == bindparam("tenant_id")
+    )
+)
+
+
 async def signed_in(conn: Conn, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-    """What a request needs of its user: one primary-key read."""
-    row = (
-        await conn.execute(
-            select(users_t.c.email, users_t.c.role, users_t.c.active).where(
-                users_t.c.id == user_id, users_t.c.tenant_id == tenant_id
-            )
-        )
-    ).one_or_none()
-    return None if row is None else dict(row._mapping)
+    """What a request needs of its user: one primary-key read, prepared (it runs on every
+    request)."""
+    rows = await _SIGNED_IN.fetch(conn, {"tenant_id": tenant_id, "user_id": user_id})
+    if not rows:
+        return None
+    email, role, active = rows[0]
+    return {"email": email, "role": role, "active": bool(active)}
 
 
 async def list_users(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:

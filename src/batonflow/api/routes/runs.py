@@ -169,17 +169,21 @@ def _actor(caller: Principal) -> Actor:
     return Actor(caller.name, caller.roles)
 
 
-def _summary(row: dict[str, Any], spend: run_pages.Spend) -> RunSummary:
+def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, Any]:
     duration = None
     if row["started_at"] and row["finished_at"]:
         duration = round((row["finished_at"] - row["started_at"]).total_seconds(), 3)
-    return RunSummary(
+    return {
         **{name: row[name] for name in run_pages.SUMMARY_COLUMNS},
-        duration_s=duration,
-        llm_calls=spend.calls,
-        tokens=spend.tokens,
-        cost_usd=spend.cost_usd,
-    )
+        "duration_s": duration,
+        "llm_calls": spend.calls,
+        "tokens": spend.tokens,
+        "cost_usd": spend.cost_usd,
+    }
+
+
+def _summary(row: dict[str, Any], spend: run_pages.Spend) -> RunSummary:
+    return RunSummary(**_summary_fields(row, spend))
 
 
 def encode_cursor(created_at: datetime, run_id: str) -> str:
@@ -203,19 +207,19 @@ async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
         if row is None:
             raise NotFound(f"no run '{run_id}'")
         steps = await run_store.list_steps(conn, tenant_id, run_id)
-        pending = await review_store.list_reviews(conn, tenant_id, run_id=run_id)
-        spend = await run_pages.spend(conn, tenant_id, [run_id])
+        pending = await review_store.pending_of_run(conn, tenant_id, run_id)
+        spend = await run_pages.run_spend(conn, tenant_id, run_id)
         return row, steps, pending, spend
 
     row, steps, pending, spend = await state.query(work)
     return RunDetail(
-        **_summary(row, spend.get(run_id, run_pages.NOTHING)).model_dump(),
+        **_summary_fields(row, spend),
         content_hash=row["content_hash"],
         inputs=row["inputs"],
         ctx=row["ctx"],
         outputs=row["outputs"],
-        steps=[StepOut.model_validate({k: s[k] for k in StepOut.model_fields}) for s in steps],
-        reviews=[PendingReview(id=r.id, step_key=r.step_key, kind=r.kind) for r in pending],
+        steps=[StepOut(**{k: s[k] for k in StepOut.model_fields}) for s in steps],
+        reviews=[PendingReview(id=i, step_key=key, kind=kind) for i, key, kind in pending],
     )
 
 
@@ -315,8 +319,8 @@ async def list_runs(
             raise InvalidInput(f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z")
     after = decode_cursor(cursor) if cursor else None
 
-    async def work(conn: Conn) -> tuple[list[dict[str, Any]], dict[str, run_pages.Spend]]:
-        rows = await run_pages.page(
+    async def work(conn: Conn) -> list[tuple[dict[str, Any], run_pages.Spend]]:
+        return await run_pages.page(
             conn,
             caller.tenant_id,
             limit=limit + 1,
@@ -326,13 +330,11 @@ async def list_runs(
             created_before=created_before,
             after=after,
         )
-        spend = await run_pages.spend(conn, caller.tenant_id, [r["id"] for r in rows[:limit]])
-        return rows, spend
 
-    rows, spend = await state.query(work)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [_summary(r, spend.get(r["id"], run_pages.NOTHING)) for r in rows]
+    found = await state.query(work)
+    more = len(found) > limit
+    items = [_summary(row, spend) for row, spend in found[:limit]]
+    rows = [row for row, _ in found[:limit]]
     last = rows[-1] if rows else None
     return RunPage(
         items=items,
