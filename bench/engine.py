@@ -147,8 +147,10 @@ class Batonflow:
         synchronous: str = "FULL",
         *,
         observed: bool = False,
+        traced: bool = True,
     ) -> None:
         self.observed = observed
+        self.traced = traced
         self.telemetry: Telemetry | None = None
         self.spans: Any = None  # the in-memory span exporter, when observed
         self._counting: list[asyncio.Future[None]] = []
@@ -180,7 +182,7 @@ class Batonflow:
             self._sink = open(os.devnull, "w")  # noqa: SIM115 - closed in close()
             self._settings = settings
             self.logging(on=True)
-            self.spans = InMemorySpanExporter()
+            self.spans = InMemorySpanExporter() if self.traced else None
             self.telemetry = build_telemetry(settings, span_exporter=self.spans, batch=True)
             self.telemetry.tracing.instrument_engine(self.engine)
             self.registry = build_registry(tracer=self.telemetry.tracer)
@@ -254,7 +256,8 @@ class Batonflow:
             for line in text.splitlines()
             if line.startswith("batonflow_runs_finished_total{")
         )
-        return {"runs_counted": finished, "spans": float(len(self.spans.get_finished_spans()))}
+        spans = float(len(self.spans.get_finished_spans())) if self.spans is not None else 0.0
+        return {"runs_counted": finished, "spans": spans}
 
     async def start(self, workflow: str) -> str:
         """Start a run through the same transaction runner a worker uses."""
@@ -671,15 +674,23 @@ SYSTEMS = (
 )
 
 
-async def paired(plan: Plan, workdir: Path, synchronous: str) -> dict[str, Any]:
-    """Bare and observed SQLite runs, alternating, so load from elsewhere hits both alike."""
-    bare = Batonflow("paired_bare", f"sqlite:///{workdir / 'paired-bare.db'}", workdir, synchronous)
+async def paired(
+    plan: Plan, workdir: Path, synchronous: str, *, traced: bool = True
+) -> dict[str, Any]:
+    """Bare and observed SQLite runs, alternating, so load from elsewhere hits both alike.
+    Without `traced`, the observed system logs and counts but has no tracer (the default
+    until an OTLP endpoint is configured)."""
+    name = "traced" if traced else "untraced"
+    bare = Batonflow(
+        "paired_bare", f"sqlite:///{workdir / f'paired-bare-{name}.db'}", workdir, synchronous
+    )
     observed = Batonflow(
         "paired_observed",
-        f"sqlite:///{workdir / 'paired-observed.db'}",
+        f"sqlite:///{workdir / f'paired-observed-{name}.db'}",
         workdir,
         synchronous,
         observed=True,
+        traced=traced,
     )
     await bare.setup()
     await observed.setup()
@@ -718,7 +729,7 @@ async def paired(plan: Plan, workdir: Path, synchronous: str) -> dict[str, Any]:
     step = [(b / LINEAR_STEPS * 1e6, o / LINEAR_STEPS * 1e6) for b, o in linear]
     ratio = statistics.median(o / b for b, o in step)
     runs = plan.throughput_runs // 5
-    log(f"observability: per step x{ratio:.3f} (paired median of {len(step)})")
+    log(f"observability ({name}): per step x{ratio:.3f} (paired median of {len(step)})")
     return {
         "per_step_us": {
             "bare": round(statistics.median(b for b, _ in step), 2),
@@ -752,6 +763,9 @@ async def bench(
             log(f"{name}: measuring")
             if name == "observability":
                 extra["observability"] = await paired(plan, workdir, synchronous)
+                extra["observability_untraced"] = await paired(
+                    plan, workdir, synchronous, traced=False
+                )
                 continue
             system: System
             if name == "batonflow_sqlite":

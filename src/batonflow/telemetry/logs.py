@@ -67,6 +67,23 @@ SECRET_PATTERNS = (
     r"\bsk-[A-Za-z0-9_-]{8,}",  # OpenAI-style provider keys
 )
 
+# Fields whose values this code makes itself (ids it generates, levels, times): never secrets,
+# and new on every line (trace and run ids), so they are not run through the patterns.
+OURS = frozenset(
+    {
+        "time",
+        "level",
+        "logger",
+        "trace_id",
+        "span_id",
+        "tenant_id",
+        "user_id",
+        "api_key_id",
+        "run_id",
+        "attempt",
+        "duration_ms",
+    }
+)
 _HANDLER_MARK = "_batonflow_handler"
 # Libraries that say something at INFO for every call; they speak up from WARNING on.
 CHATTY = ("httpx", "httpcore", "aiosqlite", "alembic.runtime.plugins", "urllib3", "asyncio")
@@ -240,7 +257,9 @@ class Redactor:
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> Mapping[str, Any]:
-        return {key: self.value(value, key) for key, value in event.items()}
+        return {
+            key: value if key in OURS else self.value(value, key) for key, value in event.items()
+        }
 
 
 @functools.lru_cache(maxsize=1024)
