@@ -267,7 +267,6 @@ async def test_me_describes_a_user(signup: Signup) -> None:
                 "workflows:write",
                 "prompts:write",
                 "reviews:decide",
-                "metrics:read",
                 "admin",
             ],
         },

@@ -12,7 +12,7 @@ const SCOPES: Record<Role, string[]> = {
   viewer: READ,
   reviewer: [...READ, "reviews:decide"],
   operator: [...READ, "runs:write", "workflows:write", "prompts:write"],
-  admin: [...READ, "runs:write", "workflows:write", "prompts:write", "reviews:decide", "metrics:read", "admin"],
+  admin: [...READ, "runs:write", "workflows:write", "prompts:write", "reviews:decide", "admin"],
 };
 const ROLES_OF: Record<Role, Role[]> = {
   viewer: ["viewer"],

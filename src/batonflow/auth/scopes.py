@@ -31,7 +31,6 @@ SCOPES: tuple[str, ...] = (
     "workflows:write",
     "prompts:write",
     "reviews:decide",
-    "metrics:read",
     "admin",
 )
 Role = Literal["admin", "operator", "reviewer", "viewer"]
