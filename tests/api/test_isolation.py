@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,11 +24,10 @@ import pytest
 from dirty_equals import AnyThing, IsStr
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from pydantic import SecretStr
 
 from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
-from tests.api.conftest import PASSWORD, Account, Signup, client_for
+from tests.api.conftest import PASSWORD, Account, Signup, client_for, with_provider
 from tests.api.flows import FAILING, LEAD, OUTREACH, PRICED, settled, start, store
 
 STREAM_SECONDS = 5  # an SSE answer that does not end by then is a stream, not a 404
@@ -88,19 +86,8 @@ QUALIFIERS = {"version", "step_key"}
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider() as server:
-        yield server
-
-
-@pytest.fixture
 def api_settings(api_settings: Settings, provider: FakeProvider) -> Settings:
-    return api_settings.model_copy(
-        update={
-            "openai_base_url": provider.openai_url,
-            "openai_api_key": SecretStr("sk-test-not-a-secret"),
-        }
-    )
+    return with_provider(api_settings, provider)
 
 
 def mounted_routes(app: FastAPI) -> dict[tuple[str, str], bool]:

@@ -4,7 +4,6 @@ through the API moves the run, step, model, HTTP, queue and breaker metrics by e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from pydantic import SecretStr
 
 from batonflow.llm.fakeserver import Fail, FakeProvider, Reply
 from batonflow.settings import Settings
-from tests.api.conftest import Signup
+from tests.api.conftest import Signup, with_provider
 from tests.api.flows import QUICK, settled, start, store
 
 TOKEN = "metrics-token-for-the-scraper-0123456789"
@@ -35,20 +34,12 @@ outputs:
 
 
 @pytest.fixture
-async def provider() -> AsyncIterator[FakeProvider]:
-    async with FakeProvider() as server:
-        yield server
-
-
-@pytest.fixture
 def api_settings(api_settings: Settings, provider: FakeProvider) -> Settings:
-    return api_settings.model_copy(
-        update={
-            "openai_base_url": provider.openai_url,
-            "openai_api_key": SecretStr("sk-test-not-a-secret"),
-            "llm_retry_initial": 0.01,
-            "metrics_token": SecretStr(TOKEN),
-        }
+    return with_provider(
+        api_settings,
+        provider,
+        llm_retry_initial=0.01,
+        metrics_token=SecretStr(TOKEN),
     )
 
 
