@@ -19,9 +19,11 @@ INSERTs, rows built by the same builders the service uses (`new_run_rows`, `new_
 The server is `batonflow serve` in its own process on 127.0.0.1 and a free port, one Uvicorn
 worker with the in-process executor, logging at WARNING (no line per request), rate limits raised to 1,000,000/minute (so they never
 answer 429) and the tenant's active-run quota raised for the start-run burst. The benchmark
-process drives it with `httpx.AsyncClient` (HTTP/1.1, keep-alive), `--concurrency` requests in
-flight; client and server share the machine's two cores, so latencies include the client's
-own work. Workloads, each after a short warm-up, bounded in requests and in time:
+process drives it with `--concurrency` requests in flight over kept-alive HTTP/1.1: the read
+workloads with `Wire`, a minimal client (one pre-built buffer out, the body read by its
+Content-Length), so that the client's own CPU does not crowd the server off the two cores;
+start-run and SSE with `httpx.AsyncClient`. Workloads, each after a short warm-up, bounded in
+requests and in time:
 
 1. get-run: `GET /runs/{id}` for random seeded runs of one tenant (the run with its steps);
 2. list-first: `GET /runs?limit=50`, the newest page of a tenant with 10,000 runs;
@@ -63,11 +65,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
@@ -445,7 +448,7 @@ async def start_server(
             await asyncio.sleep(0.2)
 
 
-def check(response: httpx.Response, what: str) -> dict[str, Any]:
+def check(response: httpx.Response | Reply, what: str) -> dict[str, Any]:
     if response.status_code >= 300:
         raise RuntimeError(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
     body: dict[str, Any] = response.json()
@@ -495,11 +498,81 @@ class Outcome:
         }
 
 
-Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+class Reply:
+    """A response read by `Wire`: its status and its body."""
+
+    __slots__ = ("body", "status_code")
+
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code = status_code
+        self.body = body
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class WireError(Exception):
+    """The server answered something this client does not read (no Content-Length)."""
+
+
+class Wire:
+    """GET requests over kept-alive HTTP/1.1 sockets, for the read workloads.
+
+    httpx costs the benchmark process about a millisecond of CPU per request, and it shares the
+    machine's two cores with the server, so with it the latencies measured the client as much as
+    the server. This client writes a request as one pre-built buffer and reads the answer by its
+    Content-Length (every API answer carries one), so nearly all of the CPU goes to the server.
+    One connection per request in flight; a connection that fails is dropped, not reused."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parsed = httpx.URL(url)
+        self.url = url
+        self.host = parsed.host
+        self.port = parsed.port or 80
+        fields = {"Host": f"{self.host}:{self.port}", **headers}
+        self._head = "".join(f"{name}: {value}\r\n" for name, value in fields.items()).encode()
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Reply:
+        target = f"{path}?{urlencode(params)}" if params else path
+        if self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(b"GET %s HTTP/1.1\r\n%s\r\n" % (target.encode(), self._head))
+            head = await reader.readuntil(b"\r\n\r\n")
+            lowered = head.lower()
+            at = lowered.find(b"\r\ncontent-length:")
+            if at < 0:
+                raise WireError(f"no Content-Length in {head[:200]!r}")
+            length = int(head[at + 17 : lowered.index(b"\r\n", at + 2)])
+            body = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if b"\r\nconnection: close" in lowered:
+            writer.close()
+        else:
+            self._idle.append((reader, writer))
+        return Reply(int(head[9:12]), body)
+
+    async def aclose(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+TRANSPORT_ERRORS = (httpx.HTTPError, OSError, EOFError, WireError)
+Request = Callable[[Any, int], Awaitable[Any]]  # (client, number) -> response
 
 
 async def drive(
-    client: httpx.AsyncClient,
+    client: Any,
     request: Request,
     *,
     total: int,
@@ -521,7 +594,7 @@ async def drive(
             began = clock()
             try:
                 response = await request(client, number)
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 outcome.errors[type(exc).__name__] += 1
                 continue
             elapsed = clock() - began
@@ -549,7 +622,7 @@ def cpu_seconds(pid: int) -> float | None:
 
 async def workload(
     name: str,
-    client: httpx.AsyncClient,
+    client: Any,
     request: Request,
     plan: Plan,
     concurrency: int,
@@ -570,7 +643,7 @@ async def workload(
 
 
 async def reads(
-    client: httpx.AsyncClient,
+    client: Wire,
     engine: AsyncEngine,
     tenant_id: str,
     plan: Plan,
@@ -590,15 +663,15 @@ async def reads(
     ids = [run_id for _, run_id in ordered]
     rng = random.Random(7)
 
-    def get_run(http: httpx.AsyncClient, _: int) -> Awaitable[httpx.Response]:
+    def get_run(http: Wire, _: int) -> Awaitable[Reply]:
         return http.get(f"/api/v1/runs/{rng.choice(ids)}")
 
-    def first(http: httpx.AsyncClient, _: int) -> Awaitable[httpx.Response]:
+    def first(http: Wire, _: int) -> Awaitable[Reply]:
         return http.get("/api/v1/runs", params={"limit": PAGE})
 
     cursor = encode_cursor(*ordered[DEEP - 1])
 
-    def deep(http: httpx.AsyncClient, _: int) -> Awaitable[httpx.Response]:
+    def deep(http: Wire, _: int) -> Awaitable[Reply]:
         return http.get("/api/v1/runs", params={"limit": PAGE, "cursor": cursor})
 
     page = check(await deep(client, 0), "deep page")
@@ -616,8 +689,8 @@ async def reads(
 
 
 async def paired_reads(
-    bare: httpx.AsyncClient,
-    observed: httpx.AsyncClient,
+    bare: Wire,
+    observed: Wire,
     engine: AsyncEngine,
     tenant_id: str,
     plan: Plan,
@@ -673,7 +746,10 @@ async def paired_reads(
             "observed_over_bare_p50_rounds_median": round(sorted(ratios)[len(ratios) // 2], 3),
         }
         log(f"observability {name}: {json.dumps(found[name])}")
-    scraped = await observed.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    async with httpx.AsyncClient(base_url=observed.url) as scraper:
+        scraped = await scraper.get(
+            "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
     counted = sum(
         float(line.rsplit(" ", 1)[1])
         for line in check_text(scraped, "metrics").splitlines()
@@ -688,7 +764,7 @@ async def paired_reads(
     }
 
 
-def check_text(response: httpx.Response, what: str) -> str:
+def check_text(response: httpx.Response | Reply, what: str) -> str:
     if response.status_code >= 300:
         raise RuntimeError(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
     return response.text
@@ -908,11 +984,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 timeout=60,
             )
 
+        @contextlib.asynccontextmanager
+        async def wire_for(index: int, base: str | None = None) -> AsyncIterator[Wire]:
+            token = sessions[index]["access_token"]
+            wire = Wire(base or server.url, {"Authorization": f"Bearer {token}"})
+            try:
+                yield wire
+            finally:
+                await wire.aclose()
+
         result: dict[str, Any] = {}
         pid = server.process.pid
-        async with client_for(READ_TENANT, args.concurrency) as client:
+        async with wire_for(READ_TENANT) as wire:
             result |= await reads(
-                client, engine, sessions[READ_TENANT]["tenant"]["id"], plan, args.concurrency, pid
+                wire, engine, sessions[READ_TENANT]["tenant"]["id"], plan, args.concurrency, pid
             )
         async with client_for(START_TENANT, args.concurrency) as client:
             result["start_run"] = await starts(
@@ -929,8 +1014,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             log(f"bare and observed servers at {plain.url} and {second.url}")
             try:
                 async with (
-                    client_for(READ_TENANT, args.concurrency, plain.url) as bare,
-                    client_for(READ_TENANT, args.concurrency, second.url) as observed,
+                    wire_for(READ_TENANT, plain.url) as bare,
+                    wire_for(READ_TENANT, second.url) as observed,
                 ):
                     result["observability"] = await paired_reads(
                         bare,

@@ -213,3 +213,40 @@ def test_secrets_are_random_and_stored_as_sha256() -> None:
     assert (prefix, tokens.is_api_key(key)) == (key[:11], True)
     assert tokens.new_secret() == IsStr(regex=r"[A-Za-z0-9_-]{43}")
     assert tokens.digest("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_a_token_accepted_once_is_refused_when_it_expires(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a token proved is remembered between requests; its expiry is checked every time.
+    now = int(datetime.now(UTC).timestamp())
+    token = forge({"alg": "HS256", "typ": "JWT"}, claims(settings, exp=now + 60), key_of(settings))
+    assert tokens.decode_access(settings, token).user_id == "user-1"
+    later = now + 60 + tokens.LEEWAY_SECONDS
+    monkeypatch.setattr(tokens.time, "time", lambda: float(later))
+    assert refused(settings, token) == "the access token has expired; refresh it"
+    monkeypatch.setattr(tokens.time, "time", lambda: float(later - 1))
+    assert tokens.decode_access(settings, token).user_id == "user-1"
+
+
+def test_a_token_accepted_under_one_key_is_refused_under_another(settings: Settings) -> None:
+    token = forge({"alg": "HS256", "typ": "JWT"}, claims(settings), key_of(settings))
+    assert tokens.decode_access(settings, token).user_id == "user-1"
+    rotated = Settings(dev=True, secret_key=secrets.token_urlsafe(48))
+    assert refused(rotated, token) == "the access token is not valid: Signature verification failed"
+    other_audience = settings.model_copy(update={"jwt_audience": "another-api"})
+    assert refused(other_audience, token) == "the access token is not valid: Audience doesn't match"
+
+
+def test_a_refused_token_is_checked_again_each_time(settings: Settings) -> None:
+    # Failures are not remembered: each presentation of a refused token is checked afresh.
+    now = int(datetime.now(UTC).timestamp())
+    early = forge(
+        {"alg": "HS256", "typ": "JWT"}, claims(settings, nbf=now + 3600), key_of(settings)
+    )
+    assert refused(settings, early) == (
+        "the access token is not valid: The token is not yet valid (nbf)"
+    )
+    assert refused(settings, early) == (
+        "the access token is not valid: The token is not yet valid (nbf)"
+    )

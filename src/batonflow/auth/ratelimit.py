@@ -40,8 +40,9 @@ import contextlib
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import limits
@@ -54,6 +55,7 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import ConfigError, RateLimited
 from batonflow.settings import Settings
 
+T = TypeVar("T")
 KEY_PREFIX = "batonflow"  # Redis keys read "batonflow:LIMITER/<limit>/<who>/<amount>/..."
 STORAGE_TIMEOUT = 2.0  # seconds for one check against the storage, connection included
 # redis:// and rediss:// URLs as redis-py takes them, and the scheme `limits` knows them by.
@@ -190,16 +192,23 @@ class RateLimiter:
         if isinstance(self._storage, MemoryStorage) and self._storage.timer is not None:
             self._storage.timer.cancel()  # its sweep of expired entries
 
+    async def _each(self, calls: Iterable[Awaitable[T]]) -> list[T]:
+        """Redis answers the calls concurrently; the memory storage answers each at once, so
+        there they are awaited in turn (a task each would cost more than the call)."""
+        if isinstance(self._storage, MemoryStorage):
+            return [await call for call in calls]
+        return list(await asyncio.gather(*calls))
+
     async def _take(self, limits_: Sequence[tuple[Limit, str]]) -> None:
         async with self._deadline():
-            room = await asyncio.gather(*(limit.test(key) for limit, key in limits_))
+            room = await self._each(limit.test(key) for limit, key in limits_)
             if all(room):
-                taken = await asyncio.gather(*(limit.hit(key) for limit, key in limits_))
+                taken = await self._each(limit.hit(key) for limit, key in limits_)
                 if all(taken):
                     return
                 room = taken
             refused = [pair for pair, ok in zip(limits_, room, strict=True) if not ok]
-            waits = await asyncio.gather(*(limit.retry_after(key) for limit, key in refused))
+            waits = await self._each(limit.retry_after(key) for limit, key in refused)
         # The limit that keeps the caller out longest is the one to name.
         wait, index = max((wait, -i) for i, wait in enumerate(waits))
         limit = refused[-index][0]
@@ -214,6 +223,9 @@ class RateLimiter:
     @contextlib.asynccontextmanager
     async def _deadline(self) -> AsyncIterator[None]:
         try:
+            if isinstance(self._storage, MemoryStorage):  # answers at once: nothing to wait for
+                yield
+                return
             async with asyncio.timeout(STORAGE_TIMEOUT):
                 yield
         except TimeoutError as error:

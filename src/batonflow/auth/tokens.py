@@ -12,8 +12,10 @@ same. Only their SHA-256 digests are stored, so a copy of the database signs nob
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,14 +60,35 @@ def issue_access(
 
 
 def decode_access(settings: Settings, token: str) -> AccessClaims:
-    """The claims of a valid access token; `Unauthenticated` for anything else."""
+    """The claims of a valid access token; `Unauthenticated` for anything else.
+
+    Every request presents its token, and checking the signature and claims costs more than
+    the rest of authenticating it, so what a token proved is remembered (`_verified`: keyed by
+    the exact token and the key, issuer and audience it was checked against; only tokens that
+    passed). Expiry is the one check that changes with time: it is made on every call."""
+    claims = _verified(
+        token,
+        settings.secret_key.get_secret_value(),
+        settings.jwt_audience,
+        settings.jwt_issuer,
+    )
+    if claims.expires_at.timestamp() + LEEWAY_SECONDS <= time.time():
+        raise Unauthenticated("the access token has expired; refresh it")
+    return claims
+
+
+@functools.lru_cache(maxsize=8192)
+def _verified(token: str, key: str, audience: str, issuer: str) -> AccessClaims:
+    """Everything about a token that cannot change: its signature, issuer, audience, claims,
+    and `iat`/`nbf` (a token valid now stays valid until it expires). Raises for a token that
+    fails, and a failure is not remembered."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            settings.secret_key.get_secret_value(),
+            key,
             algorithms=ALGORITHMS,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             leeway=LEEWAY_SECONDS,
             options={"require": REQUIRED_CLAIMS},
         )

@@ -282,7 +282,7 @@ def worker(
                 reporting.close()
         return 0
 
-    raise typer.Exit(_run(main()))
+    raise typer.Exit(_run(main(), serving=True))
 
 
 @app.command()
@@ -355,7 +355,7 @@ def serve(
                 reporting.close()
         return 0
 
-    raise typer.Exit(_run(main()))
+    raise typer.Exit(_run(main(), serving=True))
 
 
 # -- runs -------------------------------------------------------------------------------------
