@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from dirty_equals import IsFloat, IsStr
 
+from batonflow.api.routes.runs import RunDetail, RunPage, RunSummary
 from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
 from tests.api.conftest import Account, Signup, with_provider
@@ -262,3 +263,21 @@ async def test_a_tenant_cannot_pass_its_active_run_quota(signup: Signup) -> None
     }
     other = await signup("globex")
     await quick(other)
+
+
+async def test_run_reads_write_exactly_what_their_models_would(signup: Signup) -> None:
+    # get-run and list-runs render plain values (api/body.py); each body must be what its
+    # documented model writes for the same values: same fields, Z times, decimal strings.
+    admin = await signup()
+    await store(admin.client, PRICED)
+    run = await start(admin.client, "priced", {"company": "Analytical"})
+    await settled(admin.client, run["id"], ("waiting",))
+    detail = await admin.client.get(f"/api/v1/runs/{run['id']}")
+    assert detail.headers["content-type"] == "application/json"
+    body = detail.json()
+    assert (body["cost_usd"], len(body["reviews"]), body["created_at"][-1]) == ("0.000012", 1, "Z")
+    assert body == RunDetail.model_validate_json(detail.content).model_dump(mode="json")
+    assert list(body) == list(RunDetail.model_fields)
+    page = await admin.client.get("/api/v1/runs", params={"limit": 1})
+    assert page.json() == RunPage.model_validate_json(page.content).model_dump(mode="json")
+    assert list(page.json()["items"][0]) == list(RunSummary.model_fields)

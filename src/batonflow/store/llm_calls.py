@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, func, insert, select, type_coerce
 from batonflow.llm.gateway import Budget, Spent, TenantPolicy
 from batonflow.store import tenants
 from batonflow.store.db import Conn, Database
-from batonflow.store.tables import LlmCall, table
+from batonflow.store.tables import LlmCall, table, usd
 
 calls_t = table(LlmCall)
 
@@ -38,7 +38,7 @@ async def spent(
     if since is not None:
         query = query.where(calls_t.c.created_at >= since)
     tokens, pico = tuple((await conn.execute(query)).one())
-    return int(tokens), Decimal(int(pico)) / Decimal(10) ** 12
+    return int(tokens), usd(int(pico))
 
 
 async def list_calls(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:

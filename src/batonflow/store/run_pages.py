@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, bindparam, func, or_, select, tuple_, type_co
 from batonflow.runs.run import RunStatus
 from batonflow.store.db import Conn, Prepared
 from batonflow.store.runs import of_tenant
-from batonflow.store.tables import LlmCall, Run, UtcDateTime, table
+from batonflow.store.tables import LlmCall, Run, UtcDateTime, table, usd
 
 runs_t = table(Run)
 calls_t = table(LlmCall)
@@ -119,7 +119,7 @@ async def page(
     for values in await statement.fetch(conn, params):
         row = dict(zip(PAGE_COLUMNS, values, strict=True))
         calls, tokens, pico = row.pop("calls"), row.pop("tokens"), row.pop("pico")
-        out.append((row, Spend(int(calls), int(tokens), Decimal(int(pico)) / Decimal(10) ** 12)))
+        out.append((row, Spend(int(calls), int(tokens), usd(int(pico)))))
     return out
 
 
@@ -154,7 +154,7 @@ async def run_spend(conn: Conn, tenant_id: str, run_id: str) -> Spend:
     calls, tokens, pico = (
         await _RUN_SPEND.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
     )[0]
-    return Spend(int(calls), int(tokens), Decimal(int(pico)) / Decimal(10) ** 12)
+    return Spend(int(calls), int(tokens), usd(int(pico)))
 
 
 async def active_count(conn: Conn, tenant_id: str) -> int:

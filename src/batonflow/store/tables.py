@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -49,13 +50,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+PICO_PER_USD = Decimal(10) ** 12
+
+
+@functools.lru_cache(maxsize=8192)
+def usd(pico: int) -> Decimal:
+    """US dollars from an integer of 10^-12 USD, exactly. Pages of runs repeat a few amounts,
+    and a Decimal division costs more than the rest of a row, so amounts are remembered."""
+    return Decimal(pico) / PICO_PER_USD
+
+
 class PicoUsd(TypeDecorator[Decimal]):
     """Exact money: a `Decimal` of US dollars stored as an integer of 10^-12 USD, so sums are
     exact in SQL on every database. Prices with up to six decimals per million tokens fit."""
 
     impl = BigInteger
     cache_ok = True
-    SCALE = Decimal(10) ** 12
+    SCALE = PICO_PER_USD
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
         if value is None:
@@ -63,7 +74,7 @@ class PicoUsd(TypeDecorator[Decimal]):
         return int((Decimal(value) * self.SCALE).to_integral_value())
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(int(value)) / self.SCALE
+        return None if value is None else usd(int(value))
 
 
 def table(model: type[DeclarativeBase]) -> Table:

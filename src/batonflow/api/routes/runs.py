@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from batonflow.api.body import Body
 from batonflow.api.deps import ApiState, PageSize, State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
@@ -83,6 +84,9 @@ class StepOut(BaseModel):
     finished_at: datetime | None
     overridden_by: str | None
     override_reason: str | None
+
+
+STEP_FIELDS = tuple(StepOut.model_fields)
 
 
 class AttemptOut(BaseModel):
@@ -170,20 +174,26 @@ def _actor(caller: Principal) -> Actor:
 
 
 def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, Any]:
-    duration = None
-    if row["started_at"] and row["finished_at"]:
-        duration = round((row["finished_at"] - row["started_at"]).total_seconds(), 3)
+    """A RunSummary's fields, in its order, from a run row and its spend."""
+    started, finished = row["started_at"], row["finished_at"]
     return {
-        **{name: row[name] for name in run_pages.SUMMARY_COLUMNS},
-        "duration_s": duration,
+        "id": row["id"],
+        "workflow_id": row["workflow_id"],
+        "workflow_version": row["workflow_version"],
+        "status": row["status"],
+        "created_by": row["created_by"],
+        "parent_run_id": row["parent_run_id"],
+        "created_at": row["created_at"],
+        "started_at": started,
+        "finished_at": finished,
+        "duration_s": round((finished - started).total_seconds(), 3)
+        if started and finished
+        else None,
         "llm_calls": spend.calls,
         "tokens": spend.tokens,
         "cost_usd": spend.cost_usd,
+        "error": row["error"],
     }
-
-
-def _summary(row: dict[str, Any], spend: run_pages.Spend) -> RunSummary:
-    return RunSummary(**_summary_fields(row, spend))
 
 
 def encode_cursor(created_at: datetime, run_id: str) -> str:
@@ -201,6 +211,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
+    values = await _detail_fields(state, tenant_id, run_id)
+    steps = [StepOut(**step) for step in values.pop("steps")]
+    reviews = [PendingReview(**review) for review in values.pop("reviews")]
+    return RunDetail(**values, steps=steps, reviews=reviews)
+
+
+async def _detail_fields(state: ApiState, tenant_id: str, run_id: str) -> dict[str, Any]:
+    """A RunDetail's fields, as plain values (what `get_run` renders with `Body`)."""
+
     async def work(conn: Conn) -> tuple[Any, ...]:
         # The run row carries its version's content hash (copied when it started).
         row = await run_pages.detail(conn, tenant_id, run_id)
@@ -212,15 +231,15 @@ async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
         return row, steps, pending, spend
 
     row, steps, pending, spend = await state.query(work)
-    return RunDetail(
+    return {
         **_summary_fields(row, spend),
-        content_hash=row["content_hash"],
-        inputs=row["inputs"],
-        ctx=row["ctx"],
-        outputs=row["outputs"],
-        steps=[StepOut(**{k: s[k] for k in StepOut.model_fields}) for s in steps],
-        reviews=[PendingReview(id=i, step_key=key, kind=kind) for i, key, kind in pending],
-    )
+        "content_hash": row["content_hash"],
+        "inputs": row["inputs"],
+        "ctx": row["ctx"],
+        "outputs": row["outputs"],
+        "steps": [{name: step[name] for name in STEP_FIELDS} for step in steps],
+        "reviews": [{"id": i, "step_key": key, "kind": kind} for i, key, kind in pending],
+    }
 
 
 def _request_hash(body: StartRun) -> str:
@@ -312,7 +331,7 @@ async def list_runs(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
-) -> RunPage:
+) -> Body:
     """Runs, newest first, a page at a time; filter by status (repeat), workflow, created range."""
     for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
         if moment is not None and moment.tzinfo is None:
@@ -333,21 +352,22 @@ async def list_runs(
 
     found = await state.query(work)
     more = len(found) > limit
-    items = [_summary(row, spend) for row, spend in found[:limit]]
-    rows = [row for row, _ in found[:limit]]
-    last = rows[-1] if rows else None
-    return RunPage(
-        items=items,
-        next_cursor=encode_cursor(last["created_at"], last["id"]) if more and last else None,
+    items = [_summary_fields(row, spend) for row, spend in found[:limit]]
+    last = items[-1] if items else None
+    return Body(
+        {
+            "items": items,
+            "next_cursor": encode_cursor(last["created_at"], last["id"]) if more and last else None,
+        }
     )
 
 
 @router.get("/{run_id}", response_model=RunDetail)
 async def get_run(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
-) -> RunDetail:
+) -> Body:
     """A run with its steps, outputs, cost and the reviews it waits on."""
-    return await _detail(state, caller.tenant_id, run_id)
+    return Body(await _detail_fields(state, caller.tenant_id, run_id))
 
 
 @router.get("/{run_id}/attempts", response_model=AttemptList)
