@@ -8,6 +8,7 @@ run (under the `batonflow:` prefix) never count against it.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -108,6 +109,42 @@ async def test_a_chunked_body_over_the_limit_gets_413_as_it_streams(signup: Sign
     assert (response.status_code, response.json()) == (413, TOO_LARGE)
     listed = await admin.client.get("/api/v1/workflows")
     assert listed.json() == {"items": []}
+
+
+async def test_an_http2_body_without_framing_headers_is_counted_too(
+    app: FastAPI, signup: Signup
+) -> None:
+    # HTTP/1 requests without Content-Length or Transfer-Encoding have no body and skip the
+    # count; an HTTP/2 request can stream one without either header, and is counted.
+    admin = await signup(unique("h2"))
+    token = admin.client.headers["authorization"].encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "2",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/workflows",
+        "raw_path": b"/api/v1/workflows",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"authorization", token)],
+        "client": ("10.9.9.9", 40000),
+        "server": ("batonflow.test", 80),
+    }
+    parts = [b'{"source": "', *[b"z" * 512] * 10, b'"}']
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        body = parts.pop(0) if parts else b""
+        return {"type": "http.request", "body": body, "more_body": bool(parts)}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(b"".join(m.get("body", b"") for m in sent[1:])) == TOO_LARGE  # type: ignore[misc]
 
 
 async def test_the_per_user_limit_gives_429_with_retry_after(signup: Signup) -> None:

@@ -75,11 +75,22 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"the request body is over {self.limit} bytes")
+        framed = False  # whether the request says it has a body (HTTP/1.1 framing)
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await api_errors.error_response(too_large)(scope, receive, send)
-                return
+            if name == b"content-length":
+                framed = True
+                if value.isdigit() and int(value) > self.limit:
+                    too_large = PayloadTooLarge(f"the request body is over {self.limit} bytes")
+                    await api_errors.error_response(too_large)(scope, receive, send)
+                    return
+            elif name == b"transfer-encoding":
+                framed = True
+        if not framed and scope.get("http_version") in ("1.0", "1.1"):
+            # HTTP/1 requests without either header have no body (most reads): nothing to count.
+            # (HTTP/2 may stream a body without them.)
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(f"the request body is over {self.limit} bytes")
         seen = 0
         started = False
         answered = False

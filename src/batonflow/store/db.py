@@ -19,6 +19,7 @@ go through SQLAlchemy as any statement does.
 from __future__ import annotations
 
 import asyncio
+import json
 import operator
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import orjson
 import sqlalchemy
 from sqlalchemy import DateTime, Dialect, TypeDecorator, event
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
@@ -61,7 +63,23 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", echo: bool = Fa
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_synchronous, echo)
-    return create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        parsed,
+        echo=echo,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        json_deserializer=json_loads,
+    )
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns as read: orjson, several times faster than the standard library, which
+    still reads what orjson refuses (NaN, integers past 64 bits, lone surrogates)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_engine(url: URL, synchronous: str, echo: bool) -> AsyncEngine:
@@ -69,7 +87,9 @@ def _sqlite_engine(url: URL, synchronous: str, echo: bool) -> AsyncEngine:
         raise ConfigError("BATONFLOW_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": 30}, json_deserializer=json_loads
+    )
     _sqlite_events(engine.sync_engine, synchronous)
     return engine
 

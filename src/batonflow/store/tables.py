@@ -49,6 +49,18 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # SQLite hands back the text SQLAlchemy stored ("2026-12-01 12:36:55.641690"); parsing
+        # it with the zone appended is one C call, a fifth of the generic chain's cost, and
+        # pages of runs parse three of these per row.
+        if dialect.name == "sqlite":
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_utc(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
 
 PICO_PER_USD = Decimal(10) ** 12
 
