@@ -96,11 +96,10 @@ State = Annotated[ApiState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="An access token or an API key")
 
 
-async def authenticated(
-    state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """Any authenticated caller, whatever its scopes, within its rate limits."""
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _caller(state: ApiState, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated(
             "this endpoint needs 'Authorization: Bearer <access token or API key>'"
@@ -113,13 +112,21 @@ async def authenticated(
     return caller
 
 
+async def authenticated(request: Request, credentials: Credentials) -> Principal:
+    """Any authenticated caller, whatever its scopes, within its rate limits."""
+    return await _caller(request.app.state.batonflow, credentials)
+
+
 Caller = Annotated[Principal, Depends(authenticated)]
 
 
 def require(scope: str) -> Any:
-    """A dependency giving the authenticated `Principal`, which must hold `scope`."""
+    """A dependency giving the authenticated `Principal`, which must hold `scope`. One level
+    deep (the bearer scheme below it, for the OpenAPI description): each level of dependencies
+    costs FastAPI a share of every request."""
 
-    async def principal(caller: Caller) -> Principal:
+    async def principal(request: Request, credentials: Credentials) -> Principal:
+        caller = await _caller(request.app.state.batonflow, credentials)
         if not caller.can(scope):
             raise PermissionDenied(
                 f"{caller.name} lacks the scope '{scope}' this endpoint needs",
@@ -131,9 +138,9 @@ def require(scope: str) -> Any:
     return Depends(principal)
 
 
-async def page_size(state: State, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
+async def page_size(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
     """A page size within the configured cap (`BATONFLOW_MAX_PAGE_SIZE`)."""
-    cap = state.settings.max_page_size
+    cap = request.app.state.batonflow.settings.max_page_size
     if limit > cap:
         raise InvalidInput(f"limit is at most {cap} on this server; got {limit}")
     return limit
