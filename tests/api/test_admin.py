@@ -3,6 +3,7 @@ tenant's ids are 404s that change nothing."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,7 +81,8 @@ async def test_users_are_listed_read_and_changed(signup: Signup, app: FastAPI) -
                     "created_at": WHEN,
                     "last_login_at": WHEN,
                 },
-            ]
+            ],
+            "next_cursor": None,
         },
     )
     one = await admin.client.get(f"/api/v1/users/{olga['id']}")
@@ -150,7 +152,7 @@ async def test_an_api_key_is_shown_once_and_works_as_a_bearer(
     listed = await admin.client.get("/api/v1/api-keys")
     assert (listed.status_code, listed.json()) == (
         200,
-        {"items": [{**described, "last_used_at": WHEN}]},
+        {"items": [{**described, "last_used_at": WHEN}], "next_cursor": None},
     )
 
 
@@ -267,11 +269,15 @@ async def test_invitations_are_listed_without_tokens_and_revoked(signup: Signup)
     expires = datetime.fromisoformat(created.json()["expires_at"])
     created_at = datetime.fromisoformat(created.json()["created_at"])
     assert expires - created_at == timedelta(days=7)
-    assert (await admin.client.get("/api/v1/invitations")).json() == {"items": [described]}
+    assert (await admin.client.get("/api/v1/invitations")).json() == {
+        "items": [described],
+        "next_cursor": None,
+    }
     revoked = await admin.client.delete(f"/api/v1/invitations/{created.json()['id']}")
     assert revoked.status_code == 204
     assert (await admin.client.get("/api/v1/invitations")).json() == {
-        "items": [{**described, "status": "revoked", "revoked_at": WHEN}]
+        "items": [{**described, "status": "revoked", "revoked_at": WHEN}],
+        "next_cursor": None,
     }
     member_again = await admin.client.post(
         "/api/v1/invitations", json={"email": admin.email, "role": "viewer"}
@@ -376,3 +382,137 @@ async def test_an_id_that_cannot_exist_is_a_404_too(signup: Signup) -> None:
         (404, error("not_found", "no API key 'x'")),
         (404, error("not_found", "no invitation 'x'")),
     ]
+
+
+async def pages(account: Account, path: str, **params: Any) -> list[tuple[list[str], bool]]:
+    """Every page of `path` at `limit=2`, following `next_cursor`: each page's ids and whether
+    it gave a cursor for the next one."""
+    seen: list[tuple[list[str], bool]] = []
+    cursor = None
+    while True:
+        query = {"limit": 2, **params} | ({"cursor": cursor} if cursor else {})
+        response = await account.client.get(path, params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"items", "next_cursor"}
+        seen.append(([item["id"] for item in body["items"]], body["next_cursor"] is not None))
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_users_come_a_page_at_a_time_oldest_first(signup: Signup, app: FastAPI) -> None:
+    admin = await signup("acme")
+    emails = [f"user{index}@acme.example" for index in range(4)]
+    joined = [(await member(admin, app, email, "viewer"))["id"] for email in emails]
+    everyone = (await admin.client.get("/api/v1/users")).json()
+    assert [u["email"] for u in everyone["items"]] == ["admin@acme.example", *emails]
+    assert everyone["next_cursor"] is None
+    ids = [u["id"] for u in everyone["items"]]
+    assert ids[1:] == joined
+    assert await pages(admin, "/api/v1/users") == [
+        (ids[0:2], True),
+        (ids[2:4], True),
+        (ids[4:5], False),
+    ]
+
+
+async def test_api_keys_come_a_page_at_a_time_oldest_first(signup: Signup) -> None:
+    admin = await signup("acme")
+    ids = [
+        (
+            await admin.client.post(
+                "/api/v1/api-keys", json={"name": f"key {index}", "scopes": ["runs:read"]}
+            )
+        ).json()["id"]
+        for index in range(5)
+    ]
+    await admin.client.delete(f"/api/v1/api-keys/{ids[1]}")  # revoked ones stay listed
+    everyone = (await admin.client.get("/api/v1/api-keys")).json()
+    assert ([k["id"] for k in everyone["items"]], everyone["next_cursor"]) == (ids, None)
+    assert await pages(admin, "/api/v1/api-keys") == [
+        (ids[0:2], True),
+        (ids[2:4], True),
+        (ids[4:5], False),
+    ]
+    # A page that ends exactly at the last row says so by the next one being empty.
+    assert await pages(admin, "/api/v1/api-keys", limit=5) == [(ids, False)]
+    assert await pages(admin, "/api/v1/api-keys", limit=4) == [(ids[:4], True), (ids[4:], False)]
+
+
+async def test_invitations_come_a_page_at_a_time_oldest_first(signup: Signup) -> None:
+    admin = await signup("acme")
+    ids = [
+        (
+            await admin.client.post(
+                "/api/v1/invitations", json={"email": f"i{index}@acme.example", "role": "viewer"}
+            )
+        ).json()["id"]
+        for index in range(5)
+    ]
+    await admin.client.delete(f"/api/v1/invitations/{ids[3]}")
+    everyone = (await admin.client.get("/api/v1/invitations")).json()
+    assert [(i["id"], i["status"]) for i in everyone["items"]] == [
+        (ids[0], "pending"),
+        (ids[1], "pending"),
+        (ids[2], "pending"),
+        (ids[3], "revoked"),
+        (ids[4], "pending"),
+    ]
+    assert everyone["next_cursor"] is None
+    assert await pages(admin, "/api/v1/invitations") == [
+        (ids[0:2], True),
+        (ids[2:4], True),
+        (ids[4:5], False),
+    ]
+
+
+ADMIN_LISTS = ["/api/v1/users", "/api/v1/api-keys", "/api/v1/invitations"]
+
+
+async def test_a_cursor_the_api_did_not_give_out_is_a_422(signup: Signup) -> None:
+    admin = await signup("acme")
+    naive = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|some-id").decode()
+    no_id = base64.urlsafe_b64encode(b"2026-01-01T00:00:00+00:00|").decode()
+    answers = [
+        await admin.client.get(path, params={"cursor": cursor})
+        for path in ADMIN_LISTS
+        for cursor in ("not-a-cursor", "%%%", naive, no_id)
+    ]
+    refused = error(
+        "input_invalid",
+        "cursor is not one this API gave out; pass the `next_cursor` of the previous page",
+    )
+    assert [(r.status_code, r.json()) for r in answers] == [(422, refused)] * 12
+
+
+async def test_a_page_above_the_cap_is_refused(signup: Signup) -> None:
+    admin = await signup("acme")
+    answers = [await admin.client.get(path, params={"limit": 5000}) for path in ADMIN_LISTS]
+    refused = error("input_invalid", "limit is at most 200 on this server; got 5000")
+    assert [(r.status_code, r.json()) for r in answers] == [(422, refused)] * 3
+
+
+async def test_another_tenants_cursor_shows_only_the_callers_rows(
+    signup: Signup, app: FastAPI
+) -> None:
+    acme = await signup("acme")
+    globex = await signup("globex")
+    for index in range(3):
+        await acme.client.post(
+            "/api/v1/api-keys", json={"name": f"acme {index}", "scopes": ["runs:read"]}
+        )
+        await acme.client.post(
+            "/api/v1/invitations", json={"email": f"i{index}@acme.example", "role": "viewer"}
+        )
+    await member(acme, app, "olga@acme.example", "operator")
+    ours = {
+        path: (await globex.client.get(path)).json()
+        for path in ("/api/v1/users", "/api/v1/api-keys", "/api/v1/invitations")
+    }
+    for path, expected in ours.items():
+        first = (await acme.client.get(path, params={"limit": 1})).json()
+        assert first["next_cursor"] is not None
+        borrowed = await globex.client.get(path, params={"cursor": first["next_cursor"]})
+        # The cursor only says where to start; the rows are still only the caller's own.
+        assert (borrowed.status_code, borrowed.json()) == (200, expected), path

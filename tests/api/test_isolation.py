@@ -277,8 +277,8 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
         "/api/v1/runs": ({}, {"items": [], "next_cursor": None}),
         "/api/v1/workflows": ({}, empty),
         "/api/v1/prompts": ({}, empty),
-        "/api/v1/api-keys": ({}, empty),
-        "/api/v1/invitations": ({}, empty),
+        "/api/v1/api-keys": ({}, {"items": [], "next_cursor": None}),
+        "/api/v1/invitations": ({}, {"items": [], "next_cursor": None}),
         "/api/v1/users": (
             {},
             {
@@ -292,7 +292,8 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
                         "created_at": IsStr(),
                         "last_login_at": AnyThing(),
                     }
-                ]
+                ],
+                "next_cursor": None,
             },
         ),
     }

@@ -102,6 +102,12 @@ export interface RunPage {
   next_cursor: string | null;
 }
 
+/** A keyset page of a list: pass `next_cursor` as `cursor` for the next one (null on the last). */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
 export interface Attempt {
   step_key: string;
   attempt: number;

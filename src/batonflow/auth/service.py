@@ -279,8 +279,11 @@ async def whoami(conn: Conn, caller: Principal) -> dict[str, Any]:
 # -- users -------------------------------------------------------------------------------------
 
 
-async def list_users(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
-    return await users.list_users(conn, tenant_id)
+async def list_users(
+    conn: Conn, tenant_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` users, oldest first, after the `(created_at, id)` of `after`."""
+    return await users.list_users(conn, tenant_id, limit=limit, after=after)
 
 
 async def get_user(conn: Conn, tenant_id: str, user_id: str) -> dict[str, Any]:
@@ -372,8 +375,11 @@ async def create_api_key(
     return row, key
 
 
-async def list_api_keys(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
-    return await credentials.list_api_keys(conn, tenant_id)
+async def list_api_keys(
+    conn: Conn, tenant_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` API keys, oldest first, after the `(created_at, id)` of `after`."""
+    return await credentials.list_api_keys(conn, tenant_id, limit=limit, after=after)
 
 
 async def revoke_api_key(conn: Conn, tenant_id: str, key_id: str, now: datetime) -> None:
@@ -409,8 +415,18 @@ async def create_invitation(
     return with_status(row, now), token
 
 
-async def list_invitations(conn: Conn, tenant_id: str, now: datetime) -> list[dict[str, Any]]:
-    return [with_status(row, now) for row in await credentials.list_invitations(conn, tenant_id)]
+async def list_invitations(
+    conn: Conn,
+    tenant_id: str,
+    now: datetime,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `limit` invitations with their status, oldest first, after the `(created_at, id)`
+    of `after`."""
+    rows = await credentials.list_invitations(conn, tenant_id, limit=limit, after=after)
+    return [with_status(row, now) for row in rows]
 
 
 async def revoke_invitation(conn: Conn, tenant_id: str, invitation_id: str, now: datetime) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.sql import Select
 
 from batonflow.errors import NotFound
@@ -112,12 +112,14 @@ async def get_api_key(conn: Conn, tenant_id: str, key_id: str) -> dict[str, Any]
     return dict(row._mapping)
 
 
-async def list_api_keys(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        select(*_KEY_COLUMNS)
-        .where(api_keys_t.c.tenant_id == tenant_id)
-        .order_by(api_keys_t.c.created_at, api_keys_t.c.id)
-    )
+async def list_api_keys(
+    conn: Conn, tenant_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` API keys, oldest first, continuing after the `(created_at, id)` of `after`."""
+    query = select(*_KEY_COLUMNS).where(api_keys_t.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(tuple_(api_keys_t.c.created_at, api_keys_t.c.id) > after)
+    rows = await conn.execute(query.order_by(api_keys_t.c.created_at, api_keys_t.c.id).limit(limit))
     return [dict(row._mapping) for row in rows]
 
 
@@ -181,11 +183,15 @@ async def get_invitation(conn: Conn, tenant_id: str, invitation_id: str) -> dict
     return dict(row._mapping)
 
 
-async def list_invitations(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
+async def list_invitations(
+    conn: Conn, tenant_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` invitations, oldest first, continuing after the `(created_at, id)` of `after`."""
+    query = select(*_INVITATION_COLUMNS).where(invitations_t.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(tuple_(invitations_t.c.created_at, invitations_t.c.id) > after)
     rows = await conn.execute(
-        select(*_INVITATION_COLUMNS)
-        .where(invitations_t.c.tenant_id == tenant_id)
-        .order_by(invitations_t.c.created_at, invitations_t.c.id)
+        query.order_by(invitations_t.c.created_at, invitations_t.c.id).limit(limit)
     )
     return [dict(row._mapping) for row in rows]
 

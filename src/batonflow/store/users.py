@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.sql import Select
 
 from batonflow.errors import NotFound
@@ -67,12 +67,14 @@ async def signed_in(conn: Conn, tenant_id: str, user_id: str) -> dict[str, Any] 
     return {"email": email, "role": role, "active": bool(active)}
 
 
-async def list_users(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        _with_tenant()
-        .where(users_t.c.tenant_id == tenant_id)
-        .order_by(users_t.c.created_at, users_t.c.id)
-    )
+async def list_users(
+    conn: Conn, tenant_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` users, oldest first, continuing after the `(created_at, id)` of `after`."""
+    query = _with_tenant().where(users_t.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(tuple_(users_t.c.created_at, users_t.c.id) > after)
+    rows = await conn.execute(query.order_by(users_t.c.created_at, users_t.c.id).limit(limit))
     return [dict(row._mapping) for row in rows]
 
 

@@ -1,13 +1,78 @@
 // Admin: the tenant's users and their roles, API keys (the key is shown once, at creation)
-// and invitations (the token and link are shown once).
-import { useState } from "react";
+// and invitations (the token and link are shown once). Each list is a keyset page, oldest
+// first; "Load more" appends the next page.
+import { useRef, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
+import { query } from "../api";
 import { formatTime } from "../format";
 import { useMe, useSession } from "../session";
-import type { ApiKey, Invitation, Role, UserDetail } from "../types";
+import type { ApiKey, Invitation, Page, Role, UserDetail } from "../types";
 import { ActionButton, Empty, Show, StatusBadge, messageOf, useLoad, usePageTitle } from "../ui";
+import type { Loaded } from "../ui";
 
 const ROLES: Role[] = ["admin", "operator", "reviewer", "viewer"];
+const PAGE_SIZE = 50;
+
+interface Pages<T> {
+  loaded: Loaded<Page<T>>;
+  loadMore: () => Promise<void>;
+  busy: boolean;
+  error: unknown;
+}
+
+/** The pages of `path` shown so far, as one page. `reload` fetches as many pages again as are
+ * shown, so a change made on a later page stays in view. */
+function usePages<T>(path: string): Pages<T> {
+  const { api } = useSession();
+  const shown = useRef(1);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const fetchPage = (cursor?: string) => api.get<Page<T>>(`${path}${query({ cursor, limit: PAGE_SIZE })}`);
+  const loaded = useLoad(async () => {
+    let page = await fetchPage();
+    const items = [...page.items];
+    for (let count = 1; count < shown.current && page.next_cursor; count++) {
+      page = await fetchPage(page.next_cursor);
+      items.push(...page.items);
+    }
+    return { items, next_cursor: page.next_cursor };
+  }, path);
+  const loadMore = async () => {
+    const cursor = loaded.data?.next_cursor;
+    if (!cursor || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const page = await fetchPage(cursor);
+      shown.current += 1;
+      loaded.setData((old) => ({ items: [...(old?.items ?? []), ...page.items], next_cursor: page.next_cursor }));
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { loaded, loadMore, busy, error };
+}
+
+/** Under a list: the button that appends its next page, while there is one. */
+function LoadMore<T>({ pages, what }: { pages: Pages<T>; what: string }) {
+  if (!pages.loaded.data?.next_cursor && !pages.error) return null;
+  return (
+    <nav className="pager" aria-label={`More ${what}`}>
+      {pages.error ? (
+        <span className="inline-error" role="alert">
+          {messageOf(pages.error)}
+        </span>
+      ) : null}
+      {pages.loaded.data?.next_cursor ? (
+        <button type="button" aria-label={`Load more ${what}`} aria-busy={pages.busy} onClick={() => void pages.loadMore()}>
+          Load more
+        </button>
+      ) : null}
+    </nav>
+  );
+}
 
 function ShownOnce({ title, value, children }: { title: string; value: string; children?: ReactNode }) {
   const [copied, setCopied] = useState(false);
@@ -34,7 +99,8 @@ function ShownOnce({ title, value, children }: { title: string; value: string; c
 function Users() {
   const { api } = useSession();
   const me = useMe();
-  const users = useLoad(() => api.get<{ items: UserDetail[] }>("/api/v1/users"), "users");
+  const pages = usePages<UserDetail>("/api/v1/users");
+  const users = pages.loaded;
   const [error, setError] = useState<unknown>(null);
   const change = async (user: UserDetail, body: { role?: Role; active?: boolean }) => {
     setError(null);
@@ -58,49 +124,52 @@ function Users() {
           page.items.length === 0 ? (
             <Empty>No users.</Empty>
           ) : (
-            <div className="table-scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Email</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Last sign-in</th>
-                    <th scope="col">Active</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((user) => (
-                    <tr key={user.id}>
-                      <td>{user.name}</td>
-                      <td>{user.email}</td>
-                      <td>
-                        <label className="sr-only" htmlFor={`role-${user.id}`}>
-                          Role of {user.email}
-                        </label>
-                        <select id={`role-${user.id}`} value={user.role} onChange={(e) => void change(user, { role: e.target.value as Role })}>
-                          {ROLES.map((role) => (
-                            <option key={role} value={role}>
-                              {role}
-                            </option>
-                          ))}
-                        </select>
-                      </td>
-                      <td>{formatTime(user.last_login_at)}</td>
-                      <td>
-                        {user.id === me.user?.id ? (
-                          <span className="muted">you</span>
-                        ) : (
-                          <button type="button" onClick={() => void change(user, { active: !user.active })}>
-                            {user.active ? "Deactivate" : "Reactivate"}
-                          </button>
-                        )}
-                      </td>
+            <>
+              <div className="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Email</th>
+                      <th scope="col">Role</th>
+                      <th scope="col">Last sign-in</th>
+                      <th scope="col">Active</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                  </thead>
+                  <tbody>
+                    {page.items.map((user) => (
+                      <tr key={user.id}>
+                        <td>{user.name}</td>
+                        <td>{user.email}</td>
+                        <td>
+                          <label className="sr-only" htmlFor={`role-${user.id}`}>
+                            Role of {user.email}
+                          </label>
+                          <select id={`role-${user.id}`} value={user.role} onChange={(e) => void change(user, { role: e.target.value as Role })}>
+                            {ROLES.map((role) => (
+                              <option key={role} value={role}>
+                                {role}
+                              </option>
+                            ))}
+                          </select>
+                        </td>
+                        <td>{formatTime(user.last_login_at)}</td>
+                        <td>
+                          {user.id === me.user?.id ? (
+                            <span className="muted">you</span>
+                          ) : (
+                            <button type="button" onClick={() => void change(user, { active: !user.active })}>
+                              {user.active ? "Deactivate" : "Reactivate"}
+                            </button>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <LoadMore pages={pages} what="users" />
+            </>
           )
         }
       </Show>
@@ -111,7 +180,8 @@ function Users() {
 function ApiKeys() {
   const { api } = useSession();
   const me = useMe();
-  const keys = useLoad(() => api.get<{ items: ApiKey[] }>("/api/v1/api-keys"), "keys");
+  const pages = usePages<ApiKey>("/api/v1/api-keys");
+  const keys = pages.loaded;
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<string[]>(me.scopes.filter((scope) => scope.endsWith(":read")));
   const [days, setDays] = useState("90");
@@ -175,46 +245,49 @@ function ApiKeys() {
           page.items.length === 0 ? (
             <Empty>No API keys yet.</Empty>
           ) : (
-            <div className="table-scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Key starts</th>
-                    <th scope="col">Scopes</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">State</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((key) => (
-                    <tr key={key.id}>
-                      <td>{key.name}</td>
-                      <td className="mono">{key.prefix}…</td>
-                      <td className="small">{key.scopes.join(", ")}</td>
-                      <td>{key.expires_at ? formatTime(key.expires_at) : "never"}</td>
-                      <td>{formatTime(key.last_used_at)}</td>
-                      <td>
-                        {key.revoked_at ? (
-                          <StatusBadge status="revoked" />
-                        ) : (
-                          <ActionButton
-                            className="danger"
-                            onAction={async () => {
-                              await api.request("DELETE", `/api/v1/api-keys/${key.id}`);
-                              await keys.reload();
-                            }}
-                          >
-                            Revoke
-                          </ActionButton>
-                        )}
-                      </td>
+            <>
+              <div className="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Key starts</th>
+                      <th scope="col">Scopes</th>
+                      <th scope="col">Expires</th>
+                      <th scope="col">Last used</th>
+                      <th scope="col">State</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                  </thead>
+                  <tbody>
+                    {page.items.map((key) => (
+                      <tr key={key.id}>
+                        <td>{key.name}</td>
+                        <td className="mono">{key.prefix}…</td>
+                        <td className="small">{key.scopes.join(", ")}</td>
+                        <td>{key.expires_at ? formatTime(key.expires_at) : "never"}</td>
+                        <td>{formatTime(key.last_used_at)}</td>
+                        <td>
+                          {key.revoked_at ? (
+                            <StatusBadge status="revoked" />
+                          ) : (
+                            <ActionButton
+                              className="danger"
+                              onAction={async () => {
+                                await api.request("DELETE", `/api/v1/api-keys/${key.id}`);
+                                await keys.reload();
+                              }}
+                            >
+                              Revoke
+                            </ActionButton>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <LoadMore pages={pages} what="API keys" />
+            </>
           )
         }
       </Show>
@@ -224,7 +297,8 @@ function ApiKeys() {
 
 function Invitations() {
   const { api } = useSession();
-  const invitations = useLoad(() => api.get<{ items: Invitation[] }>("/api/v1/invitations"), "invitations");
+  const pages = usePages<Invitation>("/api/v1/invitations");
+  const invitations = pages.loaded;
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("operator");
   const [created, setCreated] = useState<{ email: string; token: string } | null>(null);
@@ -283,46 +357,49 @@ function Invitations() {
           page.items.length === 0 ? (
             <Empty>No invitations yet.</Empty>
           ) : (
-            <div className="table-scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Email</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">
-                      <span className="sr-only">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((invitation) => (
-                    <tr key={invitation.id}>
-                      <td>{invitation.email}</td>
-                      <td>{invitation.role}</td>
-                      <td>
-                        <StatusBadge status={invitation.status} />
-                      </td>
-                      <td>{formatTime(invitation.expires_at)}</td>
-                      <td>
-                        {invitation.status === "pending" ? (
-                          <ActionButton
-                            className="danger"
-                            onAction={async () => {
-                              await api.request("DELETE", `/api/v1/invitations/${invitation.id}`);
-                              await invitations.reload();
-                            }}
-                          >
-                            Revoke
-                          </ActionButton>
-                        ) : null}
-                      </td>
+            <>
+              <div className="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Email</th>
+                      <th scope="col">Role</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Expires</th>
+                      <th scope="col">
+                        <span className="sr-only">Actions</span>
+                      </th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                  </thead>
+                  <tbody>
+                    {page.items.map((invitation) => (
+                      <tr key={invitation.id}>
+                        <td>{invitation.email}</td>
+                        <td>{invitation.role}</td>
+                        <td>
+                          <StatusBadge status={invitation.status} />
+                        </td>
+                        <td>{formatTime(invitation.expires_at)}</td>
+                        <td>
+                          {invitation.status === "pending" ? (
+                            <ActionButton
+                              className="danger"
+                              onAction={async () => {
+                                await api.request("DELETE", `/api/v1/invitations/${invitation.id}`);
+                                await invitations.reload();
+                              }}
+                            >
+                              Revoke
+                            </ActionButton>
+                          ) : null}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <LoadMore pages={pages} what="invitations" />
+            </>
           )
         }
       </Show>

@@ -2,23 +2,40 @@
 
 An id from another tenant answers 404 exactly like an id that does not exist, and changes
 nothing. API keys and invitation tokens are in the response that creates them, and never again.
+The three lists are keyset pages, oldest first, like `GET /api/v1/runs`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from batonflow.api.deps import State, require
+from batonflow.api.cursors import decode_cursor, encode_cursor
+from batonflow.api.deps import PageSize, State, require
 from batonflow.api.routes.auth import Strict, answers
 from batonflow.auth import service
 from batonflow.auth.scopes import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Admin = Annotated[Principal, require("admin")]
+Cursor = Annotated[str | None, Query(max_length=400)]
+NEXT_CURSOR = "pass as `cursor` for the next page"
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    return decode_cursor(cursor) if cursor else None
+
+
+def _page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The first `limit` of `rows` (fetched `limit + 1`), and the cursor after them if more
+    rows follow."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor(last["created_at"], last["id"])
 
 
 class UserDetail(BaseModel):
@@ -33,6 +50,7 @@ class UserDetail(BaseModel):
 
 class UserList(BaseModel):
     items: list[UserDetail]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class UserChange(Strict):
@@ -58,6 +76,7 @@ class ApiKeyCreated(ApiKeyOut):
 
 class ApiKeyList(BaseModel):
     items: list[ApiKeyOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class ApiKeyCreate(Strict):
@@ -88,6 +107,7 @@ class InvitationCreated(InvitationOut):
 
 class InvitationList(BaseModel):
     items: list[InvitationOut]
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class InvitationCreate(Strict):
@@ -99,11 +119,17 @@ CONFLICT = answers(s409="the change would leave the tenant without an active adm
 
 
 @router.get("/users", status_code=200, response_model=UserList)
-async def list_users(caller: Admin, state: State) -> UserList:
-    """The tenant's users, oldest first."""
+async def list_users(
+    caller: Admin, state: State, limit: PageSize, cursor: Cursor = None
+) -> UserList:
+    """The tenant's users, oldest first, a page at a time."""
+    after = _after(cursor)
     async with state.read() as conn:
-        rows = await service.list_users(conn, caller.tenant_id)
-    return UserList(items=[UserDetail.model_validate(row) for row in rows])
+        rows = await service.list_users(conn, caller.tenant_id, limit=limit + 1, after=after)
+    items, next_cursor = _page(rows, limit)
+    return UserList(
+        items=[UserDetail.model_validate(row) for row in items], next_cursor=next_cursor
+    )
 
 
 @router.get("/users/{user_id}", status_code=200, response_model=UserDetail)
@@ -140,11 +166,18 @@ async def create_api_key(body: ApiKeyCreate, caller: Admin, state: State) -> Api
 
 
 @router.get("/api-keys", status_code=200, response_model=ApiKeyList)
-async def list_api_keys(caller: Admin, state: State) -> ApiKeyList:
-    """The tenant's API keys, revoked ones included; never the keys themselves."""
+async def list_api_keys(
+    caller: Admin, state: State, limit: PageSize, cursor: Cursor = None
+) -> ApiKeyList:
+    """The tenant's API keys, oldest first, a page at a time, revoked ones included; never the
+    keys themselves."""
+    after = _after(cursor)
     async with state.read() as conn:
-        rows = await service.list_api_keys(conn, caller.tenant_id)
-    return ApiKeyList(items=[ApiKeyOut.model_validate(row) for row in rows])
+        rows = await service.list_api_keys(conn, caller.tenant_id, limit=limit + 1, after=after)
+    items, next_cursor = _page(rows, limit)
+    return ApiKeyList(
+        items=[ApiKeyOut.model_validate(row) for row in items], next_cursor=next_cursor
+    )
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response)
@@ -174,11 +207,20 @@ async def create_invitation(
 
 
 @router.get("/invitations", status_code=200, response_model=InvitationList)
-async def list_invitations(caller: Admin, state: State) -> InvitationList:
-    """The tenant's invitations with their status; never the tokens."""
+async def list_invitations(
+    caller: Admin, state: State, limit: PageSize, cursor: Cursor = None
+) -> InvitationList:
+    """The tenant's invitations with their status, oldest first, a page at a time; never the
+    tokens."""
+    after = _after(cursor)
     async with state.read() as conn:
-        rows = await service.list_invitations(conn, caller.tenant_id, state.now())
-    return InvitationList(items=[InvitationOut.model_validate(row) for row in rows])
+        rows = await service.list_invitations(
+            conn, caller.tenant_id, state.now(), limit=limit + 1, after=after
+        )
+    items, next_cursor = _page(rows, limit)
+    return InvitationList(
+        items=[InvitationOut.model_validate(row) for row in items], next_cursor=next_cursor
+    )
 
 
 @router.delete(
