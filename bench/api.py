@@ -77,7 +77,7 @@ import httpx
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.api.routes.runs import encode_cursor
+from batonflow.api.cursors import encode_cursor
 from batonflow.events.contracts import event
 from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus
 from batonflow.runs.service import new_run_rows, version_spec

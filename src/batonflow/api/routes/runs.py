@@ -7,8 +7,6 @@ executor (or any `batonflow worker`) picks it up at once.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from datetime import datetime
@@ -20,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from batonflow.api.body import Body
+from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import ApiState, PageSize, State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
@@ -194,20 +193,6 @@ def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, An
         "cost_usd": spend.cost_usd,
         "error": row["error"],
     }
-
-
-def encode_cursor(created_at: datetime, run_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{run_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, run_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), run_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "cursor is not one this API gave out; pass the `next_cursor` of the previous page"
-        ) from None
 
 
 async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
