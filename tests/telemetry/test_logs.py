@@ -4,6 +4,7 @@ command, request ids that are safe to echo, and secrets removed from every value
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 import structlog
@@ -119,6 +120,26 @@ def test_json_lines_carry_the_bound_context_the_span_and_no_secrets(capture: Cap
             "tenant_id": "t-1",
             "exception": IsStr(regex=r"(?s)Traceback.*RuntimeError: boom with \[redacted\]$"),
         },
+    ]
+
+
+def test_json_lines_render_any_value(capture: Capture) -> None:
+    # orjson writes the lines; what it refuses (an integer past 64 bits) still makes a line.
+    captured = capture(settings())
+    log = logs.get_logger("batonflow.test")
+    log.info("values", big=2**70, keys={1: "one"}, when=datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    log.info("plain", count=3, ratio=0.5, names=["a", "b"], nothing=None)
+    assert [
+        {k: v for k, v in line.items() if k not in ("time", "level", "logger")}
+        for line in captured.lines()
+    ] == [
+        {
+            "event": "values",
+            "big": 2**70,
+            "keys": {"1": "one"},
+            "when": "2026-12-01 09:30:00+00:00",
+        },
+        {"event": "plain", "count": 3, "ratio": 0.5, "names": ["a", "b"], "nothing": None},
     ]
 
 

@@ -4,8 +4,8 @@ Every module logs through the standard `logging` tree (`structlog.stdlib.get_log
 or plain `logging.getLogger`); `configure(settings)` installs one handler on the root logger
 that renders both kinds the same way:
 
-    {"event": "request", "method": "POST", "route": "/api/v1/runs", "status": 201,
-     "request_id": "...", "tenant_id": "...", "user_id": "...", "level": "info", ...}
+    {"time":"...","level":"info","event":"request","logger":"batonflow.api",
+     "request_id":"...","tenant_id":"...","user_id":"...","method":"POST",...}
 
 Context comes from `structlog.contextvars`: the API binds `request_id`, `tenant_id` and
 `user_id` for a request, the executor binds `tenant_id`, `run_id`, `step_id` and `attempt` for
@@ -21,6 +21,7 @@ fields named like secrets, the configured provider keys and secrets, and the pat
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import sys
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import IO, Any, TextIO
 
+import orjson
 import structlog
 from opentelemetry import trace
 
@@ -296,6 +298,16 @@ _FIRST = (
 )
 
 
+def _json_line(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> str:
+    """One JSON line. orjson renders a line in a third of the standard library's time (a line
+    is written for every attempt and request); the standard library takes what orjson
+    refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event, default=str)
+
+
 class _Stderr:
     """sys.stderr as it is when a line is written (a test runner may swap it)."""
 
@@ -328,9 +340,7 @@ def configure(
     out: Any = stream if stream is not None else _Stderr()
     fmt = settings.log_format or ("console" if settings.dev or out.isatty() else "json")
     renderer: Any = (
-        structlog.processors.JSONRenderer(sort_keys=False, default=str)
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        _json_line if fmt == "json" else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     final = [
         structlog.processors.format_exc_info,
