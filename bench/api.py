@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -539,12 +540,24 @@ class Wire:
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Reply:
         target = f"{path}?{urlencode(params)}" if params else path
-        if self._idle:
+        request = b"GET %s HTTP/1.1\r\n%s\r\n" % (target.encode(), self._head)
+        while self._idle:
+            # A kept connection the server closed while idle (Uvicorn closes them after 5 s)
+            # fails before any answer: try the next, then a new one, as httpx does.
             reader, writer = self._idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                return await self._exchange(reader, writer, request)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        return await self._exchange(reader, writer, request)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+    ) -> Reply:
         try:
-            writer.write(b"GET %s HTTP/1.1\r\n%s\r\n" % (target.encode(), self._head))
+            writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             lowered = head.lower()
             at = lowered.find(b"\r\ncontent-length:")
@@ -774,6 +787,7 @@ def serve_variant(variant: str) -> None:
     """The API as `batonflow serve` builds it, bare (logs at WARNING, no tracing) or observed
     (logs at INFO, tracing into an in-memory exporter), for `--observed`."""
     import uvicorn
+    import uvloop
     from opentelemetry.sdk.trace.export import SpanExportResult
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -797,7 +811,12 @@ def serve_variant(variant: str) -> None:
     logs.configure(settings, command="serve")
     exporter = Kept() if variant == "observed" else None
     telemetry = build_telemetry(settings, span_exporter=exporter, batch=True)
-    app = create_app(settings, telemetry=telemetry)
+
+    async def ready(_state: Any) -> None:
+        gc.collect()  # as `batonflow serve` does once it is up
+        gc.freeze()
+
+    app = create_app(settings, telemetry=telemetry, on_ready=ready)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -807,8 +826,11 @@ def serve_variant(variant: str) -> None:
         access_log=False,
         lifespan="on",
     )
-    with contextlib.suppress(KeyboardInterrupt):  # how the benchmark stops it
-        asyncio.run(uvicorn.Server(config).serve())
+    with (
+        contextlib.suppress(KeyboardInterrupt),  # how the benchmark stops it
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,  # as `serve` runs
+    ):
+        runner.run(uvicorn.Server(config).serve())
 
 
 async def starts(
