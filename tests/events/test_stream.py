@@ -5,6 +5,7 @@ live part without duplicates or gaps, resume after a cursor, stay inside their t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypedDict
 
@@ -150,6 +151,39 @@ async def test_followers_of_one_run_share_one_reader(
     assert _rows(done[-1]) == THREE_EVENTS
     assert feeds._feeds == {}
     assert executor.bus._queues == set()
+
+
+async def test_a_follower_that_read_ahead_does_not_hold_back_one_waiting_on_the_feed(
+    engine: AsyncEngine, tenant: str
+) -> None:
+    # A follower that joins reads the backlog itself. If it reads an event whose notification
+    # is still on its way, the feed must still read that event for the followers waiting on it
+    # (the poll is an hour away here, so nothing else would deliver it).
+    run = await start(engine, tenant, THREE)
+    bus = EventBus()
+    feeds = RunFeeds(engine, bus, poll_seconds=3600)
+    slow: Timing = {"poll_seconds": 3600, "heartbeat_seconds": 3600}
+    waiting = run_events(engine, bus, tenant, run.id, feeds=feeds, until_done=False, **slow)
+    assert _rows([await _next(waiting)]) == [(1, "run.queued", None)]
+    pending = asyncio.create_task(_next(waiting))  # now waits on the feed
+    await asyncio.sleep(0.05)
+    async with engine.begin() as conn:
+        await _insert_event(conn, tenant, run.id, 2)
+    ahead = run_events(engine, bus, tenant, run.id, feeds=feeds, until_done=False, **slow)
+    assert _rows([await _next(ahead), await _next(ahead)]) == [
+        (1, "run.queued", None),
+        (2, "step.skipped", "late"),
+    ]
+    beyond = asyncio.create_task(_next(ahead))  # past its backlog, waiting on the feed too
+    await asyncio.sleep(0.05)
+    bus.publish([(await _stored(engine, tenant, run.id))[-1]])  # the notification arrives
+    assert _rows([await asyncio.wait_for(pending, 5)]) == [(2, "step.skipped", "late")]
+    assert not beyond.done()  # and the follower that read it already gets it once only
+    beyond.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await beyond
+    await waiting.aclose()
+    await ahead.aclose()
 
 
 async def test_a_run_tail_resumes_after_a_seq_and_ends_after_the_backlog_unless_following(

@@ -274,7 +274,11 @@ async def run_events(
         async for item in state.catch_up(engine, tenant_id, run_id):
             spoke = time.monotonic()
             yield item
-        feed.last = max(feed.last, state.last)
+        if feed.inboxes == {inbox}:
+            # Alone on the feed: it need not read again what this follower just read. With
+            # others on it, it must: one of them may be waiting for the feed to read an event
+            # whose notification is still on its way, and nobody else will.
+            feed.last = max(feed.last, state.last)
         while not (state.ended and until_done):
             silence = spoke + heartbeat_seconds - time.monotonic()
             try:
