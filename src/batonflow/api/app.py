@@ -182,6 +182,12 @@ def create_app(
             settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        # The database thread of the API's writes and of the in-process executor: on SQLite a
+        # second writing connection waits for the lock in sleeps of up to 100 ms, where one
+        # thread queues its transactions in turn.
+        writer = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        for database in (db, writer):
+            observed.tracing.instrument_database(database)
         limiter = RateLimiter(settings)
         stop = asyncio.Event()
         serving: asyncio.Task[None] | None = None
@@ -219,6 +225,7 @@ def create_app(
                 specs=specs,
                 limiter=limiter,
                 telemetry=observed,
+                writer=writer,
             )
             if run_executor:
                 state.executor = Executor(
@@ -229,6 +236,7 @@ def create_app(
                     specs=specs,
                     gateway=gateway,
                     telemetry=observed,
+                    db=writer,
                 )
                 serving = asyncio.create_task(state.executor.serve(stop), name="batonflow-serve")
             app.state.batonflow = state
@@ -250,6 +258,7 @@ def create_app(
                     state_.executor.close()
                 await state_.gateway.aclose()
             await limiter.close()
+            writer.close()
             db.close()
             await engine.dispose()
             if owned:

@@ -52,6 +52,7 @@ class ApiState:
     limiter: RateLimiter
     executor: Executor | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
+    writer: Database | None = None  # the database thread the in-process executor writes in
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     feeds: RunFeeds = field(init=False)
 
@@ -72,6 +73,12 @@ class ApiState:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with reading(self.engine) as conn:
             yield conn
+
+    async def transact(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run `work` in a write transaction and commit it. On SQLite it runs whole in the
+        database thread the in-process executor's checkpoints use, so a burst of writes (runs
+        started) queues with them instead of waiting on SQLite's write lock."""
+        return await (self.writer or self.db).write(work)
 
     async def query(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a read transaction. On SQLite the whole transaction runs in the

@@ -31,6 +31,8 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 import sqlalchemy
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import DateTime, Dialect, TypeDecorator, event
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -315,6 +317,9 @@ class Database:
         self._sync: sqlalchemy.Engine | None = None
         self._conn: ThreadConnection | None = None
         self._trace: Callable[[str], None] | None = None
+        # Set by `Tracing.instrument_database`: a span for each write transaction of the
+        # database thread made inside a trace (statements there bypass SQLAlchemy's events).
+        self.tracer: Tracer | None = None
         if is_sqlite(engine):
             synchronous = sqlite_synchronous
             url = engine.url.set(drivername="sqlite")
@@ -329,6 +334,13 @@ class Database:
         if self._sync is None:
             async with self.engine.begin() as conn:
                 return await work(conn)
+        tracer = self.tracer
+        if tracer is not None and trace.get_current_span().is_recording():
+            attributes = {"db.system.name": "sqlite", "db.operation.name": "TRANSACTION"}
+            with tracer.start_as_current_span(
+                "TRANSACTION", kind=SpanKind.CLIENT, attributes=attributes
+            ):
+                return await self._in_thread(work, readonly=False)
         return await self._in_thread(work, readonly=False)
 
     async def read(self, work: Callable[[Conn], Awaitable[T]]) -> T:

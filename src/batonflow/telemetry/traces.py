@@ -9,7 +9,9 @@
               llm hop <provider:model>       one model of the route
                 llm try <n>                  each try of the hop (retries)
                   POST                       the HTTP client call (aiohttp / httpx)
-      <database statements>                  SQLAlchemy's events, where the async engine runs them
+      <database statements>                  SQLAlchemy's events, where the async engine runs them;
+                                             a TRANSACTION span for each write the SQLite database
+                                             thread runs inside a trace (`instrument_database`)
 
 Off unless `BATONFLOW_OTLP_ENDPOINT` is set: then spans are batched to the collector over
 OTLP/HTTP. Off means no TracerProvider at all: code holds the API's no-op tracer, whose spans
@@ -121,6 +123,13 @@ class Tracing:
         event.listen(sync, "before_cursor_execute", before)
         event.listen(sync, "after_cursor_execute", after)
         event.listen(sync, "handle_error", failed)
+
+    def instrument_database(self, db: Any) -> None:
+        """A span for each write transaction a `store.db.Database` runs in its SQLite thread
+        inside a trace (one span per transaction: its statements run on the sqlite3
+        connection, where SQLAlchemy's events do not see them). Reads there stay unspanned."""
+        if self.enabled:
+            db.tracer = self.tracer
 
     def instrument_http_clients(self) -> None:
         """Spans for outgoing HTTP calls (the model providers' SDKs use aiohttp and httpx).

@@ -102,10 +102,14 @@ class Executor:
         rand: Callable[[], float] = random.random,
         gateway: Gateway | None = None,
         telemetry: Telemetry | None = None,
+        db: Database | None = None,
     ) -> None:
         self.engine = engine_
         self.telemetry = telemetry or Telemetry()
-        self.db = Database(engine_, sqlite_synchronous=settings.sqlite_synchronous)
+        # `db`: a Database of the caller's to run this executor's transactions in (the API
+        # passes its writer, so its own writes queue with the executor's); the caller closes it.
+        self._owns_db = db is None
+        self.db = db or Database(engine_, sqlite_synchronous=settings.sqlite_synchronous)
         self.gateway = gateway or build_gateway(settings, DatabaseLedger(self.db))
         self.registry = registry
         self.settings = settings
@@ -137,8 +141,10 @@ class Executor:
     # -- public --------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the database thread; call once the executor is no longer used."""
-        self.db.close()
+        """Release the database thread (unless it was given); call once the executor is no
+        longer used."""
+        if self._owns_db:
+            self.db.close()
 
     async def _write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run one of this executor's write transactions. They run one at a time, and any that

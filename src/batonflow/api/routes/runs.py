@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ from batonflow.store import run_pages
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
+from batonflow.store.runs import RunRow
 from batonflow.telemetry.traces import starting_run
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -269,7 +271,8 @@ async def start_run(
             return replayed
     try:
         with starting_run(state.telemetry.tracer, body.workflow_id) as run_span:
-            async with state.write() as conn:
+
+            async def work(conn: Conn) -> RunRow:
                 active = await run_pages.active_count(conn, caller.tenant_id)
                 limit = state.settings.tenant_max_active_runs
                 if active >= limit:
@@ -281,7 +284,7 @@ async def start_run(
                 version = await workflow_store.get_version(
                     conn, caller.tenant_id, body.workflow_id, body.version
                 )
-                row = await run_service.start_run(
+                return await run_service.start_run(
                     conn,
                     tenant_id=caller.tenant_id,
                     version=version,
@@ -292,8 +295,10 @@ async def start_run(
                     now=state.now(),
                     idempotency=(idempotency_key, request_hash) if idempotency_key else None,
                 )
-                run_span.started(row)
-    except IntegrityError:
+
+            row = await state.transact(work)
+            run_span.started(row)
+    except (IntegrityError, sqlite3.IntegrityError):
         # Another request with the same key committed first: answer with its run.
         if idempotency_key is None:
             raise
