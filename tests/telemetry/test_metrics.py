@@ -50,16 +50,21 @@ LLM_CALL = {
 }
 
 
-async def test_events_on_the_bus_move_bounded_metrics() -> None:
-    metrics = Metrics()
-    bus = EventBus()
+def follow_recording(metrics: Metrics, bus: EventBus) -> tuple[asyncio.Task[None], list[list[str]]]:
+    """`metrics` following `bus`, and the run ids of every label lookup it makes."""
     asked: list[list[str]] = []
 
     async def labels(run_ids: Sequence[str]) -> dict[str, RunLabels]:
         asked.append(list(run_ids))
         return dict.fromkeys(run_ids, LABELS)
 
-    following = asyncio.create_task(metrics.follow(bus, labels))
+    return asyncio.create_task(metrics.follow(bus, labels)), asked
+
+
+async def test_events_on_the_bus_move_bounded_metrics() -> None:
+    metrics = Metrics()
+    bus = EventBus()
+    following, asked = follow_recording(metrics, bus)
     await asyncio.sleep(0)
     bus.publish(
         [
@@ -163,18 +168,12 @@ async def test_the_worker_serves_metrics_to_the_token_only() -> None:
 async def test_runs_learned_from_their_spec_are_counted_without_a_read() -> None:
     metrics = Metrics()
     bus = EventBus()
-    asked: list[list[str]] = []
-
-    async def labels(run_ids: Sequence[str]) -> dict[str, RunLabels]:
-        asked.append(list(run_ids))
-        return dict.fromkeys(run_ids, LABELS)
-
     spec = load_spec(
         "id: quick\nversion: '1'\nsteps:\n  - {id: echo, kind: agent, capability: demo.noop}\n",
         "quick.yaml",
         build_registry(),
     )
-    following = asyncio.create_task(metrics.follow(bus, labels))
+    following, asked = follow_recording(metrics, bus)
     await asyncio.sleep(0)
     metrics.learn("r1", "t1", spec)  # the tenant's slug is not known yet: nothing learned
     bus.publish([event("run.started", run_id="r1")])

@@ -132,6 +132,8 @@ class RateLimiter:
         }
         self._pool: redis.asyncio.ConnectionPool | None = None
         self._storage: Storage
+        # In-process storage answers each call at once: no tasks, no timeouts around it.
+        self._local = settings.redis_url is None
         if settings.redis_url is None:
             self._storage = MemoryStorage()
             self._where = "in-memory rate limit storage"
@@ -195,7 +197,7 @@ class RateLimiter:
     async def _each(self, calls: Iterable[Awaitable[T]]) -> list[T]:
         """Redis answers the calls concurrently; the memory storage answers each at once, so
         there they are awaited in turn (a task each would cost more than the call)."""
-        if isinstance(self._storage, MemoryStorage):
+        if self._local:
             return [await call for call in calls]
         return list(await asyncio.gather(*calls))
 
@@ -223,7 +225,7 @@ class RateLimiter:
     @contextlib.asynccontextmanager
     async def _deadline(self) -> AsyncIterator[None]:
         try:
-            if isinstance(self._storage, MemoryStorage):  # answers at once: nothing to wait for
+            if self._local:
                 yield
                 return
             async with asyncio.timeout(STORAGE_TIMEOUT):
