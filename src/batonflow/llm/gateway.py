@@ -60,6 +60,7 @@ from batonflow.llm.messages import (
 )
 from batonflow.llm.model import Model, split_name
 from batonflow.llm.prices import PriceTable
+from batonflow.telemetry import traces
 from batonflow.telemetry.logs import get_logger
 from batonflow.telemetry.traces import NO_TRACER
 
@@ -285,7 +286,7 @@ class Gateway:
         if output_model is not None and request.output_schema is None:
             request = request.model_copy(update={"output_schema": output_model.model_json_schema()})
         route, chain = self.resolve(target)
-        with self.tracer.start_as_current_span(f"llm {target or self.config.default}") as span:
+        with traces.span(self.tracer, f"llm {target or self.config.default}") as span:
             if span.is_recording():
                 span.set_attributes(
                     {
@@ -314,7 +315,7 @@ class Gateway:
         last: Exception | None = None
         for hop, name in enumerate(chain):
             try:
-                with self.tracer.start_as_current_span(f"llm hop {name}") as span:
+                with traces.span(self.tracer, f"llm hop {name}") as span:
                     if span.is_recording():
                         provider, model = split_name(name)
                         span.set_attributes(
@@ -554,7 +555,7 @@ class Gateway:
         number: int,
     ) -> ModelResponse:
         timeout = self._timeout(scope)
-        with self.tracer.start_as_current_span(f"llm try {number}") as span:
+        with traces.span(self.tracer, f"llm try {number}") as span:
             try:
                 async with asyncio.timeout(timeout):
                     response = await model.request(request, timeout=timeout, on_text=on_text)

@@ -320,6 +320,9 @@ class Database:
         # Set by `Tracing.instrument_database`: a span for each write transaction of the
         # database thread made inside a trace (statements there bypass SQLAlchemy's events).
         self.tracer: Tracer | None = None
+        # Called in the database thread as each write transaction starts its commit (the
+        # executor hands its telemetry's `committing` here: reports run while the disk works).
+        self.committing: Callable[[], None] | None = None
         if is_sqlite(engine):
             synchronous = sqlite_synchronous
             url = engine.url.set(drivername="sqlite")
@@ -329,13 +332,18 @@ class Database:
             _sqlite_events(self._sync, synchronous)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batonflow-db")
 
+    @property
+    def threaded(self) -> bool:
+        """True when transactions run in the SQLite database thread."""
+        return self._sync is not None
+
     async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and commit it."""
         if self._sync is None:
             async with self.engine.begin() as conn:
                 return await work(conn)
         tracer = self.tracer
-        if tracer is not None and trace.get_current_span().is_recording():
+        if tracer is not None and trace.get_current_span().get_span_context().trace_flags.sampled:
             attributes = {"db.system.name": "sqlite", "db.operation.name": "TRANSACTION"}
             with tracer.start_as_current_span(
                 "TRANSACTION", kind=SpanKind.CLIENT, attributes=attributes
@@ -376,6 +384,9 @@ class Database:
             if raw.in_transaction:
                 raw.rollback()
             raise
+        committing = self.committing
+        if committing is not None and not readonly:
+            committing()
         if connection.in_transaction():
             connection.commit()
         if raw.in_transaction:

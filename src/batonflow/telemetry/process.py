@@ -8,15 +8,19 @@ metrics that nobody scrapes and no tracing.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry import context as otel_context
+from opentelemetry.trace import INVALID_SPAN, Status, StatusCode, Tracer, set_span_in_context
 
 from batonflow.settings import Settings
 from batonflow.store import metrics as metric_store
@@ -41,29 +45,61 @@ log = get_logger("batonflow.executor")
 
 @dataclass
 class AttemptSeen:
-    """Handed to the executor for one attempt; `ended` reports how it went."""
+    """Handed to the executor for one attempt; `ended` reports how it went.
 
-    span: Any
+    The report (the `step.attempt` log line, the span's closing attributes and its end) is left
+    to `Telemetry.later`, off the step's critical path; it runs in the attempt's context, so the
+    line carries the attempt's fields and trace ids, and the span ends at the time `ended` saw."""
+
+    telemetry: Telemetry
+    span: Any  # the attempt's current span (a late span's placeholder)
     claim: Claim
+    late: traces.LateSpan | None = None  # recorded by the SDK when reported
     named: bool = False  # the span has the workflow's id and version already
     started: float = field(default_factory=time.perf_counter)
+    reported: bool = False
+
+    @property
+    def recording(self) -> bool:
+        return self.late is not None or bool(self.span.is_recording())
+
+    def recorded(self) -> Any:
+        """The span to finish: the SDK's (for a late span, made now, at its start time)."""
+        return self.late.record() if self.late is not None else self.span
 
     def ended(self, outcome: Outcome, spec: WorkflowSpec | None) -> None:
-        duration_ms = round((time.perf_counter() - self.started) * 1000, 3)
+        """Call once the outcome is queued for its checkpoint."""
+        self.reported = True
+        duration = time.perf_counter() - self.started
+        end_time = time.time_ns() if self.recording else None
+        self.telemetry.later(functools.partial(self._report, outcome, spec, duration, end_time))
+
+    def _report(
+        self, outcome: Outcome, spec: WorkflowSpec | None, duration: float, end_time: int | None
+    ) -> None:
         error = outcome.error or {}
-        if self.span.is_recording():
-            self.span.set_attribute("batonflow.step.status", outcome.status)
+        if end_time is not None:
+            attributes: dict[str, Any] = {"batonflow.step.status": outcome.status}
             if spec is not None and not self.named:
-                self.span.set_attributes(
-                    {"batonflow.workflow.id": spec.id, "batonflow.workflow.version": spec.version}
-                )
+                attributes["batonflow.workflow.id"] = spec.id
+                attributes["batonflow.workflow.version"] = spec.version
             if error:
-                self.span.set_attribute("batonflow.error.code", error.get("code", ""))
-            if outcome.status == "failed":
-                self.span.set_status(Status(StatusCode.ERROR, error.get("message")))
+                attributes["batonflow.error.code"] = error.get("code", "")
+            status = (
+                Status(StatusCode.ERROR, error.get("message"))
+                if outcome.status == "failed"
+                else None
+            )
+            if self.late is not None:
+                self.late.finish(end_time, attributes, status)
+            else:
+                self.span.set_attributes(attributes)
+                if status is not None:
+                    self.span.set_status(status)
+                self.span.end(end_time)
         fields: dict[str, Any] = {
             "status": outcome.status,
-            "duration_ms": duration_ms,
+            "duration_ms": round(duration * 1000, 3),
             "kind": self.claim.kind,
         }
         if error:
@@ -76,9 +112,53 @@ class AttemptSeen:
 
 @dataclass
 class Telemetry:
+    """Reports that can wait (an attempt's log line and span end) are queued by `later` and run
+    together by `flush`: when a database thread starts committing a write (`committing`, which
+    the executor hooks into its SQLite thread), so that they run on the event loop while the
+    commit waits on the disk instead of between a step and its checkpoint; else on the loop's
+    next turn, or within `FLUSH_WITHIN` seconds at the latest, and at `close`."""
+
+    FLUSH_WITHIN: ClassVar[float] = 0.05
+
     metrics: Metrics = field(default_factory=Metrics)
     tracing: traces.Tracing = field(default_factory=traces.Tracing)
     specs: SpecCache | None = None  # the executor's, to label a run's metrics without a read
+    flush_at_commits: bool = False  # a database thread calls `committing`
+    _later: list[tuple[contextvars.Context, Callable[[], None]]] = field(
+        default_factory=list, repr=False
+    )
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._reporting = traces.Later(self.tracing, self.later)
+
+    def later(self, report: Callable[[], None]) -> None:
+        """Run `report`, in the current context, at the next flush."""
+        self._later.append((contextvars.copy_context(), report))
+        if self._timer is None:
+            self._loop = loop = asyncio.get_running_loop()
+            delay = self.FLUSH_WITHIN if self.flush_at_commits else 0.0
+            self._timer = loop.call_later(delay, self._timed_flush)
+
+    def committing(self) -> None:
+        """From a database thread, as a write transaction commits: flush on the loop now."""
+        if self._later and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.flush)
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Run the queued reports, in the order they were queued."""
+        while self._later:
+            waiting, self._later = self._later, []
+            for context, report in waiting:
+                try:
+                    context.run(report)
+                except Exception:  # one broken report must not lose the others
+                    log.exception("telemetry.report_failed")
 
     @property
     def tracer(self) -> Tracer:
@@ -87,7 +167,9 @@ class Telemetry:
     @contextmanager
     def attempt(self, claim: Claim) -> Iterator[AttemptSeen]:
         """Around one attempt, in its own task: its log context (tenant, run, step, attempt)
-        and its span, a child of the run's trace wherever the run was started."""
+        and its span, a child of the run's trace wherever the run was started. The span stays
+        open past the block when `ended` was called in it (it ends in the report); a block
+        left by an exception ends it at once, with the exception recorded."""
         spec = self.specs.cached(claim.workflow_version_pk) if self.specs is not None else None
         if spec is not None:
             self.metrics.learn(claim.run_id, claim.tenant_id, spec)
@@ -98,8 +180,7 @@ class Telemetry:
             attempt=claim.attempt,
         )
         if not self.tracing.enabled:
-            with self.tracer.start_as_current_span("step") as span:
-                yield AttemptSeen(span, claim)
+            yield AttemptSeen(self, INVALID_SPAN, claim)  # records nothing, so nothing to end
             return
         attributes: dict[str, Any] = {
             "batonflow.tenant_id": claim.tenant_id,
@@ -111,10 +192,32 @@ class Telemetry:
         if spec is not None:
             attributes["batonflow.workflow.id"] = spec.id
             attributes["batonflow.workflow.version"] = spec.version
-        with self.tracer.start_as_current_span(
-            f"step {claim.key}", context=traces.parent(claim.ctx), attributes=attributes
-        ) as span:
-            yield AttemptSeen(span, claim, named=spec is not None)
+        name, parent = f"step {claim.key}", traces.parent(claim.ctx)
+        late = self.tracing.late_span(name, attributes, context=parent)
+        span = (
+            late.placeholder
+            if late is not None
+            else self.tracer.start_span(name, context=parent, attributes=attributes)
+        )
+        seen = AttemptSeen(self, span, claim, late, named=spec is not None)
+        token = otel_context.attach(set_span_in_context(span))
+        reporting = traces.LATER.set(self._reporting)
+        try:
+            yield seen
+        except BaseException as exc:
+            if not seen.reported:
+                seen.reported = True
+                failed = seen.recorded()
+                if failed.is_recording():
+                    failed.record_exception(exc)
+                    failed.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                failed.end()
+            raise
+        finally:
+            traces.LATER.reset(reporting)
+            otel_context.detach(token)
+        if not seen.reported:  # the block did not call `ended`
+            seen.recorded().end()
 
     def watch(
         self,
@@ -154,6 +257,10 @@ class Telemetry:
         return self.metrics.follow(bus, labels)
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.flush()
         self.tracing.shutdown()
 
 

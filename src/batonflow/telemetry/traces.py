@@ -22,15 +22,31 @@ exporter of their own (an in-memory one), which spans reach as they end.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import DEFAULT_ON
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from batonflow.settings import Settings
@@ -57,6 +73,138 @@ def parent(values: Mapping[str, Any]) -> otel_context.Context | None:
     return _extract(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Later:
+    """How an executor's attempt reports what can wait (`Telemetry.attempt` sets `LATER` to it
+    for the attempt's length): `run(report)` queues a report for the next telemetry flush."""
+
+    tracing: Tracing
+    run: Callable[[Callable[[], None]], None]
+
+
+LATER: ContextVar[Later | None] = ContextVar("batonflow_later", default=None)
+
+
+@contextmanager
+def span(
+    tracer: Tracer,
+    name: str,
+    *,
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+    whole: bool = False,
+) -> Iterator[Span]:
+    """`tracer.start_as_current_span(name)`, except inside an executor's attempt, where a span
+    that ends without an exception is reported at the attempt's next telemetry flush, with the
+    times it started and ended. With `whole` (the caller sets nothing on the span: its
+    `attributes` are all it has) it is a `LateSpan`, recorded whole at that flush; otherwise it
+    starts now and only its end waits. An exception is recorded, and ends the span, at once."""
+    later = LATER.get()
+    if later is not None and later.tracing.tracer is not tracer:
+        later = None
+    late = later.tracing.late_span(name, attributes, kind) if whole and later else None
+    current: Span = (
+        late.placeholder if late else tracer.start_span(name, kind=kind, attributes=attributes)
+    )
+    token = otel_context.attach(trace.set_span_in_context(current))
+    try:
+        yield current
+    except BaseException as exc:
+        recorded = late.record() if late else current
+        if recorded.is_recording():
+            recorded.record_exception(exc)
+            recorded.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        recorded.end()
+        raise
+    finally:
+        otel_context.detach(token)
+    if later is None or not (late or current.is_recording()):
+        current.end()
+    elif late is not None:
+        later.run(functools.partial(late.finish, time.time_ns()))
+    else:
+        later.run(functools.partial(current.end, time.time_ns()))
+
+
+class _Ids(RandomIdGenerator):
+    """Random ids, except for a span recorded after the fact (`LateSpan.record`), which takes
+    the ids it was given when it started."""
+
+    def __init__(self) -> None:
+        self._fixed = threading.local()
+
+    @contextmanager
+    def fixed(self, trace_id: int, span_id: int) -> Iterator[None]:
+        self._fixed.ids = (trace_id, span_id)
+        try:
+            yield
+        finally:
+            self._fixed.ids = None
+
+    def generate_trace_id(self) -> int:
+        ids = getattr(self._fixed, "ids", None)
+        return ids[0] if ids else super().generate_trace_id()
+
+    def generate_span_id(self) -> int:
+        ids = getattr(self._fixed, "ids", None)
+        return ids[1] if ids else super().generate_span_id()
+
+
+@dataclass(slots=True)
+class LateSpan:
+    """A span whose ids are fixed when it starts, so that its children and log lines name it,
+    and which the SDK records when it is reported (`record`), with the time it started: the
+    span's cost then falls outside the step's critical path. Made only under the default
+    sampler (parent-based, always on), whose decision is known from the parent alone."""
+
+    tracing: Tracing
+    name: str
+    context: otel_context.Context
+    parent: SpanContext | None
+    kind: SpanKind
+    attributes: Mapping[str, Any] | None
+    start_time: int
+    placeholder: Span
+
+    def record(self) -> Span:
+        """The SDK's span, started at `start_time`, with the ids its children have seen."""
+        ids = self.placeholder.get_span_context()
+        with self.tracing.ids.fixed(ids.trace_id, ids.span_id):
+            return self.tracing.tracer.start_span(
+                self.name,
+                context=self.context,
+                kind=self.kind,
+                attributes=self.attributes,
+                start_time=self.start_time,
+            )
+
+    def finish(
+        self,
+        end_time: int,
+        attributes: Mapping[str, Any] | None = None,
+        status: Status | None = None,
+    ) -> None:
+        """Hand the span, ended at `end_time` with `attributes` added, to the provider's
+        processors, as the SDK's span would at its end. Its attributes are the strings and
+        numbers Batonflow sets (not cleaned again); what needs the SDK's span (an exception
+        and its event) goes through `record` instead."""
+        tracing = self.tracing
+        readable = ReadableSpan(
+            self.name,
+            context=self.placeholder.get_span_context(),
+            parent=self.parent,
+            resource=tracing.provider.resource,
+            attributes={**(self.attributes or {}), **(attributes or {})},
+            kind=self.kind,
+            status=status or Status(StatusCode.UNSET),
+            start_time=self.start_time,
+            end_time=end_time,
+            instrumentation_scope=tracing.scope,
+        )
+        for processor in tracing.processors:
+            processor.on_end(readable)
+
+
 @functools.lru_cache(maxsize=4096)
 def _extract(traceparent: str) -> otel_context.Context:
     # Every attempt of a run carries the same traceparent; contexts are immutable.
@@ -69,11 +217,55 @@ class Tracing:
 
     tracer: Tracer = NO_TRACER
     provider: Any = None  # opentelemetry.sdk.trace.TracerProvider when on
+    ids: _Ids = field(default_factory=_Ids)  # the provider's id generator
+    processors: list[Any] = field(default_factory=list)  # the provider's, for late spans
+    scope: InstrumentationScope | None = None  # the tracer's
     _undo: list[Any] = field(default_factory=list)
 
     @property
     def enabled(self) -> bool:
         return self.provider is not None
+
+    def late_span(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        context: otel_context.Context | None = None,
+    ) -> LateSpan | None:
+        """A `LateSpan` child of `context` (default: the current one), or None where the SDK's
+        decision is not known ahead (tracing off, another sampler, a parent not sampled)."""
+        if self.provider is None or self.provider.sampler is not DEFAULT_ON:
+            return None
+        context = otel_context.get_current() if context is None else context
+        parent = trace.get_current_span(context).get_span_context()
+        if parent.is_valid:
+            if not parent.trace_flags.sampled:
+                return None
+            trace_id, state = parent.trace_id, parent.trace_state
+            flags = TraceFlags.SAMPLED | (parent.trace_flags & TraceFlags.RANDOM_TRACE_ID)
+        else:
+            trace_id, state = self.ids.generate_trace_id(), None
+            flags = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
+        placeholder = NonRecordingSpan(
+            SpanContext(
+                trace_id,
+                self.ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=TraceFlags(flags),
+                trace_state=state,
+            )
+        )
+        return LateSpan(
+            self,
+            name,
+            context,
+            parent if parent.is_valid else None,
+            kind,
+            attributes,
+            time.time_ns(),
+            placeholder,
+        )
 
     def instrument_engine(self, engine: Any) -> None:
         """A span for each statement a SQLAlchemy (async) engine runs inside a trace. Statements
@@ -166,10 +358,10 @@ def build_tracing(settings: Settings, *, exporter: Any = None, batch: bool = Fal
     resource = Resource.create(
         {"service.name": settings.service_name, "service.version": version("batonflow")}
     )
-    provider = TracerProvider(resource=resource)
+    ids = _Ids()
+    provider = TracerProvider(resource=resource, id_generator=ids)
     if exporter is not None:
         processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
-        provider.add_span_processor(processor)
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -177,8 +369,11 @@ def build_tracing(settings: Settings, *, exporter: Any = None, batch: bool = Fal
         endpoint = settings.otlp_endpoint.rstrip("/")
         if not endpoint.endswith("/v1/traces"):
             endpoint += "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    return Tracing(provider.get_tracer("batonflow", version("batonflow")), provider)
+        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
+    provider.add_span_processor(processor)
+    scope = InstrumentationScope("batonflow", version("batonflow"))
+    tracer = provider.get_tracer(scope.name, scope.version)
+    return Tracing(tracer, provider, ids, [processor], scope)
 
 
 @dataclass

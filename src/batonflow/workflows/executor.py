@@ -110,6 +110,9 @@ class Executor:
         # passes its writer, so its own writes queue with the executor's); the caller closes it.
         self._owns_db = db is None
         self.db = db or Database(engine_, sqlite_synchronous=settings.sqlite_synchronous)
+        if self.db.threaded:  # the attempts' reports run while its commits are on disk
+            self.db.committing = self.telemetry.committing
+            self.telemetry.flush_at_commits = True
         self.gateway = gateway or build_gateway(settings, DatabaseLedger(self.db))
         self.registry = registry
         self.settings = settings
@@ -143,6 +146,7 @@ class Executor:
     def close(self) -> None:
         """Release the database thread (unless it was given); call once the executor is no
         longer used."""
+        self.telemetry.flush()
         if self._owns_db:
             self.db.close()
 
@@ -376,12 +380,12 @@ class Executor:
         try:
             with self.telemetry.attempt(claim) as seen:  # log context and span of the attempt
                 outcome = await self._attempt(claim)
+                self._tasks.pop(ident, None)
+                self._queue.put_nowait(_Pending(outcome))
                 seen.ended(outcome, self.specs.cached(claim.workflow_version_pk))
         except asyncio.CancelledError:
             self._tasks.pop(ident, None)
             raise
-        self._tasks.pop(ident, None)
-        self._queue.put_nowait(_Pending(outcome))
 
     async def _attempt(self, claim: Claim) -> Outcome:
         calls: list[dict[str, Any]] = []
