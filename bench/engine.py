@@ -184,7 +184,6 @@ class Batonflow:
             self.logging(on=True)
             self.spans = InMemorySpanExporter() if self.traced else None
             self.telemetry = build_telemetry(settings, span_exporter=self.spans, batch=True)
-            self.telemetry.tracing.instrument_engine(self.engine)
             self.registry = build_registry(tracer=self.telemetry.tracer)
         async with self.engine.begin() as conn:
             self.tenant = await ensure_tenant(conn, "bench", utcnow())
@@ -264,7 +263,7 @@ class Batonflow:
         assert self.db is not None
         if self.telemetry is None:
             return await self.db.write(self._starter(workflow, {}))
-        with starting_run(self.telemetry.tracer, workflow) as run:
+        with starting_run(self.telemetry.tracing, workflow) as run:
             return await self.db.write(self._starter(workflow, run.carrier))
 
     def _starter(self, workflow: str, ctx: dict[str, Any]) -> Any:
@@ -720,7 +719,7 @@ async def paired(
 
     try:
         await pairs("linear", plan.warmup)
-        linear = await pairs("linear", plan.linear_reps * 2)
+        linear = await pairs("linear", plan.linear_reps * 6)
         batches = await pairs("throughput", 4)
         seen = await observed.observed_totals()
     finally:

@@ -29,7 +29,7 @@ async def test_an_attempt_logs_and_traces_as_a_child_of_its_run(capture: Capture
     captured = capture(Settings())
     exporter = InMemorySpanExporter()
     telemetry = build_telemetry(Settings(), span_exporter=exporter)
-    with traces.starting_run(telemetry.tracer, "outreach") as start:
+    with traces.starting_run(telemetry.tracing, "outreach") as start:
         carried = start.carrier
     claim = Claim("run-1", "draft", "tenant-1", "agent", 2, 3, "version-1", ctx=carried)
 
@@ -107,7 +107,7 @@ async def test_an_attempt_s_report_waits_for_a_commit_and_names_the_ids_its_chil
     if db.threaded:
         db.committing = telemetry.committing  # as the executor hooks it
         telemetry.flush_at_commits = True
-    with traces.starting_run(telemetry.tracer, "outreach") as start:
+    with traces.starting_run(telemetry.tracing, "outreach") as start:
         carried = start.carrier
     claim = Claim("run-1", "draft", "tenant-1", "agent", 1, 1, "version-1", ctx=carried)
     seen_ids: dict[str, tuple[int, int]] = {}

@@ -34,7 +34,7 @@ def test_tracing_is_off_unless_configured() -> None:
     assert isinstance(tracing.tracer, trace.NoOpTracer)
     with (
         tracing.tracer.start_as_current_span("nothing") as span,
-        traces.starting_run(tracing.tracer, "quick") as start,
+        traces.starting_run(tracing, "quick") as start,
     ):
         assert (span.is_recording(), start.carrier, traces.carrier()) == (False, {}, {})
     assert traces.parent({}) is None
@@ -47,7 +47,7 @@ def test_a_run_s_trace_context_parents_its_later_spans() -> None:
     tracing = traces.build_tracing(Settings(service_name="batonflow-test"), exporter=exporter)
     with (
         tracing.tracer.start_as_current_span("POST /api/v1/runs"),
-        traces.starting_run(tracing.tracer, "quick") as start,
+        traces.starting_run(tracing, "quick") as start,
     ):
         carried = dict(start.carrier)
     with tracing.tracer.start_as_current_span("step echo", context=traces.parent(carried)):

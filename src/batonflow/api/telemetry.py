@@ -17,7 +17,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -75,46 +76,61 @@ class RequestTelemetry:
         parent = traces.parent(
             {"traceparent": traceparent.decode("latin-1")} if traceparent else {}
         )
-        tracer = self.telemetry.tracer
+        tracing = self.telemetry.tracing
+        # A late span (recorded whole as the request ends) where the SDK's decision is known
+        # ahead; else the SDK's own span, whose name and attributes are set the same way.
+        late = tracing.late_span(method, None, SpanKind.SERVER, context=parent)
+        span = (
+            late.placeholder
+            if late is not None
+            else tracing.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+        )
+        token = otel_context.attach(set_span_in_context(span))
+        failure: Status | None = None
         try:
-            with tracer.start_as_current_span(
-                method, context=parent, kind=SpanKind.SERVER, record_exception=False
-            ) as span:
-                try:
-                    await self.app(scope, receive, send_with_id)
-                except Exception as exc:
-                    log.exception("request.failed", method=method, path=scope["path"])
-                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    if started:
-                        raise
-                    await self._internal_error(scope, receive, send_with_id, request_id)
-                route = route_of(scope)
-                if span.is_recording():
-                    span.update_name(f"{method} {route}")
-                    span.set_attributes(
-                        {
-                            "http.request.method": method,
-                            "http.route": route,
-                            "url.path": scope["path"],
-                            "http.response.status_code": status,
-                            "batonflow.request_id": request_id,
-                            **_who(),
-                        }
-                    )
-                    if status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
-                elapsed = time.perf_counter() - begun
-                self._count(method, route, status, elapsed)
-                line = log.debug if scope["path"].startswith(QUIET) else log.info
-                line(
-                    "request",
-                    method=method,
-                    path=scope["path"],
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                )
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                log.exception("request.failed", method=method, path=scope["path"])
+                failure = Status(StatusCode.ERROR, type(exc).__name__)
+                if started:
+                    raise
+                await self._internal_error(scope, receive, send_with_id, request_id)
+            route = route_of(scope)
+            elapsed = time.perf_counter() - begun
+            self._count(method, route, status, elapsed)
+            line = log.debug if scope["path"].startswith(QUIET) else log.info
+            line(
+                "request",
+                method=method,
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 3),
+            )
         finally:
+            otel_context.detach(token)
+            if late is not None or span.is_recording():
+                route = route_of(scope)
+                attributes = {
+                    "http.request.method": method,
+                    "http.route": route,
+                    "url.path": scope["path"],
+                    "http.response.status_code": status,
+                    "batonflow.request_id": request_id,
+                    **_who(),
+                }
+                if failure is None and status >= 500:
+                    failure = Status(StatusCode.ERROR)
+                if late is not None:
+                    late.name = f"{method} {route}"
+                    late.finish(time.time_ns(), attributes, failure)
+                else:
+                    span.update_name(f"{method} {route}")
+                    span.set_attributes(attributes)
+                    if failure is not None:
+                        span.set_status(failure)
+                    span.end()
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**outer)
 

@@ -194,7 +194,7 @@ def run(
             version = await _register(ctx, workflow)
             spec = WorkflowSpec.model_validate(version.spec)
             inputs = _parse_inputs(input_ or [], spec)
-            with starting_run(ctx.telemetry.tracer, spec.id) as run_span:
+            with starting_run(ctx.telemetry.tracing, spec.id) as run_span:
                 async with ctx.engine.begin() as conn:
                     row = await run_service.start_run(
                         conn,

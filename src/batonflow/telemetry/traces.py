@@ -382,22 +382,45 @@ class RunStart:
 
     span: Span
     carrier: dict[str, str]
+    late: LateSpan | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def started(self, run: Any) -> None:
         """Name the run on its span once it exists (`run` is a RunRow)."""
-        if self.span.is_recording():
-            self.span.set_attributes(
-                {
-                    "batonflow.tenant_id": run.tenant_id,
-                    "batonflow.workflow.id": run.workflow_id,
-                    "batonflow.workflow.version": run.workflow_version,
-                    "batonflow.run_id": run.id,
-                }
-            )
+        if self.late is not None or self.span.is_recording():
+            self.attributes = {
+                "batonflow.tenant_id": run.tenant_id,
+                "batonflow.workflow.id": run.workflow_id,
+                "batonflow.workflow.version": run.workflow_version,
+                "batonflow.run_id": run.id,
+            }
 
 
 @contextmanager
-def starting_run(tracer: Tracer, workflow_id: str) -> Iterator[RunStart]:
-    """`with starting_run(tracer, wf) as start: ctx |= start.carrier; row = ...; start.started(row)`"""
-    with tracer.start_as_current_span(f"run {workflow_id}") as span:
-        yield RunStart(span, carrier())
+def starting_run(tracing: Tracing, workflow_id: str) -> Iterator[RunStart]:
+    """`with starting_run(tracing, wf) as start: ctx |= start.carrier; row = ...;
+    start.started(row)`. The run's span is a late one where it can be (recorded whole as the
+    block ends), else the SDK's; an exception out of the block is recorded on it."""
+    name = f"run {workflow_id}"
+    late = tracing.late_span(name, None)
+    current = late.placeholder if late is not None else tracing.tracer.start_span(name)
+    token = otel_context.attach(trace.set_span_in_context(current))
+    start = RunStart(current, carrier(), late)
+    try:
+        yield start
+    except BaseException as exc:
+        recorded = late.record() if late is not None else current
+        if recorded.is_recording():
+            recorded.set_attributes(start.attributes)
+            recorded.record_exception(exc)
+            recorded.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        recorded.end()
+        raise
+    finally:
+        otel_context.detach(token)
+    if late is not None:
+        late.finish(time.time_ns(), start.attributes)
+    else:
+        if start.attributes:
+            current.set_attributes(start.attributes)
+        current.end()

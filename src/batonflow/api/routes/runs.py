@@ -270,7 +270,7 @@ async def start_run(
             response.status_code = status.HTTP_200_OK
             return replayed
     try:
-        with starting_run(state.telemetry.tracer, body.workflow_id) as run_span:
+        with starting_run(state.telemetry.tracing, body.workflow_id) as run_span:
 
             async def work(conn: Conn) -> RunRow:
                 active = await run_pages.active_count(conn, caller.tenant_id)
