@@ -1,6 +1,6 @@
 """Engine benchmark: Batonflow (SQLite and PostgreSQL) against LangGraph and a bare-commit floor.
 
-    .venv/bin/python bench/engine.py            # full run, about 35 s on 2 cores (< 3 min)
+    .venv/bin/python bench/engine.py            # full run, about 1 min on 2 cores (< 3 min)
     .venv/bin/python bench/engine.py --quick    # smoke version, under 30 s
 
 Prints exactly one JSON line on stdout; progress goes to stderr. Every system runs the same three
