@@ -9,6 +9,7 @@ metrics that nobody scrapes and no tracing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import time
@@ -136,15 +137,17 @@ class Telemetry:
     def later(self, report: Callable[[], None]) -> None:
         """Run `report`, in the current context, at the next flush."""
         self._later.append((contextvars.copy_context(), report))
-        if self._timer is None:
-            self._loop = loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if self._timer is None or self._loop is not loop:  # (a new loop: the old one's is gone)
+            self._loop = loop
             delay = self.FLUSH_WITHIN if self.flush_at_commits else 0.0
             self._timer = loop.call_later(delay, self._timed_flush)
 
     def committing(self) -> None:
         """From a database thread, as a write transaction commits: flush on the loop now."""
         if self._later and self._loop is not None:
-            self._loop.call_soon_threadsafe(self.flush)
+            with contextlib.suppress(RuntimeError):  # its loop has closed: the timer or close
+                self._loop.call_soon_threadsafe(self.flush)
 
     def _timed_flush(self) -> None:
         self._timer = None
@@ -207,11 +210,7 @@ class Telemetry:
         except BaseException as exc:
             if not seen.reported:
                 seen.reported = True
-                failed = seen.recorded()
-                if failed.is_recording():
-                    failed.record_exception(exc)
-                    failed.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                failed.end()
+                traces.end_failed(seen.recorded(), exc)
             raise
         finally:
             traces.LATER.reset(reporting)

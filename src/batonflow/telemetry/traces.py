@@ -13,6 +13,10 @@
                                              a TRANSACTION span for each write the SQLite database
                                              thread runs inside a trace (`instrument_database`)
 
+The request, run, step and agent spans are `LateSpan`s where the sampler allows: their ids are
+fixed as they start and they are handed to the processors whole as they end; inside an attempt
+their end waits for the executor's next commit (`Later`, see telemetry/process.py).
+
 Off unless `BATONFLOW_OTLP_ENDPOINT` is set: then spans are batched to the collector over
 OTLP/HTTP. Off means no TracerProvider at all: code holds the API's no-op tracer, whose spans
 record nothing, and `carrier()` adds nothing to a run's ctx. Tests and benchmarks pass an
@@ -85,6 +89,17 @@ class Later:
 LATER: ContextVar[Later | None] = ContextVar("batonflow_later", default=None)
 
 
+def end_failed(span: Span, exc: BaseException, attributes: Mapping[str, Any] | None = None) -> None:
+    """End `span` with `exc` recorded on it (an event and an error status), as the SDK does
+    for an exception out of `start_as_current_span`."""
+    if span.is_recording():
+        if attributes:
+            span.set_attributes(attributes)
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    span.end()
+
+
 @contextmanager
 def span(
     tracer: Tracer,
@@ -110,11 +125,7 @@ def span(
     try:
         yield current
     except BaseException as exc:
-        recorded = late.record() if late else current
-        if recorded.is_recording():
-            recorded.record_exception(exc)
-            recorded.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        recorded.end()
+        end_failed(late.record() if late else current, exc)
         raise
     finally:
         otel_context.detach(token)
@@ -153,9 +164,11 @@ class _Ids(RandomIdGenerator):
 @dataclass(slots=True)
 class LateSpan:
     """A span whose ids are fixed when it starts, so that its children and log lines name it,
-    and which the SDK records when it is reported (`record`), with the time it started: the
-    span's cost then falls outside the step's critical path. Made only under the default
-    sampler (parent-based, always on), whose decision is known from the parent alone."""
+    and which reaches the span processors as one finished span when it ends (`finish`): a
+    fraction of the cost of the SDK's span object, and none of it while the span is open. An
+    exception out of it is recorded on the SDK's span instead, made then with the same ids and
+    start time (`record`). Made only under the default sampler (parent-based, always on), whose
+    decision is known from the parent alone; the processors are the ones `build_tracing` adds."""
 
     tracing: Tracing
     name: str
@@ -409,12 +422,7 @@ def starting_run(tracing: Tracing, workflow_id: str) -> Iterator[RunStart]:
     try:
         yield start
     except BaseException as exc:
-        recorded = late.record() if late is not None else current
-        if recorded.is_recording():
-            recorded.set_attributes(start.attributes)
-            recorded.record_exception(exc)
-            recorded.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        recorded.end()
+        end_failed(late.record() if late is not None else current, exc, start.attributes)
         raise
     finally:
         otel_context.detach(token)
