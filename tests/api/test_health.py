@@ -55,7 +55,7 @@ async def test_ready_is_503_when_the_schema_is_behind_the_code(
             "checks": {
                 "database": {
                     "ok": False,
-                    "error": "the database schema is at 0003, not 9999; run `batonflow db upgrade`",
+                    "error": "the database schema is at 0004, not 9999; run `batonflow db upgrade`",
                 },
                 "model": OK,
             },

@@ -535,11 +535,11 @@ async def test_db_upgrade(cli: Cli, tmp_path: Path) -> None:
 
     for _ in range(2):  # the second time there is nothing to do
         done = cli("db", "upgrade")
-        assert (done.returncode, done.stdout, done.stderr) == (0, "database at 0003\n", "")
+        assert (done.returncode, done.stdout, done.stderr) == (0, "database at 0004\n", "")
 
     engine = create_engine(cli.url)
     try:
-        assert await migrate.current(engine) == migrate.head() == "0003"
+        assert await migrate.current(engine) == migrate.head() == "0004"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
     finally:

@@ -63,7 +63,7 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == []
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == migrate.head() == "0003"
+    assert await migrate.current(fresh) == migrate.head() == "0004"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
     await migrate.downgrade(fresh, "base")
@@ -71,14 +71,14 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == ["alembic_version"]
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0003"
+    assert await migrate.current(fresh) == "0004"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
 async def test_upgrade_is_idempotent_at_head(fresh: AsyncEngine) -> None:
     await migrate.upgrade(fresh)
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0003"
+    assert await migrate.current(fresh) == "0004"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
@@ -119,4 +119,60 @@ async def test_the_migrated_schema_matches_the_models(fresh: AsyncEngine) -> Non
 
 
 def test_the_head_the_cli_checks_is_the_trees_head() -> None:
-    assert migrate.head() == migrate.tree_head() == "0003"
+    assert migrate.head() == migrate.tree_head() == "0004"
+
+
+async def test_the_admin_list_indexes_keep_stored_users_and_serve_the_pages(
+    fresh: AsyncEngine,
+) -> None:
+    await migrate.upgrade(fresh, "0003")
+    async with fresh.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO tenants (id, slug, name, created_at, llm_log_bodies) "
+                "VALUES ('t1', 'acme', 'Acme', '2026-01-01 00:00:00', false)"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, email, name, role, password_hash, active, "
+                "created_at) VALUES ('u1', 't1', 'ada@acme.test', 'Ada', 'admin', 'x', true, "
+                "'2026-01-02 00:00:00')"
+            )
+        )
+    await migrate.upgrade(fresh)
+
+    def indexes(sync: Connection) -> dict[str, list[list[str | None]]]:
+        """Each table's indexes that lead with tenant_id (unique constraints aside)."""
+        found = inspect(sync)
+        return {
+            table: [
+                list(ix["column_names"])
+                for ix in found.get_indexes(table)
+                if ix["column_names"][0] == "tenant_id"
+            ]
+            for table in ("users", "api_keys", "invitations")
+        }
+
+    async with fresh.connect() as conn:
+        assert (await conn.execute(text("SELECT email FROM users"))).scalars().all() == [
+            "ada@acme.test"
+        ]
+        assert await conn.run_sync(indexes) == {
+            "users": [["tenant_id", "created_at", "id"]],
+            "api_keys": [["tenant_id", "created_at", "id"]],
+            "invitations": [["tenant_id", "created_at", "id"]],
+        }
+        if fresh.dialect.name == "sqlite":  # PostgreSQL scans tables this small, as it should
+            plan = await conn.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT id FROM users WHERE tenant_id = 't1' "
+                    "AND (created_at, id) > ('2026-01-01 00:00:00', '') "
+                    "ORDER BY created_at, id LIMIT 50"
+                )
+            )
+            details = " ".join(str(row[-1]) for row in plan)
+            assert (
+                "INDEX ix_users_tenant_created (tenant_id=? AND (created_at,id)>(?,?))" in details
+            )
+            assert "TEMP B-TREE" not in details  # the index gives the order: no sort

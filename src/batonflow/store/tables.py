@@ -342,9 +342,11 @@ class User(Base):
     """A person who signs in. An email address belongs to one tenant."""
 
     __tablename__ = "users"
+    # The admin list's keyset pages, in (created_at, id) order within the tenant
+    __table_args__ = (Index("ix_users_tenant_created", "tenant_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
@@ -376,9 +378,11 @@ class ApiKey(Base):
     """A machine client's key: stored as a hash, shown once, with scopes and an expiry."""
 
     __tablename__ = "api_keys"
+    # The admin list's keyset pages, in (created_at, id) order within the tenant
+    __table_args__ = (Index("ix_api_keys_tenant_created", "tenant_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(32))
     key_hash: Mapped[str] = mapped_column(String(80), unique=True)
@@ -394,9 +398,11 @@ class Invitation(Base):
     """An invitation to join a tenant with a role; the token is stored as a hash."""
 
     __tablename__ = "invitations"
+    # The admin list's keyset pages, in (created_at, id) order within the tenant
+    __table_args__ = (Index("ix_invitations_tenant_created", "tenant_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(80), unique=True)
