@@ -9,6 +9,7 @@ routing-level answers (unknown path, wrong method).
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -125,3 +126,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    # The same race, from a statement the SQLite database thread ran on sqlite3 directly.
+    app.add_exception_handler(sqlite3.IntegrityError, _integrity)

@@ -17,7 +17,9 @@ from batonflow.auth.scopes import Principal
 from batonflow.runs import reviews as review_service
 from batonflow.runs.service import Actor
 from batonflow.store import reviews as review_store
+from batonflow.store.db import Conn
 from batonflow.store.reviews import ReviewRow
+from batonflow.workflows.checkpoint import CommitResult
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 ReviewStatus = Literal["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"]
@@ -98,8 +100,9 @@ async def decide(
     caller: Annotated[Principal, require("reviews:decide")],
 ) -> ReviewOut:
     """Decide a review (approve, edit, reject) or give an input step its data, exactly once."""
-    async with state.write() as conn:
-        result = await review_service.decide(
+
+    async def work(conn: Conn) -> CommitResult:
+        return await review_service.decide(
             conn,
             state.specs,
             tenant_id=caller.tenant_id,
@@ -110,6 +113,8 @@ async def decide(
             data=body.data,
             comment=body.comment,
         )
+
+    result = await state.transact(work)  # with the executor's checkpoints, in turn
     state.committed(result.events)
     async with state.read() as conn:
         return _out(await review_store.get_review(conn, caller.tenant_id, review_id))

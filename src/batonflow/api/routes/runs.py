@@ -34,6 +34,7 @@ from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
 from batonflow.store.runs import RunRow
 from batonflow.telemetry.traces import starting_run
+from batonflow.workflows.checkpoint import CommitResult
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 IdempotencyKey = Annotated[
@@ -397,8 +398,9 @@ async def cancel_run(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Cancel a queued, running or waiting run (and its child runs)."""
-    async with state.write() as conn:
-        result = await run_service.cancel_run(
+
+    async def work(conn: Conn) -> CommitResult:
+        return await run_service.cancel_run(
             conn,
             tenant_id=caller.tenant_id,
             run_id=run_id,
@@ -406,6 +408,8 @@ async def cancel_run(
             reason=body.reason,
             now=state.now(),
         )
+
+    result = await state.transact(work)
     state.committed(result.events)
     return await _detail(state, caller.tenant_id, run_id)
 
@@ -415,8 +419,9 @@ async def retry_run(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:write")]
 ) -> RunDetail:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
-    async with state.write() as conn:
-        result = await run_service.retry_run(
+
+    async def work(conn: Conn) -> CommitResult:
+        return await run_service.retry_run(
             conn,
             state.specs,
             tenant_id=caller.tenant_id,
@@ -424,6 +429,8 @@ async def retry_run(
             actor=_actor(caller),
             now=state.now(),
         )
+
+    result = await state.transact(work)
     state.committed(result.events)
     return await _detail(state, caller.tenant_id, run_id)
 
@@ -437,8 +444,9 @@ async def override_step(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Set an unfinished step's output by hand (recorded with who and why); the run continues."""
-    async with state.write() as conn:
-        result = await run_service.override_step(
+
+    async def work(conn: Conn) -> CommitResult:
+        return await run_service.override_step(
             conn,
             state.specs,
             tenant_id=caller.tenant_id,
@@ -449,5 +457,7 @@ async def override_step(
             actor=_actor(caller),
             now=state.now(),
         )
+
+    result = await state.transact(work)
     state.committed(result.events)
     return await _detail(state, caller.tenant_id, run_id)
