@@ -13,6 +13,7 @@ import pytest
 from dirty_equals import IsStr
 from fastapi import FastAPI
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
@@ -69,7 +70,7 @@ def test_a_run_s_trace_context_parents_its_later_spans() -> None:
 class Collector(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.posts: list[tuple[str, str, int]] = []
+        self.posts: list[tuple[str, str, bytes]] = []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -77,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.posts.append((self.path, self.headers["Content-Type"], len(body)))
+        self.server.posts.append((self.path, self.headers["Content-Type"], body))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.end_headers()
@@ -101,13 +102,28 @@ def test_spans_are_exported_over_otlp_http_to_the_configured_collector(
     endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
     tracing = traces.build_tracing(Settings(otlp_endpoint=endpoint))
     assert tracing.enabled
-    with tracing.tracer.start_as_current_span("run quick"):
+    with (
+        tracing.tracer.start_as_current_span("POST /api/v1/runs") as request,
+        traces.starting_run(tracing, "quick") as start,  # a late span, handed over whole
+    ):
         pass
     tracing.shutdown()  # flushes the batch
     assert [(path, kind) for path, kind, _ in collector.posts] == [
         ("/v1/traces", "application/x-protobuf")
     ]
-    assert collector.posts[0][2] > 0
+    sent = ExportTraceServiceRequest.FromString(collector.posts[0][2])
+    spans = [span for rs in sent.resource_spans for ss in rs.scope_spans for span in ss.spans]
+    by_name = {span.name: span for span in spans}
+    assert sorted(by_name) == ["POST /api/v1/runs", "run quick"]
+    run, outer = by_name["run quick"], request.get_span_context()
+    assert (run.trace_id.hex(), run.parent_span_id.hex()) == (
+        f"{outer.trace_id:032x}",
+        f"{outer.span_id:016x}",
+    )
+    assert run.span_id.hex() == f"{start.span.get_span_context().span_id:016x}"
+    assert run.end_time_unix_nano >= run.start_time_unix_nano > 0
+    scopes = {ss.scope.name for rs in sent.resource_spans for ss in rs.scope_spans}
+    assert scopes == {"batonflow"}
 
 
 @pytest.fixture
