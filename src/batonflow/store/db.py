@@ -192,6 +192,20 @@ class _Compiled:
             self._get = operator.itemgetter(*names)
         self._convert = [(index, bind) for index, bind in enumerate(binds) if bind.process]
 
+    def rows(self, rows: Sequence[Any]) -> list[Any]:
+        """Fetched rows with the columns' result processors applied (as SQLAlchemy would)."""
+        if not self.processed:
+            return list(rows)
+        out = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.convert:
+                value = values[index]
+                if value is not None:  # every result processor keeps NULL as None
+                    values[index] = process(value)
+            out.append(values)
+        return out
+
     def params(self, row: Mapping[str, Any], memo: dict[Any, Any]) -> list[Any]:
         if self._get is None:
             return []
@@ -276,26 +290,35 @@ class Prepared:
         return result.rowcount
 
     async def fetch(self, conn: Conn, params: Mapping[str, Any] | None = None) -> list[Any]:
-        """The rows of a SELECT, as tuples in column order."""
+        """The rows of a SELECT, as tuples in column order. In the database thread it runs on
+        the sqlite3 connection; in a read-only PostgreSQL transaction (`reading`) on the asyncpg
+        connection itself, which skips about 0.25 ms of SQLAlchemy's per-statement work (each
+        statement there is its own snapshot either way, under READ COMMITTED)."""
         if isinstance(conn, ThreadConnection):
             compiled = self._compile(conn.dialect, None)
             if compiled is not None:
                 rows = conn.raw.execute(
                     compiled.sql, compiled.params(params or {}, conn.memo)
                 ).fetchall()
-                if not compiled.processed:
-                    return rows
-                convert = compiled.convert
-                out = []
-                for row in rows:
-                    values = list(row)
-                    for index, process in convert:
-                        value = values[index]
-                        if value is not None:  # every result processor keeps NULL as None
-                            values[index] = process(value)
-                    out.append(values)
-                return out
+                return compiled.rows(rows)
+        elif isinstance(conn, AsyncConnection) and _reads_on_asyncpg(conn):
+            compiled = self._compile(conn.dialect, None)
+            if compiled is not None:
+                assert conn.sync_connection is not None
+                driver: Any = conn.sync_connection.connection.driver_connection
+                values = compiled.params(params or {}, {})
+                return compiled.rows(await driver.fetch(compiled.sql, *values))
         return list(await conn.execute(self.statement, params))
+
+
+def _reads_on_asyncpg(conn: AsyncConnection) -> bool:
+    """A read-only connection (`reading`) of the asyncpg driver, checked out."""
+    sync = conn.sync_connection
+    return (
+        sync is not None
+        and sync.dialect.driver == "asyncpg"
+        and bool(sync.get_execution_options().get(READONLY, False))
+    )
 
 
 def run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
