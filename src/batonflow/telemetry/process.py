@@ -14,7 +14,6 @@ import contextvars
 import functools
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,19 +45,72 @@ log = get_logger("batonflow.executor")
 
 @dataclass
 class AttemptSeen:
-    """Handed to the executor for one attempt; `ended` reports how it went.
+    """One attempt's telemetry, as a `with` block (`Telemetry.attempt`); `ended` reports how it
+    went. (A class rather than a generator's context manager: it wraps every attempt.)
 
     The report (the `step.attempt` log line, the span's closing attributes and its end) is left
     to `Telemetry.later`, off the step's critical path; it runs in the attempt's context, so the
     line carries the attempt's fields and trace ids, and the span ends at the time `ended` saw."""
 
     telemetry: Telemetry
-    span: Any  # the attempt's current span (a late span's placeholder)
     claim: Claim
+    span: Any = INVALID_SPAN  # the attempt's current span (a late span's placeholder)
     late: traces.LateSpan | None = None  # recorded by the SDK when reported
     named: bool = False  # the span has the workflow's id and version already
     started: float = field(default_factory=time.perf_counter)
     reported: bool = False
+    _token: Any = None
+    _reporting: Any = None
+
+    def __enter__(self) -> AttemptSeen:
+        telemetry, claim = self.telemetry, self.claim
+        specs = telemetry.specs
+        spec = specs.cached(claim.workflow_version_pk) if specs is not None else None
+        if spec is not None:
+            telemetry.metrics.learn(claim.run_id, claim.tenant_id, spec)
+        structlog.contextvars.bind_contextvars(
+            tenant_id=claim.tenant_id,
+            run_id=claim.run_id,
+            step_id=claim.key,
+            attempt=claim.attempt,
+        )
+        tracing = telemetry.tracing
+        if not tracing.enabled:
+            return self  # the invalid span records nothing, so there is nothing to end
+        attributes: dict[str, Any] = {
+            "batonflow.tenant_id": claim.tenant_id,
+            "batonflow.run_id": claim.run_id,
+            "batonflow.step.key": claim.key,
+            "batonflow.step.kind": claim.kind,
+            "batonflow.step.attempt": claim.attempt,
+        }
+        if spec is not None:
+            attributes["batonflow.workflow.id"] = spec.id
+            attributes["batonflow.workflow.version"] = spec.version
+            self.named = True
+        name, parent = f"step {claim.key}", traces.parent(claim.ctx)
+        late = self.late = tracing.late_span(name, attributes, context=parent)
+        self.span = (
+            late.placeholder
+            if late is not None
+            else tracing.tracer.start_span(name, context=parent, attributes=attributes)
+        )
+        self._token = otel_context.attach(set_span_in_context(self.span))
+        self._reporting = traces.LATER.set(telemetry.reporting)
+        return self
+
+    def __exit__(self, _kind: Any, exc: BaseException | None, _tb: Any) -> None:
+        if self._token is None:
+            return
+        traces.LATER.reset(self._reporting)
+        otel_context.detach(self._token)
+        if self.reported:
+            return
+        self.reported = True
+        if exc is not None:
+            traces.end_failed(self.recorded(), exc)
+        else:  # the block did not call `ended`
+            self.recorded().end()
 
     @property
     def recording(self) -> bool:
@@ -132,7 +184,7 @@ class Telemetry:
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self._reporting = traces.Later(self.tracing, self.later)
+        self.reporting = traces.Later(self.tracing, self.later)
 
     def later(self, report: Callable[[], None]) -> None:
         """Run `report`, in the current context, at the next flush."""
@@ -167,56 +219,13 @@ class Telemetry:
     def tracer(self) -> Tracer:
         return self.tracing.tracer
 
-    @contextmanager
-    def attempt(self, claim: Claim) -> Iterator[AttemptSeen]:
-        """Around one attempt, in its own task: its log context (tenant, run, step, attempt)
-        and its span, a child of the run's trace wherever the run was started. The span stays
-        open past the block when `ended` was called in it (it ends in the report); a block
-        left by an exception ends it at once, with the exception recorded."""
-        spec = self.specs.cached(claim.workflow_version_pk) if self.specs is not None else None
-        if spec is not None:
-            self.metrics.learn(claim.run_id, claim.tenant_id, spec)
-        structlog.contextvars.bind_contextvars(
-            tenant_id=claim.tenant_id,
-            run_id=claim.run_id,
-            step_id=claim.key,
-            attempt=claim.attempt,
-        )
-        if not self.tracing.enabled:
-            yield AttemptSeen(self, INVALID_SPAN, claim)  # records nothing, so nothing to end
-            return
-        attributes: dict[str, Any] = {
-            "batonflow.tenant_id": claim.tenant_id,
-            "batonflow.run_id": claim.run_id,
-            "batonflow.step.key": claim.key,
-            "batonflow.step.kind": claim.kind,
-            "batonflow.step.attempt": claim.attempt,
-        }
-        if spec is not None:
-            attributes["batonflow.workflow.id"] = spec.id
-            attributes["batonflow.workflow.version"] = spec.version
-        name, parent = f"step {claim.key}", traces.parent(claim.ctx)
-        late = self.tracing.late_span(name, attributes, context=parent)
-        span = (
-            late.placeholder
-            if late is not None
-            else self.tracer.start_span(name, context=parent, attributes=attributes)
-        )
-        seen = AttemptSeen(self, span, claim, late, named=spec is not None)
-        token = otel_context.attach(set_span_in_context(span))
-        reporting = traces.LATER.set(self._reporting)
-        try:
-            yield seen
-        except BaseException as exc:
-            if not seen.reported:
-                seen.reported = True
-                traces.end_failed(seen.recorded(), exc)
-            raise
-        finally:
-            traces.LATER.reset(reporting)
-            otel_context.detach(token)
-        if not seen.reported:  # the block did not call `ended`
-            seen.recorded().end()
+    def attempt(self, claim: Claim) -> AttemptSeen:
+        """`with telemetry.attempt(claim) as seen:` around one attempt, in its own task: its log
+        context (tenant, run, step, attempt) and its span, a child of the run's trace wherever
+        the run was started. The span stays open past the block when `ended` was called in it
+        (it ends in the report); a block left by an exception ends it at once, with the
+        exception recorded."""
+        return AttemptSeen(self, claim)
 
     def watch(
         self,

@@ -26,6 +26,7 @@ exporter of their own (an in-memory one), which spans reach as they end.
 from __future__ import annotations
 
 import functools
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +43,7 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
+    INVALID_SPAN_ID,
     NonRecordingSpan,
     Span,
     SpanContext,
@@ -100,7 +102,6 @@ def end_failed(span: Span, exc: BaseException, attributes: Mapping[str, Any] | N
     span.end()
 
 
-@contextmanager
 def span(
     tracer: Tracer,
     name: str,
@@ -108,33 +109,90 @@ def span(
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     whole: bool = False,
-) -> Iterator[Span]:
+) -> _SpanBlock:
     """`tracer.start_as_current_span(name)`, except inside an executor's attempt, where a span
     that ends without an exception is reported at the attempt's next telemetry flush, with the
     times it started and ended. With `whole` (the caller sets nothing on the span: its
     `attributes` are all it has) it is a `LateSpan`, recorded whole at that flush; otherwise it
     starts now and only its end waits. An exception is recorded, and ends the span, at once."""
-    later = LATER.get()
-    if later is not None and later.tracing.tracer is not tracer:
-        later = None
-    late = later.tracing.late_span(name, attributes, kind) if whole and later else None
-    current: Span = (
-        late.placeholder if late else tracer.start_span(name, kind=kind, attributes=attributes)
+    return _SpanBlock(tracer, name, attributes, kind, whole)
+
+
+class _SpanBlock:
+    """The `with` block of `span` (a class: a generator's context manager costs more, and this
+    wraps every agent call)."""
+
+    __slots__ = (
+        "_current",
+        "_late",
+        "_later",
+        "_token",
+        "attributes",
+        "kind",
+        "name",
+        "tracer",
+        "whole",
     )
-    token = otel_context.attach(trace.set_span_in_context(current))
-    try:
-        yield current
-    except BaseException as exc:
-        end_failed(late.record() if late else current, exc)
-        raise
-    finally:
-        otel_context.detach(token)
-    if later is None or not (late or current.is_recording()):
-        current.end()
-    elif late is not None:
-        later.run(functools.partial(late.finish, time.time_ns()))
-    else:
-        later.run(functools.partial(current.end, time.time_ns()))
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        attributes: Mapping[str, Any] | None,
+        kind: SpanKind,
+        whole: bool,
+    ) -> None:
+        self.tracer, self.name, self.attributes, self.kind, self.whole = (
+            tracer,
+            name,
+            attributes,
+            kind,
+            whole,
+        )
+
+    def __enter__(self) -> Span:
+        later = LATER.get()
+        if later is not None and later.tracing.tracer is not self.tracer:
+            later = None
+        self._later = later
+        late = self._late = (
+            later.tracing.late_span(self.name, self.attributes, self.kind)
+            if self.whole and later is not None
+            else None
+        )
+        current = self._current = (
+            late.placeholder
+            if late is not None
+            else self.tracer.start_span(self.name, kind=self.kind, attributes=self.attributes)
+        )
+        self._token = otel_context.attach(trace.set_span_in_context(current))
+        return current
+
+    def __exit__(self, kind: Any, exc: BaseException | None, _tb: Any) -> None:
+        otel_context.detach(self._token)
+        late, current, later = self._late, self._current, self._later
+        if exc is not None:
+            end_failed(late.record() if late is not None else current, exc)
+        elif later is None or not (late is not None or current.is_recording()):
+            current.end()
+        elif late is not None:
+            later.run(functools.partial(late.finish, time.time_ns()))
+        else:
+            later.run(functools.partial(current.end, time.time_ns()))
+
+
+# The trace flags of a sampled span the SDK makes: a root, and a child (of a random trace id or
+# not), under the default sampler.
+_ROOT_FLAGS = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+_CHILD_FLAGS = (_ROOT_FLAGS, TraceFlags(TraceFlags.SAMPLED))
+
+
+def _span_id() -> int:
+    """A random span id, as the SDK's generator makes them (never the invalid 0)."""
+    span_id = random.getrandbits(64)
+    while span_id == INVALID_SPAN_ID:
+        span_id = random.getrandbits(64)
+    return span_id
 
 
 class _Ids(RandomIdGenerator):
@@ -231,6 +289,7 @@ class Tracing:
     tracer: Tracer = NO_TRACER
     provider: Any = None  # opentelemetry.sdk.trace.TracerProvider when on
     ids: _Ids = field(default_factory=_Ids)  # the provider's id generator
+    late: bool = False  # late spans can be made: the provider samples by the default
     processors: list[Any] = field(default_factory=list)  # the provider's, for late spans
     scope: InstrumentationScope | None = None  # the tracer's
     _undo: list[Any] = field(default_factory=list)
@@ -248,27 +307,22 @@ class Tracing:
     ) -> LateSpan | None:
         """A `LateSpan` child of `context` (default: the current one), or None where the SDK's
         decision is not known ahead (tracing off, another sampler, a parent not sampled)."""
-        if self.provider is None or self.provider.sampler is not DEFAULT_ON:
+        if not self.late:
             return None
-        context = otel_context.get_current() if context is None else context
+        if context is None:
+            context = otel_context.get_current()
         parent = trace.get_current_span(context).get_span_context()
         if parent.is_valid:
-            if not parent.trace_flags.sampled:
+            flags = parent.trace_flags
+            if not flags & TraceFlags.SAMPLED:
                 return None
+            if flags not in _CHILD_FLAGS:  # (bits a child does not inherit)
+                flags = TraceFlags(TraceFlags.SAMPLED | (flags & TraceFlags.RANDOM_TRACE_ID))
             trace_id, state = parent.trace_id, parent.trace_state
-            flags = TraceFlags.SAMPLED | (parent.trace_flags & TraceFlags.RANDOM_TRACE_ID)
         else:
             trace_id, state = self.ids.generate_trace_id(), None
-            flags = TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID
-        placeholder = NonRecordingSpan(
-            SpanContext(
-                trace_id,
-                self.ids.generate_span_id(),
-                is_remote=False,
-                trace_flags=TraceFlags(flags),
-                trace_state=state,
-            )
-        )
+            flags = _ROOT_FLAGS
+        ids = SpanContext(trace_id, _span_id(), False, flags, state)
         return LateSpan(
             self,
             name,
@@ -277,7 +331,7 @@ class Tracing:
             kind,
             attributes,
             time.time_ns(),
-            placeholder,
+            NonRecordingSpan(ids),
         )
 
     def instrument_engine(self, engine: Any) -> None:
@@ -386,7 +440,8 @@ def build_tracing(settings: Settings, *, exporter: Any = None, batch: bool = Fal
     provider.add_span_processor(processor)
     scope = InstrumentationScope("batonflow", version("batonflow"))
     tracer = provider.get_tracer(scope.name, scope.version)
-    return Tracing(tracer, provider, ids, [processor], scope)
+    late = provider.sampler is DEFAULT_ON
+    return Tracing(tracer, provider, ids, late, [processor], scope)
 
 
 @dataclass
