@@ -77,6 +77,14 @@ class Timing(TypedDict):
 FAST: Timing = {"poll_seconds": 0.02, "heartbeat_seconds": 60.0}
 
 
+@pytest.fixture
+def db(engine: AsyncEngine) -> Iterator[Database]:
+    """What the tails read through, as the API's: the database thread on SQLite."""
+    database = Database(engine)
+    yield database
+    database.close()
+
+
 def _rows(items: list[StreamItem]) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     for item in items:
@@ -99,22 +107,22 @@ async def _stored(engine: AsyncEngine, tenant: str, run_id: str) -> list[StoredE
 
 
 async def test_a_run_tail_joins_backlog_and_live_without_duplicates_or_gaps(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, db: Database, tenant: str, executor: Executor
 ) -> None:
     run = await start(engine, tenant, THREE)
-    early = run_events(engine, executor.bus, tenant, run.id, **FAST)
+    early = run_events(db, executor.bus, tenant, run.id, **FAST)
     assert _rows([await _next(early)]) == [(1, "run.queued", None)]  # subscribed from here on
     silent = EventBus()  # as if another process ran the work: only polling finds the events
     tails = [
         asyncio.create_task(_collect(early)),
-        asyncio.create_task(_collect(run_events(engine, silent, tenant, run.id, **FAST))),
+        asyncio.create_task(_collect(run_events(db, silent, tenant, run.id, **FAST))),
     ]
 
     async def join_midway() -> list[StreamItem]:
         async with executor.bus.subscribe() as queue:
             while (await queue.get()).type != "step.completed":
                 pass
-        return await _collect(run_events(engine, executor.bus, tenant, run.id, **FAST))
+        return await _collect(run_events(db, executor.bus, tenant, run.id, **FAST))
 
     tails.append(asyncio.create_task(join_midway()))
     assert await executor.drain([run.id]) == {run.id: "succeeded"}
@@ -129,13 +137,11 @@ async def test_a_run_tail_joins_backlog_and_live_without_duplicates_or_gaps(
 
 
 async def test_followers_of_one_run_share_one_reader(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, db: Database, tenant: str, executor: Executor
 ) -> None:
     run = await start(engine, tenant, THREE)
-    feeds = RunFeeds(engine, executor.bus, poll_seconds=0.02)
-    tails = [
-        run_events(engine, executor.bus, tenant, run.id, feeds=feeds, **FAST) for _ in range(50)
-    ]
+    feeds = RunFeeds(db, executor.bus, poll_seconds=0.02)
+    tails = [run_events(db, executor.bus, tenant, run.id, feeds=feeds, **FAST) for _ in range(50)]
     firsts = [await _next(tail) for tail in tails]
     assert {_rows([first])[0] for first in firsts} == {(1, "run.queued", None)}
     # Fifty followers, one feed and one bus subscription between them.
@@ -143,7 +149,7 @@ async def test_followers_of_one_run_share_one_reader(
     assert len(executor.bus._queues) == 1
     rests = [asyncio.create_task(_collect(tail)) for tail in tails]
     late = asyncio.create_task(
-        _collect(run_events(engine, executor.bus, tenant, run.id, feeds=feeds, **FAST))
+        _collect(run_events(db, executor.bus, tenant, run.id, feeds=feeds, **FAST))
     )
     assert await executor.drain([run.id]) == {run.id: "succeeded"}
     done = await asyncio.wait_for(asyncio.gather(*rests, late), 10)
@@ -154,22 +160,22 @@ async def test_followers_of_one_run_share_one_reader(
 
 
 async def test_a_follower_that_read_ahead_does_not_hold_back_one_waiting_on_the_feed(
-    engine: AsyncEngine, tenant: str
+    engine: AsyncEngine, db: Database, tenant: str
 ) -> None:
     # A follower that joins reads the backlog itself. If it reads an event whose notification
     # is still on its way, the feed must still read that event for the followers waiting on it
     # (the poll is an hour away here, so nothing else would deliver it).
     run = await start(engine, tenant, THREE)
     bus = EventBus()
-    feeds = RunFeeds(engine, bus, poll_seconds=3600)
+    feeds = RunFeeds(db, bus, poll_seconds=3600)
     slow: Timing = {"poll_seconds": 3600, "heartbeat_seconds": 3600}
-    waiting = run_events(engine, bus, tenant, run.id, feeds=feeds, until_done=False, **slow)
+    waiting = run_events(db, bus, tenant, run.id, feeds=feeds, until_done=False, **slow)
     assert _rows([await _next(waiting)]) == [(1, "run.queued", None)]
     pending = asyncio.create_task(_next(waiting))  # now waits on the feed
     await asyncio.sleep(0.05)
     async with engine.begin() as conn:
         await _insert_event(conn, tenant, run.id, 2)
-    ahead = run_events(engine, bus, tenant, run.id, feeds=feeds, until_done=False, **slow)
+    ahead = run_events(db, bus, tenant, run.id, feeds=feeds, until_done=False, **slow)
     assert _rows([await _next(ahead), await _next(ahead)]) == [
         (1, "run.queued", None),
         (2, "step.skipped", "late"),
@@ -187,30 +193,30 @@ async def test_a_follower_that_read_ahead_does_not_hold_back_one_waiting_on_the_
 
 
 async def test_a_run_tail_resumes_after_a_seq_and_ends_after_the_backlog_unless_following(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, db: Database, tenant: str, executor: Executor
 ) -> None:
     run = await start(engine, tenant, THREE)
     bus = EventBus()
-    backlog = await _collect(run_events(engine, bus, tenant, run.id, follow=False, **FAST))
+    backlog = await _collect(run_events(db, bus, tenant, run.id, follow=False, **FAST))
     assert _rows(backlog) == [(1, "run.queued", None)]
     assert await executor.drain([run.id]) == {run.id: "succeeded"}
 
-    resumed = await _collect(run_events(engine, bus, tenant, run.id, 6, follow=False, **FAST))
+    resumed = await _collect(run_events(db, bus, tenant, run.id, 6, follow=False, **FAST))
     assert _rows(resumed) == THREE_EVENTS[6:]
-    finished = await _collect(run_events(engine, bus, tenant, run.id, 6, **FAST))
+    finished = await _collect(run_events(db, bus, tenant, run.id, 6, **FAST))
     assert _rows(finished) == THREE_EVENTS[6:]  # ended by the terminal event
-    nothing = await _collect(run_events(engine, bus, tenant, run.id, 9, **FAST))
+    nothing = await _collect(run_events(db, bus, tenant, run.id, 9, **FAST))
     assert nothing == []
 
 
 async def test_a_run_tail_without_until_done_keeps_following_and_sends_keepalives(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, db: Database, tenant: str, executor: Executor
 ) -> None:
     run = await start(engine, tenant, THREE)
     assert await executor.drain([run.id]) == {run.id: "succeeded"}
     bus = EventBus()
     tail = run_events(
-        engine, bus, tenant, run.id, 8, until_done=False, poll_seconds=0.01, heartbeat_seconds=0.05
+        db, bus, tenant, run.id, 8, until_done=False, poll_seconds=0.01, heartbeat_seconds=0.05
     )
     assert _rows([await _next(tail)]) == [(9, "run.succeeded", None)]
     assert await _next(tail) is KEEPALIVE
@@ -220,7 +226,7 @@ async def test_a_run_tail_without_until_done_keeps_following_and_sends_keepalive
 
 
 async def test_tails_stay_inside_their_tenant(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, db: Database, tenant: str, executor: Executor
 ) -> None:
     async with engine.begin() as conn:
         other = await ensure_tenant(conn, "globex", now())
@@ -231,10 +237,10 @@ async def test_tails_stay_inside_their_tenant(
         theirs.id: "succeeded",
     }
     bus = EventBus()
-    peek = await _collect(run_events(engine, bus, other, ours.id, follow=False, **FAST))
+    peek = await _collect(run_events(db, bus, other, ours.id, follow=False, **FAST))
     assert peek == []
 
-    tail = tenant_events(engine, bus, other, 0, **FAST)
+    tail = tenant_events(db, bus, other, 0, **FAST)
     items = [await _next(tail) for _ in THREE_EVENTS]
     await tail.aclose()
     assert [(i.event.run_id, i.event.seq) for i in items if isinstance(i, Delivered)] == [
@@ -247,13 +253,13 @@ async def test_tails_stay_inside_their_tenant(
 
 
 async def test_a_tenant_tail_from_now_skips_history_and_resumes_after_an_id(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, db: Database, tenant: str, executor: Executor
 ) -> None:
     first = await start(engine, tenant, THREE)
     assert await executor.drain([first.id]) == {first.id: "succeeded"}
     history = await _stored(engine, tenant, first.id)
 
-    live = tenant_events(engine, executor.bus, tenant, **FAST)
+    live = tenant_events(db, executor.bus, tenant, **FAST)
     waiting = asyncio.create_task(_next(live))
     while not executor.bus._queues:
         await asyncio.sleep(0.01)
@@ -264,7 +270,7 @@ async def test_a_tenant_tail_from_now_skips_history_and_resumes_after_an_id(
     assert (queued.event.run_id, queued.event.type) == (second.id, "run.queued")
     await live.aclose()
 
-    resumed = tenant_events(engine, EventBus(), tenant, history[4].id, **FAST)
+    resumed = tenant_events(db, EventBus(), tenant, history[4].id, **FAST)
     items = [await _next(resumed) for _ in range(5)]
     await resumed.aclose()
     assert [(i.cursor, i.event.run_id, i.event.seq) for i in items if isinstance(i, Delivered)] == [
@@ -292,12 +298,12 @@ async def _insert_event(conn: Any, tenant: str, run_id: str, seq: int) -> int:
 
 
 async def test_a_tenant_tail_delivers_an_event_that_commits_after_a_higher_id(
-    engine: AsyncEngine, tenant: str
+    engine: AsyncEngine, db: Database, tenant: str
 ) -> None:
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite commits one writer at a time, so ids commit in order")
     run = await start(engine, tenant, THREE)
-    tail = tenant_events(engine, EventBus(), tenant, 0, **FAST)
+    tail = tenant_events(db, EventBus(), tenant, 0, **FAST)
     queued = await _next(tail)
     assert isinstance(queued, Delivered)
 
@@ -350,12 +356,12 @@ steps:
 
 
 async def test_a_run_tail_passes_its_runs_llm_deltas_through_in_place(
-    engine: AsyncEngine, tenant: str, writer_executor: tuple[Executor, Registry]
+    engine: AsyncEngine, db: Database, tenant: str, writer_executor: tuple[Executor, Registry]
 ) -> None:
     executor, registry = writer_executor
     run = await start(engine, tenant, BRIEF, {}, registry)
     other = await start(engine, tenant, BRIEF, {}, registry)
-    tail = run_events(engine, executor.bus, tenant, run.id, **FAST)
+    tail = run_events(db, executor.bus, tenant, run.id, **FAST)
     assert _rows([await _next(tail)]) == [(1, "run.queued", None)]
     rest = asyncio.create_task(_collect(tail))
     assert await executor.drain([run.id, other.id]) == {run.id: "succeeded", other.id: "succeeded"}
@@ -382,7 +388,9 @@ async def test_a_run_tail_passes_its_runs_llm_deltas_through_in_place(
     ]
 
 
-async def test_cancelling_a_follower_unsubscribes_it(engine: AsyncEngine, tenant: str) -> None:
+async def test_cancelling_a_follower_unsubscribes_it(
+    engine: AsyncEngine, db: Database, tenant: str
+) -> None:
     run = await start(engine, tenant, THREE)
     bus = EventBus()
     seen: list[StreamItem] = []
@@ -392,8 +400,8 @@ async def test_cancelling_a_follower_unsubscribes_it(engine: AsyncEngine, tenant
             seen.append(item)
 
     tasks = [
-        asyncio.create_task(follow(run_events(engine, bus, tenant, run.id, **FAST))),
-        asyncio.create_task(follow(tenant_events(engine, bus, tenant, 0, **FAST))),
+        asyncio.create_task(follow(run_events(db, bus, tenant, run.id, **FAST))),
+        asyncio.create_task(follow(tenant_events(db, bus, tenant, 0, **FAST))),
     ]
     while len(seen) < 2:
         await asyncio.sleep(0.01)

@@ -57,7 +57,7 @@ class ApiState:
     feeds: RunFeeds = field(init=False)
 
     def __post_init__(self) -> None:
-        self.feeds = RunFeeds(self.engine, self.bus, poll_seconds=self.settings.poll_seconds)
+        self.feeds = RunFeeds(self.db, self.bus, poll_seconds=self.settings.poll_seconds)
 
     @staticmethod
     def now() -> datetime:

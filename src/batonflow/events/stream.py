@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
-from batonflow.store.db import Conn, reading
+from batonflow.store.db import Conn, Database
 from batonflow.store.tables import Event, table
 
 TERMINAL = frozenset({"run.succeeded", "run.failed", "run.dead", "run.cancelled"})
@@ -146,8 +146,8 @@ class _Feed:
     """The shared reader of one run: reads the table once per wake-up or poll and hands each
     page (and each live delta) to every follower's inbox."""
 
-    def __init__(self, engine: AsyncEngine, tenant_id: str, run_id: str, last: int) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, tenant_id: str, run_id: str, last: int) -> None:
+        self.db = db
         self.tenant_id = tenant_id
         self.run_id = run_id
         self.last = last  # the highest seq read; followers behind it catch up themselves
@@ -160,10 +160,15 @@ class _Feed:
 
     async def read(self) -> None:
         while True:
-            async with reading(self.engine) as conn:
-                page = await read_run_events(
-                    conn, self.tenant_id, self.run_id, after_seq=self.last, limit=PAGE
+            page = await self.db.read(
+                functools.partial(
+                    read_run_events,
+                    tenant_id=self.tenant_id,
+                    run_id=self.run_id,
+                    after_seq=self.last,
+                    limit=PAGE,
                 )
+            )
             if page:
                 self.last = page[-1].seq
                 self.send(page)
@@ -194,8 +199,8 @@ class RunFeeds:
     its first follower (subscribing to the bus before that follower reads its backlog) and
     stops with its last."""
 
-    def __init__(self, engine: AsyncEngine, bus: EventBus, *, poll_seconds: float = 1.0) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, bus: EventBus, *, poll_seconds: float = 1.0) -> None:
+        self.db = db
         self.bus = bus
         self.poll_seconds = poll_seconds
         self._feeds: dict[tuple[str, str], _Feed] = {}
@@ -208,7 +213,7 @@ class RunFeeds:
         key = (tenant_id, run_id)
         feed = self._feeds.get(key)
         if feed is None:
-            feed = self._feeds[key] = _Feed(self.engine, tenant_id, run_id, after_seq)
+            feed = self._feeds[key] = _Feed(self.db, tenant_id, run_id, after_seq)
             stack = self._stacks[key] = contextlib.AsyncExitStack()
             queue = await stack.enter_async_context(self.bus.subscribe())
             feed.task = asyncio.create_task(
@@ -230,7 +235,7 @@ class RunFeeds:
 
 
 async def run_events(
-    engine: AsyncEngine,
+    db: Database,
     bus: EventBus,
     tenant_id: str,
     run_id: str,
@@ -262,16 +267,18 @@ async def run_events(
     """
     state = _Tail(after_seq)
     if not follow:
-        async for item in state.catch_up(engine, tenant_id, run_id):
+        async for item in state.catch_up(db, tenant_id, run_id):
             yield item
         return
-    feeds = feeds or RunFeeds(engine, bus, poll_seconds=poll_seconds)
+    feeds = feeds or RunFeeds(db, bus, poll_seconds=poll_seconds)
     async with feeds.join(tenant_id, run_id, after_seq) as (feed, inbox):
         if after_seq > 0 and until_done:
-            async with reading(engine) as conn:
-                state.ended = await event_type_at(conn, tenant_id, run_id, after_seq) in TERMINAL
+            at = await db.read(
+                functools.partial(event_type_at, tenant_id=tenant_id, run_id=run_id, seq=after_seq)
+            )
+            state.ended = at in TERMINAL
         spoke = time.monotonic()
-        async for item in state.catch_up(engine, tenant_id, run_id):
+        async for item in state.catch_up(db, tenant_id, run_id):
             spoke = time.monotonic()
             yield item
         if feed.inboxes == {inbox}:
@@ -293,7 +300,7 @@ async def run_events(
                 yield Delivered(arrived, None)
                 continue
             if arrived[0].seq > state.last + 1:
-                async for item in state.catch_up(engine, tenant_id, run_id):
+                async for item in state.catch_up(db, tenant_id, run_id):
                     yield item
             for event in arrived:
                 if event.seq > state.last:
@@ -313,13 +320,18 @@ class _Tail:
         self.ended = event.type in TERMINAL
 
     async def catch_up(
-        self, engine: AsyncEngine, tenant_id: str, run_id: str
+        self, db: Database, tenant_id: str, run_id: str
     ) -> AsyncGenerator[Delivered, None]:
         while True:
-            async with reading(engine) as conn:
-                page = await read_run_events(
-                    conn, tenant_id, run_id, after_seq=self.last, limit=PAGE
+            page = await db.read(
+                functools.partial(
+                    read_run_events,
+                    tenant_id=tenant_id,
+                    run_id=run_id,
+                    after_seq=self.last,
+                    limit=PAGE,
                 )
+            )
             for event in page:
                 self.saw(event)
                 yield Delivered(event, event.seq)
@@ -328,7 +340,7 @@ class _Tail:
 
 
 async def tenant_events(
-    engine: AsyncEngine,
+    db: Database,
     bus: EventBus,
     tenant_id: str,
     after_id: int | None = None,
@@ -361,8 +373,7 @@ async def tenant_events(
     async with bus.subscribe() as queue:
         bell = _Doorbell(queue, poll_seconds, heartbeat_seconds)
         if after_id is None:
-            async with reading(engine) as conn:
-                after_id = await last_event_id(conn, tenant_id)
+            after_id = await db.read(functools.partial(last_event_id, tenant_id=tenant_id))
         floor = after_id  # every id at or below it is delivered or given up on
         high = after_id
         seen: dict[int, float] = {}  # ids above `floor` delivered, with when
@@ -371,10 +382,11 @@ async def tenant_events(
             if stale:
                 cursor = floor
                 while True:
-                    async with reading(engine) as conn:
-                        page = await read_tenant_events(
-                            conn, tenant_id, after_id=cursor, limit=PAGE
+                    page = await db.read(
+                        functools.partial(
+                            read_tenant_events, tenant_id=tenant_id, after_id=cursor, limit=PAGE
                         )
+                    )
                     for item in page:
                         assert item.id is not None
                         cursor = item.id

@@ -202,7 +202,7 @@ async def run_event_stream(
         await get_run(conn, caller.tenant_id, run_id)
     return EventStream(
         stream.run_events(
-            state.engine,
+            state.db,
             state.bus,
             caller.tenant_id,
             run_id,
@@ -260,7 +260,7 @@ async def tenant_event_stream(
     is in `data`), so resuming with `Last-Event-ID` repeats nothing."""
     return EventStream(
         stream.tenant_events(
-            state.engine,
+            state.db,
             state.bus,
             caller.tenant_id,
             _resume_point(last_event_id, after),
