@@ -79,12 +79,7 @@ class RequestTelemetry:
         tracing = self.telemetry.tracing
         # A late span (recorded whole as the request ends) where the SDK's decision is known
         # ahead; else the SDK's own span, whose name and attributes are set the same way.
-        late = tracing.late_span(method, None, SpanKind.SERVER, context=parent)
-        span = (
-            late.placeholder
-            if late is not None
-            else tracing.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-        )
+        span, late = tracing.begin(method, kind=SpanKind.SERVER, context=parent)
         token = otel_context.attach(set_span_in_context(span))
         failure: Status | None = None
         try:
@@ -122,15 +117,7 @@ class RequestTelemetry:
                 }
                 if failure is None and status >= 500:
                     failure = Status(StatusCode.ERROR)
-                if late is not None:
-                    late.name = f"{method} {route}"
-                    late.finish(time.time_ns(), attributes, failure)
-                else:
-                    span.update_name(f"{method} {route}")
-                    span.set_attributes(attributes)
-                    if failure is not None:
-                        span.set_status(failure)
-                    span.end()
+                traces.finish(span, late, None, attributes, failure, f"{method} {route}")
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**outer)
 

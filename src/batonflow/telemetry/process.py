@@ -54,7 +54,7 @@ class AttemptSeen:
 
     telemetry: Telemetry
     claim: Claim
-    span: Any = INVALID_SPAN  # the attempt's current span (a late span's placeholder)
+    span: Any = INVALID_SPAN  # the attempt's current span (for a late span, its `current`)
     late: traces.LateSpan | None = None  # recorded by the SDK when reported
     named: bool = False  # the span has the workflow's id and version already
     started: float = field(default_factory=time.perf_counter)
@@ -88,12 +88,8 @@ class AttemptSeen:
             attributes["batonflow.workflow.id"] = spec.id
             attributes["batonflow.workflow.version"] = spec.version
             self.named = True
-        name, parent = f"step {claim.key}", traces.parent(claim.ctx)
-        late = self.late = tracing.late_span(name, attributes, context=parent)
-        self.span = (
-            late.placeholder
-            if late is not None
-            else tracing.tracer.start_span(name, context=parent, attributes=attributes)
+        self.span, self.late = tracing.begin(
+            f"step {claim.key}", attributes, context=traces.parent(claim.ctx)
         )
         self._token = otel_context.attach(set_span_in_context(self.span))
         self._reporting = traces.LATER.set(telemetry.reporting)
@@ -143,13 +139,7 @@ class AttemptSeen:
                 if outcome.status == "failed"
                 else None
             )
-            if self.late is not None:
-                self.late.finish(end_time, attributes, status)
-            else:
-                self.span.set_attributes(attributes)
-                if status is not None:
-                    self.span.set_status(status)
-                self.span.end(end_time)
+            traces.finish(self.span, self.late, end_time, attributes, status)
         fields: dict[str, Any] = {
             "status": outcome.status,
             "duration_ms": round(duration * 1000, 3),

@@ -118,6 +118,30 @@ def span(
     return _SpanBlock(tracer, name, attributes, kind, whole)
 
 
+def finish(
+    span: Span,
+    late: LateSpan | None,
+    end_time: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    status: Status | None = None,
+    name: str | None = None,
+) -> None:
+    """End what `Tracing.begin` made, with its closing attributes, status and name."""
+    if late is not None:
+        if name is not None:
+            late.name = name
+        late.finish(time.time_ns() if end_time is None else end_time, attributes, status)
+        return
+    if span.is_recording():
+        if name is not None:
+            span.update_name(name)
+        if attributes:
+            span.set_attributes(attributes)
+        if status is not None:
+            span.set_status(status)
+    span.end(end_time)
+
+
 class _SpanBlock:
     """The `with` block of `span` (a class: a generator's context manager costs more, and this
     wraps every agent call)."""
@@ -155,16 +179,12 @@ class _SpanBlock:
         if later is not None and later.tracing.tracer is not self.tracer:
             later = None
         self._later = later
-        late = self._late = (
-            later.tracing.late_span(self.name, self.attributes, self.kind)
-            if self.whole and later is not None
-            else None
-        )
-        current = self._current = (
-            late.placeholder
-            if late is not None
-            else self.tracer.start_span(self.name, kind=self.kind, attributes=self.attributes)
-        )
+        if self.whole and later is not None:
+            current, late = later.tracing.begin(self.name, self.attributes, self.kind)
+        else:
+            current = self.tracer.start_span(self.name, kind=self.kind, attributes=self.attributes)
+            late = None
+        self._current, self._late = current, late
         self._token = otel_context.attach(trace.set_span_in_context(current))
         return current
 
@@ -235,11 +255,11 @@ class LateSpan:
     kind: SpanKind
     attributes: Mapping[str, Any] | None
     start_time: int
-    placeholder: Span
+    current: Span  # made current while it is open: a non-recording span with its ids
 
     def record(self) -> Span:
         """The SDK's span, started at `start_time`, with the ids its children have seen."""
-        ids = self.placeholder.get_span_context()
+        ids = self.current.get_span_context()
         with self.tracing.ids.fixed(ids.trace_id, ids.span_id):
             return self.tracing.tracer.start_span(
                 self.name,
@@ -262,7 +282,7 @@ class LateSpan:
         tracing = self.tracing
         readable = ReadableSpan(
             self.name,
-            context=self.placeholder.get_span_context(),
+            context=self.current.get_span_context(),
             parent=self.parent,
             resource=tracing.provider.resource,
             attributes={**(self.attributes or {}), **(attributes or {})},
@@ -333,6 +353,20 @@ class Tracing:
             time.time_ns(),
             NonRecordingSpan(ids),
         )
+
+    def begin(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        context: otel_context.Context | None = None,
+    ) -> tuple[Span, LateSpan | None]:
+        """A span to make current: a late span's `current` where one can be made, else the
+        SDK's own span (the no-op one when tracing is off). End it with `finish`."""
+        late = self.late_span(name, attributes, kind, context)
+        if late is not None:
+            return late.current, late
+        return self.tracer.start_span(name, context=context, kind=kind, attributes=attributes), None
 
     def instrument_engine(self, engine: Any) -> None:
         """A span for each statement a SQLAlchemy (async) engine runs inside a trace. Statements
@@ -469,9 +503,7 @@ def starting_run(tracing: Tracing, workflow_id: str) -> Iterator[RunStart]:
     """`with starting_run(tracing, wf) as start: ctx |= start.carrier; row = ...;
     start.started(row)`. The run's span is a late one where it can be (recorded whole as the
     block ends), else the SDK's; an exception out of the block is recorded on it."""
-    name = f"run {workflow_id}"
-    late = tracing.late_span(name, None)
-    current = late.placeholder if late is not None else tracing.tracer.start_span(name)
+    current, late = tracing.begin(f"run {workflow_id}")
     token = otel_context.attach(trace.set_span_in_context(current))
     start = RunStart(current, carrier(), late)
     try:
@@ -481,9 +513,4 @@ def starting_run(tracing: Tracing, workflow_id: str) -> Iterator[RunStart]:
         raise
     finally:
         otel_context.detach(token)
-    if late is not None:
-        late.finish(time.time_ns(), start.attributes)
-    else:
-        if start.attributes:
-            current.set_attributes(start.attributes)
-        current.end()
+    finish(current, late, attributes=start.attributes)
