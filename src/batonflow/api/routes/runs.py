@@ -7,9 +7,11 @@ executor (or any `batonflow worker`) picks it up at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -390,6 +392,19 @@ async def list_llm_calls(
     )
 
 
+async def _changed(
+    state: ApiState,
+    tenant_id: str,
+    run_id: str,
+    change: Callable[[Conn], Awaitable[CommitResult]],
+) -> RunDetail:
+    """Commit a change to a run in the executor's database thread (with its checkpoints, in
+    turn), tell the run's followers, and answer with the run as it is now."""
+    result = await state.transact(change)
+    state.committed(result.events)
+    return await _detail(state, tenant_id, run_id)
+
+
 @router.post("/{run_id}/cancel", response_model=RunDetail)
 async def cancel_run(
     state: State,
@@ -398,20 +413,15 @@ async def cancel_run(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Cancel a queued, running or waiting run (and its child runs)."""
-
-    async def work(conn: Conn) -> CommitResult:
-        return await run_service.cancel_run(
-            conn,
-            tenant_id=caller.tenant_id,
-            run_id=run_id,
-            actor=_actor(caller),
-            reason=body.reason,
-            now=state.now(),
-        )
-
-    result = await state.transact(work)
-    state.committed(result.events)
-    return await _detail(state, caller.tenant_id, run_id)
+    change = functools.partial(
+        run_service.cancel_run,
+        tenant_id=caller.tenant_id,
+        run_id=run_id,
+        actor=_actor(caller),
+        reason=body.reason,
+        now=state.now(),
+    )
+    return await _changed(state, caller.tenant_id, run_id, change)
 
 
 @router.post("/{run_id}/retry", response_model=RunDetail)
@@ -419,20 +429,15 @@ async def retry_run(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:write")]
 ) -> RunDetail:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
-
-    async def work(conn: Conn) -> CommitResult:
-        return await run_service.retry_run(
-            conn,
-            state.specs,
-            tenant_id=caller.tenant_id,
-            run_id=run_id,
-            actor=_actor(caller),
-            now=state.now(),
-        )
-
-    result = await state.transact(work)
-    state.committed(result.events)
-    return await _detail(state, caller.tenant_id, run_id)
+    change = functools.partial(
+        run_service.retry_run,
+        specs=state.specs,
+        tenant_id=caller.tenant_id,
+        run_id=run_id,
+        actor=_actor(caller),
+        now=state.now(),
+    )
+    return await _changed(state, caller.tenant_id, run_id, change)
 
 
 @router.post("/{run_id}/steps/{step_key}/override", response_model=RunDetail)
@@ -444,20 +449,15 @@ async def override_step(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Set an unfinished step's output by hand (recorded with who and why); the run continues."""
-
-    async def work(conn: Conn) -> CommitResult:
-        return await run_service.override_step(
-            conn,
-            state.specs,
-            tenant_id=caller.tenant_id,
-            run_id=run_id,
-            step_key=step_key,
-            output=body.output,
-            reason=body.reason,
-            actor=_actor(caller),
-            now=state.now(),
-        )
-
-    result = await state.transact(work)
-    state.committed(result.events)
-    return await _detail(state, caller.tenant_id, run_id)
+    change = functools.partial(
+        run_service.override_step,
+        specs=state.specs,
+        tenant_id=caller.tenant_id,
+        run_id=run_id,
+        step_key=step_key,
+        output=body.output,
+        reason=body.reason,
+        actor=_actor(caller),
+        now=state.now(),
+    )
+    return await _changed(state, caller.tenant_id, run_id, change)
