@@ -59,7 +59,8 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.agents.registry import Registry, build_registry
+from batonflow.agents.registry import Registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.runs.service import Actor, start_run
 from batonflow.settings import Settings
 from batonflow.store import migrate
@@ -159,7 +160,7 @@ class Batonflow:
         self.name = name
         self.url = url
         self.data_dir = data_dir
-        self.registry: Registry = build_registry()
+        self.registry: Registry = demo_registry()
         self.specs = SpecCache()
         self.engine: AsyncEngine | None = None
         self.db: Database | None = None
@@ -184,7 +185,7 @@ class Batonflow:
             self.logging(on=True)
             self.spans = InMemorySpanExporter() if self.traced else None
             self.telemetry = build_telemetry(settings, span_exporter=self.spans, batch=True)
-            self.registry = build_registry(tracer=self.telemetry.tracer)
+            self.registry = demo_registry(tracer=self.telemetry.tracer)
         async with self.engine.begin() as conn:
             self.tenant = await ensure_tenant(conn, "bench", utcnow())
         texts = {

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.agents.registry import Registry, build_registry
+from batonflow.agents.registry import Registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.runs.service import Actor, start_run
 from batonflow.settings import Settings
 from batonflow.store import migrate
@@ -38,6 +39,19 @@ BACKENDS = ["sqlite", "postgresql"]
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def installed_apps(folder: Path, apps: dict[str, str]) -> Path:
+    """A folder that, on `sys.path` or `PYTHONPATH`, makes each app (name -> "module:attribute")
+    look installed: a distribution whose entry points name them in the `batonflow.apps` group."""
+    dist = folder / "batonflow_test_apps-0.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: batonflow-test-apps\nVersion: 0.0\n", encoding="utf-8"
+    )
+    lines = ["[batonflow.apps]", *(f"{name} = {target}" for name, target in apps.items())]
+    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
 
 
 async def _create_pg_database(name: str) -> None:
@@ -99,7 +113,7 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def registry() -> Registry:
-    return build_registry()
+    return demo_registry()
 
 
 @pytest.fixture
@@ -146,7 +160,7 @@ async def start(
     registry: Registry | None = None,
 ) -> RunRow:
     """Store a workflow version and start a run of it, as a user would."""
-    spec = load_spec(spec_text, "test.yaml", registry or build_registry())
+    spec = load_spec(spec_text, "test.yaml", registry or demo_registry())
     async with engine.begin() as conn:
         version, _ = await save_version(conn, tenant_id, spec, spec_text, now())
         return await start_run(

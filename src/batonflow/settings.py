@@ -6,11 +6,11 @@ import os
 import socket
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = SecretStr("batonflow-dev-secret-do-not-use-in-production")
 
@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     tenant: str = Field("default", description="the tenant the CLI acts for")
     actor: str = Field("cli", description="who the CLI records as the actor of decisions")
 
-    apps: list[str] = Field(
-        default_factory=list, description="module:function entries that register agents"
+    apps: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="enabled apps, comma separated (sales,scoping); unset: every installed app",
     )
     lease_seconds: float = Field(30.0, gt=0)
     heartbeat_seconds: float = Field(10.0, gt=0)
@@ -135,6 +136,13 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(
         None, ge=0, le=65_535, description="`batonflow worker` serves /metrics on host:port"
     )
+
+    @field_validator("apps", mode="before")
+    @classmethod
+    def _split_apps(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

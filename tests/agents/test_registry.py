@@ -9,11 +9,12 @@ import pytest
 from dirty_equals import IsFloat
 from pydantic import BaseModel
 
-from batonflow.agents import demo
 from batonflow.agents.agent import Agent, CallContext, EffectRecord
 from batonflow.agents.breaker import BreakerState
 from batonflow.agents.registry import BASE_STEP_KINDS, CallResult, Registry, build_registry
 from batonflow.agents.tools import Toolbox
+from batonflow.apps.demo import agents as demo
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import CircuitOpen, ConfigError, InvalidArgs, NotFound, StepFailed
 
 
@@ -59,7 +60,7 @@ def context(attempt: int = 1, step_id: str = "step") -> CallContext:
     )
 
 
-# An app module for build_registry: `tests.agents.test_registry:register_extra`.
+# An app's agent.
 extra = Agent("extra", "An app's agent")
 
 
@@ -74,10 +75,6 @@ class Greeted(BaseModel):
 @extra.capability("greet")
 async def greet(ctx: CallContext, args: Greeting) -> Greeted:
     return Greeted(text=f"hello {args.name} from {ctx.tenant_id}")
-
-
-def register_extra(registry: Registry) -> None:
-    registry.add(extra)
 
 
 class Nothing(BaseModel):
@@ -100,7 +97,7 @@ class SlowOut(BaseModel):
 
 
 async def test_call_returns_the_whole_output() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     result = await registry.call(
         "lead.score",
@@ -117,7 +114,7 @@ async def test_call_returns_the_whole_output() -> None:
 
 
 async def test_call_output_is_json_ready() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     result = await registry.call(
         "report.summarize",
@@ -137,7 +134,7 @@ async def test_call_output_is_json_ready() -> None:
 
 
 async def test_call_passes_the_context_to_the_capability() -> None:
-    registry = build_registry(["tests.agents.test_registry:register_extra"])
+    registry = build_registry([extra])
 
     result = await registry.call("greet", {"name": "Ada"}, context())
 
@@ -149,7 +146,7 @@ async def test_call_passes_the_context_to_the_capability() -> None:
 
 
 async def test_tool_call_applies_its_effect_through_the_context() -> None:
-    registry = build_registry()
+    registry = demo_registry()
     ctx = context(step_id="send")
     email = {"to": "ada@example.com", "subject": "Hi", "body": "Hello"}
 
@@ -164,7 +161,7 @@ async def test_tool_call_applies_its_effect_through_the_context() -> None:
 
 
 async def test_tools_and_capabilities_are_separate_namespaces() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     with pytest.raises(NotFound) as as_capability:
         await registry.call("email.send", {}, context())
@@ -176,7 +173,7 @@ async def test_tools_and_capabilities_are_separate_namespaces() -> None:
 
 
 async def test_invalid_args_have_a_readable_message() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     with pytest.raises(InvalidArgs) as caught:
         await registry.call(
@@ -217,7 +214,8 @@ async def test_invalid_args_have_a_readable_message() -> None:
 
 async def test_invalid_args_do_not_count_towards_the_breaker() -> None:
     registry = Registry(breaker_failures=1, clock=Clock())
-    demo.register(registry)
+    for agent in demo.AGENTS:
+        registry.add(agent)
 
     for _ in range(3):
         with pytest.raises(InvalidArgs):
@@ -227,7 +225,7 @@ async def test_invalid_args_do_not_count_towards_the_breaker() -> None:
 
 
 async def test_nested_invalid_args_name_the_path() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     with pytest.raises(InvalidArgs) as caught:
         await registry.call("report.summarize", {"quotes": [{"symbol": "A"}]}, context())
@@ -240,7 +238,8 @@ async def test_nested_invalid_args_name_the_path() -> None:
 async def test_failing_capability_opens_its_breaker() -> None:
     clock = Clock()
     registry = Registry(breaker_failures=3, breaker_reset_seconds=60, clock=clock)
-    demo.register(registry)
+    for agent in demo.AGENTS:
+        registry.add(agent)
 
     for _ in range(3):
         with pytest.raises(StepFailed, match=r"^down$"):
@@ -261,7 +260,8 @@ async def test_failing_capability_opens_its_breaker() -> None:
 async def test_breaker_probe_after_reset_closes_on_success() -> None:
     clock = Clock()
     registry = Registry(breaker_failures=2, breaker_reset_seconds=10, clock=clock)
-    demo.register(registry)
+    for agent in demo.AGENTS:
+        registry.add(agent)
     for attempt in (1, 2):
         with pytest.raises(StepFailed):
             await registry.call("demo.flaky", {"fail_times": 2}, context(attempt))
@@ -278,7 +278,8 @@ async def test_breaker_probe_after_reset_closes_on_success() -> None:
 async def test_breaker_probe_failure_reopens() -> None:
     clock = Clock()
     registry = Registry(breaker_failures=2, breaker_reset_seconds=10, clock=clock)
-    demo.register(registry)
+    for agent in demo.AGENTS:
+        registry.add(agent)
     for _ in range(2):
         with pytest.raises(StepFailed):
             await registry.call("demo.fail", {}, context())
@@ -341,7 +342,7 @@ async def test_a_timed_out_probe_does_not_lock_the_breaker() -> None:
 
 
 def test_build_registry_has_the_demo_agents() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     assert sorted(registry.agents) == [
         "demo-mail",
@@ -373,7 +374,7 @@ def test_a_registry_with_a_gateway_runs_llm_steps_and_checks_their_models() -> N
     from batonflow.llm.registry import build_gateway
     from batonflow.settings import Settings
 
-    registry = build_registry(models=build_gateway(Settings(), MemoryLedger()))
+    registry = demo_registry(models=build_gateway(Settings(), MemoryLedger()))
 
     assert tuple(registry.step_kinds()) == (*BASE_STEP_KINDS, "llm")
     assert registry.check_model("local:smollm2") is None
@@ -387,7 +388,7 @@ def test_a_registry_with_a_gateway_runs_llm_steps_and_checks_their_models() -> N
 
 
 def test_build_registry_passes_breaker_settings() -> None:
-    registry = build_registry(breaker_failures=7, breaker_reset_seconds=2.5)
+    registry = demo_registry(breaker_failures=7, breaker_reset_seconds=2.5)
 
     breaker = registry.breaker("lead.score")
 
@@ -400,7 +401,7 @@ def test_build_registry_passes_breaker_settings() -> None:
 
 
 def test_capability_lookup() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     capability = registry.capability("quote.price")
 
@@ -414,7 +415,7 @@ def test_capability_lookup() -> None:
 
 
 def test_duplicate_capability_across_agents_is_a_config_error() -> None:
-    registry = build_registry()
+    registry = demo_registry()
     rival = Agent("rival")
 
     @rival.capability("lead.score")
@@ -429,7 +430,7 @@ def test_duplicate_capability_across_agents_is_a_config_error() -> None:
 
 
 def test_duplicate_tool_across_toolboxes_is_a_config_error() -> None:
-    registry = build_registry()
+    registry = demo_registry()
     outbox = Toolbox("outbox")
 
     @outbox.tool("email.send")
@@ -443,7 +444,7 @@ def test_duplicate_tool_across_toolboxes_is_a_config_error() -> None:
 
 
 def test_a_tool_may_share_a_name_with_a_capability() -> None:
-    registry = build_registry()
+    registry = demo_registry()
     toolbox = Toolbox("scoring-tools")
 
     @toolbox.tool("lead.score")
@@ -457,7 +458,7 @@ def test_a_tool_may_share_a_name_with_a_capability() -> None:
 
 
 def test_two_agents_with_one_name_is_a_config_error() -> None:
-    registry = build_registry()
+    registry = demo_registry()
 
     with pytest.raises(ConfigError) as caught:
         registry.add(Agent("demo-sales"))
@@ -466,7 +467,7 @@ def test_two_agents_with_one_name_is_a_config_error() -> None:
 
 
 def test_a_rejected_agent_leaves_the_registry_unchanged() -> None:
-    registry = build_registry()
+    registry = demo_registry()
     rival = Agent("rival")
 
     @rival.capability("fresh.name")
@@ -483,8 +484,8 @@ def test_a_rejected_agent_leaves_the_registry_unchanged() -> None:
     assert "fresh.name" not in registry.capability_names()
 
 
-def test_build_registry_loads_an_app() -> None:
-    registry = build_registry(["tests.agents.test_registry:register_extra"])
+def test_build_registry_takes_the_agents_of_apps() -> None:
+    registry = build_registry([*demo.AGENTS, extra])
 
     assert sorted(registry.agents) == [
         "demo-mail",
@@ -497,32 +498,9 @@ def test_build_registry_loads_an_app() -> None:
     assert "greet" in registry.capability_names()
 
 
-@pytest.mark.parametrize(
-    ("app", "reason"),
-    [
-        ("no_such_module_xyz:register", "No module named 'no_such_module_xyz'"),
-        ("no_such_module_xyz", "No module named 'no_such_module_xyz'"),
-        (
-            "tests.agents.test_registry:no_such_function",
-            "module 'tests.agents.test_registry' has no attribute 'no_such_function'",
-        ),
-        (
-            "tests.agents.test_registry",
-            "module 'tests.agents.test_registry' has no attribute 'register'",
-        ),
-    ],
-)
-def test_build_registry_with_an_app_that_cannot_load(app: str, reason: str) -> None:
+def test_an_agent_given_twice_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as caught:
-        build_registry([app])
-
-    assert caught.value.message == f"BATONFLOW_APPS names '{app}', which cannot be loaded: {reason}"
-
-
-def test_an_app_that_registers_a_duplicate_is_a_config_error() -> None:
-    # Without `:function` the app's `register` is used: the demo agents a second time.
-    with pytest.raises(ConfigError) as caught:
-        build_registry(["batonflow.agents.demo"])
+        build_registry([*demo.AGENTS, *demo.AGENTS])
 
     assert caught.value.message == "two agents are named 'demo-sales'"
 

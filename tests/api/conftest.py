@@ -1,6 +1,9 @@
 """The API under test: the real ASGI app with its lifespan (migrations, executor, limiter),
 driven over httpx, on SQLite and on PostgreSQL.
 
+The core's tests run with the demo app's agents but not its workflows, so a new tenant starts
+empty (`tests/apps` drives how apps store their workflows in each tenant).
+
 `client` is anonymous; `signup` registers a new tenant with its admin through the API and
 returns an `Account` whose client sends that admin's access token.
 """
@@ -8,7 +11,7 @@ returns an `Account` whose client sends that admin's access token.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from batonflow.api.app import create_app
+from batonflow.apps import demo
+from batonflow.apps.app import Apps, load_apps
 from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
 from batonflow.store.db import create_engine
@@ -75,9 +80,14 @@ def with_provider(settings: Settings, provider: FakeProvider, **more: Any) -> Se
     )
 
 
+def core_apps() -> Apps:
+    """The demo app without its workflows: its agents, routes and pages."""
+    return load_apps(["demo"], {"demo": replace(demo.app, workflows=None)})
+
+
 @pytest.fixture
 async def app(api_settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(api_settings)
+    app = create_app(api_settings, apps=core_apps())
     async with app.router.lifespan_context(app):
         yield app
 

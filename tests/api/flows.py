@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from batonflow.apps import demo
+
+assert demo.app.workflows is not None
+EXAMPLES = demo.app.workflows
 OUTREACH = (EXAMPLES / "outreach.yaml").read_text()
 LEAD = {"name": "Ada", "email": "ada@example.com", "company": "Analytical", "budget": 90000}
 

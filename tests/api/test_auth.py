@@ -19,7 +19,7 @@ from batonflow.api.app import create_app
 from batonflow.settings import Settings
 from batonflow.store.db import create_engine
 from batonflow.store.tables import Invitation, User
-from tests.api.conftest import PASSWORD, Signup, client_for
+from tests.api.conftest import PASSWORD, Signup, client_for, core_apps
 
 WRONG = {"error": {"code": "unauthenticated", "message": "wrong email or password", "details": {}}}
 
@@ -321,7 +321,8 @@ async def test_login_rehashes_when_the_argon2_parameters_rise(
 
     assert await stored() == IsStr(regex=r"\$argon2id\$v=19\$m=1024,t=1,p=1\$.+")
     stronger = create_app(
-        api_settings.model_copy(update={"argon2_time_cost": 2, "argon2_memory_kib": 2048})
+        api_settings.model_copy(update={"argon2_time_cost": 2, "argon2_memory_kib": 2048}),
+        apps=core_apps(),
     )
     async with stronger.router.lifespan_context(stronger), client_for(stronger) as client:
         for _ in range(2):

@@ -19,7 +19,7 @@ from batonflow.api.app import create_app
 from batonflow.api.deps import ApiState
 from batonflow.settings import Settings
 from batonflow.store import migrate
-from tests.api.conftest import client_for
+from tests.api.conftest import client_for, core_apps
 
 REDIS_URL = os.environ.get("BATONFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 OK = {"ok": True, "error": None}
@@ -92,7 +92,11 @@ async def test_ready_is_503_when_the_model_file_is_not_a_readable_gguf(
 async def redis_app(
     api_settings: Settings, request: pytest.FixtureRequest
 ) -> AsyncIterator[FastAPI]:
-    app = create_app(api_settings.model_copy(update={"redis_url": request.param}), executor=False)
+    app = create_app(
+        api_settings.model_copy(update={"redis_url": request.param}),
+        executor=False,
+        apps=core_apps(),
+    )
     async with app.router.lifespan_context(app):
         yield app
 

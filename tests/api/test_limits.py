@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from batonflow.api.app import create_app
 from batonflow.settings import Settings
-from tests.api.conftest import PASSWORD, Signup
+from tests.api.conftest import PASSWORD, Signup, core_apps
 
 REDIS_URL = os.environ.get("BATONFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 MAX_BODY = 2048
@@ -207,8 +207,8 @@ def redis_settings(api_settings: Settings) -> Settings:
 @pytest.fixture
 async def replicas(redis_settings: Settings) -> AsyncIterator[tuple[FastAPI, FastAPI]]:
     """Two instances of the API on one database and one Redis, as two replicas would run."""
-    first = create_app(redis_settings)
-    second = create_app(redis_settings, executor=False)
+    first = create_app(redis_settings, apps=core_apps())
+    second = create_app(redis_settings, executor=False, apps=core_apps())
     async with first.router.lifespan_context(first), second.router.lifespan_context(second):
         yield first, second
 

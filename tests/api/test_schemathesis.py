@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 
 from batonflow.api.app import create_app
 from batonflow.settings import Settings
-from tests.api.conftest import PASSWORD
+from tests.api.conftest import PASSWORD, core_apps
 from tests.api.flows import FAILING, LEAD, OUTREACH
 
 CHECKS = [
@@ -73,7 +73,11 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         rate_limit_login="1000000/minute",
     )
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        create_app(settings, apps=core_apps()),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-fuzz", daemon=True)

@@ -14,7 +14,8 @@ from dirty_equals import IsStr
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.agents.registry import Registry, build_registry
+from batonflow.agents.registry import Registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.events.stream import (
@@ -337,7 +338,7 @@ def writer_executor(
     models = Models(writer=ScriptedModel(lambda request: "Acme looks promising", name="writer"))
     db = Database(engine)
     gateway = gateway_for(db, models)
-    registry = build_registry(models=gateway)
+    registry = demo_registry(models=gateway)
     executor = Executor(engine, registry, settings, specs=specs, gateway=gateway)
     yield executor, registry
     executor.close()

@@ -1,12 +1,12 @@
 """A test app whose agent raises an unexpected exception carrying secrets in its message, for
-the log redaction test (BATONFLOW_APPS='["tests.telemetry.leakyapp:register"]')."""
+the log redaction test, which enables it as the app `leaky`."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
 from batonflow.agents.agent import Agent, CallContext
-from batonflow.agents.registry import Registry
+from batonflow.apps.app import App
 
 leaky = Agent("leaky", "Raises an exception that quotes the secrets it was given")
 
@@ -24,5 +24,4 @@ async def leak(ctx: CallContext, args: LeakIn) -> LeakOut:
     raise RuntimeError(f"could not connect with {args.secret}")
 
 
-def register(registry: Registry) -> None:
-    registry.add(leaky)
+app = App(name="leaky", title="Leaky", agents=(leaky,))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from batonflow.agents.registry import build_registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.store.metrics import QueueStats, RunLabels
@@ -171,7 +171,7 @@ async def test_runs_learned_from_their_spec_are_counted_without_a_read() -> None
     spec = load_spec(
         "id: quick\nversion: '1'\nsteps:\n  - {id: echo, kind: agent, capability: demo.noop}\n",
         "quick.yaml",
-        build_registry(),
+        demo_registry(),
     )
     following, asked = follow_recording(metrics, bus)
     await asyncio.sleep(0)

@@ -11,12 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
+from batonflow.api.app import create_app
+from batonflow.apps import demo
+from batonflow.apps.app import load_apps
 from batonflow.llm.fakeserver import Fail, FakeProvider
 from batonflow.settings import Settings
 from tests.api.conftest import PASSWORD, Signup, client_for
 from tests.api.flows import settled, start, store
+from tests.telemetry import leakyapp
 from tests.telemetry.conftest import Capture
 
 PROVIDER_KEY = "sk-live-" + secrets.token_hex(16)
@@ -59,9 +64,17 @@ def api_settings(api_settings: Settings, provider: FakeProvider, tmp_path: Path)
         update={
             "openai_base_url": provider.openai_url,
             "openai_api_key": SecretStr(PROVIDER_KEY),
-            "apps": ["tests.telemetry.leakyapp:register"],
         }
     )
+
+
+@pytest.fixture
+async def app(api_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The API with the leaky app enabled beside the demo."""
+    apps = load_apps(["demo", "leaky"], {"demo": demo.app, "leaky": leakyapp.app})
+    app = create_app(api_settings, apps=apps)
+    async with app.router.lifespan_context(app):
+        yield app
 
 
 async def test_no_secret_reaches_the_log(

@@ -24,7 +24,7 @@ from batonflow.llm.fakeserver import Fail, FakeProvider, Reply
 from batonflow.settings import Settings
 from batonflow.telemetry import traces
 from batonflow.telemetry.process import build_telemetry
-from tests.api.conftest import Signup
+from tests.api.conftest import Signup, core_apps
 from tests.api.flows import settled, start, store
 from tests.api.test_metrics import PITCH
 
@@ -149,7 +149,7 @@ async def app(
         }
     )
     telemetry = build_telemetry(settings, span_exporter=exporter)
-    app = create_app(settings, telemetry=telemetry)
+    app = create_app(settings, telemetry=telemetry, apps=core_apps())
     async with app.router.lifespan_context(app):
         yield app
     telemetry.close()

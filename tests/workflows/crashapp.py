@@ -1,7 +1,7 @@
 """A test app for the crash-recovery tests: one capability that journals every execution.
 
-A worker loads it with BATONFLOW_APPS='["tests.workflows.crashapp:register"]'. The capability
-sleeps, then appends one line per execution to the journal file named in its args, synced to disk
+A worker finds it as the app `crash` (see `tests.conftest.installed_apps`) and enables it with
+BATONFLOW_APPS=crash. The capability sleeps, then appends one line per execution to the journal file named in its args, synced to disk
 before the result is returned, so a line exists for every execution whose result could have been
 committed. The line's last field is a fresh token that the result carries too: the token a
 committed step holds names the execution that committed it.
@@ -16,7 +16,7 @@ import uuid
 from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import Agent, CallContext
-from batonflow.agents.registry import Registry
+from batonflow.apps.app import App
 
 journaler = Agent("crash-journal", "Sleeps, then journals the execution to a file")
 
@@ -51,5 +51,4 @@ async def work(ctx: CallContext, args: WorkIn) -> WorkOut:
     return WorkOut(execution=execution, attempt=ctx.attempt)
 
 
-def register(registry: Registry) -> None:
-    registry.add(journaler)
+app = App(name="crash", title="Crash journal", agents=(journaler,))

@@ -11,7 +11,6 @@ to a dispatch that was in flight when a worker died and that the reaper recorded
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -36,12 +35,13 @@ from batonflow.store.tables import Run, Step
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import save_version
 from batonflow.workflows.spec import load_spec
+from tests.conftest import installed_apps
+from tests.workflows import crashapp
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BATONFLOW = REPO / ".venv" / "bin" / "batonflow"
-APP = "tests.workflows.crashapp:register"
 TENANT = "crash-test"
 RUNS = 20
 
@@ -130,6 +130,7 @@ class Workers:
     def __init__(self, url: str, tmp_path: Path) -> None:
         self.url = url
         self.tmp_path = tmp_path
+        self.apps = installed_apps(tmp_path / "apps", {"crash": "tests.workflows.crashapp:app"})
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
@@ -138,14 +139,14 @@ class Workers:
         env |= {
             "BATONFLOW_DATABASE_URL": self.url,
             "BATONFLOW_DATA_DIR": str(self.tmp_path / "data"),
-            "BATONFLOW_APPS": json.dumps([APP]),
+            "BATONFLOW_APPS": "demo,crash",
             "BATONFLOW_TENANT": TENANT,
             "BATONFLOW_LEASE_SECONDS": "1.5",
             "BATONFLOW_HEARTBEAT_SECONDS": "0.3",
             "BATONFLOW_REAP_SECONDS": "0.3",
             "BATONFLOW_POLL_SECONDS": "0.05",
             "BATONFLOW_CONCURRENCY": "8",
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(self.apps)]),
         }
         log = self.tmp_path / f"worker-{len(self.procs)}.log"
         with log.open("wb") as out:
@@ -237,7 +238,7 @@ async def start_runs(
     engine: AsyncEngine, spec_text: str, inputs: dict[str, Any], count: int
 ) -> tuple[str, list[str]]:
     """Store the workflow and queue `count` runs of it, as `batonflow run --detach` would."""
-    spec = load_spec(spec_text, "test.yaml", build_registry([APP]))
+    spec = load_spec(spec_text, "test.yaml", build_registry(crashapp.app.agents))
     async with engine.begin() as conn:
         tenant_id = await ensure_tenant(conn, TENANT, now())
         version, _ = await save_version(conn, tenant_id, spec, spec_text, now())

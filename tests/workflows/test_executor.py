@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.agents.registry import Registry, build_registry
+from batonflow.agents.registry import Registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import NotFound
 from batonflow.runs.service import cancel_run
 from batonflow.settings import Settings
@@ -446,7 +447,7 @@ steps:
 async def test_the_circuit_opens_after_repeated_failures_and_fails_fast(
     engine: AsyncEngine, tenant: str, settings: Settings, specs: SpecCache
 ) -> None:
-    registry = build_registry(breaker_failures=2, breaker_reset_seconds=60)
+    registry = demo_registry(breaker_failures=2, breaker_reset_seconds=60)
     executor = Executor(engine, registry, settings, specs=specs, rand=lambda: 0.5)
     run = await start(engine, tenant, BREAKER)
     try:

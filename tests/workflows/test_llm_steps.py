@@ -13,7 +13,8 @@ import pytest
 from dirty_equals import IsInt, IsPositiveFloat, IsStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.agents.registry import Registry, build_registry
+from batonflow.agents.registry import Registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import ModelUnavailable
 from batonflow.llm import prompts
 from batonflow.llm.gateway import Gateway, GatewayConfig
@@ -94,7 +95,7 @@ def llm_executor(
     )
     db = Database(engine)
     gateway = gateway_for(db, models)
-    registry = build_registry(models=gateway)
+    registry = demo_registry(models=gateway)
     executor = Executor(engine, registry, settings, specs=specs, gateway=gateway, rand=lambda: 0.5)
     yield executor, models, registry
     executor.close()
@@ -172,7 +173,7 @@ async def test_a_provider_outage_fails_the_step_by_its_retry_policy_and_keeps_th
     models = Models(writer=ScriptedModel([down] * 4 + ["back again"], name="writer"))
     db = Database(engine)
     gateway = gateway_for(db, models, max_retries=1)
-    registry = build_registry(models=gateway)
+    registry = demo_registry(models=gateway)
     executor = Executor(engine, registry, settings, specs=specs, gateway=gateway, rand=lambda: 0.5)
     spec = """
 id: outage
@@ -310,8 +311,8 @@ outputs: {brief: "{{ state.brief.text }}", model: "{{ state.brief.model }}"}
 async def test_the_local_model_really_generates_schema_valid_json(
     engine: AsyncEngine, tenant: str, settings: Settings, specs: SpecCache
 ) -> None:
-    executor = Executor(engine, build_registry(), settings, specs=specs)
-    registry = build_registry(models=executor.gateway)
+    executor = Executor(engine, demo_registry(), settings, specs=specs)
+    registry = demo_registry(models=executor.gateway)
     spec = """
 id: local-rate
 version: 1
@@ -387,7 +388,7 @@ async def test_cancelling_a_run_cancels_its_model_call_in_flight(
         DatabaseLedger(db),
         load_prices(),
     )
-    registry = build_registry(models=gateway)
+    registry = demo_registry(models=gateway)
     executor = Executor(engine, registry, settings, specs=specs, gateway=gateway)
     spec = "id: hang\nversion: 1\nsteps:\n  - {id: ask, kind: llm, prompt: hello}\n"
     try:

@@ -10,7 +10,7 @@ import yaml
 from dirty_equals import IsStr
 from pydantic import ValidationError
 
-from batonflow.agents.registry import build_registry
+from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import SpecError
 from batonflow.workflows.spec import (
     AgentStep,
@@ -27,7 +27,7 @@ from batonflow.workflows.spec import (
     validate_spec,
 )
 
-CATALOG = build_registry()
+CATALOG = demo_registry()
 ALL_KINDS = "['agent', 'input', 'llm', 'map', 'review', 'tool', 'workflow']"
 
 MARKET = """

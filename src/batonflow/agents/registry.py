@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -164,32 +163,20 @@ class Registry:
 
 
 def build_registry(
-    apps: Iterable[str] = (),
+    agents: Iterable[Agent],
     *,
     breaker_failures: int = 5,
     breaker_reset_seconds: float = 30.0,
     models: ModelNames | None = None,
     tracer: Tracer = NO_TRACER,
 ) -> Registry:
-    """The built-in demo agents plus each app named `module:function`; the function receives the
-    registry and adds its agents (`registry.add(agent)`)."""
-    from batonflow.agents import demo
-
+    """A registry of `agents` (the enabled apps' agents and toolboxes)."""
     registry = Registry(
         breaker_failures=breaker_failures,
         breaker_reset_seconds=breaker_reset_seconds,
         models=models,
         tracer=tracer,
     )
-    demo.register(registry)
-    for app in apps:
-        module_name, _, attr = app.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-            register = getattr(module, attr or "register")
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(
-                f"BATONFLOW_APPS names '{app}', which cannot be loaded: {exc}"
-            ) from exc
-        register(registry)
+    for agent in agents:
+        registry.add(agent)
     return registry

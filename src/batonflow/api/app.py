@@ -27,6 +27,8 @@ from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
 from batonflow.api.telemetry import RequestTelemetry
 from batonflow.api.web import mount_dashboard
+from batonflow.apps import workflows as app_workflows
+from batonflow.apps.app import Apps, load_apps, migration_branches
 from batonflow.auth.ratelimit import RateLimiter
 from batonflow.errors import ConfigError, PayloadTooLarge
 from batonflow.events.bus import EventBus
@@ -165,11 +167,14 @@ def create_app(
     executor: bool | None = None,
     on_ready: Callable[[ApiState], Awaitable[None]] | None = None,
     telemetry: Telemetry | None = None,
+    apps: Apps | None = None,
 ) -> FastAPI:
     """The API for `settings`. `executor` overrides `BATONFLOW_EXECUTOR` (inprocess or none);
     `on_ready` runs once the state is built (the demo seeds its tenant there); `telemetry` is
-    built from the settings unless given (tests give one with an in-memory span exporter)."""
+    built from the settings unless given (tests give one with an in-memory span exporter);
+    `apps` are the enabled apps, by default those `BATONFLOW_APPS` names."""
     check_secret(settings)
+    enabled = load_apps(settings.apps) if apps is None else apps
     if settings.executor not in ("inprocess", "none"):
         raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess' or 'none'")
     run_executor = settings.executor == "inprocess" if executor is None else executor
@@ -193,10 +198,10 @@ def create_app(
         serving: asyncio.Task[None] | None = None
         counting: asyncio.Task[None] | None = None
         try:
-            await migrate.ensure_current(engine)
+            await migrate.ensure_current(engine, migration_branches(enabled))
             gateway = build_gateway(settings, DatabaseLedger(db), tracer=observed.tracer)
             registry = build_registry(
-                settings.apps,
+                enabled.agents(),
                 breaker_failures=settings.breaker_failures,
                 breaker_reset_seconds=settings.breaker_reset_seconds,
                 models=gateway,
@@ -226,7 +231,9 @@ def create_app(
                 limiter=limiter,
                 telemetry=observed,
                 writer=writer,
+                apps=enabled,
             )
+            await app_workflows.install_everywhere(state.write, enabled, registry, state.now())
             if run_executor:
                 state.executor = Executor(
                     engine,
@@ -281,6 +288,11 @@ def create_app(
     for router in _routers():
         _document(router)
         app.include_router(router)
+    for enabled_app in enabled:
+        if enabled_app.router is not None:
+            router = enabled_app.router()
+            _document(router)
+            app.include_router(router, prefix=f"{API}/{enabled_app.name}")
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, telemetry=observed)
     app.state.telemetry = observed

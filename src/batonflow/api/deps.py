@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from batonflow.agents.registry import Registry
+from batonflow.apps.app import Apps
 from batonflow.auth.credentials import authenticate
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, PermissionDenied, Unauthenticated
@@ -50,6 +51,7 @@ class ApiState:
     bus: EventBus
     specs: SpecCache
     limiter: RateLimiter
+    apps: Apps = field(default_factory=Apps)
     executor: Executor | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     writer: Database | None = None  # the database thread the in-process executor writes in

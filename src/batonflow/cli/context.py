@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import Registry, build_registry
+from batonflow.apps import workflows as app_workflows
+from batonflow.apps.app import load_apps, migration_branches
 from batonflow.events.bus import EventBus
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.registry import build_gateway
@@ -66,17 +68,19 @@ async def open_context(settings: Settings) -> AsyncIterator[Context]:
     telemetry.tracing.instrument_engine(engine)
     context: Context | None = None
     try:
-        await migrate.ensure_current(engine)
-        async with engine.begin() as conn:
-            tenant_id = await ensure_tenant(conn, settings.tenant, datetime.now(UTC))
+        apps = load_apps(settings.apps)
+        await migrate.ensure_current(engine, migration_branches(apps))
         gateway = build_gateway(settings, DatabaseLedger(ledger_db), tracer=telemetry.tracer)
         registry = build_registry(
-            settings.apps,
+            apps.agents(),
             breaker_failures=settings.breaker_failures,
             breaker_reset_seconds=settings.breaker_reset_seconds,
             models=gateway,
             tracer=telemetry.tracer,
         )
+        async with engine.begin() as conn:
+            tenant_id = await ensure_tenant(conn, settings.tenant, datetime.now(UTC))
+            await app_workflows.install(conn, tenant_id, apps, registry, datetime.now(UTC))
         context = Context(
             settings=settings,
             engine=engine,

@@ -312,7 +312,7 @@ def serve(
     import uvicorn
 
     from batonflow.api.app import create_app
-    from batonflow.api.demo import seed_demo
+    from batonflow.apps.demo.seed import seed_demo
 
     settings = _settings(command="serve")
     updates: dict[str, Any] = {"dev": settings.dev or dev or demo}
@@ -733,12 +733,15 @@ reviews_app.command("submit")(_decide_command("submit", "Give an input step its 
 def workflows_validate(files: list[Path], as_json: JsonFlag = False) -> None:
     """Check workflow files without running them."""
     from batonflow.agents.registry import build_registry
+    from batonflow.apps.app import load_apps
     from batonflow.errors import SpecError
     from batonflow.llm.ledger import MemoryLedger
     from batonflow.llm.registry import build_gateway
 
     settings = _settings()
-    registry = build_registry(settings.apps, models=build_gateway(settings, MemoryLedger()))
+    registry = build_registry(
+        load_apps(settings.apps).agents(), models=build_gateway(settings, MemoryLedger())
+    )
     failed = 0
     report = []
     for path in files:

@@ -22,6 +22,12 @@ async def find_tenant(conn: Conn, slug: str) -> str | None:
     return str(value) if value is not None else None
 
 
+async def list_tenant_ids(conn: Conn) -> list[str]:
+    """Every tenant's id, oldest first (for work done in each tenant, such as app workflows)."""
+    query = select(tenants_t.c.id).order_by(tenants_t.c.created_at, tenants_t.c.id)
+    return [str(value) for value in (await conn.execute(query)).scalars()]
+
+
 async def get_tenant(conn: Conn, slug: str) -> str:
     tenant_id = await find_tenant(conn, slug)
     if tenant_id is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from batonflow.api.routes import (
     admin,
     agents,
+    apps,
     auth,
     events,
     health,
@@ -25,6 +26,7 @@ ROUTERS = (
     reviews.router,
     prompts.router,
     agents.router,
+    apps.router,
     usage.router,
     events.router,
     metrics.router,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from batonflow.api.deps import Caller, State
 from batonflow.api.errors import ErrorEnvelope
+from batonflow.apps import workflows as app_workflows
 from batonflow.auth import service
 from batonflow.auth.scopes import ROLES, SCOPES, Role
 from batonflow.errors import Unauthenticated
@@ -136,6 +137,9 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
                 name=body.name,
                 password_hash=password_hash,
                 now=state.now(),
+            )
+            await app_workflows.install(
+                conn, session.user["tenant_id"], state.apps, state.registry, state.now()
             )
         else:
             session = await service.join_tenant(

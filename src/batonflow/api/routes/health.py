@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from batonflow.api.deps import ApiState, State
+from batonflow.apps.app import migration_branches
 from batonflow.errors import ConfigError
 from batonflow.llm.local import smollm2_path
 from batonflow.store import migrate
@@ -70,10 +71,11 @@ class Status(BaseModel):
 async def _database(state: ApiState) -> None:
     async with state.read() as conn:
         await conn.execute(text("SELECT 1"))
-    at = await migrate.current(state.engine)
-    if at != migrate.head():
+    branches = migration_branches(state.apps)
+    if not await migrate.is_current(state.engine, branches):
+        at = await migrate.current(state.engine)
         raise ConfigError(
-            f"the database schema is at {at or 'nothing'}, not {migrate.head()}; "
+            f"the database schema is at {at or 'nothing'}, not {migrate.head(branches)}; "
             "run `batonflow db upgrade`"
         )
 

@@ -1,5 +1,6 @@
-"""Built-in demo agents for the examples and tests. All but `brief.write` are deterministic and
-use no model; `brief.write` shows an agent calling the LLM gateway (the local model by default)."""
+"""The demo app's agents and tools, for its workflows and for tests. All but `brief.write` are
+deterministic and use no model; `brief.write` shows an agent calling the LLM gateway (the local
+model by default)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import Agent, CallContext
-from batonflow.agents.registry import Registry
 from batonflow.agents.tools import Toolbox
 from batonflow.errors import StepFailed
 
@@ -225,6 +225,4 @@ async def write_brief(ctx: CallContext, args: BriefIn) -> Brief:
     return Brief(text=reply.text.strip().strip('"').strip(), model=reply.model)
 
 
-def register(registry: Registry) -> None:
-    for agent in (sales, market, ops, writer, mail):
-        registry.add(agent)
+AGENTS = (sales, market, ops, writer, mail)

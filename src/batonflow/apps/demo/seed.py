@@ -1,5 +1,5 @@
-"""The demo tenant `batonflow serve --demo` seeds: users with fresh passwords, the example
-workflows, and a note on how to sign in.
+"""The demo tenant `batonflow serve --demo` seeds: users with fresh passwords, the enabled apps'
+workflows (the demo's examples among them) and any given files, and a note on how to sign in.
 
 Each start gives every demo user a new random password (printed, and written to
 `<data dir>/demo-credentials.json`, readable by the owner only), so no password is ever
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batonflow.api.deps import ApiState
+from batonflow.apps import workflows as app_workflows
 from batonflow.auth.service import add_user, new_password
 from batonflow.store import users
 from batonflow.store import workflows as workflow_store
@@ -61,7 +62,7 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
         accounts.append((role, email, password))
         hashed.append((email, name, role, await new_password(state.settings, password)))
     specs = [load_spec(text, name, state.registry) for name, text in sources]
-    stored = []
+    stored: list[str] = []
     async with state.write() as conn:
         tenant_id = await ensure_tenant(conn, TENANT, now, "Demo")
         for email, name, role, password_hash in hashed:
@@ -77,6 +78,8 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
                 )
                 continue
             await add_user(conn, tenant_id, email, name, role, password_hash, now)
+        installed = await app_workflows.install(conn, tenant_id, state.apps, state.registry, now)
+        stored += [f"{row.workflow_id}@{row.version}" for row in installed]
         for spec, (name, text) in zip(specs, sources, strict=True):
             await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
             version, _ = await workflow_store.save_version(conn, tenant_id, spec, text, now)

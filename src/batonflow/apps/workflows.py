@@ -1,0 +1,56 @@
+"""App workflows: the workflow files an app ships, stored as versions in a tenant.
+
+Versions are immutable and content-hashed, so storing the same file again changes nothing; an app
+that changes a workflow must give it a new version, or storing it is a `Conflict` that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+
+from batonflow.apps.app import Apps
+from batonflow.errors import ConfigError, Conflict
+from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
+from batonflow.store.tenants import list_tenant_ids
+from batonflow.workflows.spec import Catalog, load_spec
+
+
+async def install(
+    conn: Conn, tenant_id: str, apps: Apps, catalog: Catalog, now: datetime
+) -> list[workflow_store.VersionRow]:
+    """Store every enabled app's workflows in the tenant; returns the versions stored now."""
+    stored = []
+    for app in apps:
+        for path in app.workflow_files():
+            text = path.read_text(encoding="utf-8")
+            spec = load_spec(text, path.name, catalog)
+            await workflow_store.check_subworkflows(conn, tenant_id, spec, path.name)
+            try:
+                row, created = await workflow_store.save_version(conn, tenant_id, spec, text, now)
+            except Conflict as exc:
+                raise ConfigError(
+                    f"the app '{app.name}' ships {path.name} as {spec.id}@{spec.version}, but "
+                    "that version is stored with other content; give the changed workflow a "
+                    "new version",
+                    details=exc.details,
+                ) from None
+            if created:
+                stored.append(row)
+    return stored
+
+
+async def install_everywhere(
+    write: Callable[[], AbstractAsyncContextManager[Conn]],
+    apps: Apps,
+    catalog: Catalog,
+    now: datetime,
+) -> list[workflow_store.VersionRow]:
+    """Store the apps' workflows in every tenant (on start-up), in one transaction."""
+    async with write() as conn:
+        stored = []
+        for tenant_id in await list_tenant_ids(conn):
+            stored += await install(conn, tenant_id, apps, catalog, now)
+        return stored
