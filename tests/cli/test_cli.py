@@ -407,6 +407,18 @@ def test_a_refused_decision_does_not_claim_it_was_made(sqlite_cli: Cli) -> None:
     assert (again.returncode, again.stdout) == (2, "")
 
 
+def test_run_refuses_a_run_over_the_tenant_quota_as_the_api_does(sqlite_cli: Cli) -> None:
+    sqlite_cli.env["BATONFLOW_TENANT_MAX_ACTIVE_RUNS"] = "1"
+    waiting = sqlite_cli.json("run", *OUTREACH, code=3)
+    refused = sqlite_cli("run", "examples/market-report.yaml", "--detach")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert said(refused.stderr) == (
+        "error (quota_exceeded): this tenant already has 1 queued, running or waiting runs "
+        "(the limit is 1); wait for some to finish or cancel them"
+    )
+    assert [run["id"] for run in sqlite_cli.json("runs", "list")] == [waiting["run_id"]]
+
+
 def test_cancel_a_waiting_run(cli: Cli) -> None:
     run_id = cli.json("run", *OUTREACH, code=3)["run_id"]
 
