@@ -37,15 +37,15 @@ chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 demo: setup
-	$(BIN)/batonflow serve --demo -w examples/outreach.yaml -w examples/market-report.yaml -w examples/lead-brief.yaml
+	$(BIN)/batonflow demo serve
 
 cli-demo: setup
 	$(BIN)/batonflow db upgrade
-	$(BIN)/batonflow workflows validate examples/outreach.yaml examples/market-report.yaml examples/lead-brief.yaml
-	$(DEMO_ENV) $(BIN)/batonflow run examples/market-report.yaml --input topic=robotics
+	$(BIN)/batonflow workflows validate src/batonflow/apps/demo/workflows/*.yaml
+	$(DEMO_ENV) $(BIN)/batonflow run market-report --input topic=robotics
 	@echo "--- a model rates a lead and an agent writes a brief, on the local model ---"
-	$(DEMO_ENV) $(BIN)/batonflow run examples/lead-brief.yaml --input company="Analytical Engines"
-	@$(DEMO_ENV) $(BIN)/batonflow run examples/outreach.yaml --input name=Ada --input email=ada@example.com \
+	$(DEMO_ENV) $(BIN)/batonflow run lead-brief --input company="Analytical Engines"
+	@$(DEMO_ENV) $(BIN)/batonflow run outreach --input name=Ada --input email=ada@example.com \
 		--input company=Analytical --input employees=450 --input budget=90000; \
 		test $$? -eq 3 || { echo "expected the outreach run to wait for its review"; exit 1; }
 	@echo "--- the run waits for a person; approving its review from the CLI ---"

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import functools
 import gc
-import inspect
 import io
 import itertools
 import json
@@ -57,20 +58,17 @@ from typing import Annotated, Any, Protocol, TypedDict
 import aiosqlite
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from batonflow.agents.registry import Registry
-from batonflow.apps.demo import registry as demo_registry
+from batonflow.platform import Platform, open_platform
 from batonflow.runs.service import Actor, start_run
 from batonflow.settings import Settings
 from batonflow.store import migrate
-from batonflow.store.db import Conn, Database, create_engine
+from batonflow.store.db import Conn, create_engine
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import VersionRow, save_version
 from batonflow.telemetry import logs
 from batonflow.telemetry.process import Telemetry, build_telemetry
 from batonflow.telemetry.traces import starting_run
-from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
 from batonflow.workflows.spec import load_spec
 
@@ -138,7 +136,8 @@ class System(Protocol):
 
 
 class Batonflow:
-    """Our engine, driven as tests/conftest.py drives it."""
+    """Our engine on the platform a worker process runs on (`open_platform`), driven as
+    tests/conftest.py drives it."""
 
     def __init__(
         self,
@@ -154,25 +153,33 @@ class Batonflow:
         self.traced = traced
         self.telemetry: Telemetry | None = None
         self.spans: Any = None  # the in-memory span exporter, when observed
-        self._counting: list[asyncio.Future[None]] = []
         self._sink: Any = None
         self._level = 0
         self.name = name
         self.url = url
         self.data_dir = data_dir
-        self.registry: Registry = demo_registry()
-        self.specs = SpecCache()
-        self.engine: AsyncEngine | None = None
-        self.db: Database | None = None
+        self.platform: Platform | None = None
+        self._open = contextlib.AsyncExitStack()
         self.executors: dict[int, Executor] = {}
         self.synchronous = synchronous
         self.tenant = ""
         self.versions: dict[str, VersionRow] = {}
 
+    def settings(self, concurrency: int = CONCURRENCY) -> Settings:
+        return Settings(
+            data_dir=self.data_dir,
+            database_url=self.url,
+            worker_id=f"bench-{self.name}",
+            concurrency=concurrency,
+            sqlite_synchronous=self.synchronous,
+        )
+
     async def setup(self) -> None:
-        self.engine = create_engine(self.url, sqlite_synchronous=self.synchronous)
-        self.db = Database(self.engine, sqlite_synchronous=self.synchronous)
-        await migrate.upgrade(self.engine)
+        migrating = create_engine(self.url)  # a fresh PostgreSQL database is not migrated yet
+        try:
+            await migrate.upgrade(migrating)
+        finally:
+            await migrating.dispose()
         if self.observed:
             from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
                 InMemorySpanExporter,
@@ -185,57 +192,39 @@ class Batonflow:
             self.logging(on=True)
             self.spans = InMemorySpanExporter() if self.traced else None
             self.telemetry = build_telemetry(settings, span_exporter=self.spans, batch=True)
-            self.registry = demo_registry(tracer=self.telemetry.tracer)
-        async with self.engine.begin() as conn:
-            self.tenant = await ensure_tenant(conn, "bench", utcnow())
+        platform = self.platform = await self._open.enter_async_context(
+            open_platform(
+                self.settings(),
+                telemetry=self.telemetry or Telemetry(),
+                watch=self.observed,  # metrics counted from the bus
+            )
+        )
+        self.tenant = await platform.write(
+            functools.partial(ensure_tenant, slug="bench", now=utcnow())
+        )
         texts = {
             "linear": linear_spec("bench-linear", LINEAR_STEPS),
             "fanout": fanout_spec("bench-fanout", FANOUT_STEPS, int(FANOUT_SLEEP * 1000)),
             "three": linear_spec("bench-three", THROUGHPUT_STEPS),
         }
-        async with self.engine.begin() as conn:
+        async with platform.engine.begin() as conn:
             for key, text in texts.items():
-                spec = load_spec(text, f"{key}.yaml", self.registry)
+                spec = load_spec(text, f"{key}.yaml", platform.registry)
                 self.versions[key], _ = await save_version(conn, self.tenant, spec, text, utcnow())
 
     async def close(self) -> None:
-        for executor in self.executors.values():
-            await _release(executor)
-        for counting in self._counting:
-            counting.cancel()
+        await self._open.aclose()  # the executors, the platform's database threads and engine
         if self.telemetry is not None:
             self.telemetry.close()
             self.logging(on=False)
             self._sink.close()
-        if self.db is not None:
-            self.db.close()
-        if self.engine is not None:
-            await self.engine.dispose()
 
     def executor(self, concurrency: int) -> Executor:
         """One executor per concurrency setting, kept for the whole benchmark, as a worker
-        process keeps its executor (and its database thread and compiled statements)."""
-        assert self.engine is not None
+        process keeps its executor (and its compiled statements)."""
+        assert self.platform is not None
         if concurrency not in self.executors:
-            settings = Settings(
-                data_dir=self.data_dir,
-                database_url=self.url,
-                worker_id=f"bench-{self.name}",
-                concurrency=concurrency,
-                sqlite_synchronous=self.synchronous,
-            )
-            executor = self.executors[concurrency] = Executor(
-                self.engine, self.registry, settings, specs=self.specs, telemetry=self.telemetry
-            )
-            if self.telemetry is not None:
-                counting = self.telemetry.watch(
-                    self.engine,
-                    bus=executor.bus,
-                    registry=self.registry,
-                    gateway=executor.gateway,
-                    specs=self.specs,
-                )
-                self._counting.append(asyncio.ensure_future(counting))
+            self.executors[concurrency] = self.platform.executor(self.settings(concurrency))
         return self.executors[concurrency]
 
     def logging(self, *, on: bool) -> None:
@@ -260,12 +249,12 @@ class Batonflow:
         return {"runs_counted": finished, "spans": spans}
 
     async def start(self, workflow: str) -> str:
-        """Start a run through the same transaction runner a worker uses."""
-        assert self.db is not None
+        """Start a run through the same transaction runner the executors use."""
+        assert self.platform is not None
         if self.telemetry is None:
-            return await self.db.write(self._starter(workflow, {}))
+            return await self.platform.write(self._starter(workflow, {}))
         with starting_run(self.telemetry.tracing, workflow) as run:
-            return await self.db.write(self._starter(workflow, run.carrier))
+            return await self.platform.write(self._starter(workflow, run.carrier))
 
     def _starter(self, workflow: str, ctx: dict[str, Any]) -> Any:
         async def work(conn: Conn) -> str:
@@ -311,17 +300,6 @@ class Batonflow:
         if bad:
             raise RuntimeError(f"{self.name}: {len(bad)} of {runs} runs did not succeed")
         return ended - began, ended - drain_began
-
-
-async def _release(executor: Executor) -> None:
-    """Close what an executor holds, if its version has anything to close (a database thread)."""
-    for owner in (executor, getattr(executor, "db", None)):
-        close = getattr(owner, "aclose", None) or getattr(owner, "close", None)
-        if callable(close):
-            result = close()
-            if inspect.isawaitable(result):
-                await result
-            return
 
 
 class LinearState(TypedDict):
@@ -809,8 +787,8 @@ async def profile(path: Path, workdir: Path, runs: int) -> None:
     try:
         for _ in range(5):
             await system.linear()
-        assert system.engine is not None
-        assert system.db is not None
+        assert system.platform is not None
+        platform = system.platform
         statements: Counter[str] = Counter()
         spent: defaultdict[str, float] = defaultdict(float)
         started: dict[int, float] = {}
@@ -826,9 +804,9 @@ async def profile(path: Path, workdir: Path, runs: int) -> None:
         def traced(sql: str) -> None:  # the database threads' statements (count only)
             statements[" ".join(sql.split())[:70]] += 1
 
-        event.listen(system.engine.sync_engine, "before_cursor_execute", before)
-        event.listen(system.engine.sync_engine, "after_cursor_execute", after)
-        for database in (system.db, system.executor(CONCURRENCY).db):
+        event.listen(platform.engine.sync_engine, "before_cursor_execute", before)
+        event.listen(platform.engine.sync_engine, "after_cursor_execute", after)
+        for database in (platform.db, platform.writer):
             database.trace(traced)
         profiler = cProfile.Profile()
         began = time.perf_counter()

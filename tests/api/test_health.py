@@ -69,13 +69,15 @@ async def test_ready_is_503_when_the_model_file_is_not_a_readable_gguf(
     state = state_of(app)
     fake = tmp_path / "weights.gguf"
     fake.write_bytes(b"not a model")
-    state.settings = state.settings.model_copy(update={"local_model_path": fake})
+    state.platform.settings = state.settings.model_copy(update={"local_model_path": fake})
     response = await client.get("/health/ready")
     assert (response.status_code, response.json()["checks"]["model"]) == (
         503,
         {"ok": False, "error": "the local model file weights.gguf is not a GGUF file"},
     )
-    state.settings = state.settings.model_copy(update={"local_model_path": tmp_path / "gone.gguf"})
+    state.platform.settings = state.settings.model_copy(
+        update={"local_model_path": tmp_path / "gone.gguf"}
+    )
     response = await client.get("/health/ready")
     assert (response.status_code, response.json()["checks"]["model"]) == (
         503,

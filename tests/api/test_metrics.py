@@ -86,7 +86,7 @@ async def test_only_the_metrics_token_reads_metrics(
 
 async def test_metrics_are_off_without_a_token(app: object, client: httpx.AsyncClient) -> None:
     state = client._transport.app.state.batonflow  # type: ignore[attr-defined]
-    state.settings = state.settings.model_copy(update={"metrics_token": None})
+    state.platform.settings = state.settings.model_copy(update={"metrics_token": None})
     response = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
 

@@ -22,9 +22,10 @@ from tests.cli.conftest import REPO, Cli, said
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = ["examples/market-report.yaml", "examples/outreach.yaml"]
+DEMO = "src/batonflow/apps/demo/workflows/"
+EXAMPLES = [f"{DEMO}market-report.yaml", f"{DEMO}outreach.yaml"]
 OUTREACH = [
-    "examples/outreach.yaml",
+    "outreach",
     "-i",
     "name=Ada",
     "-i",
@@ -139,21 +140,21 @@ def test_validate_prints_one_ok_line_per_example(sqlite_cli: Cli, tmp_path: Path
     )
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        "examples/market-report.yaml: ok (market-report@1, 3 steps)\n"
-        "examples/outreach.yaml: ok (outreach@1, 4 steps)\n",
+        f"{DEMO}market-report.yaml: ok (market-report@1, 3 steps)\n"
+        f"{DEMO}outreach.yaml: ok (outreach@1, 4 steps)\n",
         "",
     )
     assert (as_json.returncode, as_json.stderr) == (0, "")
     assert json.loads(as_json.stdout) == [
         {
-            "file": "examples/market-report.yaml",
+            "file": f"{DEMO}market-report.yaml",
             "valid": True,
             "id": "market-report",
             "version": "1",
             "hash": IsStr(regex=r"sha256:[0-9a-f]{64}"),
         },
         {
-            "file": "examples/outreach.yaml",
+            "file": f"{DEMO}outreach.yaml",
             "valid": True,
             "id": "outreach",
             "version": "1",
@@ -167,7 +168,7 @@ def test_validate_prints_one_ok_line_per_example(sqlite_cli: Cli, tmp_path: Path
 def test_validate_reports_every_located_issue_and_exits_2(sqlite_cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text(BROKEN)
     (tmp_path / "unparsable.yaml").write_text("id: x\nsteps: [\n")
-    outreach = REPO / "examples" / "outreach.yaml"
+    outreach = REPO / DEMO / "outreach.yaml"
 
     done, as_json = sqlite_cli.all(
         ["workflows", "validate", "broken.yaml", "unparsable.yaml", outreach],
@@ -195,7 +196,7 @@ def test_validate_reports_every_located_issue_and_exits_2(sqlite_cli: Cli, tmp_p
 
 
 def test_run_here_or_detached_for_a_worker(cli: Cli) -> None:
-    here = cli.json("run", "examples/market-report.yaml", "-i", "delay_ms=0")
+    here = cli.json("run", "market-report", "-i", "delay_ms=0")
     assert here == {
         "run_id": IsId,
         "status": "succeeded",
@@ -204,7 +205,7 @@ def test_run_here_or_detached_for_a_worker(cli: Cli) -> None:
         "reviews": [],
     }
 
-    detached = cli("run", "examples/market-report.yaml", "--detach", "-i", "topic=tech")
+    detached = cli("run", "market-report", "--detach", "-i", "topic=tech")
     run_id = detached.stdout.strip()
     assert (detached.returncode, detached.stdout, detached.stderr) == (0, f"{run_id}\n", "")
     assert run_id == IsId
@@ -405,6 +406,18 @@ def test_a_refused_decision_does_not_claim_it_was_made(sqlite_cli: Cli) -> None:
     assert sqlite_cli("reviews", "approve", review_id, "--json").returncode == 0
     again = sqlite_cli("reviews", "approve", review_id)
     assert (again.returncode, again.stdout) == (2, "")
+
+
+def test_run_refuses_a_run_over_the_tenant_quota_as_the_api_does(sqlite_cli: Cli) -> None:
+    sqlite_cli.env["BATONFLOW_TENANT_MAX_ACTIVE_RUNS"] = "1"
+    waiting = sqlite_cli.json("run", *OUTREACH, code=3)
+    refused = sqlite_cli("run", "market-report", "--detach")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert said(refused.stderr) == (
+        "error (quota_exceeded): this tenant already has 1 queued, running or waiting runs "
+        "(the limit is 1); wait for some to finish or cancel them"
+    )
+    assert [run["id"] for run in sqlite_cli.json("runs", "list")] == [waiting["run_id"]]
 
 
 def test_cancel_a_waiting_run(cli: Cli) -> None:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_lead_brief_example_runs_on_the_local_model_and_lists_its_calls(cli: Cli) -> None:
-    done = cli.json("run", "examples/lead-brief.yaml", "-i", "company=Analytical Engines")
+    done = cli.json("run", "lead-brief", "-i", "company=Analytical Engines")
     assert done["status"] == "succeeded"
     assert done["outputs"] == {
         "fit": IsStr(regex="good|maybe|poor"),
@@ -136,7 +136,7 @@ def test_tenant_set_refuses_bad_caps(sqlite_cli: Cli) -> None:
 
 def test_a_monthly_token_cap_stops_a_run_before_it_calls_the_model(cli: Cli) -> None:
     assert cli("tenant", "set", "--budget-tokens", "50").returncode == 0
-    done = cli.json("run", "examples/lead-brief.yaml", "-i", "company=Initech", code=1)
+    done = cli.json("run", "lead-brief", "-i", "company=Initech", code=1)
     assert (done["status"], done["error"]["code"], done["error"]["step"]) == (
         "failed",  # a budget error is not retried
         "budget_exceeded",

@@ -38,12 +38,10 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     proc = subprocess.Popen(
         [
             str(BATONFLOW),
+            "demo",
             "serve",
-            "--demo",
             "--port",
             str(port),
-            "-w",
-            "examples/outreach.yaml",
         ],
         cwd=REPO,
         env=env,

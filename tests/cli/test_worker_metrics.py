@@ -23,7 +23,7 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_a_worker_serves_metrics_of_the_runs_it_executes(cli: Cli) -> None:
-    queued = cli.json("run", "examples/market-report.yaml", "--detach", "-i", "topic=tech")
+    queued = cli.json("run", "market-report", "--detach", "-i", "topic=tech")
     port = free_port()
     worker = subprocess.Popen(
         [str(BATONFLOW), "worker", "--metrics-port", str(port)],

@@ -1,5 +1,5 @@
-// A real `batonflow serve --demo` for the browser tests: a free loopback port, a fresh data
-// directory (SQLite), development mode, the outreach and lead-brief examples stored, and the demo accounts read
+// A real `batonflow demo serve` for the browser tests: a free loopback port, a fresh data
+// directory (SQLite), development mode, the demo app's workflows stored, and the demo accounts read
 // from `<data dir>/demo-credentials.json`.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -53,7 +53,7 @@ export async function startServer(): Promise<Server> {
   delete env.BATONFLOW_DATABASE_URL; // SQLite in the fresh data directory
   const child: ChildProcess = spawn(
     batonflow,
-    ["serve", "--demo", "--host", "127.0.0.1", "--port", String(port), "-w", "examples/outreach.yaml", "-w", "examples/lead-brief.yaml"],
+    ["demo", "serve", "--host", "127.0.0.1", "--port", String(port)],
     {
       cwd: ROOT,
       env,

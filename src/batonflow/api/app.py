@@ -1,9 +1,9 @@
 """The HTTP API: `create_app(settings)` builds it; `batonflow serve` runs it under Uvicorn.
 
-The lifespan builds what requests share (`ApiState`): the database engine (SQLite is migrated on
-first use, PostgreSQL must be at the current revision), the agent registry, the LLM gateway, the
-event bus, the rate limiter and, with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor
-that runs the work in this process. With `none`, `batonflow worker` processes do the work.
+The lifespan builds what requests share (`ApiState`): the platform (`batonflow.platform`: the
+database, the agent registry, the LLM gateway, the event bus, metrics), the rate limiter and,
+with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the work in this
+process. With `none`, `batonflow worker` processes do the work.
 
 Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
 api/telemetry.py), the body size limit (413 before a large body is read), then the routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
@@ -22,24 +22,17 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from batonflow.agents.registry import build_registry
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
 from batonflow.api.telemetry import RequestTelemetry
 from batonflow.api.web import mount_dashboard
 from batonflow.apps import workflows as app_workflows
-from batonflow.apps.app import Apps, load_apps, migration_branches
+from batonflow.apps.app import Apps, load_apps
 from batonflow.auth.ratelimit import RateLimiter
 from batonflow.errors import ConfigError, PayloadTooLarge
-from batonflow.events.bus import EventBus
-from batonflow.llm.registry import build_gateway
+from batonflow.platform import open_platform
 from batonflow.settings import DEV_SECRET, Settings
-from batonflow.store import migrate
-from batonflow.store.db import Database, create_engine
-from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.telemetry.process import Telemetry, build_telemetry
-from batonflow.workflows.checkpoint import SpecCache
-from batonflow.workflows.executor import Executor
 
 API = "/api/v1"
 ERRORS_BY_STATUS = {
@@ -183,91 +176,34 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
-        )
-        db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
-        # The database thread of the API's writes and of the in-process executor: on SQLite a
-        # second writing connection waits for the lock in sleeps of up to 100 ms, where one
-        # thread queues its transactions in turn.
-        writer = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
-        for database in (db, writer):
-            observed.tracing.instrument_database(database)
         limiter = RateLimiter(settings)
         stop = asyncio.Event()
         serving: asyncio.Task[None] | None = None
-        counting: asyncio.Task[None] | None = None
         try:
-            await migrate.ensure_current(engine, migration_branches(enabled))
-            gateway = build_gateway(settings, DatabaseLedger(db), tracer=observed.tracer)
-            registry = build_registry(
-                enabled.agents(),
-                breaker_failures=settings.breaker_failures,
-                breaker_reset_seconds=settings.breaker_reset_seconds,
-                models=gateway,
-                tracer=observed.tracer,
-            )
-            bus = EventBus()
-            specs = SpecCache()
-            counting = asyncio.create_task(
-                observed.watch(
-                    engine,
-                    bus=bus,
-                    registry=registry,
-                    gateway=gateway,
-                    limiter=limiter,
-                    specs=specs,
-                ),
-                name="batonflow-metrics",
-            )
-            state = ApiState(
-                settings=settings,
-                engine=engine,
-                db=db,
-                registry=registry,
-                gateway=gateway,
-                bus=bus,
-                specs=specs,
-                limiter=limiter,
-                telemetry=observed,
-                writer=writer,
-                apps=enabled,
-            )
-            await app_workflows.install_everywhere(state.write, enabled, registry, state.now())
-            if run_executor:
-                state.executor = Executor(
-                    engine,
-                    registry,
-                    settings,
-                    bus=bus,
-                    specs=specs,
-                    gateway=gateway,
-                    telemetry=observed,
-                    db=writer,
+            async with open_platform(
+                settings, telemetry=observed, watch=True, limiter=limiter, apps=enabled
+            ) as platform:
+                state = ApiState(platform=platform, limiter=limiter)
+                await app_workflows.install_everywhere(
+                    state.write, enabled, platform.registry, state.now()
                 )
-                serving = asyncio.create_task(state.executor.serve(stop), name="batonflow-serve")
-            app.state.batonflow = state
-            if on_ready is not None:
-                await on_ready(state)
-            yield
+                if run_executor:
+                    state.executor = platform.executor()
+                    serving = asyncio.create_task(
+                        state.executor.serve(stop), name="batonflow-serve"
+                    )
+                try:
+                    app.state.batonflow = state
+                    if on_ready is not None:
+                        await on_ready(state)
+                    yield
+                finally:
+                    stop.set()
+                    if serving is not None:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await serving
         finally:
-            stop.set()
-            if serving is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await serving
-            if counting is not None:
-                counting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await counting
-            state_ = getattr(app.state, "batonflow", None)
-            if state_ is not None:
-                if state_.executor is not None:
-                    state_.executor.close()
-                await state_.gateway.aclose()
             await limiter.close()
-            writer.close()
-            db.close()
-            await engine.dispose()
             if owned:
                 observed.close()
 

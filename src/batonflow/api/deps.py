@@ -36,30 +36,64 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from batonflow.auth.ratelimit import RateLimiter
+    from batonflow.platform import Platform
     from batonflow.workflows.executor import Executor
 
 
 @dataclass
 class ApiState:
-    """Everything the API shares across requests, built once in `create_app`'s lifespan."""
+    """Everything the API shares across requests, built once in `create_app`'s lifespan: the
+    process's platform (`batonflow.platform`), the rate limiter and the in-process executor."""
 
-    settings: Settings
-    engine: AsyncEngine
-    db: Database
-    registry: Registry
-    gateway: Gateway
-    bus: EventBus
-    specs: SpecCache
+    platform: Platform
     limiter: RateLimiter
-    apps: Apps = field(default_factory=Apps)
-    executor: Executor | None = None
-    telemetry: Telemetry = field(default_factory=Telemetry)
-    writer: Database | None = None  # the database thread the in-process executor writes in
+    executor: Executor | None = None  # the in-process executor (BATONFLOW_EXECUTOR=inprocess)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     feeds: RunFeeds = field(init=False)
 
     def __post_init__(self) -> None:
         self.feeds = RunFeeds(self.db, self.bus, poll_seconds=self.settings.poll_seconds)
+
+    @property
+    def settings(self) -> Settings:
+        return self.platform.settings
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.platform.engine
+
+    @property
+    def db(self) -> Database:
+        return self.platform.db
+
+    @property
+    def writer(self) -> Database:
+        """The database thread the in-process executor writes in."""
+        return self.platform.writer
+
+    @property
+    def apps(self) -> Apps:
+        return self.platform.apps
+
+    @property
+    def registry(self) -> Registry:
+        return self.platform.registry
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.platform.gateway
+
+    @property
+    def bus(self) -> EventBus:
+        return self.platform.bus
+
+    @property
+    def specs(self) -> SpecCache:
+        return self.platform.specs
+
+    @property
+    def telemetry(self) -> Telemetry:
+        return self.platform.telemetry
 
     @staticmethod
     def now() -> datetime:
@@ -80,7 +114,7 @@ class ApiState:
         """Run `work` in a write transaction and commit it. On SQLite it runs whole in the
         database thread the in-process executor's checkpoints use, so a burst of writes (runs
         started) queues with them instead of waiting on SQLite's write lock."""
-        return await (self.writer or self.db).write(work)
+        return await self.platform.write(work)
 
     async def query(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a read transaction. On SQLite the whole transaction runs in the
@@ -90,9 +124,7 @@ class ApiState:
 
     def committed(self, events: Iterable[StoredEvent]) -> None:
         """After a commit that moved runs: tell live subscribers and wake the executor."""
-        self.bus.publish(list(events))
-        if self.executor is not None:
-            self.executor.wake()
+        self.platform.committed(events)
 
 
 async def get_state(request: Request) -> ApiState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from batonflow.cli.context import open_context
+from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, run, settings_for
 from batonflow.errors import InvalidInput
 from batonflow.llm import prompts
@@ -46,8 +47,11 @@ def prompts_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """Every prompt key with its newest version."""
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx, reading(ctx.engine) as conn:
-            rows = await prompt_store.list_latest(conn, ctx.tenant_id)
+        async with (
+            open_session(settings_for(tenant)) as session,
+            reading(session.platform.engine) as conn,
+        ):
+            rows = await prompt_store.list_latest(conn, session.tenant_id)
         if as_json:
             dump([_prompt_view(r) for r in rows])
             return 0
@@ -75,9 +79,12 @@ def prompts_show(
     """One prompt version (or the difference between two)."""
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx, reading(ctx.engine) as conn:
-            row = await prompt_store.get(conn, ctx.tenant_id, key, version)
-            base = await prompt_store.get(conn, ctx.tenant_id, key, diff) if diff else None
+        async with (
+            open_session(settings_for(tenant)) as session,
+            reading(session.platform.engine) as conn,
+        ):
+            row = await prompt_store.get(conn, session.tenant_id, key, version)
+            base = await prompt_store.get(conn, session.tenant_id, key, diff) if diff else None
         if as_json:
             dump(_prompt_view(row))
             return 0
@@ -131,8 +138,15 @@ def prompts_set(
     )
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx, ctx.engine.begin() as conn:
-            row, created = await prompts.save(conn, ctx.tenant_id, draft, ctx.actor.name, ctx.now())
+        async with open_session(settings_for(tenant)) as session:
+            save = functools.partial(
+                prompts.save,
+                tenant_id=session.tenant_id,
+                draft=draft,
+                created_by=session.actor.name,
+                now=session.platform.now(),
+            )
+            row, created = await session.platform.write(save)
         state = "stored" if created else "unchanged, newest is"
         console.print(f"prompt {row['key']}: {state} v{row['version']}", highlight=False)
         return 0
@@ -172,10 +186,13 @@ def tenant_show(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     from batonflow.llm.gateway import month_start
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx, reading(ctx.engine) as conn:
-            row = await tenant_store.llm_policy(conn, ctx.tenant_id)
+        async with (
+            open_session(settings_for(tenant)) as session,
+            reading(session.platform.engine) as conn,
+        ):
+            row = await tenant_store.llm_policy(conn, session.tenant_id)
             tokens, cost = await call_store.spent(
-                conn, ctx.tenant_id, since=month_start(datetime.now(UTC))
+                conn, session.tenant_id, since=month_start(datetime.now(UTC))
             )
         data = {**_policy_view(row), "month_tokens": tokens, "month_cost_usd": str(cost)}
         if as_json:
@@ -214,11 +231,13 @@ def tenant_set(
         fail(InvalidInput("nothing to change: give --log-bodies, --budget-tokens or --budget-usd"))
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx:
-            async with ctx.engine.begin() as conn:
-                await tenant_store.set_llm_policy(conn, ctx.tenant_id, **values)
-            async with reading(ctx.engine) as conn:
-                row = await tenant_store.llm_policy(conn, ctx.tenant_id)
+        async with open_session(settings_for(tenant)) as session:
+            change = functools.partial(
+                tenant_store.set_llm_policy, tenant_id=session.tenant_id, **values
+            )
+            await session.platform.write(change)
+            async with reading(session.platform.engine) as conn:
+                row = await tenant_store.llm_policy(conn, session.tenant_id)
         for name, value in _policy_view(row).items():
             console.print(f"{name}: {value}", highlight=False)
         return 0
@@ -230,9 +249,12 @@ def runs_calls(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None)
     """The model calls of a run: model, tokens, cost, latency, status."""
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx, reading(ctx.engine) as conn:
-            full = await run_store.find_run_by_prefix(conn, ctx.tenant_id, run_id)
-            rows = await call_store.list_calls(conn, ctx.tenant_id, full)
+        async with (
+            open_session(settings_for(tenant)) as session,
+            reading(session.platform.engine) as conn,
+        ):
+            full = await run_store.find_run_by_prefix(conn, session.tenant_id, run_id)
+            rows = await call_store.list_calls(conn, session.tenant_id, full)
         if as_json:
             dump(
                 [

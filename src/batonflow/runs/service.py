@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.ids import new_id
+from batonflow.runs import quotas
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
@@ -137,9 +138,13 @@ async def start_run(
     now: datetime,
     ctx: dict[str, Any] | None = None,
     idempotency: tuple[str, str] | None = None,
+    max_active_runs: int | None = None,
 ) -> RunRow:
     """Record a queued run pinned to `version`; a worker picks it up. `idempotency` is the
-    caller's `(key, request hash)`: a key the tenant already used is checked by the caller."""
+    caller's `(key, request hash)`: a key the tenant already used is checked by the caller.
+    `max_active_runs` is the tenant's quota (see runs/quotas.py); None: no quota."""
+    if max_active_runs is not None:
+        await quotas.check_active_runs(conn, tenant_id, max_active_runs)
     spec = version_spec(version)
     run, steps = new_run_rows(
         tenant_id=tenant_id,

@@ -24,7 +24,7 @@ from batonflow.api.body import Body
 from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import ApiState, PageSize, State, require
 from batonflow.auth.scopes import Principal
-from batonflow.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
 from batonflow.runs.service import Actor
@@ -276,14 +276,6 @@ async def start_run(
         with starting_run(state.telemetry.tracing, body.workflow_id) as run_span:
 
             async def work(conn: Conn) -> RunRow:
-                active = await run_pages.active_count(conn, caller.tenant_id)
-                limit = state.settings.tenant_max_active_runs
-                if active >= limit:
-                    raise QuotaExceeded(
-                        f"this tenant already has {active} queued, running or waiting runs (the "
-                        f"limit is {limit}); wait for some to finish or cancel them",
-                        details={"active_runs": active, "limit": limit},
-                    )
                 version = await workflow_store.get_version(
                     conn, caller.tenant_id, body.workflow_id, body.version
                 )
@@ -297,6 +289,7 @@ async def start_run(
                     actor=_actor(caller),
                     now=state.now(),
                     idempotency=(idempotency_key, request_hash) if idempotency_key else None,
+                    max_active_runs=state.settings.tenant_max_active_runs,
                 )
 
             row = await state.transact(work)

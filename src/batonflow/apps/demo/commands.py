@@ -1,18 +1,51 @@
-"""The demo app's commands: `batonflow demo outbox`."""
+"""The demo app's commands: `batonflow demo serve` (the API with a seeded demo tenant) and
+`batonflow demo outbox`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from batonflow.api.deps import ApiState
 from batonflow.apps.demo.routes import outbox
-from batonflow.cli.context import open_context
-from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
+from batonflow.apps.demo.seed import seed_demo
+from batonflow.cli.serve import DevFlag, HostOpt, PortOpt, serve_api
+from batonflow.cli.session import open_session
+from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, run, settings_for
+from batonflow.errors import InvalidInput
 from batonflow.store.db import reading
 
-commands = typer.Typer(no_args_is_help=True, help="The demo app: its outbox.")
+commands = typer.Typer(no_args_is_help=True, help="The demo app: a seeded server, its outbox.")
+
+
+@commands.command("serve")
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    dev: DevFlag = True,
+    workflows: Annotated[
+        list[Path] | None,
+        typer.Option("--workflow", "-w", help="A workflow file to store as well (repeat)."),
+    ] = None,
+) -> None:
+    """Serve the API and dashboard with the 'demo' tenant seeded (an admin, an operator, a
+    reviewer with fresh passwords; the apps' workflows) and print how to sign in. Development
+    mode."""
+    sources = []
+    for path in workflows or []:
+        try:
+            sources.append((str(path), path.read_text()))
+        except OSError as exc:
+            fail(InvalidInput(f"cannot read {path}: {exc.strerror}"))
+
+    async def seed(state: ApiState, url: str) -> None:
+        seeded = await seed_demo(state, sources)
+        console.print(seeded.describe(url), highlight=False)
+
+    raise typer.Exit(serve_api(host, port, dev, on_ready=seed))
 
 
 @commands.command("outbox")
@@ -24,8 +57,11 @@ def show_outbox(
     """Emails the demo's `email.send` tool sent, oldest first."""
 
     async def main() -> int:
-        async with open_context(settings_for(tenant)) as ctx, reading(ctx.engine) as conn:
-            items = await outbox(conn, ctx.tenant_id, run_id)
+        async with (
+            open_session(settings_for(tenant)) as session,
+            reading(session.platform.engine) as conn,
+        ):
+            items = await outbox(conn, session.tenant_id, run_id)
         if as_json:
             dump([item.model_dump(mode="json") for item in items])
             return 0

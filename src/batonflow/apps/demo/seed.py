@@ -1,4 +1,4 @@
-"""The demo tenant `batonflow serve --demo` seeds: users with fresh passwords, the enabled apps'
+"""The demo tenant `batonflow demo serve` seeds: users with fresh passwords, the enabled apps'
 workflows (the demo's examples among them) and any given files, and a note on how to sign in.
 
 Each start gives every demo user a new random password (printed, and written to

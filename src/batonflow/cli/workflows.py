@@ -1,0 +1,132 @@
+"""`batonflow workflows`: validate workflow files, store versions, list them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from batonflow.apps.app import load_apps
+from batonflow.cli.session import Session, open_session
+from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, errors, run, settings_for
+from batonflow.errors import InvalidInput, SpecError
+from batonflow.llm.ledger import MemoryLedger
+from batonflow.llm.registry import build_gateway
+from batonflow.platform import build_agents
+from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn, reading
+from batonflow.workflows.spec import load_spec
+
+workflows_app = typer.Typer(no_args_is_help=True, help="Validate and list workflows.")
+
+
+async def register(session: Session, path: Path) -> workflow_store.VersionRow:
+    """Store the workflow file's version (an identical one is kept) and cache its spec."""
+    try:
+        text = await asyncio.to_thread(path.read_text)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    platform, tenant_id = session.platform, session.tenant_id
+    spec = load_spec(text, str(path), platform.registry)
+    now = platform.now()
+
+    async def save(conn: Conn) -> workflow_store.VersionRow:
+        await workflow_store.check_subworkflows(conn, tenant_id, spec, str(path))
+        version, _ = await workflow_store.save_version(conn, tenant_id, spec, text, now)
+        return version
+
+    version = await platform.write(save)
+    platform.specs.put(version.id, spec)
+    return version
+
+
+@workflows_app.command("validate")
+def workflows_validate(files: list[Path], as_json: JsonFlag = False) -> None:
+    """Check workflow files without running them."""
+    settings = settings_for()
+    registry = build_agents(
+        load_apps(settings.apps), settings, build_gateway(settings, MemoryLedger())
+    )
+    failed = 0
+    report = []
+    for path in files:
+        try:
+            spec = load_spec(path.read_text(), str(path), registry)
+        except SpecError as exc:
+            failed += 1
+            report.append({"file": str(path), "valid": False, "issues": exc.issues})
+            if not as_json:
+                errors.print(exc.message, highlight=False, markup=False)
+        except OSError as exc:
+            failed += 1
+            report.append({"file": str(path), "valid": False, "issues": [exc.strerror]})
+            if not as_json:
+                errors.print(f"{path}: cannot read: {exc.strerror}", highlight=False)
+        else:
+            report.append(
+                {
+                    "file": str(path),
+                    "valid": True,
+                    "id": spec.id,
+                    "version": spec.version,
+                    "hash": spec.content_hash,
+                }
+            )
+            if not as_json:
+                console.print(
+                    f"{path}: ok ({spec.id}@{spec.version}, {len(spec.steps)} steps)",
+                    highlight=False,
+                )
+    if as_json:
+        dump(report)
+    raise typer.Exit(2 if failed else 0)
+
+
+@workflows_app.command("add")
+def workflows_add(files: list[Path], tenant: TenantOpt = None) -> None:
+    """Store workflow versions without running them (e.g. sub-workflows)."""
+
+    async def main() -> int:
+        async with open_session(settings_for(tenant)) as session:
+            for path in files:
+                version = await register(session, path)
+                console.print(
+                    f"{path}: stored {version.workflow_id}@{version.version} ({version.content_hash[:19]})",
+                    highlight=False,
+                )
+        return 0
+
+    raise typer.Exit(run(main()))
+
+
+@workflows_app.command("list")
+def workflows_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
+    """Stored workflow versions."""
+
+    async def main() -> int:
+        async with (
+            open_session(settings_for(tenant)) as session,
+            reading(session.platform.engine) as conn,
+        ):
+            rows = await workflow_store.list_versions(conn, session.tenant_id)
+        items = [
+            {
+                "id": r.workflow_id,
+                "version": r.version,
+                "hash": r.content_hash,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
+        if as_json:
+            dump(items)
+            return 0
+        table = Table("workflow", "version", "hash", "created")
+        for item in items:
+            table.add_row(item["id"], item["version"], item["hash"][:19], item["created_at"])
+        console.print(table)
+        return 0
+
+    raise typer.Exit(run(main()))

@@ -1,0 +1,190 @@
+"""The composition root: what a Batonflow process runs on, built in one place.
+
+`open_platform(settings)` builds, in this order, and closes in the reverse order:
+
+1. telemetry (unless the caller hands one in, and then closes it itself);
+2. the database engine and two `Database`s on it: `db` (reads, the LLM ledger) and `writer`
+   (the writes that move runs, and every executor's checkpoints: on SQLite one thread queues
+   them in turn instead of a second writing connection waiting on the file lock);
+3. the migrations check, with every installed app's branch: SQLite is migrated on first use,
+   PostgreSQL must be at the current revisions (`batonflow db upgrade`);
+4. the LLM gateway, its ledger in `db`;
+5. the enabled apps (`BATONFLOW_APPS`, or every installed app), the agent registry of their
+   agents (`build_agents`, the one place it is built), the event bus and the spec cache;
+6. executors, on demand (`Platform.executor`), closed with the platform;
+7. with `watch=True`, the metrics task (`Telemetry.watch`); otherwise only the engine's spans.
+
+The API's lifespan (`api/app.py`), every CLI command, `batonflow worker` and the engine
+benchmark run on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from opentelemetry.trace import Tracer
+
+from batonflow.agents.registry import Registry, build_registry
+from batonflow.apps import workflows as app_workflows
+from batonflow.apps.app import Apps, load_apps, migration_branches
+from batonflow.events.bus import EventBus
+from batonflow.events.contracts import StoredEvent
+from batonflow.llm.gateway import Gateway
+from batonflow.llm.registry import build_gateway
+from batonflow.settings import Settings
+from batonflow.store import migrate
+from batonflow.store.db import Conn, Database, create_engine
+from batonflow.store.llm_calls import DatabaseLedger
+from batonflow.telemetry.process import Telemetry, build_telemetry
+from batonflow.telemetry.traces import NO_TRACER
+from batonflow.workflows.checkpoint import SpecCache
+from batonflow.workflows.executor import Executor
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from batonflow.auth.ratelimit import RateLimiter
+
+T = TypeVar("T")
+
+
+def build_agents(
+    apps: Apps, settings: Settings, models: Gateway, tracer: Tracer = NO_TRACER
+) -> Registry:
+    """The agent registry of this deployment: the agents and tools of the enabled apps."""
+    return build_registry(
+        apps.agents(),
+        breaker_failures=settings.breaker_failures,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+        models=models,
+        tracer=tracer,
+    )
+
+
+@dataclass
+class Platform:
+    """The parts one process shares, built by `open_platform`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: Database  # reads and the LLM ledger
+    writer: Database  # writes that move runs, in turn with the executors' checkpoints
+    gateway: Gateway
+    registry: Registry
+    bus: EventBus
+    specs: SpecCache
+    telemetry: Telemetry
+    apps: Apps = field(default_factory=Apps)
+    executors: list[Executor] = field(default_factory=list)
+
+    def executor(self, settings: Settings | None = None) -> Executor:
+        """An executor on the platform's parts, writing through `writer`; closed with the
+        platform. `settings` replaces the platform's for this executor (a benchmark's
+        concurrency, say)."""
+        executor = Executor(
+            self.engine,
+            self.registry,
+            settings or self.settings,
+            bus=self.bus,
+            specs=self.specs,
+            gateway=self.gateway,
+            telemetry=self.telemetry,
+            db=self.writer,
+        )
+        self.executors.append(executor)
+        return executor
+
+    async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run `work` in a write transaction and commit it (the caller is the edge that owns
+        the transaction), in turn with the executors' checkpoints."""
+        return await self.writer.write(work)
+
+    async def install_workflows(self, conn: Conn, tenant_id: str) -> None:
+        """Store the enabled apps' workflows in the tenant (one that was just created)."""
+        await app_workflows.install(conn, tenant_id, self.apps, self.registry, self.now())
+
+    def committed(self, events: Iterable[StoredEvent]) -> None:
+        """After a commit that moved runs: tell live subscribers and wake the executors."""
+        self.bus.publish(list(events))
+        for executor in self.executors:
+            executor.wake()
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def _close_executors(self) -> None:
+        for executor in self.executors:
+            executor.close()
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@asynccontextmanager
+async def open_platform(
+    settings: Settings,
+    *,
+    telemetry: Telemetry | None = None,
+    watch: bool = False,
+    limiter: RateLimiter | None = None,
+    apps: Apps | None = None,
+) -> AsyncIterator[Platform]:
+    """The platform for `settings` (see the module docstring). `telemetry` is built from the
+    settings unless given; `watch` starts counting metrics (with `limiter`'s state, for the API);
+    `apps` are the enabled apps, by default those `settings.apps` names."""
+    enabled = load_apps(settings.apps) if apps is None else apps
+    async with contextlib.AsyncExitStack() as stack:
+        if telemetry is None:
+            telemetry = build_telemetry(settings)
+            stack.callback(telemetry.close)
+        engine = create_engine(
+            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        stack.push_async_callback(engine.dispose)
+        db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        stack.callback(db.close)
+        writer = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        stack.callback(writer.close)
+        for database in (db, writer):
+            telemetry.tracing.instrument_database(database)
+        await migrate.ensure_current(engine, migration_branches(enabled))
+        gateway = build_gateway(settings, DatabaseLedger(db), tracer=telemetry.tracer)
+        stack.push_async_callback(gateway.aclose)
+        platform = Platform(
+            settings=settings,
+            engine=engine,
+            db=db,
+            writer=writer,
+            gateway=gateway,
+            registry=build_agents(enabled, settings, gateway, telemetry.tracer),
+            bus=EventBus(),
+            specs=SpecCache(),
+            telemetry=telemetry,
+            apps=enabled,
+        )
+        stack.callback(platform._close_executors)
+        if watch:
+            counting = telemetry.watch(
+                engine,
+                bus=platform.bus,
+                registry=platform.registry,
+                gateway=gateway,
+                limiter=limiter,
+                specs=platform.specs,
+            )  # spans for the engine's statements too
+            stack.push_async_callback(
+                _stop, asyncio.create_task(counting, name="batonflow-metrics")
+            )
+        else:
+            telemetry.tracing.instrument_engine(engine)
+        yield platform
