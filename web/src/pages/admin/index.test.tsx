@@ -1,10 +1,10 @@
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Api } from "../api";
-import type { TokenStore } from "../api";
-import { SessionProvider, useSession } from "../session";
-import type { ApiKey, Invitation, Me, Page, UserDetail } from "../types";
-import { AdminPage } from "./AdminPage";
+import { Api } from "../../api";
+import type { TokenStore } from "../../api";
+import { SessionProvider, useSession } from "../../session";
+import type { ApiKey, Invitation, Me, Page, UserDetail } from "../../types";
+import { AdminPage } from "./index";
 
 const admin: Me = {
   kind: "user",
