@@ -1,9 +1,10 @@
 // What the signed-in principal may do, from its scopes (src/batonflow/auth/scopes.py). The UI
 // hides what the role may not use; the API enforces the same rules whatever the UI shows.
+import { userDetailRoleValues } from "./openapi";
 import type { Me, Review, Role } from "./types";
 
-/** The roles, most capable first. */
-export const ROLES: Role[] = ["admin", "operator", "reviewer", "viewer"];
+/** The roles a user may have, in the API's order. */
+export const ROLES: readonly Role[] = userDetailRoleValues;
 
 export const ACTION_SCOPES = {
   "runs.view": "runs:read",
@@ -52,7 +53,7 @@ export function navFor(me: Pick<Me, "scopes"> | null | undefined): NavItem[] {
 
 /** The most capable role, to show beside the user's name. */
 export function mainRole(me: Pick<Me, "roles">): string {
-  for (const role of ROLES) {
+  for (const role of ["admin", "operator", "reviewer", "viewer"] as const) {
     if (me.roles.includes(role)) return role;
   }
   return "no role";

@@ -3,7 +3,7 @@ import { useState } from "react";
 import type { FormEvent } from "react";
 import { formatTime } from "../../format";
 import { useMe, useSession } from "../../session";
-import type { ApiKey } from "../../types";
+import type { ApiKey, ApiKeyCreate, ApiKeyCreated } from "../../types";
 import { ActionButton, Empty, Show, StatusBadge, messageOf } from "../../ui";
 import { LoadMore } from "./LoadMore";
 import { ShownOnce } from "./ShownOnce";
@@ -23,11 +23,11 @@ export function ApiKeys() {
     event.preventDefault();
     setError(null);
     try {
-      const key = await api.post<ApiKey & { key: string }>("/api/v1/api-keys", {
+      const key = await api.post<ApiKeyCreated>("/api/v1/api-keys", {
         name: name.trim(),
         scopes,
         expires_in_days: days ? Number(days) : null,
-      });
+      } satisfies ApiKeyCreate);
       setCreated({ name: key.name, key: key.key });
       setName("");
       await keys.reload();

@@ -5,7 +5,7 @@ import type { FormEvent } from "react";
 import { formatTime } from "../../format";
 import { ROLES } from "../../roles";
 import { useSession } from "../../session";
-import type { Invitation, Role } from "../../types";
+import type { Invitation, InvitationCreate, InvitationCreated, Role } from "../../types";
 import { ActionButton, Empty, Show, StatusBadge, messageOf } from "../../ui";
 import { LoadMore } from "./LoadMore";
 import { ShownOnce } from "./ShownOnce";
@@ -23,7 +23,7 @@ export function Invitations() {
     event.preventDefault();
     setError(null);
     try {
-      const invitation = await api.post<Invitation & { token: string }>("/api/v1/invitations", { email: email.trim(), role });
+      const invitation = await api.post<InvitationCreated>("/api/v1/invitations", { email: email.trim(), role } satisfies InvitationCreate);
       setCreated({ email: invitation.email, token: invitation.token });
       setEmail("");
       await invitations.reload();

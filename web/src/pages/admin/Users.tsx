@@ -3,7 +3,7 @@ import { useState } from "react";
 import { formatTime } from "../../format";
 import { ROLES } from "../../roles";
 import { useMe, useSession } from "../../session";
-import type { Role, UserDetail } from "../../types";
+import type { Role, UserChange, UserDetail } from "../../types";
 import { Empty, Show, messageOf } from "../../ui";
 import { LoadMore } from "./LoadMore";
 import { usePages } from "./usePages";
@@ -14,7 +14,7 @@ export function Users() {
   const pages = usePages<UserDetail>("/api/v1/users");
   const users = pages.loaded;
   const [error, setError] = useState<unknown>(null);
-  const change = async (user: UserDetail, body: { role?: Role; active?: boolean }) => {
+  const change = async (user: UserDetail, body: UserChange) => {
     setError(null);
     try {
       await api.request("PATCH", `/api/v1/users/${user.id}`, body);

@@ -8,6 +8,7 @@ import { AdminPage } from "./index";
 
 const admin: Me = {
   kind: "user",
+  api_key: null,
   user: { id: "u0", email: "admin@acme.example", name: "Ada", role: "admin" },
   tenant: { id: "t", slug: "acme", name: "Acme" },
   roles: ["admin"],

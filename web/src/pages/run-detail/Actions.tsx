@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { can } from "../../roles";
 import { useMe, useSession } from "../../session";
-import type { RunStatus } from "../../types";
+import type { CancelRun, RunStatus } from "../../types";
 import { ActionButton } from "../../ui";
 
 function CancelForm({ runId, onDone }: { runId: string; onDone: () => void }) {
@@ -24,7 +24,7 @@ function CancelForm({ runId, onDone }: { runId: string; onDone: () => void }) {
       <ActionButton
         className="danger"
         onAction={async () => {
-          await api.post(`/api/v1/runs/${runId}/cancel`, { reason: reason.trim() });
+          await api.post(`/api/v1/runs/${runId}/cancel`, { reason: reason.trim() } satisfies CancelRun);
           setOpen(false);
           onDone();
         }}

@@ -1,6 +1,6 @@
 // Every attempt of a run's steps, in order, as bars on one time axis from the run's start.
 import { formatMs } from "../../format";
-import type { Attempt, RunDetail } from "../../types";
+import type { Attempt, AttemptList, RunDetail } from "../../types";
 import { ErrorBox, Loading } from "../../ui";
 import type { Loaded } from "../../ui";
 
@@ -31,7 +31,7 @@ function Timeline({ attempts, run }: { attempts: Attempt[]; run: RunDetail }) {
   );
 }
 
-export function AttemptsTimeline({ attempts, run }: { attempts: Loaded<{ items: Attempt[] }>; run: RunDetail }) {
+export function AttemptsTimeline({ attempts, run }: { attempts: Loaded<AttemptList>; run: RunDetail }) {
   return (
     <section aria-labelledby="timeline-title">
       <h2 id="timeline-title">Attempts</h2>

@@ -3,6 +3,7 @@
 import { useState } from "react";
 import type { FormEvent } from "react";
 import { useSession } from "../../session";
+import type { OverrideStep } from "../../types";
 import { messageOf } from "../../ui";
 
 export function OverrideForm({ runId, stepKey, onDone }: { runId: string; stepKey: string; onDone: () => void }) {
@@ -24,7 +25,7 @@ export function OverrideForm({ runId, stepKey, onDone }: { runId: string; stepKe
       return;
     }
     try {
-      await api.post(`/api/v1/runs/${runId}/steps/${encodeURIComponent(stepKey)}/override`, { output: parsed, reason: reason.trim() });
+      await api.post(`/api/v1/runs/${runId}/steps/${encodeURIComponent(stepKey)}/override`, { output: parsed, reason: reason.trim() } satisfies OverrideStep);
       onDone();
     } catch (caught) {
       setError(caught);

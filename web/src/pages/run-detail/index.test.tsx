@@ -15,6 +15,7 @@ const scopes = {
 function me(role: "operator" | "viewer"): Me {
   return {
     kind: "user",
+    api_key: null,
     user: { id: "u", email: `${role}@acme.example`, name: role, role },
     tenant: { id: "t", slug: "acme", name: "Acme" },
     roles: [role],

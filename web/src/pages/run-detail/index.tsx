@@ -6,7 +6,7 @@ import { GraphView } from "../../components/GraphView";
 import { Link } from "../../router";
 import { useSession } from "../../session";
 import type { StreamState } from "../../sse";
-import type { Attempt, LlmCallList, RunDetail, WorkflowDetail } from "../../types";
+import type { AttemptList, LlmCallList, RunDetail, WorkflowDetail } from "../../types";
 import { Empty, ErrorBox, Json, Loading, StatusBadge, useLoad, usePageTitle } from "../../ui";
 import { Actions } from "./Actions";
 import { AttemptsTimeline } from "./AttemptsTimeline";
@@ -29,7 +29,7 @@ export function RunDetailPage({ runId }: { runId: string }) {
   const { api } = useSession();
   const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
   const run = useLoad(() => api.get<RunDetail>(base), runId);
-  const attempts = useLoad(() => api.get<{ items: Attempt[] }>(`${base}/attempts`), runId);
+  const attempts = useLoad(() => api.get<AttemptList>(`${base}/attempts`), runId);
   const calls = useLoad(() => api.get<LlmCallList>(`${base}/llm-calls`), runId);
   const versionKey = run.data ? `${run.data.workflow_id}@${run.data.workflow_version}` : "";
   const workflow = useLoad(
