@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_ENV := BATONFLOW_TENANT=demo BATONFLOW_ACTOR=demo-operator
 
-.PHONY: setup demo cli-demo test lint typecheck unit bench lock clean
+.PHONY: setup demo cli-demo test lint typecheck unit webtest web-types web-types-check e2e bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,27 @@ $(WEB_STAMP): $(NODE_STAMP) $(WEB_FILES)
 	touch $(WEB_STAMP)
 
 web: $(WEB_STAMP)
+
+# The dashboard's API types: the API's OpenAPI document (web/openapi.json), and the TypeScript
+# generated from it (web/src/openapi.ts) that web/src/types.ts aliases. Both are committed;
+# `web-types` writes them again after an API change, `web-types-check` fails when they differ
+# from what the API says now.
+WEB_TYPES := web/openapi.json web/src/openapi.ts
+
+web-types: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m batonflow.api.openapi web/openapi.json
+	cd web && npm run --silent types
+
+web-types-check: $(STAMP) $(NODE_STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		$(BIN)/python -m batonflow.api.openapi "$$tmp/openapi.json" && \
+		(cd web && npm run --silent types:from -- "$$tmp/openapi.json" -o "$$tmp/openapi.ts") && \
+		stale=0 && \
+		for file in $(WEB_TYPES); do \
+			cmp -s "$$file" "$$tmp/$$(basename $$file)" && continue; \
+			stale=1; diff -u "$$file" "$$tmp/$$(basename $$file)" | head -40; \
+		done && \
+		if [ $$stale = 1 ]; then echo "the dashboard's API types are stale: run 'make web-types' and commit $(WEB_TYPES)"; exit 1; fi
 
 setup: $(STAMP) web
 
@@ -64,7 +85,7 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest
 
-webtest: $(NODE_STAMP)
+webtest: $(NODE_STAMP) web-types-check
 	cd web && npm test
 
 e2e: setup chromium

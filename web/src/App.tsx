@@ -4,14 +4,14 @@ import { Link, match, navigate, useFocusOnNavigate, useLocation } from "./router
 import { mainRole, navFor } from "./roles";
 import { useSession } from "./session";
 import { Loading } from "./ui";
-import { AdminPage } from "./pages/AdminPage";
+import { AdminPage } from "./pages/admin";
 import { DeadLettersPage } from "./pages/DeadLettersPage";
 import { JoinPage } from "./pages/JoinPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { PromptsPage } from "./pages/PromptsPage";
 import { ReviewsPage } from "./pages/ReviewsPage";
-import { RunDetailPage } from "./pages/RunDetailPage";
+import { RunDetailPage } from "./pages/run-detail";
 import { RunsPage } from "./pages/RunsPage";
 import { UsagePage } from "./pages/UsagePage";
 

@@ -1,6 +1,6 @@
 // The HTTP client: bearer tokens, one refresh on 401 (rotation: the new pair replaces the old),
 // and the API's one error envelope turned into `ApiError`.
-import type { SessionTokens } from "./types";
+import type { Login, RefreshRequest, SessionTokens } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -104,7 +104,7 @@ export class Api {
           const response = await this.fetcher("/api/v1/auth/refresh", {
             method: "POST",
             headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+            body: JSON.stringify({ refresh_token: tokens.refresh_token } satisfies RefreshRequest),
           });
           if (!response.ok) return false;
           const session = (await response.json()) as SessionTokens;
@@ -147,7 +147,7 @@ export class Api {
     const response = await this.fetcher("/api/v1/auth/login", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ email, password }),
+      body: JSON.stringify({ email, password } satisfies Login),
     });
     if (!response.ok) throw await errorFrom(response);
     const session = (await response.json()) as SessionTokens;
@@ -162,7 +162,7 @@ export class Api {
       await this.fetcher("/api/v1/auth/logout", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: tokens.refresh_token }),
+        body: JSON.stringify({ refresh_token: tokens.refresh_token } satisfies RefreshRequest),
       }).catch(() => undefined);
     }
   }

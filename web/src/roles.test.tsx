@@ -24,6 +24,7 @@ const ROLES_OF: Record<Role, Role[]> = {
 function me(role: Role): Me {
   return {
     kind: "user",
+    api_key: null,
     user: { id: "u1", email: `${role}@acme.example`, name: `Ada ${role}`, role },
     tenant: { id: "t1", slug: "acme", name: "Acme" },
     roles: ROLES_OF[role],

@@ -1,6 +1,10 @@
 // What the signed-in principal may do, from its scopes (src/batonflow/auth/scopes.py). The UI
 // hides what the role may not use; the API enforces the same rules whatever the UI shows.
-import type { Me, Review } from "./types";
+import { userDetailRoleValues } from "./openapi";
+import type { Me, Review, Role } from "./types";
+
+/** The roles a user may have, in the API's order. */
+export const ROLES: readonly Role[] = userDetailRoleValues;
 
 export const ACTION_SCOPES = {
   "runs.view": "runs:read",

@@ -1,106 +1,35 @@
-// The shapes of the Batonflow HTTP API (src/batonflow/api/routes/*.py) the dashboard reads.
+// The shapes the dashboard reads and sends. The API's are aliases of the types generated from
+// its OpenAPI document (src/openapi.ts, `make web-types`), so a change to the API that the UI
+// does not follow fails `tsc`. Only UI-only shapes are written by hand here.
+import { runStatusValues } from "./openapi";
+import type { components } from "./openapi";
 
-export type Role = "admin" | "operator" | "reviewer" | "viewer";
+type Schemas = components["schemas"];
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-}
+export type Role = Schemas["UserDetail"]["role"];
+export type User = Schemas["UserOut"];
+export type Tenant = Schemas["TenantOut"];
+export type Me = Schemas["MeOut"];
+export type SessionTokens = Schemas["SessionOut"];
+export type RunStatus = Schemas["RunStatus"];
 
-export interface Tenant {
-  id: string;
-  slug: string;
-  name: string;
-}
+/** Every run status, in the API's order. */
+export const RUN_STATUSES: readonly RunStatus[] = runStatusValues;
 
-export interface Me {
-  kind: "user" | "api_key";
-  user: User | null;
-  tenant: Tenant;
-  roles: Role[];
-  scopes: string[];
-}
+/** The `{code, message, details}` of the API's error envelope. */
+export type ErrorInfo = Schemas["ErrorBody"];
 
-export interface SessionTokens {
-  access_token: string;
-  refresh_token: string;
-  expires_in: number;
-  user: User;
-  tenant: Tenant;
-}
+// The API types the `error` of runs, steps and attempts as any object; it is an `ErrorInfo`.
+type WithError<T extends { error: unknown }> = Omit<T, "error"> & { error: ErrorInfo | null };
 
-export type RunStatus =
-  | "queued"
-  | "running"
-  | "waiting"
-  | "succeeded"
-  | "failed"
-  | "dead"
-  | "cancelled";
-
-export const RUN_STATUSES: RunStatus[] = [
-  "queued",
-  "running",
-  "waiting",
-  "succeeded",
-  "failed",
-  "dead",
-  "cancelled",
-];
-
-export interface ErrorInfo {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-export interface RunSummary {
-  id: string;
-  workflow_id: string;
-  workflow_version: string;
-  status: RunStatus;
-  created_by: string;
-  parent_run_id: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_s: number | null;
-  llm_calls: number;
-  tokens: number;
-  cost_usd: string;
-  error: ErrorInfo | null;
-}
-
-export interface StepState {
-  key: string;
-  kind: string;
-  status: string;
-  attempt: number;
-  parent_key: string | null;
-  item_index: number | null;
-  result: unknown;
-  error: ErrorInfo | null;
-  started_at: string | null;
-  finished_at: string | null;
-  overridden_by: string | null;
-  override_reason: string | null;
-}
-
-export interface RunDetail extends RunSummary {
-  content_hash: string;
-  inputs: Record<string, unknown>;
-  ctx: Record<string, unknown>;
-  outputs: Record<string, unknown> | null;
-  steps: StepState[];
-  reviews: { id: string; step_key: string; kind: string }[];
-}
-
-export interface RunPage {
-  items: RunSummary[];
-  next_cursor: string | null;
-}
+export type RunSummary = WithError<Schemas["RunSummary"]>;
+export type StepState = WithError<Schemas["RunDetail"]["steps"][number]>;
+export type RunDetail = Omit<WithError<Schemas["RunDetail"]>, "steps"> & { steps: StepState[] };
+export type RunPage = Omit<Schemas["RunPage"], "items"> & { items: RunSummary[] };
+export type Attempt = WithError<Schemas["AttemptOut"]>;
+export type AttemptList = Omit<Schemas["AttemptList"], "items"> & { items: Attempt[] };
+export type LlmCall = Schemas["LlmCallOut"];
+export type LlmCallList = Schemas["LlmCallList"];
 
 /** A keyset page of a list: pass `next_cursor` as `cursor` for the next one (null on the last). */
 export interface Page<T> {
@@ -108,67 +37,38 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export interface Attempt {
-  step_key: string;
-  attempt: number;
-  dispatch: number;
-  status: string;
-  worker: string;
-  idempotency_key: string;
-  started_at: string;
-  finished_at: string;
-  duration_ms: number;
-  error: ErrorInfo | null;
-}
+export type WorkflowStep = Schemas["VersionOut"]["steps"][number];
+export type WorkflowVersion = Schemas["VersionOut"];
+export type WorkflowVersionList = Schemas["VersionList"];
+// The API types JSON Schemas as any object; the forms read them as `JsonSchema`.
+export type WorkflowDetail = Omit<Schemas["VersionDetail"], "inputs_schema"> & { inputs_schema: JsonSchema };
+export type Review = Omit<Schemas["ReviewOut"], "input_schema"> & { input_schema: JsonSchema | null };
+export type ReviewList = Omit<Schemas["ReviewList"], "items"> & { items: Review[] };
+export type Prompt = Schemas["PromptOut"];
+export type PromptList = Schemas["PromptList"];
+export type PromptDiff = Schemas["PromptDiff"];
+export type UsageRow = Schemas["UsageRow"];
+export type Usage = Schemas["Usage"];
+export type UserDetail = Schemas["UserDetail"];
+export type ApiKey = Schemas["ApiKeyOut"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type Invitation = Schemas["InvitationOut"];
+export type InvitationCreated = Schemas["InvitationCreated"];
 
-export interface LlmCall {
-  id: string;
-  step_key: string | null;
-  attempt: number | null;
-  provider: string;
-  model: string;
-  status: string;
-  error_code: string | null;
-  error_message: string | null;
-  retries: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: string | null;
-  latency_ms: number | null;
-  ttft_ms: number | null;
-  prompt_key: string | null;
-  prompt_version: number | null;
-  created_at: string;
-}
+// What the dashboard sends.
+export type Login = Schemas["Login"];
+export type RefreshRequest = Schemas["RefreshRequest"];
+export type JoinTenant = Schemas["JoinTenant"];
+export type NewRun = Schemas["StartRun"];
+export type CancelRun = Schemas["CancelRun"];
+export type OverrideStep = Schemas["OverrideStep"];
+export type Decision = Schemas["DecisionIn"];
+export type PromptIn = Schemas["PromptIn"];
+export type UserChange = Schemas["UserChange"];
+export type ApiKeyCreate = Schemas["ApiKeyCreate"];
+export type InvitationCreate = Schemas["InvitationCreate"];
 
-export interface LlmCallList {
-  items: LlmCall[];
-  tokens: number;
-  cost_usd: string;
-}
-
-export interface WorkflowStep {
-  id: string;
-  kind: string;
-  needs: string[];
-}
-
-export interface WorkflowVersion {
-  id: string;
-  workflow_id: string;
-  version: string;
-  content_hash: string;
-  description: string;
-  created_at: string;
-  steps: WorkflowStep[];
-}
-
-export interface WorkflowDetail extends WorkflowVersion {
-  inputs_schema: JsonSchema;
-  spec: Record<string, unknown>;
-  source: string;
-}
-
+/** The part of JSON Schema the dashboard's forms understand (UI-only). */
 export interface JsonSchema {
   type?: string | string[];
   title?: string;
@@ -184,90 +84,8 @@ export interface JsonSchema {
   additionalProperties?: boolean | JsonSchema;
 }
 
-export interface Review {
-  id: string;
-  run_id: string;
-  step_key: string;
-  attempt: number;
-  kind: "review" | "input";
-  status: string;
-  subject: unknown;
-  instructions: string;
-  input_schema: JsonSchema | null;
-  reviewers: string[];
-  allow_edit: boolean;
-  decision: string | null;
-  data: unknown;
-  comment: string | null;
-  decided_by: string | null;
-  decided_at: string | null;
-  created_at: string;
-}
-
-export interface Prompt {
-  id: string;
-  key: string;
-  version: number;
-  template: string;
-  system: string | null;
-  variables: string[];
-  description: string;
-  content_hash: string;
-  created_by: string;
-  created_at: string;
-}
-
-export interface UsageRow {
-  key: string;
-  calls: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_input_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  cost_usd: string;
-  unpriced_calls: number;
-}
-
-export interface Usage {
-  group_by: string;
-  since: string;
-  until: string;
-  items: UsageRow[];
-  total: UsageRow;
-}
-
-export interface UserDetail extends User {
-  active: boolean;
-  created_at: string;
-  last_login_at: string | null;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  created_by: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-
-export interface Invitation {
-  id: string;
-  email: string;
-  role: Role;
-  status: "pending" | "accepted" | "revoked" | "expired";
-  created_by: string;
-  created_at: string;
-  expires_at: string;
-  accepted_at: string | null;
-  revoked_at: string | null;
-}
-
-/** One event of a run, as the SSE stream sends it in `data:`. */
+/** One event of a run, as the SSE stream sends it in `data:` (the stream's frames are not in
+ * the OpenAPI document). */
 export interface RunEvent {
   type: string;
   seq?: number | null;

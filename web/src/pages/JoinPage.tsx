@@ -5,7 +5,7 @@ import type { FormEvent } from "react";
 import { errorFrom } from "../api";
 import { Link } from "../router";
 import { useSession } from "../session";
-import type { SessionTokens } from "../types";
+import type { JoinTenant, SessionTokens } from "../types";
 import { messageOf, usePageTitle } from "../ui";
 
 export function JoinPage() {
@@ -27,7 +27,7 @@ export function JoinPage() {
       const response = await fetch("/api/v1/auth/register", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ invitation: invitation.trim(), email: email.trim(), name: name.trim(), password }),
+        body: JSON.stringify({ invitation: invitation.trim(), email: email.trim(), name: name.trim(), password } satisfies JoinTenant),
       });
       if (!response.ok) throw await errorFrom(response);
       const session = (await response.json()) as SessionTokens;

@@ -6,7 +6,7 @@ import { formatTime } from "../format";
 import { can } from "../roles";
 import { navigate, useLocation } from "../router";
 import { useMe, useSession } from "../session";
-import type { Prompt } from "../types";
+import type { Prompt, PromptDiff, PromptIn, PromptList } from "../types";
 import { Empty, ErrorBox, Loading, Show, messageOf, useLoad, usePageTitle } from "../ui";
 
 export function DiffView({ diff }: { diff: string }) {
@@ -46,7 +46,7 @@ function NewVersion({ base, onSaved }: { base: Prompt | null; onSaved: (prompt: 
         system: system.trim() ? system : null,
         variables: variables.split(",").map((v) => v.trim()).filter(Boolean),
         description,
-      });
+      } satisfies PromptIn);
       onSaved(saved);
     } catch (caught) {
       setError(caught);
@@ -93,7 +93,7 @@ function PromptVersions({ promptKey, onChanged }: { promptKey: string; onChanged
   const { api } = useSession();
   const me = useMe();
   const path = `/api/v1/prompts/${encodeURIComponent(promptKey)}`;
-  const versions = useLoad(() => api.get<{ items: Prompt[] }>(`${path}/versions`), promptKey);
+  const versions = useLoad(() => api.get<PromptList>(`${path}/versions`), promptKey);
   const [shown, setShown] = useState<number | null>(null);
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);
@@ -105,7 +105,7 @@ function PromptVersions({ promptKey, onChanged }: { promptKey: string; onChanged
   const toVersion = to ?? newest?.version ?? null;
   const diffKey = fromVersion && toVersion ? `${promptKey}:${fromVersion}:${toVersion}` : "";
   const diff = useLoad(
-    () => (diffKey ? api.get<{ diff: string }>(`${path}/diff?from=${fromVersion}&to=${toVersion}`) : Promise.resolve({ diff: "" })),
+    () => (diffKey ? api.get<PromptDiff>(`${path}/diff?from=${fromVersion}&to=${toVersion}`) : Promise.resolve({ diff: "" })),
     diffKey,
   );
   return (
@@ -204,7 +204,7 @@ export function PromptsPage() {
   const { search } = useLocation();
   const selected = search.get("key");
   const [creating, setCreating] = useState(false);
-  const prompts = useLoad(() => api.get<{ items: Prompt[] }>("/api/v1/prompts"), "prompts");
+  const prompts = useLoad(() => api.get<PromptList>("/api/v1/prompts"), "prompts");
   return (
     <section>
       <div className="page-head">

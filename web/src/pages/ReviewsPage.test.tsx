@@ -8,6 +8,7 @@ import { ReviewsPage, editSchema } from "./ReviewsPage";
 
 const reviewer: Me = {
   kind: "user",
+  api_key: null,
   user: { id: "u", email: "r@acme.example", name: "Rita", role: "reviewer" },
   tenant: { id: "t", slug: "acme", name: "Acme" },
   roles: ["reviewer", "viewer"],

@@ -7,7 +7,7 @@ import { formatTime, shortId } from "../format";
 import { canDecide } from "../roles";
 import { Link, navigate, useLocation } from "../router";
 import { useMe, useSession } from "../session";
-import type { JsonSchema, Review } from "../types";
+import type { Decision, JsonSchema, Review, ReviewList } from "../types";
 import { ActionButton, Empty, Json, Show, StatusBadge, useLoad, usePageTitle } from "../ui";
 
 type Plain = Record<string, unknown>;
@@ -70,9 +70,9 @@ function ReviewCard({ review, onDecided }: { review: Review; onDecided: () => vo
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const may = canDecide(me, review) && review.status === "pending";
-  const decide = async (decision: string, data?: unknown) => {
+  const decide = async (decision: Decision["decision"], data?: unknown) => {
     setError(null);
-    await api.post(`/api/v1/reviews/${review.id}/decision`, { decision, data: data ?? null, comment: comment.trim() || null });
+    await api.post(`/api/v1/reviews/${review.id}/decision`, { decision, data: data ?? null, comment: comment.trim() || null } satisfies Decision);
     onDecided();
   };
   const commentId = `comment-${review.id}`;
@@ -148,7 +148,7 @@ export function ReviewsPage() {
   const { api } = useSession();
   const { search } = useLocation();
   const status = search.get("status") === "any" ? "any" : "pending";
-  const reviews = useLoad(() => api.get<{ items: Review[] }>(`/api/v1/reviews?status=${status}&limit=100`), status);
+  const reviews = useLoad(() => api.get<ReviewList>(`/api/v1/reviews?status=${status}&limit=100`), status);
   const reload = reviews.reload;
   useEffect(() => {
     const interval = setInterval(() => void reload(), 4000);

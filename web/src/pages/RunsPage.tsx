@@ -8,7 +8,7 @@ import { can } from "../roles";
 import { Link, navigate, useLocation } from "../router";
 import { useMe, useSession } from "../session";
 import { RUN_STATUSES } from "../types";
-import type { RunDetail, RunPage, RunSummary, WorkflowDetail, WorkflowVersion } from "../types";
+import type { NewRun, RunDetail, RunPage, RunSummary, WorkflowDetail, WorkflowVersion, WorkflowVersionList } from "../types";
 import { Empty, ErrorBox, Loading, Show, StatusBadge, messageOf, useLoad, usePageTitle } from "../ui";
 
 export function duration(run: RunSummary): string {
@@ -102,7 +102,7 @@ function StartRun({ workflows, initial }: { workflows: WorkflowVersion[]; initia
                   setBusy(true);
                   setError(null);
                   try {
-                    const run = await api.post<RunDetail>("/api/v1/runs", { workflow_id: workflow.workflow_id, version: workflow.version, inputs });
+                    const run = await api.post<RunDetail>("/api/v1/runs", { workflow_id: workflow.workflow_id, version: workflow.version, inputs } satisfies NewRun);
                     navigate(`/runs/${run.id}`);
                   } catch (caught) {
                     setError(caught);
@@ -135,7 +135,7 @@ export function RunsPage() {
   const to = search.get("to") ?? "";
   const cursor = search.get("cursor") ?? "";
   const starting = search.get("start") !== null;
-  const workflows = useLoad(() => api.get<{ items: WorkflowVersion[] }>("/api/v1/workflows"), "workflows");
+  const workflows = useLoad(() => api.get<WorkflowVersionList>("/api/v1/workflows"), "workflows");
   const listQuery = query({
     status: status || undefined,
     workflow_id: workflow || undefined,

@@ -1,11 +1,11 @@
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Api } from "../api";
-import type { TokenStore } from "../api";
+import { Api } from "../../api";
+import type { TokenStore } from "../../api";
 import type { ReactNode } from "react";
-import { SessionProvider, useSession } from "../session";
-import type { Me, RunDetail, WorkflowDetail } from "../types";
-import { RunDetailPage, stepInputs } from "./RunDetailPage";
+import { SessionProvider, useSession } from "../../session";
+import type { Me, RunDetail, WorkflowDetail } from "../../types";
+import { RunDetailPage } from "./index";
 
 const scopes = {
   operator: ["runs:read", "workflows:read", "runs:write"],
@@ -15,6 +15,7 @@ const scopes = {
 function me(role: "operator" | "viewer"): Me {
   return {
     kind: "user",
+    api_key: null,
     user: { id: "u", email: `${role}@acme.example`, name: role, role },
     tenant: { id: "t", slug: "acme", name: "Acme" },
     roles: [role],
@@ -154,10 +155,5 @@ describe("RunDetailPage", () => {
     await screen.findByRole("button", { name: /^draft, agent step/ });
     expect(screen.queryByRole("button", { name: "Cancel run…" })).toBeNull();
     expect(screen.queryByRole("button", { name: "Override this step…" })).toBeNull();
-  });
-
-  it("shows what a step is given without its place in the graph", () => {
-    expect(stepInputs({ id: "a", kind: "llm", needs: ["b"], retry: { max_attempts: 2 }, args: {}, prompt: "Hi {{ x }}", description: "" })).toEqual({ prompt: "Hi {{ x }}" });
-    expect(stepInputs(undefined)).toBeNull();
   });
 });

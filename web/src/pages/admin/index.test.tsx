@@ -1,13 +1,14 @@
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Api } from "../api";
-import type { TokenStore } from "../api";
-import { SessionProvider, useSession } from "../session";
-import type { ApiKey, Invitation, Me, Page, UserDetail } from "../types";
-import { AdminPage } from "./AdminPage";
+import { Api } from "../../api";
+import type { TokenStore } from "../../api";
+import { SessionProvider, useSession } from "../../session";
+import type { ApiKey, Invitation, Me, Page, UserDetail } from "../../types";
+import { AdminPage } from "./index";
 
 const admin: Me = {
   kind: "user",
+  api_key: null,
   user: { id: "u0", email: "admin@acme.example", name: "Ada", role: "admin" },
   tenant: { id: "t", slug: "acme", name: "Acme" },
   roles: ["admin"],

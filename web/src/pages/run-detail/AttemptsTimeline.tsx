@@ -1,0 +1,41 @@
+// Every attempt of a run's steps, in order, as bars on one time axis from the run's start.
+import { formatMs } from "../../format";
+import type { Attempt, AttemptList, RunDetail } from "../../types";
+import { ErrorBox, Loading } from "../../ui";
+import type { Loaded } from "../../ui";
+
+function Timeline({ attempts, run }: { attempts: Attempt[]; run: RunDetail }) {
+  if (attempts.length === 0) return <p className="muted">No finished attempts yet.</p>;
+  const start = Math.min(...attempts.map((a) => Date.parse(a.started_at)), Date.parse(run.started_at ?? run.created_at));
+  const end = Math.max(...attempts.map((a) => Date.parse(a.finished_at)), start + 1);
+  const span = end - start;
+  return (
+    <ol className="timeline" aria-label="Attempts, in order">
+      {attempts.map((attempt) => {
+        const left = ((Date.parse(attempt.started_at) - start) / span) * 100;
+        const width = Math.max(0.8, (attempt.duration_ms / span) * 100);
+        return (
+          <li key={`${attempt.step_key}-${attempt.attempt}-${attempt.dispatch}`} className={`attempt state-${attempt.status}`}>
+            <span className="attempt-label">
+              <strong>{attempt.step_key}</strong> #{attempt.attempt}
+              {attempt.dispatch > 1 ? ` (dispatch ${attempt.dispatch})` : ""} · {attempt.status} · {formatMs(attempt.duration_ms)}
+            </span>
+            <span className="attempt-track" aria-hidden="true">
+              <span className="attempt-bar" style={{ left: `${Math.min(left, 99)}%`, width: `${Math.min(width, 100 - Math.min(left, 99))}%` }} />
+            </span>
+            {attempt.error ? <span className="inline-error">{attempt.error.message}</span> : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+export function AttemptsTimeline({ attempts, run }: { attempts: Loaded<AttemptList>; run: RunDetail }) {
+  return (
+    <section aria-labelledby="timeline-title">
+      <h2 id="timeline-title">Attempts</h2>
+      {attempts.data ? <Timeline attempts={attempts.data.items} run={run} /> : attempts.error ? <ErrorBox error={attempts.error} /> : <Loading />}
+    </section>
+  );
+}

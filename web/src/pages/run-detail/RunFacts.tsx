@@ -1,0 +1,42 @@
+// The run at a glance: its workflow, who started it and when, how long it took, what it cost,
+// its error, and the decisions it waits for.
+import { formatCount, formatDuration, formatTime, formatUsd, secondsBetween } from "../../format";
+import { Link } from "../../router";
+import type { RunDetail } from "../../types";
+
+export function RunFacts({ run, cost }: { run: RunDetail; cost: string | null | undefined }) {
+  return (
+    <>
+      <dl className="facts summary">
+        <dt>Workflow</dt>
+        <dd>
+          <Link to={`/runs?workflow=${encodeURIComponent(run.workflow_id)}`}>{run.workflow_id}</Link> v{run.workflow_version}
+        </dd>
+        <dt>Started by</dt>
+        <dd>{run.created_by}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(run.started_at ?? run.created_at)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(run.duration_s ?? secondsBetween(run.started_at, run.finished_at))}</dd>
+        <dt>Cost</dt>
+        <dd data-testid="run-cost">{formatUsd(cost ?? run.cost_usd)}</dd>
+        <dt>Tokens</dt>
+        <dd>
+          {formatCount(run.tokens)} in {formatCount(run.llm_calls)} model calls
+        </dd>
+      </dl>
+      {run.error ? (
+        <div className="state state-error" role="alert">
+          <strong>{run.error.code}</strong>
+          <p>{run.error.message}</p>
+        </div>
+      ) : null}
+      {run.reviews.length > 0 ? (
+        <p className="notice">
+          This run waits for {run.reviews.length === 1 ? "a decision" : `${run.reviews.length} decisions`} on{" "}
+          {run.reviews.map((r) => r.step_key).join(", ")}. <Link to="/reviews">Open the review queue</Link>.
+        </p>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,115 @@
+// The chosen step: its state and timing, the model's text while it streams, what the workflow
+// gives it, its output or error, its items (for a fan-out), its model calls, and the override.
+import { useState } from "react";
+import { formatDuration, formatTime, secondsBetween } from "../../format";
+import { can } from "../../roles";
+import { FINISHED_RUN } from "../../runstate";
+import type { LiveState } from "../../runstate";
+import { Link } from "../../router";
+import { useMe } from "../../session";
+import type { LlmCall, RunDetail, StepState, WorkflowDetail } from "../../types";
+import { Json, StatusBadge } from "../../ui";
+import { CallsTable } from "./ModelCalls";
+import { OverrideForm } from "./OverrideForm";
+import { specStep, stepInputs } from "./stepDefinition";
+
+export function StepPanel({ run, step, workflow, calls, stream, state, onChanged }: {
+  run: RunDetail;
+  step: string;
+  workflow: WorkflowDetail | undefined;
+  calls: LlmCall[];
+  stream: LiveState["streams"][string] | undefined;
+  state: string;
+  onChanged: () => void;
+}) {
+  const me = useMe();
+  const [overriding, setOverriding] = useState(false);
+  const rows: StepState[] = run.steps.filter((s) => s.key === step || s.parent_key === step);
+  const main = rows.find((s) => s.key === step);
+  const definition = specStep(workflow, step);
+  const mine = calls.filter((call) => call.step_key === step || call.step_key?.startsWith(`${step}[`));
+  const review = run.reviews.find((r) => r.step_key === step);
+  const done = state === "succeeded" || state === "skipped";
+  return (
+    <section className="card step-panel" aria-labelledby="step-title" data-testid="step-panel">
+      <h2 id="step-title">
+        Step <span className="mono">{step}</span> <StatusBadge status={state} />
+      </h2>
+      <dl className="facts">
+        <dt>Kind</dt>
+        <dd>{main?.kind ?? String(definition?.kind ?? "—")}</dd>
+        <dt>Attempt</dt>
+        <dd>{main?.attempt ?? "—"}</dd>
+        <dt>Started</dt>
+        <dd>{formatTime(main?.started_at)}</dd>
+        <dt>Took</dt>
+        <dd>{formatDuration(secondsBetween(main?.started_at, main?.finished_at))}</dd>
+        {main?.overridden_by ? (
+          <>
+            <dt>Overridden by</dt>
+            <dd>
+              {main.overridden_by}: {main.override_reason}
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      {review ? (
+        <p className="notice">
+          Waiting for a person: <Link to="/reviews">open the review queue</Link>.
+        </p>
+      ) : null}
+      {stream ? (
+        <div className="stream" aria-live="polite" data-testid="stream">
+          <h3>Model output, as it streams</h3>
+          <pre className="json streaming">{stream.text}</pre>
+        </div>
+      ) : null}
+      <h3>Inputs (as the workflow gives them)</h3>
+      <Json value={stepInputs(definition)} label="Step inputs" />
+      <h3>Output</h3>
+      <Json value={main?.result ?? null} label="Step output" />
+      {main?.error ? (
+        <>
+          <h3>Error</h3>
+          <div className="state state-error">
+            <strong>{main.error.code}</strong>
+            <p>{main.error.message}</p>
+          </div>
+        </>
+      ) : null}
+      {rows.length > 1 ? (
+        <>
+          <h3>Items</h3>
+          <ul className="items">
+            {rows
+              .filter((s) => s.key !== step)
+              .map((s) => (
+                <li key={s.key}>
+                  <span className="mono">{s.key}</span> <StatusBadge status={s.status} />
+                  {s.error ? <span className="inline-error"> {s.error.message}</span> : null}
+                </li>
+              ))}
+          </ul>
+        </>
+      ) : null}
+      <h3>Model calls</h3>
+      <CallsTable calls={mine} />
+      {can(me, "runs.override") && !done && !FINISHED_RUN.has(run.status) ? (
+        overriding ? (
+          <OverrideForm
+            runId={run.id}
+            stepKey={step}
+            onDone={() => {
+              setOverriding(false);
+              onChanged();
+            }}
+          />
+        ) : (
+          <button type="button" onClick={() => setOverriding(true)}>
+            Override this step…
+          </button>
+        )
+      ) : null}
+    </section>
+  );
+}
