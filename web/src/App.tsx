@@ -1,9 +1,11 @@
 // The shell: a header with the pages this role may use and who is signed in, then the page.
 import { useEffect } from "react";
+import { appPage } from "./apps/pages";
+import type { AppList } from "./types";
 import { Link, match, navigate, useFocusOnNavigate, useLocation } from "./router";
 import { mainRole, navFor } from "./roles";
 import { useSession } from "./session";
-import { Loading } from "./ui";
+import { Loading, useLoad } from "./ui";
 import { AdminPage } from "./pages/admin";
 import { DeadLettersPage } from "./pages/DeadLettersPage";
 import { JoinPage } from "./pages/JoinPage";
@@ -15,9 +17,16 @@ import { RunDetailPage } from "./pages/run-detail";
 import { RunsPage } from "./pages/RunsPage";
 import { UsagePage } from "./pages/UsagePage";
 
-function Page({ path }: { path: string }) {
+function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
   const run = match("/runs/:id", path);
   if (run) return <RunDetailPage runId={run.id as string} />;
+  const appRoute = match("/apps/:app/:page", path);
+  if (appRoute) {
+    if (!apps) return <Loading label="Loading apps…" />;
+    const enabled = apps.items.map((app) => app.name);
+    const AppPage = appPage(enabled, appRoute.app as string, appRoute.page as string);
+    return AppPage ? <AppPage /> : <NotFoundPage />;
+  }
   switch (path) {
     case "/runs":
       return <RunsPage />;
@@ -37,7 +46,12 @@ function Page({ path }: { path: string }) {
 }
 
 export function App() {
-  const { me, loading, signOut } = useSession();
+  const { me, loading, signOut, api } = useSession();
+  // The enabled apps' pages join the navigation; the server says which apps are enabled.
+  const apps = useLoad<AppList>(
+    () => (me ? api.get<AppList>("/api/v1/apps") : Promise.resolve({ items: [] })),
+    me ? `apps:${me.tenant.slug}` : "signed-out",
+  );
   const { path } = useLocation();
   useFocusOnNavigate(path);
 
@@ -73,6 +87,15 @@ export function App() {
                 </Link>
               </li>
             ))}
+            {(apps.data?.items ?? []).flatMap((app) =>
+              app.pages.map((page) => (
+                <li key={page.path}>
+                  <Link to={page.path} aria-current={path === page.path ? "page" : undefined} title={app.title}>
+                    {page.title}
+                  </Link>
+                </li>
+              )),
+            )}
           </ul>
         </nav>
         <div className="whoami" data-testid="whoami">
@@ -91,7 +114,7 @@ export function App() {
         </div>
       </header>
       <main id="main">
-        <Page path={path === "/" ? "/runs" : path} />
+        <Page path={path === "/" ? "/runs" : path} apps={apps.data} />
       </main>
     </div>
   );

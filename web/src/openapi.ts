@@ -78,6 +78,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Apps
+         * @description The enabled apps, in the order `BATONFLOW_APPS` names them (by name when unset).
+         */
+        get: operations["list_apps_api_v1_apps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -154,6 +174,28 @@ export interface paths {
          *     role). Signs the new user in.
          */
         post: operations["register_api_v1_auth_register_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/demo/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Outbox
+         * @description Emails sent by the demo's `email.send` tool in the caller's tenant, oldest first.
+         *
+         *     Needs the scope `runs:read`.
+         */
+        get: operations["get_outbox_api_v1_demo_outbox_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -990,6 +1032,26 @@ export interface components {
             /** Scopes */
             scopes: string[];
         };
+        /** AppList */
+        AppList: {
+            /** Items */
+            items: components["schemas"]["AppOut"][];
+        };
+        /** AppOut */
+        AppOut: {
+            /** Api */
+            api: string | null;
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /** Pages */
+            pages: components["schemas"]["PageOut"][];
+            /** Title */
+            title: string;
+            /** Workflows */
+            workflows: string[];
+        };
         /** AttemptList */
         AttemptList: {
             /** Items */
@@ -1352,6 +1414,29 @@ export interface components {
             /** @description the signed-in user; null for an API key */
             user: components["schemas"]["UserOut"] | null;
         };
+        /** Outbox */
+        Outbox: {
+            /** Items */
+            items: components["schemas"]["OutboxEmail"][];
+        };
+        /** OutboxEmail */
+        OutboxEmail: {
+            /** Body */
+            body: string;
+            /** Key */
+            key: string;
+            /** Run Id */
+            run_id: string | null;
+            /**
+             * Sent At
+             * Format: date-time
+             */
+            sent_at: string;
+            /** Subject */
+            subject: string;
+            /** To */
+            to: string;
+        };
         /** OverrideStep */
         OverrideStep: {
             /**
@@ -1364,6 +1449,15 @@ export interface components {
              * @description why; kept with the run
              */
             reason: string;
+        };
+        /** PageOut */
+        PageOut: {
+            /** Key */
+            key: string;
+            /** Path */
+            path: string;
+            /** Title */
+            title: string;
         };
         /** PendingReview */
         PendingReview: {
@@ -2256,6 +2350,44 @@ export interface operations {
             };
         };
     };
+    list_apps_api_v1_apps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppList"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     login_api_v1_auth_login_post: {
         parameters: {
             query?: never;
@@ -2494,6 +2626,74 @@ export interface operations {
             };
             /** @description the request body is over the size limit (payload_too_large) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_outbox_api_v1_demo_outbox_get: {
+        parameters: {
+            query?: {
+                /** @description only this run's emails */
+                run_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Outbox"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -94,3 +94,6 @@ export interface RunEvent {
   run_id?: string;
   created_at?: string;
 }
+
+export type AppList = Schemas["AppList"];
+export type OutboxEmail = Schemas["OutboxEmail"];

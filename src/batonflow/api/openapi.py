@@ -6,7 +6,8 @@
 `make web-types-check` fails when either differs from what is committed. The document comes from
 `app.openapi()`, which reads only the routes: the lifespan (database, gateway, executor) never
 runs, so no database is needed. The settings are fixed here, not read from the environment's
-secrets or modes, so the same code always writes the same bytes (keys sorted, two-space indent).
+secrets or modes, and every installed app is enabled, whatever `BATONFLOW_APPS` says, so the same
+code always writes the same bytes (keys sorted, two-space indent).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from batonflow.api.app import create_app
+from batonflow.apps.app import load_apps
 from batonflow.settings import DEV_SECRET, Settings
 from batonflow.telemetry.process import Telemetry
 
@@ -24,7 +26,8 @@ from batonflow.telemetry.process import Telemetry
 def document() -> dict[str, Any]:
     """The OpenAPI document of the app `create_app` builds."""
     settings = Settings(dev=True, secret_key=DEV_SECRET, executor="none")
-    return create_app(settings, executor=False, telemetry=Telemetry()).openapi()
+    apps = load_apps(None)
+    return create_app(settings, executor=False, telemetry=Telemetry(), apps=apps).openapi()
 
 
 def render(openapi: dict[str, Any]) -> str:

@@ -2,16 +2,8 @@
 import { formatTime, shortId } from "../../format";
 import { Link } from "../../router";
 import { useSession } from "../../session";
+import type { OutboxEmail } from "../../types";
 import { Empty, Show, useLoad, usePageTitle } from "../../ui";
-
-export interface OutboxEmail {
-  key: string;
-  run_id: string | null;
-  to: string;
-  subject: string;
-  body: string;
-  sent_at: string;
-}
 
 export function OutboxPage() {
   usePageTitle("Outbox");
