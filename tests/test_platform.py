@@ -8,20 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from batonflow.apps import demo
+from batonflow.apps.app import App, load_apps
 from batonflow.errors import ConfigError
 from batonflow.platform import open_platform
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store.tenants import ensure_tenant, find_tenant
 from batonflow.telemetry.process import Telemetry
+from tests.agents.test_registry import extra
 from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
 
-APP = "tests.agents.test_registry:register_extra"
+EXTRA = App(name="extra", title="Extra", agents=(extra,))
 
 
 async def test_sqlite_is_migrated_and_executors_share_the_platforms_parts(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, apps=[APP])
-    async with open_platform(settings, telemetry=Telemetry()) as platform:
+    settings = Settings(data_dir=tmp_path)
+    apps = load_apps(["demo", "extra"], {"demo": demo.app, "extra": EXTRA})
+    async with open_platform(settings, telemetry=Telemetry(), apps=apps) as platform:
         assert await migrate.current(platform.engine) == migrate.head()
         executor = platform.executor()
         shared = (executor.db, executor.registry, executor.gateway, executor.bus, executor.specs)
@@ -34,6 +38,7 @@ async def test_sqlite_is_migrated_and_executors_share_the_platforms_parts(tmp_pa
         )
         assert platform.executors == [executor]
         assert "greet" in platform.registry.capability_names()  # the enabled app's agent
+        assert platform.apps is apps
         tenant_id = await platform.write(
             functools.partial(ensure_tenant, slug="acme", now=platform.now())
         )

@@ -4,6 +4,9 @@ its entry point, with its migration branch, workflow, route, settings and page; 
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from batonflow.store.db import create_engine
 from tests.api.conftest import PASSWORD, client_for
 from tests.api.flows import settled
 from tests.apps.tinyapp import write_tiny_app
+from tests.cli.conftest import BATONFLOW, said
 from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
 
 
@@ -236,3 +240,60 @@ async def test_a_disabled_app_is_absent_but_its_tables_stay(
         assert await migrate.is_current(engine, migration_branches(load_apps([])))
     finally:
         await engine.dispose()
+
+
+def batonflow(
+    tiny_path: Path, tmp_path: Path, apps: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The `batonflow` command, as a user runs it, with the tiny app installed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATONFLOW_")}
+    env |= {
+        "BATONFLOW_DATA_DIR": str(tmp_path),
+        "BATONFLOW_APPS": apps,
+        "BATONFLOW_TINY_GREETING": "ahoy",
+        "PYTHONPATH": str(tiny_path),
+    }
+    return subprocess.run(
+        [str(BATONFLOW), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_an_enabled_apps_commands_and_workflows_reach_the_cli(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    greeting = batonflow(tiny_path, tmp_path, "demo,tiny", "tiny", "greeting")
+    assert (greeting.returncode, greeting.stdout, greeting.stderr) == (0, "ahoy\n", "")
+
+    done = batonflow(
+        tiny_path, tmp_path, "demo,tiny", "run", "tiny-greet", "-i", "name=Ada", "--json"
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stdout
+    assert json.loads(done.stdout)["outputs"] == {"text": "greetings, Ada"}
+
+    listed = batonflow(tiny_path, tmp_path, "demo,tiny", "workflows", "list", "--json")
+    assert sorted(w["id"] for w in json.loads(listed.stdout)) == [
+        "lead-brief",
+        "market-report",
+        "outreach",
+        "tiny-greet",
+    ]
+
+
+def test_a_disabled_apps_commands_are_absent(tiny_path: Path, tmp_path: Path) -> None:
+    missing = batonflow(tiny_path, tmp_path, "demo", "tiny", "greeting")
+
+    assert missing.returncode == 2
+    assert "No such command 'tiny'" in missing.stderr
+
+
+def test_an_unknown_app_stops_the_cli_with_the_installed_ones(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    refused = batonflow(tiny_path, tmp_path, "demo,crm", "runs", "list")
+
+    assert (refused.returncode, refused.stdout, said(refused.stderr)) == (
+        2,
+        "",
+        "error (config_invalid): BATONFLOW_APPS names 'crm', which is not installed; installed "
+        "apps: demo, tiny",
+    )

@@ -23,7 +23,7 @@ from tests.cli.conftest import REPO, Cli, said
 pytestmark = pytest.mark.slow
 
 DEMO = "src/batonflow/apps/demo/workflows/"
-EXAMPLES = [f"{DEMO}market-report.yaml", f"{DEMO}outreach.yaml"]
+EXAMPLES = ["market-report.yaml", "outreach.yaml"]  # in the demo app's workflows folder
 OUTREACH = [
     "outreach",
     "-i",
@@ -136,25 +136,27 @@ def by_key(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def test_validate_prints_one_ok_line_per_example(sqlite_cli: Cli, tmp_path: Path) -> None:
     done, as_json = sqlite_cli.all(
-        ["workflows", "validate", *EXAMPLES], ["workflows", "validate", *EXAMPLES, "--json"]
+        ["workflows", "validate", *EXAMPLES],
+        ["workflows", "validate", *EXAMPLES, "--json"],
+        cwd=REPO / DEMO,
     )
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        f"{DEMO}market-report.yaml: ok (market-report@1, 3 steps)\n"
-        f"{DEMO}outreach.yaml: ok (outreach@1, 4 steps)\n",
+        "market-report.yaml: ok (market-report@1, 3 steps)\n"
+        "outreach.yaml: ok (outreach@1, 4 steps)\n",
         "",
     )
     assert (as_json.returncode, as_json.stderr) == (0, "")
     assert json.loads(as_json.stdout) == [
         {
-            "file": f"{DEMO}market-report.yaml",
+            "file": "market-report.yaml",
             "valid": True,
             "id": "market-report",
             "version": "1",
             "hash": IsStr(regex=r"sha256:[0-9a-f]{64}"),
         },
         {
-            "file": f"{DEMO}outreach.yaml",
+            "file": "outreach.yaml",
             "valid": True,
             "id": "outreach",
             "version": "1",
