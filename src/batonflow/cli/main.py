@@ -29,6 +29,7 @@ from batonflow.errors import InvalidInput
 from batonflow.runs import reviews as review_service
 from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
+from batonflow.runs.state import RunRow
 from batonflow.store import migrate
 from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
@@ -38,6 +39,7 @@ from batonflow.telemetry import logs
 from batonflow.telemetry.metrics import serve_metrics
 from batonflow.telemetry.sentry import init_sentry
 from batonflow.telemetry.traces import starting_run
+from batonflow.workflows.actions import Decision
 from batonflow.workflows.spec import WorkflowSpec, load_spec
 
 app = typer.Typer(
@@ -367,7 +369,7 @@ def serve(
 # -- runs -------------------------------------------------------------------------------------
 
 
-def _run_summary(run: run_store.RunRow) -> dict[str, Any]:
+def _run_summary(run: RunRow) -> dict[str, Any]:
     duration = None
     if run.started_at and run.finished_at:
         duration = round((run.finished_at - run.started_at).total_seconds(), 3)
@@ -661,7 +663,7 @@ def reviews_show(review_id: str, tenant: TenantOpt = None) -> None:
     raise typer.Exit(_run(main()))
 
 
-def _decide_command(decision: review_service.Decision, doc: str) -> Callable[..., None]:
+def _decide_command(decision: Decision, doc: str) -> Callable[..., None]:
     def command(
         review_id: str,
         comment: Annotated[str | None, typer.Option(help="A note kept with the decision.")] = None,
