@@ -4,15 +4,17 @@ recorded changes (events, attempt records, claims, new runs and reviews) out."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from batonflow.errors import IllegalTransition
+from batonflow.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from batonflow.events.contracts import NewEvent, event
 from batonflow.runs.run import STEP_TRANSITIONS, RunStatus, StepStatus
 from batonflow.runs.state import Changes, ClosedReviews, RunRow, StepRow
+from batonflow.workflows import actions
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.moves import Moves
 from batonflow.workflows.spec import WorkflowSpec, load_spec
@@ -169,7 +171,7 @@ BOOM = {"code": "step_failed", "message": "boom", "details": {}}
 
 
 def test_step_transition_table() -> None:
-    assert STEP_TRANSITIONS == {
+    assert {
         PENDING: {READY, SKIPPED, CANCELLED, SUCCEEDED},
         READY: {RUNNING, CANCELLED, SUCCEEDED},
         RUNNING: {SUCCEEDED, SKIPPED, FAILED, READY, WAITING, CANCELLED},
@@ -178,7 +180,7 @@ def test_step_transition_table() -> None:
         CANCELLED: {PENDING, SUCCEEDED},
         SUCCEEDED: set(),
         SKIPPED: set(),
-    }
+    } == STEP_TRANSITIONS
 
 
 LEGAL = [(a, b) for a, targets in STEP_TRANSITIONS.items() for b in sorted(targets)]
@@ -674,3 +676,628 @@ def test_losing_the_worker_on_the_last_attempt_makes_the_run_dead() -> None:
         ev("step.failed", "a", attempt=3, error=error, retry_in=None, exhausted=True),
         ev("run.dead", step="a", error=error),
     ]
+
+
+# -- waits ---------------------------------------------------------------------------------------
+
+WAITS = load_spec(
+    """
+id: w
+version: "1"
+steps:
+  - {id: draft, kind: agent, capability: demo.noop}
+  - {id: check, kind: review, subject: "{{ state.draft }}", needs: [draft]}
+  - {id: soft, kind: review, subject: x, on_reject: continue, needs: [draft]}
+  - {id: ask, kind: input, schema: {type: object}, needs: [draft]}
+  - {id: child, kind: workflow, workflow: other, version: "1", needs: [draft]}
+  - {id: send, kind: agent, capability: demo.noop, needs: [check, soft, ask, child]}
+""",
+    "waits.yaml",
+)
+
+
+def waits(**statuses: StepRow) -> Transition:
+    rows = {key: step_row(key, kind=WAITS.by_id[key].kind) for key in WAITS.by_id}
+    rows["draft"] = step_row("draft", SUCCEEDED, attempt=1)
+    rows |= statuses
+    t = engine((run_row(workflow_version_pk="waits"), list(rows.values())))
+    t.specs = {"waits": WAITS, "child": LINEAR}
+    return t
+
+
+def review_of(key: str, kind: str = "review") -> dict[str, Any]:
+    return {
+        "id": f"rev-{key}",
+        "tenant_id": "t1",
+        "run_id": "r1",
+        "step_key": key,
+        "attempt": 1,
+        "kind": kind,
+        "status": "pending",
+        "reviewers": ["reviewer"],
+        "subject": {"text": "hi"},
+    }
+
+
+@pytest.mark.parametrize(("key", "kind"), [("check", "review"), ("ask", "input")])
+def test_a_review_or_input_step_waits_on_a_person(key: str, kind: str) -> None:
+    t = waits(**{key: running(key, kind=kind)})
+
+    t.apply(outcome(key, "waiting", review=review_of(key, kind)))
+    t.advance(t.runs["r1"])
+
+    assert steps_of(t)[key] == step_row(
+        key, WAITING, kind=kind, attempt=1, dispatch=1, started_at=STARTED, available_at=STARTED
+    )
+    others = ["check", "soft", "ask", "child"]
+    others.remove(key)
+    assert [steps_of(t)[other].status for other in others] == [READY, READY, READY]
+    assert t.runs["r1"] == run_row(workflow_version_pk="waits")  # other steps are ready
+    assert t.changes == Changes(
+        events=[
+            ev("step.waiting", key, kind=kind, review_id=f"rev-{key}"),
+            ev("review.requested", key, review_id=f"rev-{key}", kind=kind, reviewers=["reviewer"]),
+        ],
+        attempts=[attempt_record(key, "waiting")],
+        reviews=[review_of(key, kind) | {"created_at": NOW}],
+        steps={("r1", k) for k in ("check", "soft", "ask", "child")},
+        runs={"r1"},
+    )
+
+
+def test_a_run_whose_open_steps_all_wait_on_people_waits() -> None:
+    done = {"attempt": 1, "finished_at": NOW}
+    t = waits(
+        check=step_row("check", WAITING, kind="review", attempt=1),
+        soft=step_row("soft", SUCCEEDED, kind="review", **done),
+        ask=step_row("ask", WAITING, kind="input", attempt=1),
+        child=step_row("child", SUCCEEDED, kind="workflow", **done),
+    )
+
+    assert t.advance(t.runs["r1"]) is Settle.DONE
+
+    assert t.runs["r1"] == run_row(
+        status=RunStatus.WAITING, workflow_version_pk="waits", updated_at=NOW
+    )
+    assert t.changes == Changes(events=[ev("run.waiting", steps=["check", "ask"])], runs={"r1"})
+
+
+def test_a_sub_workflow_step_queues_its_child_run_and_the_parent_keeps_running() -> None:
+    done = {"attempt": 1, "finished_at": NOW}
+    t = waits(
+        check=step_row("check", SUCCEEDED, kind="review", **done),
+        soft=step_row("soft", SUCCEEDED, kind="review", **done),
+        ask=step_row("ask", SUCCEEDED, kind="input", **done),
+        child=running("child", kind="workflow"),
+    )
+    child_run = {
+        "id": "c1",
+        "tenant_id": "t1",
+        "status": "queued",
+        "event_seq": 0,
+        "workflow_version_pk": "child",
+        "workflow_id": "other",
+        "workflow_version": "1",
+        "inputs": {},
+        "ctx": {},
+        "outputs": None,
+        "error": None,
+        "parent_run_id": "r1",
+        "parent_step_key": "child",
+        "parent_attempt": 1,
+        "started_at": None,
+        "finished_at": None,
+    }
+    child_steps = (_row_dict("c1", "a"), _row_dict("c1", "b"))
+
+    t.apply(outcome("child", "waiting", child_run=child_run, child_steps=child_steps))
+    assert t.advance(t.runs["r1"]) is Settle.DONE
+
+    assert t.runs == {
+        "r1": run_row(workflow_version_pk="waits"),
+        "c1": run_row(
+            "c1",
+            RunStatus.QUEUED,
+            event_seq=0,
+            workflow_version_pk="child",
+            workflow_id="other",
+            parent_run_id="r1",
+            parent_step_key="child",
+            parent_attempt=1,
+            started_at=None,
+            updated_at=NOW,
+        ),
+    }
+    assert t.steps["c1"] == {"a": step_row("a", run_id="c1"), "b": step_row("b", run_id="c1")}
+    assert t.changes == Changes(
+        events=[
+            ev(
+                "run.queued",
+                run="c1",
+                workflow_id="other",
+                workflow_version="1",
+                parent_run_id="r1",
+            ),
+            ev("step.waiting", "child", kind="workflow", child_run_id="c1"),
+        ],
+        attempts=[attempt_record("child", "waiting")],
+        new_runs=[child_run | {"created_at": NOW, "updated_at": NOW}],
+        new_steps=list(child_steps),
+        steps={("r1", "child")},
+        runs={"r1", "c1"},
+    )
+
+
+def _row_dict(run_id: str, key: str) -> dict[str, Any]:
+    return asdict(step_row(key, run_id=run_id))
+
+
+# -- sub-workflow completion ---------------------------------------------------------------------
+
+
+def parent_and_child(child_status: RunStatus, parent_status: RunStatus) -> Transition:
+    parent = run_row(status=parent_status, workflow_version_pk="waits")
+    child = run_row(
+        "c1",
+        child_status,
+        workflow_version_pk="child",
+        outputs={"answer": 42} if child_status is RunStatus.SUCCEEDED else None,
+        error=None if child_status is RunStatus.SUCCEEDED else {"code": "x", "message": "y"},
+        parent_run_id="r1",
+        parent_step_key="child",
+        parent_attempt=1,
+    )
+    t = engine((parent, [step_row("child", WAITING, kind="workflow", attempt=1)]), (child, []))
+    t.specs = {"waits": WAITS, "child": LINEAR}
+    return t
+
+
+def test_a_child_that_succeeded_settles_the_parent_step_with_its_outputs() -> None:
+    t = parent_and_child(RunStatus.SUCCEEDED, RunStatus.RUNNING)
+
+    assert t.finish_child(t.runs["c1"]) is t.runs["r1"]
+
+    assert steps_of(t) == {
+        "child": step_row("child", SUCCEEDED, kind="workflow", attempt=1, finished_at=NOW)
+    }
+    assert t.changes == Changes(
+        events=[ev("step.completed", "child", attempt=1, duration_ms=0.0)],
+        results={("r1", "child"): {"answer": 42}},
+        steps={("r1", "child")},
+        runs={"r1"},
+    )
+
+
+def test_a_child_that_failed_fails_the_parent_step_and_resumes_a_waiting_parent() -> None:
+    t = parent_and_child(RunStatus.FAILED, RunStatus.WAITING)
+
+    assert t.finish_child(t.runs["c1"]) is t.runs["r1"]
+
+    error = {
+        "code": "subworkflow_failed",
+        "message": "sub-workflow run c1 ended failed",
+        "details": {"child_run_id": "c1", "child_error": {"code": "x", "message": "y"}},
+    }
+    assert steps_of(t) == {
+        "child": step_row("child", FAILED, kind="workflow", attempt=1, error=error, finished_at=NOW)
+    }
+    assert t.runs["r1"] == run_row(workflow_version_pk="waits", updated_at=NOW)
+    assert t.changes == Changes(
+        events=[
+            ev("run.resumed", reason="sub-workflow run c1 finished"),
+            ev("step.failed", "child", attempt=1, error=error, retry_in=None, exhausted=False),
+        ],
+        steps={("r1", "child")},
+        runs={"r1"},
+    )
+
+
+def test_a_child_of_an_older_attempt_or_a_cancelled_parent_settles_nothing() -> None:
+    stale = parent_and_child(RunStatus.SUCCEEDED, RunStatus.RUNNING)
+    stale.runs["c1"].parent_attempt = 0
+    cancelled = parent_and_child(RunStatus.SUCCEEDED, RunStatus.CANCELLED)
+    cancelled.steps["r1"]["child"].status = WAITING
+
+    assert (stale.finish_child(stale.runs["c1"]), stale.changes) == (None, Changes())
+    assert (cancelled.finish_child(cancelled.runs["c1"]), cancelled.changes) == (None, Changes())
+
+
+# -- map fan-out ---------------------------------------------------------------------------------
+
+
+def item(index: int, status: Any, dispatch: int = 1001, parent: int = 1, **fields: Any) -> Outcome:
+    row = _row_dict("r1", f"m[{index}]") | {
+        "parent_key": "m",
+        "item_index": index,
+        "status": "running",
+        "attempt": 1,
+    }
+    meta = {"attempt": fields.pop("attempt", 1), "started_at": STARTED}
+    return Outcome(
+        "r1",
+        f"m[{index}]",
+        dispatch,
+        "w1",
+        status,
+        parent_dispatch=parent,
+        meta=meta,
+        child_steps=(row,) if fields.pop("new", True) else (),
+        **fields,
+    )
+
+
+def item_row(index: int, status: StepStatus, **fields: Any) -> StepRow:
+    values: dict[str, Any] = {
+        "parent_key": "m",
+        "item_index": index,
+        "attempt": 1,
+        "dispatch": 1001,
+        "started_at": STARTED,
+        "finished_at": NOW,
+    }
+    return step_row(f"m[{index}]", status, **(values | fields))
+
+
+def test_map_items_are_committed_one_by_one_as_new_rows() -> None:
+    t = engine((run_row(), [running("m", kind="map")]))
+
+    assert t.apply(item(0, "succeeded", result="A")) is True
+    assert t.apply(item(1, "failed", 1002, error=BOOM)) is True
+
+    assert steps_of(t) == {
+        "m": running("m", kind="map"),
+        "m[0]": item_row(0, SUCCEEDED),
+        "m[1]": item_row(1, FAILED, dispatch=1002, error=BOOM),
+    }
+    assert t.changes == Changes(
+        events=[
+            ev("step.completed", "m[0]", attempt=1, duration_ms=2000.0),
+            ev("step.failed", "m[1]", attempt=1, error=BOOM, retry_in=None, exhausted=False),
+        ],
+        attempts=[
+            attempt_record("m[0]", "succeeded", dispatch=1001),
+            attempt_record("m[1]", "failed", dispatch=1002, error=BOOM),
+        ],
+        results={("r1", "m[0]"): "A"},
+        new_steps=[item(0, "x").child_steps[0], item(1, "x").child_steps[0]],
+        steps={("r1", "m[0]"), ("r1", "m[1]")},
+        runs={"r1"},
+    )
+
+
+def test_a_failed_map_item_runs_again_on_its_row() -> None:
+    t = engine((run_row(), [running("m", kind="map"), item_row(0, FAILED, error=BOOM)]))
+
+    t.apply(item(0, "succeeded", 1002, result="A", attempt=2, new=False))
+
+    assert steps_of(t)["m[0]"] == item_row(0, SUCCEEDED, attempt=2, dispatch=1002)
+    assert t.changes.new_steps == []
+
+
+def test_an_item_of_a_map_step_no_longer_held_is_rejected() -> None:
+    t = engine((run_row(), [running("m", kind="map", dispatch=2)]))
+
+    assert t.apply(item(0, "succeeded", result="A", parent=1)) is False
+    assert (steps_of(t), t.changes) == ({"m": running("m", kind="map", dispatch=2)}, Changes())
+
+
+def test_the_map_step_completes_with_all_its_items() -> None:
+    t = engine((run_row(), [running("m", kind="map"), item_row(0, SUCCEEDED)]))
+
+    t.apply(outcome("m", "succeeded", result=["A"]))
+
+    assert steps_of(t) == {
+        "m": step_row(
+            "m",
+            SUCCEEDED,
+            kind="map",
+            attempt=1,
+            dispatch=1,
+            started_at=STARTED,
+            available_at=STARTED,
+            finished_at=NOW,
+        ),
+        "m[0]": item_row(0, SUCCEEDED),
+    }
+    assert t.changes.results == {("r1", "m"): ["A"]}
+
+
+# -- operator actions ----------------------------------------------------------------------------
+
+
+def test_cancel_closes_open_steps_reviews_and_unfinished_child_runs() -> None:
+    child = run_row("c1", parent_run_id="r1", parent_step_key="b", parent_attempt=1)
+    done = run_row("c2", RunStatus.SUCCEEDED, parent_run_id="r1")
+    t = engine(
+        (run_row(), [step_row("a", SUCCEEDED, attempt=1), running("b")]),
+        (child, [step_row("a", READY, run_id="c1", attempt=1)]),
+        (done, []),
+    )
+
+    actions.cancel(t, t.runs["r1"], "ops", "not needed")
+
+    assert t.runs == {
+        "r1": run_row(status=RunStatus.CANCELLED, updated_at=NOW, finished_at=NOW),
+        "c1": run_row(
+            "c1",
+            RunStatus.CANCELLED,
+            parent_run_id="r1",
+            parent_step_key="b",
+            parent_attempt=1,
+            updated_at=NOW,
+            finished_at=NOW,
+        ),
+        "c2": done,
+    }
+    assert t.steps == {
+        "r1": {
+            "a": step_row("a", SUCCEEDED, attempt=1),
+            "b": step_row(
+                "b",
+                CANCELLED,
+                attempt=1,
+                dispatch=1,
+                started_at=STARTED,
+                available_at=STARTED,
+                finished_at=NOW,
+            ),
+        },
+        "c1": {"a": step_row("a", CANCELLED, run_id="c1", attempt=1, finished_at=NOW)},
+        "c2": {},
+    }
+    assert t.changes == Changes(
+        events=[
+            ev("run.cancelled", by="ops", reason="not needed"),
+            ev("run.cancelled", run="c1", by="ops", reason="parent run r1 was cancelled"),
+        ],
+        attempts=[attempt_record("b", "cancelled")],
+        closed_reviews=[
+            ClosedReviews("t1", "r1", None, "cancelled", "ops"),
+            ClosedReviews("t1", "c1", None, "cancelled", "ops"),
+        ],
+        steps={("r1", "b"), ("c1", "a")},
+        runs={"r1", "c1"},
+    )
+
+
+def test_a_finished_run_cannot_be_cancelled() -> None:
+    t = engine((run_row(status=RunStatus.SUCCEEDED), []))
+
+    with pytest.raises(Conflict) as raised:
+        actions.cancel(t, t.runs["r1"], "ops", "late")
+
+    assert raised.value.message == (
+        "run r1 is already succeeded; only queued, running or waiting runs can be cancelled"
+    )
+    assert t.changes == Changes()
+
+
+def test_retry_reopens_failed_and_cancelled_steps_as_new_attempts() -> None:
+    failed = run_row(status=RunStatus.DEAD, error={**BOOM, "step": "a"}, finished_at=NOW)
+    t = engine(
+        (
+            failed,
+            [
+                step_row("a", FAILED, attempt=3, error=BOOM, exhausted=True, finished_at=NOW),
+                step_row("b", CANCELLED, finished_at=NOW),
+            ],
+        )
+    )
+
+    actions.retry(t, t.runs["r1"], "ops")
+    assert t.advance(t.runs["r1"]) is Settle.DONE
+
+    assert t.runs["r1"] == run_row(updated_at=NOW)
+    assert steps_of(t) == {
+        "a": step_row("a", READY, attempt=4, available_at=NOW),
+        "b": step_row("b", PENDING),
+    }
+    assert t.changes == Changes(
+        events=[
+            ev("run.resumed", reason="retried by ops"),
+            ev("run.retried", by="ops", steps=["a"]),
+        ],
+        steps={("r1", "a"), ("r1", "b")},
+        runs={"r1"},
+    )
+
+
+@pytest.mark.parametrize("status", [RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.CANCELLED])
+def test_only_failed_or_dead_runs_are_retried(status: RunStatus) -> None:
+    t = engine((run_row(status=status), [step_row("a", FAILED)]))
+
+    with pytest.raises(Conflict) as raised:
+        actions.retry(t, t.runs["r1"], "ops")
+
+    assert raised.value.message == (f"run r1 is {status}; only failed or dead runs can be retried")
+    assert t.changes == Changes()
+
+
+def test_override_settles_a_failed_step_by_hand_and_resumes_the_run() -> None:
+    failed = run_row(status=RunStatus.FAILED, error={**BOOM, "step": "a"}, finished_at=NOW)
+    t = engine((failed, [step_row("a", FAILED, attempt=1, error=BOOM), step_row("b")]))
+
+    actions.override(t, t.runs["r1"], "a", {"value": 7}, "ops", "fixed by hand")
+    t.advance(t.runs["r1"])
+
+    assert t.runs["r1"] == run_row(updated_at=NOW)
+    assert steps_of(t) == {
+        "a": step_row(
+            "a",
+            SUCCEEDED,
+            attempt=1,
+            finished_at=NOW,
+            overridden_by="ops",
+            override_reason="fixed by hand",
+        ),
+        "b": step_row("b", READY, attempt=1, available_at=NOW),
+    }
+    assert t.changes == Changes(
+        events=[
+            ev("step.overridden", "a", by="ops", reason="fixed by hand"),
+            ev("run.resumed", reason="step a overridden by ops"),
+        ],
+        results={("r1", "a"): {"value": 7}},
+        closed_reviews=[ClosedReviews("t1", "r1", "a", "overridden", "ops")],
+        steps={("r1", "a"), ("r1", "b")},
+        runs={"r1"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("run_status", "key", "reason", "error", "message"),
+    [
+        (RunStatus.RUNNING, "a", " ", InvalidInput, "an override needs a reason; say why"),
+        (RunStatus.RUNNING, "zz", "x", NotFound, "run r1 has no step 'zz'"),
+        (RunStatus.SUCCEEDED, "b", "x", Conflict, "run r1 is succeeded; its steps can no"),
+        (RunStatus.RUNNING, "a", "x", Conflict, "step 'a' already succeeded; only unfinished"),
+    ],
+)
+def test_override_refusals(
+    run_status: RunStatus, key: str, reason: str, error: type[Exception], message: str
+) -> None:
+    t = engine((run_row(status=run_status), [step_row("a", SUCCEEDED), step_row("b")]))
+
+    with pytest.raises(error, match=message):
+        actions.override(t, t.runs["r1"], key, 1, "ops", reason)
+
+    assert t.changes == Changes()
+
+
+@dataclass
+class StoredReview:
+    id: str = "rev-check"
+    step_key: str = "check"
+    attempt: int = 1
+    subject: Any = "the draft"
+
+
+def waiting_on(key: str, kind: str) -> Transition:
+    done = {"attempt": 1, "finished_at": NOW}
+    t = waits(**{key: step_row(key, WAITING, kind=kind, attempt=1, dispatch=1)})
+    t.runs["r1"] = run_row(status=RunStatus.WAITING, workflow_version_pk="waits")
+    for other in ("check", "soft", "ask", "child"):
+        if other != key:
+            t.steps["r1"][other] = step_row(other, SUCCEEDED, kind=WAITS.by_id[other].kind, **done)
+    return t
+
+
+@pytest.mark.parametrize(
+    ("key", "decision", "data", "result"),
+    [
+        (
+            "check",
+            "approve",
+            None,
+            {
+                "approved": True,
+                "decision": "approve",
+                "subject": "the draft",
+                "by": "ann",
+                "comment": "ok",
+            },
+        ),
+        (
+            "check",
+            "edit",
+            "better",
+            {
+                "approved": True,
+                "decision": "edit",
+                "subject": "better",
+                "by": "ann",
+                "comment": "ok",
+            },
+        ),
+        (
+            "soft",
+            "reject",
+            None,
+            {
+                "approved": False,
+                "decision": "reject",
+                "subject": "the draft",
+                "by": "ann",
+                "comment": "ok",
+            },
+        ),
+        ("ask", "submit", {"n": 1}, {"n": 1}),
+    ],
+)
+def test_a_decision_settles_the_waiting_step_and_resumes_the_run(
+    key: str, decision: Any, data: Any, result: Any
+) -> None:
+    kind = WAITS.by_id[key].kind
+    t = waiting_on(key, kind)
+    review = StoredReview(id=f"rev-{key}", step_key=key)
+
+    actions.decide(t, t.runs["r1"], review, decision, "ann", data, "ok")
+    t.advance(t.runs["r1"])
+
+    status = actions.DECIDED[decision]
+    assert t.runs["r1"] == run_row(workflow_version_pk="waits", updated_at=NOW)
+    assert steps_of(t)[key] == step_row(
+        key, SUCCEEDED, kind=kind, attempt=1, dispatch=1, finished_at=NOW
+    )
+    assert steps_of(t)["send"] == step_row("send", READY, attempt=1, available_at=NOW)
+    assert t.changes == Changes(
+        events=[
+            ev("run.resumed", reason=f"review rev-{key} {status} by ann"),
+            ev("review.decided", key, review_id=f"rev-{key}", decision=decision, by="ann"),
+            ev("step.completed", key, attempt=1, duration_ms=0.0),
+        ],
+        results={("r1", key): result},
+        steps={("r1", key), ("r1", "send")},
+        runs={"r1"},
+    )
+
+
+def test_a_rejected_review_fails_its_step_and_the_run() -> None:
+    t = waiting_on("check", "review")
+
+    actions.decide(t, t.runs["r1"], StoredReview(), "reject", "ann", None, "no")
+    t.advance(t.runs["r1"])
+
+    error = {
+        "code": "review_rejected",
+        "message": "ann rejected the review: no",
+        "details": {"review_id": "rev-check"},
+    }
+    assert steps_of(t)["check"] == step_row(
+        "check", FAILED, kind="review", attempt=1, dispatch=1, error=error, finished_at=NOW
+    )
+    assert t.runs["r1"] == run_row(
+        status=RunStatus.FAILED,
+        workflow_version_pk="waits",
+        error={**error, "step": "check"},
+        updated_at=NOW,
+        finished_at=NOW,
+    )
+    assert t.changes.events == [
+        ev("run.resumed", reason="review rev-check rejected by ann"),
+        ev("review.decided", "check", review_id="rev-check", decision="reject", by="ann"),
+        ev("step.failed", "check", attempt=1, error=error, retry_in=None, exhausted=False),
+        ev("run.failed", step="check", error=error),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("review", "run_status"),
+    [
+        (StoredReview(attempt=2), RunStatus.WAITING),  # a decision on an older attempt
+        (StoredReview(), RunStatus.CANCELLED),
+    ],
+)
+def test_a_decision_on_a_step_that_no_longer_waits_is_a_conflict(
+    review: StoredReview, run_status: RunStatus
+) -> None:
+    t = waiting_on("check", "review")
+    t.runs["r1"].status = run_status
+
+    with pytest.raises(Conflict) as raised:
+        actions.decide(t, t.runs["r1"], review, "approve", "ann")
+
+    assert raised.value.message == (
+        f"run r1 no longer waits on review rev-check (the run is {run_status})"
+    )
+    assert t.changes == Changes()
