@@ -74,9 +74,6 @@ class Moves:
         step.status = status
         self.changes.steps.add((step.run_id, step.key))
 
-    def touch(self, step: StepRow) -> None:
-        self.changes.steps.add((step.run_id, step.key))
-
     def emit(self, run: RunRow, type_: str, step_key: str | None = None, **data: Any) -> None:
         self.changes.events.append(event(type_, run.id, run.tenant_id, step_key, **data))
         self.changes.runs.add(run.id)
