@@ -350,10 +350,16 @@ def test_the_last_success_asks_for_the_results_and_finish_sets_the_outputs() -> 
     assert t.runs["r1"] == run_row(
         status=RunStatus.SUCCEEDED, outputs={"answer": 42}, updated_at=NOW, finished_at=NOW
     )
-    assert t.changes.events == [
-        ev("step.completed", "b", attempt=1, duration_ms=2000.0),
-        ev("run.succeeded", outputs={"answer": 42}),
-    ]
+    assert t.changes == Changes(
+        events=[
+            ev("step.completed", "b", attempt=1, duration_ms=2000.0),
+            ev("run.succeeded", outputs={"answer": 42}),
+        ],
+        attempts=[attempt_record("b", "succeeded")],
+        results={("r1", "b"): {"value": 42}},
+        steps={("r1", "b")},
+        runs={"r1"},
+    )
 
 
 def test_outputs_that_cannot_render_fail_the_run() -> None:
@@ -362,15 +368,18 @@ def test_outputs_that_cannot_render_fail_the_run() -> None:
     assert t.advance(t.runs["r1"]) is Settle.OUTPUTS
     t.finish(t.runs["r1"], {"a": {}, "b": "not a mapping"})
 
-    error = t.changes.events[-1].data["error"]
+    error = {
+        "code": "template_error",
+        "message": "cannot render '{{ state.b.value }}': 'str object' has no attribute 'value'",
+        "details": {},
+    }
     assert t.runs["r1"] == run_row(
         status=RunStatus.FAILED,
         error={**error, "step": "outputs"},
         updated_at=NOW,
         finished_at=NOW,
     )
-    assert t.changes.events == [ev("run.failed", step="outputs", error=error)]
-    assert error["code"] == "template_error"
+    assert t.changes == Changes(events=[ev("run.failed", step="outputs", error=error)], runs={"r1"})
 
 
 def test_a_retryable_failure_is_ready_again_after_the_backoff() -> None:
@@ -405,10 +414,23 @@ def test_the_backoff_grows_with_the_attempt() -> None:
 
     t.apply(outcome("a", "failed", 2, error=BOOM, retryable=True))
 
-    assert (steps_of(t)["a"].attempt, steps_of(t)["a"].available_at, t.changes.events) == (
-        3,
-        NOW + timedelta(seconds=7.5),
-        [ev("step.failed", "a", attempt=2, error=BOOM, retry_in=7.5, exhausted=False)],
+    assert steps_of(t) == {
+        "a": step_row(
+            "a",
+            READY,
+            attempt=3,
+            dispatch=2,
+            started_at=STARTED,
+            error=BOOM,
+            available_at=NOW + timedelta(seconds=7.5),
+        ),
+        "b": step_row("b"),
+    }
+    assert t.changes == Changes(
+        events=[ev("step.failed", "a", attempt=2, error=BOOM, retry_in=7.5, exhausted=False)],
+        attempts=[attempt_record("a", "failed", attempt=2, dispatch=2, error=BOOM)],
+        steps={("r1", "a")},
+        runs={"r1"},
     )
 
 
@@ -484,7 +506,9 @@ def test_a_final_failure_that_is_not_retryable_fails_the_run() -> None:
         ),
         "c": step_row("c"),
     }
-    assert t.runs["r1"].status is RunStatus.FAILED
+    assert t.runs["r1"] == run_row(
+        status=RunStatus.FAILED, error={**BOOM, "step": "a"}, updated_at=NOW, finished_at=NOW
+    )
     assert t.changes == Changes(
         events=[
             ev("step.failed", "a", attempt=1, error=BOOM, retry_in=None, exhausted=False),
@@ -586,10 +610,16 @@ def test_llm_calls_of_an_attempt_become_events_before_its_outcome() -> None:
 
     t.apply(outcome("a", "succeeded", result={}, llm_calls=(call,)))
 
-    assert t.changes.events == [
-        ev("llm.call", "a", **call),
-        ev("step.completed", "a", attempt=1, duration_ms=2000.0),
-    ]
+    assert t.changes == Changes(
+        events=[
+            ev("llm.call", "a", **call),
+            ev("step.completed", "a", attempt=1, duration_ms=2000.0),
+        ],
+        attempts=[attempt_record("a", "succeeded")],
+        results={("r1", "a"): {}},
+        steps={("r1", "a")},
+        runs={"r1"},
+    )
 
 
 # -- leases --------------------------------------------------------------------------------------
@@ -645,10 +675,17 @@ def test_losing_the_worker_too_often_fails_the_attempt_and_retries_it() -> None:
         error=error,
         available_at=NOW + timedelta(seconds=2.5),
     )
-    assert t.changes.events == [
-        ev("step.lease_expired", "a", attempt=1, dispatch=1, worker="w1"),
-        ev("step.failed", "a", attempt=1, error=error, retry_in=2.5, exhausted=False),
-    ]
+    assert t.changes == Changes(
+        events=[
+            ev("step.lease_expired", "a", attempt=1, dispatch=1, worker="w1"),
+            ev("step.failed", "a", attempt=1, error=error, retry_in=2.5, exhausted=False),
+        ],
+        attempts=[
+            attempt_record("a", "lost", error={"code": "lease_expired", "message": "lease expired"})
+        ],
+        steps={("r1", "a")},
+        runs={"r1"},
+    )
 
 
 def test_losing_the_worker_on_the_last_attempt_makes_the_run_dead() -> None:
@@ -666,16 +703,39 @@ def test_losing_the_worker_on_the_last_attempt_makes_the_run_dead() -> None:
         "message": "the attempt lost its worker 1 times in a row",
         "details": {},
     }
-    assert (steps_of(t)["a"].status, steps_of(t)["a"].exhausted, t.runs["r1"].status) == (
-        FAILED,
-        True,
-        RunStatus.DEAD,
+    assert steps_of(t) == {
+        "a": step_row(
+            "a",
+            FAILED,
+            attempt=3,
+            dispatch=1,
+            lost=1,
+            started_at=STARTED,
+            available_at=STARTED,
+            error=error,
+            exhausted=True,
+            finished_at=NOW,
+        ),
+        "b": step_row("b"),
+    }
+    assert t.runs["r1"] == run_row(
+        status=RunStatus.DEAD, error={**error, "step": "a"}, updated_at=NOW, finished_at=NOW
     )
-    assert t.changes.events == [
-        ev("step.lease_expired", "a", attempt=3, dispatch=1, worker="w1"),
-        ev("step.failed", "a", attempt=3, error=error, retry_in=None, exhausted=True),
-        ev("run.dead", step="a", error=error),
-    ]
+    assert t.changes == Changes(
+        events=[
+            ev("step.lease_expired", "a", attempt=3, dispatch=1, worker="w1"),
+            ev("step.failed", "a", attempt=3, error=error, retry_in=None, exhausted=True),
+            ev("run.dead", step="a", error=error),
+        ],
+        attempts=[
+            attempt_record(
+                "a", "lost", attempt=3, error={"code": "lease_expired", "message": "lease expired"}
+            )
+        ],
+        closed_reviews=[ClosedReviews("t1", "r1", None, "cancelled", "run failed")],
+        steps={("r1", "a")},
+        runs={"r1"},
+    )
 
 
 # -- waits ---------------------------------------------------------------------------------------
@@ -726,12 +786,19 @@ def test_a_review_or_input_step_waits_on_a_person(key: str, kind: str) -> None:
     t.apply(outcome(key, "waiting", review=review_of(key, kind)))
     t.advance(t.runs["r1"])
 
-    assert steps_of(t)[key] == step_row(
-        key, WAITING, kind=kind, attempt=1, dispatch=1, started_at=STARTED, available_at=STARTED
-    )
-    others = ["check", "soft", "ask", "child"]
-    others.remove(key)
-    assert [steps_of(t)[other].status for other in others] == [READY, READY, READY]
+    ready = {"attempt": 1, "available_at": NOW}
+    assert steps_of(t) == {
+        "draft": step_row("draft", SUCCEEDED, attempt=1),
+        "check": step_row("check", READY, kind="review", **ready),
+        "soft": step_row("soft", READY, kind="review", **ready),
+        "ask": step_row("ask", READY, kind="input", **ready),
+        "child": step_row("child", READY, kind="workflow", **ready),
+        "send": step_row("send"),
+    } | {
+        key: step_row(
+            key, WAITING, kind=kind, attempt=1, dispatch=1, started_at=STARTED, available_at=STARTED
+        )
+    }
     assert t.runs["r1"] == run_row(workflow_version_pk="waits")  # other steps are ready
     assert t.changes == Changes(
         events=[
@@ -970,8 +1037,17 @@ def test_a_failed_map_item_runs_again_on_its_row() -> None:
 
     t.apply(item(0, "succeeded", 1002, result="A", attempt=2, new=False))
 
-    assert steps_of(t)["m[0]"] == item_row(0, SUCCEEDED, attempt=2, dispatch=1002)
-    assert t.changes.new_steps == []
+    assert steps_of(t) == {
+        "m": running("m", kind="map"),
+        "m[0]": item_row(0, SUCCEEDED, attempt=2, dispatch=1002),
+    }
+    assert t.changes == Changes(
+        events=[ev("step.completed", "m[0]", attempt=2, duration_ms=2000.0)],
+        attempts=[attempt_record("m[0]", "succeeded", attempt=2, dispatch=1002)],
+        results={("r1", "m[0]"): "A"},
+        steps={("r1", "m[0]")},
+        runs={"r1"},
+    )
 
 
 def test_an_item_of_a_map_step_no_longer_held_is_rejected() -> None:
@@ -999,7 +1075,13 @@ def test_the_map_step_completes_with_all_its_items() -> None:
         ),
         "m[0]": item_row(0, SUCCEEDED),
     }
-    assert t.changes.results == {("r1", "m"): ["A"]}
+    assert t.changes == Changes(
+        events=[ev("step.completed", "m", attempt=1, duration_ms=2000.0)],
+        attempts=[attempt_record("m", "succeeded")],
+        results={("r1", "m"): ["A"]},
+        steps={("r1", "m")},
+        runs={"r1"},
+    )
 
 
 # -- operator actions ----------------------------------------------------------------------------
@@ -1273,12 +1355,17 @@ def test_a_rejected_review_fails_its_step_and_the_run() -> None:
         updated_at=NOW,
         finished_at=NOW,
     )
-    assert t.changes.events == [
-        ev("run.resumed", reason="review rev-check rejected by ann"),
-        ev("review.decided", "check", review_id="rev-check", decision="reject", by="ann"),
-        ev("step.failed", "check", attempt=1, error=error, retry_in=None, exhausted=False),
-        ev("run.failed", step="check", error=error),
-    ]
+    assert t.changes == Changes(
+        events=[
+            ev("run.resumed", reason="review rev-check rejected by ann"),
+            ev("review.decided", "check", review_id="rev-check", decision="reject", by="ann"),
+            ev("step.failed", "check", attempt=1, error=error, retry_in=None, exhausted=False),
+            ev("run.failed", step="check", error=error),
+        ],
+        closed_reviews=[ClosedReviews("t1", "r1", None, "cancelled", "run failed")],
+        steps={("r1", "check")},
+        runs={"r1"},
+    )
 
 
 @pytest.mark.parametrize(
