@@ -80,8 +80,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.api.cursors import encode_cursor
 from batonflow.events.contracts import event
+from batonflow.runs.layout import new_run_rows, version_spec
 from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus
-from batonflow.runs.service import new_run_rows, version_spec
 from batonflow.store import migrate
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import create_engine

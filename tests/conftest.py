@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batonflow.agents.registry import Registry
 from batonflow.apps.demo import registry as demo_registry
 from batonflow.runs.service import Actor, start_run
+from batonflow.runs.state import RunRow
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store.db import create_engine
-from batonflow.store.runs import RunRow
 from batonflow.store.tables import Base
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import save_version

@@ -19,7 +19,7 @@ from batonflow.store.db import Conn, Database
 from batonflow.telemetry import traces
 from batonflow.telemetry.logs import get_logger
 from batonflow.telemetry.process import Telemetry, build_telemetry
-from batonflow.workflows.checkpoint import Claim, Outcome
+from batonflow.workflows.attempts import Claim, Outcome
 from tests.telemetry.conftest import Capture
 
 ERROR = {"code": "step_failed", "message": "the ledger is locked", "details": {}}

@@ -18,7 +18,8 @@ from batonflow.store.db import reading
 from batonflow.store.effects import apply_effect, list_effects
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import save_version
-from batonflow.workflows.checkpoint import Checkpointer, Outcome, SpecCache
+from batonflow.workflows.attempts import Outcome
+from batonflow.workflows.checkpoint import Checkpointer, SpecCache
 from batonflow.workflows.executor import Executor
 from batonflow.workflows.spec import load_spec
 from tests.conftest import ACTOR, now, start

@@ -16,6 +16,7 @@ from batonflow.errors import InvalidInput
 from batonflow.runs import reviews as review_service
 from batonflow.store import reviews as review_store
 from batonflow.store.db import Conn, reading
+from batonflow.workflows.actions import Decision
 
 reviews_app = typer.Typer(no_args_is_help=True, help="Decide review and input steps.")
 
@@ -80,7 +81,7 @@ def reviews_show(review_id: str, tenant: TenantOpt = None) -> None:
     raise typer.Exit(run(main()))
 
 
-def _decide_command(decision: review_service.Decision, doc: str) -> Callable[..., None]:
+def _decide_command(decision: Decision, doc: str) -> Callable[..., None]:
     def command(
         review_id: str,
         comment: Annotated[str | None, typer.Option(help="A note kept with the decision.")] = None,

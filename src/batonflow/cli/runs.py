@@ -21,6 +21,7 @@ from batonflow.cli.workflows import register
 from batonflow.errors import InvalidInput
 from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
+from batonflow.runs.state import RunRow
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn, reading
@@ -116,7 +117,7 @@ async def _version(session: Session, workflow: str) -> workflow_store.VersionRow
         )
 
 
-def _run_summary(run: run_store.RunRow) -> dict[str, Any]:
+def _run_summary(run: RunRow) -> dict[str, Any]:
     duration = None
     if run.started_at and run.finished_at:
         duration = round((run.finished_at - run.started_at).total_seconds(), 3)

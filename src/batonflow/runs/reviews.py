@@ -13,19 +13,17 @@ closing the review is a conditional update inside the transaction that holds the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import jsonschema
 
 from batonflow.errors import Conflict, InvalidInput, PermissionDenied
-from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.runs.service import Actor, checkpointer
 from batonflow.store import reviews as review_store
 from batonflow.store.runs import RunTx
+from batonflow.workflows import actions
+from batonflow.workflows.actions import Decision
 from batonflow.workflows.checkpoint import CommitResult, SpecCache
-from batonflow.workflows.spec import ReviewStep
-
-Decision = Literal["approve", "edit", "reject", "submit"]
 
 
 async def decide(
@@ -64,18 +62,11 @@ async def decide(
     tx = RunTx(conn, now)
     await tx.load([review.run_id], tenant_id=tenant_id)
     run = tx.runs[review.run_id]
-    step = tx.steps[run.id][review.step_key]
-    if (
-        step.status is not StepStatus.WAITING
-        or step.attempt != review.attempt
-        or run.status.terminal
-    ):
-        raise Conflict(
-            f"run {run.id} no longer waits on review {review_id} (the run is {run.status})"
-        )
-    status = {"approve": "approved", "edit": "edited", "reject": "rejected", "submit": "submitted"}[
-        decision
-    ]
+    settle = checkpointer(specs, actor)
+    await specs.load(conn, [run])
+    t = settle.transition(tx)
+    actions.check_waits(t, run, review)
+    status = actions.DECIDED[decision]
     if not await review_store.close_review(
         conn,
         tenant_id,
@@ -88,47 +79,10 @@ async def decide(
         now=now,
     ):
         raise Conflict(f"review {review_id} was already decided; a decision applies once")
-
-    if run.status is RunStatus.WAITING:
-        tx.set_run_status(
-            run, RunStatus.RUNNING, reason=f"review {review_id} {status} by {actor.name}"
-        )
-    tx.emit(run, "review.decided", step.key, review_id=review_id, decision=decision, by=actor.name)
-    spec = await specs.get(conn, tenant_id, run.workflow_version_pk)
-    step_spec = spec.by_id[step.key]
-    settle = checkpointer(specs, actor)
-    if decision == "submit":
-        settle.succeed(tx, run, step, data, actor.name, {}, record=False)
-    elif (
-        decision == "reject" and isinstance(step_spec, ReviewStep) and step_spec.on_reject == "fail"
-    ):
-        error = {
-            "code": "review_rejected",
-            "message": f"{actor.name} rejected the review" + (f": {comment}" if comment else ""),
-            "details": {"review_id": review_id},
-        }
-        settle.fail(tx, run, step, step_spec.retry, error, retryable=False)
-    else:
-        subject = data if decision == "edit" else review.subject
-        settle.succeed(
-            tx,
-            run,
-            step,
-            {
-                "approved": decision != "reject",
-                "decision": decision,
-                "subject": subject,
-                "by": actor.name,
-                "comment": comment,
-            },
-            actor.name,
-            {},
-            record=False,
-        )
-    tx.touch_step(step)
+    actions.decide(t, run, review, decision, actor.name, data, comment)
     result = CommitResult()
-    await settle.advance(tx, run, result)
-    result.events = await tx.flush()
+    await settle.settle(tx, t, run, result)
+    result.events = await tx.flush(t.changes)
     return result
 
 

@@ -8,6 +8,18 @@
 `dead` is a run whose step exhausted its retries (the dead-letter list); `failed` is a run whose
 step failed without a retry left to try (a rejected review, invalid args). Both may be retried,
 which returns them to `running`.
+
+A step moves along `STEP_TRANSITIONS`:
+
+    pending ──> ready ──> running ──> succeeded | skipped
+       │          ^          │  │
+       │          └──────────┘  ├──> waiting ──> succeeded | failed | ready
+       │      (retry, lease     └──> failed ──> pending (run retried)
+       │       lost, released)
+       └──> skipped       any open step ──> cancelled ──> pending (run retried)
+
+An operator's override settles any unfinished step as `succeeded`. The workflows engine
+(`workflows/transitions.py`) is the only code that moves a step; every move is checked here.
 """
 
 from __future__ import annotations
@@ -76,6 +88,44 @@ class StepStatus(StrEnum):
     @property
     def done(self) -> bool:
         return self in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+
+
+_OVERRIDE = StepStatus.SUCCEEDED  # an operator may settle any unfinished step by hand
+
+STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
+    StepStatus.PENDING: frozenset(
+        {StepStatus.READY, StepStatus.SKIPPED, StepStatus.CANCELLED, _OVERRIDE}
+    ),
+    StepStatus.READY: frozenset({StepStatus.RUNNING, StepStatus.CANCELLED, _OVERRIDE}),
+    StepStatus.RUNNING: frozenset(
+        {
+            StepStatus.SUCCEEDED,
+            StepStatus.SKIPPED,
+            StepStatus.FAILED,
+            StepStatus.READY,  # a retry, a lost lease, or a worker handing the attempt back
+            StepStatus.WAITING,
+            StepStatus.CANCELLED,
+        }
+    ),
+    StepStatus.WAITING: frozenset(
+        {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.READY, StepStatus.CANCELLED}
+    ),
+    # `running` again is a map item's next attempt; `pending` is the run retried.
+    StepStatus.FAILED: frozenset({StepStatus.PENDING, StepStatus.RUNNING, _OVERRIDE}),
+    StepStatus.CANCELLED: frozenset({StepStatus.PENDING, _OVERRIDE}),
+    StepStatus.SUCCEEDED: frozenset(),
+    StepStatus.SKIPPED: frozenset(),
+}
+
+
+def check_step_transition(key: str, current: StepStatus, target: StepStatus) -> None:
+    if target not in STEP_TRANSITIONS[current]:
+        allowed = ", ".join(sorted(STEP_TRANSITIONS[current])) or "nothing (it is final)"
+        raise IllegalTransition(
+            f"step '{key}' is {current} and cannot become {target}; "
+            f"from {current} it may become {allowed}",
+            details={"step": key, "from": current.value, "to": target.value},
+        )
 
 
 class AttemptStatus(StrEnum):

@@ -1,11 +1,12 @@
 """Runs, steps, attempts and events: the run aggregate's queries and its unit of work.
 
-`RunTx` is how every change to a run happens. It locks the runs it touches first (row locks on
-PostgreSQL; SQLite transactions are `BEGIN IMMEDIATE` and so already exclusive), reads their step
-rows, lets the caller change them in memory, and then writes everything back in a handful of
-batched statements: one UPDATE for steps, one INSERT for attempts, one INSERT for events and one
-UPDATE for runs. Event sequence numbers are assigned per run in the same transaction, so a run's
-events are stored in the order they happened. The caller owns the transaction.
+`RunTx` loads and persists; it decides nothing. It locks the runs it touches first (row locks on
+PostgreSQL; SQLite transactions are `BEGIN IMMEDIATE` and so already exclusive) and reads their
+step rows; the engine (`workflows/transitions.py`) moves those rows in memory and records what
+else it decided in a `Changes`; `flush` writes it all back in a handful of batched statements:
+one UPDATE for steps, one INSERT for attempts, one INSERT for events and one UPDATE for runs.
+Event sequence numbers are assigned per run in the same transaction, so a run's events are stored
+in the order they happened. The caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -19,62 +20,19 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, tuple_, update
 
-from batonflow.errors import IllegalTransition, NotFound
-from batonflow.events.contracts import NewEvent, StoredEvent, event
-from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus, check_run_transition
+from batonflow.errors import NotFound
+from batonflow.events.contracts import StoredEvent
+from batonflow.runs.run import RunStatus, StepStatus
+from batonflow.runs.state import Changes, RunRow, StepRow
+from batonflow.store import reviews as review_store
 from batonflow.store import short_ids
 from batonflow.store.db import Conn, Prepared
-from batonflow.store.reviews import cancel_pending as close_pending_reviews
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
 runs_t = table(Run)
 steps_t = table(Step)
 attempts_t = table(Attempt)
 events_t = table(Event)
-
-
-@dataclass(slots=True)
-class RunRow:
-    id: str
-    tenant_id: str
-    status: RunStatus
-    event_seq: int
-    workflow_version_pk: str
-    workflow_id: str
-    workflow_version: str
-    inputs: dict[str, Any]
-    ctx: dict[str, Any]
-    outputs: dict[str, Any] | None
-    error: dict[str, Any] | None
-    parent_run_id: str | None
-    parent_step_key: str | None
-    parent_attempt: int | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    updated_at: datetime
-
-
-@dataclass(slots=True)
-class StepRow:
-    run_id: str
-    key: str
-    tenant_id: str
-    kind: str
-    parent_key: str | None
-    item_index: int | None
-    status: StepStatus
-    attempt: int
-    dispatch: int
-    lost: int
-    available_at: datetime | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: dict[str, Any] | None
-    exhausted: bool
-    overridden_by: str | None = None
-    override_reason: str | None = None
 
 
 _RUN_FIELDS = tuple(f.name for f in fields(RunRow))
@@ -178,12 +136,6 @@ def new_step_row(
     }
 
 
-def _new_step_row(values: dict[str, Any]) -> StepRow:
-    step = StepRow(*[values.get(name) for name in _STEP_FIELDS])  # type: ignore[arg-type]
-    step.status = StepStatus(step.status)
-    return step
-
-
 # Every changed step is written whole, result included: a step changes state only while it has
 # no result yet (pending, ready, running, waiting, failed), or in the transaction that sets it.
 _UPDATE_STEP = Prepared(
@@ -236,14 +188,6 @@ class RunTx:
     cache: RowCache | None = None
     runs: dict[str, RunRow] = field(default_factory=dict)
     steps: dict[str, dict[str, StepRow]] = field(default_factory=dict)
-    results: dict[tuple[str, str], Any] = field(default_factory=dict)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    events: list[NewEvent] = field(default_factory=list)
-    new_steps: list[dict[str, Any]] = field(default_factory=list)
-    new_runs: list[dict[str, Any]] = field(default_factory=list)
-    pending_reviews: list[dict[str, Any]] = field(default_factory=list)
-    _dirty_steps: set[tuple[str, str]] = field(default_factory=set)
-    _dirty_runs: set[str] = field(default_factory=set)
     _cached_seq: dict[str, int] = field(default_factory=dict)
 
     async def load(
@@ -292,138 +236,48 @@ class RunTx:
                 self.steps[step.run_id][step.key] = step
         return hits + [run.id for run in got]
 
-    def adopt(self, run: RunRow, steps: Iterable[StepRow]) -> None:
-        """Track a run this transaction has just inserted (and so already holds)."""
-        self.runs[run.id] = run
-        self.steps[run.id] = {step.key: step for step in steps}
-
-    def touch_step(self, step: StepRow) -> None:
-        self._dirty_steps.add((step.run_id, step.key))
-
-    def touch_run(self, run: RunRow) -> None:
-        self._dirty_runs.add(run.id)
-
-    def set_result(self, step: StepRow, result: Any) -> None:
-        self.results[(step.run_id, step.key)] = result
-
-    def add_run(self, run: dict[str, Any], steps: Sequence[dict[str, Any]]) -> RunRow:
-        """Insert a new run with its steps in this transaction and track it."""
-        self.new_runs.append(run)
-        self.new_steps.extend(steps)
-        row = RunRow(*[run[name] for name in _RUN_FIELDS])
-        row.status = RunStatus(row.status)
-        self.adopt(row, [_new_step_row(step) for step in steps])
-        return row
-
-    def add_step(self, row: dict[str, Any]) -> StepRow:
-        """Insert a new step row (a map item) in this transaction."""
-        self.new_steps.append(row)
-        step = _new_step_row(row)
-        self.steps[step.run_id][step.key] = step
-        return step
-
-    def set_run_status(self, run: RunRow, status: RunStatus, **data: Any) -> None:
-        check_run_transition(run.status, status)
-        run.status = status
-        run.updated_at = self.now
-        if status is RunStatus.RUNNING and run.started_at is None:
-            run.started_at = self.now
-        if status.terminal:
-            run.finished_at = self.now
-        elif run.finished_at is not None:
-            run.finished_at = None
-        self.touch_run(run)
-        type_ = {
-            RunStatus.RUNNING: "run.started" if "reason" not in data else "run.resumed",
-            RunStatus.WAITING: "run.waiting",
-            RunStatus.SUCCEEDED: "run.succeeded",
-            RunStatus.FAILED: "run.failed",
-            RunStatus.DEAD: "run.dead",
-            RunStatus.CANCELLED: "run.cancelled",
-        }.get(status)
-        if type_ is None:
-            raise IllegalTransition(f"no event describes a move to {status}")
-        self.emit(run, type_, **data)
-
-    def emit(self, run: RunRow, type_: str, step_key: str | None = None, **data: Any) -> None:
-        self.events.append(event(type_, run.id, run.tenant_id, step_key, **data))
-        self.touch_run(run)
-
-    def record_attempt(
-        self, step: StepRow, status: AttemptStatus, worker: str, error: Any = None
-    ) -> None:
-        started = step.started_at or self.now
-        self.attempts.append(
-            {
-                "run_id": step.run_id,
-                "step_key": step.key,
-                "dispatch": step.dispatch,
-                "tenant_id": step.tenant_id,
-                "attempt": step.attempt,
-                "status": status.value,
-                "worker": worker,
-                "idempotency_key": f"{step.run_id}:{step.key}:{step.attempt}",
-                "started_at": started,
-                "finished_at": self.now,
-                "duration_ms": round((self.now - started).total_seconds() * 1000, 3),
-                "error": error,
-            }
-        )
-
-    async def cancel_steps(self, run: RunRow, statuses: frozenset[StepStatus], by: str) -> None:
-        """Cancel the run's steps in `statuses` (a running one's attempt is recorded as
-        cancelled) and close its pending reviews."""
-        for step in self.steps[run.id].values():
-            if step.status not in statuses:
-                continue
-            if step.status is StepStatus.RUNNING:
-                self.record_attempt(step, AttemptStatus.CANCELLED, step.lease_owner or by)
-            step.status = StepStatus.CANCELLED
-            step.lease_owner = None
-            step.lease_expires_at = None
-            step.finished_at = self.now
-            self.touch_step(step)
-        await close_pending_reviews(self.conn, run.tenant_id, run.id, by, self.now)
-
-    async def flush(self) -> list[StoredEvent]:
-        """Write every change; returns the stored events in order."""
+    async def flush(self, changes: Changes) -> list[StoredEvent]:
+        """Write the changes a transition recorded over this unit's rows; returns the stored
+        events in order. `changes` is emptied."""
         conn = self.conn
-        rows = self._number_events()
-        new_ids = {row["id"] for row in self.new_runs}
-        if self.new_runs:
+        rows = self._number_events(changes)
+        dirty_runs = changes.runs
+        if changes.new_runs:
             inserted = []
-            for row in self.new_runs:
+            for row in changes.new_runs:
                 run = self.runs[row["id"]]
                 current = {name: getattr(run, name) for name in _RUN_MUTABLE}
                 inserted.append({**row, **current, "status": run.status.value})
+                dirty_runs.discard(row["id"])
             await _INSERT_RUNS.run(conn, inserted, keyed=True)
-            self.new_runs = []
-        self._dirty_runs -= new_ids
-        await self._write_runs()
-        if self.pending_reviews:
-            await conn.execute(insert(table(Review)), self.pending_reviews)
-            self.pending_reviews = []
-        if self.new_steps:
-            await _INSERT_STEPS.run(conn, self.new_steps, keyed=True)
-            self.new_steps = []
-        for run_id, key in self.results:
-            self._dirty_steps.add((run_id, key))
-        if self._dirty_steps:
+        await self._write_runs(dirty_runs)
+        for closed in changes.closed_reviews:
+            if closed.step_key is None:
+                await review_store.cancel_pending(
+                    conn, closed.tenant_id, closed.run_id, closed.by, self.now
+                )
+            else:
+                await review_store.close_open_for_step(
+                    conn, closed.tenant_id, closed.run_id, closed.step_key, closed.by, self.now
+                )
+        if changes.reviews:
+            await conn.execute(insert(table(Review)), changes.reviews)
+        if changes.new_steps:
+            await _INSERT_STEPS.run(conn, changes.new_steps, keyed=True)
+        results = changes.results
+        if changes.steps:
             params = []
-            for run_id, key in sorted(self._dirty_steps):
+            for run_id, key in sorted(changes.steps):
                 step = self.steps[run_id][key]
                 values = dict(zip(_STEP_MUTABLE, _step_values(step), strict=True))
                 values["status"] = _VALUES[step.status]
-                values["result"] = self.results.get((run_id, key))
+                values["result"] = results.get((run_id, key))
                 values["b_run_id"] = run_id
                 values["b_key"] = key
                 params.append(values)
             await _UPDATE_STEP.run(conn, params)
-            self._dirty_steps = set()
-            self.results = {}
-        if self.attempts:
-            await _INSERT_ATTEMPTS.run(conn, self.attempts, keyed=True)
-            self.attempts = []
+        if changes.attempts:
+            await _INSERT_ATTEMPTS.run(conn, changes.attempts, keyed=True)
         stored: list[StoredEvent] = []
         if rows:
             await _INSERT_EVENTS.run(conn, rows, keyed=True)
@@ -434,12 +288,13 @@ class RunTx:
             self._remember()
         return stored
 
-    def _number_events(self) -> list[dict[str, Any]]:
+    def _number_events(self, changes: Changes) -> list[dict[str, Any]]:
         rows = []
-        for item in self.events:
+        now = self.now
+        for item in changes.events:
             run = self.runs[item.run_id]
             run.event_seq += 1
-            self.touch_run(run)
+            changes.runs.add(run.id)
             rows.append(
                 {
                     "tenant_id": item.tenant_id,
@@ -449,16 +304,15 @@ class RunTx:
                     "version": item.version,
                     "step_key": item.step_key,
                     "data": item.data,
-                    "created_at": self.now,
+                    "created_at": now,
                 }
             )
-        self.events = []
         return rows
 
-    async def _write_runs(self) -> None:
+    async def _write_runs(self, dirty: set[str]) -> None:
         """Update changed runs first: a cached run's update is also its version check."""
         checked, plain = [], []
-        for run_id in sorted(self._dirty_runs):
+        for run_id in sorted(dirty):
             run = self.runs[run_id]
             values = {name: getattr(run, name) for name in _RUN_MUTABLE}
             values["status"] = _VALUES[run.status]
@@ -481,7 +335,6 @@ class RunTx:
                 raise StaleRows(stale)
         if plain:
             await _UPDATE_RUN.run(self.conn, plain)
-        self._dirty_runs = set()
 
     def _remember(self) -> None:
         assert self.cache is not None

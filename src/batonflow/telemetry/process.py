@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from batonflow.auth.ratelimit import RateLimiter
     from batonflow.events.bus import EventBus
     from batonflow.llm.gateway import Gateway
-    from batonflow.workflows.checkpoint import Claim, Outcome, SpecCache
+    from batonflow.workflows.attempts import Claim, Outcome
+    from batonflow.workflows.checkpoint import SpecCache
     from batonflow.workflows.spec import WorkflowSpec
 
 log = get_logger("batonflow.executor")

@@ -31,7 +31,7 @@ from batonflow.agents.registry import Registry
 from batonflow.errors import StepTimeout, is_retryable
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
-from batonflow.llm.gateway import Gateway, call_event
+from batonflow.llm.gateway import Budget, Gateway, call_event
 from batonflow.llm.registry import build_gateway
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
@@ -43,9 +43,10 @@ from batonflow.store.runs import StaleRows
 from batonflow.store.tables import Run, Step
 from batonflow.telemetry.process import Telemetry
 from batonflow.workflows import engine, templates
-from batonflow.workflows.checkpoint import Checkpointer, Claim, CommitResult, Outcome, SpecCache
+from batonflow.workflows.attempts import Claim, Outcome
+from batonflow.workflows.checkpoint import Checkpointer, CommitResult, SpecCache
 from batonflow.workflows.spec import WorkflowSpec
-from batonflow.workflows.steps import HANDLERS, Attempt, error_dict
+from batonflow.workflows.steps import HANDLERS, Attempt, StepContext, error_dict
 
 log = logging.getLogger("batonflow.executor")
 T = TypeVar("T")
@@ -140,6 +141,18 @@ class Executor:
         self.checkpointer.cache = {}
         self._write_lock = asyncio.Lock()
         self._stopping = False
+        self.step_context = StepContext(
+            worker=self.worker,
+            registry=registry,
+            gateway=self.gateway,
+            budget=Budget(tokens=settings.run_budget_tokens, cost_usd=settings.run_budget_usd),
+            read=self.db.read,
+            specs=self.specs,
+            effects=self.effects,
+            publish_delta=self.publish_delta,
+            commit_item=self.commit_item,
+            rand=rand,
+        )
 
     # -- public --------------------------------------------------------------------------------
 
@@ -420,7 +433,7 @@ class Executor:
             # Agent and tool calls time out inside the registry, where the breaker sees it.
             own_timeout = None if step.kind in ("agent", "tool") else step.timeout
             async with asyncio.timeout(own_timeout):
-                return await HANDLERS[step.kind](self, attempt)
+                return await HANDLERS[step.kind](self.step_context, attempt)
         except TimeoutError:
             seconds = run.spec.by_id[claim.key].timeout
             error = error_dict(StepTimeout(f"the attempt passed its timeout of {seconds}s"))

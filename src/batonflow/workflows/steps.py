@@ -1,7 +1,9 @@
 """How each step kind executes once a worker holds its lease.
 
-A handler gets the claim, the step spec and the template scope, and returns an `Outcome` for the
-checkpoint transaction. `review` and `input` steps hand the run to a person; `workflow` steps
+A handler gets a `StepContext` (only what handlers may use of the worker running them: the agent
+registry, the LLM gateway, database reads, side effects, live text, committing a map item) and
+the `Attempt` (the claim, the step spec and the template scope), and returns an `Outcome` for
+the checkpoint transaction. `review` and `input` steps hand the run to a person; `workflow` steps
 start a child run; `map` runs its sub-step once per item, committing each item as it finishes so a
 restarted map only runs the items that had not been committed.
 """
@@ -13,20 +15,31 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
-from batonflow.agents.agent import CallContext
+from batonflow.agents.agent import CallContext, Effects
+from batonflow.agents.registry import Registry
 from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
 from batonflow.ids import new_id
 from batonflow.llm import prompts
-from batonflow.llm.gateway import Budget, CallScope, LlmClient, call_event, messages_for
+from batonflow.llm.gateway import (
+    Budget,
+    CallScope,
+    Gateway,
+    LlmClient,
+    call_event,
+    messages_for,
+)
 from batonflow.llm.messages import ModelRequest
+from batonflow.runs.layout import new_run_rows
 from batonflow.runs.run import StepStatus, idempotency_key
 from batonflow.store import prompts as prompt_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
 from batonflow.workflows import engine, templates
-from batonflow.workflows.checkpoint import Claim, Outcome
+from batonflow.workflows.attempts import Claim, Outcome
+from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -41,8 +54,29 @@ from batonflow.workflows.spec import (
     WorkflowStep,
 )
 
-if TYPE_CHECKING:
-    from batonflow.workflows.executor import Executor
+T = TypeVar("T")
+
+
+class Reads(Protocol):
+    """Runs `work` in a read-only transaction of the worker's database."""
+
+    async def __call__(self, work: Callable[[Conn], Awaitable[T]]) -> T: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What step handlers may use of the worker that runs them."""
+
+    worker: str
+    registry: Registry
+    gateway: Gateway
+    budget: Budget  # a run's budget when its spec sets none
+    read: Reads
+    specs: SpecCache
+    effects: Callable[[str, str, str], Effects]  # (tenant, run, key) -> once-per-key effects
+    publish_delta: Callable[[str, str, str], Callable[[dict[str, Any]], None]]
+    commit_item: Callable[[Outcome], Awaitable[None]]  # commit a map item's outcome now
+    rand: Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +91,7 @@ class Attempt:
     calls: list[dict[str, Any]] = field(default_factory=list)  # the attempt's model calls
 
 
-Handler = Callable[["Executor", Attempt], Awaitable[Outcome]]
+Handler = Callable[[StepContext, Attempt], Awaitable[Outcome]]
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
@@ -68,21 +102,21 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     return {"code": error_code(exc), "message": message, "details": details}
 
 
-def _outcome(ex: Executor, a: Attempt, **fields: Any) -> Outcome:
+def _outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
     fields.setdefault("key", a.claim.key)
     fields.setdefault("dispatch", a.claim.dispatch)
-    return Outcome(run_id=a.claim.run_id, worker=ex.worker, **fields)
+    return Outcome(run_id=a.claim.run_id, worker=sc.worker, **fields)
 
 
-def run_budget(ex: Executor, spec: WorkflowSpec) -> Budget:
+def run_budget(sc: StepContext, spec: WorkflowSpec) -> Budget:
     """The spec's run budget, else the installation's default."""
     if spec.budget is not None:
         return Budget(tokens=spec.budget.tokens, cost_usd=spec.budget.cost_usd)
-    return Budget(tokens=ex.settings.run_budget_tokens, cost_usd=ex.settings.run_budget_usd)
+    return sc.budget
 
 
 def llm_client(
-    ex: Executor,
+    sc: StepContext,
     a: Attempt,
     key: str,
     attempt: int,
@@ -96,16 +130,16 @@ def llm_client(
         step_key=key,
         attempt=attempt,
         deadline=time.monotonic() + timeout if timeout else None,
-        run_budget=run_budget(ex, a.spec),
+        run_budget=run_budget(sc, a.spec),
         prompt_key=prompt[0] if prompt else None,
         prompt_version=prompt[1] if prompt else None,
     )
-    publish = ex.publish_delta(a.claim.tenant_id, a.claim.run_id, key)
-    return LlmClient(ex.gateway, scope, publish=publish, calls=calls)
+    publish = sc.publish_delta(a.claim.tenant_id, a.claim.run_id, key)
+    return LlmClient(sc.gateway, scope, publish=publish, calls=calls)
 
 
 def call_context(
-    ex: Executor,
+    sc: StepContext,
     a: Attempt,
     key: str,
     attempt: int,
@@ -122,26 +156,26 @@ def call_context(
         attempt=attempt,
         idempotency_key=idem,
         deadline=deadline,
-        worker=ex.worker,
-        effects=ex.effects(a.claim.tenant_id, a.claim.run_id, idem),
-        llm=llm_client(ex, a, key, attempt, timeout, calls),
+        worker=sc.worker,
+        effects=sc.effects(a.claim.tenant_id, a.claim.run_id, idem),
+        llm=llm_client(sc, a, key, attempt, timeout, calls),
     )
 
 
-async def run_agent(ex: Executor, a: Attempt) -> Outcome:
+async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, AgentStep | ToolStep)
     args = templates.render(step.args, a.scope)
     name = step.capability if isinstance(step, AgentStep) else step.tool
-    ctx = call_context(ex, a, a.claim.key, a.claim.attempt, step.timeout)
-    result = await ex.registry.call(
+    ctx = call_context(sc, a, a.claim.key, a.claim.attempt, step.timeout)
+    result = await sc.registry.call(
         name, args, ctx, tool=isinstance(step, ToolStep), timeout=step.timeout
     )
     meta = {"agent": result.agent, "capability": result.capability}
-    return _outcome(ex, a, status="succeeded", result=result.output, meta=meta)
+    return _outcome(sc, a, status="succeeded", result=result.output, meta=meta)
 
 
-async def run_llm(ex: Executor, a: Attempt) -> Outcome:
+async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, LlmStep)
     variables = templates.render(step.args, a.scope)
@@ -149,22 +183,20 @@ async def run_llm(ex: Executor, a: Attempt) -> Outcome:
     ref: tuple[str, int] | None = None
     if isinstance(step.prompt, PromptRef):
         key, version = step.prompt.key, step.prompt.version
-        stored = await ex.db.read(
-            lambda conn: prompt_store.get(conn, a.claim.tenant_id, key, version)
-        )
+        stored = await sc.read(lambda conn: prompt_store.get(conn, a.claim.tenant_id, key, version))
         prompt_system, text = prompts.render(stored, variables)
         system = prompt_system or system
         ref = (stored["key"], stored["version"])
     else:
         text = templates.render_text(step.prompt, {**a.scope, "args": variables})
-    client = llm_client(ex, a, a.claim.key, a.claim.attempt, step.timeout, a.calls, ref)
+    client = llm_client(sc, a, a.claim.key, a.claim.attempt, step.timeout, a.calls, ref)
     request = ModelRequest(
         messages=messages_for(text, system),
         max_tokens=step.max_tokens,
         temperature=step.temperature,
         output_schema=step.output_schema,
     )
-    completion = await ex.gateway.complete(
+    completion = await sc.gateway.complete(
         request,
         client.scope,
         target=step.model,
@@ -173,10 +205,10 @@ async def run_llm(ex: Executor, a: Attempt) -> Outcome:
     )
     result = completion.value if step.output_schema is not None else {"text": completion.text}
     meta = {"agent": "llm", "capability": completion.model}
-    return _outcome(ex, a, status="succeeded", result=result, meta=meta)
+    return _outcome(sc, a, status="succeeded", result=result, meta=meta)
 
 
-async def run_review(ex: Executor, a: Attempt) -> Outcome:
+async def run_review(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, ReviewStep | InputStep)
     if isinstance(step, ReviewStep):
@@ -209,23 +241,21 @@ async def run_review(ex: Executor, a: Attempt) -> Outcome:
         "status": "pending",
         "reviewers": list(step.reviewers),
     }
-    return _outcome(ex, a, status="waiting", review=review)
+    return _outcome(sc, a, status="waiting", review=review)
 
 
-async def run_workflow(ex: Executor, a: Attempt) -> Outcome:
+async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, WorkflowStep)
     inputs = templates.render(step.args, a.scope)
-    version = await ex.db.read(
+    version = await sc.read(
         lambda conn: workflow_store.get_version(
             conn, a.claim.tenant_id, step.workflow, step.version
         )
     )
 
-    from batonflow.runs.service import new_run_rows  # the service owns how a run is laid out
-
     child_spec = WorkflowSpec.model_validate(version.spec)
-    ex.specs.put(version.id, child_spec)
+    sc.specs.put(version.id, child_spec)
     run, steps = new_run_rows(
         tenant_id=a.claim.tenant_id,
         version=version,
@@ -236,16 +266,16 @@ async def run_workflow(ex: Executor, a: Attempt) -> Outcome:
         now=datetime.now(UTC),
         parent=(a.claim.run_id, a.claim.key, a.claim.attempt),
     )
-    return _outcome(ex, a, status="waiting", child_run=run, child_steps=tuple(steps))
+    return _outcome(sc, a, status="waiting", child_run=run, child_steps=tuple(steps))
 
 
-async def run_map(ex: Executor, a: Attempt) -> Outcome:
+async def run_map(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, MapStep)
     items = templates.evaluate(step.over, a.scope)
     if not isinstance(items, list | tuple):
         raise TemplateError(f"map over '{step.over}' gave {type(items).__name__}, not a list")
-    existing = await ex.db.read(
+    existing = await sc.read(
         lambda conn: run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
     )
     rows = {row["item_index"]: row for row in existing if row["parent_key"] == a.claim.key}
@@ -260,17 +290,17 @@ async def run_map(ex: Executor, a: Attempt) -> Outcome:
         async with limit:
             row = rows.get(index)
             first = row["attempt"] + 1 if row is not None else 1
-            results[index] = await _run_item(ex, a, step, index, item, first, row is None)
+            results[index] = await _run_item(sc, a, step, index, item, first, row is None)
 
     pending = [one(i, item) for i, item in enumerate(items) if i not in results]
     async with asyncio.TaskGroup() as group:
         for job in pending:
             group.create_task(job)
-    return _outcome(ex, a, status="succeeded", result=[results[i] for i in range(len(items))])
+    return _outcome(sc, a, status="succeeded", result=[results[i] for i in range(len(items))])
 
 
 async def _run_item(
-    ex: Executor, a: Attempt, step: MapStep, index: int, item: Any, attempt: int, new_row: bool
+    sc: StepContext, a: Attempt, step: MapStep, index: int, item: Any, attempt: int, new_row: bool
 ) -> Any:
     sub = step.step
     key = f"{a.claim.key}[{index}]"
@@ -301,24 +331,24 @@ async def _run_item(
         failure: BaseException | None = None
         try:
             args = templates.render(sub.args, scope)
-            ctx = call_context(ex, a, key, attempt, sub.timeout, calls)
+            ctx = call_context(sc, a, key, attempt, sub.timeout, calls)
             name = sub.capability if isinstance(sub, MapItemAgent) else sub.tool
-            result = await ex.registry.call(
+            result = await sc.registry.call(
                 name, args, ctx, tool=sub.kind == "tool", timeout=sub.timeout
             )
         except Exception as exc:
             failure = exc
         common["llm_calls"] = tuple(call_event(row) for row in calls)
         if failure is None:
-            await ex.commit_item(
-                _outcome(ex, a, status="succeeded", result=result.output, **common)
+            await sc.commit_item(
+                _outcome(sc, a, status="succeeded", result=result.output, **common)
             )
             return result.output
         error = error_dict(failure)
-        await ex.commit_item(_outcome(ex, a, status="failed", error=error, **common))
+        await sc.commit_item(_outcome(sc, a, status="failed", error=error, **common))
         new_row = False
         delay = engine.retry_delay(
-            sub.retry, attempt, error["code"], is_retryable(failure), ex.rand()
+            sub.retry, attempt, error["code"], is_retryable(failure), sc.rand()
         )
         if delay is None:
             raise StepFailed(

@@ -28,13 +28,13 @@ from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
 from batonflow.runs.service import Actor
+from batonflow.runs.state import RunRow
 from batonflow.store import llm_calls as call_store
 from batonflow.store import reviews as review_store
 from batonflow.store import run_pages
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
-from batonflow.store.runs import RunRow
 from batonflow.telemetry.traces import starting_run
 from batonflow.workflows.checkpoint import CommitResult
 
