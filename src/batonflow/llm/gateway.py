@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from batonflow.agents.breaker import CircuitBreaker
 from batonflow.errors import BudgetExceeded, CircuitOpen, ModelError
 from batonflow.ids import new_id
-from batonflow.llm.ledger import Budgets, CallScope, Ledger, TenantPolicy
+from batonflow.llm.ledger import Accounts, CallScope, Ledger, TenantPolicy
 from batonflow.llm.messages import ModelRequest, Usage
 from batonflow.llm.model import split_name
 from batonflow.llm.prices import PriceTable
@@ -92,7 +92,7 @@ class Gateway:
         self.clock = clock
         self.tracer = tracer
         self.router = Router(config.routes, config.default, models)
-        self.budgets = Budgets(ledger, prices, now, config.redact)
+        self.accounts = Accounts(ledger, prices, now, config.redact)
         self.retrier = Retrier(
             RetryPolicy(
                 timeout=config.timeout,
@@ -191,18 +191,18 @@ class Gateway:
         calls: list[CallRecord],
     ) -> Completion:
         """One model of the route: breaker and budget first, then the call and its re-asks."""
-        budgets = self.budgets
+        accounts = self.accounts
         breaker = self._breakers.get(name)
         try:
             breaker.before_call()
         except CircuitOpen as exc:
-            calls.append(await budgets.record(scope, policy, route, hop, name, request, error=exc))
+            calls.append(await accounts.record(scope, policy, route, hop, name, request, error=exc))
             raise
         try:
-            await budgets.check(scope, policy, name, request)
+            await accounts.check(scope, policy, name, request)
         except BudgetExceeded as exc:
             breaker.release_probe()
-            calls.append(await budgets.record(scope, policy, route, hop, name, request, error=exc))
+            calls.append(await accounts.record(scope, policy, route, hop, name, request, error=exc))
             raise
         model = self.models.get(name)
         asks = 0
@@ -221,7 +221,7 @@ class Gateway:
                 )
             except ModelError as exc:
                 breaker.record_failure()
-                call = await budgets.record(
+                call = await accounts.record(
                     scope,
                     policy,
                     route,
@@ -245,7 +245,7 @@ class Gateway:
             problem = None
             if request.output_schema is not None:
                 value, problem = check_output(response.text, request.output_schema, output_model)
-            call = await budgets.record(
+            call = await accounts.record(
                 scope,
                 policy,
                 route,

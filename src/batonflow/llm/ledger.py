@@ -1,7 +1,7 @@
 """The gateway's accounts: who a call is for, the budgets it is held to, and the ledger of calls.
 
-    Budgets.check(scope, policy, model, request)   refuses a call that could pass a cap
-    Budgets.record(...)                            prices a finished (or skipped) call, writes its
+    Accounts.check(scope, policy, model, request)   refuses a call that could pass a cap
+    Accounts.record(...)                            prices a finished (or skipped) call, writes its
                                                    `CallRecord` to the ledger, logs and traces it
 
 Two ledgers satisfy `Ledger`: `MemoryLedger` here (a gateway used without a database: benchmarks,
@@ -135,7 +135,7 @@ def status_of(error: Exception | None) -> str:
     return "error"
 
 
-class Budgets:
+class Accounts:
     """Holds calls to the run's and the tenant's caps, and writes each call to the ledger."""
 
     def __init__(

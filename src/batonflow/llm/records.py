@@ -82,7 +82,7 @@ class CallRecord(ModelCall):
 
     def row(self) -> dict[str, Any]:
         """The `llm_calls` table row."""
-        return dict(self)
+        return self.__dict__.copy()  # the fields' values, without iterating the model
 
     def event_data(self) -> dict[str, Any]:
         """The `llm.call` event data (the cost as a decimal string, exact in JSON)."""
