@@ -72,8 +72,8 @@ from typing import Any
 import openai
 
 from batonflow.llm.fakeserver import FakeProvider, Reply
-from batonflow.llm.gateway import CallScope, Gateway, GatewayConfig
-from batonflow.llm.ledger import MemoryLedger
+from batonflow.llm.gateway import Gateway, GatewayConfig
+from batonflow.llm.ledger import CallScope, MemoryLedger
 from batonflow.llm.local import LocalModel
 from batonflow.llm.messages import (
     ModelRequest,
@@ -325,8 +325,8 @@ async def overhead(
             if (index + 1) % max(1, plan.rounds // 4) == 0:
                 p50 = {name: round(statistics.median(s)) for name, s in samples.items()}
                 log(f"overhead: {index + 1}/{plan.rounds} rounds, p50 us {p50}")
-        rows = sum(len(getattr(g.ledger, "rows", ())) for g in systems.gateways.values())
-        log(f"overhead: {rows} rows in the memory ledger (a check that calls were recorded)")
+        kept = sum(len(getattr(g.ledger, "records", ())) for g in systems.gateways.values())
+        log(f"overhead: {kept} calls in the memory ledger (a check that calls were recorded)")
     finally:
         await systems.close()
     figures: dict[str, Any] = {}
@@ -397,7 +397,7 @@ async def gateway_logic(plan: Plan) -> dict[str, Any]:
     await ours()
     for _ in range(max(1, plan.logic_calls // block)):
         for name, run in (("gateway", ours), ("model", bare)):
-            ledger.rows.clear()
+            ledger.records.clear()
             began = time.perf_counter()
             await run()
             means[name].append((time.perf_counter() - began) / block * 1e6)
@@ -723,8 +723,8 @@ async def segments(gateway: Gateway, label: str, calls: int) -> None:
     parts = Segments()
     model = gateway.models.get(REMOTE)
     parts.wrap(model, "request", "model")
-    parts.wrap(gateway, "_with_retries", "with_retries")
-    parts.wrap(gateway, "_record", "record")
+    parts.wrap(gateway.retrier, "call", "with_retries")
+    parts.wrap(gateway.accounts, "record", "record")
     parts.wrap(gateway.ledger, "policy", "ledger.policy")
     parts.wrap(gateway.ledger, "record", "ledger.record")
     hashes: list[float] = []
@@ -762,7 +762,7 @@ async def segments(gateway: Gateway, label: str, calls: int) -> None:
             a - b for a, b in zip(got["with_retries"], got["model"], strict=True)
         ],
         "  ledger.policy": got["ledger.policy"],
-        "  _record": got["record"],
+        "  accounts.record": got["record"],
         "    prompt_hash": hashes,
         "    ledger.record": got["ledger.record"],
         "  the rest of complete/_hop": [

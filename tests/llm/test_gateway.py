@@ -31,17 +31,12 @@ from batonflow.llm import anthropic as anthropic_adapter
 from batonflow.llm import openai as openai_adapter
 from batonflow.llm.anthropic import AnthropicModel
 from batonflow.llm.fakeserver import Fail, FakeProvider, Hang, Reply
-from batonflow.llm.gateway import (
-    Budget,
-    CallScope,
-    Gateway,
-    GatewayConfig,
-    Spent,
-    TenantPolicy,
-)
+from batonflow.llm.gateway import Gateway, GatewayConfig
+from batonflow.llm.ledger import Budget, CallScope, Spent, TenantPolicy
 from batonflow.llm.messages import ModelRequest, UserMessage
 from batonflow.llm.openai import OpenAIModel
 from batonflow.llm.prices import load_prices
+from batonflow.llm.records import CallRecord
 from batonflow.llm.registry import ModelRegistry
 from batonflow.store import llm_calls
 from batonflow.store.db import Conn, Database
@@ -366,7 +361,7 @@ async def test_fallback_records_every_hop(
         Reply("from claude", input_tokens=1200, output_tokens=80, cached_input_tokens=1000),
     )
     call = scope(tenant, step_key="summarise", attempt=1)
-    calls: list[dict[str, Any]] = []
+    calls: list[CallRecord] = []
 
     done = await build().complete(ask(), call, calls=calls)
 
@@ -388,7 +383,7 @@ async def test_fallback_records_every_hop(
     }
     assert rows == [
         {
-            "id": calls[0]["id"],
+            "id": calls[0].id,
             **common,
             "hop": 0,
             "provider": "openai",
@@ -406,7 +401,7 @@ async def test_fallback_records_every_hop(
             "price_version": None,
         },
         {
-            "id": calls[1]["id"],
+            "id": calls[1].id,
             **common,
             "hop": 1,
             "provider": "anthropic",
@@ -425,7 +420,8 @@ async def test_fallback_records_every_hop(
             "price_version": "2026-11-01",
         },
     ]
-    assert rows == calls == done.calls
+    assert rows == [call.row() for call in calls]
+    assert done.calls == calls
     assert (done.text, done.model, done.cost_usd, sleeps.delays) == (
         "from claude",
         HAIKU,
@@ -692,16 +688,23 @@ async def test_a_monthly_cost_cap_refuses_a_call_that_would_pass_it(
 
 async def past_call(
     db: Database, tenant: str, created_at: datetime, input_tokens: int
-) -> dict[str, Any]:
+) -> CallRecord:
     """Record an earlier call of MINI in its own run, all of its tokens plain input."""
-    recorded = {
+    recorded = CallRecord(
         **paid(MINI, input_tokens=input_tokens, output_tokens=0),
-        "id": new_id(),
-        "tenant_id": tenant,
-        "run_id": new_id(),
-        "prompt_hash": "sha256:earlier",
-        "created_at": created_at,
-    }
+        id=new_id(),
+        tenant_id=tenant,
+        run_id=new_id(),
+        step_key=None,
+        attempt=None,
+        error_message=None,
+        latency_ms=None,
+        ttft_ms=None,
+        prompt_hash="sha256:earlier",
+        request_body=None,
+        response_body=None,
+        created_at=created_at,
+    )
 
     async def work(conn: Conn) -> None:
         await llm_calls.insert_call(conn, recorded)
@@ -720,7 +723,7 @@ async def test_the_ledger_sums_exact_costs(db: Database, tenant: str) -> None:
 
     assert (
         await ledger.spent_by_tenant(tenant, datetime(2026, 11, 1, tzinfo=UTC)),
-        await ledger.spent_by_run(tenant, rows[0]["run_id"]),
+        await ledger.spent_by_run(tenant, rows[0].run_id),
     ) == (Spent(3_750_030, Decimal("1.500012")), Spent(1_000_000, Decimal("0.40")))
 
 
@@ -781,7 +784,7 @@ async def test_a_model_without_a_price_is_refused_under_a_cost_cap(
     with pytest.raises(BudgetExceeded) as caught:
         await gateway.complete(ask(), scope(tenant), target="openai:gpt-unpriced")
 
-    assert (free.text, free.cost_usd, free.calls[0]["price_version"]) == ("ok", None, None)
+    assert (free.text, free.cost_usd, free.calls[0].price_version) == ("ok", None, None)
     assert (caught.value.message, caught.value.details, len(server.requests)) == (
         "openai:gpt-unpriced has no price in table 2026-11-01, so a call cannot be held to "
         "the tenant's monthly cost cap",
@@ -885,7 +888,7 @@ async def test_a_retried_stream_starts_again_under_the_next_retry_number(
         (1, 0, "agai"),
         (1, 1, "n"),
     ]
-    assert (done.text, done.calls[0]["retries"]) == ("again", 1)
+    assert (done.text, done.calls[0].retries) == ("again", 1)
 
 
 async def test_calls_without_publish_record_no_time_to_first_token(
@@ -893,5 +896,5 @@ async def test_calls_without_publish_record_no_time_to_first_token(
 ) -> None:
     done = await build(real_clock=True).complete(ask(), scope(tenant), target=MINI)
 
-    assert (done.calls[0]["ttft_ms"], done.calls[0]["latency_ms"]) == (None, IsFloat(gt=0))
+    assert (done.calls[0].ttft_ms, done.calls[0].latency_ms) == (None, IsFloat(gt=0))
     assert "stream" not in server.requests[-1].body

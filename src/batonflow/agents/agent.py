@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from batonflow.errors import ConfigError
 
 if TYPE_CHECKING:
-    from batonflow.llm.gateway import LlmClient
+    from batonflow.llm.client import LlmClient
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)

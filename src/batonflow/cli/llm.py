@@ -183,7 +183,7 @@ def tenant_show(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """The tenant's LLM policy and this month's spend."""
     from datetime import UTC, datetime
 
-    from batonflow.llm.gateway import month_start
+    from batonflow.llm.ledger import month_start
 
     async def main() -> int:
         async with (

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
+
+from batonflow.llm.records import event_fields
 
 
 class _Data(BaseModel):
@@ -114,27 +116,12 @@ class ReviewDecided(_Data):
     by: str
 
 
-class LlmCall(_Data):
-    """One model call of a step attempt (a hop of its route); the ledger row has the rest."""
-
-    call_id: str
-    provider: str
-    model: str
-    route: str | None
-    hop: int
-    status: str
-    error_code: str | None = None
-    retries: int
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int
-    cache_write_tokens: int
-    reasoning_tokens: int
-    cost_usd: str | None
-    latency_ms: float | None
-    ttft_ms: float | None
-    prompt_key: str | None = None
-    prompt_version: int | None = None
+LlmCall = create_model(
+    "LlmCall",
+    __base__=_Data,
+    __doc__="One model call of a step attempt (a hop of its route); the ledger row has the rest.",
+    **event_fields(),
+)
 
 
 class LlmDelta(_Data):

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 from opentelemetry.trace import Tracer
 
 from batonflow.errors import ConfigError
-from batonflow.llm.gateway import Gateway, GatewayConfig, Ledger
+from batonflow.llm.gateway import Gateway, GatewayConfig
+from batonflow.llm.ledger import Ledger
 from batonflow.llm.model import Model, split_name
 from batonflow.llm.prices import load_prices
 from batonflow.settings import Settings

@@ -10,18 +10,17 @@ from typing import Any
 
 from sqlalchemy import BigInteger, func, insert, select, type_coerce
 
-from batonflow.llm.gateway import Budget, Spent, TenantPolicy
+from batonflow.llm.ledger import Budget, Spent, TenantPolicy
+from batonflow.llm.records import CallRecord
 from batonflow.store import tenants
 from batonflow.store.db import Conn, Database
 from batonflow.store.tables import LlmCall, table, usd
 
 calls_t = table(LlmCall)
 
-COLUMNS = [column.name for column in calls_t.columns]
 
-
-async def insert_call(conn: Conn, row: dict[str, Any]) -> None:
-    await conn.execute(insert(calls_t).values(**{name: row.get(name) for name in COLUMNS}))
+async def insert_call(conn: Conn, call: CallRecord) -> None:
+    await conn.execute(insert(calls_t).values(**call.row()))
 
 
 async def spent(
@@ -42,6 +41,7 @@ async def spent(
 
 
 async def list_calls(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The run's call rows (`CallRecord.row()` as stored), oldest first."""
     rows = await conn.execute(
         select(calls_t)
         .where(calls_t.c.tenant_id == tenant_id, calls_t.c.run_id == run_id)
@@ -87,5 +87,9 @@ class DatabaseLedger:
         tokens, cost = await self.db.read(lambda conn: spent(conn, tenant_id, since=since))
         return Spent(tokens, cost)
 
-    async def record(self, row: dict[str, Any]) -> None:
-        await self.db.write(lambda conn: insert_call(conn, row))
+    async def record(self, call: CallRecord) -> None:
+        await self.db.write(lambda conn: insert_call(conn, call))
+
+    async def calls(self, tenant_id: str, run_id: str) -> list[CallRecord]:
+        rows = await self.db.read(lambda conn: list_calls(conn, tenant_id, run_id))
+        return [CallRecord.model_validate(row) for row in rows]

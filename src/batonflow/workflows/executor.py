@@ -31,7 +31,9 @@ from batonflow.agents.registry import Registry
 from batonflow.errors import StepTimeout, is_retryable
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
-from batonflow.llm.gateway import Budget, Gateway, call_event
+from batonflow.llm.gateway import Gateway
+from batonflow.llm.ledger import Budget
+from batonflow.llm.records import CallRecord
 from batonflow.llm.registry import build_gateway
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
@@ -401,13 +403,13 @@ class Executor:
             raise
 
     async def _attempt(self, claim: Claim) -> Outcome:
-        calls: list[dict[str, Any]] = []
+        calls: list[CallRecord] = []
         outcome = await self._run_attempt(claim, calls)
         if calls:
-            outcome = replace(outcome, llm_calls=tuple(call_event(row) for row in calls))
+            outcome = replace(outcome, llm_calls=tuple(call.event_data() for call in calls))
         return outcome
 
-    async def _run_attempt(self, claim: Claim, calls: list[dict[str, Any]]) -> Outcome:
+    async def _run_attempt(self, claim: Claim, calls: list[CallRecord]) -> Outcome:
         started = utcnow()
         try:
             run = await self._context(claim)

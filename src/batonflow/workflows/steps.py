@@ -22,15 +22,11 @@ from batonflow.agents.registry import Registry
 from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
 from batonflow.ids import new_id
 from batonflow.llm import prompts
-from batonflow.llm.gateway import (
-    Budget,
-    CallScope,
-    Gateway,
-    LlmClient,
-    call_event,
-    messages_for,
-)
+from batonflow.llm.client import LlmClient, messages_for
+from batonflow.llm.gateway import Gateway
+from batonflow.llm.ledger import Budget, CallScope
 from batonflow.llm.messages import ModelRequest
+from batonflow.llm.records import CallRecord
 from batonflow.runs.layout import new_run_rows
 from batonflow.runs.run import StepStatus, idempotency_key
 from batonflow.store import prompts as prompt_store
@@ -88,7 +84,7 @@ class Attempt:
     spec: WorkflowSpec
     scope: dict[str, Any]
     started_at: datetime
-    calls: list[dict[str, Any]] = field(default_factory=list)  # the attempt's model calls
+    calls: list[CallRecord] = field(default_factory=list)  # the attempt's model calls
 
 
 Handler = Callable[[StepContext, Attempt], Awaitable[Outcome]]
@@ -121,7 +117,7 @@ def llm_client(
     key: str,
     attempt: int,
     timeout: float | None,
-    calls: list[dict[str, Any]],
+    calls: list[CallRecord],
     prompt: tuple[str, int] | None = None,
 ) -> LlmClient:
     scope = CallScope(
@@ -144,7 +140,7 @@ def call_context(
     key: str,
     attempt: int,
     timeout: float | None,
-    calls: list[dict[str, Any]] | None = None,
+    calls: list[CallRecord] | None = None,
 ) -> CallContext:
     deadline = datetime.now(UTC) + timedelta(seconds=timeout) if timeout else None
     idem = idempotency_key(a.claim.run_id, key, attempt)
@@ -327,7 +323,7 @@ async def _run_item(
             "meta": {"attempt": attempt, "started_at": started},
             "child_steps": (row,) if new_row else (),
         }
-        calls: list[dict[str, Any]] = []
+        calls: list[CallRecord] = []
         failure: BaseException | None = None
         try:
             args = templates.render(sub.args, scope)
@@ -338,7 +334,7 @@ async def _run_item(
             )
         except Exception as exc:
             failure = exc
-        common["llm_calls"] = tuple(call_event(row) for row in calls)
+        common["llm_calls"] = tuple(call.event_data() for call in calls)
         if failure is None:
             await sc.commit_item(
                 _outcome(sc, a, status="succeeded", result=result.output, **common)

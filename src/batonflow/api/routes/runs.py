@@ -25,6 +25,7 @@ from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import ApiState, PageSize, State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict, InvalidInput, NotFound
+from batonflow.llm.records import ModelCall
 from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
 from batonflow.runs.service import Actor
@@ -130,36 +131,8 @@ class AttemptList(BaseModel):
     items: list[AttemptOut]
 
 
-class LlmCallOut(BaseModel):
-    id: str
-    step_key: str | None
-    attempt: int | None
-    route: str | None
-    hop: int
-    provider: str
-    model: str
-    status: str
-    error_code: str | None
-    error_message: str | None
-    retries: int
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int
-    cache_write_tokens: int
-    reasoning_tokens: int
-    cost_usd: Decimal | None
-    latency_ms: float | None
-    ttft_ms: float | None
-    prompt_key: str | None
-    prompt_version: int | None
-    prompt_hash: str
-    request_body: str | None
-    response_body: str | None
-    created_at: datetime
-
-
 class LlmCallList(BaseModel):
-    items: list[LlmCallOut]
+    items: list[ModelCall]
     tokens: int
     cost_usd: Decimal
 
@@ -377,7 +350,7 @@ async def list_llm_calls(
     async with state.read() as conn:
         await run_store.get_run(conn, caller.tenant_id, run_id)
         rows = await call_store.list_calls(conn, caller.tenant_id, run_id)
-    items = [LlmCallOut.model_validate({k: c[k] for k in LlmCallOut.model_fields}) for c in rows]
+    items = [ModelCall.model_validate(row) for row in rows]
     return LlmCallList(
         items=items,
         tokens=sum(c.input_tokens + c.output_tokens for c in items),
