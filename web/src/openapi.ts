@@ -1330,12 +1330,41 @@ export interface components {
             /** Cost Usd */
             cost_usd: string;
             /** Items */
-            items: components["schemas"]["LlmCallOut"][];
+            items: components["schemas"]["ModelCall"][];
             /** Tokens */
             tokens: number;
         };
-        /** LlmCallOut */
-        LlmCallOut: {
+        /** Login */
+        Login: {
+            /** Email */
+            email: string;
+            /** Password */
+            password: string;
+        };
+        /** MeOut */
+        MeOut: {
+            /** @description the API key; null for a user */
+            api_key: components["schemas"]["ApiKeyBrief"] | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "user" | "api_key";
+            /** Roles */
+            roles: ("admin" | "operator" | "reviewer" | "viewer")[];
+            /** Scopes */
+            scopes: string[];
+            tenant: components["schemas"]["TenantOut"];
+            /** @description the signed-in user; null for an API key */
+            user: components["schemas"]["UserOut"] | null;
+        };
+        /**
+         * ModelCall
+         * @description One model call made by the gateway: one hop of a route, with its retries. `status` is
+         *     `ok`, `error`, `invalid_output` (the reply did not fit the schema) or `skipped` (an open
+         *     breaker or a budget kept the call from being made).
+         */
+        ModelCall: {
             /** Attempt */
             attempt: number | null;
             /** Cache Write Tokens */
@@ -1389,30 +1418,6 @@ export interface components {
             step_key: string | null;
             /** Ttft Ms */
             ttft_ms: number | null;
-        };
-        /** Login */
-        Login: {
-            /** Email */
-            email: string;
-            /** Password */
-            password: string;
-        };
-        /** MeOut */
-        MeOut: {
-            /** @description the API key; null for a user */
-            api_key: components["schemas"]["ApiKeyBrief"] | null;
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "user" | "api_key";
-            /** Roles */
-            roles: ("admin" | "operator" | "reviewer" | "viewer")[];
-            /** Scopes */
-            scopes: string[];
-            tenant: components["schemas"]["TenantOut"];
-            /** @description the signed-in user; null for an API key */
-            user: components["schemas"]["UserOut"] | null;
         };
         /** Outbox */
         Outbox: {

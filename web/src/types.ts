@@ -28,7 +28,7 @@ export type RunDetail = Omit<WithError<Schemas["RunDetail"]>, "steps"> & { steps
 export type RunPage = Omit<Schemas["RunPage"], "items"> & { items: RunSummary[] };
 export type Attempt = WithError<Schemas["AttemptOut"]>;
 export type AttemptList = Omit<Schemas["AttemptList"], "items"> & { items: Attempt[] };
-export type LlmCall = Schemas["LlmCallOut"];
+export type LlmCall = Schemas["ModelCall"];
 export type LlmCallList = Schemas["LlmCallList"];
 
 /** A keyset page of a list: pass `next_cursor` as `cursor` for the next one (null on the last). */
