@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import build_registry
+from batonflow.apps.demo import agents as demo
 from batonflow.runs.service import Actor, start_run
 from batonflow.store import migrate
 from batonflow.store import runs as run_store
@@ -238,7 +239,7 @@ async def start_runs(
     engine: AsyncEngine, spec_text: str, inputs: dict[str, Any], count: int
 ) -> tuple[str, list[str]]:
     """Store the workflow and queue `count` runs of it, as `batonflow run --detach` would."""
-    spec = load_spec(spec_text, "test.yaml", build_registry(crashapp.app.agents))
+    spec = load_spec(spec_text, "test.yaml", build_registry([*demo.AGENTS, *crashapp.app.agents]))
     async with engine.begin() as conn:
         tenant_id = await ensure_tenant(conn, TENANT, now())
         version, _ = await save_version(conn, tenant_id, spec, spec_text, now())
