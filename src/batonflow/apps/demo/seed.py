@@ -22,7 +22,7 @@ from batonflow.auth.service import add_user, new_password
 from batonflow.store import users
 from batonflow.store import workflows as workflow_store
 from batonflow.store.tenants import ensure_tenant
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 
 TENANT = "demo"
 USERS = (
