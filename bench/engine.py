@@ -70,7 +70,7 @@ from batonflow.telemetry import logs
 from batonflow.telemetry.process import Telemetry, build_telemetry
 from batonflow.telemetry.traces import starting_run
 from batonflow.workflows.executor import Executor
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 
 PG_ADMIN = os.environ.get("BATONFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 LINEAR_STEPS = 10

@@ -31,7 +31,7 @@ from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import save_version
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 
 PG_ADMIN = os.environ.get("BATONFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]

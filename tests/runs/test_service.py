@@ -13,7 +13,7 @@ from batonflow.store.db import reading
 from batonflow.store.workflows import save_version
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 from tests.conftest import ACTOR, now, start
 
 TYPED = """

@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.store.columns import UtcDateTime
 from batonflow.store.db import Conn, Database, Prepared, create_engine, reading
-from batonflow.store.tables import UtcDateTime
 
 metadata = MetaData()
 things = Table(

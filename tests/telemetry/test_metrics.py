@@ -15,7 +15,7 @@ from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.store.metrics import QueueStats, RunLabels
 from batonflow.telemetry.metrics import Metrics, serve_metrics
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 LABELS = RunLabels("outreach", "acme", {"draft": "agent", "pitch": "llm", "items[0]": "map_item"})

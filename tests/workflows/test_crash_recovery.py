@@ -35,7 +35,7 @@ from batonflow.store.db import create_engine, reading
 from batonflow.store.tables import Run, Step
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import save_version
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 from tests.conftest import installed_apps
 from tests.workflows import crashapp
 

@@ -7,7 +7,8 @@ import pytest
 from batonflow.errors import TemplateError
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.workflows.engine import Plan, StepView, outputs, plan, retry_delay, scope
-from batonflow.workflows.spec import RetryPolicy, WorkflowSpec, load_spec
+from batonflow.workflows.spec import RetryPolicy, WorkflowSpec
+from batonflow.workflows.validation import load_spec
 
 PENDING = StepStatus.PENDING
 READY = StepStatus.READY

@@ -21,7 +21,7 @@ from batonflow.store.workflows import save_version
 from batonflow.workflows.attempts import Outcome
 from batonflow.workflows.checkpoint import Checkpointer, SpecCache
 from batonflow.workflows.executor import Executor
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 from tests.conftest import ACTOR, now, start
 
 LINEAR = """

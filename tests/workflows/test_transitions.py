@@ -17,8 +17,9 @@ from batonflow.runs.state import Changes, ClosedReviews, RunRow, StepRow
 from batonflow.workflows import actions
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.moves import Moves
-from batonflow.workflows.spec import WorkflowSpec, load_spec
+from batonflow.workflows.spec import WorkflowSpec
 from batonflow.workflows.transitions import Settle, Transition
+from batonflow.workflows.validation import load_spec
 
 PENDING, READY, RUNNING, WAITING = (
     StepStatus.PENDING,

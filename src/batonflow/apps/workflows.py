@@ -15,7 +15,7 @@ from batonflow.errors import ConfigError, Conflict
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
 from batonflow.store.tenants import list_tenant_ids
-from batonflow.workflows.spec import Catalog, load_spec
+from batonflow.workflows.validation import Catalog, load_spec
 
 
 async def install(

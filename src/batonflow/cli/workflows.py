@@ -17,7 +17,7 @@ from batonflow.llm.registry import build_gateway
 from batonflow.platform import build_agents
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn, reading
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 
 workflows_app = typer.Typer(no_args_is_help=True, help="Validate and list workflows.")
 

@@ -12,7 +12,7 @@ import jsonschema
 from batonflow.errors import InvalidInput
 from batonflow.ids import new_id
 from batonflow.runs.run import RunStatus
-from batonflow.store import runs as run_store
+from batonflow.store.run_tx import new_step_row
 from batonflow.store.workflows import VersionRow
 from batonflow.workflows.spec import WorkflowSpec
 
@@ -97,5 +97,5 @@ def new_run_rows(
         "idempotency_key": idempotency[0] if idempotency else None,
         "idempotency_hash": idempotency[1] if idempotency else None,
     }
-    steps = [run_store.new_step_row(run_id, step.id, tenant_id, step.kind) for step in spec.steps]
+    steps = [new_step_row(run_id, step.id, tenant_id, step.kind) for step in spec.steps]
     return run, steps

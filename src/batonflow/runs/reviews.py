@@ -20,7 +20,7 @@ import jsonschema
 from batonflow.errors import Conflict, InvalidInput, PermissionDenied
 from batonflow.runs.service import Actor, checkpointer
 from batonflow.store import reviews as review_store
-from batonflow.store.runs import RunTx
+from batonflow.store.run_tx import RunTx
 from batonflow.workflows import actions
 from batonflow.workflows.actions import Decision
 from batonflow.workflows.checkpoint import CommitResult, SpecCache

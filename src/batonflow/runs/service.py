@@ -19,7 +19,7 @@ from batonflow.runs import quotas
 from batonflow.runs.layout import new_run_rows, version_spec
 from batonflow.runs.state import RunRow
 from batonflow.store.db import Conn
-from batonflow.store.runs import RunTx
+from batonflow.store.run_tx import RunTx
 from batonflow.store.tables import Run
 from batonflow.store.workflows import VersionRow
 from batonflow.workflows import actions

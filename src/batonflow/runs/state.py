@@ -3,7 +3,7 @@
 `RunRow` and `StepRow` are the rows the engine reads and moves (`workflows/transitions.py`);
 `Changes` is everything a transition decided besides those moves: the events, the attempt
 records, new runs, steps and reviews, the reviews to close, and which rows to write back. The
-store (`store/runs.py`) loads the rows and persists the changes; it decides nothing.
+store (`store/run_tx.py`) loads the rows and persists the changes; it decides nothing.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ from sqlalchemy import BigInteger, func, insert, select, type_coerce
 from batonflow.llm.ledger import Budget, Spent, TenantPolicy
 from batonflow.llm.records import CallRecord
 from batonflow.store import tenants
+from batonflow.store.columns import usd
 from batonflow.store.db import Conn, Database
-from batonflow.store.tables import LlmCall, table, usd
+from batonflow.store.tables import LlmCall, table
 
 calls_t = table(LlmCall)
 

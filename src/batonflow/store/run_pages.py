@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, or_, select, tuple_, type_coerce
 
 from batonflow.runs.run import RunStatus
+from batonflow.store.columns import UtcDateTime, usd
 from batonflow.store.db import Conn, Prepared
 from batonflow.store.runs import of_tenant
-from batonflow.store.tables import LlmCall, Run, UtcDateTime, table, usd
+from batonflow.store.tables import LlmCall, Run, table
 
 runs_t = table(Run)
 calls_t = table(LlmCall)

@@ -27,7 +27,7 @@ from batonflow.runs.state import RunRow
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
-from batonflow.store.runs import RowCache, RunTx
+from batonflow.store.run_tx import RowCache, RunTx
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.spec import WorkflowSpec
 from batonflow.workflows.transitions import Settle, Transition

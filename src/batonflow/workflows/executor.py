@@ -41,7 +41,7 @@ from batonflow.store import effects as effect_store
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn, Database
 from batonflow.store.llm_calls import DatabaseLedger
-from batonflow.store.runs import StaleRows
+from batonflow.store.run_tx import StaleRows
 from batonflow.store.tables import Run, Step
 from batonflow.telemetry.process import Telemetry
 from batonflow.workflows import engine, templates

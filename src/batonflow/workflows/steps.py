@@ -33,6 +33,7 @@ from batonflow.store import prompts as prompt_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
+from batonflow.store.run_tx import new_step_row
 from batonflow.workflows import engine, templates
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import SpecCache
@@ -301,7 +302,7 @@ async def _run_item(
     sub = step.step
     key = f"{a.claim.key}[{index}]"
     scope = {**a.scope, "item": item, "index": index}
-    row = run_store.new_step_row(
+    row = new_step_row(
         a.claim.run_id,
         key,
         a.claim.tenant_id,

@@ -1,4 +1,5 @@
-"""One router per resource, all mounted by `create_app`."""
+"""One router per resource (the runs resource has two: reading runs, and acting on them), all
+mounted by `create_app`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from batonflow.api.routes import (
     metrics,
     prompts,
     reviews,
+    run_actions,
     runs,
     usage,
     workflows,
@@ -23,6 +25,7 @@ ROUTERS = (
     admin.router,
     workflows.router,
     runs.router,
+    run_actions.router,
     reviews.router,
     prompts.router,
     agents.router,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import PageSize, State, require
 from batonflow.api.routes.auth import Strict, answers
-from batonflow.auth import service
+from batonflow.auth import accounts
 from batonflow.auth.scopes import Principal, Role
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -84,7 +84,7 @@ class ApiKeyCreate(Strict):
     scopes: list[str] = Field(
         min_length=1, max_length=32, description="a subset of the creator's scopes"
     )
-    expires_in_days: int | None = Field(None, ge=1, le=service.MAX_KEY_DAYS)
+    expires_in_days: int | None = Field(None, ge=1, le=accounts.MAX_KEY_DAYS)
 
 
 class InvitationOut(BaseModel):
@@ -125,7 +125,7 @@ async def list_users(
     """The tenant's users, oldest first, a page at a time."""
     after = _after(cursor)
     async with state.read() as conn:
-        rows = await service.list_users(conn, caller.tenant_id, limit=limit + 1, after=after)
+        rows = await accounts.list_users(conn, caller.tenant_id, limit=limit + 1, after=after)
     items, next_cursor = _page(rows, limit)
     return UserList(
         items=[UserDetail.model_validate(row) for row in items], next_cursor=next_cursor
@@ -136,14 +136,14 @@ async def list_users(
 async def get_user(user_id: str, caller: Admin, state: State) -> UserDetail:
     """One user of the tenant."""
     async with state.read() as conn:
-        return UserDetail.model_validate(await service.get_user(conn, caller.tenant_id, user_id))
+        return UserDetail.model_validate(await accounts.get_user(conn, caller.tenant_id, user_id))
 
 
 @router.patch("/users/{user_id}", status_code=200, response_model=UserDetail, responses=CONFLICT)
 async def update_user(user_id: str, body: UserChange, caller: Admin, state: State) -> UserDetail:
     """Change a user's role, or deactivate or reactivate them. The last active admin stays."""
     async with state.write() as conn:
-        row = await service.update_user(
+        row = await accounts.update_user(
             conn, caller.tenant_id, user_id, role=body.role, active=body.active, now=state.now()
         )
     return UserDetail.model_validate(row)
@@ -154,7 +154,7 @@ async def create_api_key(body: ApiKeyCreate, caller: Admin, state: State) -> Api
     """A new API key for machine clients, with scopes the creator holds and an optional expiry.
     The key is in this response only."""
     async with state.write() as conn:
-        row, key = await service.create_api_key(
+        row, key = await accounts.create_api_key(
             conn,
             caller,
             name=body.name,
@@ -173,7 +173,7 @@ async def list_api_keys(
     keys themselves."""
     after = _after(cursor)
     async with state.read() as conn:
-        rows = await service.list_api_keys(conn, caller.tenant_id, limit=limit + 1, after=after)
+        rows = await accounts.list_api_keys(conn, caller.tenant_id, limit=limit + 1, after=after)
     items, next_cursor = _page(rows, limit)
     return ApiKeyList(
         items=[ApiKeyOut.model_validate(row) for row in items], next_cursor=next_cursor
@@ -184,7 +184,7 @@ async def list_api_keys(
 async def revoke_api_key(key_id: str, caller: Admin, state: State) -> Response:
     """Revoke an API key: it is refused from the next request on."""
     async with state.write() as conn:
-        await service.revoke_api_key(conn, caller.tenant_id, key_id, state.now())
+        await accounts.revoke_api_key(conn, caller.tenant_id, key_id, state.now())
     return Response(status_code=204)
 
 
@@ -200,7 +200,7 @@ async def create_invitation(
     """Invite an email address to join the tenant with a role. The token is in this response
     only; it expires after `BATONFLOW_INVITATION_SECONDS`."""
     async with state.write() as conn:
-        row, token = await service.create_invitation(
+        row, token = await accounts.create_invitation(
             conn, state.settings, caller, email=body.email, role=body.role, now=state.now()
         )
     return InvitationCreated.model_validate({**row, "token": token})
@@ -214,7 +214,7 @@ async def list_invitations(
     tokens."""
     after = _after(cursor)
     async with state.read() as conn:
-        rows = await service.list_invitations(
+        rows = await accounts.list_invitations(
             conn, caller.tenant_id, state.now(), limit=limit + 1, after=after
         )
     items, next_cursor = _page(rows, limit)
@@ -232,5 +232,5 @@ async def list_invitations(
 async def revoke_invitation(invitation_id: str, caller: Admin, state: State) -> Response:
     """Revoke an invitation that was not accepted yet."""
     async with state.write() as conn:
-        await service.revoke_invitation(conn, caller.tenant_id, invitation_id, state.now())
+        await accounts.revoke_invitation(conn, caller.tenant_id, invitation_id, state.now())
     return Response(status_code=204)

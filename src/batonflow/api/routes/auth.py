@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from batonflow.api.deps import Caller, State
 from batonflow.api.errors import ErrorEnvelope
 from batonflow.apps import workflows as app_workflows
-from batonflow.auth import service
+from batonflow.auth import accounts, sessions
 from batonflow.auth.scopes import ROLES, SCOPES, Role
 from batonflow.errors import Unauthenticated
 
@@ -80,7 +80,7 @@ class SessionOut(BaseModel):
     tenant: TenantOut
 
     @classmethod
-    def of(cls, session: service.Session) -> SessionOut:
+    def of(cls, session: sessions.Session) -> SessionOut:
         user = session.user
         return cls(
             access_token=session.access_token,
@@ -126,10 +126,10 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
     """Create a tenant with its first admin, or join a tenant with an invitation (the invited
     role). Signs the new user in."""
     await state.limiter.check_global()
-    password_hash = await service.new_password(state.settings, body.password)
+    password_hash = await accounts.new_password(state.settings, body.password)
     async with state.write() as conn:
         if isinstance(body, RegisterTenant):
-            session = await service.register_tenant(
+            session = await sessions.register_tenant(
                 conn,
                 state.settings,
                 slug=body.tenant,
@@ -142,7 +142,7 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
                 conn, session.user["tenant_id"], state.apps, state.registry, state.now()
             )
         else:
-            session = await service.join_tenant(
+            session = await sessions.join_tenant(
                 conn,
                 state.settings,
                 invitation=body.invitation,
@@ -164,11 +164,11 @@ async def login(body: Login, request: Request, state: State) -> SessionOut:
     """Sign in with email and password: a short-lived access token and a refresh token."""
     await state.limiter.check_login(body.email.strip().lower(), _client_ip(request))
     async with state.read() as conn:
-        account = await service.find_account(conn, body.email)
-    rehash = await service.check_password(state.settings, account, body.password)
+        account = await sessions.find_account(conn, body.email)
+    rehash = await sessions.check_password(state.settings, account, body.password)
     assert account is not None  # check_password refuses a missing account
     async with state.write() as conn:
-        session = await service.sign_in(conn, state.settings, account, rehash, state.now())
+        session = await sessions.sign_in(conn, state.settings, account, rehash, state.now())
     return SessionOut.of(session)
 
 
@@ -186,7 +186,7 @@ async def refresh(body: RefreshRequest, request: Request, state: State) -> Sessi
     account = "refresh:" + hashlib.sha256(body.refresh_token.encode()).hexdigest()[:32]
     await state.limiter.check_login(account, _client_ip(request))
     async with state.write() as conn:
-        outcome = await service.refresh(conn, state.settings, body.refresh_token, state.now())
+        outcome = await sessions.refresh(conn, state.settings, body.refresh_token, state.now())
     if isinstance(outcome, Unauthenticated):
         raise outcome  # after the commit: a family revoked for reuse stays revoked
     return SessionOut.of(outcome)
@@ -197,7 +197,7 @@ async def logout(body: RefreshRequest, state: State) -> Response:
     """Sign out: revoke the refresh token and every token of its sign-in."""
     await state.limiter.check_global()
     async with state.write() as conn:
-        await service.logout(conn, body.refresh_token, state.now())
+        await sessions.logout(conn, body.refresh_token, state.now())
     return Response(status_code=204)
 
 
@@ -210,7 +210,7 @@ async def logout(body: RefreshRequest, state: State) -> Response:
 async def me(principal: Caller, state: State) -> MeOut:
     """Who the credentials are: the user or API key, its tenant, roles and scopes."""
     async with state.read() as conn:
-        found = await service.whoami(conn, principal)
+        found = await sessions.whoami(conn, principal)
     user, key = found["user"], found["api_key"]
     return MeOut(
         kind=principal.kind,

@@ -5,7 +5,8 @@ A frame is `id: <cursor>`, `event: <type>`, `data: <event as JSON>`. The cursor 
 `Last-Event-ID` (or `?after=`) resumes after: the run's `seq` on a run's stream, the highest
 event id delivered so far on the tenant's stream. `llm.delta` frames (model text as it streams,
 never stored) carry no id. A `: keepalive` comment comes after `KEEPALIVE_SECONDS` of silence.
-The ordering guarantees are those of `batonflow.events.stream`.
+The ordering guarantees are those of `batonflow.events.run_tail` and
+`batonflow.events.tenant_tail`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from batonflow.api.deps import PageSize, State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
-from batonflow.events import stream
+from batonflow.events import run_tail, stream, tenant_tail
 from batonflow.events.contracts import StoredEvent, schemas
 from batonflow.store.runs import get_run
 
@@ -201,7 +202,7 @@ async def run_event_stream(
     async with state.read() as conn:
         await get_run(conn, caller.tenant_id, run_id)
     return EventStream(
-        stream.run_events(
+        run_tail.run_events(
             state.db,
             state.bus,
             caller.tenant_id,
@@ -230,7 +231,7 @@ async def run_event_history(
     """The run's stored events after `after`, in `seq` order, at most `limit` of them."""
     async with state.read() as conn:
         await get_run(conn, caller.tenant_id, run_id)
-        page = await stream.read_run_events(
+        page = await run_tail.read_run_events(
             conn, caller.tenant_id, run_id, after_seq=after, limit=limit
         )
     next_after = page[-1].seq if len(page) == limit else None
@@ -259,7 +260,7 @@ async def tenant_event_stream(
     as it is seen. Each frame's `id` is the highest event id sent so far (the event's own `id`
     is in `data`), so resuming with `Last-Event-ID` repeats nothing."""
     return EventStream(
-        stream.tenant_events(
+        tenant_tail.tenant_events(
             state.db,
             state.bus,
             caller.tenant_id,

@@ -1,62 +1,30 @@
-"""Runs: start (idempotently), list with keyset pages and filters, read, operate.
-
-Operator actions (cancel, retry, override) go through the same service functions the CLI uses,
-so the engine decides what runs next whoever acted. A started run is queued; the in-process
-executor (or any `batonflow worker`) picks it up at once.
+"""Runs: list with keyset pages and filters, read one with its steps, attempts and model calls.
+Starting and operating runs is `api/routes/run_actions.py`.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import sqlite3
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
 from batonflow.api.body import Body
 from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import ApiState, PageSize, State, require
 from batonflow.auth.scopes import Principal
-from batonflow.errors import Conflict, InvalidInput, NotFound
+from batonflow.errors import InvalidInput, NotFound
 from batonflow.llm.records import ModelCall
-from batonflow.runs import service as run_service
 from batonflow.runs.run import RunStatus
-from batonflow.runs.service import Actor
-from batonflow.runs.state import RunRow
 from batonflow.store import llm_calls as call_store
 from batonflow.store import reviews as review_store
 from batonflow.store import run_pages
 from batonflow.store import runs as run_store
-from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
-from batonflow.telemetry.traces import starting_run
-from batonflow.workflows.checkpoint import CommitResult
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="the same key returns the run it started the first time",
-    ),
-]
-
-
-class StartRun(BaseModel):
-    workflow_id: str = Field(max_length=128)
-    version: str | None = Field(None, max_length=64, description="default: the newest version")
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    ctx: dict[str, Any] = Field(
-        default_factory=dict, description="values templates read as ctx.<key>"
-    )
 
 
 class RunSummary(BaseModel):
@@ -137,19 +105,6 @@ class LlmCallList(BaseModel):
     cost_usd: Decimal
 
 
-class CancelRun(BaseModel):
-    reason: str = Field("", max_length=2000)
-
-
-class OverrideStep(BaseModel):
-    output: Any = Field(description="the step's output, set by hand")
-    reason: str = Field(min_length=1, max_length=2000, description="why; kept with the run")
-
-
-def _actor(caller: Principal) -> Actor:
-    return Actor(caller.name, caller.roles)
-
-
 def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, Any]:
     """A RunSummary's fields, in its order, from a run row and its spend."""
     started, finished = row["started_at"], row["finished_at"]
@@ -173,7 +128,7 @@ def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, An
     }
 
 
-async def _detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
+async def run_detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
     values = await _detail_fields(state, tenant_id, run_id)
     steps = [StepOut(**step) for step in values.pop("steps")]
     reviews = [PendingReview(**review) for review in values.pop("reviews")]
@@ -203,81 +158,6 @@ async def _detail_fields(state: ApiState, tenant_id: str, run_id: str) -> dict[s
         "steps": [{name: step[name] for name in STEP_FIELDS} for step in steps],
         "reviews": [{"id": i, "step_key": key, "kind": kind} for i, key, kind in pending],
     }
-
-
-def _request_hash(body: StartRun) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) -> RunDetail | None:
-    async with state.read() as conn:
-        found = await run_pages.by_idempotency_key(conn, tenant_id, key)
-    if found is None:
-        return None
-    run_id, stored_hash = found
-    if stored_hash != request_hash:
-        raise Conflict(
-            f"Idempotency-Key '{key}' already started run {run_id} with a different request; "
-            "use a new key for a different run",
-            details={"run_id": run_id},
-        )
-    return await _detail(state, tenant_id, run_id)
-
-
-@router.post(
-    "",
-    response_model=RunDetail,
-    status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": RunDetail, "description": "the run this Idempotency-Key started"}},
-)
-async def start_run(
-    state: State,
-    body: StartRun,
-    response: Response,
-    caller: Annotated[Principal, require("runs:write")],
-    idempotency_key: IdempotencyKey = None,
-) -> RunDetail:
-    """Start a run of a stored workflow version. It is queued and picked up at once."""
-    request_hash = _request_hash(body)
-    if idempotency_key is not None:
-        replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
-        if replayed is not None:
-            response.status_code = status.HTTP_200_OK
-            return replayed
-    try:
-        with starting_run(state.telemetry.tracing, body.workflow_id) as run_span:
-
-            async def work(conn: Conn) -> RunRow:
-                version = await workflow_store.get_version(
-                    conn, caller.tenant_id, body.workflow_id, body.version
-                )
-                return await run_service.start_run(
-                    conn,
-                    tenant_id=caller.tenant_id,
-                    version=version,
-                    inputs=body.inputs,
-                    # The run's trace context travels with it to whichever worker runs its steps.
-                    ctx={**body.ctx, **run_span.carrier},
-                    actor=_actor(caller),
-                    now=state.now(),
-                    idempotency=(idempotency_key, request_hash) if idempotency_key else None,
-                    max_active_runs=state.settings.tenant_max_active_runs,
-                )
-
-            row = await state.transact(work)
-            run_span.started(row)
-    except (IntegrityError, sqlite3.IntegrityError):
-        # Another request with the same key committed first: answer with its run.
-        if idempotency_key is None:
-            raise
-        replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
-        if replayed is None:
-            raise
-        response.status_code = status.HTTP_200_OK
-        return replayed
-    state.committed([])
-    return await _detail(state, caller.tenant_id, row.id)
 
 
 @router.get("", response_model=RunPage)
@@ -356,74 +236,3 @@ async def list_llm_calls(
         tokens=sum(c.input_tokens + c.output_tokens for c in items),
         cost_usd=sum((c.cost_usd for c in items if c.cost_usd is not None), Decimal(0)),
     )
-
-
-async def _changed(
-    state: ApiState,
-    tenant_id: str,
-    run_id: str,
-    change: Callable[[Conn], Awaitable[CommitResult]],
-) -> RunDetail:
-    """Commit a change to a run in the executor's database thread (with its checkpoints, in
-    turn), tell the run's followers, and answer with the run as it is now."""
-    result = await state.transact(change)
-    state.committed(result.events)
-    return await _detail(state, tenant_id, run_id)
-
-
-@router.post("/{run_id}/cancel", response_model=RunDetail)
-async def cancel_run(
-    state: State,
-    run_id: str,
-    body: CancelRun,
-    caller: Annotated[Principal, require("runs:write")],
-) -> RunDetail:
-    """Cancel a queued, running or waiting run (and its child runs)."""
-    change = functools.partial(
-        run_service.cancel_run,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller),
-        reason=body.reason,
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
-
-
-@router.post("/{run_id}/retry", response_model=RunDetail)
-async def retry_run(
-    state: State, run_id: str, caller: Annotated[Principal, require("runs:write")]
-) -> RunDetail:
-    """Run a failed or dead run again from its failed step; finished steps are kept."""
-    change = functools.partial(
-        run_service.retry_run,
-        specs=state.specs,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller),
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
-
-
-@router.post("/{run_id}/steps/{step_key}/override", response_model=RunDetail)
-async def override_step(
-    state: State,
-    run_id: str,
-    step_key: str,
-    body: OverrideStep,
-    caller: Annotated[Principal, require("runs:write")],
-) -> RunDetail:
-    """Set an unfinished step's output by hand (recorded with who and why); the run continues."""
-    change = functools.partial(
-        run_service.override_step,
-        specs=state.specs,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        step_key=step_key,
-        output=body.output,
-        reason=body.reason,
-        actor=_actor(caller),
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)

@@ -14,7 +14,8 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import SpecError
 from batonflow.store import workflows as workflow_store
 from batonflow.store.workflows import VersionRow
-from batonflow.workflows.spec import WorkflowSpec, load_spec, validate_spec
+from batonflow.workflows.spec import WorkflowSpec
+from batonflow.workflows.validation import load_spec, validate_spec
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from batonflow.api.deps import ApiState
 from batonflow.apps import workflows as app_workflows
-from batonflow.auth.service import add_user, new_password
+from batonflow.auth.accounts import add_user, new_password
 from batonflow.store import users
 from batonflow.store import workflows as workflow_store
 from batonflow.store.tenants import ensure_tenant
-from batonflow.workflows.spec import load_spec
+from batonflow.workflows.validation import load_spec
 
 TENANT = "demo"
 USERS = (

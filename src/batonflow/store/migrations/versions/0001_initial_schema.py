@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from batonflow.store.tables import UtcDateTime
+from batonflow.store.columns import UtcDateTime
 
 revision = "0001"
 down_revision = None

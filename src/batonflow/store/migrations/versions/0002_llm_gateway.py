@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from batonflow.store.tables import PicoUsd, UtcDateTime
+from batonflow.store.columns import PicoUsd, UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
