@@ -22,7 +22,10 @@ at INFO (written to the null device), metrics counted from the bus, and tracing 
 in-memory exporter, each run started under a run span; `ratios.observed_over_bare_*` compare it
 with the bare run. On a shared machine those two are measured minutes apart, so `observability`
 measures them paired instead: bare and observed runs alternate (each pair in turns of order),
-and the overhead is the median of the per-pair ratios (target: under 1.10 per step).
+and the overhead is the median of the per-pair ratios (target: under 1.10 per step). Tracing
+samples as `OTEL_TRACES_SAMPLER` says (default: parent-based, always on, so every span is kept);
+`observability.sampler` names the one used, e.g. `OTEL_TRACES_SAMPLER=parentbased_traceidratio
+OTEL_TRACES_SAMPLER_ARG=0.1` for one trace in ten.
 
 `--profile FILE` runs the Batonflow SQLite per-step workload under cProfile instead, writes the
 stats to FILE and prints the hottest functions and the SQL statements per step to stderr.
@@ -652,6 +655,13 @@ SYSTEMS = (
 )
 
 
+def sampler() -> str:
+    """The sampler the SDK builds from the environment (read here for the report only)."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    arg = os.environ.get("OTEL_TRACES_SAMPLER_ARG")
+    return f"{name}:{arg}" if arg else name
+
+
 async def paired(
     plan: Plan, workdir: Path, synchronous: str, *, traced: bool = True
 ) -> dict[str, Any]:
@@ -724,6 +734,7 @@ async def paired(
         "target_per_step_max": TARGETS["observed_over_bare_per_step_max"],
         "met": ratio <= TARGETS["observed_over_bare_per_step_max"],
         "pairs": len(step),
+        "sampler": sampler(),
         "seen": seen,
     }
 
