@@ -101,10 +101,10 @@ class Telemetry:
 
 
 def build_telemetry(
-    settings: Settings, *, span_exporter: Any = None, batch: bool = False
+    settings: Settings, *, span_exporter: Any = None, batch: bool = False, lean: bool = True
 ) -> Telemetry:
     """Metrics always; tracing when `settings.otlp_endpoint` is set (or `span_exporter` given,
     see `traces.build_tracing`)."""
-    tracing = traces.build_tracing(settings, exporter=span_exporter, batch=batch)
+    tracing = traces.build_tracing(settings, exporter=span_exporter, batch=batch, lean=lean)
     tracing.instrument_http_clients()
     return Telemetry(Metrics(), tracing)

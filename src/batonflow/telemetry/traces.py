@@ -13,9 +13,10 @@
                                              a TRANSACTION span for each write the SQLite database
                                              thread runs inside a trace (`instrument_database`)
 
-Every span is the SDK's own, sampled by the provider's sampler (`OTEL_TRACES_SAMPLER`, by
-default parent-based and always on) and handed to a `BatchSpanProcessor`, which exports from
-its own thread.
+Spans are sampled by the provider's sampler (`OTEL_TRACES_SAMPLER`, by default parent-based
+and always on) and handed to a `BatchSpanProcessor`, which exports from its own thread. Under the
+default sampler the tracer is a `lean.LeanTracer`, whose spans cost a fraction of the SDK's and
+reach the same processors; code holds it as any `Tracer`.
 
 Off unless `BATONFLOW_OTLP_ENDPOINT` is set: then spans are batched to the collector over
 OTLP/HTTP. Off means no TracerProvider at all: code holds the API's no-op tracer, whose spans
@@ -165,16 +166,23 @@ class Tracing:
             self.provider.shutdown()
 
 
-def build_tracing(settings: Settings, *, exporter: Any = None, batch: bool = False) -> Tracing:
+def build_tracing(
+    settings: Settings, *, exporter: Any = None, batch: bool = False, lean: bool = True
+) -> Tracing:
     """No-op unless `settings.otlp_endpoint` is set or an `exporter` is given. The sampler is
-    the SDK's, from `OTEL_TRACES_SAMPLER` (default: parent-based, always on). A given exporter
-    gets each span as it ends (tests), or in batches from a background thread with `batch`, as
-    the OTLP exporter does (benchmarks)."""
+    the SDK's, from `OTEL_TRACES_SAMPLER` (default: parent-based, always on); under the default
+    the tracer is a `LeanTracer` unless `lean` is false (the benchmark's comparison). A given
+    exporter gets each span as it ends (tests), or in batches from a background thread with
+    `batch`, as the OTLP exporter does (benchmarks)."""
     if exporter is None and not settings.otlp_endpoint:
         return Tracing()
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import DEFAULT_ON
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from batonflow.telemetry.lean import LeanTracer
 
     resource = Resource.create(
         {"service.name": settings.service_name, "service.version": version("batonflow")}
@@ -191,7 +199,10 @@ def build_tracing(settings: Settings, *, exporter: Any = None, batch: bool = Fal
             endpoint += "/v1/traces"
         processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
     provider.add_span_processor(processor)
-    tracer = provider.get_tracer("batonflow", version("batonflow"))
+    scope = InstrumentationScope("batonflow", version("batonflow"))
+    tracer: Tracer = provider.get_tracer(scope.name, scope.version)
+    if lean and provider.sampler is DEFAULT_ON:
+        tracer = LeanTracer(provider.id_generator, [processor], provider.resource, scope)
     return Tracing(tracer, provider)
 
 
