@@ -689,6 +689,7 @@ async def paired(
     )
     await bare.setup()
     await observed.setup()
+    tracer = type(observed.telemetry.tracer).__name__ if observed.telemetry else None
     observed.logging(on=False)
 
     async def timed(system: Batonflow, work: str) -> float:
@@ -742,7 +743,7 @@ async def paired(
         "met": ratio <= TARGETS["observed_over_bare_per_step_max"],
         "pairs": len(step),
         "sampler": sampler(),
-        "spans": ("lean" if lean else "sdk") if traced else None,
+        "tracer": tracer,
         "seen": seen,
     }
 
