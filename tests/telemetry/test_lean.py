@@ -22,9 +22,7 @@ def exported(span: ReadableSpan) -> dict[str, Any]:
         "kind": span.kind,
         "attributes": dict(span.attributes or {}),
         "status": (span.status.status_code, span.status.description),
-        "events": [
-            (event.name, sorted((event.attributes or {}).keys())) for event in span.events
-        ],
+        "events": [(event.name, sorted((event.attributes or {}).keys())) for event in span.events],
         "flags": int(span.context.trace_flags),
         "scope": span.instrumentation_scope.name if span.instrumentation_scope else None,
         "service": span.resource.attributes["service.name"],
