@@ -22,7 +22,11 @@ at INFO (written to the null device), metrics counted from the bus, and tracing 
 in-memory exporter, each run started under a run span; `ratios.observed_over_bare_*` compare it
 with the bare run. On a shared machine those two are measured minutes apart, so `observability`
 measures them paired instead: bare and observed runs alternate (each pair in turns of order),
-and the overhead is the median of the per-pair ratios (target: under 1.10 per step).
+and the overhead is the median of the per-pair ratios (target: under 1.10 per step). Tracing
+samples as `OTEL_TRACES_SAMPLER` says (default: parent-based, always on, so every span is kept);
+`observability.sampler` names the one used, e.g. `OTEL_TRACES_SAMPLER=parentbased_traceidratio
+OTEL_TRACES_SAMPLER_ARG=0.1` for one trace in ten. Under the default sampler the tracer makes lean
+spans (`telemetry/lean.py`); `observability_sdk_spans` measures the SDK's own spans beside them.
 
 `--profile FILE` runs the Batonflow SQLite per-step workload under cProfile instead, writes the
 stats to FILE and prints the hottest functions and the SQL statements per step to stderr.
@@ -148,9 +152,11 @@ class Batonflow:
         *,
         observed: bool = False,
         traced: bool = True,
+        lean: bool = True,
     ) -> None:
         self.observed = observed
         self.traced = traced
+        self.lean = lean
         self.telemetry: Telemetry | None = None
         self.spans: Any = None  # the in-memory span exporter, when observed
         self._sink: Any = None
@@ -191,7 +197,9 @@ class Batonflow:
             self._settings = settings
             self.logging(on=True)
             self.spans = InMemorySpanExporter() if self.traced else None
-            self.telemetry = build_telemetry(settings, span_exporter=self.spans, batch=True)
+            self.telemetry = build_telemetry(
+                settings, span_exporter=self.spans, batch=True, lean=self.lean
+            )
         platform = self.platform = await self._open.enter_async_context(
             open_platform(
                 self.settings(),
@@ -652,13 +660,21 @@ SYSTEMS = (
 )
 
 
+def sampler() -> str:
+    """The sampler the SDK builds from the environment (read here for the report only)."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    arg = os.environ.get("OTEL_TRACES_SAMPLER_ARG")
+    return f"{name}:{arg}" if arg else name
+
+
 async def paired(
-    plan: Plan, workdir: Path, synchronous: str, *, traced: bool = True
+    plan: Plan, workdir: Path, synchronous: str, *, traced: bool = True, lean: bool = True
 ) -> dict[str, Any]:
     """Bare and observed SQLite runs, alternating, so load from elsewhere hits both alike.
     Without `traced`, the observed system logs and counts but has no tracer (the default
-    until an OTLP endpoint is configured)."""
-    name = "traced" if traced else "untraced"
+    until an OTLP endpoint is configured); without `lean`, it traces with the SDK's own
+    tracer and spans even under the default sampler."""
+    name = ("traced" if lean else "traced_sdk") if traced else "untraced"
     bare = Batonflow(
         "paired_bare", f"sqlite:///{workdir / f'paired-bare-{name}.db'}", workdir, synchronous
     )
@@ -669,9 +685,11 @@ async def paired(
         synchronous,
         observed=True,
         traced=traced,
+        lean=lean,
     )
     await bare.setup()
     await observed.setup()
+    tracer = type(observed.telemetry.tracer).__name__ if observed.telemetry else None
     observed.logging(on=False)
 
     async def timed(system: Batonflow, work: str) -> float:
@@ -724,6 +742,8 @@ async def paired(
         "target_per_step_max": TARGETS["observed_over_bare_per_step_max"],
         "met": ratio <= TARGETS["observed_over_bare_per_step_max"],
         "pairs": len(step),
+        "sampler": sampler(),
+        "tracer": tracer,
         "seen": seen,
     }
 
@@ -741,6 +761,9 @@ async def bench(
             log(f"{name}: measuring")
             if name == "observability":
                 extra["observability"] = await paired(plan, workdir, synchronous)
+                extra["observability_sdk_spans"] = await paired(
+                    plan, workdir, synchronous, lean=False
+                )
                 extra["observability_untraced"] = await paired(
                     plan, workdir, synchronous, traced=False
                 )

@@ -1,9 +1,12 @@
 """An attempt's telemetry: its log context (tenant, run, step, attempt, trace) stays inside its
-task, its span is a child of the run's carried trace context, and its end is logged."""
+task, its span is a child of the run's carried trace context and reaches the exporter as it
+ends, and its `step.attempt` line is written once its outcome's event is committed."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import structlog
@@ -11,11 +14,10 @@ from dirty_equals import IsFloat, IsStr
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.events.bus import EventBus
+from batonflow.events.contracts import StoredEvent
 from batonflow.settings import Settings
-from batonflow.store.db import Conn, Database
 from batonflow.telemetry import traces
 from batonflow.telemetry.logs import get_logger
 from batonflow.telemetry.process import Telemetry, build_telemetry
@@ -23,6 +25,11 @@ from batonflow.workflows.attempts import Claim, Outcome
 from tests.telemetry.conftest import Capture
 
 ERROR = {"code": "step_failed", "message": "the ledger is locked", "details": {}}
+
+
+def committed(type_: str, key: str = "draft", **data: Any) -> StoredEvent:
+    """An event as the executor publishes it after its commit."""
+    return StoredEvent(1, type_, 1, "tenant-1", "run-1", 1, key, data, datetime.now(UTC))
 
 
 async def test_an_attempt_logs_and_traces_as_a_child_of_its_run(capture: Capture) -> None:
@@ -41,6 +48,9 @@ async def test_an_attempt_logs_and_traces_as_a_child_of_its_run(capture: Capture
     structlog.contextvars.clear_contextvars()
     await asyncio.create_task(attempt())
     assert structlog.contextvars.get_contextvars() == {}  # the attempt's context stayed in its task
+    bus = EventBus()
+    async with bus.observing(telemetry.lines.observe):
+        bus.publish([committed("step.failed", attempt=2, error=ERROR, retry_in=1.0)])
     telemetry.close()
     run, step = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
     context = {
@@ -94,19 +104,14 @@ async def test_the_default_telemetry_records_no_spans() -> None:
     structlog.contextvars.clear_contextvars()
 
 
-async def test_an_attempt_s_report_waits_for_a_commit_and_names_the_ids_its_children_saw(
-    capture: Capture, engine: AsyncEngine
+async def test_spans_reach_the_exporter_as_they_end_and_the_line_waits_for_the_commit(
+    capture: Capture,
 ) -> None:
-    """The report (log line, span end) runs when the executor's database next commits a write
-    (SQLite: while the commit is on disk; PostgreSQL: on the loop's next turn). The spans are
-    recorded after the fact with the ids their children and log lines saw, and their times."""
+    """Spans are the SDK's own: the exporter has each as it ends, with the ids its children and
+    log lines saw. The attempt's line is written from the committed event, with those ids."""
     captured = capture(Settings())
     exporter = InMemorySpanExporter()
     telemetry = build_telemetry(Settings(), span_exporter=exporter)
-    db = Database(engine)
-    if db.threaded:
-        db.committing = telemetry.committing  # as the executor hooks it
-        telemetry.flush_at_commits = True
     with traces.starting_run(telemetry.tracing, "outreach") as start:
         carried = start.carrier
     claim = Claim("run-1", "draft", "tenant-1", "agent", 1, 1, "version-1", ctx=carried)
@@ -116,7 +121,7 @@ async def test_an_attempt_s_report_waits_for_a_commit_and_names_the_ids_its_chil
         with telemetry.attempt(claim) as seen:
             step = trace.get_current_span().get_span_context()
             seen_ids["step"] = (step.trace_id, step.span_id)
-            with traces.span(telemetry.tracer, "agent writer.draft", whole=True):
+            with telemetry.tracer.start_as_current_span("agent writer.draft"):
                 agent = trace.get_current_span().get_span_context()
                 seen_ids["agent"] = (agent.trace_id, agent.span_id)
                 get_logger("batonflow.agents").info("drafting")
@@ -124,17 +129,7 @@ async def test_an_attempt_s_report_waits_for_a_commit_and_names_the_ids_its_chil
 
     await asyncio.create_task(attempt())
     assert [line["event"] for line in captured.lines()] == ["drafting"]
-    assert [s.name for s in exporter.get_finished_spans()] == ["run outreach"]
-
-    async def nothing(conn: Conn) -> None:
-        await conn.execute(text("SELECT 1"))
-
-    await db.write(nothing)  # SQLite: the thread has the loop flush as it commits
-    if not db.threaded:
-        await asyncio.sleep(0)  # PostgreSQL: the flush comes on the loop's next turn
-    db.close()
     run, agent, step = exporter.get_finished_spans()
-    assert [line["event"] for line in captured.lines()] == ["drafting", "step.attempt"]
     assert (step.name, step.context.trace_id, step.context.span_id) == (
         "step draft",
         *seen_ids["step"],
@@ -163,31 +158,68 @@ async def test_an_attempt_s_report_waits_for_a_commit_and_names_the_ids_its_chil
     assert step.resource.attributes["service.name"] == "batonflow"
     assert step.instrumentation_scope is not None
     assert step.instrumentation_scope.name == "batonflow"
-    assert captured.lines(event="step.attempt")[0]["span_id"] == f"{step.context.span_id:016x}"
+
+    telemetry.lines.observe([committed("step.completed", attempt=1, duration_ms=1.0)])
+    assert [line["event"] for line in captured.lines()] == ["drafting", "step.attempt"]
+    assert captured.lines(event="step.attempt")[0] == {
+        "time": IsStr(),
+        "level": "info",
+        "event": "step.attempt",
+        "logger": "batonflow.executor",
+        "tenant_id": "tenant-1",
+        "run_id": "run-1",
+        "step_id": "draft",
+        "attempt": 1,
+        "status": "succeeded",
+        "duration_ms": IsFloat(ge=0),
+        "kind": "agent",
+        "trace_id": f"{step.context.trace_id:032x}",
+        "span_id": f"{step.context.span_id:016x}",
+    }
     telemetry.close()
 
 
-async def test_without_a_commit_the_report_runs_within_the_flush_delay_and_at_close(
+async def test_only_committed_outcomes_of_attempts_ended_here_are_logged(
     capture: Capture,
 ) -> None:
+    """A rejected outcome commits no event, so its attempt writes no line; an event this
+    process's attempts did not make (a review decided, a map item) writes none either."""
     captured = capture(Settings())
-    telemetry = Telemetry(flush_at_commits=True)
-    claim = Claim("run-1", "draft", "tenant-1", "agent", 1, 1, "version-1")
+    telemetry = Telemetry()
 
-    async def attempt(outcome: str) -> None:
+    async def attempt(key: str, outcome: str) -> None:
+        claim = Claim("run-1", key, "tenant-1", "tool", 1, 1, "version-1")
         with telemetry.attempt(claim) as seen:
-            seen.ended(Outcome("run-1", "draft", 1, "w1", outcome), None)
+            seen.ended(Outcome("run-1", key, 1, "w1", outcome), None)  # type: ignore[arg-type]
 
-    await asyncio.create_task(attempt("succeeded"))
-    assert captured.lines() == []
-    await asyncio.sleep(Telemetry.FLUSH_WITHIN * 3)
-    assert [line["status"] for line in captured.lines()] == ["succeeded"]
-    await asyncio.create_task(attempt("failed"))
-    telemetry.close()
-    assert [line["status"] for line in captured.lines()] == ["succeeded", "failed"]
+    await asyncio.create_task(attempt("rejected", "succeeded"))  # its event never comes
+    await asyncio.create_task(attempt("quiet", "skipped"))
+    telemetry.lines.observe(
+        [
+            committed("step.completed", key="decided", attempt=1, duration_ms=0.0),
+            committed("step.skipped", key="quiet", reason="when: false"),
+            committed("step.skipped", key="quiet", reason="when: false"),  # (logged once)
+        ]
+    )
+    assert captured.lines() == [
+        {
+            "time": IsStr(),
+            "level": "info",
+            "event": "step.attempt",
+            "logger": "batonflow.executor",
+            "tenant_id": "tenant-1",
+            "run_id": "run-1",
+            "step_id": "quiet",
+            "attempt": 1,
+            "status": "skipped",
+            "duration_ms": IsFloat(ge=0),
+            "kind": "tool",
+        }
+    ]
+    structlog.contextvars.clear_contextvars()
 
 
-async def test_an_exception_out_of_a_late_span_is_recorded_at_once() -> None:
+async def test_an_exception_out_of_an_attempt_is_recorded_on_its_spans() -> None:
     exporter = InMemorySpanExporter()
     telemetry = build_telemetry(Settings(), span_exporter=exporter)
     claim = Claim("run-1", "draft", "tenant-1", "agent", 1, 1, "version-1")
@@ -195,13 +227,13 @@ async def test_an_exception_out_of_a_late_span_is_recorded_at_once() -> None:
     async def attempt() -> None:
         with (
             telemetry.attempt(claim),
-            traces.span(telemetry.tracer, "agent writer.draft", whole=True),
+            telemetry.tracer.start_as_current_span("agent writer.draft"),
         ):
             raise LookupError("no such lead")
 
     with pytest.raises(LookupError):
         await asyncio.create_task(attempt())
-    agent, step = exporter.get_finished_spans()  # both ended without waiting for a flush
+    agent, step = exporter.get_finished_spans()
     for span in (agent, step):
         assert (span.status.status_code, span.status.description) == (
             StatusCode.ERROR,
@@ -212,23 +244,31 @@ async def test_an_exception_out_of_a_late_span_is_recorded_at_once() -> None:
     telemetry.close()
 
 
-@pytest.mark.parametrize("sampler", ["always_on", "parentbased_always_off"])
-async def test_other_samplers_get_the_sdk_s_own_spans(
-    sampler: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("sampler", "arg", "kept"),
+    [
+        ("always_on", None, ["agent writer.draft", "step draft"]),
+        ("parentbased_always_off", None, []),
+        ("parentbased_traceidratio", "0", []),
+        ("parentbased_traceidratio", "1", ["agent writer.draft", "step draft"]),
+    ],
+)
+async def test_the_configured_sampler_decides(
+    sampler: str, arg: str | None, kept: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    if arg is not None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", arg)
     exporter = InMemorySpanExporter()
     telemetry = build_telemetry(Settings(), span_exporter=exporter)
     claim = Claim("run-1", "draft", "tenant-1", "agent", 1, 1, "version-1")
 
     async def attempt() -> None:
         with telemetry.attempt(claim) as seen:
-            assert seen.late is None
-            with traces.span(telemetry.tracer, "agent writer.draft", whole=True):
+            with telemetry.tracer.start_as_current_span("agent writer.draft"):
                 pass
             seen.ended(Outcome("run-1", "draft", 1, "w1", "succeeded"), None)
 
     await asyncio.create_task(attempt())
     telemetry.close()
-    names = [s.name for s in exporter.get_finished_spans()]
-    assert names == (["agent writer.draft", "step draft"] if sampler == "always_on" else [])
+    assert [s.name for s in exporter.get_finished_spans()] == kept

@@ -104,7 +104,7 @@ def test_spans_are_exported_over_otlp_http_to_the_configured_collector(
     assert tracing.enabled
     with (
         tracing.tracer.start_as_current_span("POST /api/v1/runs") as request,
-        traces.starting_run(tracing, "quick") as start,  # a late span, handed over whole
+        traces.starting_run(tracing, "quick") as start,
     ):
         pass
     tracing.shutdown()  # flushes the batch

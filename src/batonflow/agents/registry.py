@@ -15,7 +15,6 @@ from batonflow.agents.agent import Agent, CallContext, Capability
 from batonflow.agents.breaker import CircuitBreaker
 from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
-from batonflow.telemetry import traces
 from batonflow.telemetry.traces import NO_TRACER
 
 BASE_STEP_KINDS = ("agent", "tool", "review", "input", "map", "workflow")
@@ -122,7 +121,7 @@ class Registry:
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from None
         attributes = {"batonflow.agent": capability.agent, "batonflow.capability": name}
-        with traces.span(self.tracer, f"agent {name}", attributes=attributes, whole=True):
+        with self.tracer.start_as_current_span(f"agent {name}", attributes=attributes):
             return await self._call(name, capability, parsed, ctx, timeout)
 
     async def _call(

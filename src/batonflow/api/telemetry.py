@@ -76,10 +76,7 @@ class RequestTelemetry:
         parent = traces.parent(
             {"traceparent": traceparent.decode("latin-1")} if traceparent else {}
         )
-        tracing = self.telemetry.tracing
-        # A late span (recorded whole as the request ends) where the SDK's decision is known
-        # ahead; else the SDK's own span, whose name and attributes are set the same way.
-        span, late = tracing.begin(method, kind=SpanKind.SERVER, context=parent)
+        span = self.telemetry.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
         token = otel_context.attach(set_span_in_context(span))
         failure: Status | None = None
         try:
@@ -105,19 +102,24 @@ class RequestTelemetry:
             )
         finally:
             otel_context.detach(token)
-            if late is not None or span.is_recording():
+            if span.is_recording():
                 route = route_of(scope)
-                attributes = {
-                    "http.request.method": method,
-                    "http.route": route,
-                    "url.path": scope["path"],
-                    "http.response.status_code": status,
-                    "batonflow.request_id": request_id,
-                    **_who(),
-                }
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "url.path": scope["path"],
+                        "http.response.status_code": status,
+                        "batonflow.request_id": request_id,
+                        **_who(),
+                    }
+                )
                 if failure is None and status >= 500:
                     failure = Status(StatusCode.ERROR)
-                traces.finish(span, late, None, attributes, failure, f"{method} {route}")
+                if failure is not None:
+                    span.set_status(failure)
+            span.end()
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**outer)
 

@@ -38,7 +38,6 @@ from batonflow.llm.records import CallRecord
 from batonflow.llm.repair import check_output, gave_up, invalid, reask
 from batonflow.llm.retries import Breakers, Retrier, RetryPolicy
 from batonflow.llm.routing import Hops, ModelSource, Router
-from batonflow.telemetry import traces
 from batonflow.telemetry.traces import NO_TRACER
 
 Publish = Callable[[dict[str, Any]], None]
@@ -138,7 +137,7 @@ class Gateway:
         if output_model is not None and request.output_schema is None:
             request = request.model_copy(update={"output_schema": output_model.model_json_schema()})
         route, chain = self.router.resolve(target)
-        with traces.span(self.tracer, f"llm {target or self.config.default}") as span:
+        with self.tracer.start_as_current_span(f"llm {target or self.config.default}") as span:
             if span.is_recording():
                 span.set_attributes(
                     {
@@ -153,7 +152,7 @@ class Gateway:
             recorded = [] if calls is None else calls
             for hop, name in enumerate(chain):
                 try:
-                    with traces.span(self.tracer, f"llm hop {name}") as hop_span:
+                    with self.tracer.start_as_current_span(f"llm hop {name}") as hop_span:
                         if hop_span.is_recording():
                             provider, model = split_name(name)
                             hop_span.set_attributes(

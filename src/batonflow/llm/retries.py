@@ -22,7 +22,6 @@ from batonflow.agents.breaker import CircuitBreaker
 from batonflow.errors import ModelError, ModelRateLimited, ModelTimeout, StepTimeout
 from batonflow.llm.messages import ModelRequest, ModelResponse
 from batonflow.llm.model import Model, TextSink
-from batonflow.telemetry import traces
 
 
 class Breakers:
@@ -155,7 +154,7 @@ class Retrier:
     ) -> ModelResponse:
         """One attempt, held to its timeout."""
         timeout = self.timeout(deadline)
-        with traces.span(self.tracer, f"llm try {number}") as span:
+        with self.tracer.start_as_current_span(f"llm try {number}") as span:
             try:
                 async with asyncio.timeout(timeout):
                     response = await model.request(request, timeout=timeout, on_text=on_text)

@@ -343,9 +343,6 @@ class Database:
         # Set by `Tracing.instrument_database`: a span for each write transaction of the
         # database thread made inside a trace (statements there bypass SQLAlchemy's events).
         self.tracer: Tracer | None = None
-        # Called in the database thread as each write transaction starts its commit (the
-        # executor hands its telemetry's `committing` here: reports run while the disk works).
-        self.committing: Callable[[], None] | None = None
         if is_sqlite(engine):
             synchronous = sqlite_synchronous
             url = engine.url.set(drivername="sqlite")
@@ -407,9 +404,6 @@ class Database:
             if raw.in_transaction:
                 raw.rollback()
             raise
-        committing = self.committing
-        if committing is not None and not readonly:
-            committing()
         if connection.in_transaction():
             connection.commit()
         if raw.in_transaction:

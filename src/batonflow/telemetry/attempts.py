@@ -1,0 +1,169 @@
+"""What a step attempt reports: its span and log context while it runs, its line once its outcome
+is committed.
+
+`AttemptSeen` wraps one attempt in its own task (`Telemetry.attempt`): it binds the attempt's
+log context (tenant, run, step, attempt), starts the attempt's span as a child of the trace
+context the run carries, and ends it, with the outcome's status, when `ended` is called.
+
+`AttemptLines` writes the `step.attempt` line from the committed events on the bus
+(`step.completed`, `step.failed`, `step.skipped`), so a line says what was checkpointed, once;
+an attempt whose outcome was rejected (its lease was lost) writes none. What only the attempt
+knew (its kind, its duration, its span's ids) is left for the line by `ended`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry.trace import INVALID_SPAN, SpanContext, Status, StatusCode, set_span_in_context
+
+from batonflow.events.contracts import StoredEvent
+from batonflow.telemetry import traces
+from batonflow.telemetry.logs import get_logger
+from batonflow.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    from batonflow.workflows.attempts import Claim, Outcome
+    from batonflow.workflows.checkpoint import SpecCache
+    from batonflow.workflows.spec import WorkflowSpec
+
+log = get_logger("batonflow.executor")
+STATUSES = {"step.completed": "succeeded", "step.failed": "failed", "step.skipped": "skipped"}
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """What an attempt leaves for its line: known only where it ran."""
+
+    attempt: int
+    kind: str
+    duration_ms: float
+    span: SpanContext | None
+
+
+class AttemptLines:
+    """The `step.attempt` lines, from committed events (a bus observer)."""
+
+    LIMIT = 10_000  # ended attempts whose outcome never commits here (rejected, dropped)
+
+    def __init__(self) -> None:
+        self._ended: dict[tuple[str, str], Ended] = {}
+
+    def ended(self, run_id: str, key: str, seen: Ended) -> None:
+        if len(self._ended) >= self.LIMIT:
+            self._ended.clear()
+        self._ended[(run_id, key)] = seen
+
+    def observe(self, events: Sequence[StoredEvent]) -> None:
+        """Log the end of each attempt ended in this process whose outcome `events` commit.
+        (INFO even when it failed: retries are the policy working; the run's end is reported,
+        and an exception nobody expected is logged at ERROR where it is caught.)"""
+        for item in events:
+            status = STATUSES.get(item.type)
+            if status is None:
+                continue
+            seen = self._ended.pop((item.run_id, item.step_key or ""), None)
+            if seen is None:  # not an attempt of this process (a review decided, a map item)
+                continue
+            fields: dict[str, Any] = {
+                "tenant_id": item.tenant_id,
+                "run_id": item.run_id,
+                "step_id": item.step_key,
+                "attempt": seen.attempt,
+                "status": status,
+                "duration_ms": seen.duration_ms,
+                "kind": seen.kind,
+            }
+            error = item.data.get("error")
+            if error:
+                fields["error_code"] = error.get("code")
+                fields["error"] = error.get("message")
+            if seen.span is not None:
+                fields["trace_id"] = format(seen.span.trace_id, "032x")
+                fields["span_id"] = format(seen.span.span_id, "016x")
+            log.info("step.attempt", **fields)
+
+
+@dataclass
+class AttemptSeen:
+    """One attempt's telemetry, as a `with` block; `ended` reports how it went. (A class rather
+    than a generator's context manager: it wraps every attempt.)"""
+
+    tracer: Any
+    metrics: Metrics
+    lines: AttemptLines
+    specs: SpecCache | None
+    claim: Claim
+    span: Any = INVALID_SPAN  # the attempt's span, current inside the block
+    named: bool = False  # the span has the workflow's id and version already
+    started: float = field(default_factory=time.perf_counter)
+    _ended: bool = False
+    _token: Any = None
+
+    def __enter__(self) -> AttemptSeen:
+        claim, specs = self.claim, self.specs
+        spec = specs.cached(claim.workflow_version_pk) if specs is not None else None
+        if spec is not None:
+            self.metrics.learn(claim.run_id, claim.tenant_id, spec)
+        structlog.contextvars.bind_contextvars(
+            tenant_id=claim.tenant_id,
+            run_id=claim.run_id,
+            step_id=claim.key,
+            attempt=claim.attempt,
+        )
+        if self.tracer is traces.NO_TRACER:
+            return self  # the invalid span records nothing, so there is nothing to end
+        attributes: dict[str, Any] = {
+            "batonflow.tenant_id": claim.tenant_id,
+            "batonflow.run_id": claim.run_id,
+            "batonflow.step.key": claim.key,
+            "batonflow.step.kind": claim.kind,
+            "batonflow.step.attempt": claim.attempt,
+        }
+        if spec is not None:
+            attributes["batonflow.workflow.id"] = spec.id
+            attributes["batonflow.workflow.version"] = spec.version
+            self.named = True
+        self.span = self.tracer.start_span(
+            f"step {claim.key}", context=traces.parent(claim.ctx), attributes=attributes
+        )
+        self._token = otel_context.attach(set_span_in_context(self.span))
+        return self
+
+    def __exit__(self, _kind: Any, exc: BaseException | None, _tb: Any) -> None:
+        if self._token is None:
+            return
+        otel_context.detach(self._token)
+        if self._ended:
+            return
+        if exc is not None:
+            traces.record_failure(self.span, exc)
+        self.span.end()
+
+    def ended(self, outcome: Outcome, spec: WorkflowSpec | None) -> None:
+        """Call once the outcome is queued for its checkpoint: ends the span with the outcome's
+        status, and leaves what the attempt's line needs for when the outcome commits."""
+        self._ended = True
+        duration = round((time.perf_counter() - self.started) * 1000, 3)
+        span = self.span
+        recording = span.is_recording()
+        if recording:
+            error = outcome.error or {}
+            attributes: dict[str, Any] = {"batonflow.step.status": outcome.status}
+            if spec is not None and not self.named:
+                attributes["batonflow.workflow.id"] = spec.id
+                attributes["batonflow.workflow.version"] = spec.version
+            if error:
+                attributes["batonflow.error.code"] = error.get("code", "")
+            span.set_attributes(attributes)
+            if outcome.status == "failed":
+                span.set_status(Status(StatusCode.ERROR, error.get("message")))
+            span.end()
+        claim, context = self.claim, span.get_span_context()
+        ended = Ended(claim.attempt, claim.kind, duration, context if context.is_valid else None)
+        self.lines.ended(claim.run_id, claim.key, ended)
