@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
 from batonflow.api.body import Body
 from batonflow.api.cursors import decode_cursor, encode_cursor
@@ -211,8 +209,7 @@ def _request_hash(body: StartRun) -> str:
 
 
 async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) -> RunDetail | None:
-    async with state.read() as conn:
-        found = await run_pages.by_idempotency_key(conn, tenant_id, key)
+    found = await state.query(lambda conn: run_pages.by_idempotency_key(conn, tenant_id, key))
     if found is None:
         return None
     run_id, stored_hash = found
@@ -267,8 +264,9 @@ async def start_run(
 
             row = await state.transact(work)
             run_span.started(row)
-    except (IntegrityError, sqlite3.IntegrityError):
-        # Another request with the same key committed first: answer with its run.
+    except Conflict:
+        # Another request with the same key committed first (a lost unique race): answer with
+        # its run.
         if idempotency_key is None:
             raise
         replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
@@ -334,9 +332,12 @@ async def list_attempts(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> AttemptList:
     """Every finished attempt of the run's steps: worker, duration, error, idempotency key."""
-    async with state.read() as conn:
+
+    async def work(conn: Conn) -> list[dict[str, Any]]:
         await run_store.get_run(conn, caller.tenant_id, run_id)
-        rows = await run_store.list_attempts(conn, caller.tenant_id, run_id)
+        return await run_store.list_attempts(conn, caller.tenant_id, run_id)
+
+    rows = await state.query(work)
     return AttemptList(
         items=[AttemptOut.model_validate({k: a[k] for k in AttemptOut.model_fields}) for a in rows]
     )
@@ -347,9 +348,12 @@ async def list_llm_calls(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> LlmCallList:
     """The run's model calls (one per route hop): tokens, exact cost, latency, status."""
-    async with state.read() as conn:
+
+    async def work(conn: Conn) -> list[dict[str, Any]]:
         await run_store.get_run(conn, caller.tenant_id, run_id)
-        rows = await call_store.list_calls(conn, caller.tenant_id, run_id)
+        return await call_store.list_calls(conn, caller.tenant_id, run_id)
+
+    rows = await state.query(work)
     items = [ModelCall.model_validate(row) for row in rows]
     return LlmCallList(
         items=items,
