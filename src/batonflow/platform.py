@@ -39,7 +39,7 @@ from batonflow.llm.gateway import Gateway
 from batonflow.llm.registry import build_gateway
 from batonflow.settings import Settings
 from batonflow.store import migrate
-from batonflow.store.db import Conn, Database, create_engine
+from batonflow.store.db import Conn, Database, Hooks, create_engine
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.telemetry.process import Telemetry, build_telemetry
 from batonflow.telemetry.traces import NO_TRACER
@@ -151,12 +151,16 @@ async def open_platform(
             settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         stack.push_async_callback(engine.dispose)
-        db = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        # A span per write transaction of a SQLite database thread, inside a trace.
+        tracer = telemetry.tracer if telemetry.tracing.enabled else None
+        db = Database(
+            engine, sqlite_synchronous=settings.sqlite_synchronous, hooks=Hooks(tracer=tracer)
+        )
         stack.callback(db.close)
-        writer = Database(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        writer = Database(
+            engine, sqlite_synchronous=settings.sqlite_synchronous, hooks=Hooks(tracer=tracer)
+        )
         stack.callback(writer.close)
-        for database in (db, writer):
-            telemetry.tracing.instrument_database(database)
         await migrate.ensure_current(engine, migration_branches(enabled))
         gateway = build_gateway(settings, DatabaseLedger(db), tracer=telemetry.tracer)
         stack.push_async_callback(gateway.aclose)

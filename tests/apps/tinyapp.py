@@ -24,6 +24,7 @@ from batonflow.agents.agent import Agent, CallContext
 from batonflow.api.deps import State, require
 from batonflow.apps.app import App, Page
 from batonflow.auth.scopes import Principal
+from batonflow.store.db import Conn
 from batonflow.store.migrate import Branch
 
 HERE = Path(__file__).parent
@@ -73,25 +74,31 @@ def router() -> APIRouter:
     async def add_note(
         state: State, caller: Annotated[Principal, require("runs:write")], body: NoteIn
     ) -> Note:
-        async with state.write() as conn:
+
+        async def add(conn: Conn) -> Note:
             count = await conn.scalar(
                 sa.select(sa.func.count()).where(notes.c.tenant_id == caller.tenant_id)
             )
             note = Note(id=int(count) + 1, text=body.text)
             await conn.execute(notes.insert().values(tenant_id=caller.tenant_id, **note.model_dump()))
-        return note
+            return note
+
+        return await state.transact(add)
 
     @api.get("/notes")
     async def list_notes(
         state: State, caller: Annotated[Principal, require("runs:read")]
     ) -> dict[str, object]:
-        async with state.read() as conn:
+
+        async def notes_of_tenant(conn: Conn) -> list[Note]:
             rows = await conn.execute(
                 sa.select(notes.c.id, notes.c.text)
                 .where(notes.c.tenant_id == caller.tenant_id)
                 .order_by(notes.c.id)
             )
-            items = [Note(id=row.id, text=row.text) for row in rows]
+            return [Note(id=row.id, text=row.text) for row in rows]
+
+        items = await state.query(notes_of_tenant)
         greeting = state.apps.settings_of("tiny").greeting
         return {"greeting": greeting, "items": [item.model_dump() for item in items]}
 

@@ -143,7 +143,7 @@ def _document(router: APIRouter) -> None:
         if methods & {"POST", "PUT", "PATCH"}:
             wanted |= {413}
         if methods & {"POST", "PUT", "PATCH", "DELETE"}:
-            wanted |= {409}  # a state that forbids the change, or a lost race (IntegrityError)
+            wanted |= {409}  # a state that forbids the change, or a lost unique race
         if scope is not None:
             wanted |= {401, 403, 404}
             route.openapi_extra = {**(route.openapi_extra or {}), "x-scope": scope}
@@ -184,8 +184,10 @@ def create_app(
                 settings, telemetry=observed, watch=True, limiter=limiter, apps=enabled
             ) as platform:
                 state = ApiState(platform=platform, limiter=limiter)
-                await app_workflows.install_everywhere(
-                    state.write, enabled, platform.registry, state.now()
+                await state.transact(
+                    lambda conn: app_workflows.install_everywhere(
+                        conn, enabled, platform.registry, state.now()
+                    )
                 )
                 if run_executor:
                     state.executor = platform.executor()

@@ -7,8 +7,7 @@ scope is also written into the OpenAPI description of every route that uses it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import structlog
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import Registry
 from batonflow.apps.app import Apps
@@ -28,7 +27,7 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.events.run_tail import RunFeeds
 from batonflow.llm.gateway import Gateway
 from batonflow.settings import Settings
-from batonflow.store.db import Conn, Database, reading
+from batonflow.store.db import Conn, Database
 from batonflow.telemetry.process import Telemetry
 from batonflow.workflows.checkpoint import SpecCache
 
@@ -99,27 +98,17 @@ class ApiState:
     def now() -> datetime:
         return datetime.now(UTC)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that commits when the block ends (the edge owns the transaction)."""
-        async with self.engine.begin() as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with reading(self.engine) as conn:
-            yield conn
-
     async def transact(self, work: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run `work` in a write transaction and commit it. On SQLite it runs whole in the
-        database thread the in-process executor's checkpoints use, so a burst of writes (runs
-        started) queues with them instead of waiting on SQLite's write lock."""
+        """Run `work` in a write transaction and commit it (the edge owns the transaction). On
+        SQLite it runs whole in the database thread the in-process executor's checkpoints use,
+        so a burst of writes (runs started) queues with them instead of waiting on SQLite's
+        write lock. A unique constraint that loses a race is a `Conflict` (409)."""
         return await self.platform.write(work)
 
     async def query(self, work: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run `work` in a read transaction. On SQLite the whole transaction runs in the
+        """Run `work` in a read-only transaction. On SQLite the whole transaction runs in the
         database thread in one hop (each statement through the async driver costs a thread
-        hop), which is what the hot endpoints (get a run, list runs, authenticate) use."""
+        hop) and never takes the write lock."""
         return await self.db.read(work)
 
     def committed(self, events: Iterable[StoredEvent]) -> None:

@@ -9,14 +9,12 @@ routing-level answers (unknown path, wrong method).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batonflow import errors
@@ -100,15 +98,6 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _integrity(_request: Request, _exc: Exception) -> JSONResponse:
-    # A unique constraint lost a race with a concurrent request (e.g. two new versions of one
-    # prompt at once). Nothing was stored; the same request again will see the winner.
-    return JSONResponse(
-        envelope("conflict", "a concurrent change to the same object won; send the request again"),
-        status_code=409,
-    )
-
-
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
@@ -125,6 +114,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.BatonflowError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(IntegrityError, _integrity)
-    # The same race, from a statement the SQLite database thread ran on sqlite3 directly.
-    app.add_exception_handler(sqlite3.IntegrityError, _integrity)

@@ -6,8 +6,6 @@ that changes a workflow must give it a new version, or storing it is a `Conflict
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from batonflow.apps.app import Apps
@@ -43,14 +41,10 @@ async def install(
 
 
 async def install_everywhere(
-    write: Callable[[], AbstractAsyncContextManager[Conn]],
-    apps: Apps,
-    catalog: Catalog,
-    now: datetime,
+    conn: Conn, apps: Apps, catalog: Catalog, now: datetime
 ) -> list[workflow_store.VersionRow]:
     """Store the apps' workflows in every tenant (on start-up), in one transaction."""
-    async with write() as conn:
-        stored = []
-        for tenant_id in await list_tenant_ids(conn):
-            stored += await install(conn, tenant_id, apps, catalog, now)
-        return stored
+    stored = []
+    for tenant_id in await list_tenant_ids(conn):
+        stored += await install(conn, tenant_id, apps, catalog, now)
+    return stored

@@ -11,7 +11,7 @@
                   POST                       the HTTP client call (aiohttp / httpx)
       <database statements>                  SQLAlchemy's events, where the async engine runs them;
                                              a TRANSACTION span for each write the SQLite database
-                                             thread runs inside a trace (`instrument_database`)
+                                             thread runs inside a trace (`store.db.Hooks`, built by the platform)
 
 Spans are sampled by the provider's sampler (`OTEL_TRACES_SAMPLER`, by default parent-based
 and always on) and handed to a `BatchSpanProcessor`, which exports from its own thread. Under the
@@ -136,13 +136,6 @@ class Tracing:
         event.listen(sync, "before_cursor_execute", before)
         event.listen(sync, "after_cursor_execute", after)
         event.listen(sync, "handle_error", failed)
-
-    def instrument_database(self, db: Any) -> None:
-        """A span for each write transaction a `store.db.Database` runs in its SQLite thread
-        inside a trace (one span per transaction: its statements run on the sqlite3
-        connection, where SQLAlchemy's events do not see them). Reads there stay unspanned."""
-        if self.enabled:
-            db.tracer = self.tracer
 
     def instrument_http_clients(self) -> None:
         """Spans for outgoing HTTP calls (the model providers' SDKs use aiohttp and httpx).

@@ -124,8 +124,9 @@ async def list_users(
 ) -> UserList:
     """The tenant's users, oldest first, a page at a time."""
     after = _after(cursor)
-    async with state.read() as conn:
-        rows = await accounts.list_users(conn, caller.tenant_id, limit=limit + 1, after=after)
+    rows = await state.query(
+        lambda conn: accounts.list_users(conn, caller.tenant_id, limit=limit + 1, after=after)
+    )
     items, next_cursor = _page(rows, limit)
     return UserList(
         items=[UserDetail.model_validate(row) for row in items], next_cursor=next_cursor
@@ -135,17 +136,18 @@ async def list_users(
 @router.get("/users/{user_id}", status_code=200, response_model=UserDetail)
 async def get_user(user_id: str, caller: Admin, state: State) -> UserDetail:
     """One user of the tenant."""
-    async with state.read() as conn:
-        return UserDetail.model_validate(await accounts.get_user(conn, caller.tenant_id, user_id))
+    row = await state.query(lambda conn: accounts.get_user(conn, caller.tenant_id, user_id))
+    return UserDetail.model_validate(row)
 
 
 @router.patch("/users/{user_id}", status_code=200, response_model=UserDetail, responses=CONFLICT)
 async def update_user(user_id: str, body: UserChange, caller: Admin, state: State) -> UserDetail:
     """Change a user's role, or deactivate or reactivate them. The last active admin stays."""
-    async with state.write() as conn:
-        row = await accounts.update_user(
+    row = await state.transact(
+        lambda conn: accounts.update_user(
             conn, caller.tenant_id, user_id, role=body.role, active=body.active, now=state.now()
         )
+    )
     return UserDetail.model_validate(row)
 
 
@@ -153,8 +155,8 @@ async def update_user(user_id: str, body: UserChange, caller: Admin, state: Stat
 async def create_api_key(body: ApiKeyCreate, caller: Admin, state: State) -> ApiKeyCreated:
     """A new API key for machine clients, with scopes the creator holds and an optional expiry.
     The key is in this response only."""
-    async with state.write() as conn:
-        row, key = await accounts.create_api_key(
+    row, key = await state.transact(
+        lambda conn: accounts.create_api_key(
             conn,
             caller,
             name=body.name,
@@ -162,6 +164,7 @@ async def create_api_key(body: ApiKeyCreate, caller: Admin, state: State) -> Api
             expires_in_days=body.expires_in_days,
             now=state.now(),
         )
+    )
     return ApiKeyCreated.model_validate({**row, "key": key})
 
 
@@ -172,8 +175,9 @@ async def list_api_keys(
     """The tenant's API keys, oldest first, a page at a time, revoked ones included; never the
     keys themselves."""
     after = _after(cursor)
-    async with state.read() as conn:
-        rows = await accounts.list_api_keys(conn, caller.tenant_id, limit=limit + 1, after=after)
+    rows = await state.query(
+        lambda conn: accounts.list_api_keys(conn, caller.tenant_id, limit=limit + 1, after=after)
+    )
     items, next_cursor = _page(rows, limit)
     return ApiKeyList(
         items=[ApiKeyOut.model_validate(row) for row in items], next_cursor=next_cursor
@@ -183,8 +187,9 @@ async def list_api_keys(
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response)
 async def revoke_api_key(key_id: str, caller: Admin, state: State) -> Response:
     """Revoke an API key: it is refused from the next request on."""
-    async with state.write() as conn:
-        await accounts.revoke_api_key(conn, caller.tenant_id, key_id, state.now())
+    await state.transact(
+        lambda conn: accounts.revoke_api_key(conn, caller.tenant_id, key_id, state.now())
+    )
     return Response(status_code=204)
 
 
@@ -199,10 +204,11 @@ async def create_invitation(
 ) -> InvitationCreated:
     """Invite an email address to join the tenant with a role. The token is in this response
     only; it expires after `BATONFLOW_INVITATION_SECONDS`."""
-    async with state.write() as conn:
-        row, token = await accounts.create_invitation(
+    row, token = await state.transact(
+        lambda conn: accounts.create_invitation(
             conn, state.settings, caller, email=body.email, role=body.role, now=state.now()
         )
+    )
     return InvitationCreated.model_validate({**row, "token": token})
 
 
@@ -213,10 +219,11 @@ async def list_invitations(
     """The tenant's invitations with their status, oldest first, a page at a time; never the
     tokens."""
     after = _after(cursor)
-    async with state.read() as conn:
-        rows = await accounts.list_invitations(
+    rows = await state.query(
+        lambda conn: accounts.list_invitations(
             conn, caller.tenant_id, state.now(), limit=limit + 1, after=after
         )
+    )
     items, next_cursor = _page(rows, limit)
     return InvitationList(
         items=[InvitationOut.model_validate(row) for row in items], next_cursor=next_cursor
@@ -231,6 +238,7 @@ async def list_invitations(
 )
 async def revoke_invitation(invitation_id: str, caller: Admin, state: State) -> Response:
     """Revoke an invitation that was not accepted yet."""
-    async with state.write() as conn:
-        await accounts.revoke_invitation(conn, caller.tenant_id, invitation_id, state.now())
+    await state.transact(
+        lambda conn: accounts.revoke_invitation(conn, caller.tenant_id, invitation_id, state.now())
+    )
     return Response(status_code=204)

@@ -19,6 +19,7 @@ from batonflow.apps import workflows as app_workflows
 from batonflow.auth import accounts, sessions
 from batonflow.auth.scopes import ROLES, SCOPES, Role
 from batonflow.errors import Unauthenticated
+from batonflow.store.db import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -127,7 +128,8 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
     role). Signs the new user in."""
     await state.limiter.check_global()
     password_hash = await accounts.new_password(state.settings, body.password)
-    async with state.write() as conn:
+
+    async def work(conn: Conn) -> sessions.Session:
         if isinstance(body, RegisterTenant):
             session = await sessions.register_tenant(
                 conn,
@@ -141,17 +143,18 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
             await app_workflows.install(
                 conn, session.user["tenant_id"], state.apps, state.registry, state.now()
             )
-        else:
-            session = await sessions.join_tenant(
-                conn,
-                state.settings,
-                invitation=body.invitation,
-                email=body.email,
-                name=body.name,
-                password_hash=password_hash,
-                now=state.now(),
-            )
-    return SessionOut.of(session)
+            return session
+        return await sessions.join_tenant(
+            conn,
+            state.settings,
+            invitation=body.invitation,
+            email=body.email,
+            name=body.name,
+            password_hash=password_hash,
+            now=state.now(),
+        )
+
+    return SessionOut.of(await state.transact(work))
 
 
 @router.post(
@@ -163,12 +166,12 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
 async def login(body: Login, request: Request, state: State) -> SessionOut:
     """Sign in with email and password: a short-lived access token and a refresh token."""
     await state.limiter.check_login(body.email.strip().lower(), _client_ip(request))
-    async with state.read() as conn:
-        account = await sessions.find_account(conn, body.email)
+    account = await state.query(lambda conn: sessions.find_account(conn, body.email))
     rehash = await sessions.check_password(state.settings, account, body.password)
     assert account is not None  # check_password refuses a missing account
-    async with state.write() as conn:
-        session = await sessions.sign_in(conn, state.settings, account, rehash, state.now())
+    session = await state.transact(
+        lambda conn: sessions.sign_in(conn, state.settings, account, rehash, state.now())
+    )
     return SessionOut.of(session)
 
 
@@ -185,8 +188,9 @@ async def refresh(body: RefreshRequest, request: Request, state: State) -> Sessi
     revokes every token of its sign-in."""
     account = "refresh:" + hashlib.sha256(body.refresh_token.encode()).hexdigest()[:32]
     await state.limiter.check_login(account, _client_ip(request))
-    async with state.write() as conn:
-        outcome = await sessions.refresh(conn, state.settings, body.refresh_token, state.now())
+    outcome = await state.transact(
+        lambda conn: sessions.refresh(conn, state.settings, body.refresh_token, state.now())
+    )
     if isinstance(outcome, Unauthenticated):
         raise outcome  # after the commit: a family revoked for reuse stays revoked
     return SessionOut.of(outcome)
@@ -196,8 +200,7 @@ async def refresh(body: RefreshRequest, request: Request, state: State) -> Sessi
 async def logout(body: RefreshRequest, state: State) -> Response:
     """Sign out: revoke the refresh token and every token of its sign-in."""
     await state.limiter.check_global()
-    async with state.write() as conn:
-        await sessions.logout(conn, body.refresh_token, state.now())
+    await state.transact(lambda conn: sessions.logout(conn, body.refresh_token, state.now()))
     return Response(status_code=204)
 
 
@@ -209,8 +212,7 @@ async def logout(body: RefreshRequest, state: State) -> Response:
 )
 async def me(principal: Caller, state: State) -> MeOut:
     """Who the credentials are: the user or API key, its tenant, roles and scopes."""
-    async with state.read() as conn:
-        found = await sessions.whoami(conn, principal)
+    found = await state.query(lambda conn: sessions.whoami(conn, principal))
     user, key = found["user"], found["api_key"]
     return MeOut(
         kind=principal.kind,

@@ -28,6 +28,7 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.events import run_tail, stream, tenant_tail
 from batonflow.events.contracts import StoredEvent, schemas
+from batonflow.store.db import Conn
 from batonflow.store.runs import get_run
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -199,8 +200,7 @@ async def run_event_stream(
     event's `seq`; resume with `Last-Event-ID` (or `?after=<seq>`). The stream ends once the run
     has ended (after `run.succeeded`, `run.failed`, `run.dead` or `run.cancelled`)."""
     resume = _resume_point(last_event_id, after) or 0
-    async with state.read() as conn:
-        await get_run(conn, caller.tenant_id, run_id)
+    await state.query(lambda conn: get_run(conn, caller.tenant_id, run_id))
     return EventStream(
         run_tail.run_events(
             state.db,
@@ -229,11 +229,14 @@ async def run_event_history(
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="the seq to start after")] = 0,
 ) -> EventPage:
     """The run's stored events after `after`, in `seq` order, at most `limit` of them."""
-    async with state.read() as conn:
+
+    async def work(conn: Conn) -> list[StoredEvent]:
         await get_run(conn, caller.tenant_id, run_id)
-        page = await run_tail.read_run_events(
+        return await run_tail.read_run_events(
             conn, caller.tenant_id, run_id, after_seq=after, limit=limit
         )
+
+    page = await state.query(work)
     next_after = page[-1].seq if len(page) == limit else None
     return EventPage(items=[_out(event) for event in page], next_after=next_after)
 

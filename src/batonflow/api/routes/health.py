@@ -69,8 +69,7 @@ class Status(BaseModel):
 
 
 async def _database(state: ApiState) -> None:
-    async with state.read() as conn:
-        await conn.execute(text("SELECT 1"))
+    await state.query(lambda conn: conn.scalar(text("SELECT 1")))
     branches = migration_branches(state.apps)
     if not await migrate.is_current(state.engine, branches):
         at = await migrate.current(state.engine)
@@ -128,11 +127,12 @@ async def probe(state: ApiState) -> dict[str, Dependency]:
 
 
 async def _database_version(state: ApiState) -> str:
-    async with state.read() as conn:
-        if state.engine.dialect.name == "sqlite":
-            value = await conn.scalar(text("SELECT sqlite_version()"))
-        else:
-            value = await conn.scalar(text("SHOW server_version"))
+    sql = (
+        "SELECT sqlite_version()"
+        if state.engine.dialect.name == "sqlite"
+        else "SHOW server_version"
+    )
+    value = await state.query(lambda conn: conn.scalar(text(sql)))
     return f"{state.engine.dialect.name} {value}"
 
 

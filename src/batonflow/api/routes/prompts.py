@@ -15,6 +15,7 @@ from batonflow.errors import NotFound
 from batonflow.llm import prompts as prompt_service
 from batonflow.llm.prompts import PromptDraft
 from batonflow.store import prompts as prompt_store
+from batonflow.store.db import Conn
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
 MAX_VERSION = 2**31 - 1  # versions are 32-bit integer columns; a larger one cannot exist
@@ -76,10 +77,9 @@ async def create_version(
         system=body.system,
         description=body.description,
     )
-    async with state.write() as conn:
-        row, created = await prompt_service.save(
-            conn, caller.tenant_id, draft, caller.name, state.now()
-        )
+    row, created = await state.transact(
+        lambda conn: prompt_service.save(conn, caller.tenant_id, draft, caller.name, state.now())
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     return _out(row)
@@ -90,8 +90,7 @@ async def list_prompts(
     state: State, caller: Annotated[Principal, require("prompts:read")]
 ) -> PromptList:
     """Each prompt key with its newest version."""
-    async with state.read() as conn:
-        rows = await prompt_store.list_latest(conn, caller.tenant_id)
+    rows = await state.query(lambda conn: prompt_store.list_latest(conn, caller.tenant_id))
     return PromptList(items=[_out(r) for r in rows])
 
 
@@ -100,8 +99,7 @@ async def list_versions(
     state: State, key: str, caller: Annotated[Principal, require("prompts:read")]
 ) -> PromptList:
     """Every version of a prompt, oldest first."""
-    async with state.read() as conn:
-        rows = await prompt_store.list_versions(conn, caller.tenant_id, key)
+    rows = await state.query(lambda conn: prompt_store.list_versions(conn, caller.tenant_id, key))
     if not rows:
         raise NotFound(f"no prompt '{key}'")
     return PromptList(items=[_out(r) for r in rows])
@@ -115,8 +113,9 @@ async def get_prompt(
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> PromptOut:
     """A prompt's newest version, or the one `version` names."""
-    async with state.read() as conn:
-        return _out(await prompt_store.get(conn, caller.tenant_id, key, version))
+    return _out(
+        await state.query(lambda conn: prompt_store.get(conn, caller.tenant_id, key, version))
+    )
 
 
 @router.get("/{key}/diff", response_model=PromptDiff)
@@ -128,9 +127,12 @@ async def diff_versions(
     to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
 ) -> PromptDiff:
     """What changed between two versions (`to` defaults to the newest)."""
-    async with state.read() as conn:
+
+    async def both(conn: Conn) -> tuple[dict[str, Any], dict[str, Any]]:
         old = await prompt_store.get(conn, caller.tenant_id, key, from_version)
-        new = await prompt_store.get(conn, caller.tenant_id, key, to_version)
+        return old, await prompt_store.get(conn, caller.tenant_id, key, to_version)
+
+    old, new = await state.query(both)
 
     def text(row: dict[str, Any]) -> list[str]:
         system = f"[system]\n{row['system']}\n" if row["system"] else ""

@@ -72,14 +72,15 @@ async def list_reviews(
 ) -> ReviewList:
     """The tenant's reviews, oldest first; by default those still waiting for a decision
     (`status=any` lists every one)."""
-    async with state.read() as conn:
-        rows = await review_store.list_reviews(
+    rows = await state.query(
+        lambda conn: review_store.list_reviews(
             conn,
             caller.tenant_id,
             status=None if status == "any" else status,
             run_id=run_id,
             limit=limit,
         )
+    )
     return ReviewList(items=[_out(r) for r in rows])
 
 
@@ -88,8 +89,9 @@ async def get_review(
     state: State, review_id: str, caller: Annotated[Principal, require("reviews:read")]
 ) -> ReviewOut:
     """Everything a reviewer needs to decide."""
-    async with state.read() as conn:
-        return _out(await review_store.get_review(conn, caller.tenant_id, review_id))
+    return _out(
+        await state.query(lambda conn: review_store.get_review(conn, caller.tenant_id, review_id))
+    )
 
 
 @router.post("/{review_id}/decision", response_model=ReviewOut)
@@ -116,5 +118,6 @@ async def decide(
 
     result = await state.transact(work)  # with the executor's checkpoints, in turn
     state.committed(result.events)
-    async with state.read() as conn:
-        return _out(await review_store.get_review(conn, caller.tenant_id, review_id))
+    return _out(
+        await state.query(lambda conn: review_store.get_review(conn, caller.tenant_id, review_id))
+    )

@@ -11,13 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
 from batonflow.api.deps import ApiState, State, require
 from batonflow.api.routes.runs import RunDetail, run_detail
@@ -71,8 +69,7 @@ def _request_hash(body: StartRun) -> str:
 
 
 async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) -> RunDetail | None:
-    async with state.read() as conn:
-        found = await run_pages.by_idempotency_key(conn, tenant_id, key)
+    found = await state.query(lambda conn: run_pages.by_idempotency_key(conn, tenant_id, key))
     if found is None:
         return None
     run_id, stored_hash = found
@@ -127,8 +124,9 @@ async def start_run(
 
             row = await state.transact(work)
             run_span.started(row)
-    except (IntegrityError, sqlite3.IntegrityError):
-        # Another request with the same key committed first: answer with its run.
+    except Conflict:
+        # Another request with the same key committed first (a lost unique race): answer with
+        # its run.
         if idempotency_key is None:
             raise
         replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)

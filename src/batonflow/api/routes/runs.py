@@ -214,9 +214,12 @@ async def list_attempts(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> AttemptList:
     """Every finished attempt of the run's steps: worker, duration, error, idempotency key."""
-    async with state.read() as conn:
+
+    async def work(conn: Conn) -> list[dict[str, Any]]:
         await run_store.get_run(conn, caller.tenant_id, run_id)
-        rows = await run_store.list_attempts(conn, caller.tenant_id, run_id)
+        return await run_store.list_attempts(conn, caller.tenant_id, run_id)
+
+    rows = await state.query(work)
     return AttemptList(
         items=[AttemptOut.model_validate({k: a[k] for k in AttemptOut.model_fields}) for a in rows]
     )
@@ -227,9 +230,12 @@ async def list_llm_calls(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> LlmCallList:
     """The run's model calls (one per route hop): tokens, exact cost, latency, status."""
-    async with state.read() as conn:
+
+    async def work(conn: Conn) -> list[dict[str, Any]]:
         await run_store.get_run(conn, caller.tenant_id, run_id)
-        rows = await call_store.list_calls(conn, caller.tenant_id, run_id)
+        return await call_store.list_calls(conn, caller.tenant_id, run_id)
+
+    rows = await state.query(work)
     items = [ModelCall.model_validate(row) for row in rows]
     return LlmCallList(
         items=items,

@@ -53,8 +53,9 @@ async def _agent_of(state: ApiState, tenant_id: str, row: dict[str, Any]) -> str
     if not row["workflow_version_pk"]:
         return "(outside a run)"
     try:
-        async with state.read() as conn:
-            spec = await state.specs.get(conn, tenant_id, row["workflow_version_pk"])
+        spec = await state.query(
+            lambda conn: state.specs.get(conn, tenant_id, row["workflow_version_pk"])
+        )
     except NotFound:
         return "(unknown)"
     step = spec.by_id.get(row["key"].split("[", 1)[0])
@@ -91,8 +92,9 @@ async def usage(
     if start >= end:
         raise InvalidInput("since must be before until")
     grouping: usage_store.Grouping = "step" if group_by == "agent" else group_by
-    async with state.read() as conn:
-        rows = await usage_store.usage(conn, caller.tenant_id, grouping, start, end)
+    rows = await state.query(
+        lambda conn: usage_store.usage(conn, caller.tenant_id, grouping, start, end)
+    )
     if group_by == "agent":
         by_agent: dict[str, list[dict[str, Any]]] = {}
         for row in rows:

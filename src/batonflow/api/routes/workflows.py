@@ -13,6 +13,7 @@ from batonflow.api.deps import State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import SpecError
 from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
 from batonflow.store.workflows import VersionRow
 from batonflow.workflows.spec import WorkflowSpec
 from batonflow.workflows.validation import load_spec, validate_spec
@@ -114,11 +115,12 @@ async def create_version(
     """Store a workflow version. Storing identical content again returns the stored version
     (200); other content under a stored id and version is a conflict (409)."""
     spec, text = _parse(state, body)
-    async with state.write() as conn:
+
+    async def work(conn: Conn) -> tuple[VersionRow, bool]:
         await workflow_store.check_subworkflows(conn, caller.tenant_id, spec, body.name)
-        row, created = await workflow_store.save_version(
-            conn, caller.tenant_id, spec, text, state.now()
-        )
+        return await workflow_store.save_version(conn, caller.tenant_id, spec, text, state.now())
+
+    row, created = await state.transact(work)
     state.specs.put(row.id, spec)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -134,8 +136,9 @@ async def validate(
     """Check a workflow without storing it: every problem at once, each with its place."""
     try:
         spec, _ = _parse(state, body)
-        async with state.read() as conn:
-            await workflow_store.check_subworkflows(conn, caller.tenant_id, spec, body.name)
+        await state.query(
+            lambda conn: workflow_store.check_subworkflows(conn, caller.tenant_id, spec, body.name)
+        )
     except SpecError as exc:
         return Validation(valid=False, issues=exc.issues)
     return Validation(
@@ -154,8 +157,7 @@ async def list_versions(
     workflow_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> VersionList:
     """Stored versions, by workflow id, oldest version first."""
-    async with state.read() as conn:
-        rows = await workflow_store.list_versions(conn, caller.tenant_id)
+    rows = await state.query(lambda conn: workflow_store.list_versions(conn, caller.tenant_id))
     return VersionList(
         items=[_version(r) for r in rows if workflow_id is None or r.workflow_id == workflow_id]
     )
@@ -166,8 +168,9 @@ async def get_newest(
     state: State, workflow_id: str, caller: Annotated[Principal, require("workflows:read")]
 ) -> VersionDetail:
     """The newest version of a workflow, with its spec, source and input schema."""
-    async with state.read() as conn:
-        row = await workflow_store.get_version(conn, caller.tenant_id, workflow_id)
+    row = await state.query(
+        lambda conn: workflow_store.get_version(conn, caller.tenant_id, workflow_id)
+    )
     return _detail(row)
 
 
@@ -179,6 +182,7 @@ async def get_version(
     caller: Annotated[Principal, require("workflows:read")],
 ) -> VersionDetail:
     """One version of a workflow."""
-    async with state.read() as conn:
-        row = await workflow_store.get_version(conn, caller.tenant_id, workflow_id, version)
+    row = await state.query(
+        lambda conn: workflow_store.get_version(conn, caller.tenant_id, workflow_id, version)
+    )
     return _detail(row)

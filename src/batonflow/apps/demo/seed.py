@@ -21,6 +21,7 @@ from batonflow.apps import workflows as app_workflows
 from batonflow.auth.accounts import add_user, new_password
 from batonflow.store import users
 from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
 from batonflow.store.tenants import ensure_tenant
 from batonflow.workflows.validation import load_spec
 
@@ -62,8 +63,9 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
         accounts.append((role, email, password))
         hashed.append((email, name, role, await new_password(state.settings, password)))
     specs = [load_spec(text, name, state.registry) for name, text in sources]
-    stored: list[str] = []
-    async with state.write() as conn:
+
+    async def work(conn: Conn) -> list[str]:
+        stored: list[str] = []
         tenant_id = await ensure_tenant(conn, TENANT, now, "Demo")
         for email, name, role, password_hash in hashed:
             found = await users.find_by_email(conn, email)
@@ -84,6 +86,9 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
             await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
             version, _ = await workflow_store.save_version(conn, tenant_id, spec, text, now)
             stored.append(f"{version.workflow_id}@{version.version}")
+        return stored
+
+    stored = await state.transact(work)
     path = state.settings.data_dir / "demo-credentials.json"
     await asyncio.to_thread(
         _write_private,
