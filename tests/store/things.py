@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.store.columns import UtcDateTime
 from batonflow.store.db import Prepared
-from batonflow.store.tables import UtcDateTime
 
 metadata = MetaData()
 things = Table(
