@@ -81,6 +81,7 @@ class Platform:
     specs: SpecCache
     telemetry: Telemetry
     apps: Apps = field(default_factory=Apps)
+    branches: list[migrate.Branch] = field(default_factory=list)  # every installed app's
     executors: list[Executor] = field(default_factory=list)
 
     def executor(self, settings: Settings | None = None) -> Executor:
@@ -161,7 +162,8 @@ async def open_platform(
             engine, sqlite_synchronous=settings.sqlite_synchronous, hooks=Hooks(tracer=tracer)
         )
         stack.callback(writer.close)
-        await migrate.ensure_current(engine, migration_branches(enabled))
+        branches = migration_branches(enabled)
+        await migrate.ensure_current(engine, branches)
         gateway = build_gateway(settings, DatabaseLedger(db), tracer=telemetry.tracer)
         stack.push_async_callback(gateway.aclose)
         platform = Platform(
@@ -175,6 +177,7 @@ async def open_platform(
             specs=SpecCache(),
             telemetry=telemetry,
             apps=enabled,
+            branches=branches,
         )
         stack.callback(platform._close_executors)
         if watch:

@@ -90,9 +90,6 @@ class Apps:
     def __iter__(self) -> Iterator[App]:
         return iter(self.enabled.values())
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.enabled
-
     def names(self) -> list[str]:
         return list(self.enabled)
 
@@ -106,7 +103,8 @@ class Apps:
 
 def migration_branches(enabled: Apps) -> list[Branch]:
     """The migration branches of every installed app and of `enabled` (a disabled app's tables
-    stay, so switching it off and on again loses nothing)."""
+    stay, so switching it off and on again loses nothing). It reads the installed packages'
+    entry points: compute it once per process (`Platform.branches`)."""
     apps = {**installed(), **enabled.enabled}
     return [app.migrations for app in apps.values() if app.migrations is not None]
 

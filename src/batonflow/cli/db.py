@@ -4,6 +4,8 @@ move together; a revision may name one branch (`crm@base`, `crm@+1`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import typer
 
 from batonflow.apps.app import Apps, migration_branches
@@ -11,29 +13,30 @@ from batonflow.cli.terminal import console, run, settings_for
 from batonflow.store import migrate
 from batonflow.store.db import create_engine
 
-
-def installed_branches() -> list[migrate.Branch]:
-    return migration_branches(Apps())
-
-
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "heads") -> None:
-    """Apply migrations up to REVISION (default: the newest of the core and of every app)."""
+def _move(step: Callable[..., Awaitable[None]], revision: str) -> int:
+    """Move the schema with `step` (`migrate.upgrade` or `downgrade`), the core and every
+    installed app's branch together, and print where it ends."""
 
     async def main() -> int:
         settings = settings_for()
         engine = create_engine(settings.resolved_database_url)
         try:
-            await migrate.upgrade(engine, revision, installed_branches())
-            console.print(f"database at {await migrate.current(engine)}")
+            await step(engine, revision, migration_branches(Apps()))
+            console.print(f"database at {await migrate.current(engine) or 'base'}")
         finally:
             await engine.dispose()
         return 0
 
-    raise typer.Exit(run(main()))
+    return run(main())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "heads") -> None:
+    """Apply migrations up to REVISION (default: the newest of the core and of every app)."""
+    raise typer.Exit(_move(migrate.upgrade, revision))
 
 
 @db_app.command("downgrade")
@@ -41,15 +44,4 @@ def db_downgrade(
     revision: str = typer.Argument(..., help="Target revision, or 'base' for empty."),
 ) -> None:
     """Revert migrations down to REVISION."""
-
-    async def main() -> int:
-        settings = settings_for()
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await migrate.downgrade(engine, revision, installed_branches())
-            console.print(f"database at {await migrate.current(engine) or 'base'}")
-        finally:
-            await engine.dispose()
-        return 0
-
-    raise typer.Exit(run(main()))
+    raise typer.Exit(_move(migrate.downgrade, revision))

@@ -25,7 +25,6 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from batonflow.api.deps import ApiState, State
-from batonflow.apps.app import migration_branches
 from batonflow.errors import ConfigError
 from batonflow.llm.local import smollm2_path
 from batonflow.store import migrate
@@ -70,7 +69,7 @@ class Status(BaseModel):
 
 async def _database(state: ApiState) -> None:
     await state.query(lambda conn: conn.scalar(text("SELECT 1")))
-    branches = migration_branches(state.apps)
+    branches = state.platform.branches
     if not await migrate.is_current(state.engine, branches):
         at = await migrate.current(state.engine)
         raise ConfigError(
