@@ -108,7 +108,7 @@ class Platform:
 
     async def install_workflows(self, conn: Conn, tenant_id: str) -> None:
         """Store the enabled apps' workflows in the tenant (one that was just created)."""
-        await app_workflows.install(conn, tenant_id, self.apps, self.registry, self.now())
+        await app_workflows.install(conn, [tenant_id], self.apps, self.registry, self.now())
 
     def committed(self, events: Iterable[StoredEvent]) -> None:
         """After a commit that moved runs: tell live subscribers and wake the executors."""

@@ -6,6 +6,7 @@ that changes a workflow must give it a new version, or storing it is a `Conflict
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from batonflow.apps.app import Apps
@@ -17,22 +18,26 @@ from batonflow.workflows.validation import Catalog, load_spec
 
 
 async def install(
-    conn: Conn, tenant_id: str, apps: Apps, catalog: Catalog, now: datetime
+    conn: Conn, tenant_ids: Iterable[str], apps: Apps, catalog: Catalog, now: datetime
 ) -> list[workflow_store.VersionRow]:
-    """Store every enabled app's workflows in the tenant; returns the versions stored now."""
-    stored = []
+    """Store every enabled app's workflows in each tenant (each file read and checked once);
+    returns the versions stored now."""
+    files = []
     for app in apps:
         for path in app.workflow_files():
             text = path.read_text(encoding="utf-8")
-            spec = load_spec(text, path.name, catalog)
-            await workflow_store.check_subworkflows(conn, tenant_id, spec, path.name)
+            files.append((app.name, path.name, text, load_spec(text, path.name, catalog)))
+    stored = []
+    for tenant_id in tenant_ids:
+        for app_name, name, text, spec in files:
+            await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
             try:
                 row, created = await workflow_store.save_version(conn, tenant_id, spec, text, now)
             except Conflict as exc:
                 raise ConfigError(
-                    f"the app '{app.name}' ships {path.name} as {spec.id}@{spec.version}, but "
-                    "that version is stored with other content; give the changed workflow a "
-                    "new version",
+                    f"the app '{app_name}' ships {name} as {spec.id}@{spec.version}, but that "
+                    "version is stored with other content; give the changed workflow a new "
+                    "version",
                     details=exc.details,
                 ) from None
             if created:
@@ -44,7 +49,4 @@ async def install_everywhere(
     conn: Conn, apps: Apps, catalog: Catalog, now: datetime
 ) -> list[workflow_store.VersionRow]:
     """Store the apps' workflows in every tenant (on start-up), in one transaction."""
-    stored = []
-    for tenant_id in await list_tenant_ids(conn):
-        stored += await install(conn, tenant_id, apps, catalog, now)
-    return stored
+    return await install(conn, await list_tenant_ids(conn), apps, catalog, now)

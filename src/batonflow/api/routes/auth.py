@@ -141,7 +141,7 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
                 now=state.now(),
             )
             await app_workflows.install(
-                conn, session.user["tenant_id"], state.apps, state.registry, state.now()
+                conn, [session.user["tenant_id"]], state.apps, state.registry, state.now()
             )
             return session
         return await sessions.join_tenant(

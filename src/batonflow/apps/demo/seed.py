@@ -80,7 +80,7 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
                 )
                 continue
             await add_user(conn, tenant_id, email, name, role, password_hash, now)
-        installed = await app_workflows.install(conn, tenant_id, state.apps, state.registry, now)
+        installed = await app_workflows.install(conn, [tenant_id], state.apps, state.registry, now)
         stored += [f"{row.workflow_id}@{row.version}" for row in installed]
         for spec, (name, text) in zip(specs, sources, strict=True):
             await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
