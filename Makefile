@@ -62,11 +62,11 @@ demo: setup
 
 cli-demo: setup
 	$(BIN)/batonflow db upgrade
-	$(BIN)/batonflow workflows validate src/batonflow/apps/demo/workflows/*.yaml
-	$(DEMO_ENV) $(BIN)/batonflow run market-report --input topic=robotics
+	$(BIN)/batonflow workflows validate examples/*.yaml
+	$(DEMO_ENV) $(BIN)/batonflow run examples/market-report.yaml --input topic=robotics
 	@echo "--- a model rates a lead and an agent writes a brief, on the local model ---"
-	$(DEMO_ENV) $(BIN)/batonflow run lead-brief --input company="Analytical Engines"
-	@$(DEMO_ENV) $(BIN)/batonflow run outreach --input name=Ada --input email=ada@example.com \
+	$(DEMO_ENV) $(BIN)/batonflow run examples/lead-brief.yaml --input company="Analytical Engines"
+	@$(DEMO_ENV) $(BIN)/batonflow run examples/outreach.yaml --input name=Ada --input email=ada@example.com \
 		--input company=Analytical --input employees=450 --input budget=90000; \
 		test $$? -eq 3 || { echo "expected the outreach run to wait for its review"; exit 1; }
 	@echo "--- the run waits for a person; approving its review from the CLI ---"

@@ -71,7 +71,6 @@ from typing import Any
 
 import openai
 
-from batonflow.llm.fakeserver import FakeProvider, Reply
 from batonflow.llm.gateway import Gateway, GatewayConfig
 from batonflow.llm.ledger import CallScope, MemoryLedger
 from batonflow.llm.local import LocalModel
@@ -89,6 +88,7 @@ from batonflow.store import migrate
 from batonflow.store.db import Database, create_engine
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.tenants import ensure_tenant
+from batonflow_testkit.fakeserver import FakeProvider, Reply
 
 REMOTE = "openai:gpt-4.1-mini"
 LITELLM_MODEL = "openai/gpt-4.1-mini"
@@ -508,7 +508,7 @@ def server_process(delay: float) -> Iterator[str]:
     """The fake provider in its own process, so the burst's client does not share its CPU with
     the server it calls; yields the server's URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "batonflow.llm.fakeserver", "--delay", str(delay)],
+        [sys.executable, "-m", "batonflow_testkit.fakeserver", "--delay", str(delay)],
         stdout=subprocess.PIPE,
         text=True,
     )

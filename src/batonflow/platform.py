@@ -106,6 +106,10 @@ class Platform:
         the transaction), in turn with the executors' checkpoints."""
         return await self.writer.write(work)
 
+    async def read(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run `work` in a read-only transaction (on SQLite it never waits behind a writer)."""
+        return await self.db.read(work)
+
     async def install_workflows(self, conn: Conn, tenant_id: str) -> None:
         """Store the enabled apps' workflows in the tenant (one that was just created)."""
         await app_workflows.install(conn, [tenant_id], self.apps, self.registry, self.now())
@@ -158,8 +162,12 @@ async def open_platform(
             engine, sqlite_synchronous=settings.sqlite_synchronous, hooks=Hooks(tracer=tracer)
         )
         stack.callback(db.close)
+        # The attempts' lines are written as the executors' checkpoints commit.
+        lines = telemetry.lines.flush if watch else None
         writer = Database(
-            engine, sqlite_synchronous=settings.sqlite_synchronous, hooks=Hooks(tracer=tracer)
+            engine,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            hooks=Hooks(tracer=tracer, idle=lines),
         )
         stack.callback(writer.close)
         branches = migration_branches(enabled)
@@ -182,7 +190,7 @@ async def open_platform(
         stack.callback(platform._close_executors)
         if watch:
             counting = telemetry.watch(
-                engine,
+                platform.db,
                 bus=platform.bus,
                 registry=platform.registry,
                 gateway=gateway,

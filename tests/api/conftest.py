@@ -24,10 +24,10 @@ from sqlalchemy import text
 from batonflow.api.app import create_app
 from batonflow.apps import demo
 from batonflow.apps.app import Apps, load_apps
-from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
 from batonflow.store.db import create_engine
 from batonflow.store.tables import Base
+from batonflow_testkit.fakeserver import FakeProvider
 
 PASSWORD = "correct horse battery staple"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batonflow.llm.fakeserver import FakeProvider, Reply
 from batonflow.settings import Settings
+from batonflow_testkit.fakeserver import FakeProvider, Reply
 from tests.api.conftest import Signup, with_provider
 from tests.api.flows import PRICED, settled, start, store
 

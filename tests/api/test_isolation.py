@@ -25,8 +25,8 @@ from dirty_equals import AnyThing, IsStr
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
+from batonflow_testkit.fakeserver import FakeProvider
 from tests.api.conftest import PASSWORD, Account, Signup, client_for, with_provider
 from tests.api.flows import FAILING, LEAD, OUTREACH, PRICED, settled, start, store
 

@@ -11,8 +11,8 @@ from dirty_equals import IsFloat
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from batonflow.llm.fakeserver import Fail, FakeProvider, Reply
 from batonflow.settings import Settings
+from batonflow_testkit.fakeserver import Fail, FakeProvider, Reply
 from tests.api.conftest import Signup, with_provider
 from tests.api.flows import QUICK, settled, start, store
 

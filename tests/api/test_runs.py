@@ -9,8 +9,8 @@ import pytest
 from dirty_equals import IsFloat, IsStr
 
 from batonflow.api.routes.runs import RunDetail, RunPage, RunSummary
-from batonflow.llm.fakeserver import FakeProvider
 from batonflow.settings import Settings
+from batonflow_testkit.fakeserver import FakeProvider
 from tests.api.conftest import Account, Signup, with_provider
 from tests.api.flows import FAILING, PRICED, QUICK, settled, start, store
 

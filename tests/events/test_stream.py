@@ -21,13 +21,13 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.events.run_tail import RunFeeds, run_events
 from batonflow.events.stream import KEEPALIVE, Delivered, StreamItem
 from batonflow.events.tenant_tail import events_t, tenant_events
-from batonflow.llm.scripted import ScriptedModel
 from batonflow.settings import Settings
 from batonflow.store import runs as run_store
 from batonflow.store.db import Database, reading
 from batonflow.store.tenants import ensure_tenant
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
+from batonflow_testkit.scripted import ScriptedModel
 from tests.conftest import now, start
 from tests.workflows.test_llm_steps import Models, gateway_for
 

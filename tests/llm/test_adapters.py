@@ -24,7 +24,6 @@ from batonflow.errors import (
 from batonflow.llm import anthropic as anthropic_adapter
 from batonflow.llm import openai as openai_adapter
 from batonflow.llm.anthropic import AnthropicModel
-from batonflow.llm.fakeserver import Behaviour, Fail, FakeProvider, Hang, Malformed, Reply
 from batonflow.llm.messages import (
     AssistantMessage,
     ModelRequest,
@@ -38,6 +37,7 @@ from batonflow.llm.messages import (
 from batonflow.llm.model import Model, parse_retry_after
 from batonflow.llm.openai import OpenAIModel
 from batonflow.llm.prices import load_prices
+from batonflow_testkit.fakeserver import Behaviour, Fail, FakeProvider, Hang, Malformed, Reply
 
 MINI = "gpt-4.1-mini"
 HAIKU = "claude-haiku-4-5"

@@ -30,7 +30,6 @@ from batonflow.ids import new_id
 from batonflow.llm import anthropic as anthropic_adapter
 from batonflow.llm import openai as openai_adapter
 from batonflow.llm.anthropic import AnthropicModel
-from batonflow.llm.fakeserver import Fail, FakeProvider, Hang, Reply
 from batonflow.llm.gateway import Gateway, GatewayConfig
 from batonflow.llm.ledger import Budget, CallScope, Spent, TenantPolicy
 from batonflow.llm.messages import ModelRequest, UserMessage
@@ -42,6 +41,7 @@ from batonflow.store import llm_calls
 from batonflow.store.db import Conn, Database
 from batonflow.store.llm_calls import DatabaseLedger, list_calls
 from batonflow.store.tenants import set_llm_policy
+from batonflow_testkit.fakeserver import Fail, FakeProvider, Hang, Reply
 
 MINI = "openai:gpt-4.1-mini"
 HAIKU = "anthropic:claude-haiku-4-5"

@@ -22,10 +22,10 @@ from batonflow.llm.messages import ModelRequest, ModelResponse, Usage, UserMessa
 from batonflow.llm.prices import load_prices
 from batonflow.llm.records import CallRecord
 from batonflow.llm.registry import ModelRegistry
-from batonflow.llm.scripted import ScriptedModel
 from batonflow.store.db import Database
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.store.tenants import ensure_tenant, set_llm_policy
+from batonflow_testkit.scripted import ScriptedModel
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MONTH = datetime(2026, 11, 1, tzinfo=UTC)

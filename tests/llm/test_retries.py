@@ -10,8 +10,8 @@ from batonflow.agents.breaker import BreakerState
 from batonflow.errors import ModelRateLimited, ModelRejected, ModelUnavailable, StepTimeout
 from batonflow.llm.messages import ModelRequest, UserMessage
 from batonflow.llm.retries import Breakers, Retrier, RetryPolicy
-from batonflow.llm.scripted import ScriptedModel
 from batonflow.telemetry.traces import NO_TRACER
+from batonflow_testkit.scripted import ScriptedModel
 
 MINI = "openai:gpt-4.1-mini"
 REQUEST = ModelRequest(messages=(UserMessage(content="Say hello"),))

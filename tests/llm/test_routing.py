@@ -13,7 +13,7 @@ from batonflow.errors import (
 )
 from batonflow.llm.registry import ModelRegistry
 from batonflow.llm.routing import Hops, Router
-from batonflow.llm.scripted import ScriptedModel
+from batonflow_testkit.scripted import ScriptedModel
 
 MINI = "openai:gpt-4.1-mini"
 HAIKU = "anthropic:claude-haiku-4-5"

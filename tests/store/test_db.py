@@ -3,6 +3,8 @@ tracing hooks are the ones the `Database` was built with."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -57,6 +59,28 @@ async def test_a_lost_unique_race_is_a_conflict_on_postgresql(pg_engine: AsyncEn
         await db.write(twice_by_sqlalchemy)
     assert as_raised(raised.value) == as_raised(LOST_RACE)
     assert await db.read(lambda conn: conn.scalar(select(func.count()).select_from(things))) == 0
+
+
+async def test_the_idle_hook_runs_on_the_loop_as_a_write_commits(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """`Hooks.idle` is called on the event loop's thread once per write of the database thread,
+    before that write returns; reads do not call it, and a write that fails does not either."""
+    calls: list[str] = []
+    db = Database(
+        sqlite_engine, hooks=Hooks(idle=lambda: calls.append(threading.current_thread().name))
+    )
+    try:
+        assert await db.write(lambda conn: INSERT.run(conn, ROWS[:1], keyed=True)) == 1
+        await asyncio.sleep(0)  # the loop runs callbacks that were due
+        assert calls == [threading.current_thread().name]
+        await db.read(lambda conn: SELECT.fetch(conn, {"id": "a"}))
+        with pytest.raises(Conflict):
+            await db.write(lambda conn: INSERT.run(conn, ROWS[:1], keyed=True))
+        await asyncio.sleep(0)
+        assert calls == [threading.current_thread().name]
+    finally:
+        db.close()
 
 
 async def test_hooks_are_given_when_the_database_is_built(sqlite_engine: AsyncEngine) -> None:

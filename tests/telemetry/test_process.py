@@ -51,6 +51,8 @@ async def test_an_attempt_logs_and_traces_as_a_child_of_its_run(capture: Capture
     bus = EventBus()
     async with bus.observing(telemetry.lines.observe):
         bus.publish([committed("step.failed", attempt=2, error=ERROR, retry_in=1.0)])
+    assert captured.lines(event="step.attempt") == []  # the line waits for a commit or the timer
+    await asyncio.sleep(telemetry.lines.DELAY * 2)
     telemetry.close()
     run, step = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
     context = {
@@ -160,6 +162,7 @@ async def test_spans_reach_the_exporter_as_they_end_and_the_line_waits_for_the_c
     assert step.instrumentation_scope.name == "batonflow"
 
     telemetry.lines.observe([committed("step.completed", attempt=1, duration_ms=1.0)])
+    telemetry.lines.flush()
     assert [line["event"] for line in captured.lines()] == ["drafting", "step.attempt"]
     assert captured.lines(event="step.attempt")[0] == {
         "time": IsStr(),
@@ -201,6 +204,7 @@ async def test_only_committed_outcomes_of_attempts_ended_here_are_logged(
             committed("step.skipped", key="quiet", reason="when: false"),  # (logged once)
         ]
     )
+    telemetry.lines.flush()
     assert captured.lines() == [
         {
             "time": IsStr(),

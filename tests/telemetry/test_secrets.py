@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from batonflow.api.app import create_app
 from batonflow.apps import demo
 from batonflow.apps.app import load_apps
-from batonflow.llm.fakeserver import Fail, FakeProvider
 from batonflow.settings import Settings
+from batonflow_testkit.fakeserver import Fail, FakeProvider
 from tests.api.conftest import PASSWORD, Signup, client_for
 from tests.api.flows import settled, start, store
 from tests.telemetry import leakyapp

@@ -20,10 +20,10 @@ from opentelemetry.trace import StatusCode
 from pydantic import SecretStr
 
 from batonflow.api.app import create_app
-from batonflow.llm.fakeserver import Fail, FakeProvider, Reply
 from batonflow.settings import Settings
 from batonflow.telemetry import traces
 from batonflow.telemetry.process import build_telemetry
+from batonflow_testkit.fakeserver import Fail, FakeProvider, Reply
 from tests.api.conftest import Signup, core_apps
 from tests.api.flows import settled, start, store
 from tests.api.test_metrics import PITCH

@@ -22,7 +22,6 @@ from batonflow.llm.local import LocalModel
 from batonflow.llm.messages import ModelResponse, Usage
 from batonflow.llm.prices import load_prices
 from batonflow.llm.registry import ModelRegistry
-from batonflow.llm.scripted import ScriptedModel
 from batonflow.runs.service import cancel_run
 from batonflow.settings import Settings
 from batonflow.store import llm_calls as call_store
@@ -31,6 +30,7 @@ from batonflow.store.db import Database, reading
 from batonflow.store.llm_calls import DatabaseLedger
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
+from batonflow_testkit.scripted import ScriptedModel
 from tests.conftest import ACTOR, now, start
 
 RATE = """

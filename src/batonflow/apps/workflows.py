@@ -30,9 +30,10 @@ async def install(
     stored = []
     for tenant_id in tenant_ids:
         for app_name, name, text, spec in files:
-            await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
             try:
-                row, created = await workflow_store.save_version(conn, tenant_id, spec, text, now)
+                row, created = await workflow_store.save_version(
+                    conn, tenant_id, spec, text, now, origin=name
+                )
             except Conflict as exc:
                 raise ConfigError(
                     f"the app '{app_name}' ships {name} as {spec.id}@{spec.version}, but that "

@@ -16,9 +16,12 @@ from batonflow.cli.progress import Progress, follow
 from batonflow.cli.session import Session
 from batonflow.cli.terminal import console, dump
 from batonflow.runs.run import RunStatus
+from batonflow.runs.state import RunRow
 from batonflow.store import reviews as review_store
 from batonflow.store import runs as run_store
-from batonflow.store.db import Conn, reading
+from batonflow.store.db import Conn
+from batonflow.store.reviews import ReviewRow
+from batonflow.workflows.spec import WorkflowSpec
 
 EXIT = {
     RunStatus.SUCCEEDED: 0,
@@ -33,13 +36,16 @@ EXIT = {
 
 async def watch(session: Session, run_id: str, as_json: bool) -> RunStatus:
     """Drive the run in this process until it finishes or waits, showing progress."""
-    platform, tenant_id = session.platform, session.tenant_id
+    platform = session.platform
     executor = platform.executor()
-    async with reading(platform.engine) as conn:
+
+    async def load(conn: Conn, tenant_id: str) -> tuple[Any, Any, WorkflowSpec]:
         steps = await run_store.list_steps(conn, tenant_id, run_id)
         events = await run_store.list_events(conn, tenant_id, run_id)
         run = await run_store.get_run(conn, tenant_id, run_id)
-        spec = await platform.specs.get(conn, tenant_id, run.workflow_version_pk)
+        return steps, events, await platform.specs.get(conn, tenant_id, run.workflow_version_pk)
+
+    steps, events, spec = await session.read(load)
     order = {step.id: index for index, step in enumerate(spec.steps)}
     progress = Progress(run_id)
     progress.seed(step["key"] for step in steps if step["parent_key"] is None)
@@ -65,9 +71,12 @@ def _on_signals(task: asyncio.Task[Any]) -> None:
 
 async def report(session: Session, run_id: str, status: RunStatus, as_json: bool) -> int:
     """Print how the run ended (or what it waits for) and give the command's exit code."""
-    async with reading(session.platform.engine) as conn:
-        run = await run_store.get_run(conn, session.tenant_id, run_id)
-        pending = await review_store.list_reviews(conn, session.tenant_id, run_id=run_id)
+
+    async def load(conn: Conn, tenant_id: str) -> tuple[RunRow, list[ReviewRow]]:
+        run = await run_store.get_run(conn, tenant_id, run_id)
+        return run, await review_store.list_reviews(conn, tenant_id, run_id=run_id)
+
+    run, pending = await session.read(load)
     if as_json:
         dump(
             {
@@ -101,19 +110,31 @@ async def report(session: Session, run_id: str, status: RunStatus, as_json: bool
 
 async def act_then_watch(
     session: Session,
-    run_id: str,
-    act: Callable[[Conn], Awaitable[Any]],
+    act: Callable[[Conn], Awaitable[str]],
     detach: bool,
     as_json: bool,
     *,
-    said: str | None = None,
+    said: Callable[[], str] | None = None,
 ) -> int:
-    """Commit `act` (a service call that moves the run) and print `said`, then drive the run
-    here unless `detach`."""
-    await session.platform.write(act)
+    """Commit `act` (a service call that moves a run; it gives the run's id) and print `said()`,
+    then drive the run here unless `detach`."""
+    run_id = await session.platform.write(act)
     if said is not None:
-        console.print(said, highlight=False)
+        console.print(said(), highlight=False)
     if detach:
         return 0
     status = await watch(session, run_id, as_json)
     return await report(session, run_id, status, as_json)
+
+
+def on_run(session: Session, prefix: str, action: Callable[..., Awaitable[Any]]) -> Any:
+    """A transaction that finds the run `prefix` starts (or names) and applies `action`, a run
+    service call taking the run's tenant, id, actor and time as keywords; it gives the run id."""
+    now = session.platform.now()
+
+    async def act(conn: Conn) -> str:
+        full = await run_store.find_run_by_prefix(conn, session.tenant_id, prefix)
+        await action(conn, tenant_id=session.tenant_id, run_id=full, actor=session.actor, now=now)
+        return full
+
+    return act

@@ -19,7 +19,7 @@ from batonflow.store import llm_calls as call_store
 from batonflow.store import prompts as prompt_store
 from batonflow.store import runs as run_store
 from batonflow.store import tenants as tenant_store
-from batonflow.store.db import reading
+from batonflow.store.db import Conn
 
 prompts_app = typer.Typer(no_args_is_help=True, help="The prompt registry.")
 tenant_app = typer.Typer(no_args_is_help=True, help="The tenant's LLM policy: budgets, logging.")
@@ -47,11 +47,8 @@ def prompts_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """Every prompt key with its newest version."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            rows = await prompt_store.list_latest(conn, session.tenant_id)
+        async with open_session(settings_for(tenant)) as session:
+            rows = await session.read(prompt_store.list_latest)
         if as_json:
             dump([_prompt_view(r) for r in rows])
             return 0
@@ -79,12 +76,13 @@ def prompts_show(
     """One prompt version (or the difference between two)."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            row = await prompt_store.get(conn, session.tenant_id, key, version)
-            base = await prompt_store.get(conn, session.tenant_id, key, diff) if diff else None
+        async def versions(conn: Conn, tenant_id: str) -> tuple[Any, Any]:
+            row = await prompt_store.get(conn, tenant_id, key, version)
+            base = await prompt_store.get(conn, tenant_id, key, diff) if diff else None
+            return row, base
+
+        async with open_session(settings_for(tenant)) as session:
+            row, base = await session.read(versions)
         if as_json:
             dump(_prompt_view(row))
             return 0
@@ -186,14 +184,14 @@ def tenant_show(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     from batonflow.llm.ledger import month_start
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            row = await tenant_store.llm_policy(conn, session.tenant_id)
-            tokens, cost = await call_store.spent(
-                conn, session.tenant_id, since=month_start(datetime.now(UTC))
+        async def policy(conn: Conn, tenant_id: str) -> tuple[Any, tuple[int, Any]]:
+            since = month_start(datetime.now(UTC))
+            return await tenant_store.llm_policy(conn, tenant_id), await call_store.spent(
+                conn, tenant_id, since=since
             )
+
+        async with open_session(settings_for(tenant)) as session:
+            row, (tokens, cost) = await session.read(policy)
         data = {**_policy_view(row), "month_tokens": tokens, "month_cost_usd": str(cost)}
         if as_json:
             dump(data)
@@ -236,8 +234,7 @@ def tenant_set(
                 tenant_store.set_llm_policy, tenant_id=session.tenant_id, **values
             )
             await session.platform.write(change)
-            async with reading(session.platform.engine) as conn:
-                row = await tenant_store.llm_policy(conn, session.tenant_id)
+            row = await session.read(tenant_store.llm_policy)
         for name, value in _policy_view(row).items():
             console.print(f"{name}: {value}", highlight=False)
         return 0
@@ -249,12 +246,12 @@ def runs_calls(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None)
     """The model calls of a run: model, tokens, cost, latency, status."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            full = await run_store.find_run_by_prefix(conn, session.tenant_id, run_id)
-            rows = await call_store.list_calls(conn, session.tenant_id, full)
+        async def calls(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
+            full = await run_store.find_run_by_prefix(conn, tenant_id, run_id)
+            return await call_store.list_calls(conn, tenant_id, full)
+
+        async with open_session(settings_for(tenant)) as session:
+            rows = await session.read(calls)
         if as_json:
             dump(
                 [

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -15,7 +16,7 @@ from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, run
 from batonflow.errors import InvalidInput
 from batonflow.runs import reviews as review_service
 from batonflow.store import reviews as review_store
-from batonflow.store.db import Conn, reading
+from batonflow.store.db import Conn
 from batonflow.workflows.actions import Decision
 
 reviews_app = typer.Typer(no_args_is_help=True, help="Decide review and input steps.")
@@ -26,11 +27,8 @@ def reviews_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """Reviews and inputs waiting for a decision."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            rows = await review_store.list_reviews(conn, session.tenant_id)
+        async with open_session(settings_for(tenant)) as session:
+            rows = await session.read(review_store.list_reviews)
         items = [
             {
                 "id": r.id,
@@ -69,16 +67,18 @@ def reviews_show(review_id: str, tenant: TenantOpt = None) -> None:
     """Everything a reviewer needs to decide."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            full = await review_store.find_review_by_prefix(conn, session.tenant_id, review_id)
-            review = await review_store.get_review(conn, session.tenant_id, full)
+        async with open_session(settings_for(tenant)) as session:
+            review = await session.read(functools.partial(_find, prefix=review_id))
         dump({k: getattr(review, k) for k in review.__slots__})
         return 0
 
     raise typer.Exit(run(main()))
+
+
+async def _find(conn: Conn, tenant_id: str, prefix: str) -> review_store.ReviewRow:
+    """The review whose id starts with (or is) `prefix`."""
+    full = await review_store.find_review_by_prefix(conn, tenant_id, prefix)
+    return await review_store.get_review(conn, tenant_id, full)
 
 
 def _decide_command(decision: Decision, doc: str) -> Callable[..., None]:
@@ -106,26 +106,27 @@ def _decide_command(decision: Decision, doc: str) -> Callable[..., None]:
         async def main() -> int:
             async with open_session(settings_for(tenant)) as session:
                 platform, tenant_id = session.platform, session.tenant_id
-                async with reading(platform.engine) as conn:
-                    full = await review_store.find_review_by_prefix(conn, tenant_id, review_id)
-                    review = await review_store.get_review(conn, tenant_id, full)
                 now = platform.now()
+                decided: list[str] = []
 
-                async def act(conn: Conn) -> Any:
-                    return await review_service.decide(
+                async def act(conn: Conn) -> str:
+                    review = await _find(conn, tenant_id, review_id)
+                    decided.append(review.id)
+                    await review_service.decide(
                         conn,
                         platform.specs,
                         tenant_id=tenant_id,
-                        review_id=full,
+                        review_id=review.id,
                         decision=decision,
                         actor=session.actor,
                         now=now,
                         data=payload,
                         comment=comment,
                     )
+                    return review.run_id
 
-                said = None if as_json else f"review {full}: {decision}"
-                return await act_then_watch(session, review.run_id, act, detach, as_json, said=said)
+                said = None if as_json else (lambda: f"review {decided[-1]}: {decision}")
+                return await act_then_watch(session, act, detach, as_json, said=said)
 
         raise typer.Exit(run(main()))
 

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from batonflow.cli import llm as llm_commands
-from batonflow.cli.driving import act_then_watch, report, watch
+from batonflow.cli.driving import act_then_watch, on_run, report, watch
 from batonflow.cli.session import Session, open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, settings_for
 from batonflow.cli.terminal import run as run_command
@@ -24,7 +24,7 @@ from batonflow.runs.run import RunStatus
 from batonflow.runs.state import RunRow
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
-from batonflow.store.db import Conn, reading
+from batonflow.store.db import Conn
 from batonflow.telemetry.traces import starting_run
 from batonflow.workflows.spec import WorkflowSpec
 
@@ -111,10 +111,9 @@ async def _version(session: Session, workflow: str) -> workflow_store.VersionRow
     if path.suffix in (".yaml", ".yml", ".json") or await asyncio.to_thread(path.exists):
         return await register(session, path)
     workflow_id, _, number = workflow.partition("@")
-    async with reading(session.platform.engine) as conn:
-        return await workflow_store.get_version(
-            conn, session.tenant_id, workflow_id, number or None
-        )
+    return await session.read(
+        lambda c, t: workflow_store.get_version(c, t, workflow_id, number or None)
+    )
 
 
 def _run_summary(run: RunRow) -> dict[str, Any]:
@@ -153,12 +152,11 @@ def runs_list(
             )
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            rows = await run_store.list_runs(
-                conn, session.tenant_id, status=wanted, workflow_id=workflow, limit=limit
+        async with open_session(settings_for(tenant)) as session:
+            rows = await session.read(
+                functools.partial(
+                    run_store.list_runs, status=wanted, workflow_id=workflow, limit=limit
+                )
             )
         summaries = [_run_summary(row) for row in rows]
         if as_json:
@@ -184,15 +182,14 @@ def runs_show(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None) 
     """A run with its steps, attempts and outputs."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            tenant_id = session.tenant_id
+        async def load(conn: Conn, tenant_id: str) -> tuple[RunRow, list[Any], list[Any]]:
             full = await run_store.find_run_by_prefix(conn, tenant_id, run_id)
             run = await run_store.get_run(conn, tenant_id, full)
             steps = await run_store.list_steps(conn, tenant_id, full)
-            attempts = await run_store.list_attempts(conn, tenant_id, full)
+            return run, steps, await run_store.list_attempts(conn, tenant_id, full)
+
+        async with open_session(settings_for(tenant)) as session:
+            run, steps, attempts = await session.read(load)
         data = {
             **_run_summary(run),
             "inputs": run.inputs,
@@ -262,21 +259,8 @@ def runs_cancel(
 
     async def main() -> int:
         async with open_session(settings_for(tenant)) as session:
-            now = session.platform.now()
-
-            async def cancel(conn: Conn) -> str:
-                full = await run_store.find_run_by_prefix(conn, session.tenant_id, run_id)
-                await run_service.cancel_run(
-                    conn,
-                    tenant_id=session.tenant_id,
-                    run_id=full,
-                    actor=session.actor,
-                    reason=reason,
-                    now=now,
-                )
-                return full
-
-            full = await session.platform.write(cancel)
+            cancel = functools.partial(run_service.cancel_run, reason=reason)
+            full = await session.platform.write(on_run(session, run_id, cancel))
             console.print(f"run {full} cancelled")
         return 0
 
@@ -294,22 +278,8 @@ def runs_retry(
 
     async def main() -> int:
         async with open_session(settings_for(tenant)) as session:
-            platform = session.platform
-            async with reading(platform.engine) as conn:
-                full = await run_store.find_run_by_prefix(conn, session.tenant_id, run_id)
-            now = platform.now()
-
-            async def act(conn: Conn) -> Any:
-                return await run_service.retry_run(
-                    conn,
-                    platform.specs,
-                    tenant_id=session.tenant_id,
-                    run_id=full,
-                    actor=session.actor,
-                    now=now,
-                )
-
-            return await act_then_watch(session, full, act, detach, as_json)
+            retry = functools.partial(run_service.retry_run, specs=session.platform.specs)
+            return await act_then_watch(session, on_run(session, run_id, retry), detach, as_json)
 
     raise typer.Exit(run_command(main()))
 
@@ -332,24 +302,13 @@ def runs_override(
 
     async def main() -> int:
         async with open_session(settings_for(tenant)) as session:
-            platform = session.platform
-            async with reading(platform.engine) as conn:
-                full = await run_store.find_run_by_prefix(conn, session.tenant_id, run_id)
-            now = platform.now()
-
-            async def act(conn: Conn) -> Any:
-                return await run_service.override_step(
-                    conn,
-                    platform.specs,
-                    tenant_id=session.tenant_id,
-                    run_id=full,
-                    step_key=step,
-                    output=value,
-                    reason=reason,
-                    actor=session.actor,
-                    now=now,
-                )
-
-            return await act_then_watch(session, full, act, detach, as_json)
+            override = functools.partial(
+                run_service.override_step,
+                specs=session.platform.specs,
+                step_key=step,
+                output=value,
+                reason=reason,
+            )
+            return await act_then_watch(session, on_run(session, run_id, override), detach, as_json)
 
     raise typer.Exit(run_command(main()))

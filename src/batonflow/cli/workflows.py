@@ -16,7 +16,6 @@ from batonflow.llm.ledger import MemoryLedger
 from batonflow.llm.registry import build_gateway
 from batonflow.platform import build_agents
 from batonflow.store import workflows as workflow_store
-from batonflow.store.db import Conn, reading
 from batonflow.workflows.validation import load_spec
 
 workflows_app = typer.Typer(no_args_is_help=True, help="Validate and list workflows.")
@@ -32,12 +31,9 @@ async def register(session: Session, path: Path) -> workflow_store.VersionRow:
     spec = load_spec(text, str(path), platform.registry)
     now = platform.now()
 
-    async def save(conn: Conn) -> workflow_store.VersionRow:
-        await workflow_store.check_subworkflows(conn, tenant_id, spec, str(path))
-        version, _ = await workflow_store.save_version(conn, tenant_id, spec, text, now)
-        return version
-
-    version = await platform.write(save)
+    version, _ = await platform.write(
+        lambda conn: workflow_store.save_version(conn, tenant_id, spec, text, now, origin=str(path))
+    )
     platform.specs.put(version.id, spec)
     return version
 
@@ -106,11 +102,8 @@ def workflows_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """Stored workflow versions."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            rows = await workflow_store.list_versions(conn, session.tenant_id)
+        async with open_session(settings_for(tenant)) as session:
+            rows = await session.read(workflow_store.list_versions)
         items = [
             {
                 "id": r.workflow_id,

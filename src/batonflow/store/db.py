@@ -254,9 +254,14 @@ class Hooks:
 
     `tracer`: a span for each write transaction of the SQLite database thread made inside a
     sampled trace (its statements bypass SQLAlchemy's events, where the engine's spans come
-    from)."""
+    from).
+
+    `idle`: called on the event loop as a write transaction of the SQLite database thread
+    commits, while the loop would only wait for the disk: work that may wait a little (the
+    attempts' log lines) is done then, off the path between one step and the next."""
 
     tracer: Tracer | None = None
+    idle: Callable[[], None] | None = None
 
 
 NO_HOOKS = Hooks()
@@ -270,6 +275,7 @@ class Database:
     ) -> None:
         self.engine = engine
         self._tracer = hooks.tracer
+        self._idle = hooks.idle
         self._thread: sqlite.DatabaseThread | None = None
         if is_sqlite(engine):
             self._thread = sqlite.DatabaseThread(
@@ -296,10 +302,14 @@ class Database:
                 with tracer.start_as_current_span(
                     "TRANSACTION", kind=SpanKind.CLIENT, attributes=attributes
                 ):
-                    return await self._thread.run(work, readonly=False)
-            return await self._thread.run(work, readonly=False)
+                    return await self._in_thread(work)
+            return await self._in_thread(work)
         except _LOST_RACES as exc:
             raise Conflict(LOST_RACE) from exc
+
+    async def _in_thread(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        assert self._thread is not None
+        return await self._thread.run(work, readonly=False, committing=self._idle)
 
     async def read(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a read-only transaction."""

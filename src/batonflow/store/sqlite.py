@@ -158,16 +158,24 @@ class DatabaseThread:
         work: Callable[[ThreadConnection], Awaitable[T]],
         *,
         readonly: bool,
+        committing: Callable[[], None] | None = None,
     ) -> T:
-        """Run `work` as one transaction in the thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._transaction, work, readonly
+        """Run `work` as one transaction in the thread. `committing` is called on the event
+        loop as the transaction commits (while the thread waits for the disk)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor,
+            self._transaction,
+            work,
+            readonly,
+            None if committing is None else (committing, loop),
         )
 
     def _transaction(
         self,
         work: Callable[[ThreadConnection], Awaitable[T]],
         readonly: bool,
+        committing: tuple[Callable[[], None], asyncio.AbstractEventLoop] | None,
     ) -> T:
         """One transaction on the thread's one connection (opened on first use and kept: a pool
         check-out and reset per transaction cost as much as a statement). It is begun and ended
@@ -184,6 +192,9 @@ class DatabaseThread:
         except BaseException:
             conn.rollback()
             raise
+        if committing is not None:
+            callback, loop = committing
+            loop.call_soon_threadsafe(callback)
         conn.commit()
         return result
 

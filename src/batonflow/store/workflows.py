@@ -34,10 +34,19 @@ _COLUMNS = [versions_t.c[name] for name in VersionRow.__slots__]
 
 
 async def save_version(
-    conn: Conn, tenant_id: str, spec: WorkflowSpec, source: str, now: datetime
+    conn: Conn,
+    tenant_id: str,
+    spec: WorkflowSpec,
+    source: str,
+    now: datetime,
+    *,
+    origin: str | None = None,
 ) -> tuple[VersionRow, bool]:
-    """Store `spec` as an immutable version. Saving identical content again returns the stored
-    row (created False); different content under an existing version is a conflict."""
+    """Store `spec` (its text is `source`) as an immutable version. Saving identical content
+    again returns the stored row (created False); different content under an existing version
+    is a conflict; `workflow` steps naming versions the tenant has not stored are a `SpecError`
+    about `origin` (a file name, say)."""
+    await check_subworkflows(conn, tenant_id, spec, origin or f"workflow '{spec.id}'")
     existing = await find_version(conn, tenant_id, spec.id, spec.version)
     if existing is not None:
         if existing.content_hash != spec.content_hash:

@@ -13,6 +13,7 @@ knew (its kind, its duration, its span's ids) is left for the line by `ended`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,12 +48,19 @@ class Ended:
 
 
 class AttemptLines:
-    """The `step.attempt` lines, from committed events (a bus observer)."""
+    """The `step.attempt` lines, from committed events (a bus observer).
+
+    Lines wait a little: `observe` keeps the events, `flush` writes them. The SQLite database
+    thread calls `flush` as its next write commits (`store.db.Hooks.idle`), when the event loop
+    would only wait for the disk; a timer flushes whatever is left within `DELAY` seconds."""
 
     LIMIT = 10_000  # ended attempts whose outcome never commits here (rejected, dropped)
+    DELAY = 0.05
 
     def __init__(self) -> None:
         self._ended: dict[tuple[str, str], Ended] = {}
+        self._pending: list[StoredEvent] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     def ended(self, run_id: str, key: str, seen: Ended) -> None:
         if len(self._ended) >= self.LIMIT:
@@ -60,9 +68,19 @@ class AttemptLines:
         self._ended[(run_id, key)] = seen
 
     def observe(self, events: Sequence[StoredEvent]) -> None:
-        """Log the end of each attempt ended in this process whose outcome `events` commit.
-        (INFO even when it failed: retries are the policy working; the run's end is reported,
-        and an exception nobody expected is logged at ERROR where it is caught.)"""
+        self._pending += events
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.DELAY, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Log the end of each attempt ended in this process whose outcome the kept events
+        commit. (INFO even when it failed: retries are the policy working; the run's end is
+        reported, and an exception nobody expected is logged at ERROR where it is caught.)"""
+        events, self._pending = self._pending, []
         for item in events:
             status = STATUSES.get(item.type)
             if status is None:

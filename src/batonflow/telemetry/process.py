@@ -18,18 +18,16 @@ from opentelemetry.trace import Tracer
 from batonflow.events.bus import EventBus
 from batonflow.settings import Settings
 from batonflow.store import metrics as metric_store
-from batonflow.store.db import reading
 from batonflow.store.metrics import QueueStats, RunLabels
 from batonflow.telemetry import traces
 from batonflow.telemetry.attempts import AttemptLines, AttemptSeen
 from batonflow.telemetry.metrics import LabelSource, Metrics
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from batonflow.agents.registry import Registry
     from batonflow.auth.ratelimit import RateLimiter
     from batonflow.llm.gateway import Gateway
+    from batonflow.store.db import Database
     from batonflow.workflows.attempts import Claim
     from batonflow.workflows.checkpoint import SpecCache
 
@@ -56,7 +54,7 @@ class Telemetry:
 
     def watch(
         self,
-        engine: AsyncEngine,
+        db: Database,
         *,
         bus: EventBus,
         registry: Registry,
@@ -68,16 +66,14 @@ class Telemetry:
         and rate limits read at scrape time (and the executor's `specs`, which name a run's
         workflow and step kinds). Returns the task that counts the bus's events and writes the
         attempts' lines from them."""
-        self.tracing.instrument_engine(engine)
+        self.tracing.instrument_engine(db.engine)
         self.specs = specs
 
         async def queue() -> QueueStats:
-            async with reading(engine) as conn:
-                return await metric_store.queue_stats(conn, datetime.now(UTC))
+            return await db.read(lambda conn: metric_store.queue_stats(conn, datetime.now(UTC)))
 
         async def labels(run_ids: Sequence[str]) -> dict[str, RunLabels]:
-            async with reading(engine) as conn:
-                return await metric_store.run_labels(conn, run_ids)
+            return await db.read(lambda conn: metric_store.run_labels(conn, run_ids))
 
         def breakers() -> Iterator[tuple[str, str, str]]:
             for breaker in registry.breakers():
@@ -93,8 +89,11 @@ class Telemetry:
         return self._follow(bus, labels)
 
     async def _follow(self, bus: EventBus, labels: LabelSource) -> None:
-        async with bus.observing(self.lines.observe):
-            await self.metrics.follow(bus, labels)
+        try:
+            async with bus.observing(self.lines.observe):
+                await self.metrics.follow(bus, labels)
+        finally:
+            self.lines.flush()
 
     def close(self) -> None:
         self.tracing.shutdown()

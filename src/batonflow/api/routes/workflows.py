@@ -13,7 +13,6 @@ from batonflow.api.deps import State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import SpecError
 from batonflow.store import workflows as workflow_store
-from batonflow.store.db import Conn
 from batonflow.store.workflows import VersionRow
 from batonflow.workflows.spec import WorkflowSpec
 from batonflow.workflows.validation import load_spec, validate_spec
@@ -116,11 +115,11 @@ async def create_version(
     (200); other content under a stored id and version is a conflict (409)."""
     spec, text = _parse(state, body)
 
-    async def work(conn: Conn) -> tuple[VersionRow, bool]:
-        await workflow_store.check_subworkflows(conn, caller.tenant_id, spec, body.name)
-        return await workflow_store.save_version(conn, caller.tenant_id, spec, text, state.now())
-
-    row, created = await state.transact(work)
+    row, created = await state.transact(
+        lambda conn: workflow_store.save_version(
+            conn, caller.tenant_id, spec, text, state.now(), origin=body.name
+        )
+    )
     state.specs.put(row.id, spec)
     if not created:
         response.status_code = status.HTTP_200_OK

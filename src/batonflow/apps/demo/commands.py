@@ -16,7 +16,6 @@ from batonflow.cli.serve import DevFlag, HostOpt, PortOpt, serve_api
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, run, settings_for
 from batonflow.errors import InvalidInput
-from batonflow.store.db import reading
 
 commands = typer.Typer(no_args_is_help=True, help="The demo app: a seeded server, its outbox.")
 
@@ -57,11 +56,8 @@ def show_outbox(
     """Emails the demo's `email.send` tool sent, oldest first."""
 
     async def main() -> int:
-        async with (
-            open_session(settings_for(tenant)) as session,
-            reading(session.platform.engine) as conn,
-        ):
-            items = await outbox(conn, session.tenant_id, run_id)
+        async with open_session(settings_for(tenant)) as session:
+            items = await session.read(lambda conn, tenant_id: outbox(conn, tenant_id, run_id))
         if as_json:
             dump([item.model_dump(mode="json") for item in items])
             return 0

@@ -83,8 +83,9 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
         installed = await app_workflows.install(conn, [tenant_id], state.apps, state.registry, now)
         stored += [f"{row.workflow_id}@{row.version}" for row in installed]
         for spec, (name, text) in zip(specs, sources, strict=True):
-            await workflow_store.check_subworkflows(conn, tenant_id, spec, name)
-            version, _ = await workflow_store.save_version(conn, tenant_id, spec, text, now)
+            version, _ = await workflow_store.save_version(
+                conn, tenant_id, spec, text, now, origin=name
+            )
             stored.append(f"{version.workflow_id}@{version.version}")
         return stored
 

@@ -322,7 +322,7 @@ async def _serve_forever(port: int, delay: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m batonflow.llm.fakeserver [--port N] [--delay S]`: serve until interrupted,
+    """`python -m batonflow_testkit.fakeserver [--port N] [--delay S]`: serve until interrupted,
     answering every request with a short reply after `delay` seconds; prints its URL first."""
     import argparse
 
