@@ -8,7 +8,7 @@ import pytest
 
 from batonflow.errors import TemplateError
 from batonflow.workflows import templates
-from batonflow.workflows.templates import Reference
+from batonflow.workflows.templates import Reference, render, syntax_error
 
 SCOPE: dict[str, Any] = {
     "inputs": {
@@ -434,3 +434,37 @@ def test_strings_lists_every_templated_string_with_its_path() -> None:
     ]
     assert list(templates.strings("{{ x }}")) == [("", "{{ x }}")]
     assert list(templates.strings(["{{ x }}"])) == [("[0]", "{{ x }}")]
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 9 ** (9 ** 7) > 1 }}", "9 ** 4782969 has more than 4096 bits"),
+        ("{{ 2 ** 4000 * 2 ** 4000 }}", "a product with more than 4096 bits"),
+        ("{{ [1, 2] * 600000 }}", "repeating 2 items 600000 times is over 1,000,000"),
+        ("{{ '%09999d' % 1 }}", "a format width or precision of 1,000 or more"),
+        ("{{ '%.5000f' | format(1) }}", "a format width or precision of 1,000 or more"),
+        ("{{ 'ab' | indent(2000000) }}", "the filter 'indent' was given 2000000, over 1,000,000"),
+        ("{{ range(100001) | list }}", "Range too big"),
+    ],
+)
+def test_values_past_the_bounds_are_refused_before_they_are_made(source: str, reason: str) -> None:
+    with pytest.raises(TemplateError) as raised:
+        render(source, {})
+    assert reason in str(raised.value)
+
+
+def test_values_within_the_bounds_render() -> None:
+    assert render("{{ 2 ** 64 }}", {}) == 18446744073709551616
+    assert render("{{ 'ab' * 3 }}{{ '%05d' % 42 }}", {}) == "ababab00042"
+    assert render("{% for i in range(3) %}{{ i }}{% endfor %}", {}) == "012"
+
+
+def test_sources_that_cannot_compile_say_why_instead_of_crashing() -> None:
+    assert syntax_error("{{ " + "9" * 5000 + " }}") == (
+        "ValueError: Exceeds the limit (4300 digits) for integer string conversion: value has "
+        "5000 digits; use sys.set_int_max_str_digits() to increase the limit"
+    )
+    assert syntax_error("(" * 300 + "1" + ")" * 300) == (
+        "RecursionError: maximum recursion depth exceeded"
+    )

@@ -6,7 +6,9 @@ with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the wor
 process. With `none`, `batonflow worker` processes do the work.
 
 Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
-api/telemetry.py), the body size limit (413 before a large body is read), then the routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
+api/telemetry.py), the body size limit (413 before a large body is read), the JSON guard (422
+for a JSON body that cannot be stored: a lone surrogate, nesting too deep; api/json_guard.py),
+then the routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
+from batonflow.api.json_guard import JsonGuard, SafeJSONResponse
 from batonflow.api.telemetry import RequestTelemetry
 from batonflow.api.web import mount_dashboard
 from batonflow.apps import workflows as app_workflows
@@ -218,6 +221,7 @@ def create_app(
             "`{error: {code, message, details}}`; each code is described in docs/errors.md."
         ),
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -231,6 +235,7 @@ def create_app(
             router = enabled_app.router()
             _document(router)
             app.include_router(router, prefix=f"{API}/{enabled_app.name}")
+    app.add_middleware(JsonGuard)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, telemetry=observed)
     app.state.telemetry = observed

@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from batonflow.api.json_guard import scrub
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -27,4 +29,7 @@ class Body(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_default, option=orjson.OPT_UTC_Z)
+        try:
+            return orjson.dumps(content, default=_default, option=orjson.OPT_UTC_Z)
+        except orjson.JSONEncodeError:  # a lone surrogate stored before the edge refused them
+            return orjson.dumps(scrub(content), default=_default, option=orjson.OPT_UTC_Z)

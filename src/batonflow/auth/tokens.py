@@ -99,7 +99,10 @@ def _verified(token: str, key: str, audience: str, issuer: str) -> AccessClaims:
     if claims["typ"] != "access":
         raise Unauthenticated("the token is not an access token")
     fields = (claims["sub"], claims["tid"], claims["role"], claims["jti"])
-    if not all(isinstance(value, str) and value for value in fields):
+    expiry = claims["exp"]
+    if not all(isinstance(value, str) and value for value in fields) or not (
+        isinstance(expiry, int | float) and not isinstance(expiry, bool) and 0 < expiry < 2**33
+    ):
         raise Unauthenticated("the access token is not valid: malformed claims")
     return AccessClaims(
         user_id=claims["sub"],

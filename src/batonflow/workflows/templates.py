@@ -21,24 +21,44 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from batonflow.errors import TemplateError
+from batonflow.workflows import bounds
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
 _MARKERS = ("{{", "{%", "{#")
+# What a render can raise that is the template's fault (OverflowError: a float past its range,
+# or a range over the sandbox's limit; RecursionError: nesting past the interpreter's limit).
+_FAILURES = (
+    UndefinedError,
+    SecurityError,
+    TemplateSyntaxError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    RecursionError,
+)
 
 
 class _Environment(ImmutableSandboxedEnvironment):
     """Reads `a.b` on a mapping as the key `b` first, so a step named `update` or an input named
-    `items` is data, never the dict method of the same name."""
+    `items` is data, never the dict method of the same name; bounds what operators make
+    (`workflows/bounds.py`)."""
+
+    intercepted_binops = bounds.BINOPS
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
 
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        return bounds.check_binop(operator, left, right)
+
 
 def _env() -> ImmutableSandboxedEnvironment:
     env = _Environment(undefined=StrictUndefined, autoescape=False)
     env.filters["json"] = lambda value: json.dumps(value, sort_keys=True, default=str)
+    env.filters = {name: bounds.bounded(name, f) for name, f in env.filters.items()}
+    env.globals["range"] = bounds.budgeted_range
     return env
 
 
@@ -87,30 +107,43 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     """Evaluate a bare expression (`when`, `map.over`); `{{ }}` around it is accepted too."""
     expr = expression_of(expression) or expression
+    budget = bounds.render_budget()
     try:
         return _unwrap(_compiled_expression(expr)(**scope))
-    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
-        raise TemplateError(f"cannot evaluate '{expression}': {exc}") from exc
+    except _FAILURES as exc:
+        raise TemplateError(f"cannot evaluate '{_short(expression)}': {exc}") from exc
+    finally:
+        bounds.reset_budget(budget)
 
 
 def _render_text(text: str, scope: Mapping[str, Any]) -> Any:
     if not is_template(text):
         return text
     expr = expression_of(text)
+    budget = bounds.render_budget()
     try:
         if expr is not None:
             return _unwrap(_compiled_expression(expr)(**scope))
-        return _compiled_template(text).render(**scope)
-    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
-        raise TemplateError(f"cannot render '{text}': {exc}") from exc
+        return bounds.joined(_compiled_template(text).generate(**scope))
+    except _FAILURES as exc:
+        raise TemplateError(f"cannot render '{_short(text)}': {exc}") from exc
+    finally:
+        bounds.reset_budget(budget)
 
 
 def render_text(text: str, scope: Mapping[str, Any]) -> str:
     """Render `text` to a string, even when it is a single expression (prompts are text)."""
+    budget = bounds.render_budget()
     try:
-        return str(_compiled_template(text).render(**scope))
-    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
-        raise TemplateError(f"cannot render '{text[:80]}': {exc}") from exc
+        return bounds.joined(_compiled_template(text).generate(**scope))
+    except _FAILURES as exc:
+        raise TemplateError(f"cannot render '{_short(text)}': {exc}") from exc
+    finally:
+        bounds.reset_budget(budget)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _unwrap(value: Any) -> Any:
@@ -127,6 +160,8 @@ def syntax_error(text: str) -> str | None:
         ENV.from_string(source)
     except TemplateSyntaxError as exc:
         return exc.message or str(exc)
+    except _FAILURES as exc:  # a number too long to write, nesting past the parser's limit
+        return f"{type(exc).__name__}: {exc}"
     return None
 
 

@@ -20,10 +20,12 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from batonflow.api.deps import PageSize, State, require
+from batonflow.api.json_guard import scrub
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.events import run_tail, stream, tenant_tail
@@ -108,7 +110,7 @@ def frame(item: stream.StreamItem) -> bytes:
         return b": keepalive\n\n"
     event = item.event
     live = item.cursor is None
-    body = FrameData(
+    data = FrameData(
         id=None if live else event.id,
         type=event.type,
         version=event.version,
@@ -117,7 +119,11 @@ def frame(item: stream.StreamItem) -> bytes:
         step_key=event.step_key,
         data=event.data,
         created_at=event.created_at,
-    ).model_dump_json()
+    )
+    try:
+        body = data.model_dump_json()
+    except PydanticSerializationError:  # a lone surrogate stored before the edge refused them
+        body = data.model_copy(update={"data": scrub(event.data)}).model_dump_json()
     head = "" if live else f"id: {item.cursor}\n"
     return f"{head}event: {event.type}\ndata: {body}\n\n".encode()
 
