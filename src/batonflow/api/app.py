@@ -24,8 +24,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from batonflow.api import docs
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
+from batonflow.api.headers import SecurityHeaders
 from batonflow.api.json_guard import JsonGuard, SafeJSONResponse
 from batonflow.api.telemetry import RequestTelemetry
 from batonflow.api.web import mount_dashboard
@@ -223,7 +225,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served from this server's files: api/docs.py
         redoc_url=None,
     )
     api_errors.install(app)
@@ -235,8 +237,10 @@ def create_app(
             router = enabled_app.router()
             _document(router)
             app.include_router(router, prefix=f"{API}/{enabled_app.name}")
+    app.include_router(docs.router)
     app.add_middleware(JsonGuard)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTelemetry, telemetry=observed)
     app.state.telemetry = observed
     mount_dashboard(app)

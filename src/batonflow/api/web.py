@@ -28,7 +28,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 MISSING_BUNDLE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Batonflow</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<body>
 <h1>Batonflow</h1>
 <p>The dashboard is not built. Run <code>make setup</code> (it builds <code>web/</code> with npm),
 then reload this page.</p>
