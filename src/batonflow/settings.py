@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(2, ge=1, description="OWASP: m=19 MiB, t=2, p=1")
     argon2_memory_kib: int = Field(19_456, ge=8)
     argon2_parallelism: int = Field(1, ge=1)
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses of the reverse proxies whose X-Forwarded-For "
+        "names the client (`*` for any); empty: the header is ignored and the peer is the client",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8420, ge=0, le=65_535)
     executor: str = Field(

@@ -18,7 +18,10 @@ from batonflow.telemetry.metrics import serve_metrics
 from batonflow.telemetry.sentry import init_sentry
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from batonflow.api.deps import ApiState
+    from batonflow.settings import Settings
 
 
 def worker(
@@ -127,19 +130,30 @@ def serve_api(
         reporting = init_sentry(settings)
         try:
             application = create_app(settings, on_ready=ready)
-            config = uvicorn.Config(
-                application,
-                host=settings.host,
-                port=settings.port,
-                log_level="warning",
-                log_config=None,  # Uvicorn's lines go through the process's log handler
-                access_log=False,  # each request logs its own line (api/telemetry.py)
-                lifespan="on",
-            )
-            await uvicorn.Server(config).serve()
+            await uvicorn.Server(server_config(settings, application)).serve()
         finally:
             if reporting is not None:
                 reporting.close()
         return 0
 
     return run(main(), serving=True)
+
+
+def server_config(settings: Settings, application: Any) -> uvicorn.Config:
+    """How Uvicorn serves the API. `X-Forwarded-For` is believed only from the proxies in
+    `BATONFLOW_TRUSTED_PROXIES`; by default no one's, so a client cannot pick its own address
+    (and escape the per-address login limit) by sending the header."""
+    import uvicorn
+
+    trusted = settings.trusted_proxies.strip()
+    return uvicorn.Config(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,  # Uvicorn's lines go through the process's log handler
+        access_log=False,  # each request logs its own line (api/telemetry.py)
+        lifespan="on",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
