@@ -136,6 +136,13 @@ class InvalidArgs(RunError):
     retryable = False
 
 
+class FanOutExceeded(RunError):
+    """A `map` or a tree of sub-workflows past the deployment's caps (`BATONFLOW_MAX_*`)."""
+
+    code = "fanout_exceeded"
+    retryable = False
+
+
 class TemplateError(RunError):
     code = "template_error"
     retryable = False

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     tenant_max_active_runs: int = Field(
         200, ge=1, description="queued, running or waiting runs a tenant may have at once"
     )
+    max_map_items: int = Field(1000, ge=1, description="items one `map` step may have")
+    max_workflow_depth: int = Field(5, ge=0, description="how deep sub-workflows may nest")
+    max_runs_per_root: int = Field(
+        200, ge=1, description="runs one top-level run may make, its sub-workflow runs included"
+    )
 
     # -- observability (see README "Operating Batonflow") --------------------------------------
     log_format: Literal["json", "console"] | None = Field(

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 
 from batonflow.errors import NotFound
 from batonflow.events.contracts import StoredEvent
@@ -263,3 +263,55 @@ async def renew_leases(
     )
     still = {(row.run_id, row.key, row.dispatch) for row in held}
     return set(leases) - still
+
+
+async def lineage(conn: Conn, tenant_id: str, run_id: str) -> list[str]:
+    """The run's id and its ancestors' (parent, grandparent, ... the root), nearest first."""
+    chain = [run_id]
+    while True:
+        parent = await conn.scalar(
+            select(runs_t.c.parent_run_id).where(
+                runs_t.c.tenant_id == tenant_id, runs_t.c.id == chain[-1]
+            )
+        )
+        if parent is None:
+            return chain
+        chain.append(parent)
+
+
+async def count_tree(conn: Conn, tenant_id: str, root_id: str) -> int:
+    """How many runs the tree under `root_id` has, the root included."""
+    tree = (
+        select(runs_t.c.id)
+        .where(runs_t.c.tenant_id == tenant_id, runs_t.c.id == root_id)
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union_all(
+        select(runs_t.c.id).where(
+            runs_t.c.tenant_id == tenant_id, runs_t.c.parent_run_id == tree.c.id
+        )
+    )
+    return int(await conn.scalar(select(func.count()).select_from(tree)) or 0)
+
+
+async def starting_children(conn: Conn, tenant_id: str, run_id: str, before_key: str) -> int:
+    """The run's `workflow` steps running now whose child run is not stored yet and whose key
+    sorts before `before_key`: siblings started together, each counted by the ones after it."""
+    child = select(runs_t.c.id).where(
+        runs_t.c.tenant_id == tenant_id,
+        runs_t.c.parent_run_id == run_id,
+        runs_t.c.parent_step_key == steps_t.c.key,
+    )
+    found = await conn.scalar(
+        select(func.count())
+        .select_from(steps_t)
+        .where(
+            steps_t.c.tenant_id == tenant_id,
+            steps_t.c.run_id == run_id,
+            steps_t.c.kind == "workflow",
+            steps_t.c.status == StepStatus.RUNNING.value,
+            steps_t.c.key < before_key,
+            ~child.exists(),
+        )
+    )
+    return int(found or 0)

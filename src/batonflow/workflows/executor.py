@@ -47,6 +47,7 @@ from batonflow.telemetry.process import Telemetry
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import Checkpointer, CommitResult, SpecCache
 from batonflow.workflows.commits import Commits
+from batonflow.workflows.fanout import FanOut
 from batonflow.workflows.leases import Leases
 from batonflow.workflows.runner import Runner, StepEffects
 from batonflow.workflows.statuses import SETTLED, RunStatuses
@@ -115,6 +116,7 @@ class Executor:
             publish_delta=self.publish_delta,
             commit_item=self.commit_item,
             rand=rand,
+            fanout=FanOut.of(settings),
         )
         self.runner = Runner(self.step_context, self.db, self.specs)
         self.commits = Commits(

@@ -35,8 +35,10 @@ from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
 from batonflow.store.run_tx import new_step_row
 from batonflow.workflows import engine, templates
+from batonflow.workflows import fanout as fanout_caps
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import SpecCache
+from batonflow.workflows.fanout import FanOut
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -74,6 +76,7 @@ class StepContext:
     publish_delta: Callable[[str, str, str], Callable[[dict[str, Any]], None]]
     commit_item: Callable[[Outcome], Awaitable[None]]  # commit a map item's outcome now
     rand: Callable[[], float]
+    fanout: FanOut = fanout_caps.DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +248,7 @@ async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, WorkflowStep)
     inputs = templates.render(step.args, a.scope)
+    await sc.fanout.check_child(sc.read, a.claim.tenant_id, a.claim.run_id, a.claim.key)
     version = await sc.read(
         lambda conn: workflow_store.get_version(
             conn, a.claim.tenant_id, step.workflow, step.version
@@ -272,6 +276,7 @@ async def run_map(sc: StepContext, a: Attempt) -> Outcome:
     items = templates.evaluate(step.over, a.scope)
     if not isinstance(items, list | tuple):
         raise TemplateError(f"map over '{step.over}' gave {type(items).__name__}, not a list")
+    sc.fanout.check_map(len(items))
     existing = await sc.read(
         lambda conn: run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
     )
