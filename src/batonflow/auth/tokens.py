@@ -27,7 +27,7 @@ from batonflow.settings import Settings
 
 ALGORITHMS = ["HS256"]
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ", "jti"]
-API_KEY_PREFIX = "bf_"
+API_KEY_PREFIX = "bf_"  # pragma: allowlist secret (a prefix that marks API keys, not a key)
 DISPLAY_PREFIX_LENGTH = 11  # "bf_" and 8 characters: enough to recognise a key in a list
 LEEWAY_SECONDS = 10  # clock skew between replicas
 
