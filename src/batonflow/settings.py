@@ -92,7 +92,11 @@ class Settings(BaseSettings):
     refresh_token_seconds: int = Field(30 * 86_400, ge=60)
     invitation_seconds: int = Field(7 * 86_400, ge=60)
     refresh_reuse_grace_seconds: float = Field(
-        5.0, ge=0, le=60, description="a refresh token used again this soon is a race, not theft"
+        0.0,
+        ge=0,
+        le=60,
+        description="0: any reuse of a refresh token revokes its sign-in; above 0, a reuse this "
+        "soon after the rotation is taken for a race (two tabs) and only refused",
     )
     argon2_time_cost: int = Field(2, ge=1, description="OWASP: m=19 MiB, t=2, p=1")
     argon2_memory_kib: int = Field(19_456, ge=8)

@@ -13,8 +13,10 @@ from dirty_equals import IsStr
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from batonflow.api.app import create_app
+from batonflow.settings import Settings
 from batonflow.store.db import create_engine
-from tests.api.conftest import Signup, client_for
+from tests.api.conftest import PASSWORD, Signup, client_for, core_apps
 from tests.api.flows import QUICK, settled, start, store
 
 COSTLY = """
@@ -179,3 +181,30 @@ async def test_an_access_token_with_a_malformed_expiry_is_401(
         401,
         {"code": "unauthenticated", "message": IsStr(), "details": {}},
     )
+
+
+async def test_by_default_any_reuse_of_a_refresh_token_revokes_its_sign_in(
+    api_settings: Settings,
+) -> None:
+    settings = api_settings.model_copy(update={"refresh_reuse_grace_seconds": 0.0})
+    app = create_app(settings, apps=core_apps())
+    async with app.router.lifespan_context(app), client_for(app) as anonymous:
+        registered = await anonymous.post(
+            "/api/v1/auth/register",
+            json={"tenant": "acme", "email": "a@acme.example", "password": PASSWORD, "name": "A"},
+        )
+        old = registered.json()["refresh_token"]
+        first = await anonymous.post("/api/v1/auth/refresh", json={"refresh_token": old})
+        assert first.status_code == 200
+        again = await anonymous.post("/api/v1/auth/refresh", json={"refresh_token": old})
+        assert (again.status_code, again.json()["error"]["message"]) == (
+            401,
+            "the refresh token was already used; every token of this sign-in is now revoked, "
+            "sign in again",
+        )
+        newest = first.json()["refresh_token"]
+        revoked = await anonymous.post("/api/v1/auth/refresh", json={"refresh_token": newest})
+        assert (revoked.status_code, revoked.json()["error"]["message"]) == (
+            401,
+            "the refresh token was revoked; sign in again",
+        )

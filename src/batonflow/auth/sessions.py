@@ -8,8 +8,9 @@ Password hashing and checking take tens of milliseconds, so they are separate st
 Refresh tokens rotate on every use: the used token is marked `rotated_at` and a new one of the
 same family is issued. Presenting a used or revoked token revokes the whole family (someone
 holds a copy). Two concurrent refreshes with one token are settled by the conditional update:
-exactly one rotates it and keeps its new tokens; the other, arriving within
-`refresh_reuse_grace_seconds` of that rotation, is refused without revoking the family.
+exactly one rotates it; the other is a reuse and revokes the family, unless the deployment opts
+into `refresh_reuse_grace_seconds` (default 0), which refuses a reuse that soon after the
+rotation without revoking.
 """
 
 from __future__ import annotations
@@ -151,9 +152,8 @@ async def refresh(
         if used is None:  # a concurrent request rotated it after we read it
             fresh = await credentials.find_refresh_token(conn, row["token_hash"])
             used = fresh["rotated_at"] if fresh else None
-        if used is not None and now - used <= timedelta(
-            seconds=settings.refresh_reuse_grace_seconds
-        ):
+        grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
+        if used is not None and grace and now - used <= grace:
             # Two refreshes racing with one token (two tabs, a retried request): the first
             # keeps its new tokens; this one is refused without revoking the sign-in.
             return Unauthenticated(
