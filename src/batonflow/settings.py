@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(2, ge=1, description="OWASP: m=19 MiB, t=2, p=1")
     argon2_memory_kib: int = Field(19_456, ge=8)
     argon2_parallelism: int = Field(1, ge=1)
+    cors_origins: str = Field(
+        "",
+        description="comma-separated origins (https://app.example.com) whose browser scripts may "
+        "call the API; empty: none (the dashboard is served from the API's own origin)",
+    )
     trusted_proxies: str = Field(
         "",
         description="comma-separated addresses of the reverse proxies whose X-Forwarded-For "

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import httpx
 
+from batonflow.api.app import create_app
 from batonflow.api.headers import POLICY
-from tests.api.conftest import PASSWORD
+from batonflow.settings import Settings
+from tests.api.conftest import PASSWORD, client_for, core_apps
 
 EVERYWHERE = {
     "content-security-policy": POLICY,
@@ -64,3 +66,24 @@ async def test_the_docs_load_swagger_ui_from_this_server(client: httpx.AsyncClie
     bundle = await client.get("/swagger/swagger-ui-bundle.js")
     assert bundle.status_code == 200  # copied into the dashboard's bundle by `npm run build`
     assert bundle.headers["content-type"].startswith("text/javascript")
+
+
+async def test_cross_origin_scripts_are_refused_unless_their_origin_is_configured(
+    api_settings: Settings,
+) -> None:
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    for origins, allowed in (("", None), ("https://app.example.com", "https://app.example.com")):
+        app = create_app(
+            api_settings.model_copy(update={"cors_origins": origins}), apps=core_apps()
+        )
+        async with app.router.lifespan_context(app), client_for(app) as client:
+            answer = await client.options("/api/v1/runs", headers=preflight)
+            assert answer.headers.get("access-control-allow-origin") == allowed
+            other = await client.options(
+                "/api/v1/runs", headers={**preflight, "Origin": "https://evil.example"}
+            )
+            assert other.headers.get("access-control-allow-origin") is None

@@ -21,6 +21,7 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -240,6 +241,15 @@ def create_app(
     app.include_router(docs.router)
     app.add_middleware(JsonGuard)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+    if origins:  # off by default: the dashboard is served from this origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTelemetry, telemetry=observed)
     app.state.telemetry = observed

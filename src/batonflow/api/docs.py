@@ -28,6 +28,7 @@ START = """window.ui = SwaggerUIBundle({
   dom_id: "#docs",
   deepLinking: true,
   persistAuthorization: false,
+  validatorUrl: null,
 });
 """
 
