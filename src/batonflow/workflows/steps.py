@@ -21,7 +21,7 @@ from batonflow.agents.agent import CallContext, Effects
 from batonflow.agents.registry import Registry
 from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
 from batonflow.ids import new_id
-from batonflow.llm import prompts
+from batonflow.llm import prompts, untrusted
 from batonflow.llm.client import LlmClient, messages_for
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.ledger import Budget, CallScope
@@ -191,7 +191,7 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
         text = templates.render_text(step.prompt, {**a.scope, "args": variables})
     client = llm_client(sc, a, a.claim.key, a.claim.attempt, step.timeout, a.calls, ref)
     request = ModelRequest(
-        messages=messages_for(text, system),
+        messages=messages_for(text, untrusted.with_notice(text, system)),
         max_tokens=step.max_tokens,
         temperature=step.temperature,
         output_schema=step.output_schema,

@@ -21,6 +21,7 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from batonflow.errors import TemplateError
+from batonflow.llm import untrusted
 from batonflow.workflows import bounds
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*$", re.DOTALL)
@@ -57,6 +58,7 @@ class _Environment(ImmutableSandboxedEnvironment):
 def _env() -> ImmutableSandboxedEnvironment:
     env = _Environment(undefined=StrictUndefined, autoescape=False)
     env.filters["json"] = lambda value: json.dumps(value, sort_keys=True, default=str)
+    env.filters["untrusted"] = untrusted.frame
     env.filters = {name: bounds.bounded(name, f) for name, f in env.filters.items()}
     env.globals["range"] = bounds.budgeted_range
     return env
