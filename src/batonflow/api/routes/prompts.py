@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from batonflow.api.deps import State, require
+from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.errors import NotFound
 from batonflow.llm import prompts as prompt_service
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
 MAX_VERSION = 2**31 - 1  # versions are 32-bit integer columns; a larger one cannot exist
 
 
-class PromptIn(BaseModel):
+class PromptIn(Strict):
     key: str = Field(max_length=128, description="lowercase letters, digits, '.', '_', '-'")
     template: str = Field(max_length=200_000, description="a sandboxed Jinja2 template")
     variables: list[str] = Field(default_factory=list, description="the names it may read")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from batonflow.api.deps import PageSize, State, require
+from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.runs import reviews as review_service
 from batonflow.runs.service import Actor
@@ -49,7 +50,7 @@ class ReviewList(BaseModel):
     items: list[ReviewOut]
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Strict):
     decision: Literal["approve", "edit", "reject", "submit"] = Field(
         description="approve, edit (approve with `data` as the edited subject) or reject a "
         "review step; submit `data` to an input step"

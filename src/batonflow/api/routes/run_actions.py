@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from batonflow.api.deps import ApiState, State, require
+from batonflow.api.routes.auth import Strict
 from batonflow.api.routes.runs import RunDetail, run_detail
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict
@@ -41,7 +42,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-class StartRun(BaseModel):
+class StartRun(Strict):
     workflow_id: str = Field(max_length=128)
     version: str | None = Field(None, max_length=64, description="default: the newest version")
     inputs: dict[str, Any] = Field(default_factory=dict)
@@ -50,11 +51,11 @@ class StartRun(BaseModel):
     )
 
 
-class CancelRun(BaseModel):
+class CancelRun(Strict):
     reason: str = Field("", max_length=2000)
 
 
-class OverrideStep(BaseModel):
+class OverrideStep(Strict):
     output: Any = Field(description="the step's output, set by hand")
     reason: str = Field(min_length=1, max_length=2000, description="why; kept with the run")
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from batonflow.api.deps import State, require
+from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.errors import SpecError
 from batonflow.store import workflows as workflow_store
@@ -20,7 +21,7 @@ from batonflow.workflows.validation import load_spec, validate_spec
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
 
-class WorkflowSource(BaseModel):
+class WorkflowSource(Strict):
     """A workflow as YAML or JSON text (`source`), or as a JSON object (`spec`): one of the two."""
 
     source: str | None = Field(None, description="YAML or JSON text", max_length=1_000_000)

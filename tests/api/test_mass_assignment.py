@@ -1,0 +1,47 @@
+"""Fields a caller may not set (the tenant, an owner, a status, a role through the wrong door)
+are refused with 422 on every write route, naming the field, and nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Signup
+from tests.api.flows import QUICK, settled, start, store
+
+WRITES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("POST", "/api/v1/runs", {"workflow_id": "quick", "inputs": {"text": "x"}}, "tenant_id"),
+    ("POST", "/api/v1/runs", {"workflow_id": "quick", "inputs": {"text": "x"}}, "status"),
+    ("POST", "/api/v1/runs/{run}/cancel", {"reason": "no"}, "actor"),
+    ("POST", "/api/v1/runs/{run}/steps/echo/override", {"output": {}, "reason": "r"}, "by"),
+    ("POST", "/api/v1/workflows", {"source": QUICK.replace("quick", "other")}, "tenant_id"),
+    ("POST", "/api/v1/workflows/validate", {"source": QUICK}, "created_by"),
+    ("POST", "/api/v1/prompts", {"key": "greet", "template": "Hi"}, "version"),
+    ("POST", "/api/v1/reviews/{review}/decision", {"decision": "approve"}, "decided_by"),
+    ("PATCH", "/api/v1/users/{user}", {"active": True}, "tenant_id"),
+    ("POST", "/api/v1/api-keys", {"name": "ci", "scopes": ["runs:read"]}, "role"),
+    ("POST", "/api/v1/invitations", {"email": "b@acme.example", "role": "viewer"}, "tenant_id"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "extra"), WRITES)
+async def test_a_field_the_caller_may_not_set_is_refused(
+    signup: Signup, method: str, path: str, body: dict[str, Any], extra: str
+) -> None:
+    admin = await signup()
+    await store(admin.client, QUICK)
+    run = await start(admin.client, "quick", {"text": "x"})
+    await settled(admin.client, run["id"], ("succeeded",))
+    me = (await admin.client.get("/api/v1/me")).json()
+    url = path.format(run=run["id"], review="01-not-a-review", user=me["user"]["id"])
+    before = (await admin.client.get("/api/v1/runs")).json()["items"]
+    answer = await admin.client.request(method, url, json={**body, extra: "injected"})
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "request_invalid"
+    assert any(
+        extra in issue and "Extra inputs are not permitted" in issue
+        for issue in error["details"]["issues"]
+    )
+    assert (await admin.client.get("/api/v1/runs")).json()["items"] == before
