@@ -73,7 +73,7 @@ function StartRun({ workflows, initial }: { workflows: WorkflowVersion[]; initia
   const [busy, setBusy] = useState(false);
 
   if (workflows.length === 0) {
-    return <Empty>No workflows are stored yet. Store one with <code>batonflow workflows create</code> or the API, then start it here.</Empty>;
+    return <Empty>No workflows are stored yet. Store one with <code>batonflow workflows add my-workflow.yaml</code> or the API, then start it here.</Empty>;
   }
   return (
     <section className="card start-run" aria-labelledby="start-title">
