@@ -79,6 +79,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.api.cursors import encode_cursor
+from batonflow.apps.app import Apps, migration_branches
 from batonflow.events.contracts import event
 from batonflow.runs.layout import new_run_rows, version_spec
 from batonflow.runs.run import AttemptStatus, RunStatus, StepStatus
@@ -207,7 +208,7 @@ async def prepare_database(kind: str, data_dir: Path, reseed: bool) -> tuple[str
             await admin.close()
         url = PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
     engine = create_engine(url)
-    await migrate.upgrade(engine)
+    await migrate.upgrade(engine, branches=migration_branches(Apps()))  # every app's tables
     return url, engine
 
 

@@ -63,6 +63,7 @@ import aiosqlite
 import asyncpg
 from sqlalchemy import event
 
+from batonflow.apps.app import Apps, migration_branches
 from batonflow.platform import Platform, open_platform
 from batonflow.runs.service import Actor, start_run
 from batonflow.settings import Settings
@@ -183,7 +184,7 @@ class Batonflow:
     async def setup(self) -> None:
         migrating = create_engine(self.url)  # a fresh PostgreSQL database is not migrated yet
         try:
-            await migrate.upgrade(migrating)
+            await migrate.upgrade(migrating, branches=migration_branches(Apps()))  # every app's
         finally:
             await migrating.dispose()
         if self.observed:

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import Registry
+from batonflow.apps.app import Apps, migration_branches
 from batonflow.apps.demo import registry as demo_registry
 from batonflow.runs.service import Actor, start_run
 from batonflow.runs.state import RunRow
@@ -77,13 +78,14 @@ def pg_url(database: str) -> str:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A migrated PostgreSQL database for this test session."""
+    """A migrated PostgreSQL database for this test session: the core and every installed
+    app's branch, as `batonflow db upgrade` migrates it."""
     name = f"batonflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     asyncio.run(_create_pg_database(name))
 
     async def upgrade() -> None:
         engine = create_engine(pg_url(name))
-        await migrate.upgrade(engine)
+        await migrate.upgrade(engine, branches=migration_branches(Apps()))
         await engine.dispose()
 
     asyncio.run(upgrade())

@@ -37,6 +37,7 @@ from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.registry import build_gateway
+from batonflow.retrieval.tools import kb_tools
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store.db import Conn, Database, Hooks, create_engine
@@ -57,9 +58,10 @@ T = TypeVar("T")
 def build_agents(
     apps: Apps, settings: Settings, models: Gateway, tracer: Tracer = NO_TRACER
 ) -> Registry:
-    """The agent registry of this deployment: the agents and tools of the enabled apps."""
+    """The agent registry of this deployment: the agents and tools of the enabled apps, and the
+    platform's `kb.search` tool."""
     return build_registry(
-        apps.agents(),
+        [*apps.agents(), kb_tools],
         breaker_failures=settings.breaker_failures,
         breaker_reset_seconds=settings.breaker_reset_seconds,
         models=models,

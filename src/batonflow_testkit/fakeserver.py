@@ -5,7 +5,8 @@ benchmarks and trying the providers' adapters with no network and no keys.
         server.script(Fail(429, retry_after=0.1), Reply("hello"))
         ... openai base_url = server.openai_url; anthropic base_url = server.url
 
-Requests take the next scripted behaviour, or `default` when the script is empty:
+Requests take the next scripted behaviour; when the script is empty, what `respond(path, body)`
+gives (a function of the request, when set), else `default`:
 `Reply` (text and usage, optionally after a delay), `Fail` (a status, with `Retry-After`),
 `Hang` (answer nothing for a while) and `Malformed` (a body that is not JSON). Streaming
 requests get server-sent events in each provider's format. Every request is kept in `requests`.
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +66,7 @@ class FakeProvider:
     host: str = "127.0.0.1"
     port: int = 0
     default: Behaviour = field(default_factory=Reply)
+    respond: Callable[[str, dict[str, Any]], Behaviour] | None = None
     requests: list[Seen] = field(default_factory=list)
     _script: deque[Behaviour] = field(default_factory=deque)
     _server: asyncio.Server | None = None
@@ -124,7 +127,12 @@ class FakeProvider:
                 writer.close()
 
     async def _answer(self, path: str, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
-        behaviour = self._script.popleft() if self._script else self.default
+        if self._script:
+            behaviour = self._script.popleft()
+        elif self.respond is not None:
+            behaviour = self.respond(path, body)
+        else:
+            behaviour = self.default
         if isinstance(behaviour, Hang):
             await asyncio.sleep(behaviour.seconds)
             return False

@@ -365,7 +365,7 @@ def test_build_registry_has_the_demo_agents() -> None:
     ]
     assert sorted(registry.tool_names()) == ["email.send"]
     assert tuple(registry.step_kinds()) == BASE_STEP_KINDS
-    assert BASE_STEP_KINDS == ("agent", "tool", "review", "input", "map", "workflow")
+    assert BASE_STEP_KINDS == ("agent", "tool", "retrieve", "review", "input", "map", "workflow")
     assert registry.check_model("local:smollm2") == "this installation has no LLM gateway"
 
 

@@ -84,10 +84,10 @@ async def api(tiny_path: Path, fresh_url: str, tmp_path: Path) -> AsyncIterator[
 def test_installed_apps_are_found_by_their_entry_points(tiny_path: Path) -> None:
     apps = installed()
 
-    assert sorted(apps) == ["demo", "tiny"]
+    assert sorted(apps) == ["demo", "scoping", "tiny"]
     assert apps["tiny"].title == "Tiny"
     assert [path.name for path in apps["tiny"].workflow_files()] == ["greet.yaml"]
-    assert load_apps(None).names() == ["demo", "tiny"]
+    assert load_apps(None).names() == ["demo", "scoping", "tiny"]
     assert load_apps(["tiny"]).names() == ["tiny"]
     assert load_apps([]).names() == []
 
@@ -97,7 +97,7 @@ def test_an_unknown_app_is_a_config_error_naming_the_installed_ones(tiny_path: P
         load_apps(["demo", "crm"])
 
     assert caught.value.message == (
-        "BATONFLOW_APPS names 'crm', which is not installed; installed apps: demo, tiny"
+        "BATONFLOW_APPS names 'crm', which is not installed; installed apps: demo, scoping, tiny"
     )
 
 
@@ -136,16 +136,16 @@ async def test_the_migration_branch_is_applied_and_named(tiny_path: Path, fresh_
     engine = create_engine(fresh_url)
     try:
         # The branch depends on the core's head, so Alembic records the branch's head alone.
-        assert await migrate.current(engine) == "tiny_0001"
+        assert await migrate.current(engine) == "scoping_0001,tiny_0001"
         branches = migration_branches(load_apps(["demo"]))
-        assert migrate.head(branches) == "0004,tiny_0001"
+        assert migrate.head(branches) == "0005,scoping_0001,tiny_0001"
         assert await migrate.is_current(engine, branches)
         assert not await migrate.is_current(engine)
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         assert "tiny_notes" in tables
         await migrate.downgrade(engine, "tiny@base", migration_branches(load_apps([])))
-        assert await migrate.current(engine) == "0004"
+        assert await migrate.current(engine) == "0005,scoping_0001"
     finally:
         await engine.dispose()
 
@@ -183,6 +183,7 @@ async def test_an_enabled_app_serves_its_route_workflow_and_page(
         # The app's workflow was stored in the new tenant and runs on the app's agent.
         workflows = (await acme.get("/api/v1/workflows")).json()["items"]
         assert sorted(w["workflow_id"] for w in workflows) == [
+            "kb-answer",
             "lead-brief",
             "market-report",
             "outreach",
@@ -272,6 +273,7 @@ def test_an_enabled_apps_commands_and_workflows_reach_the_cli(
 
     listed = batonflow(tiny_path, tmp_path, "demo,tiny", "workflows", "list", "--json")
     assert sorted(w["id"] for w in json.loads(listed.stdout)) == [
+        "kb-answer",
         "lead-brief",
         "market-report",
         "outreach",
@@ -295,5 +297,5 @@ def test_an_unknown_app_stops_the_cli_with_the_installed_ones(
         2,
         "",
         "error (config_invalid): BATONFLOW_APPS names 'crm', which is not installed; installed "
-        "apps: demo, tiny",
+        "apps: demo, scoping, tiny",
     )

@@ -44,12 +44,12 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms: number, 
   throw new Error(`timed out waiting for ${what}; server output:\n${log()}`);
 }
 
-export async function startServer(): Promise<Server> {
+export async function startServer(extraEnv: NodeJS.ProcessEnv = {}): Promise<Server> {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), "batonflow-e2e-"));
   const batonflow = path.join(ROOT, ".venv", "bin", "batonflow");
   let output = "";
-  const env: NodeJS.ProcessEnv = { ...process.env, BATONFLOW_DATA_DIR: dataDir, BATONFLOW_DEV: "true" };
+  const env: NodeJS.ProcessEnv = { ...process.env, BATONFLOW_DATA_DIR: dataDir, BATONFLOW_DEV: "true", ...extraEnv };
   delete env.BATONFLOW_DATABASE_URL; // SQLite in the fresh data directory
   const child: ChildProcess = spawn(
     batonflow,

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from batonflow.events.contracts import CONTRACTS, NewEvent, event, schemas
 
 EVERY_TYPE = [
+    "kb.document.ingested@1",
+    "kb.searched@1",
     "llm.call@1",
     "llm.delta@1",
     "review.decided@1",

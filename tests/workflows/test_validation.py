@@ -557,7 +557,7 @@ def test_step_kind_the_catalog_cannot_run() -> None:
 
     assert spec_issues(text, catalog=CATALOG) == [
         "steps[0].kind: steps of kind 'llm' cannot run here"
-        " (this installation runs agent, input, map, review, tool, workflow)"
+        " (this installation runs agent, input, map, retrieve, review, tool, workflow)"
     ]
     assert load_spec(text, "w.yaml", KindsCatalog()).by_id["a"].kind == "llm"
 

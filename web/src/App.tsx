@@ -9,6 +9,7 @@ import { Loading, useLoad } from "./ui";
 import { AdminPage } from "./pages/admin";
 import { DeadLettersPage } from "./pages/DeadLettersPage";
 import { JoinPage } from "./pages/JoinPage";
+import { KnowledgePage } from "./pages/KnowledgePage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { PromptsPage } from "./pages/PromptsPage";
@@ -38,6 +39,8 @@ function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
       return <PromptsPage />;
     case "/usage":
       return <UsagePage />;
+    case "/knowledge":
+      return <KnowledgePage />;
     case "/admin":
       return <AdminPage />;
     default:

@@ -302,6 +302,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/knowledge-bases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Kbs
+         * @description Needs the scope `kb:read`.
+         */
+        get: operations["list_kbs_api_v1_knowledge_bases_get"];
+        put?: never;
+        /**
+         * Create Kb
+         * @description Needs the scope `kb:write`.
+         */
+        post: operations["create_kb_api_v1_knowledge_bases_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{kb}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Kb
+         * @description A knowledge base by id or name.
+         *
+         *     Needs the scope `kb:read`.
+         */
+        get: operations["get_kb_api_v1_knowledge_bases__kb__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Kb
+         * @description Delete a knowledge base with every document, chunk and vector.
+         *
+         *     Needs the scope `kb:write`.
+         */
+        delete: operations["delete_kb_api_v1_knowledge_bases__kb__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{kb}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Documents
+         * @description Needs the scope `kb:read`.
+         */
+        get: operations["list_documents_api_v1_knowledge_bases__kb__documents_get"];
+        put?: never;
+        /**
+         * Upload
+         * @description Upload a document (the request body); a `kb-ingest` run indexes it.
+         *
+         *     Needs the scope `kb:write`.
+         */
+        post: operations["upload_api_v1_knowledge_bases__kb__documents_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{kb}/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Document
+         * @description Needs the scope `kb:read`.
+         */
+        get: operations["get_document_api_v1_knowledge_bases__kb__documents__document_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Document
+         * @description Delete a document with every chunk and vector.
+         *
+         *     Needs the scope `kb:write`.
+         */
+        delete: operations["delete_document_api_v1_knowledge_bases__kb__documents__document_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge-bases/{kb}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search
+         * @description Ranked passages for a query: by keyword, by meaning, or both fused.
+         *
+         *     Needs the scope `kb:read`.
+         */
+        post: operations["search_api_v1_knowledge_bases__kb__search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -690,6 +816,421 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scoping/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Limits
+         * @description The limits on stage executions in the caller's tenant.
+         */
+        get: operations["get_limits_api_v1_scoping_limits_get"];
+        /**
+         * Set Limits
+         * @description Set the tenant's own limits on stage executions (tenant admins).
+         */
+        put: operations["set_limits_api_v1_scoping_limits_put"];
+        post?: never;
+        /**
+         * Reset Limits
+         * @description Go back to the installation's limits.
+         */
+        delete: operations["reset_limits_api_v1_scoping_limits_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sessions
+         * @description Sessions the caller may see (their own, those shared with them; every one of the
+         *     tenant's for its admins), newest first.
+         */
+        get: operations["list_sessions_api_v1_scoping_sessions_get"];
+        put?: never;
+        /**
+         * Create Session
+         * @description Open a new session; its first stage is reached (open it to get the first question).
+         */
+        post: operations["create_session_api_v1_scoping_sessions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Session
+         * @description The session with its five stages, its progress and what is running.
+         */
+        get: operations["get_session_api_v1_scoping_sessions__session_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Session
+         * @description Delete a session and everything recorded in it (its owner alone may).
+         */
+        delete: operations["delete_session_api_v1_scoping_sessions__session_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Session
+         * @description Rename or archive (or unarchive) a session.
+         */
+        patch: operations["update_session_api_v1_scoping_sessions__session_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/charter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Charter
+         * @description A charter version as JSON (with its model and prompt versions and its sign-offs), as
+         *     Markdown, or as a PDF.
+         */
+        get: operations["get_charter_api_v1_scoping_sessions__session_id__charter_get"];
+        put?: never;
+        /**
+         * Write Charter
+         * @description Write a new charter version from the five analysed stages (a run of `scoping-charter`;
+         *     the version appears when it ends).
+         */
+        post: operations["write_charter_api_v1_scoping_sessions__session_id__charter_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/charter/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Charter Diff
+         * @description What changed between two versions: the fields, and a unified diff of the Markdown.
+         */
+        get: operations["charter_diff_api_v1_scoping_sessions__session_id__charter_diff_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/charter/signoff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign Off
+         * @description As a named stakeholder: approve the charter version, or request changes (once).
+         */
+        post: operations["sign_off_api_v1_scoping_sessions__session_id__charter_signoff_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/charter/signoffs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Signoff
+         * @description Name a stakeholder (a user of the tenant) who is to approve the charter version or
+         *     request changes; the session is shared with them to read (its owner alone may).
+         */
+        post: operations["request_signoff_api_v1_scoping_sessions__session_id__charter_signoffs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/charter/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Charter Versions
+         * @description Every charter version, oldest first.
+         */
+        get: operations["charter_versions_api_v1_scoping_sessions__session_id__charter_versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a session's progress (Server-Sent Events)
+         * @description A `session` frame (the whole session, as `GET /sessions/{id}`) now and whenever it
+         *     changes (a question asked, a stage analysed, a run failed), and `delta` frames with the
+         *     model's text as the running stage writes it (`data` as in a run's `llm.delta`).
+         */
+        get: operations["session_events_api_v1_scoping_sessions__session_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Qa Log
+         * @description Every answer ever given in the session, in order, with its question (the Q -> A log).
+         */
+        get: operations["qa_log_api_v1_scoping_sessions__session_id__log_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Share Session
+         * @description Share the session with a user of the tenant, to read or to edit (its owner alone may).
+         */
+        post: operations["share_session_api_v1_scoping_sessions__session_id__shares_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/shares/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unshare Session
+         * @description Stop sharing the session with a user.
+         */
+        delete: operations["unshare_session_api_v1_scoping_sessions__session_id__shares__user_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Stage
+         * @description A stage: its status, its questions with their answers (the pending one first to answer),
+         *     its latest analysis and its last execution.
+         */
+        get: operations["get_stage_api_v1_scoping_sessions__session_id__stages__number__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}/analyses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Analyses
+         * @description Every analysis of the stage, oldest first (earlier ones are kept when it is analysed
+         *     again).
+         */
+        get: operations["analyses_api_v1_scoping_sessions__session_id__stages__number__analyses_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}/answer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer
+         * @description Answer a question (the pending one, or change an earlier answer while the stage is
+         *     open). The answer is committed first; then the next question is asked, or, after the
+         *     last one, the stage is analysed.
+         */
+        post: operations["answer_api_v1_scoping_sessions__session_id__stages__number__answer_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}/done": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Done
+         * @description Finish the stage: it is analysed (with any later stage marked stale).
+         */
+        post: operations["done_api_v1_scoping_sessions__session_id__stages__number__done_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Stage
+         * @description Reach the next stage (its first question is asked), or go back to an earlier one to
+         *     change its answers: the later stages are marked stale, and analysed again when it is done.
+         */
+        post: operations["open_stage_api_v1_scoping_sessions__session_id__stages__number__open_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume
+         * @description Run again what the stage waits for, after a failed run or a refusal by a limit.
+         */
+        post: operations["resume_api_v1_scoping_sessions__session_id__stages__number__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/stages/{number}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Skip
+         * @description Skip a question (kept in the log as skipped).
+         */
+        post: operations["skip_api_v1_scoping_sessions__session_id__stages__number__skip_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;
@@ -934,6 +1475,44 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** Analysis */
+        Analysis: {
+            /** Coverage */
+            coverage: components["schemas"]["Coverage"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Gaps */
+            gaps: string[];
+            /** Key Points */
+            key_points: string[];
+            /** Model */
+            model: string;
+            /** Run Id */
+            run_id: string;
+            /** Stage */
+            stage: number;
+            /** Stale */
+            stale: boolean;
+            /** Summary */
+            summary: string;
+            /** Version */
+            version: number;
+        };
+        /** AnalysisList */
+        AnalysisList: {
+            /** Items */
+            items: components["schemas"]["Analysis"][];
+        };
+        /** AnswerIn */
+        AnswerIn: {
+            /** Answer */
+            answer: string;
+            /** Question Id */
+            question_id: string;
+        };
         /** ApiKeyBrief */
         ApiKeyBrief: {
             /** Expires At */
@@ -1117,12 +1696,138 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * Charter
+         * @description A whole charter as stored and served: the draft, its title and the Q -> A appendix.
+         */
+        Charter: {
+            /** Assumptions */
+            assumptions?: string[];
+            /**
+             * Budget
+             * @default
+             */
+            budget: string;
+            /** Constraints */
+            constraints?: string[];
+            /** Goals */
+            goals?: components["schemas"]["Goal"][];
+            /** Milestones */
+            milestones?: components["schemas"]["Milestone"][];
+            /** Open Questions */
+            open_questions?: string[];
+            /** Problem Statement */
+            problem_statement: string;
+            /** Qa Log */
+            qa_log?: components["schemas"]["LogEntry"][];
+            /** Requirements */
+            requirements?: components["schemas"]["Requirement"][];
+            /** Resources */
+            resources?: string[];
+            /** Risks */
+            risks?: components["schemas"]["Risk"][];
+            /** Scope In */
+            scope_in?: string[];
+            /** Scope Out */
+            scope_out?: string[];
+            /** Stakeholders */
+            stakeholders?: components["schemas"]["Stakeholder"][];
+            /**
+             * Timeline
+             * @default
+             */
+            timeline: string;
+            /** Title */
+            title: string;
+        };
+        /** CharterDiff */
+        CharterDiff: {
+            /** Changed */
+            changed: string[];
+            /** Diff */
+            diff: string;
+            /** From Version */
+            from_version: number;
+            /** To Version */
+            to_version: number;
+        };
+        /** CharterOut */
+        CharterOut: {
+            charter: components["schemas"]["Charter"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Model */
+            model: string;
+            /** Prompts */
+            prompts: {
+                [key: string]: number;
+            };
+            /** Run Id */
+            run_id: string;
+            /** Signoffs */
+            signoffs: components["schemas"]["SignOff"][];
+            /** Version */
+            version: number;
+        };
+        /** CharterVersion */
+        CharterVersion: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Model */
+            model: string;
+            /** Prompts */
+            prompts: {
+                [key: string]: number;
+            };
+            /** Run Id */
+            run_id: string;
+            /** Version */
+            version: number;
+        };
+        /** CharterVersions */
+        CharterVersions: {
+            /** Items */
+            items: components["schemas"]["CharterVersion"][];
+        };
         /** Check */
         Check: {
             /** Error */
             error?: string | null;
             /** Ok */
             ok: boolean;
+        };
+        /**
+         * ChunkPolicy
+         * @description How a knowledge base cuts documents into chunks.
+         */
+        ChunkPolicy: {
+            /**
+             * Max Tokens
+             * @default 200
+             */
+            max_tokens: number;
+            /**
+             * Overlap
+             * @default 30
+             */
+            overlap: number;
+        };
+        /** Coverage */
+        Coverage: {
+            /** Covered */
+            covered: boolean;
+            /** Item */
+            item: string;
         };
         /** DecisionIn */
         DecisionIn: {
@@ -1148,6 +1853,63 @@ export interface components {
             latency_ms: number;
             /** Ok */
             ok: boolean;
+        };
+        /** DocumentList */
+        DocumentList: {
+            /** Items */
+            items: components["schemas"]["DocumentOut"][];
+        };
+        /** DocumentOut */
+        DocumentOut: {
+            /** Chunk Count */
+            chunk_count: number;
+            /** Content Hash */
+            content_hash: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: string;
+            /** Kb Id */
+            kb_id: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * Progress Done
+             * @description while ingesting: chunks embedded so far
+             */
+            progress_done: number;
+            /** Progress Total */
+            progress_total: number;
+            /**
+             * Run Id
+             * @description the kb-ingest run that indexes it
+             */
+            run_id: string | null;
+            /** Size */
+            size: number;
+            /** Source */
+            source: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "ingesting" | "ready" | "failed";
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1201,10 +1963,48 @@ export interface components {
             /** Next After */
             next_after: number | null;
         };
+        /** Execution */
+        Execution: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "question" | "analysis" | "charter";
+            /** Run Id */
+            run_id: string;
+            /** Stages */
+            stages: number[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed";
+        };
         /** ExecutorState */
         ExecutorState: {
             /** In Process */
             in_process: boolean;
+        };
+        /** Goal */
+        Goal: {
+            /** Goal */
+            goal: string;
+            /** Success Criteria */
+            success_criteria?: string[];
+        };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
         };
         /** InvitationCreate */
         InvitationCreate: {
@@ -1317,6 +2117,89 @@ export interface components {
              */
             password: string;
         };
+        /** KnowledgeBaseIn */
+        KnowledgeBaseIn: {
+            /**
+             * @default {
+             *       "max_tokens": 200,
+             *       "overlap": 30
+             *     }
+             */
+            chunking: components["schemas"]["ChunkPolicy"];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Dimensions */
+            dimensions?: number | null;
+            /**
+             * Embedding Model
+             * @description local:minilm-l6-v2 or openai:<model>
+             * @default local:minilm-l6-v2
+             */
+            embedding_model: string;
+            /**
+             * Name
+             * @description lowercase letters, digits, '.', '_', '-'
+             */
+            name: string;
+        };
+        /** KnowledgeBaseList */
+        KnowledgeBaseList: {
+            /** Items */
+            items: components["schemas"]["KnowledgeBaseOut"][];
+        };
+        /** KnowledgeBaseOut */
+        KnowledgeBaseOut: {
+            /** Chunking */
+            chunking: {
+                [key: string]: unknown;
+            };
+            /** Chunks */
+            chunks: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Dimensions */
+            dimensions: number;
+            /** Documents */
+            documents: number;
+            /** Embedding Model */
+            embedding_model: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
+        /** LimitsIn */
+        LimitsIn: {
+            /** Tenant Hourly */
+            tenant_hourly?: number | null;
+            /** User Concurrent */
+            user_concurrent: number;
+            /** User Hourly */
+            user_hourly: number;
+        };
+        /** LimitsOut */
+        LimitsOut: {
+            /** Custom */
+            custom: boolean;
+            /** Installation Hourly */
+            installation_hourly: number;
+            /** Tenant Hourly */
+            tenant_hourly: number | null;
+            /** User Concurrent */
+            user_concurrent: number;
+            /** User Hourly */
+            user_hourly: number;
+        };
         /** Live */
         Live: {
             /**
@@ -1333,6 +2216,37 @@ export interface components {
             items: components["schemas"]["ModelCall"][];
             /** Tokens */
             tokens: number;
+        };
+        /** LogEntry */
+        LogEntry: {
+            /** Answer */
+            answer: string | null;
+            /** Question */
+            question: string;
+            /** Stage */
+            stage: number;
+            /** Stage Title */
+            stage_title: string;
+        };
+        /** LogItem */
+        LogItem: {
+            /** Answer */
+            answer: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** By */
+            by: string;
+            /** Question */
+            question: string;
+            /** Question Id */
+            question_id: string;
+            /** Skipped */
+            skipped: boolean;
+            /** Stage */
+            stage: number;
         };
         /** Login */
         Login: {
@@ -1357,6 +2271,13 @@ export interface components {
             tenant: components["schemas"]["TenantOut"];
             /** @description the signed-in user; null for an API key */
             user: components["schemas"]["UserOut"] | null;
+        };
+        /** Milestone */
+        Milestone: {
+            /** Name */
+            name: string;
+            /** Target */
+            target: string;
         };
         /**
          * ModelCall
@@ -1419,6 +2340,22 @@ export interface components {
             /** Ttft Ms */
             ttft_ms: number | null;
         };
+        /** NewSession */
+        NewSession: {
+            /** Title */
+            title: string;
+        };
+        /** NewShare */
+        NewShare: {
+            /**
+             * Access
+             * @default read
+             * @enum {string}
+             */
+            access: "read" | "edit";
+            /** Email */
+            email: string;
+        };
         /** Outbox */
         Outbox: {
             /** Items */
@@ -1463,6 +2400,45 @@ export interface components {
             path: string;
             /** Title */
             title: string;
+        };
+        /** PassageOut */
+        PassageOut: {
+            /** Chunk Id */
+            chunk_id: number;
+            /**
+             * Citation
+             * @description stable while the document is unchanged
+             */
+            citation: string;
+            /** Document Id */
+            document_id: string;
+            /** Heading Path */
+            heading_path: string[];
+            /**
+             * Highlight
+             * @description the text, HTML-escaped, with matching words in <mark>
+             */
+            highlight: string;
+            /** Keyword Rank */
+            keyword_rank: number | null;
+            /** Knowledge Base */
+            knowledge_base: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Position */
+            position: number;
+            /** Score */
+            score: number;
+            /** Source */
+            source: string;
+            /** Text */
+            text: string;
+            /** Title */
+            title: string;
+            /** Vector Rank */
+            vector_rank: number | null;
         };
         /** PendingReview */
         PendingReview: {
@@ -1543,6 +2519,48 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** QALog */
+        QALog: {
+            /** Items */
+            items: components["schemas"]["LogItem"][];
+        };
+        /** Question */
+        Question: {
+            /** Answer */
+            answer: string | null;
+            /** Answered */
+            answered: boolean;
+            /** Answered At */
+            answered_at: string | null;
+            /** Answered By */
+            answered_by: string | null;
+            /**
+             * Asked At
+             * Format: date-time
+             */
+            asked_at: string;
+            /** Choices */
+            choices: string[];
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "choice" | "text";
+            /** Rationale */
+            rationale: string;
+            /** Recommended */
+            recommended: string | null;
+            /** Revisions */
+            revisions: number;
+            /** Seq */
+            seq: number;
+            /** Skipped */
+            skipped: boolean;
+            /** Text */
+            text: string;
+        };
         /** Ready */
         Ready: {
             /** Checks */
@@ -1576,6 +2594,16 @@ export interface components {
              * @description the new tenant's slug, such as `acme`
              */
             tenant: string;
+        };
+        /** Requirement */
+        Requirement: {
+            /**
+             * Priority
+             * @enum {string}
+             */
+            priority: "must" | "should" | "could";
+            /** Text */
+            text: string;
         };
         /** ReviewList */
         ReviewList: {
@@ -1635,6 +2663,23 @@ export interface components {
              * @description what the reviewer is asked to approve
              */
             subject: unknown;
+        };
+        /** Risk */
+        Risk: {
+            /**
+             * Impact
+             * @enum {string}
+             */
+            impact: "low" | "medium" | "high";
+            /**
+             * Likelihood
+             * @enum {string}
+             */
+            likelihood: "low" | "medium" | "high";
+            /** Mitigation */
+            mitigation: string;
+            /** Risk */
+            risk: string;
         };
         /** RunDetail */
         RunDetail: {
@@ -1739,6 +2784,83 @@ export interface components {
             /** Workflow Version */
             workflow_version: string;
         };
+        /** SearchIn */
+        SearchIn: {
+            /** Document Ids */
+            document_ids?: string[];
+            /**
+             * K
+             * @default 5
+             */
+            k: number;
+            /** Metadata */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * Mode
+             * @default hybrid
+             * @enum {string}
+             */
+            mode: "keyword" | "vector" | "hybrid";
+            /** Query */
+            query: string;
+            /**
+             * Rerank
+             * @default none
+             * @enum {string}
+             */
+            rerank: "none" | "local";
+        };
+        /** SearchOut */
+        SearchOut: {
+            /** Items */
+            items: components["schemas"]["PassageOut"][];
+            /** Mode */
+            mode: string;
+            /** Query */
+            query: string;
+        };
+        /** Session */
+        Session: {
+            /**
+             * Access
+             * @enum {string}
+             */
+            access: "owner" | "edit" | "read";
+            /** Archived */
+            archived: boolean;
+            /** Charter Version */
+            charter_version: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Owner Name */
+            owner_name: string;
+            /**
+             * Progress
+             * @description percent of the way through the five stages
+             */
+            progress: number;
+            running: components["schemas"]["Execution"] | null;
+            /** Shares */
+            shares: components["schemas"]["Share"][];
+            /** Stages */
+            stages: components["schemas"]["Stage"][];
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** SessionOut */
         SessionOut: {
             /** Access Token */
@@ -1758,6 +2880,152 @@ export interface components {
              */
             token_type: "bearer";
             user: components["schemas"]["UserOut"];
+        };
+        /** SessionPage */
+        SessionPage: {
+            /** Items */
+            items: components["schemas"]["SessionSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** SessionPatch */
+        SessionPatch: {
+            /** Archived */
+            archived?: boolean | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** SessionSummary */
+        SessionSummary: {
+            /** Archived */
+            archived: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Owner Id */
+            owner_id: string;
+            /** Owner Name */
+            owner_name: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** Share */
+        Share: {
+            /**
+             * Access
+             * @enum {string}
+             */
+            access: "read" | "edit";
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Email */
+            email: string;
+            /** Name */
+            name: string;
+            /** User Id */
+            user_id: string;
+        };
+        /** SignOff */
+        SignOff: {
+            /** Comment */
+            comment: string;
+            /** Decided At */
+            decided_at: string | null;
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "pending" | "approved" | "changes_requested";
+            /** Name */
+            name: string;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Role */
+            role: string;
+            /** User Id */
+            user_id: string;
+        };
+        /** SignOffDecision */
+        SignOffDecision: {
+            /**
+             * Comment
+             * @default
+             */
+            comment: string;
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "approved" | "changes_requested";
+        };
+        /** SignOffRequest */
+        SignOffRequest: {
+            /** Email */
+            email: string;
+            /**
+             * Role
+             * @default stakeholder
+             */
+            role: string;
+        };
+        /** SkipIn */
+        SkipIn: {
+            /** Question Id */
+            question_id: string;
+        };
+        /** Stage */
+        Stage: {
+            /** Agent Done */
+            agent_done: boolean;
+            analysis: components["schemas"]["Analysis"] | null;
+            /** Analysis Versions */
+            analysis_versions: number;
+            /** Budget */
+            budget: number;
+            /** Checklist */
+            checklist: string[];
+            /** Done */
+            done: boolean;
+            execution: components["schemas"]["Execution"] | null;
+            /** Focus */
+            focus: string;
+            /** Key */
+            key: string;
+            /** Number */
+            number: number;
+            /** Pending Question Id */
+            pending_question_id: string | null;
+            /** Questions */
+            questions: components["schemas"]["Question"][];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "locked" | "asking" | "answering" | "waiting" | "ready" | "analysing" | "analysed" | "stale" | "failed";
+            /** Title */
+            title: string;
+        };
+        /** Stakeholder */
+        Stakeholder: {
+            /** Name */
+            name: string;
+            /** Role */
+            role: string;
         };
         /** StartRun */
         StartRun: {
@@ -1779,6 +3047,11 @@ export interface components {
             version?: string | null;
             /** Workflow Id */
             workflow_id: string;
+        };
+        /** Started */
+        Started: {
+            /** Run Id */
+            run_id: string;
         };
         /** Status */
         Status: {
@@ -1925,6 +3198,19 @@ export interface components {
             version?: string | null;
             /** Workflow Id */
             workflow_id?: string | null;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
         };
         /** VersionDetail */
         VersionDetail: {
@@ -3077,6 +4363,697 @@ export interface operations {
             };
             /** @description the invitation was already accepted (conflict) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_kbs_api_v1_knowledge_bases_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBaseList"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_kb_api_v1_knowledge_bases_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeBaseIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBaseOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_kb_api_v1_knowledge_bases__kb__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeBaseOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_kb_api_v1_knowledge_bases__kb__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_documents_api_v1_knowledge_bases__kb__documents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    upload_api_v1_knowledge_bases__kb__documents_post: {
+        parameters: {
+            query: {
+                source: string;
+                title?: string;
+                /** @description a JSON object */
+                metadata?: string;
+            };
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the same content was there */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentOut"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_document_api_v1_knowledge_bases__kb__documents__document_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_document_api_v1_knowledge_bases__kb__documents__document_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    search_api_v1_knowledge_bases__kb__search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kb: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SearchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4532,6 +6509,815 @@ export interface operations {
             };
         };
     };
+    get_limits_api_v1_scoping_limits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsOut"];
+                };
+            };
+        };
+    };
+    set_limits_api_v1_scoping_limits_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LimitsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_limits_api_v1_scoping_limits_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsOut"];
+                };
+            };
+        };
+    };
+    list_sessions_api_v1_scoping_sessions_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                /** @description words of the title */
+                q?: string | null;
+                /** @description true: archived only; unset: both; default: active */
+                archived?: boolean | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_session_api_v1_scoping_sessions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewSession"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_session_api_v1_scoping_sessions__session_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_session_api_v1_scoping_sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_session_api_v1_scoping_sessions__session_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_charter_api_v1_scoping_sessions__session_id__charter_get: {
+        parameters: {
+            query?: {
+                /** @description a version; default: the newest */
+                version?: number | null;
+                format?: "json" | "md" | "pdf";
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharterOut"];
+                    "application/pdf": string;
+                    "text/markdown": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    write_charter_api_v1_scoping_sessions__session_id__charter_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Started"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    charter_diff_api_v1_scoping_sessions__session_id__charter_diff_get: {
+        parameters: {
+            query: {
+                from: number;
+                to: number;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharterDiff"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_off_api_v1_scoping_sessions__session_id__charter_signoff_post: {
+        parameters: {
+            query?: {
+                /** @description a version; default: the newest */
+                version?: number | null;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignOffDecision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharterOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_signoff_api_v1_scoping_sessions__session_id__charter_signoffs_post: {
+        parameters: {
+            query?: {
+                /** @description a version; default: the newest */
+                version?: number | null;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignOffRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharterOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    charter_versions_api_v1_scoping_sessions__session_id__charter_versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharterVersions"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    session_events_api_v1_scoping_sessions__session_id__events_get: {
+        parameters: {
+            query?: {
+                /** @description false: send the session once and end */
+                follow?: boolean;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    qa_log_api_v1_scoping_sessions__session_id__log_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QALog"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    share_session_api_v1_scoping_sessions__session_id__shares_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewShare"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unshare_session_api_v1_scoping_sessions__session_id__shares__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_stage_api_v1_scoping_sessions__session_id__stages__number__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    analyses_api_v1_scoping_sessions__session_id__stages__number__analyses_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalysisList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    answer_api_v1_scoping_sessions__session_id__stages__number__answer_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnswerIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    done_api_v1_scoping_sessions__session_id__stages__number__done_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    open_stage_api_v1_scoping_sessions__session_id__stages__number__open_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resume_api_v1_scoping_sessions__session_id__stages__number__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Started"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    skip_api_v1_scoping_sessions__session_id__stages__number__skip_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SkipIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     usage_api_v1_usage_get: {
         parameters: {
             query?: {
@@ -5345,10 +8131,14 @@ type ReadonlyArray<T> = [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const pathsApiV1ReviewsGetParametersQueryStatusValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/reviews"]["get"]["parameters"]["query"]["status"]> = ["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"];
+export const pathsApiV1ScopingSessionsSession_idCharterGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/scoping/sessions/{session_id}/charter"]["get"]["parameters"]["query"]["format"]> = ["json", "md", "pdf"];
 export const pathsApiV1UsageGetParametersQueryGroup_byValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/usage"]["get"]["parameters"]["query"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const agentOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AgentOut"]["kind"]> = ["agent", "toolbox"];
 export const capabilityOutBreakerValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CapabilityOut"]["breaker"]> = ["closed", "open", "half_open"];
 export const decisionInDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionIn"]["decision"]> = ["approve", "edit", "reject", "submit"];
+export const documentOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentOut"]["status"]> = ["pending", "ingesting", "ready", "failed"];
+export const executionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Execution"]["kind"]> = ["question", "analysis", "charter"];
+export const executionStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Execution"]["status"]> = ["running", "succeeded", "failed"];
 export const invitationCreateRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreate"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationCreatedRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationCreatedStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["status"]> = ["pending", "accepted", "revoked", "expired"];
@@ -5356,9 +8146,21 @@ export const invitationOutRoleValues: ReadonlyArray<FlattenedDeepRequired<compon
 export const invitationOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationOut"]["status"]> = ["pending", "accepted", "revoked", "expired"];
 export const meOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MeOut"]["kind"]> = ["user", "api_key"];
 export const meOutRolesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MeOut"]["roles"]> = ["admin", "operator", "reviewer", "viewer"];
+export const newShareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NewShare"]["access"]> = ["read", "edit"];
+export const questionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Question"]["kind"]> = ["choice", "text"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unready"];
+export const requirementPriorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Requirement"]["priority"]> = ["must", "should", "could"];
 export const reviewOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReviewOut"]["kind"]> = ["review", "input"];
+export const riskImpactValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Risk"]["impact"]> = ["low", "medium", "high"];
+export const riskLikelihoodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Risk"]["likelihood"]> = ["low", "medium", "high"];
 export const runStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunStatus"]> = ["queued", "running", "waiting", "succeeded", "failed", "dead", "cancelled"];
+export const searchInModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["mode"]> = ["keyword", "vector", "hybrid"];
+export const searchInRerankValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["rerank"]> = ["none", "local"];
+export const sessionAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Session"]["access"]> = ["owner", "edit", "read"];
+export const shareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Share"]["access"]> = ["read", "edit"];
+export const signOffDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOff"]["decision"]> = ["pending", "approved", "changes_requested"];
+export const signOffDecisionDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOffDecision"]["decision"]> = ["approved", "changes_requested"];
+export const stageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]["status"]> = ["locked", "asking", "answering", "waiting", "ready", "analysing", "analysed", "stale", "failed"];
 export const statusStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]["status"]> = ["ready", "unready"];
 export const usageGroup_byValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Usage"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const userChangeRoleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserChange"]["role"]> = ["admin", "operator", "reviewer", "viewer"];

@@ -17,6 +17,8 @@ export const ACTION_SCOPES = {
   "prompts.view": "prompts:read",
   "prompts.create": "prompts:write",
   "usage.view": "usage:read",
+  "kb.view": "kb:read",
+  "kb.write": "kb:write",
   "admin": "admin",
 } as const;
 
@@ -43,6 +45,7 @@ export const NAV: NavItem[] = [
   { path: "/reviews", label: "Reviews", action: "reviews.view" },
   { path: "/dead-letters", label: "Dead letters", action: "runs.view" },
   { path: "/prompts", label: "Prompts", action: "prompts.view" },
+  { path: "/knowledge", label: "Knowledge", action: "kb.view" },
   { path: "/usage", label: "Usage", action: "usage.view" },
   { path: "/admin", label: "Admin", action: "admin" },
 ];

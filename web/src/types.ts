@@ -38,6 +38,13 @@ export interface Page<T> {
 }
 
 export type WorkflowStep = Schemas["VersionOut"]["steps"][number];
+
+export type KnowledgeBase = Schemas["KnowledgeBaseOut"];
+export type KnowledgeBaseList = Schemas["KnowledgeBaseList"];
+export type KbDocument = Schemas["DocumentOut"];
+export type DocumentList = Schemas["DocumentList"];
+export type SearchResult = Schemas["SearchOut"];
+export type SearchMode = Schemas["SearchIn"]["mode"];
 export type WorkflowVersion = Schemas["VersionOut"];
 export type WorkflowVersionList = Schemas["VersionList"];
 // The API types JSON Schemas as any object; the forms read them as `JsonSchema`.

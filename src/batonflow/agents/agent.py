@@ -8,8 +8,9 @@
 
 The input and output models come from the function's annotations. Every call gets a
 `CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
-the deadline, `effects` for side effects that must apply once per key, and `llm`, the LLM
-gateway bound to the attempt (its calls are accounted to the run and step).
+the deadline, `effects` for side effects that must apply once per key, `llm`, the LLM
+gateway bound to the attempt (its calls are accounted to the run and step), and `kb`, a search
+of the tenant's knowledge bases.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ class Effects(Protocol):
     ) -> EffectRecord: ...
 
 
+class KnowledgeBases(Protocol):
+    """The call's tenant's knowledge bases: search them (each passage as `Passage.as_dict()`
+    gives it: text, score, document, heading path, citation id), or ingest a stored document."""
+
+    async def __call__(
+        self, knowledge_bases: list[str], query: str, *, k: int = 5, mode: str = "hybrid"
+    ) -> list[dict[str, Any]]: ...
+
+    async def ingest(self, document_id: str) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EffectRecord:
     key: str
@@ -58,6 +70,7 @@ class CallContext:
     worker: str
     effects: Effects
     llm: LlmClient | None = None  # the LLM gateway, bound to this attempt
+    kb: KnowledgeBases | None = None  # the tenant's knowledge bases
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -17,7 +17,7 @@ from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
 from batonflow.telemetry.traces import NO_TRACER
 
-BASE_STEP_KINDS = ("agent", "tool", "review", "input", "map", "workflow")
+BASE_STEP_KINDS = ("agent", "tool", "retrieve", "review", "input", "map", "workflow")
 
 
 class ModelNames(Protocol):

@@ -92,6 +92,18 @@ class Limit:
         return max(1, math.ceil(seconds))
 
 
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """An app's own limit on something it counts: `name` (as reported in the refusal's
+    `details.limit`), the limit ("100/hour"), the key it is counted under, and how the refusal
+    names it ("the per-user limit on stage executions")."""
+
+    name: str
+    limit: str
+    key: str
+    label: str
+
+
 def parse_limit(value: str, variable: str) -> limits.RateLimitItem:
     """The single `limits` item in `value`; ConfigError naming `variable` otherwise."""
     try:
@@ -155,6 +167,7 @@ class RateLimiter:
         self._ip = Limit(
             "login_ip", items["login"], moving, "the login limit for this client address"
         )
+        self._counter = counter
         self.rejections: Counter[str] = Counter()
 
     async def check_request(self, principal: Principal) -> None:
@@ -175,6 +188,20 @@ class RateLimiter:
     async def check_global(self) -> None:
         """Take one request from the global limit alone (routes without credentials)."""
         await self._take([(self._global, "all")])
+
+    async def check_quotas(self, quotas: Sequence[Quota]) -> None:
+        """Take one unit from each of `quotas` (limits an app defines, such as executions an
+        hour), in the same storage and with the same strategy as the request limits: Redis,
+        shared by every replica, when `BATONFLOW_REDIS_URL` is set; taken only when all have room."""
+        await self._take(
+            [
+                (
+                    Limit(q.name, parse_limit(q.limit, q.name), self._counter, q.label),
+                    q.key,
+                )
+                for q in quotas
+            ]
+        )
 
     async def check(self) -> None:
         """Raise ConfigError unless the storage answers (the readiness check calls this)."""

@@ -3,7 +3,7 @@
     role       scopes
     viewer     every `*:read` scope
     reviewer   viewer + reviews:decide
-    operator   viewer + runs:write, workflows:write, prompts:write
+    operator   viewer + runs:write, workflows:write, prompts:write, kb:write
     admin      every scope, including admin (users, API keys, invitations, tenant policy)
 
 Each endpoint declares the one scope it needs. API keys carry scopes directly; a key acts with
@@ -24,12 +24,14 @@ READ_SCOPES = (
     "agents:read",
     "usage:read",
     "events:read",
+    "kb:read",
 )
 SCOPES: tuple[str, ...] = (
     *READ_SCOPES,
     "runs:write",
     "workflows:write",
     "prompts:write",
+    "kb:write",
     "reviews:decide",
     "admin",
 )
@@ -38,7 +40,9 @@ ROLES: tuple[Role, ...] = ("admin", "operator", "reviewer", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": frozenset(READ_SCOPES),
     "reviewer": frozenset((*READ_SCOPES, "reviews:decide")),
-    "operator": frozenset((*READ_SCOPES, "runs:write", "workflows:write", "prompts:write")),
+    "operator": frozenset(
+        (*READ_SCOPES, "runs:write", "workflows:write", "prompts:write", "kb:write")
+    ),
     "admin": frozenset(SCOPES),
 }
 

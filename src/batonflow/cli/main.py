@@ -6,6 +6,7 @@ then calls services on the platform (`batonflow.platform`); one module per comma
     reviews.py    reviews list/show/approve/reject/edit/submit
     workflows.py  workflows validate/add/list
     db.py         db upgrade/downgrade
+    kb.py         kb create/list/add/search
     serve.py      serve, worker
 
 and one group per enabled app (`batonflow demo ...`), added when the command starts.
@@ -22,6 +23,7 @@ from batonflow.apps.app import Apps, load_apps
 from batonflow.cli import llm, serve
 from batonflow.cli import runs as runs_commands
 from batonflow.cli.db import db_app
+from batonflow.cli.kb import kb_app
 from batonflow.cli.reviews import reviews_app
 from batonflow.cli.terminal import errors
 from batonflow.cli.workflows import workflows_app
@@ -38,6 +40,7 @@ app.add_typer(runs_commands.runs_app, name="runs")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(db_app, name="db")
+app.add_typer(kb_app, name="kb")
 app.add_typer(llm.prompts_app, name="prompts")
 app.add_typer(llm.tenant_app, name="tenant")
 app.command()(runs_commands.run)

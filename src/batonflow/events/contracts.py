@@ -134,6 +134,26 @@ class LlmDelta(_Data):
     text: str
 
 
+class KbSearched(_Data):
+    """A step searched knowledge bases (a `retrieve` step, the `kb.search` tool)."""
+
+    knowledge_bases: list[str]
+    query: str
+    mode: str
+    k: int
+    citations: list[str]  # the passages found, best first
+
+
+class KbDocumentIngested(_Data):
+    """A document was read, chunked, embedded and indexed (its ingestion run's step)."""
+
+    knowledge_base: str
+    document_id: str
+    source: str
+    title: str
+    chunks: int
+
+
 CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("run.queued", 1): RunQueued,
     ("run.started", 1): RunStarted,
@@ -155,6 +175,8 @@ CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("review.decided", 1): ReviewDecided,
     ("llm.call", 1): LlmCall,
     ("llm.delta", 1): LlmDelta,
+    ("kb.searched", 1): KbSearched,
+    ("kb.document.ingested", 1): KbDocumentIngested,
 }
 
 

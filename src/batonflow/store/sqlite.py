@@ -17,6 +17,7 @@ unique constraint loses a race, and `store.db.Database` turns it into `Conflict`
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,7 @@ def configure(sync_engine: sqlalchemy.Engine, synchronous: str, *, readonly_opti
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        load_vectors(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -75,6 +77,45 @@ def configure(sync_engine: sqlalchemy.Engine, synchronous: str, *, readonly_opti
             return  # the database thread began it on the sqlite3 connection
         readonly = connection.get_execution_options().get(readonly_option, False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def load_vectors(dbapi_connection: Any) -> None:
+    """Load sqlite-vec (the knowledge bases' vector tables) into a new connection: a sqlite3
+    connection, or the async driver's adapted one.
+
+    Why ctypes: a Python built without loadable-extension support (pyenv's default, and this
+    project's machines) has no `enable_load_extension` on its connections. SQLite's own C API
+    does the same on the connection's handle: `pysqlite_Connection.db`, the first field after
+    the object header in every CPython since 3.7, called through the SQLite library that the
+    `_sqlite3` module is linked with (so the very library that owns the handle).
+    """
+    raw = getattr(dbapi_connection, "driver_connection", None)
+    conn = dbapi_connection if raw is None else raw._conn  # aiosqlite: its sqlite3 connection
+    error = ctypes.c_char_p()
+    try:
+        import sqlite_vec  # type: ignore[import-untyped]
+
+        path = str(sqlite_vec.loadable_path())
+        if hasattr(conn, "enable_load_extension"):
+            conn.enable_load_extension(True)
+            conn.load_extension(path)
+            conn.enable_load_extension(False)
+            return
+        import _sqlite3
+
+        lib = ctypes.CDLL(_sqlite3.__file__)
+        header = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)
+        handle = ctypes.c_void_p(ctypes.c_void_p.from_address(id(conn) + header).value)
+        enable = 1005  # SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION
+        lib.sqlite3_db_config(handle, enable, 1, None)
+        code = lib.sqlite3_load_extension(handle, path.encode(), None, ctypes.byref(error))
+        lib.sqlite3_db_config(handle, enable, 0, None)
+    except (ImportError, OSError, AttributeError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot load sqlite-vec (the knowledge bases' vectors): {exc}") from exc
+    if code != 0:
+        message = error.value.decode(errors="replace") if error.value else f"code {code}"
+        lib.sqlite3_free(error)
+        raise ConfigError(f"SQLite could not load sqlite-vec from {path}: {message}")
 
 
 class ThreadConnection:

@@ -347,3 +347,8 @@ class Invitation(Base):
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# The knowledge-base tables live in their own module; importing it here puts them in
+# `Base.metadata` wherever the schema is built from the models.
+from batonflow.store import kb_tables as _kb_tables  # noqa: E402, F401

@@ -40,3 +40,4 @@ class Outcome:
     child_steps: tuple[dict[str, Any], ...] = ()
     parent_dispatch: int | None = None  # for map items: the map step's dispatch
     llm_calls: tuple[dict[str, Any], ...] = ()  # `llm.call` event data of the attempt's calls
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()  # more (type, data) of the attempt

@@ -111,6 +111,7 @@ class Executor:
             gateway=self.gateway,
             budget=Budget(tokens=settings.run_budget_tokens, cost_usd=settings.run_budget_usd),
             read=self.db.read,
+            write=self.db.write,
             specs=self.specs,
             effects=functools.partial(StepEffects, self.db),
             publish_delta=self.publish_delta,

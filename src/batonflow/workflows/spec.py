@@ -100,11 +100,28 @@ class LlmStep(_StepBase):
     output_schema: dict[str, Any] | None = None
     max_tokens: int = Field(512, ge=1, le=200_000)
     temperature: float | None = Field(None, ge=0, le=2)
+    context: str | None = Field(
+        None,
+        description="an expression giving retrieved passages (a retrieve step's result): they "
+        "are given as untrusted data, and the answer must cite them (see retrieval/grounding.py)",
+    )
 
 
 class ToolStep(_StepBase):
     kind: Literal["tool"]
     tool: str
+
+
+class RetrieveStep(_StepBase):
+    """Search knowledge bases; the result is `{query, passages: [...]}`, each passage with its
+    text, score, document, heading path and citation id."""
+
+    kind: Literal["retrieve"]
+    query: str = Field(description="the query (templated)")
+    knowledge_base: str | list[str] = Field(description="names or ids (templated)")
+    k: int = Field(5, ge=1, le=50)
+    mode: Literal["keyword", "vector", "hybrid"] = "hybrid"
+    rerank: Literal["none", "local"] = "none"
 
 
 class ReviewStep(_StepBase):
@@ -161,7 +178,7 @@ class MapStep(_StepBase):
 
 
 Step = Annotated[
-    AgentStep | LlmStep | ToolStep | ReviewStep | InputStep | MapStep | WorkflowStep,
+    AgentStep | LlmStep | ToolStep | RetrieveStep | ReviewStep | InputStep | MapStep | WorkflowStep,
     Field(discriminator="kind"),
 ]
 

@@ -39,6 +39,7 @@ from batonflow.workflows import fanout as fanout_caps
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.fanout import FanOut
+from batonflow.workflows.retrieve import TenantKnowledge, ground, run_retrieve, tenant_knowledge
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -46,6 +47,7 @@ from batonflow.workflows.spec import (
     MapItemAgent,
     MapStep,
     PromptRef,
+    RetrieveStep,
     ReviewStep,
     Step,
     ToolStep,
@@ -71,6 +73,7 @@ class StepContext:
     gateway: Gateway
     budget: Budget  # a run's budget when its spec sets none
     read: Reads
+    write: Reads  # a write transaction, outside the checkpoint (knowledge-base ingestion)
     specs: SpecCache
     effects: Callable[[str, str, str], Effects]  # (tenant, run, key) -> once-per-key effects
     publish_delta: Callable[[str, str, str], Callable[[dict[str, Any]], None]]
@@ -159,6 +162,7 @@ def call_context(
         worker=sc.worker,
         effects=sc.effects(a.claim.tenant_id, a.claim.run_id, idem),
         llm=llm_client(sc, a, key, attempt, timeout, calls),
+        kb=tenant_knowledge(sc.read, sc.write, a.claim.tenant_id),
     )
 
 
@@ -172,7 +176,8 @@ async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
         name, args, ctx, tool=isinstance(step, ToolStep), timeout=step.timeout
     )
     meta = {"agent": result.agent, "capability": result.capability}
-    return _outcome(sc, a, status="succeeded", result=result.output, meta=meta)
+    events = tuple(ctx.kb.events) if isinstance(ctx.kb, TenantKnowledge) else ()
+    return _outcome(sc, a, status="succeeded", result=result.output, meta=meta, events=events)
 
 
 async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
@@ -190,11 +195,14 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
     else:
         text = templates.render_text(step.prompt, {**a.scope, "args": variables})
     client = llm_client(sc, a, a.claim.key, a.claim.attempt, step.timeout, a.calls, ref)
+    grounded = ground(step, a.scope, system, text) if step.context is not None else None
+    if grounded is not None:  # retrieved passages, framed as data; citations checked
+        system, text = grounded.system, grounded.text
     request = ModelRequest(
         messages=messages_for(text, untrusted.with_notice(text, system)),
         max_tokens=step.max_tokens,
         temperature=step.temperature,
-        output_schema=step.output_schema,
+        output_schema=step.output_schema if grounded is None else grounded.schema,
     )
     completion = await sc.gateway.complete(
         request,
@@ -204,6 +212,8 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
         calls=a.calls,
     )
     result = completion.value if step.output_schema is not None else {"text": completion.text}
+    if grounded is not None:
+        result = grounded.result(completion.value)
     meta = {"agent": "llm", "capability": completion.model}
     return _outcome(sc, a, status="succeeded", result=result, meta=meta)
 
@@ -362,8 +372,14 @@ async def _run_item(
         await asyncio.sleep(delay)
 
 
+async def run_retrieve_step(sc: StepContext, a: Attempt) -> Outcome:
+    assert isinstance(a.step, RetrieveStep)
+    return await run_retrieve(sc.read, sc.worker, a.claim, a.step, a.scope)
+
+
 HANDLERS: dict[str, Handler] = {
     "agent": run_agent,
+    "retrieve": run_retrieve_step,
     "llm": run_llm,
     "tool": run_agent,
     "review": run_review,

@@ -144,8 +144,8 @@ class Transition(Moves):
         return True
 
     def _calls(self, run: RunRow, outcome: Outcome) -> None:
-        for call in outcome.llm_calls:
-            self.emit(run, "llm.call", outcome.key, **call)
+        for type_, data in [*(("llm.call", c) for c in outcome.llm_calls), *outcome.events]:
+            self.emit(run, type_, outcome.key, **data)
 
     def succeed(
         self,

@@ -27,6 +27,7 @@ from batonflow.workflows.spec import (
     MapItemAgent,
     MapItemTool,
     MapStep,
+    RetrieveStep,
     ReviewStep,
     Step,
     ToolStep,
@@ -191,6 +192,14 @@ def _step_templates(step: Step) -> list[tuple[str, str]]:
             found.append(("prompt", step.prompt))
         if step.system and templates.is_template(step.system):
             found.append(("system", step.system))
+        if step.context is not None:
+            found.append(("context", step.context))
+    if isinstance(step, RetrieveStep):
+        names = (
+            [step.knowledge_base] if isinstance(step.knowledge_base, str) else step.knowledge_base
+        )
+        texts = [("query", step.query), *((f"knowledge_base[{i}]", n) for i, n in enumerate(names))]
+        found += [(where, text) for where, text in texts if templates.is_template(text)]
     if isinstance(step, ReviewStep):
         found += [
             ("subject" + (path if path.startswith("[") else f".{path}" if path else ""), text)

@@ -1,5 +1,5 @@
-"""The demo app: deterministic agents, a mail tool with an outbox, and three example workflows
-(`market-report`, `outreach`, `lead-brief`), with the outbox in the API, the CLI and the dashboard.
+"""The demo app: deterministic agents, a mail tool with an outbox, and four example workflows
+(`market-report`, `outreach`, `lead-brief`, `kb-answer`), with the outbox in the API, the CLI and the dashboard.
 
 It is the smallest complete app, and the one the README's tour and the test suite run on.
 """

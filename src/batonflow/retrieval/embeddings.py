@@ -1,0 +1,130 @@
+"""Embedding models, by name: `local:minilm-l6-v2` runs in-process (see `minilm.py`);
+`openai:<model>` calls any OpenAI-compatible `/embeddings` endpoint (`base_url`, `api_key`).
+
+An `Embedder` turns texts into unit-length float32 rows. The local model computes in a worker
+thread so the event loop keeps serving while a large upload is embedded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+from numpy.typing import NDArray
+
+from batonflow.errors import ConfigError, ModelUnavailable
+from batonflow.retrieval import minilm
+
+LOCAL = f"local:{minilm.NAME}"
+Vectors = NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimensions(self) -> int: ...
+
+    async def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 from the installed package, loaded once per process."""
+
+    name = LOCAL
+    dimensions = minilm.DIMENSIONS
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        model = await asyncio.to_thread(minilm.load)
+        return await asyncio.to_thread(model.embed, list(texts))
+
+
+@dataclass
+class OpenAIEmbedder:
+    """An OpenAI-compatible embeddings endpoint: POST {base_url}/embeddings."""
+
+    model: str
+    dimensions: int
+    base_url: str
+    api_key: str | None = None
+    client: httpx.AsyncClient | None = None
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self.model}"
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body: dict[str, Any] = {"model": self.model, "input": list(texts)}
+        client = self.client or httpx.AsyncClient(timeout=60)
+        try:
+            response = await client.post(
+                self.base_url.rstrip("/") + "/embeddings", json=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ModelUnavailable(f"the embeddings endpoint failed: {exc}") from exc
+        finally:
+            if self.client is None:
+                await client.aclose()
+        if response.status_code >= 400:
+            raise ModelUnavailable(
+                f"the embeddings endpoint answered {response.status_code}: {response.text[:200]}"
+            )
+        rows = sorted(response.json()["data"], key=lambda row: row["index"])
+        vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
+        if vectors.shape != (len(texts), self.dimensions):
+            raise ModelUnavailable(
+                f"the embeddings endpoint returned shape {vectors.shape}, "
+                f"expected ({len(texts)}, {self.dimensions})"
+            )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        out: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        return out
+
+
+@dataclass(frozen=True)
+class Embedders:
+    """Which embedder a knowledge base's model name means in this process."""
+
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    factories: dict[str, Callable[[], Embedder]] | None = None
+
+    def dimensions(self, name: str, requested: int | None = None) -> int:
+        if name == LOCAL:
+            return minilm.DIMENSIONS
+        if name.startswith("openai:"):
+            if not requested:
+                raise ConfigError("an openai: embedding model needs its dimensions")
+            return requested
+        if self.factories and name in self.factories:
+            return self.factories[name]().dimensions
+        raise ConfigError(f"unknown embedding model '{name}'; use '{LOCAL}' or 'openai:<model>'")
+
+    def get(self, name: str, dimensions: int) -> Embedder:
+        if self.factories and name in self.factories:
+            return self.factories[name]()
+        if name == LOCAL:
+            return _LOCAL
+        if name.startswith("openai:"):
+            if not self.openai_base_url:
+                raise ConfigError("an openai: embedding model needs BATONFLOW_EMBEDDINGS_BASE_URL")
+            return OpenAIEmbedder(
+                name.removeprefix("openai:"),
+                dimensions,
+                self.openai_base_url,
+                self.openai_api_key,
+            )
+        raise ConfigError(f"unknown embedding model '{name}'")
+
+
+_LOCAL = LocalEmbedder()

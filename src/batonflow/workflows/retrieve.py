@@ -1,0 +1,143 @@
+"""Retrieval inside runs: the `retrieve` step kind, the knowledge bases an attempt's agents and
+tools get (`CallContext.kb`: search, and ingestion for the `kb-ingest` workflow), and the `llm`
+step's grounding in retrieved passages.
+
+Everything is confined to the run's tenant (a knowledge base of another tenant is not found).
+Searches only read; the local embedding model runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from batonflow.agents.agent import KnowledgeBases
+from batonflow.retrieval import grounding
+from batonflow.retrieval.embeddings import Embedders
+from batonflow.retrieval.rerank import reranker
+from batonflow.retrieval.search import Passage
+from batonflow.retrieval.service import Knowledge, search_tenant
+from batonflow.store.db import Conn
+from batonflow.workflows import templates
+from batonflow.workflows.attempts import Claim, Outcome
+from batonflow.workflows.spec import LlmStep, RetrieveStep
+
+T = TypeVar("T")
+Read = Callable[[Callable[[Conn], Awaitable[T]]], Awaitable[T]]
+EMBEDDERS = Embedders()
+
+
+@dataclass(slots=True)
+class TenantKnowledge:
+    """`CallContext.kb`: one tenant's knowledge bases, for an attempt; `events` collects the
+    attempt's `kb.searched` and `kb.document.ingested` events."""
+
+    read: Read[Any]
+    write: Read[Any]
+    tenant_id: str
+    embedders: Embedders = EMBEDDERS
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def __call__(
+        self, knowledge_bases: list[str], query: str, *, k: int = 5, mode: str = "hybrid"
+    ) -> list[dict[str, Any]]:
+        found = await search_tenant(
+            self.read, self.embedders, self.tenant_id, knowledge_bases, query, mode=mode, k=k
+        )
+        self.events.append(searched(knowledge_bases, query, mode, k, found))
+        return [p.as_dict() for p in found]
+
+    async def ingest(self, document_id: str) -> dict[str, Any]:
+        knowledge = Knowledge(self.write, self.read, self.embedders)
+        doc = await knowledge.ingest(self.tenant_id, document_id)
+        kb = await knowledge.get(self.tenant_id, doc["kb_id"])
+        data = {
+            "knowledge_base": kb["name"],
+            "document_id": doc["id"],
+            "source": doc["source"],
+            "title": doc["title"],
+            "chunks": doc["chunk_count"],
+        }
+        self.events.append(("kb.document.ingested", data))
+        return {**doc, "knowledge_base": kb["name"]}
+
+
+def tenant_knowledge(read: Read[Any], write: Read[Any], tenant_id: str) -> KnowledgeBases:
+    return TenantKnowledge(read, write, tenant_id)
+
+
+def searched(
+    refs: list[str], query: str, mode: str, k: int, found: list[Passage]
+) -> tuple[str, dict[str, Any]]:
+    data = {
+        "knowledge_bases": refs,
+        "query": query,
+        "mode": mode,
+        "k": k,
+        "citations": [p.citation for p in found],
+    }
+    return ("kb.searched", data)
+
+
+async def run_retrieve(
+    read: Read[Any], worker: str, claim: Claim, step: RetrieveStep, scope: dict[str, Any]
+) -> Outcome:
+    query = templates.render_text(step.query, scope)
+    names = [step.knowledge_base] if isinstance(step.knowledge_base, str) else step.knowledge_base
+    refs = [templates.render_text(name, scope) for name in names]
+    found = await search_tenant(
+        read,
+        EMBEDDERS,
+        claim.tenant_id,
+        refs,
+        query,
+        mode=step.mode,
+        k=step.k,
+        reranker=reranker(step.rerank),
+    )
+    result = {"query": query, "passages": [_passage(p.as_dict()) for p in found]}
+    events = (searched(refs, query, step.mode, step.k, found),)
+    meta = {"agent": "retrieval", "capability": f"kb.search:{step.mode}"}
+    return Outcome(
+        run_id=claim.run_id,
+        key=claim.key,
+        dispatch=claim.dispatch,
+        worker=worker,
+        status="succeeded",
+        result=result,
+        meta=meta,
+        events=events,
+    )
+
+
+def _passage(p: dict[str, Any]) -> dict[str, Any]:
+    """What a run keeps of a passage (its highlight and chunk row id are for the dashboard)."""
+    keep = ("citation", "text", "score", "knowledge_base", "document_id", "title", "source")
+    return {k: p[k] for k in keep} | {"heading_path": p["heading_path"], "position": p["position"]}
+
+
+@dataclass(frozen=True, slots=True)
+class Grounded:
+    """An `llm` step's request parts once its passages are framed."""
+
+    system: str
+    text: str
+    schema: dict[str, Any]
+    passages: list[dict[str, Any]]
+
+    def result(self, value: dict[str, Any]) -> dict[str, Any]:
+        """The answer, each citation once, and the cited passages' sources."""
+        value = {**value, "citations": list(dict.fromkeys(value["citations"]))}
+        return {**value, "sources": grounding.sources(value, self.passages)}
+
+
+def ground(step: LlmStep, scope: dict[str, Any], system: str | None, text: str) -> Grounded:
+    assert step.context is not None
+    passages = grounding.passages_of(templates.evaluate(step.context, scope))
+    return Grounded(
+        system=grounding.system_for(system),
+        text=grounding.frame(text, passages),
+        schema=grounding.schema_for(step.output_schema, [p["citation"] for p in passages]),
+        passages=passages,
+    )

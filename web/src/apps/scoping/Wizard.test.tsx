@@ -1,0 +1,141 @@
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { Api } from "../../api";
+import type { TokenStore } from "../../api";
+import { App } from "../../App";
+import { SessionProvider } from "../../session";
+import type { AppList, Me } from "../../types";
+import type { Question, ScopingSession, Stage } from "./types";
+
+const operator: Me = {
+  kind: "user",
+  api_key: null,
+  user: { id: "u1", email: "ada@acme.example", name: "Ada", role: "operator" },
+  tenant: { id: "t1", slug: "acme", name: "Acme" },
+  roles: ["operator", "viewer"],
+  scopes: ["runs:read", "runs:write"],
+};
+
+const scoping: AppList["items"][number] = {
+  name: "scoping",
+  title: "Scoping",
+  description: "Guided sessions",
+  api: "/api/v1/scoping",
+  pages: [{ key: "sessions", title: "Scoping sessions", path: "/apps/scoping/sessions" }],
+  workflows: [],
+};
+
+const asked: Question = {
+  id: "q1",
+  seq: 1,
+  text: "How many invoices a month?",
+  kind: "choice",
+  choices: ["hundreds", "thousands"],
+  recommended: "thousands",
+  rationale: "sizes the work",
+  answer: null,
+  skipped: false,
+  answered: false,
+  answered_by: null,
+  answered_at: null,
+  revisions: 0,
+  asked_at: "2026-12-01T10:00:00Z",
+};
+
+function stage(number: number, status: Stage["status"], questions: Question[] = []): Stage {
+  return {
+    number,
+    key: `s${number}`,
+    title: `Stage title ${number}`,
+    focus: "the problem",
+    checklist: ["problem statement"],
+    status,
+    done: false,
+    agent_done: false,
+    budget: 5,
+    questions,
+    pending_question_id: questions.find((q) => !q.answered)?.id ?? null,
+    analysis: null,
+    analysis_versions: 0,
+    execution: null,
+  };
+}
+
+const session: ScopingSession = {
+  id: "s1",
+  title: "Invoice automation",
+  owner_id: "u1",
+  owner_name: "ada@acme.example",
+  archived: false,
+  created_at: "2026-12-01T10:00:00Z",
+  updated_at: "2026-12-01T10:00:00Z",
+  access: "owner",
+  progress: 0,
+  stages: [stage(1, "answering", [asked]), stage(2, "locked"), stage(3, "locked"), stage(4, "locked"), stage(5, "locked")],
+  running: null,
+  charter_version: null,
+  shares: [],
+};
+
+const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+
+function open(path: string) {
+  window.history.pushState(null, "", path);
+  const sent: { url: string; body: unknown }[] = [];
+  const fetcher = async (input: string, init?: RequestInit) => {
+    let body: unknown = { items: [], next_cursor: null };
+    if (init?.method === "POST") sent.push({ url: input, body: JSON.parse(String(init.body)) });
+    if (input === "/api/v1/me") body = operator;
+    else if (input === "/api/v1/apps") body = { items: [scoping] };
+    else if (input === "/api/v1/scoping/sessions/s1") body = session;
+    else if (input.endsWith("/events")) return new Response("", { status: 404 });
+    return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
+  };
+  render(
+    <SessionProvider api={new Api(store, fetcher)}>
+      <App />
+    </SessionProvider>,
+  );
+  return sent;
+}
+
+describe("the scoping wizard", () => {
+  afterEach(() => {
+    cleanup();
+    window.history.pushState(null, "", "/");
+  });
+
+  it("shows the progress, the stages and the pending question with its recommended choice", async () => {
+    const sent = open("/apps/scoping/sessions?session=s1");
+
+    expect(await screen.findByRole("heading", { level: 1, name: "Invoice automation" })).toBeTruthy();
+    expect(screen.getByRole("progressbar", { name: "Progress" }).getAttribute("value")).toBe("0");
+    const stages = screen.getByRole("list", { name: "Stages" });
+    expect(within(stages).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
+      "1. Stage title 1 answering",
+      "2. Stage title 2 locked",
+      "3. Stage title 3 locked",
+      "4. Stage title 4 locked",
+      "5. Stage title 5 locked",
+    ]);
+    const form = screen.getByRole("form", { name: "Question" });
+    expect(within(form).getByText("How many invoices a month?")).toBeTruthy();
+    expect((within(form).getByRole("radio", { name: /^thousands/ }) as HTMLInputElement).checked).toBe(true);
+
+    fireEvent.click(within(form).getByRole("button", { name: "Answer" }));
+    await waitFor(() =>
+      expect(sent).toEqual([
+        { url: "/api/v1/scoping/sessions/s1/stages/1/answer", body: { question_id: "q1", answer: "thousands" } },
+      ]),
+    );
+  });
+
+  it("lists the scoping page in the navigation", async () => {
+    open("/apps/scoping/sessions");
+    const nav = await screen.findByRole("navigation", { name: "Pages" });
+    expect((await within(nav).findByRole("link", { name: "Scoping sessions" })).getAttribute("href")).toBe(
+      "/apps/scoping/sessions",
+    );
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoping sessions" })).toBeTruthy();
+  });
+});
