@@ -44,6 +44,12 @@ class Probe:
 
 
 RUNS = tuple({"run_id": name} for name in ("outreach_run", "dead_run", "priced_run"))
+# A's document through A's knowledge base, and through B's own (the document id alone must not
+# reach across tenants).
+KB_DOCUMENT = (
+    {"kb": "kb", "document_id": "document"},
+    {"kb": "own:kb", "document_id": "document"},
+)
 ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/workflows/{workflow_id}"): Probe(({"workflow_id": "workflow"},)),
     ("GET", "/api/v1/workflows/{workflow_id}/versions/{version}"): Probe(
@@ -75,6 +81,17 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Probe(({"key_id": "api_key"},)),
     ("DELETE", "/api/v1/invitations/{invitation_id}"): Probe(({"invitation_id": "invitation"},)),
+    ("GET", "/api/v1/knowledge-bases/{kb}"): Probe(({"kb": "kb"},)),
+    ("DELETE", "/api/v1/knowledge-bases/{kb}"): Probe(({"kb": "kb"},)),
+    ("GET", "/api/v1/knowledge-bases/{kb}/documents"): Probe(({"kb": "kb"},)),
+    ("POST", "/api/v1/knowledge-bases/{kb}/documents"): Probe(
+        ({"kb": "kb"},), json={"text": "not yours"}, params={"source": "theirs.txt"}
+    ),
+    ("GET", "/api/v1/knowledge-bases/{kb}/documents/{document_id}"): Probe(KB_DOCUMENT),
+    ("DELETE", "/api/v1/knowledge-bases/{kb}/documents/{document_id}"): Probe(KB_DOCUMENT),
+    ("POST", "/api/v1/knowledge-bases/{kb}/search"): Probe(
+        ({"kb": "kb"},), json={"query": "refunds", "mode": "keyword"}
+    ),
 }
 # The event stream routes are still landing: probed once they are mounted.
 LANDING = {
@@ -152,6 +169,7 @@ async def populate(app: FastAPI, admin: Account) -> Tenant:
         "/api/v1/invitations", json={"email": "cy@acme.example", "role": "reviewer"}
     )
     assert pending.status_code == 201, pending.text
+    kb, document = await knowledge_base(client)
     return Tenant(
         admin=admin,
         key=key.json()["key"],
@@ -167,8 +185,30 @@ async def populate(app: FastAPI, admin: Account) -> Tenant:
             "user": registered.json()["user"]["id"],
             "api_key": key.json()["id"],
             "invitation": pending.json()["id"],
+            "kb": kb,
+            "document": document,
         },
     )
+
+
+async def knowledge_base(client: httpx.AsyncClient) -> tuple[str, str]:
+    """A knowledge base named "handbook" with one indexed document: (its id, the document's)."""
+    created = await client.post("/api/v1/knowledge-bases", json={"name": "handbook"})
+    assert created.status_code == 201, created.text
+    kb = created.json()["id"]
+    uploaded = await client.post(
+        f"/api/v1/knowledge-bases/{kb}/documents",
+        params={"source": "refunds.md"},
+        content=b"# Refunds\n\nRefunds are paid within 14 days of a return.\n",
+        headers={"content-type": "text/markdown"},
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    path = f"/api/v1/knowledge-bases/{kb}/documents/{uploaded.json()['id']}"
+    async with asyncio.timeout(60):
+        while (document := (await client.get(path)).json())["status"] in ("pending", "ingesting"):
+            await asyncio.sleep(0.05)
+    assert document["status"] == "ready", document
+    return kb, document["id"]
 
 
 async def snapshot(app: FastAPI, a: Tenant, usage_range: dict[str, str]) -> dict[str, Any]:
@@ -193,6 +233,10 @@ async def snapshot(app: FastAPI, a: Tenant, usage_range: dict[str, str]) -> dict
         "/api/v1/users",
         "/api/v1/api-keys",
         "/api/v1/invitations",
+        "/api/v1/knowledge-bases",
+        f"/api/v1/knowledge-bases/{ids['kb']}",
+        f"/api/v1/knowledge-bases/{ids['kb']}/documents",
+        f"/api/v1/knowledge-bases/{ids['kb']}/documents/{ids['document']}",
     ]
     seen: dict[str, Any] = {"me (API key)": (me.status_code, me.json())}
     for path in paths:
@@ -208,10 +252,12 @@ async def call(client: httpx.AsyncClient, method: str, path: str, probe: Probe) 
         return await client.request(method, path, json=probe.json, params=probe.params)
 
 
-def without(value: str, response: httpx.Response) -> tuple[int, str | None, Any]:
-    """The answer with `value` (the id in the path) replaced, to compare across ids."""
-    body = json.loads(response.text.replace(value, "<id>"))
-    return response.status_code, response.headers.get("content-type"), body
+def without(values: list[str], response: httpx.Response) -> tuple[int, str | None, Any]:
+    """The answer with `values` (the ids in the path) replaced, to compare across ids."""
+    text = response.text
+    for value in values:
+        text = text.replace(value, "<id>")
+    return response.status_code, response.headers.get("content-type"), json.loads(text)
 
 
 async def test_another_tenant_gets_404_for_every_id_and_changes_nothing(
@@ -219,6 +265,9 @@ async def test_another_tenant_gets_404_for_every_id_and_changes_nothing(
 ) -> None:
     a = await populate(app, await signup("acme"))
     b = await signup("globex")
+    own = await b.client.post("/api/v1/knowledge-bases", json={"name": "handbook"})
+    assert own.status_code == 201, own.text
+    b_ids = {"own:kb": own.json()["id"]}
     now = datetime.now(UTC)
     usage_range = {
         "since": (now - timedelta(days=1)).isoformat(),
@@ -235,23 +284,30 @@ async def test_another_tenant_gets_404_for_every_id_and_changes_nothing(
         if (method, template) not in mounted:
             continue  # not mounted in this build (a route still landing)
         for target in probe.targets:
-            values = {param: a.ids[name] for param, name in target.items()}
+            values = {param: b_ids.get(name) or a.ids[name] for param, name in target.items()}
+            # A's ids give way to ids nobody has; qualifiers and B's own ids stay.
+            named = [
+                param
+                for param, name in target.items()
+                if param not in QUALIFIERS and name not in b_ids
+            ]
             unknown = {
-                param: value if param in QUALIFIERS else str(uuid.uuid4())
+                param: str(uuid.uuid4()) if param in named else value
                 for param, value in values.items()
             }
-            (named,) = (param for param in values if param not in QUALIFIERS)
             theirs = await call(b.client, method, template.format(**values), probe)
             missing = await call(b.client, method, template.format(**unknown), probe)
             label = f"{method} {template} on {target}"
             assert theirs.status_code == 404, (label, theirs.text)
-            assert without(values[named], theirs) == without(unknown[named], missing), label
+            assert without([values[p] for p in named], theirs) == without(
+                [unknown[p] for p in named], missing
+            ), label
             assert theirs.json() == {
                 "error": {"code": "not_found", "message": IsStr(), "details": {}}
             }, label
             probed += 1
     assert ROUTES.keys() - LANDING <= mounted, "a probed route is gone; update ROUTES"
-    assert probed >= 24
+    assert probed >= 33
 
     after = await snapshot(app, a, usage_range)
     assert after == before
@@ -276,6 +332,7 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
     lists: dict[str, tuple[dict[str, Any], Any]] = {
         "/api/v1/runs": ({}, {"items": [], "next_cursor": None}),
         "/api/v1/workflows": ({}, empty),
+        "/api/v1/knowledge-bases": ({}, empty),
         "/api/v1/prompts": ({}, empty),
         "/api/v1/api-keys": ({}, {"items": [], "next_cursor": None}),
         "/api/v1/invitations": ({}, {"items": [], "next_cursor": None}),

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 from numpy.typing import NDArray
 
-from batonflow.errors import ConfigError, ModelUnavailable
+from batonflow.errors import ConfigError, InvalidInput, ModelUnavailable
 from batonflow.retrieval import minilm
 
 LOCAL = f"local:{minilm.NAME}"
@@ -100,15 +100,24 @@ class Embedders:
     factories: dict[str, Callable[[], Embedder]] | None = None
 
     def dimensions(self, name: str, requested: int | None = None) -> int:
+        """The vector width of the model a new knowledge base asks for; `InvalidInput` when this
+        server cannot embed with it."""
+        if self.factories and name in self.factories:
+            return self.factories[name]().dimensions
         if name == LOCAL:
             return minilm.DIMENSIONS
         if name.startswith("openai:"):
+            if not self.openai_base_url:
+                raise InvalidInput(
+                    f"this server has no embeddings endpoint for '{name}' "
+                    f"(BATONFLOW_EMBEDDINGS_BASE_URL is not set); use '{LOCAL}'"
+                )
             if not requested:
-                raise ConfigError("an openai: embedding model needs its dimensions")
+                raise InvalidInput("an openai: embedding model needs its dimensions")
             return requested
-        if self.factories and name in self.factories:
-            return self.factories[name]().dimensions
-        raise ConfigError(f"unknown embedding model '{name}'; use '{LOCAL}' or 'openai:<model>'")
+        raise InvalidInput(
+            f"unknown embedding model '{name}'; use '{LOCAL}' or 'openai:<model>'"
+        )
 
     def get(self, name: str, dimensions: int) -> Embedder:
         if self.factories and name in self.factories:
