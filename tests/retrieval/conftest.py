@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from batonflow.agents.registry import Registry, build_registry
+from batonflow.apps.app import Apps, migration_branches
 from batonflow.apps.demo import AGENTS
 from batonflow.llm.gateway import Gateway, GatewayConfig
 from batonflow.llm.messages import ModelRequest
@@ -57,7 +58,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await migrate.upgrade(engine)
     else:
         engine = create_engine(request.getfixturevalue("pgvector_url"))
-        await migrate.upgrade(engine)  # once; then it finds the head and does nothing
+        # Every installed app's branch too, as the CLI tests share this database and migrate
+        # it with them: once; then it finds the heads and does nothing.
+        await migrate.upgrade(engine, branches=migration_branches(Apps()))
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {KB_TABLES}, tenants CASCADE"))
     db = Database(engine)

@@ -115,9 +115,7 @@ class Embedders:
             if not requested:
                 raise InvalidInput("an openai: embedding model needs its dimensions")
             return requested
-        raise InvalidInput(
-            f"unknown embedding model '{name}'; use '{LOCAL}' or 'openai:<model>'"
-        )
+        raise InvalidInput(f"unknown embedding model '{name}'; use '{LOCAL}' or 'openai:<model>'")
 
     def get(self, name: str, dimensions: int) -> Embedder:
         if self.factories and name in self.factories:

@@ -75,10 +75,12 @@ def schema_for(schema: Mapping[str, Any] | None, ids: Sequence[str]) -> dict[str
         raise TemplateError("an llm step with context needs an object output_schema")
     citations: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "maxItems": 0}
     if ids:  # nothing retrieved: nothing to cite
-        citations = {
+        given = list(dict.fromkeys(ids))
+        citations = {  # at most each id once: a small model might otherwise repeat one
             "type": "array",
-            "items": {"type": "string", "enum": list(dict.fromkeys(ids))},
+            "items": {"type": "string", "enum": given},
             "minItems": 1,
+            "maxItems": len(given),
         }
     out["properties"] = {**out.get("properties", {}), "citations": citations}
     out["required"] = [*[r for r in out.get("required", []) if r != "citations"], "citations"]

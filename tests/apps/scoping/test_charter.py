@@ -14,15 +14,18 @@ from tests.apps.scoping.test_stages import ANSWERS
 
 
 async def charter_written(client: object, session: str) -> dict[str, object]:
+    """Ask for a charter and wait until its run has ended and its version is listed."""
     import asyncio
 
+    path = f"{S}/{session}/charter/versions"
+    before = len((await client.get(path)).json()["items"])  # type: ignore[attr-defined]
     started = await client.post(f"{S}/{session}/charter")  # type: ignore[attr-defined]
     assert started.status_code == 201, started.text
-    for _ in range(600):
-        got = await client.get(f"{S}/{session}/charter/versions")  # type: ignore[attr-defined]
+    for _ in range(1200):
         running = (await client.get(f"{S}/{session}")).json()["running"]  # type: ignore[attr-defined]
-        if running is None:
-            return got.json()  # type: ignore[no-any-return]
+        got = (await client.get(path)).json()  # type: ignore[attr-defined]
+        if running is None and len(got["items"]) > before:
+            return got  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError("the charter was not written")
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from batonflow.api.deps import ApiState, State, require
+from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.retrieval.chunking import ChunkPolicy
@@ -36,7 +37,7 @@ def knowledge(state: ApiState) -> Knowledge:
     return Knowledge(state.transact, state.query, Embedders())
 
 
-class KnowledgeBaseIn(BaseModel):
+class KnowledgeBaseIn(Strict):
     name: str = Field(max_length=100, description="lowercase letters, digits, '.', '_', '-'")
     description: str = Field("", max_length=2000)
     embedding_model: str = Field(LOCAL, description="local:minilm-l6-v2 or openai:<model>")
@@ -84,7 +85,7 @@ class DocumentList(BaseModel):
     items: list[DocumentOut]
 
 
-class SearchIn(BaseModel):
+class SearchIn(Strict):
     query: str = Field(min_length=1, max_length=2000)
     mode: Literal["keyword", "vector", "hybrid"] = "hybrid"
     k: int = Field(5, ge=1, le=100)
