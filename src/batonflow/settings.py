@@ -98,6 +98,15 @@ class Settings(BaseSettings):
         description="0: any reuse of a refresh token revokes its sign-in; above 0, a reuse this "
         "soon after the rotation is taken for a race (two tabs) and only refused",
     )
+    refresh_cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="the Secure flag of the refresh-token cookie: auto sets it when the request "
+        "came over https (as the trusted proxy says), always sets it, never leaves it off",
+    )
+    open_registration: bool = Field(
+        True,
+        description="true: anyone may register a new tenant; false: only invited people register",
+    )
     argon2_time_cost: int = Field(2, ge=1, description="OWASP: m=19 MiB, t=2, p=1")
     argon2_memory_kib: int = Field(19_456, ge=8)
     argon2_parallelism: int = Field(1, ge=1)
@@ -124,6 +133,9 @@ class Settings(BaseSettings):
     rate_limit_global: str = Field("30000/minute", description="requests to this API, in all")
     rate_limit_login: str = Field(
         "10/minute", description="login and refresh attempts per account and per client address"
+    )
+    rate_limit_register: str = Field(
+        "20/hour", description="registration attempts per email address and per client address"
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="larger request bodies get 413")
     max_page_size: int = Field(200, ge=1, le=10_000)

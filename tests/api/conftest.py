@@ -57,6 +57,7 @@ def api_settings(tmp_path: Path, api_db_url: str) -> Settings:
         poll_seconds=0.05,
         worker_id="api-test",
         refresh_reuse_grace_seconds=0.5,
+        rate_limit_register="1000/minute",  # tests register many tenants; test_auth tests it
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )

@@ -186,7 +186,7 @@ async def test_a_key_gets_only_known_scopes_its_creator_holds(signup: Signup, ap
                 "input_invalid",
                 "unknown scopes: root; scopes: runs:read, workflows:read, reviews:read, "
                 "prompts:read, agents:read, usage:read, events:read, kb:read, runs:write, "
-                "workflows:write, prompts:write, kb:write, reviews:decide, admin",
+                "workflows:write, prompts:write, kb:write, reviews:decide, audit:read, admin",
                 unknown=["root"],
             ),
         ),

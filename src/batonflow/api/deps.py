@@ -168,6 +168,12 @@ def require(scope: str) -> Any:
     return Depends(principal)
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address as the API sees it: the peer, or what `X-Forwarded-For` says when
+    the peer is one of `BATONFLOW_TRUSTED_PROXIES` (Uvicorn's proxy headers settle it)."""
+    return request.client.host if request.client else None
+
+
 async def page_size(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> int:
     """A page size within the configured cap (`BATONFLOW_MAX_PAGE_SIZE`)."""
     cap = request.app.state.batonflow.settings.max_page_size

@@ -24,6 +24,12 @@ EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x
 ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MIN_PASSWORD = 12
+# One answer whether the tenant name or the email is taken, naming neither: registration must
+# not tell anyone which addresses have accounts (docs/auth.md, "Registration").
+REGISTRATION_REFUSED = (
+    "this registration cannot be completed: choose another tenant name, or sign in if you "
+    "already have an account (an email address belongs to one account)"
+)
 MAX_KEY_DAYS = 3650
 
 
@@ -64,7 +70,7 @@ async def add_user(
     name = name.strip()
     if not name or CONTROL.search(name):
         raise InvalidInput("a user needs a name, without control characters")
-    taken = Conflict(f"an account with the email '{email}' already exists")
+    taken = Conflict(REGISTRATION_REFUSED)
     if await users.find_by_email(conn, email) is not None:
         raise taken
     user_id = new_id()

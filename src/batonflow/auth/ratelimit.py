@@ -1,5 +1,6 @@
 """Rate limits: per user or API key, per tenant and global for requests; per account and per
-client address for login and refresh.
+client address for login and refresh; per email address and per client address for
+registration.
 
 Each limit is a `limits` item in its notation ("600/minute", "10 per 5 minutes"). They live in
 process memory by default; with `BATONFLOW_REDIS_URL` they live in Redis under the `batonflow:`
@@ -14,10 +15,11 @@ Strategies, chosen per limit by accuracy and Redis cost:
   request (30,000 list entries for the default global limit, about 12 KB per active user) and
   walk those lists on every check. The counter's cost is an estimate: it weights the previous
   window as if its requests were spread evenly, which is close enough for fair sharing.
-- Login limits (account, client address) use the moving window, which is exact: it admits no
-  burst across a window boundary, and Retry-After is the moment the oldest attempt leaves the
-  window. These limits are small (10 a minute), so the list of timestamps per key stays short,
-  and exactness matters most against password guessing.
+- Login and registration limits (account or email, client address) use the moving window, which
+  is exact: it admits no burst across a window boundary, and Retry-After is the moment the
+  oldest attempt leaves the window. These limits are small (10 a minute, 20 an hour), so the list
+  of timestamps per key stays short, and exactness matters most against password guessing and
+  probing for accounts.
 
 A request is admitted only if all its limits have room, and only then takes one unit from each:
 the limits are tested first (reads only), then hit. So a user over their own limit does not
@@ -140,6 +142,7 @@ class RateLimiter:
                 ("tenant", "BATONFLOW_RATE_LIMIT_TENANT"),
                 ("global", "BATONFLOW_RATE_LIMIT_GLOBAL"),
                 ("login", "BATONFLOW_RATE_LIMIT_LOGIN"),
+                ("register", "BATONFLOW_RATE_LIMIT_REGISTER"),
             )
         }
         self._pool: redis.asyncio.ConnectionPool | None = None
@@ -167,6 +170,18 @@ class RateLimiter:
         self._ip = Limit(
             "login_ip", items["login"], moving, "the login limit for this client address"
         )
+        self._register_email = Limit(
+            "register_email",
+            items["register"],
+            moving,
+            "the registration limit for this email address",
+        )
+        self._register_ip = Limit(
+            "register_ip",
+            items["register"],
+            moving,
+            "the registration limit for this client address",
+        )
         self._counter = counter
         self.rejections: Counter[str] = Counter()
 
@@ -184,6 +199,17 @@ class RateLimiter:
     async def check_login(self, account: str, client_ip: str) -> None:
         """Take one attempt from the account's and the client address's login limits."""
         await self._take([(self._account, account.strip().casefold()), (self._ip, client_ip)])
+
+    async def check_register(self, email: str, client_ip: str) -> None:
+        """Take one attempt from the email address's and the client address's registration
+        limits (and the global limit)."""
+        await self._take(
+            [
+                (self._register_email, email.strip().casefold()),
+                (self._register_ip, client_ip),
+                (self._global, "all"),
+            ]
+        )
 
     async def check_global(self) -> None:
         """Take one request from the global limit alone (routes without credentials)."""

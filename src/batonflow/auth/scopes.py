@@ -4,7 +4,8 @@
     viewer     every `*:read` scope
     reviewer   viewer + reviews:decide
     operator   viewer + runs:write, workflows:write, prompts:write, kb:write
-    admin      every scope, including admin (users, API keys, invitations, tenant policy)
+    admin      every scope, including admin (users, API keys, invitations, tenant policy) and
+               audit:read (the tenant's audit log, which no other role reads)
 
 Each endpoint declares the one scope it needs. API keys carry scopes directly; a key acts with
 the roles whose scopes it holds in full (so a key with `reviews:decide` may decide a review
@@ -33,6 +34,7 @@ SCOPES: tuple[str, ...] = (
     "prompts:write",
     "kb:write",
     "reviews:decide",
+    "audit:read",
     "admin",
 )
 Role = Literal["admin", "operator", "reviewer", "viewer"]

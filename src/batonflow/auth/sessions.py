@@ -21,10 +21,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from batonflow.auth import tokens
-from batonflow.auth.accounts import REFUSALS, add_user, normalize_email, with_status
+from batonflow.auth.accounts import (
+    REFUSALS,
+    REGISTRATION_REFUSED,
+    add_user,
+    normalize_email,
+    with_status,
+)
 from batonflow.auth.passwords import passwords_for
 from batonflow.auth.scopes import Principal
-from batonflow.errors import Conflict, InvalidInput, Unauthenticated
+from batonflow.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.ids import new_id
 from batonflow.settings import Settings
 from batonflow.store import credentials, users
@@ -58,7 +64,13 @@ async def register_tenant(
     password_hash: str,
     now: datetime,
 ) -> Session:
-    """A new tenant `slug` with this person as its first admin."""
+    """A new tenant `slug` with this person as its first admin. A taken tenant name and a taken
+    email get the same refusal, which names neither."""
+    if not settings.open_registration:
+        raise PermissionDenied(
+            "this server registers people by invitation only (BATONFLOW_OPEN_REGISTRATION); "
+            "ask a tenant's admin for an invitation"
+        )
     if not SLUG.match(slug):
         raise InvalidInput(
             f"'{slug}' is not a tenant name: use 2 to 63 lowercase letters, digits and dashes, "
@@ -66,11 +78,11 @@ async def register_tenant(
         )
     email = normalize_email(email)
     if await find_tenant(conn, slug) is not None:
-        raise Conflict(f"the tenant '{slug}' already exists; ask its admin for an invitation")
+        raise Conflict(REGISTRATION_REFUSED)
     tenant_id = await ensure_tenant(conn, slug, now)
     # A concurrent registration of the same slug gets the same id back; its first user wins.
     if await users.count_users(conn, tenant_id) > 0:
-        raise Conflict(f"the tenant '{slug}' already exists; ask its admin for an invitation")
+        raise Conflict(REGISTRATION_REFUSED)
     user = await add_user(conn, tenant_id, email, name, "admin", password_hash, now)
     return await _session(conn, settings, user, new_id(), now)
 
@@ -173,11 +185,14 @@ async def refresh(
     return await _session(conn, settings, user, row["family_id"], now)
 
 
-async def logout(conn: Conn, token: str, now: datetime) -> None:
-    """Revoke the token's family; an unknown token is already as good as logged out."""
+async def logout(conn: Conn, token: str, now: datetime) -> dict[str, Any] | None:
+    """Revoke the token's family; an unknown token is already as good as logged out. The user
+    who signed out (None for an unknown token, or one already revoked)."""
     row = await credentials.find_refresh_token(conn, tokens.digest(token))
-    if row is not None:
-        await credentials.revoke_family(conn, row["tenant_id"], row["family_id"], now)
+    if row is None or row["revoked_at"] is not None:
+        return None
+    await credentials.revoke_family(conn, row["tenant_id"], row["family_id"], now)
+    return await users.find_user(conn, row["tenant_id"], row["user_id"])
 
 
 async def _session(

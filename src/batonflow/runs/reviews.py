@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 
+from batonflow.audit import log as audit
 from batonflow.errors import Conflict, InvalidInput, PermissionDenied
 from batonflow.runs.service import Actor, checkpointer
 from batonflow.store import reviews as review_store
@@ -83,6 +84,20 @@ async def decide(
     result = CommitResult()
     await settle.settle(tx, t, run, result)
     result.events = await tx.flush(t.changes)
+    await audit.record(
+        conn,
+        tenant_id,
+        "review.decide",
+        actor=actor,
+        target=("review", review_id),
+        details={
+            "run_id": review.run_id,
+            "step": review.step_key,
+            "decision": decision,
+            "comment": comment,
+        },
+        now=now,
+    )
     return result
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from batonflow.audit import log as audit
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.runs import quotas
 from batonflow.runs.layout import new_run_rows, version_spec
@@ -29,10 +30,15 @@ from batonflow.workflows.transitions import Transition
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts, and with which roles (the CLI acts as a local admin)."""
+    """Who acts, and with which roles (the CLI acts as a local admin); for the audit log, what
+    kind of actor (a `user` or `api_key` of the API, `local` for the CLI), its id and the client
+    address it acted from."""
 
     name: str
     roles: frozenset[str] = frozenset({"admin"})
+    kind: str = "local"
+    id: str | None = None
+    address: str | None = None
 
 
 def checkpointer(specs: SpecCache, actor: Actor) -> Checkpointer:
@@ -104,7 +110,17 @@ async def cancel_run(
     await _load_children(tx, run)
     t = Transition(tx.runs, tx.steps, now, {})
     actions.cancel(t, run, actor.name, reason)
-    return CommitResult(events=await tx.flush(t.changes))
+    result = CommitResult(events=await tx.flush(t.changes))
+    await audit.record(
+        conn,
+        tenant_id,
+        "run.cancel",
+        actor=actor,
+        target=("run", run_id),
+        details={"workflow_id": run.workflow_id, "reason": reason},
+        now=now,
+    )
+    return result
 
 
 async def _load_children(tx: RunTx, run: RunRow) -> None:
@@ -133,7 +149,17 @@ async def retry_run(
     await specs.load(conn, [run])
     t = settle.transition(tx)
     actions.retry(t, run, actor.name)
-    return await _settled(tx, settle, t, run)
+    result = await _settled(tx, settle, t, run)
+    await audit.record(
+        conn,
+        tenant_id,
+        "run.retry",
+        actor=actor,
+        target=("run", run_id),
+        details={"workflow_id": run.workflow_id},
+        now=now,
+    )
+    return result
 
 
 async def override_step(
@@ -157,4 +183,14 @@ async def override_step(
     await specs.load(conn, [run])
     t = settle.transition(tx)
     actions.override(t, run, step_key, output, actor.name, reason)
-    return await _settled(tx, settle, t, run)
+    result = await _settled(tx, settle, t, run)
+    await audit.record(
+        conn,
+        tenant_id,
+        "step.override",
+        actor=actor,
+        target=("run", run_id),
+        details={"step": step_key, "reason": reason},
+        now=now,
+    )
+    return result

@@ -349,6 +349,7 @@ class Invitation(Base):
     revoked_at: Mapped[datetime | None]
 
 
-# The knowledge-base tables live in their own module; importing it here puts them in
-# `Base.metadata` wherever the schema is built from the models.
+# The knowledge-base tables and the audit log live in their own modules; importing them here
+# puts them in `Base.metadata` wherever the schema is built from the models.
+from batonflow.store import audit as _audit  # noqa: E402, F401
 from batonflow.store import kb_tables as _kb_tables  # noqa: E402, F401

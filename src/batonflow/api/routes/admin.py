@@ -2,6 +2,7 @@
 
 An id from another tenant answers 404 exactly like an id that does not exist, and changes
 nothing. API keys and invitation tokens are in the response that creates them, and never again.
+Every change is recorded in the tenant's audit log, in the transaction that makes it.
 The three lists are keyset pages, oldest first, like `GET /api/v1/runs`.
 """
 
@@ -10,14 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from batonflow.api.cursors import decode_cursor, encode_cursor
-from batonflow.api.deps import PageSize, State, require
+from batonflow.api.deps import PageSize, State, client_address, require
 from batonflow.api.routes.auth import Strict, answers
+from batonflow.audit import log as audit
 from batonflow.auth import accounts
 from batonflow.auth.scopes import Principal, Role
+from batonflow.store.db import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Admin = Annotated[Principal, require("admin")]
@@ -141,30 +144,72 @@ async def get_user(user_id: str, caller: Admin, state: State) -> UserDetail:
 
 
 @router.patch("/users/{user_id}", status_code=200, response_model=UserDetail, responses=CONFLICT)
-async def update_user(user_id: str, body: UserChange, caller: Admin, state: State) -> UserDetail:
+async def update_user(
+    user_id: str, body: UserChange, caller: Admin, state: State, request: Request
+) -> UserDetail:
     """Change a user's role, or deactivate or reactivate them. The last active admin stays."""
-    row = await state.transact(
-        lambda conn: accounts.update_user(
-            conn, caller.tenant_id, user_id, role=body.role, active=body.active, now=state.now()
+    now = state.now()
+
+    async def work(conn: Conn) -> dict[str, Any]:
+        before = await accounts.get_user(conn, caller.tenant_id, user_id)
+        after = await accounts.update_user(
+            conn, caller.tenant_id, user_id, role=body.role, active=body.active, now=now
         )
-    )
-    return UserDetail.model_validate(row)
+        changed = {
+            name: {"from": before[name], "to": after[name]}
+            for name in ("role", "active")
+            if before[name] != after[name]
+        }
+        if changed:
+            await audit.record(
+                conn,
+                caller.tenant_id,
+                "user.update",
+                actor=audit.Actor.of(caller, client_address(request)),
+                target=("user", user_id),
+                details={"email": after["email"], **changed},
+                now=now,
+            )
+        return after
+
+    return UserDetail.model_validate(await state.transact(work))
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
-async def create_api_key(body: ApiKeyCreate, caller: Admin, state: State) -> ApiKeyCreated:
+async def create_api_key(
+    body: ApiKeyCreate, caller: Admin, state: State, request: Request
+) -> ApiKeyCreated:
     """A new API key for machine clients, with scopes the creator holds and an optional expiry.
     The key is in this response only."""
-    row, key = await state.transact(
-        lambda conn: accounts.create_api_key(
+    now = state.now()
+
+    async def work(conn: Conn) -> tuple[dict[str, Any], str]:
+        row, key = await accounts.create_api_key(
             conn,
             caller,
             name=body.name,
             scopes=body.scopes,
             expires_in_days=body.expires_in_days,
-            now=state.now(),
+            now=now,
         )
-    )
+        expires = row["expires_at"]
+        await audit.record(
+            conn,
+            caller.tenant_id,
+            "api_key.create",
+            actor=audit.Actor.of(caller, client_address(request)),
+            target=("api_key", row["id"]),
+            details={
+                "name": row["name"],
+                "prefix": row["prefix"],
+                "scopes": row["scopes"],
+                "expires_at": None if expires is None else expires.isoformat(),
+            },
+            now=now,
+        )
+        return row, key
+
+    row, key = await state.transact(work)
     return ApiKeyCreated.model_validate({**row, "key": key})
 
 
@@ -185,11 +230,22 @@ async def list_api_keys(
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response)
-async def revoke_api_key(key_id: str, caller: Admin, state: State) -> Response:
+async def revoke_api_key(key_id: str, caller: Admin, state: State, request: Request) -> Response:
     """Revoke an API key: it is refused from the next request on."""
-    await state.transact(
-        lambda conn: accounts.revoke_api_key(conn, caller.tenant_id, key_id, state.now())
-    )
+    now = state.now()
+
+    async def work(conn: Conn) -> None:
+        await accounts.revoke_api_key(conn, caller.tenant_id, key_id, now)
+        await audit.record(
+            conn,
+            caller.tenant_id,
+            "api_key.revoke",
+            actor=audit.Actor.of(caller, client_address(request)),
+            target=("api_key", key_id),
+            now=now,
+        )
+
+    await state.transact(work)
     return Response(status_code=204)
 
 
@@ -200,15 +256,28 @@ async def revoke_api_key(key_id: str, caller: Admin, state: State) -> Response:
     responses=answers(s409="the address is already a user of this tenant (conflict)"),
 )
 async def create_invitation(
-    body: InvitationCreate, caller: Admin, state: State
+    body: InvitationCreate, caller: Admin, state: State, request: Request
 ) -> InvitationCreated:
     """Invite an email address to join the tenant with a role. The token is in this response
     only; it expires after `BATONFLOW_INVITATION_SECONDS`."""
-    row, token = await state.transact(
-        lambda conn: accounts.create_invitation(
-            conn, state.settings, caller, email=body.email, role=body.role, now=state.now()
+    now = state.now()
+
+    async def work(conn: Conn) -> tuple[dict[str, Any], str]:
+        row, token = await accounts.create_invitation(
+            conn, state.settings, caller, email=body.email, role=body.role, now=now
         )
-    )
+        await audit.record(
+            conn,
+            caller.tenant_id,
+            "invitation.create",
+            actor=audit.Actor.of(caller, client_address(request)),
+            target=("invitation", row["id"]),
+            details={"email": row["email"], "role": row["role"]},
+            now=now,
+        )
+        return row, token
+
+    row, token = await state.transact(work)
     return InvitationCreated.model_validate({**row, "token": token})
 
 
@@ -236,9 +305,22 @@ async def list_invitations(
     response_class=Response,
     responses=answers(s409="the invitation was already accepted (conflict)"),
 )
-async def revoke_invitation(invitation_id: str, caller: Admin, state: State) -> Response:
+async def revoke_invitation(
+    invitation_id: str, caller: Admin, state: State, request: Request
+) -> Response:
     """Revoke an invitation that was not accepted yet."""
-    await state.transact(
-        lambda conn: accounts.revoke_invitation(conn, caller.tenant_id, invitation_id, state.now())
-    )
+    now = state.now()
+
+    async def work(conn: Conn) -> None:
+        await accounts.revoke_invitation(conn, caller.tenant_id, invitation_id, now)
+        await audit.record(
+            conn,
+            caller.tenant_id,
+            "invitation.revoke",
+            actor=audit.Actor.of(caller, client_address(request)),
+            target=("invitation", invitation_id),
+            now=now,
+        )
+
+    await state.transact(work)
     return Response(status_code=204)

@@ -1,7 +1,11 @@
 """Sign-up, sign-in, token refresh, sign-out and `GET /me`.
 
 Login and refresh are rate limited per account and per client address before anything is
-checked. A wrong email and a wrong password get the same answer, in the same time.
+checked. A wrong email and a wrong password get the same answer, in the same time. Registration
+is limited per email address and per client address, and its refusals never say whether an
+email has an account. Browsers keep the refresh token in an HttpOnly cookie
+(`api/refresh_cookie.py`). Sign-ins (and refused ones for an existing account), registrations and
+sign-outs are recorded in the tenant's audit log.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
-from batonflow.api.deps import Caller, State
-from batonflow.api.errors import ErrorEnvelope
+from batonflow.api import refresh_cookie
+from batonflow.api.deps import ApiState, Caller, State, client_address
+from batonflow.api.errors import ErrorEnvelope, error_response
 from batonflow.apps import workflows as app_workflows
+from batonflow.audit import log as audit
 from batonflow.auth import accounts, sessions
 from batonflow.auth.scopes import ROLES, SCOPES, Role
 from batonflow.errors import Unauthenticated
@@ -56,7 +63,11 @@ class Login(Strict):
 
 
 class RefreshRequest(Strict):
-    refresh_token: str = Field(max_length=200)
+    refresh_token: str | None = Field(
+        None,
+        max_length=200,
+        description="for clients without cookies; browsers send the HttpOnly cookie instead",
+    )
 
 
 class UserOut(BaseModel):
@@ -74,7 +85,9 @@ class TenantOut(BaseModel):
 
 class SessionOut(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        description="null when a refresh used the cookie: the new one is in the cookie only"
+    )
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
     expires_in: int = Field(description="seconds until the access token expires")
     user: UserOut
@@ -111,7 +124,41 @@ class MeOut(BaseModel):
 
 
 def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request) or "unknown"
+
+
+def _user_actor(user: dict[str, Any], request: Request) -> audit.Actor:
+    return audit.Actor("user", user["email"], user["id"], client_address(request))
+
+
+async def _signed_in(
+    conn: Conn,
+    request: Request,
+    session: sessions.Session,
+    action: str,
+    now: datetime,
+    **details: Any,
+) -> sessions.Session:
+    """Record the sign-in (or registration) of `session`'s user in its tenant's audit log."""
+    user = session.user
+    await audit.record(
+        conn,
+        user["tenant_id"],
+        action,
+        actor=_user_actor(user, request),
+        target=("user", user["id"]),
+        details=details,
+        now=now,
+    )
+    return session
+
+
+def _answer(
+    session: sessions.Session, response: Response, request: Request, state: ApiState
+) -> SessionOut:
+    """The session in the body, and its refresh token in the browser's cookie too."""
+    refresh_cookie.keep(response, state.settings, request, session.refresh_token)
+    return SessionOut.of(session)
 
 
 @router.post(
@@ -120,14 +167,20 @@ def _client_ip(request: Request) -> str:
     response_model=SessionOut,
     responses=answers(
         s401="the invitation is not valid, used, revoked or expired (unauthenticated)",
-        s409="the tenant or the email is taken (conflict)",
+        s403="this server registers by invitation only (permission_denied)",
+        s409="the registration cannot be completed: the same answer whether the tenant name "
+        "or the email is taken, naming neither (conflict)",
+        s429="too many registration attempts for this email or from this address (rate_limited)",
     ),
 )
-async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOut:
+async def register(
+    body: RegisterTenant | JoinTenant, request: Request, response: Response, state: State
+) -> SessionOut:
     """Create a tenant with its first admin, or join a tenant with an invitation (the invited
-    role). Signs the new user in."""
-    await state.limiter.check_global()
+    role). Signs the new user in; the refresh token is also set as an HttpOnly cookie."""
+    await state.limiter.check_register(body.email, _client_ip(request))
     password_hash = await accounts.new_password(state.settings, body.password)
+    now = state.now()
 
     async def work(conn: Conn) -> sessions.Session:
         if isinstance(body, RegisterTenant):
@@ -138,23 +191,29 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
                 email=body.email,
                 name=body.name,
                 password_hash=password_hash,
-                now=state.now(),
+                now=now,
             )
             await app_workflows.install(
-                conn, [session.user["tenant_id"]], state.apps, state.registry, state.now()
+                conn, [session.user["tenant_id"]], state.apps, state.registry, now
             )
-            return session
-        return await sessions.join_tenant(
+            return await _signed_in(
+                conn, request, session, "auth.register", now, role="admin", tenant_created=True
+            )
+        session = await sessions.join_tenant(
             conn,
             state.settings,
             invitation=body.invitation,
             email=body.email,
             name=body.name,
             password_hash=password_hash,
-            now=state.now(),
+            now=now,
+        )
+        role = session.user["role"]
+        return await _signed_in(
+            conn, request, session, "auth.register", now, role=role, tenant_created=False
         )
 
-    return SessionOut.of(await state.transact(work))
+    return _answer(await state.transact(work), response, request, state)
 
 
 @router.post(
@@ -163,16 +222,55 @@ async def register(body: RegisterTenant | JoinTenant, state: State) -> SessionOu
     response_model=SessionOut,
     responses=answers(s401="wrong email or password (unauthenticated)"),
 )
-async def login(body: Login, request: Request, state: State) -> SessionOut:
-    """Sign in with email and password: a short-lived access token and a refresh token."""
+async def login(body: Login, request: Request, response: Response, state: State) -> Any:
+    """Sign in with email and password: a short-lived access token and a refresh token (in the
+    body, and as an HttpOnly cookie for browsers)."""
     await state.limiter.check_login(body.email.strip().lower(), _client_ip(request))
     account = await state.query(lambda conn: sessions.find_account(conn, body.email))
-    rehash = await sessions.check_password(state.settings, account, body.password)
+    try:
+        rehash = await sessions.check_password(state.settings, account, body.password)
+    except Unauthenticated as refused:
+        answer = error_response(refused)
+        if account is not None:
+            # Recorded after the answer is sent, so that a wrong password for an account takes
+            # as long to answer as one for an address without an account.
+            answer.background = BackgroundTask(_failed_sign_in, state, account, request)
+        return answer
     assert account is not None  # check_password refuses a missing account
-    session = await state.transact(
-        lambda conn: sessions.sign_in(conn, state.settings, account, rehash, state.now())
+    now = state.now()
+
+    async def work(conn: Conn) -> sessions.Session:
+        session = await sessions.sign_in(conn, state.settings, account, rehash, now)
+        return await _signed_in(conn, request, session, "auth.sign_in", now)
+
+    return _answer(await state.transact(work), response, request, state)
+
+
+async def _failed_sign_in(state: ApiState, account: dict[str, Any], request: Request) -> None:
+    reason = "account deactivated" if not account["active"] else "wrong password"
+    await state.transact(
+        lambda conn: audit.record(
+            conn,
+            account["tenant_id"],
+            "auth.sign_in_failed",
+            actor=audit.Actor("anonymous", account["email"], None, client_address(request)),
+            target=("user", account["id"]),
+            details={"reason": reason},
+            now=state.now(),
+        )
     )
-    return SessionOut.of(session)
+
+
+def _refresh_token(body: RefreshRequest | None, request: Request) -> tuple[str, bool]:
+    """The refresh token a request presents, and whether it came in the cookie."""
+    if body is not None and body.refresh_token is not None:
+        return body.refresh_token, False
+    cookie = refresh_cookie.presented(request)
+    if cookie is None:
+        raise Unauthenticated(
+            "no refresh token: send the cookie that sign-in set, or refresh_token in the body"
+        )
+    return cookie, True
 
 
 @router.post(
@@ -180,28 +278,57 @@ async def login(body: Login, request: Request, state: State) -> SessionOut:
     status_code=200,
     response_model=SessionOut,
     responses=answers(
-        s401="the refresh token is not valid, expired, revoked or already used (unauthenticated)"
+        s401="the refresh token is missing, not valid, expired, revoked or already used "
+        "(unauthenticated)"
     ),
 )
-async def refresh(body: RefreshRequest, request: Request, state: State) -> SessionOut:
-    """Trade a refresh token for a new pair. Each refresh token works once: using one again
-    revokes every token of its sign-in."""
-    account = "refresh:" + hashlib.sha256(body.refresh_token.encode()).hexdigest()[:32]
+async def refresh(
+    request: Request, response: Response, state: State, body: RefreshRequest | None = None
+) -> SessionOut:
+    """Trade a refresh token (the body's, else the cookie's) for a new pair. Each refresh token
+    works once: using one again revokes every token of its sign-in. From the cookie, the new
+    refresh token goes back only in the cookie (`refresh_token` is null in the body)."""
+    token, from_cookie = _refresh_token(body, request)
+    account = "refresh:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     await state.limiter.check_login(account, _client_ip(request))
     outcome = await state.transact(
-        lambda conn: sessions.refresh(conn, state.settings, body.refresh_token, state.now())
+        lambda conn: sessions.refresh(conn, state.settings, token, state.now())
     )
     if isinstance(outcome, Unauthenticated):
         raise outcome  # after the commit: a family revoked for reuse stays revoked
-    return SessionOut.of(outcome)
+    if not from_cookie:
+        return SessionOut.of(outcome)
+    refresh_cookie.keep(response, state.settings, request, outcome.refresh_token)
+    return SessionOut.of(outcome).model_copy(update={"refresh_token": None})
 
 
 @router.post("/auth/logout", status_code=204, response_class=Response)
-async def logout(body: RefreshRequest, state: State) -> Response:
-    """Sign out: revoke the refresh token and every token of its sign-in."""
+async def logout(request: Request, state: State, body: RefreshRequest | None = None) -> Response:
+    """Sign out: revoke the refresh token (the body's, else the cookie's) and every token of
+    its sign-in, and drop the cookie."""
     await state.limiter.check_global()
-    await state.transact(lambda conn: sessions.logout(conn, body.refresh_token, state.now()))
-    return Response(status_code=204)
+    answer = Response(status_code=204)
+    refresh_cookie.forget(answer, state.settings, request)
+    try:
+        token, _ = _refresh_token(body, request)
+    except Unauthenticated:
+        return answer  # nothing to revoke: already as good as signed out
+    now = state.now()
+
+    async def work(conn: Conn) -> None:
+        user = await sessions.logout(conn, token, now)
+        if user is not None:
+            await audit.record(
+                conn,
+                user["tenant_id"],
+                "auth.sign_out",
+                actor=_user_actor(user, request),
+                target=("user", user["id"]),
+                now=now,
+            )
+
+    await state.transact(work)
+    return answer
 
 
 @router.get(

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from batonflow.api.deps import PageSize, State, require
+from batonflow.api.deps import PageSize, State, client_address, require
 from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.runs import reviews as review_service
@@ -98,6 +98,7 @@ async def get_review(
 @router.post("/{review_id}/decision", response_model=ReviewOut)
 async def decide(
     state: State,
+    request: Request,
     review_id: str,
     body: DecisionIn,
     caller: Annotated[Principal, require("reviews:decide")],
@@ -111,7 +112,13 @@ async def decide(
             tenant_id=caller.tenant_id,
             review_id=review_id,
             decision=body.decision,
-            actor=Actor(caller.name, caller.roles),
+            actor=Actor(
+                caller.name,
+                caller.roles,
+                kind=caller.kind,
+                id=caller.id,
+                address=client_address(request),
+            ),
             now=state.now(),
             data=body.data,
             comment=body.comment,

@@ -14,10 +14,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import Field
 
-from batonflow.api.deps import ApiState, State, require
+from batonflow.api.deps import ApiState, State, client_address, require
 from batonflow.api.routes.auth import Strict
 from batonflow.api.routes.runs import RunDetail, run_detail
 from batonflow.auth.scopes import Principal
@@ -60,8 +60,10 @@ class OverrideStep(Strict):
     reason: str = Field(min_length=1, max_length=2000, description="why; kept with the run")
 
 
-def _actor(caller: Principal) -> Actor:
-    return Actor(caller.name, caller.roles)
+def _actor(caller: Principal, request: Request) -> Actor:
+    return Actor(
+        caller.name, caller.roles, kind=caller.kind, id=caller.id, address=client_address(request)
+    )
 
 
 def _request_hash(body: StartRun) -> str:
@@ -91,6 +93,7 @@ async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) 
 )
 async def start_run(
     state: State,
+    request: Request,
     body: StartRun,
     response: Response,
     caller: Annotated[Principal, require("runs:write")],
@@ -117,7 +120,7 @@ async def start_run(
                     inputs=body.inputs,
                     # The run's trace context travels with it to whichever worker runs its steps.
                     ctx={**body.ctx, **run_span.carrier},
-                    actor=_actor(caller),
+                    actor=_actor(caller, request),
                     now=state.now(),
                     idempotency=(idempotency_key, request_hash) if idempotency_key else None,
                     max_active_runs=state.settings.tenant_max_active_runs,
@@ -155,6 +158,7 @@ async def _changed(
 @router.post("/{run_id}/cancel", response_model=RunDetail)
 async def cancel_run(
     state: State,
+    request: Request,
     run_id: str,
     body: CancelRun,
     caller: Annotated[Principal, require("runs:write")],
@@ -164,7 +168,7 @@ async def cancel_run(
         run_service.cancel_run,
         tenant_id=caller.tenant_id,
         run_id=run_id,
-        actor=_actor(caller),
+        actor=_actor(caller, request),
         reason=body.reason,
         now=state.now(),
     )
@@ -173,7 +177,10 @@ async def cancel_run(
 
 @router.post("/{run_id}/retry", response_model=RunDetail)
 async def retry_run(
-    state: State, run_id: str, caller: Annotated[Principal, require("runs:write")]
+    state: State,
+    request: Request,
+    run_id: str,
+    caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
     change = functools.partial(
@@ -181,7 +188,7 @@ async def retry_run(
         specs=state.specs,
         tenant_id=caller.tenant_id,
         run_id=run_id,
-        actor=_actor(caller),
+        actor=_actor(caller, request),
         now=state.now(),
     )
     return await _changed(state, caller.tenant_id, run_id, change)
@@ -190,6 +197,7 @@ async def retry_run(
 @router.post("/{run_id}/steps/{step_key}/override", response_model=RunDetail)
 async def override_step(
     state: State,
+    request: Request,
     run_id: str,
     step_key: str,
     body: OverrideStep,
@@ -204,7 +212,7 @@ async def override_step(
         step_key=step_key,
         output=body.output,
         reason=body.reason,
-        actor=_actor(caller),
+        actor=_actor(caller, request),
         now=state.now(),
     )
     return await _changed(state, caller.tenant_id, run_id, change)
