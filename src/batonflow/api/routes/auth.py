@@ -167,7 +167,7 @@ def _answer(
     response_model=SessionOut,
     responses=answers(
         s401="the invitation is not valid, used, revoked or expired (unauthenticated)",
-        s403="this server registers by invitation only (permission_denied)",
+        s403="this server registers by invitation only (forbidden)",
         s409="the registration cannot be completed: the same answer whether the tenant name "
         "or the email is taken, naming neither (conflict)",
         s429="too many registration attempts for this email or from this address (rate_limited)",
