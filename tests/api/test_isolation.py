@@ -233,6 +233,7 @@ async def snapshot(app: FastAPI, a: Tenant, usage_range: dict[str, str]) -> dict
         "/api/v1/users",
         "/api/v1/api-keys",
         "/api/v1/invitations",
+        "/api/v1/audit",  # B's refused probes leave nothing in A's log
         "/api/v1/knowledge-bases",
         f"/api/v1/knowledge-bases/{ids['kb']}",
         f"/api/v1/knowledge-bases/{ids['kb']}/documents",
@@ -354,6 +355,29 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
             },
         ),
     }
+    # B's audit log holds B's registration alone, whatever A did.
+    lists["/api/v1/audit"] = (
+        {},
+        {
+            "items": [
+                {
+                    "id": IsStr(),
+                    "created_at": IsStr(),
+                    "actor_kind": "user",
+                    "actor_id": IsStr(),
+                    "actor": "admin@globex.example",
+                    "action": "auth.register",
+                    "target_kind": "user",
+                    "target_id": IsStr(),
+                    "client_address": "127.0.0.1",
+                    "details": {"role": "admin", "tenant_created": True},
+                }
+            ],
+            "next_cursor": None,
+        },
+    )
+    for action in ("invitation.create", "api_key.create", "run.retry", "review.decide"):
+        lists[f"/api/v1/audit?action={action}"] = ({}, {"items": [], "next_cursor": None})
     for status in ("pending", "approved", "edited", "rejected", "submitted", "cancelled"):
         lists[f"/api/v1/reviews?status={status}"] = ({}, empty)
     for run in ("outreach_run", "dead_run", "priced_run"):
@@ -390,6 +414,14 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
             if len(value) > 8:  # ids, not words like "outreach" that B may also use
                 assert value not in response.text, (path, value)
 
+    exported = await b.client.get("/api/v1/audit/export", params={"format": "jsonl"})
+    assert exported.status_code == 200, exported.text
+    assert [json.loads(line)["action"] for line in exported.text.splitlines()] == [
+        "auth.register",
+        "audit.export",
+    ]
+    assert "acme" not in exported.text
+
     if ("GET", "/api/v1/events") in mounted_routes(app):
         async with asyncio.timeout(STREAM_SECONDS):
             backlog = await b.client.get("/api/v1/events", params={"follow": "false", "after": 0})
@@ -400,5 +432,9 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
         assert "acme" not in backlog.text
 
     # A still sees its own, so the empty lists above are isolation, not emptiness.
+    own_log = (await a.admin.client.get("/api/v1/audit", params={"limit": 200})).json()
+    assert {"invitation.create", "api_key.create", "auth.register"} <= {
+        item["action"] for item in own_log["items"]
+    }
     own = (await a.admin.client.get("/api/v1/runs")).json()
     assert len(own["items"]) == 4  # three started, one indexing the knowledge base's document
