@@ -7,6 +7,7 @@ then calls services on the platform (`batonflow.platform`); one module per comma
     workflows.py  workflows validate/add/list
     db.py         db upgrade/downgrade
     kb.py         kb create/list/add/search
+    audit.py      audit list/export
     serve.py      serve, worker
 
 and one group per enabled app (`batonflow demo ...`), added when the command starts.
@@ -22,6 +23,7 @@ import typer
 from batonflow.apps.app import Apps, load_apps
 from batonflow.cli import llm, serve
 from batonflow.cli import runs as runs_commands
+from batonflow.cli.audit import audit_app
 from batonflow.cli.db import db_app
 from batonflow.cli.kb import kb_app
 from batonflow.cli.reviews import reviews_app
@@ -41,6 +43,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
+app.add_typer(audit_app, name="audit")
 app.add_typer(llm.prompts_app, name="prompts")
 app.add_typer(llm.tenant_app, name="tenant")
 app.command()(runs_commands.run)
