@@ -1,6 +1,7 @@
-// The HTTP client: bearer tokens, one refresh on 401 (rotation: the new pair replaces the old),
-// and the API's one error envelope turned into `ApiError`.
-import type { Login, RefreshRequest, SessionTokens } from "./types";
+// The HTTP client: bearer access tokens kept in memory, one refresh on 401 (the refresh token
+// lives in an HttpOnly cookie the API sets, which no script here can read), and the API's one
+// error envelope turned into `ApiError`.
+import type { Login, SessionTokens } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -16,28 +17,43 @@ export class ApiError extends Error {
 
 export interface Tokens {
   access_token: string;
-  refresh_token: string;
 }
 
-const STORAGE_KEY = "batonflow.session";
-
+/** Where the access token is kept: in memory, so a reload starts with none (and refreshes). */
 export interface TokenStore {
   get(): Tokens | null;
   set(tokens: Tokens | null): void;
 }
 
-export const localTokenStore: TokenStore = {
+export function memoryTokenStore(): TokenStore {
+  let current: Tokens | null = null;
+  return { get: () => current, set: (tokens) => (current = tokens) };
+}
+
+/** Whether this browser has signed in (and may hold the refresh cookie): a hint, not a
+ * credential, so that a visitor who never signed in is not sent to refresh on every load. */
+export interface SessionHint {
+  get(): boolean;
+  set(signedIn: boolean): void;
+}
+
+const HINT_KEY = "batonflow.signed-in";
+
+export const localSessionHint: SessionHint = {
   get() {
     try {
-      const raw = window.localStorage.getItem(STORAGE_KEY);
-      return raw ? (JSON.parse(raw) as Tokens) : null;
+      return window.localStorage.getItem(HINT_KEY) === "1";
     } catch {
-      return null;
+      return false;
     }
   },
-  set(tokens) {
-    if (tokens) window.localStorage.setItem(STORAGE_KEY, JSON.stringify(tokens));
-    else window.localStorage.removeItem(STORAGE_KEY);
+  set(signedIn) {
+    try {
+      if (signedIn) window.localStorage.setItem(HINT_KEY, "1");
+      else window.localStorage.removeItem(HINT_KEY);
+    } catch {
+      // storage refused (private mode): the session lasts until the page is closed
+    }
   },
 };
 
@@ -67,16 +83,19 @@ export class Api {
   onSignedOut: () => void = () => {};
 
   constructor(
-    readonly store: TokenStore = localTokenStore,
+    readonly store: TokenStore = memoryTokenStore(),
     private readonly fetcher: Fetch = (input, init) => fetch(input, init),
+    readonly hint: SessionHint = localSessionHint,
   ) {}
 
   get signedIn(): boolean {
-    return this.store.get() !== null;
+    return this.store.get() !== null || this.hint.get();
   }
 
-  /** A fetch with the access token; on 401 refreshes once and sends the request again. */
+  /** A fetch with the access token; without one (after a reload) it refreshes first, and on
+   * 401 it refreshes once and sends the request again. */
   async authorized(path: string, init: RequestInit = {}): Promise<Response> {
+    if (this.store.get() === null && this.hint.get() && !(await this.refresh())) this.dropSession();
     const send = () => {
       const headers = new Headers(init.headers);
       const tokens = this.store.get();
@@ -86,32 +105,22 @@ export class Api {
     let response = await send();
     if (response.status === 401 && this.store.get()) {
       if (await this.refresh()) response = await send();
-      else {
-        this.store.set(null);
-        this.onSignedOut();
-      }
+      else this.dropSession();
     }
     return response;
   }
 
-  /** Trade the refresh token for a new pair; concurrent callers share one refresh. */
+  /** Trade the refresh cookie for a new access token (the API rotates the cookie);
+   * concurrent callers share one refresh. */
   refresh(): Promise<boolean> {
     if (!this.refreshing) {
       this.refreshing = (async () => {
-        const tokens = this.store.get();
-        if (!tokens) return false;
         try {
-          const response = await this.fetcher("/api/v1/auth/refresh", {
-            method: "POST",
-            headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ refresh_token: tokens.refresh_token } satisfies RefreshRequest),
-          });
+          const response = await this.fetcher("/api/v1/auth/refresh", { method: "POST", credentials: "same-origin" });
           if (!response.ok) return false;
           const session = (await response.json()) as SessionTokens;
-          this.store.set({
-            access_token: session.access_token,
-            refresh_token: session.refresh_token,
-          });
+          this.store.set({ access_token: session.access_token });
+          this.hint.set(true);
           return true;
         } catch {
           return false;
@@ -121,6 +130,19 @@ export class Api {
       });
     }
     return this.refreshing;
+  }
+
+  /** Keep the access token of a session the API just opened (sign-in, registration); its
+   * refresh token is in the cookie the same answer set. */
+  begin(session: SessionTokens): void {
+    this.store.set({ access_token: session.access_token });
+    this.hint.set(true);
+  }
+
+  private dropSession(): void {
+    this.store.set(null);
+    this.hint.set(false);
+    this.onSignedOut();
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -147,24 +169,20 @@ export class Api {
     const response = await this.fetcher("/api/v1/auth/login", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
       body: JSON.stringify({ email, password } satisfies Login),
     });
     if (!response.ok) throw await errorFrom(response);
     const session = (await response.json()) as SessionTokens;
-    this.store.set({ access_token: session.access_token, refresh_token: session.refresh_token });
+    this.begin(session);
     return session;
   }
 
+  /** Sign out: the API revokes the cookie's sign-in and drops the cookie. */
   async logout(): Promise<void> {
-    const tokens = this.store.get();
     this.store.set(null);
-    if (tokens) {
-      await this.fetcher("/api/v1/auth/logout", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: tokens.refresh_token } satisfies RefreshRequest),
-      }).catch(() => undefined);
-    }
+    this.hint.set(false);
+    await this.fetcher("/api/v1/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
   }
 }
 

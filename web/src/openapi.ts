@@ -98,6 +98,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Audit
+         * @description The tenant's audit log, newest first, a page at a time.
+         *
+         *     Needs the scope `audit:read`.
+         */
+        get: operations["list_audit_api_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Actions
+         * @description Every action the audit log records, with what it means.
+         *
+         *     Needs the scope `audit:read`.
+         */
+        get: operations["list_actions_api_v1_audit_actions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Audit
+         * @description The tenant's audit log (or the entries matching the filters), streamed oldest first as
+         *     CSV or JSON Lines. The export is recorded in the log before it starts.
+         *
+         *     Needs the scope `audit:read`.
+         */
+        get: operations["export_audit_api_v1_audit_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -109,7 +176,8 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Sign in with email and password: a short-lived access token and a refresh token.
+         * @description Sign in with email and password: a short-lived access token and a refresh token (in the
+         *     body, and as an HttpOnly cookie for browsers).
          */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
@@ -129,7 +197,8 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description Sign out: revoke the refresh token and every token of its sign-in.
+         * @description Sign out: revoke the refresh token (the body's, else the cookie's) and every token of
+         *     its sign-in, and drop the cookie.
          */
         post: operations["logout_api_v1_auth_logout_post"];
         delete?: never;
@@ -149,8 +218,9 @@ export interface paths {
         put?: never;
         /**
          * Refresh
-         * @description Trade a refresh token for a new pair. Each refresh token works once: using one again
-         *     revokes every token of its sign-in.
+         * @description Trade a refresh token (the body's, else the cookie's) for a new pair. Each refresh token
+         *     works once: using one again revokes every token of its sign-in. From the cookie, the new
+         *     refresh token goes back only in the cookie (`refresh_token` is null in the body).
          */
         post: operations["refresh_api_v1_auth_refresh_post"];
         delete?: never;
@@ -171,7 +241,7 @@ export interface paths {
         /**
          * Register
          * @description Create a tenant with its first admin, or join a tenant with an invitation (the invited
-         *     role). Signs the new user in.
+         *     role). Signs the new user in; the refresh token is also set as an HttpOnly cookie.
          */
         post: operations["register_api_v1_auth_register_post"];
         delete?: never;
@@ -1667,6 +1737,61 @@ export interface components {
             /** Worker */
             worker: string;
         };
+        /** AuditAction */
+        AuditAction: {
+            /** Action */
+            action: string;
+            /** Description */
+            description: string;
+        };
+        /** AuditEntryOut */
+        AuditEntryOut: {
+            /** Action */
+            action: string;
+            /**
+             * Actor
+             * @description the user's email, the key's name, the agent's name
+             */
+            actor: string;
+            /** Actor Id */
+            actor_id: string | null;
+            /**
+             * Actor Kind
+             * @description a user, an API key, an agent in a run, the CLI (local), or someone not signed in (a refused sign-in)
+             * @enum {string}
+             */
+            actor_kind: "user" | "api_key" | "agent" | "local" | "anonymous";
+            /**
+             * Client Address
+             * @description null for the CLI and agents
+             */
+            client_address: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Target Id */
+            target_id: string | null;
+            /** Target Kind */
+            target_kind: string | null;
+        };
+        /** AuditList */
+        AuditList: {
+            /** Items */
+            items: components["schemas"]["AuditEntryOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next (older) page
+             */
+            next_cursor: string | null;
+        };
         /** CancelRun */
         CancelRun: {
             /**
@@ -2575,8 +2700,11 @@ export interface components {
         };
         /** RefreshRequest */
         RefreshRequest: {
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description for clients without cookies; browsers send the HttpOnly cookie instead
+             */
+            refresh_token?: string | null;
         };
         /** RegisterTenant */
         RegisterTenant: {
@@ -2870,8 +2998,11 @@ export interface components {
              * @description seconds until the access token expires
              */
             expires_in: number;
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description null when a refresh used the cookie: the new one is in the cookie only
+             */
+            refresh_token: string | null;
             tenant: components["schemas"]["TenantOut"];
             /**
              * Token Type
@@ -3679,6 +3810,224 @@ export interface operations {
             };
         };
     };
+    list_audit_api_v1_audit_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                /** @description an actor's name (email) or id */
+                actor?: string | null;
+                /** @description one action, as `GET /api/v1/audit/actions` */
+                action?: string | null;
+                /** @description entries at or after this time */
+                since?: string | null;
+                /** @description entries before this time */
+                until?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_actions_api_v1_audit_actions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditAction"][];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    export_audit_api_v1_audit_export_get: {
+        parameters: {
+            query?: {
+                /** @description csv or jsonl */
+                format?: "csv" | "jsonl";
+                /** @description an actor's name (email) or id */
+                actor?: string | null;
+                /** @description one action, as `GET /api/v1/audit/actions` */
+                action?: string | null;
+                /** @description entries at or after this time */
+                since?: string | null;
+                /** @description entries before this time */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every matching entry, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     login_api_v1_auth_login_post: {
         parameters: {
             query?: never;
@@ -3755,9 +4104,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshRequest"] | null;
             };
         };
         responses: {
@@ -3813,9 +4162,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshRequest"] | null;
             };
         };
         responses: {
@@ -3828,7 +4177,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionOut"];
                 };
             };
-            /** @description the refresh token is not valid, expired, revoked or already used (unauthenticated) */
+            /** @description the refresh token is missing, not valid, expired, revoked or already used (unauthenticated) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3906,7 +4255,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description the tenant or the email is taken (conflict) */
+            /** @description this server registers by invitation only (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the registration cannot be completed: the same answer whether the tenant name or the email is taken, naming neither (conflict) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3933,7 +4291,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            /** @description too many registration attempts for this email or from this address (rate_limited) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8130,10 +8488,12 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const pathsApiV1AuditExportGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/audit/export"]["get"]["parameters"]["query"]["format"]> = ["csv", "jsonl"];
 export const pathsApiV1ReviewsGetParametersQueryStatusValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/reviews"]["get"]["parameters"]["query"]["status"]> = ["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"];
 export const pathsApiV1ScopingSessionsSession_idCharterGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/scoping/sessions/{session_id}/charter"]["get"]["parameters"]["query"]["format"]> = ["json", "md", "pdf"];
 export const pathsApiV1UsageGetParametersQueryGroup_byValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/usage"]["get"]["parameters"]["query"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const agentOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AgentOut"]["kind"]> = ["agent", "toolbox"];
+export const auditEntryOutActor_kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditEntryOut"]["actor_kind"]> = ["user", "api_key", "agent", "local", "anonymous"];
 export const capabilityOutBreakerValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CapabilityOut"]["breaker"]> = ["closed", "open", "half_open"];
 export const decisionInDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionIn"]["decision"]> = ["approve", "edit", "reject", "submit"];
 export const documentOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentOut"]["status"]> = ["pending", "ingesting", "ready", "failed"];

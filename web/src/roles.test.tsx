@@ -56,7 +56,7 @@ describe("role gating", () => {
 });
 
 describe("the shell by role", () => {
-  const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+  const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
   const answer = (role: Role) => async (input: string) => {
     const body =
       input === "/api/v1/me"

@@ -70,7 +70,7 @@ describe("followRun", () => {
       const body = bodies.shift();
       return new Response(streamOf(body ?? ""), { status: 200, headers: { "Content-Type": "text/event-stream" } });
     };
-    const api = new Api(memoryStore({ access_token: "A", refresh_token: "R" }), fetcher);
+    const api = new Api(memoryStore({ access_token: "A" }), fetcher);
     const events: RunEvent[] = [];
     const states: string[] = [];
     await followRun(api, "run-1", {
@@ -90,7 +90,7 @@ describe("followRun", () => {
   it("reports a refused stream as unavailable (the page falls back to polling)", async () => {
     const fetcher = async () =>
       new Response(JSON.stringify({ error: { code: "not_found", message: "no run 'x'", details: {} } }), { status: 404 });
-    const api = new Api(memoryStore({ access_token: "A", refresh_token: "R" }), fetcher);
+    const api = new Api(memoryStore({ access_token: "A" }), fetcher);
     const states: string[] = [];
     await followRun(api, "x", { signal: new AbortController().signal, onEvent: () => {}, onState: (state, error) => states.push(`${state}:${error?.message ?? ""}`) });
     expect(states).toEqual(["connecting:", "unavailable:no run 'x'"]);

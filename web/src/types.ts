@@ -61,6 +61,8 @@ export type ApiKey = Schemas["ApiKeyOut"];
 export type ApiKeyCreated = Schemas["ApiKeyCreated"];
 export type Invitation = Schemas["InvitationOut"];
 export type InvitationCreated = Schemas["InvitationCreated"];
+export type AuditEntry = Schemas["AuditEntryOut"];
+export type AuditAction = Schemas["AuditAction"];
 
 // What the dashboard sends.
 export type Login = Schemas["Login"];

@@ -26,12 +26,13 @@ export function JoinPage() {
     try {
       const response = await fetch("/api/v1/auth/register", {
         method: "POST",
+        credentials: "same-origin",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ invitation: invitation.trim(), email: email.trim(), name: name.trim(), password } satisfies JoinTenant),
       });
       if (!response.ok) throw await errorFrom(response);
       const session = (await response.json()) as SessionTokens;
-      api.store.set({ access_token: session.access_token, refresh_token: session.refresh_token });
+      api.begin(session);
       window.location.assign("/runs");
     } catch (caught) {
       setError(caught);

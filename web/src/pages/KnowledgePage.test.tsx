@@ -70,7 +70,7 @@ const found: SearchResult = {
   ],
 };
 
-const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
 function serve(me: Me) {
   const sent: { method: string; path: string; body: unknown; type: string | null }[] = [];

@@ -36,7 +36,7 @@ const base: Review = {
   created_at: "2026-01-01T00:00:00Z",
 };
 
-const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
 function serve(me: Me, reviews: Review[]) {
   const decisions: unknown[] = [];

@@ -33,7 +33,7 @@ const sent: OutboxEmail = {
   sent_at: "2026-12-01T10:00:00Z",
 };
 
-const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
 function open(path: string, apps: AppList["items"]) {
   window.history.pushState(null, "", path);

@@ -77,7 +77,7 @@ const session: ScopingSession = {
   shares: [],
 };
 
-const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
 function open(path: string) {
   window.history.pushState(null, "", path);

@@ -47,7 +47,7 @@ const invitation = (n: number): Invitation => ({
   revoked_at: null,
 });
 
-const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
 /** The page once `/me` has answered, as the app's router shows it. */
 function SignedIn() {

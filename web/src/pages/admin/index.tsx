@@ -1,9 +1,10 @@
 // Admin: the tenant's users and their roles, API keys (the key is shown once, at creation)
 // and invitations (the token and link are shown once). Each list is a keyset page, oldest
-// first; "Load more" appends the next page.
+// first; "Load more" appends the next page. Holders of `audit:read` also see the audit log.
 import { useMe } from "../../session";
 import { usePageTitle } from "../../ui";
 import { ApiKeys } from "./ApiKeys";
+import { AuditLog } from "./AuditLog";
 import { Invitations } from "./Invitations";
 import { Users } from "./Users";
 
@@ -27,6 +28,7 @@ export function AdminPage() {
       <Users />
       <ApiKeys />
       <Invitations />
+      {me.scopes.includes("audit:read") ? <AuditLog /> : null}
     </section>
   );
 }

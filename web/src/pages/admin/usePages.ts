@@ -23,7 +23,11 @@ export function usePages<T>(path: string): Pages<T> {
   const shown = useRef(1);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const fetchPage = (cursor?: string) => api.get<Page<T>>(`${path}${query({ cursor, limit: PAGE_SIZE })}`);
+  // `path` may carry its own query (filters); the cursor and page size join it.
+  const fetchPage = (cursor?: string) => {
+    const paging = query({ cursor, limit: PAGE_SIZE });
+    return api.get<Page<T>>(path.includes("?") ? `${path}&${paging.slice(1)}` : `${path}${paging}`);
+  };
   const loaded = useLoad(async () => {
     let page = await fetchPage();
     const items = [...page.items];

@@ -76,7 +76,7 @@ function SignedIn({ children }: { children: ReactNode }) {
   return useSession().me ? <>{children}</> : null;
 }
 
-const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
+const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
 
 function open(role: "operator" | "viewer", frames: string) {
