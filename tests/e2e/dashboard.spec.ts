@@ -85,6 +85,12 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await signIn(page, admin.email, admin.password);
   await page.reload(); // the session survives a reload; the first Tab reaches the skip link
   await expect(page.getByRole("heading", { name: "Runs", level: 1 })).toBeVisible();
+  // The refresh token is an HttpOnly, SameSite=Strict cookie on the auth path: no script reads
+  // it, and the page's storage holds only the signed-in hint.
+  const refreshCookie = (await context.cookies()).find((cookie) => cookie.name === "batonflow_refresh");
+  expect(refreshCookie).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/api/v1/auth", secure: false });
+  expect(await page.evaluate(() => document.cookie)).not.toContain("batonflow_refresh");
+  expect(await page.evaluate(() => ({ ...window.localStorage }))).toEqual({ "batonflow.signed-in": "1" });
   const whoami = page.getByTestId("whoami");
   await expect(whoami).toContainText("Demo");
   await expect(whoami).toContainText("admin");
@@ -206,6 +212,15 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await newKey.getByRole("button", { name: "Create key" }).click();
   await expect(page.getByTestId("secret")).toHaveText(/\S{20,}/);
   await shot(page, "admin-key-created");
+  // The audit log holds the key's creation and the sign-ins, with who and from where.
+  const auditLog = page.getByRole("region", { name: "Audit log" });
+  await auditLog.getByLabel("Action").selectOption("api_key.create");
+  await auditLog.getByRole("button", { name: "Apply" }).click();
+  const created = auditLog.getByRole("row").filter({ hasText: "api_key.create" });
+  await expect(created).toHaveCount(1);
+  await expect(created).toContainText(admin.email);
+  await expect(created).toContainText("127.0.0.1");
+  await shot(page, "admin-audit-log");
 
   // The narrow layout.
   await page.setViewportSize({ width: 390, height: 844 });

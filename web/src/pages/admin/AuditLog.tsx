@@ -44,7 +44,9 @@ export function AuditLog() {
   const pages = usePages<AuditEntry>(`/api/v1/audit${query(auditQuery(filters))}`);
   const apply = (event: FormEvent) => {
     event.preventDefault();
-    setFilters(draft);
+    // The same filters again: fetch the newest entries anew.
+    if (query(auditQuery(draft)) === query(auditQuery(filters))) void pages.loaded.reload();
+    else setFilters(draft);
   };
   const download = async (format: "csv" | "jsonl") => {
     setExportError(null);
