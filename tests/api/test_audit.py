@@ -4,26 +4,30 @@ refuses to change or delete an entry."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from dirty_equals import IsStr
 from fastapi import FastAPI
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.api.app import create_app
 from batonflow.audit import log as audit
+from batonflow.cli.serve import server_config
 from batonflow.settings import Settings
 from batonflow.store.audit import audit_t
 from batonflow.store.db import create_engine
-from tests.api.conftest import PASSWORD, Account, Signup, client_for
+from tests.api.conftest import PASSWORD, Account, Signup, client_for, core_apps
 from tests.api.flows import FAILING, settled, start, store
 
 ADDRESS = "127.0.0.1"  # the client address tests/api/conftest.py's transport reports
@@ -432,13 +436,40 @@ async def test_the_database_refuses_to_change_or_delete_an_entry(
     assert await log_of(admin.client) == before
 
 
-async def test_recording_refuses_an_action_it_does_not_know(database: AsyncEngine) -> None:
-    async with database.begin() as conn:
-        with pytest.raises(ValueError, match=r"'tool\.exploded' is not an audit action"):
-            await audit.record(
-                conn,
-                "t",
-                "tool.exploded",
-                actor=audit.Actor.agent("sdr"),
-                now=datetime.now(UTC),
+async def test_behind_a_trusted_proxy_the_entry_names_the_forwarded_client(
+    api_settings: Settings,
+) -> None:
+    """Served by Uvicorn as `batonflow serve` configures it, behind a proxy on 127.0.0.1 that
+    ends TLS: the entry's address is the proxy's client, and the refresh cookie is Secure."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = api_settings.model_copy(update={"port": port, "trusted_proxies": "127.0.0.1"})
+    server = uvicorn.Server(server_config(settings, create_app(settings, apps=core_apps())))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        proxied = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=proxied
+        ) as client:
+            registered = await client.post(
+                "/api/v1/auth/register",
+                json={
+                    "tenant": "acme",
+                    "email": "ada@acme.example",
+                    "password": PASSWORD,
+                    "name": "Ada",
+                },
             )
+            assert registered.status_code == 201, registered.text
+            assert "secure" in registered.headers["set-cookie"].lower().split("; ")
+            token = registered.json()["access_token"]
+            log = await client.get("/api/v1/audit", headers={"Authorization": f"Bearer {token}"})
+        assert [(e["action"], e["client_address"]) for e in log.json()["items"]] == [
+            ("auth.register", "203.0.113.9")
+        ]
+    finally:
+        server.should_exit = True
+        await task
