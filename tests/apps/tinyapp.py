@@ -144,7 +144,7 @@ from alembic import op
 revision = "tiny_0001"
 down_revision = None
 branch_labels = ("tiny",)
-depends_on = "0005"
+depends_on = "0006"
 
 
 def upgrade() -> None:
