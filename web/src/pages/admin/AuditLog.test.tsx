@@ -87,13 +87,13 @@ afterEach(() => {
 describe("the audit log on the admin page", () => {
   it("lists entries newest first, appends older ones, and filters by action and days", async () => {
     const asked = serve();
-    await vi.waitFor(() => expect(auditRows().length).toBe(2));
+    await vi.waitFor(() => expect(auditRows().length).toBe(2), { timeout: 5000 });
     expect(auditRows().map((row) => [row[1], row[2], row[3], row[4]])).toEqual([
       ["admin@acme.example (user)", "auth.sign_in", "user u3", "203.0.113.7"],
       ["admin@acme.example (user)", "auth.sign_in", "user u2", "203.0.113.7"],
     ]);
     fireEvent.click(screen.getByRole("button", { name: "Load more audit entries" }));
-    await vi.waitFor(() => expect(auditRows().length).toBe(3));
+    await vi.waitFor(() => expect(auditRows().length).toBe(3), { timeout: 5000 });
     expect(auditRows()[2]?.[5]).toBe('{"role":{"from":"viewer","to":"reviewer"}}');
 
     await screen.findByRole("option", { name: "user.update" });
@@ -112,7 +112,7 @@ describe("the audit log on the admin page", () => {
 
   it("exports the filtered log as a download named by the API", async () => {
     const asked = serve();
-    await vi.waitFor(() => expect(auditRows().length).toBe(2));
+    await vi.waitFor(() => expect(auditRows().length).toBe(2), { timeout: 5000 });
     const created: Blob[] = [];
     const clicked: string[] = [];
     vi.spyOn(URL, "createObjectURL").mockImplementation((blob) => (created.push(blob as Blob), "blob:audit"));
