@@ -115,11 +115,11 @@ async def test_accounts_and_sign_ins_are_recorded_newest_first(
     ).json()
     assert (await admin.client.delete(f"/api/v1/invitations/{pending['id']}")).status_code == 204
     wrong = await client.post(
-        "/api/v1/auth/login", json={"email": "bo@acme.example", "password": "not the password"}
+        "/api/v1/auth/login", json={"email": "bo@acme.example", "password": PASSWORD + " but wrong"}
     )
     assert wrong.status_code == 401
     nobody = await client.post(
-        "/api/v1/auth/login", json={"email": "nobody@acme.example", "password": "whatever it is"}
+        "/api/v1/auth/login", json={"email": "nobody@acme.example", "password": PASSWORD}
     )
     assert nobody.status_code == 401  # no account: no tenant's log to write to
     signed_in = await client.post(
