@@ -60,7 +60,7 @@ class ToolGate:
         ctx: CallContext,
         outbound: Outbound,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 - the step's, passed on to each call
+        timeout: float | None = None,
     ) -> None:
         self.registry = registry
         self.grants = dict(grants)
@@ -99,7 +99,7 @@ class ToolGate:
         except NotFound as exc:
             raise self.refuse(name, "not_granted", exc.message, by) from None
         try:
-            parsed = self.registry.parse(tool, args).model_dump(mode="json")
+            parsed: dict[str, Any] = self.registry.parse(tool, args).model_dump(mode="json")
         except InvalidArgs as exc:
             if by == "step":  # the workflow's own arguments: its author's mistake, as before
                 raise
@@ -121,4 +121,3 @@ class ToolGate:
         hosts = grant.hosts if grant.hosts is not None else needs.hosts
         ctx = replace(self.ctx, tools=None, http=self.outbound.limited(hosts))
         return await self.registry.call(name, args, ctx, tool=True, timeout=self.timeout)
-

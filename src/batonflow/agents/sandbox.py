@@ -66,7 +66,7 @@ async def run_python(code: str, limits: Limits) -> Finished:
         "file_bytes": limits.file_mb * 1024 * 1024,
     }
     with tempfile.TemporaryDirectory(prefix="batonflow-sandbox-") as scratch:
-        Path(scratch, "main.py").write_text(code, encoding="utf-8")
+        await asyncio.to_thread(Path(scratch, "main.py").write_text, code, encoding="utf-8")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-I",

@@ -10,12 +10,14 @@ scratch directory or for reading outside the scratch directory and Python's own 
 runs main.py. A MemoryError ends it with exit code 97.
 """
 
+import contextlib
 import json
 import os
 import resource
 import runpy
 import socket
 import sys
+from typing import Any
 
 REFUSED, NO_MEMORY = 98, 97
 config = json.loads(sys.argv[1])
@@ -23,12 +25,10 @@ scratch = os.path.realpath(os.getcwd())
 readable = tuple(
     os.path.realpath(p) for p in {*sys.path, sys.prefix, sys.base_prefix, sys.exec_prefix} if p
 )
-allowed = set()
+allowed: set[str] = set()
 for host in config["hosts"]:
-    try:
-        allowed.update(info[4][0] for info in socket.getaddrinfo(host, None))
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        allowed.update(str(info[4][0]) for info in socket.getaddrinfo(host, None))
 
 limits = {
     resource.RLIMIT_AS: config["memory_bytes"],
@@ -40,19 +40,19 @@ for which, value in limits.items():
     resource.setrlimit(which, (value, value))
 
 
-def stop(reason):
+def stop(reason: str) -> None:
     sys.stderr.write(f"\nbatonflow-sandbox: refused: {reason}\n")
     sys.stderr.flush()
     os._exit(REFUSED)
 
 
-def inside(path, roots):
+def inside(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
-def hook(event, args):
+def hook(event: str, args: tuple[Any, ...]) -> None:
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
-        address = args[1] if event != "socket.sendmsg" else args[1]
+        address = args[1]
         host = address[0] if isinstance(address, tuple) else str(address)
         if host not in allowed:
             stop(f"network: connecting to {host} is not granted")

@@ -14,7 +14,7 @@ Every request goes through `GuardedTransport`, which
 - caps the answer's size (`BATONFLOW_OUTBOUND_MAX_BYTES`), counted as it streams.
 
 Origins the operator configured (a model provider's base URL) are trusted: no address check,
-but still the size cap and no redirect to anywhere else (`provider_client`).
+but still the size cap and no redirect to anywhere else (`provider_transport`).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
         )
     except OSError as exc:
         raise OutboundRefused(f"'{host}' does not resolve: {exc}") from None
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 class _Capped(httpx.AsyncByteStream):
@@ -214,6 +214,9 @@ class Outbound:
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request and read the whole answer (within the size cap)."""
+        scheme = httpx.URL(url).scheme
+        if scheme not in ("http", "https"):
+            raise OutboundRefused(f"'{scheme}' URLs are not fetched", details={"url": url})
         async with self.client() as client:
             try:
                 response = await client.request(method, url, **kwargs)
@@ -225,7 +228,9 @@ class Outbound:
             return response
 
 
-def provider_client(policy: OutboundPolicy, base_url: str, inner: httpx.AsyncBaseTransport) -> Any:
+def provider_transport(
+    policy: OutboundPolicy, base_url: str, inner: httpx.AsyncBaseTransport
+) -> GuardedTransport:
     """The transport of a model provider's SDK client: its configured base URL is trusted, any
     other host (a redirect elsewhere) is refused, and answers are capped."""
     return GuardedTransport(policy, hosts=(), trusted=[base_url], inner=inner)
