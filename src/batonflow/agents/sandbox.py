@@ -98,7 +98,7 @@ async def run_python(code: str, limits: Limits) -> Finished:
         raise _stopped("refused", reason.strip(), out, err)
     if code_ == NO_MEMORY:
         raise _stopped("memory", f"passed its memory limit of {limits.memory_mb} MB", out, err)
-    if code_ == -signal.SIGXCPU:
+    if code_ in (-signal.SIGXCPU, -signal.SIGKILL):  # the kernel's CPU limit (we kill only above)
         raise _stopped("cpu", f"passed its CPU limit of {limits.cpu_seconds}s", out, err)
     assert code_ is not None
     return Finished(exit_code=code_, stdout=_text(out), stderr=_text(err))

@@ -30,14 +30,16 @@ for host in config["hosts"]:
     with contextlib.suppress(OSError):
         allowed.update(str(info[4][0]) for info in socket.getaddrinfo(host, None))
 
+cpu = config["cpu_seconds"]
 limits = {
-    resource.RLIMIT_AS: config["memory_bytes"],
-    resource.RLIMIT_CPU: config["cpu_seconds"],
-    resource.RLIMIT_FSIZE: config["file_bytes"],
-    resource.RLIMIT_NOFILE: 64,
+    resource.RLIMIT_AS: (config["memory_bytes"], config["memory_bytes"]),
+    # SIGXCPU at the limit, and SIGKILL a second later should the code catch SIGXCPU.
+    resource.RLIMIT_CPU: (cpu, cpu + 1),
+    resource.RLIMIT_FSIZE: (config["file_bytes"], config["file_bytes"]),
+    resource.RLIMIT_NOFILE: (64, 64),
 }
-for which, value in limits.items():
-    resource.setrlimit(which, (value, value))
+for which, pair in limits.items():
+    resource.setrlimit(which, pair)
 
 
 def stop(reason: str) -> None:
