@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from aiohttp import web
 
 from batonflow.errors import OutboundRefused
-from batonflow.net.outbound import Outbound, OutboundPolicy, host_allowed, policy_of
+from batonflow.net.outbound import (
+    Outbound,
+    OutboundPolicy,
+    host_allowed,
+    policy_of,
+    provider_transport,
+)
 from batonflow.settings import Settings
 
 LOOPBACK = OutboundPolicy(private=("127.0.0.1",))
@@ -65,7 +72,7 @@ async def test_loopback_is_refused_unless_the_operator_allows_it(server: str) ->
 
 async def test_a_name_is_checked_by_the_address_it_resolves_to(server: str) -> None:
     port = server.rsplit(":", 1)[1]
-    with pytest.raises(OutboundRefused, match="'localhost' resolves to .*loopback"):
+    with pytest.raises(OutboundRefused, match=r"'localhost' resolves to .*loopback"):
         await Outbound().request("GET", f"http://localhost:{port}/ok")
     for metadata in ("169.254.169.254", "[::1]", "10.0.0.8", "0.0.0.0"):
         with pytest.raises(OutboundRefused, match="private, loopback or link-local"):
@@ -94,7 +101,7 @@ async def test_redirects_are_followed_only_to_allowed_hosts(server: str) -> None
     with pytest.raises(OutboundRefused, match="'localhost' is not among the hosts"):
         await here.request("GET", f"{server}/redirect?to=http://localhost:{port}/ok")
     anywhere = Outbound(LOOPBACK)  # no allowlist: still no private address by a redirect
-    with pytest.raises(OutboundRefused, match="169.254.169.254"):
+    with pytest.raises(OutboundRefused, match=r"169\.254\.169\.254"):
         await anywhere.request("GET", f"{server}/redirect?to=http://169.254.169.254/")
 
 
@@ -115,3 +122,15 @@ def test_the_policy_comes_from_settings() -> None:
         private=("127.0.0.1", "10.0.0.0/8"), max_bytes=4096
     )
     assert policy_of(Settings()).private == ()
+
+
+async def test_a_providers_configured_url_is_trusted_and_no_other_host(server: str) -> None:
+    port = server.rsplit(":", 1)[1]
+    transport = provider_transport(OutboundPolicy(), f"{server}/v1", httpx.AsyncHTTPTransport())
+    async with httpx.AsyncClient(transport=transport, follow_redirects=True) as client:
+        assert (await client.get(f"{server}/ok")).json()["ok"] is True  # loopback, configured
+        with pytest.raises(OutboundRefused) as refused:
+            await client.get(f"{server}/redirect?to=http://localhost:{port}/ok")
+    assert refused.value.message == (
+        "'localhost' is not among the hosts this call may reach (no hosts)"
+    )
