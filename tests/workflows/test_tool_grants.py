@@ -299,3 +299,38 @@ outputs: {printed: "{{ state.code.stdout }}"}
         "the python sandbox stopped the code: network: connecting to 127.0.0.1 is not granted",
         "refused",
     )
+
+
+async def test_a_tool_steps_own_grant_limits_the_arguments_its_templates_render(
+    engine: AsyncEngine, tenant: str, executor: tuple[Executor, Registry, ScriptedModel]
+) -> None:
+    runner, registry, _ = executor
+    spec = """
+id: forward
+version: 1
+inputs: {contact: {type: string}, to: {type: string}}
+steps:
+  - id: send
+    kind: tool
+    tool: email.send
+    args: {to: "{{ inputs.to }}", subject: Hello, body: Hi}
+    tools:
+      - tool: email.send
+        allow: {to: "{{ inputs.contact }}"}
+"""
+    inputs = {"contact": "ann@acme.example", "to": "thief@evil.example"}
+    run = await start(engine, tenant, spec, inputs, registry)
+    assert await runner.drain([run.id]) == {run.id: "failed"}
+    async with reading(engine) as conn:
+        events = await run_store.list_events(conn, tenant, run.id)
+        sent = await effect_store.list_effects(conn, tenant, run.id)
+    assert sent == []
+    assert [e.data for e in events if e.type == "tool.refused"] == [
+        {
+            "tool": "email.send",
+            "refusal": "outside_policy",
+            "reason": 'to "thief@evil.example" is outside the grant\'s allow list',
+            "by": "step",
+            "attempt": 1,
+        }
+    ]
