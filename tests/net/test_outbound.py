@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import httpx2
 import pytest
 from aiohttp import web
 
@@ -13,6 +14,7 @@ from batonflow.errors import OutboundRefused
 from batonflow.net.outbound import (
     Outbound,
     OutboundPolicy,
+    ProviderTransport2,
     host_allowed,
     policy_of,
     provider_transport,
@@ -134,3 +136,21 @@ async def test_a_providers_configured_url_is_trusted_and_no_other_host(server: s
     assert refused.value.message == (
         "'localhost' is not among the hosts this call may reach (no hosts)"
     )
+
+
+async def test_the_anthropic_sdks_transport_trusts_only_its_url_and_caps_answers(
+    server: str,
+) -> None:
+    port = server.rsplit(":", 1)[1]
+    policy = OutboundPolicy(max_bytes=100_000)
+    transport = ProviderTransport2(policy, server, httpx2.AsyncHTTPTransport())
+    async with httpx2.AsyncClient(transport=transport, follow_redirects=True) as client:
+        assert (await client.get(f"{server}/ok")).json()["ok"] is True
+        with pytest.raises(OutboundRefused) as refused:
+            await client.get(f"{server}/redirect?to=http://localhost:{port}/ok")
+        with pytest.raises(OutboundRefused) as capped:
+            await client.get(f"{server}/stream")
+    assert refused.value.message == (
+        "'localhost' is not among the hosts this call may reach (no hosts)"
+    )
+    assert capped.value.message == "the answer from 127.0.0.1 passed 100000 bytes"

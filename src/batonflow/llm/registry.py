@@ -100,7 +100,7 @@ def build_models(settings: Settings) -> ModelRegistry:
         from batonflow.llm import anthropic as anthropic_adapter
 
         sdk_a = anthropic_adapter.client(
-            settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url
+            settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, policy
         )
         clients.append(sdk_a)
         factories["anthropic"] = lambda name: anthropic_adapter.AnthropicModel(name, sdk_a)

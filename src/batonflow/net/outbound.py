@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
+import httpx2
 
 from batonflow.errors import OutboundRefused
 from batonflow.settings import Settings
@@ -92,7 +93,7 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-class _Capped(httpx.AsyncByteStream):
+class _Capped(httpx.AsyncByteStream, httpx2.AsyncByteStream):
     def __init__(self, inner: Any, limit: int, url: httpx.URL) -> None:
         self.inner, self.limit, self.url = inner, limit, url
 
@@ -234,6 +235,42 @@ def provider_transport(
     """The transport of a model provider's SDK client: its configured base URL is trusted, any
     other host (a redirect elsewhere) is refused, and answers are capped."""
     return GuardedTransport(policy, hosts=(), trusted=[base_url], inner=inner)
+
+
+class ProviderTransport2(httpx2.AsyncBaseTransport):
+    """`provider_transport` for SDKs built on httpx2 (the Anthropic SDK's fork of httpx): the
+    configured base URL only, answers capped."""
+
+    def __init__(
+        self, policy: OutboundPolicy, base_url: str, inner: httpx2.AsyncBaseTransport
+    ) -> None:
+        self.policy, self.trusted, self.inner = policy, origin_of(base_url), inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = httpx.URL(str(request.url))
+        if origin_of(url) != self.trusted:
+            raise OutboundRefused(
+                f"'{url.host}' is not among the hosts this call may reach (no hosts)",
+                details={"host": url.host},
+            )
+        response = await self.inner.handle_async_request(request)
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.policy.max_bytes:
+            await response.aclose()
+            raise OutboundRefused(
+                f"the answer from {url.host} is {length} bytes, over {self.policy.max_bytes}",
+                details={"host": url.host, "max_bytes": self.policy.max_bytes},
+            )
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Capped(response.stream, self.policy.max_bytes, url),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def policy_of(settings: Settings) -> OutboundPolicy:
