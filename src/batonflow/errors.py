@@ -21,6 +21,12 @@
         ├── CircuitOpen               circuit_open: the capability's breaker is open
         ├── ReviewRejected            review_rejected: a person rejected the step
         ├── BudgetExceeded            budget_exceeded: a model call would pass a token or cost cap
+        ├── ToolRefused               tool_refused: the platform refused a tool call (not granted,
+        │                             arguments off the schema, effects outside the grant)
+        ├── OutboundRefused           outbound_refused: an HTTP request to a host or address not
+        │                             allowed, a redirect elsewhere, or an answer over the size cap
+        ├── SandboxStopped            sandbox_stopped: sandboxed code passed a limit or did what
+        │                             its grant does not allow, and was stopped
         └── ModelError                model_error: a model call failed (classified below)
             ├── ModelRateLimited      model_rate_limited: 429, perhaps with Retry-After
             ├── ModelUnavailable      model_unavailable: 5xx, refused connection, malformed reply
@@ -163,6 +169,25 @@ class ReviewRejected(RunError):
 
 class BudgetExceeded(RunError):
     code = "budget_exceeded"
+    retryable = False
+
+
+class ToolRefused(RunError):
+    """`details`: the tool, why (`not_granted`, `invalid_args`, `outside_policy`) and the reason."""
+
+    code = "tool_refused"
+    retryable = False
+
+
+class OutboundRefused(RunError):
+    code = "outbound_refused"
+    retryable = False
+
+
+class SandboxStopped(RunError):
+    """`details`: `reason` (wall_clock, cpu, memory, refused) and what the program printed."""
+
+    code = "sandbox_stopped"
     retryable = False
 
 

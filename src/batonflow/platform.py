@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, TypeVar
 from opentelemetry.trace import Tracer
 
 from batonflow.agents.registry import Registry, build_registry
+from batonflow.agents.sandbox import python_tools
 from batonflow.apps import workflows as app_workflows
 from batonflow.apps.app import Apps, load_apps, migration_branches
 from batonflow.events.bus import EventBus
@@ -59,9 +60,10 @@ def build_agents(
     apps: Apps, settings: Settings, models: Gateway, tracer: Tracer = NO_TRACER
 ) -> Registry:
     """The agent registry of this deployment: the agents and tools of the enabled apps, and the
-    platform's `kb.search` tool."""
+    platform's tools: `kb.search`, `kb.ingest` and `python` (the sandbox; only steps granted it
+    may call it)."""
     return build_registry(
-        [*apps.agents(), kb_tools],
+        [*apps.agents(), kb_tools, python_tools],
         breaker_failures=settings.breaker_failures,
         breaker_reset_seconds=settings.breaker_reset_seconds,
         models=models,

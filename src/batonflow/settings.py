@@ -148,6 +148,16 @@ class Settings(BaseSettings):
         200, ge=1, description="runs one top-level run may make, its sub-workflow runs included"
     )
 
+    # -- tools and outbound HTTP (see docs/security.md) ----------------------------------------
+    allow_private_hosts: str = Field(
+        "",
+        description="comma-separated hosts or networks (127.0.0.1, 10.0.0.0/8, intranet.example) "
+        "that tools may reach although private, loopback or link-local (`*` for all); empty: none",
+    )
+    outbound_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="the largest answer a tool or provider may send"
+    )
+
     # -- observability (see README "Operating Batonflow") --------------------------------------
     log_format: Literal["json", "console"] | None = Field(
         None, description="json or console; default: console on a terminal (or in dev), else json"

@@ -26,6 +26,27 @@ async def test_agents_list_capabilities_with_their_schemas(signup: Signup) -> No
     assert send["name"] == "email.send"
     assert send["breaker"] == "closed"
     assert sorted(send["input_schema"]["properties"]) == ["body", "subject", "to"]
+    assert send["needs"] == {
+        "hosts": [],
+        "files": "none",
+        "timeout": None,
+        "memory_mb": None,
+        "side_effects": True,
+        "bounded": ["to"],
+    }
+    (python,) = by_name["platform-python"]["capabilities"]
+    assert (python["name"], python["needs"]) == (
+        "python",
+        {
+            "hosts": ["*"],
+            "files": "scratch",
+            "timeout": 60.0,
+            "memory_mb": 512,
+            "side_effects": False,
+            "bounded": [],
+        },
+    )
+    assert by_name["demo-sales"]["capabilities"][0]["needs"] is None
     capabilities = {c["name"] for item in items for c in item["capabilities"]}
     assert {"lead.score", "email.draft", "demo.sleep", "email.send"} <= capabilities
 

@@ -32,6 +32,7 @@ EVERY_TYPE = [
     "step.skipped@1",
     "step.started@1",
     "step.waiting@1",
+    "tool.refused@1",
 ]
 
 

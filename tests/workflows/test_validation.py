@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pytest
 import yaml
 
+from batonflow.agents.needs import ToolNeeds
 from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import SpecError
 from batonflow.workflows.spec import (
@@ -43,6 +44,9 @@ class KindsCatalog:
 
     def tool_names(self) -> Iterable[str]:
         return CATALOG.tool_names()
+
+    def tool_needs(self, name: str) -> ToolNeeds | None:
+        return CATALOG.tool_needs(name)
 
     def step_kinds(self) -> Iterable[str]:
         return ("agent", "llm", "tool", "review", "input", "map", "workflow")
@@ -86,6 +90,7 @@ def test_load_yaml_spec() -> None:
         "id": "report",
         "kind": "agent",
         "capability": "report.summarize",
+        "tools": [],
         "description": "",
         "needs": ["quotes", "news"],
         "args": {"quotes": "{{ state.quotes }}", "headline": "{{ state.news.headline }}"},

@@ -1816,6 +1816,8 @@ export interface components {
             };
             /** Name */
             name: string;
+            /** @description tools only: what the tool needs */
+            needs?: components["schemas"]["NeedsOut"] | null;
             /** Output Schema */
             output_schema: {
                 [key: string]: unknown;
@@ -2464,6 +2466,36 @@ export interface components {
             step_key: string | null;
             /** Ttft Ms */
             ttft_ms: number | null;
+        };
+        /**
+         * NeedsOut
+         * @description What a tool declares it needs (agents/needs.py); the platform checks grants against it.
+         */
+        NeedsOut: {
+            /**
+             * Bounded
+             * @description arguments a grant to an agent or model must limit
+             */
+            bounded: string[];
+            /**
+             * Files
+             * @enum {string}
+             */
+            files: "none" | "scratch";
+            /**
+             * Hosts
+             * @description hosts it may reach; "*": only those a grant names
+             */
+            hosts: string[];
+            /** Memory Mb */
+            memory_mb: number | null;
+            /** Side Effects */
+            side_effects: boolean;
+            /**
+             * Timeout
+             * @description seconds per call; null: the step's timeout
+             */
+            timeout: number | null;
         };
         /** NewSession */
         NewSession: {
@@ -8506,6 +8538,7 @@ export const invitationOutRoleValues: ReadonlyArray<FlattenedDeepRequired<compon
 export const invitationOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationOut"]["status"]> = ["pending", "accepted", "revoked", "expired"];
 export const meOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MeOut"]["kind"]> = ["user", "api_key"];
 export const meOutRolesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MeOut"]["roles"]> = ["admin", "operator", "reviewer", "viewer"];
+export const needsOutFilesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NeedsOut"]["files"]> = ["none", "scratch"];
 export const newShareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NewShare"]["access"]> = ["read", "edit"];
 export const questionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Question"]["kind"]> = ["choice", "text"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unready"];

@@ -9,8 +9,10 @@
 The input and output models come from the function's annotations. Every call gets a
 `CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
 the deadline, `effects` for side effects that must apply once per key, `llm`, the LLM
-gateway bound to the attempt (its calls are accounted to the run and step), and `kb`, a search
-of the tenant's knowledge bases.
+gateway bound to the attempt (its calls are accounted to the run and step), `kb`, a search
+of the tenant's knowledge bases, `tools`, the tools the workflow grants the step (each call
+checked by the platform: `agents/gate.py`), and `http`, the outbound HTTP client limited to
+the calling tool's hosts (`net/outbound.py`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_type_hints
 
 from pydantic import BaseModel
 
+from batonflow.agents.needs import ToolNeeds
 from batonflow.errors import ConfigError
 
 if TYPE_CHECKING:
+    from batonflow.agents.gate import ToolGate
     from batonflow.llm.client import LlmClient
+    from batonflow.net.outbound import Outbound
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -71,6 +76,8 @@ class CallContext:
     effects: Effects
     llm: LlmClient | None = None  # the LLM gateway, bound to this attempt
     kb: KnowledgeBases | None = None  # the tenant's knowledge bases
+    tools: ToolGate | None = None  # the tools the workflow grants this step, checked
+    http: Outbound | None = None  # outbound HTTP, limited to the tool's allowed hosts
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,6 +92,7 @@ class Capability:
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     handler: Handler
+    needs: ToolNeeds | None = None  # tools only: what the tool needs (agents/needs.py)
 
 
 class Agent:
@@ -94,7 +102,7 @@ class Agent:
         self.capabilities: dict[str, Capability] = {}
 
     def capability(
-        self, name: str, description: str = ""
+        self, name: str, description: str = "", *, needs: ToolNeeds | None = None
     ) -> Callable[
         [Callable[[CallContext, In], Awaitable[Out]]], Callable[[CallContext, In], Awaitable[Out]]
     ]:
@@ -111,6 +119,7 @@ class Agent:
                 input_model=input_model,
                 output_model=output_model,
                 handler=fn,
+                needs=needs,
             )
             return fn
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from batonflow.agents.agent import Agent, CallContext, Capability
 from batonflow.agents.breaker import CircuitBreaker
+from batonflow.agents.needs import NO_NEEDS, ToolNeeds
 from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
 from batonflow.telemetry.traces import NO_TRACER
@@ -75,6 +76,10 @@ class Registry:
     def tool_names(self) -> Iterable[str]:
         return self._tools.keys()
 
+    def tool_needs(self, name: str) -> ToolNeeds | None:
+        tool = self._tools.get(name)
+        return None if tool is None else tool.needs or NO_NEEDS
+
     def step_kinds(self) -> Iterable[str]:
         return self._step_kinds
 
@@ -102,6 +107,18 @@ class Registry:
             )
         return self._breakers[name]
 
+    @staticmethod
+    def parse(capability: Capability, args: Any) -> Any:
+        """`args` as the capability's input model; `InvalidArgs` saying what does not fit."""
+        try:
+            return capability.input_model.model_validate(args)
+        except ValidationError as exc:
+            raise InvalidArgs(
+                f"args for '{capability.name}' do not fit {capability.input_model.__name__}: "
+                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                details={"errors": exc.errors(include_url=False, include_context=False)},
+            ) from None
+
     async def call(
         self,
         name: str,
@@ -112,14 +129,10 @@ class Registry:
         timeout: float | None = None,  # noqa: ASYNC109 - the step's own timeout, counted by the breaker
     ) -> CallResult:
         capability = self.capability(name, tool=tool)
-        try:
-            parsed = capability.input_model.model_validate(args)
-        except ValidationError as exc:
-            raise InvalidArgs(
-                f"args for '{name}' do not fit {capability.input_model.__name__}: "
-                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
-                details={"errors": exc.errors(include_url=False, include_context=False)},
-            ) from None
+        if capability.needs is not None and capability.needs.timeout is not None:
+            own = capability.needs.timeout
+            timeout = own if timeout is None else min(timeout, own)
+        parsed = self.parse(capability, args)
         attributes = {"batonflow.agent": capability.agent, "batonflow.capability": name}
         with self.tracer.start_as_current_span(f"agent {name}", attributes=attributes):
             return await self._call(name, capability, parsed, ctx, timeout)

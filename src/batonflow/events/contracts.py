@@ -154,6 +154,16 @@ class KbDocumentIngested(_Data):
     chunks: int
 
 
+class ToolRefusedData(_Data):
+    """The platform refused a tool call before it ran (`agents/gate.py`)."""
+
+    tool: str
+    refusal: str  # not_granted, invalid_args or outside_policy
+    reason: str
+    by: str  # who asked: the step itself, an agent's code or a model
+    attempt: int
+
+
 CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("run.queued", 1): RunQueued,
     ("run.started", 1): RunStarted,
@@ -177,6 +187,7 @@ CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("llm.delta", 1): LlmDelta,
     ("kb.searched", 1): KbSearched,
     ("kb.document.ingested", 1): KbDocumentIngested,
+    ("tool.refused", 1): ToolRefusedData,
 }
 
 

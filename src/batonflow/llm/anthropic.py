@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import anthropic
+import httpx2
+from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 
 from batonflow.errors import ModelUnavailable
 from batonflow.llm.messages import (
@@ -24,12 +26,26 @@ from batonflow.llm.messages import (
     Usage,
 )
 from batonflow.llm.model import TextSink, sdk_errors
+from batonflow.net.outbound import OutboundPolicy, ProviderTransport2
+
+ANTHROPIC_URL = "https://api.anthropic.com"
 
 RESPOND = "respond"
 
 
-def client(api_key: str | None, base_url: str | None) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
+def client(
+    api_key: str | None, base_url: str | None, policy: OutboundPolicy | None = None
+) -> anthropic.AsyncAnthropic:
+    """The SDK client on the outbound guard's transport (`net/outbound.py`): the configured base
+    URL is trusted, a redirect to any other host is refused, answers are capped."""
+    inner = httpx2.AsyncHTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
+    transport = ProviderTransport2(policy or OutboundPolicy(), base_url or ANTHROPIC_URL, inner)
+    return anthropic.AsyncAnthropic(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        http_client=anthropic.DefaultAsyncHttpxClient(transport=transport),
+    )
 
 
 def to_wire(request: ModelRequest) -> tuple[str, list[dict[str, Any]]]:

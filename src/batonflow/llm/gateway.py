@@ -31,7 +31,7 @@ from batonflow.agents.breaker import CircuitBreaker
 from batonflow.errors import BudgetExceeded, CircuitOpen, ModelError
 from batonflow.ids import new_id
 from batonflow.llm.ledger import Accounts, CallScope, Ledger, TenantPolicy
-from batonflow.llm.messages import ModelRequest, Usage
+from batonflow.llm.messages import ModelRequest, ToolCall, Usage
 from batonflow.llm.model import split_name
 from batonflow.llm.prices import PriceTable
 from batonflow.llm.records import CallRecord
@@ -69,6 +69,7 @@ class Completion:
     usage: Usage
     cost_usd: Decimal | None
     calls: list[CallRecord] = field(default_factory=list)
+    tool_calls: tuple[ToolCall, ...] = ()  # tools the model asks to call (the request had tools)
 
 
 class Gateway:
@@ -242,7 +243,7 @@ class Gateway:
             ttft = None if deltas is None or deltas.first is None else deltas.first - started
             value: Any = response.text
             problem = None
-            if request.output_schema is not None:
+            if request.output_schema is not None and not response.tool_calls:
                 value, problem = check_output(response.text, request.output_schema, output_model)
             call = await accounts.record(
                 scope,
@@ -269,6 +270,7 @@ class Gateway:
                     usage=response.usage,
                     cost_usd=call.cost_usd,
                     calls=calls,
+                    tool_calls=response.tool_calls,
                 )
             asks += 1
             if asks > self.config.output_retries:

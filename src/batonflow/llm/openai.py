@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 import openai
+from httpx_aiohttp import AiohttpTransport
+from openai._constants import DEFAULT_CONNECTION_LIMITS
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from batonflow.errors import ModelUnavailable
@@ -28,17 +30,26 @@ from batonflow.llm.messages import (
     UserMessage,
 )
 from batonflow.llm.model import TextSink, sdk_errors
+from batonflow.net.outbound import OutboundPolicy, provider_transport
+
+OPENAI_URL = "https://api.openai.com/v1"
 
 
-def client(api_key: str | None, base_url: str | None) -> openai.AsyncOpenAI:
+def client(
+    api_key: str | None, base_url: str | None, policy: OutboundPolicy | None = None
+) -> openai.AsyncOpenAI:
     """The SDK client, sending through aiohttp: under a burst of concurrent calls httpx's own
-    connection pool spends several times more CPU per request (measured by bench/gateway.py)."""
+    connection pool spends several times more CPU per request (measured by bench/gateway.py).
+    Its transport is the outbound guard's (`net/outbound.py`): the configured base URL is
+    trusted, a redirect to any other host is refused, answers are capped."""
+    inner = AiohttpTransport(limits=DEFAULT_CONNECTION_LIMITS)
+    transport = provider_transport(policy or OutboundPolicy(), base_url or OPENAI_URL, inner)
     # OpenAI-compatible local servers accept any key; the SDK insists on one being set.
     return openai.AsyncOpenAI(
         api_key=api_key or "unused",
         base_url=base_url,
         max_retries=0,
-        http_client=openai.DefaultAioHttpClient(),
+        http_client=openai.DefaultAioHttpClient(transport=transport),
     )
 
 

@@ -19,6 +19,7 @@ from batonflow.llm.gateway import Gateway, GatewayConfig
 from batonflow.llm.ledger import Ledger
 from batonflow.llm.model import Model, split_name
 from batonflow.llm.prices import load_prices
+from batonflow.net.outbound import policy_of
 from batonflow.settings import Settings
 from batonflow.telemetry.traces import NO_TRACER
 
@@ -70,6 +71,7 @@ def build_models(settings: Settings) -> ModelRegistry:
     from batonflow.llm import local
 
     clients: list[SdkClient] = []
+    policy = policy_of(settings)  # providers' HTTP goes through the outbound guard
     factories: dict[str, Factory] = {
         "local": lambda name: local.LocalModel(
             name,
@@ -82,7 +84,7 @@ def build_models(settings: Settings) -> ModelRegistry:
         from batonflow.llm import openai as openai_adapter
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        sdk = openai_adapter.client(key, settings.openai_base_url)
+        sdk = openai_adapter.client(key, settings.openai_base_url, policy)
         clients.append(sdk)
         compat = settings.openai_base_url is not None
         factories["openai"] = lambda name: openai_adapter.OpenAIModel(name, sdk, compat=compat)
@@ -91,14 +93,14 @@ def build_models(settings: Settings) -> ModelRegistry:
 
         if provider in factories or provider == "anthropic":
             raise ConfigError(f"BATONFLOW_LLM_COMPAT: '{provider}' is a built-in provider name")
-        compat_sdk = openai_adapter.client(None, base_url)
+        compat_sdk = openai_adapter.client(None, base_url, policy)
         clients.append(compat_sdk)
         factories[provider] = _compat_factory(provider, compat_sdk)
     if settings.anthropic_api_key is not None:
         from batonflow.llm import anthropic as anthropic_adapter
 
         sdk_a = anthropic_adapter.client(
-            settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url
+            settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, policy
         )
         clients.append(sdk_a)
         factories["anthropic"] = lambda name: anthropic_adapter.AnthropicModel(name, sdk_a)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import CallContext
+from batonflow.agents.needs import ToolNeeds
 from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError
 
@@ -43,7 +44,8 @@ class SearchOut(BaseModel):
     passages: list[Found]
 
 
-@kb_tools.tool("kb.search")
+# Both read and write the tenant's own database rows only: no network, no files.
+@kb_tools.tool("kb.search", needs=ToolNeeds(timeout=60.0))
 async def kb_search(ctx: CallContext, args: SearchIn) -> SearchOut:
     """The passages of the tenant's knowledge bases that best match the query, ranked."""
     if ctx.kb is None:
@@ -66,7 +68,7 @@ class Ingested(BaseModel):
     chunks: int
 
 
-@kb_tools.tool("kb.ingest")
+@kb_tools.tool("kb.ingest", needs=ToolNeeds(side_effects=True))
 async def kb_ingest(ctx: CallContext, args: IngestIn) -> Ingested:
     """Read, chunk, embed and index a stored document (replacing its old chunks)."""
     if ctx.kb is None:

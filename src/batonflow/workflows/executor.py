@@ -10,7 +10,6 @@ This is the only place in the workflow package that does I/O. One executor runs 
 - Leases (`leases.Leases`): heartbeats renew held leases, and the reaper returns expired leases
   of dead workers to the queue.
 - Shutdown: `stop` lets in-flight attempts finish for `grace` seconds, then hands the rest back.
-
 Every write goes through `_write`, one at a time. Telemetry stays beside the loop: an attempt's
 span and log context wrap its task, and its log line and metrics come from the committed events
 the bus carries.
@@ -36,6 +35,7 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.ledger import Budget
 from batonflow.llm.registry import build_gateway
+from batonflow.net import outbound
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
 from batonflow.store import runs as run_store
@@ -118,6 +118,7 @@ class Executor:
             commit_item=self.commit_item,
             rand=rand,
             fanout=FanOut.of(settings),
+            outbound=outbound.Outbound(outbound.policy_of(settings)),
         )
         self.runner = Runner(self.step_context, self.db, self.specs)
         self.commits = Commits(

@@ -90,12 +90,17 @@ class Runner:
 
     async def run(self, claim: Claim) -> Outcome:
         calls: list[CallRecord] = []
-        outcome = await self._run(claim, calls)
+        events: list[tuple[str, dict[str, Any]]] = []  # the gate's, kept when the attempt fails
+        outcome = await self._run(claim, calls, events)
         if calls:
             outcome = replace(outcome, llm_calls=tuple(call.event_data() for call in calls))
+        if events:
+            outcome = replace(outcome, events=(*events, *outcome.events))
         return outcome
 
-    async def _run(self, claim: Claim, calls: list[CallRecord]) -> Outcome:
+    async def _run(
+        self, claim: Claim, calls: list[CallRecord], events: list[tuple[str, dict[str, Any]]]
+    ) -> Outcome:
         started = datetime.now(UTC)
         try:
             run = await self._context(claim)
@@ -117,6 +122,7 @@ class Runner:
                 scope=scope,
                 started_at=started,
                 calls=calls,
+                events=events,
             )
             # Agent and tool calls time out inside the registry, where the breaker sees it.
             own_timeout = None if step.kind in ("agent", "tool") else step.timeout

@@ -63,6 +63,31 @@ class RetryPolicy(_Model):
     )
 
 
+class ToolGrant(_Model):
+    """A tool a step (or the agent or model acting in it) may call. Written as the tool's name,
+    or as a mapping with limits:
+
+        tools:
+          - kb.search
+          - tool: email.send
+            allow: {to: "{{ inputs.contacts }}"}   # argument -> allowed values (templated)
+          - tool: python
+            hosts: [api.example.com]              # network the tool may reach
+    """
+
+    tool: str
+    allow: dict[str, Any] = Field(
+        {}, description="a bounded argument -> the values it may take (a list or a template)"
+    )
+    hosts: list[str] | None = Field(None, description="hosts the tool may reach (default: its own)")
+
+
+def _grants(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"tool": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
 class _StepBase(_Model):
     id: str = Field(pattern=STEP_ID)
     description: str = ""
@@ -73,7 +98,16 @@ class _StepBase(_Model):
     timeout: float | None = Field(None, gt=0, le=86400)
 
 
-class AgentStep(_StepBase):
+class _Grants(_Model):
+    tools: list[ToolGrant] = Field([], description="the tools this step may call (see ToolGrant)")
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tool_names(cls, value: Any) -> Any:
+        return _grants(value)
+
+
+class AgentStep(_StepBase, _Grants):
     kind: Literal["agent"]
     capability: str
 
@@ -85,7 +119,7 @@ class PromptRef(_Model):
     version: int | None = Field(None, ge=1)
 
 
-class LlmStep(_StepBase):
+class LlmStep(_StepBase, _Grants):
     """One model call: an inline prompt template, or a registry prompt whose variables are the
     rendered `args`. With `output_schema` the result is the validated JSON value; without it,
     `{text: ...}`."""
@@ -105,9 +139,12 @@ class LlmStep(_StepBase):
         description="an expression giving retrieved passages (a retrieve step's result): they "
         "are given as untrusted data, and the answer must cite them (see retrieval/grounding.py)",
     )
+    tool_rounds: int = Field(
+        8, ge=1, le=50, description="with `tools`: the most model turns that may call tools"
+    )
 
 
-class ToolStep(_StepBase):
+class ToolStep(_StepBase, _Grants):
     kind: Literal["tool"]
     tool: str
 
@@ -151,7 +188,7 @@ class WorkflowStep(_StepBase):
         return str(value) if isinstance(value, int) else value
 
 
-class MapItemAgent(_Model):
+class MapItemAgent(_Grants):
     kind: Literal["agent"]
     capability: str
     args: dict[str, Any] = {}
@@ -159,7 +196,7 @@ class MapItemAgent(_Model):
     timeout: float | None = Field(None, gt=0, le=86400)
 
 
-class MapItemTool(_Model):
+class MapItemTool(_Grants):
     kind: Literal["tool"]
     tool: str
     args: dict[str, Any] = {}
@@ -239,6 +276,20 @@ class WorkflowSpec(_Model):
         }
 
 
+# Fields added after specs were first stored: left out of the hash at their defaults, so a
+# stored version keeps its hash.
+_LATER_DEFAULTS = {"tools": [], "tool_rounds": 8}
+
+
+def _without_later_defaults(step: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in step.items() if k not in _LATER_DEFAULTS or v != _LATER_DEFAULTS[k]}
+    if isinstance(kept.get("step"), dict):
+        kept["step"] = _without_later_defaults(kept["step"])
+    return kept
+
+
 def content_hash(spec: WorkflowSpec) -> str:
-    canonical = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    body = spec.model_dump(mode="json", by_alias=True)
+    body["steps"] = [_without_later_defaults(step) for step in body["steps"]]
+    canonical = json.dumps(body, sort_keys=True)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

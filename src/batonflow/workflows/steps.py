@@ -1,8 +1,9 @@
 """How each step kind executes once a worker holds its lease.
 
 A handler gets a `StepContext` (only what handlers may use of the worker running them: the agent
-registry, the LLM gateway, database reads, side effects, live text, committing a map item) and
-the `Attempt` (the claim, the step spec and the template scope), and returns an `Outcome` for
+registry, the LLM gateway, database reads, side effects, live text, committing a map item,
+outbound HTTP) and the `Attempt` (the claim, the step spec, the template scope and what the
+attempt records), both in `step_context.py`, and returns an `Outcome` for
 the checkpoint transaction. `review` and `input` steps hand the run to a person; `workflow` steps
 start a child run; `map` runs its sub-step once per item, committing each item as it finishes so a
 restarted map only runs the items that had not been committed.
@@ -11,35 +12,24 @@ restarted map only runs the items that had not been committed.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from datetime import UTC, datetime
+from typing import Any
 
-from batonflow.agents.agent import CallContext, Effects
-from batonflow.agents.registry import Registry
-from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
+from batonflow.errors import StepFailed, TemplateError, is_retryable
 from batonflow.ids import new_id
 from batonflow.llm import prompts, untrusted
-from batonflow.llm.client import LlmClient, messages_for
-from batonflow.llm.gateway import Gateway
-from batonflow.llm.ledger import Budget, CallScope
+from batonflow.llm.client import messages_for
 from batonflow.llm.messages import ModelRequest
 from batonflow.llm.records import CallRecord
 from batonflow.runs.layout import new_run_rows
-from batonflow.runs.run import StepStatus, idempotency_key
+from batonflow.runs.run import StepStatus
 from batonflow.store import prompts as prompt_store
 from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
-from batonflow.store.db import Conn
 from batonflow.store.run_tx import new_step_row
 from batonflow.workflows import engine, templates
-from batonflow.workflows import fanout as fanout_caps
-from batonflow.workflows.attempts import Claim, Outcome
-from batonflow.workflows.checkpoint import SpecCache
-from batonflow.workflows.fanout import FanOut
-from batonflow.workflows.retrieve import TenantKnowledge, ground, run_retrieve, tenant_knowledge
+from batonflow.workflows.attempts import Outcome
+from batonflow.workflows.retrieve import TenantKnowledge, ground, run_retrieve
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -49,60 +39,21 @@ from batonflow.workflows.spec import (
     PromptRef,
     RetrieveStep,
     ReviewStep,
-    Step,
     ToolStep,
     WorkflowSpec,
     WorkflowStep,
 )
+from batonflow.workflows.step_context import (
+    Attempt,
+    Handler,
+    StepContext,
+    call_context,
+    error_dict,
+    llm_client,
+)
+from batonflow.workflows.tool_calls import tool_turns
 
-T = TypeVar("T")
-
-
-class Reads(Protocol):
-    """Runs `work` in a read-only transaction of the worker's database."""
-
-    async def __call__(self, work: Callable[[Conn], Awaitable[T]]) -> T: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StepContext:
-    """What step handlers may use of the worker that runs them."""
-
-    worker: str
-    registry: Registry
-    gateway: Gateway
-    budget: Budget  # a run's budget when its spec sets none
-    read: Reads
-    write: Reads  # a write transaction, outside the checkpoint (knowledge-base ingestion)
-    specs: SpecCache
-    effects: Callable[[str, str, str], Effects]  # (tenant, run, key) -> once-per-key effects
-    publish_delta: Callable[[str, str, str], Callable[[dict[str, Any]], None]]
-    commit_item: Callable[[Outcome], Awaitable[None]]  # commit a map item's outcome now
-    rand: Callable[[], float]
-    fanout: FanOut = fanout_caps.DEFAULT
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """Everything a handler needs about the attempt it runs."""
-
-    claim: Claim
-    step: Step
-    spec: WorkflowSpec
-    scope: dict[str, Any]
-    started_at: datetime
-    calls: list[CallRecord] = field(default_factory=list)  # the attempt's model calls
-
-
-Handler = Callable[[StepContext, Attempt], Awaitable[Outcome]]
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    details = dict(getattr(exc, "details", {}) or {})
-    if error_code(exc) == "exception":
-        details["type"] = type(exc).__name__
-    return {"code": error_code(exc), "message": message, "details": details}
+__all__ = ["HANDLERS", "Attempt", "StepContext", "error_dict"]
 
 
 def _outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
@@ -111,70 +62,17 @@ def _outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
     return Outcome(run_id=a.claim.run_id, worker=sc.worker, **fields)
 
 
-def run_budget(sc: StepContext, spec: WorkflowSpec) -> Budget:
-    """The spec's run budget, else the installation's default."""
-    if spec.budget is not None:
-        return Budget(tokens=spec.budget.tokens, cost_usd=spec.budget.cost_usd)
-    return sc.budget
-
-
-def llm_client(
-    sc: StepContext,
-    a: Attempt,
-    key: str,
-    attempt: int,
-    timeout: float | None,
-    calls: list[CallRecord],
-    prompt: tuple[str, int] | None = None,
-) -> LlmClient:
-    scope = CallScope(
-        tenant_id=a.claim.tenant_id,
-        run_id=a.claim.run_id,
-        step_key=key,
-        attempt=attempt,
-        deadline=time.monotonic() + timeout if timeout else None,
-        run_budget=run_budget(sc, a.spec),
-        prompt_key=prompt[0] if prompt else None,
-        prompt_version=prompt[1] if prompt else None,
-    )
-    publish = sc.publish_delta(a.claim.tenant_id, a.claim.run_id, key)
-    return LlmClient(sc.gateway, scope, publish=publish, calls=calls)
-
-
-def call_context(
-    sc: StepContext,
-    a: Attempt,
-    key: str,
-    attempt: int,
-    timeout: float | None,
-    calls: list[CallRecord] | None = None,
-) -> CallContext:
-    deadline = datetime.now(UTC) + timedelta(seconds=timeout) if timeout else None
-    idem = idempotency_key(a.claim.run_id, key, attempt)
-    calls = a.calls if calls is None else calls
-    return CallContext(
-        tenant_id=a.claim.tenant_id,
-        run_id=a.claim.run_id,
-        step_id=key,
-        attempt=attempt,
-        idempotency_key=idem,
-        deadline=deadline,
-        worker=sc.worker,
-        effects=sc.effects(a.claim.tenant_id, a.claim.run_id, idem),
-        llm=llm_client(sc, a, key, attempt, timeout, calls),
-        kb=tenant_knowledge(sc.read, sc.write, a.claim.tenant_id),
-    )
-
-
 async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, AgentStep | ToolStep)
     args = templates.render(step.args, a.scope)
     name = step.capability if isinstance(step, AgentStep) else step.tool
     ctx = call_context(sc, a, a.claim.key, a.claim.attempt, step.timeout)
-    result = await sc.registry.call(
-        name, args, ctx, tool=isinstance(step, ToolStep), timeout=step.timeout
-    )
+    if isinstance(step, ToolStep):  # through the gate: the grant's limits apply to it too
+        assert ctx.tools is not None
+        result = await ctx.tools.call(name, args, by="step")
+    else:
+        result = await sc.registry.call(name, args, ctx, timeout=step.timeout)
     meta = {"agent": result.agent, "capability": result.capability}
     events = tuple(ctx.kb.events) if isinstance(ctx.kb, TenantKnowledge) else ()
     return _outcome(sc, a, status="succeeded", result=result.output, meta=meta, events=events)
@@ -204,13 +102,16 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
         temperature=step.temperature,
         output_schema=step.output_schema if grounded is None else grounded.schema,
     )
-    completion = await sc.gateway.complete(
-        request,
-        client.scope,
-        target=step.model,
-        publish=client.publish,
-        calls=a.calls,
-    )
+    if step.tools:
+        gate = call_context(sc, a, a.claim.key, a.claim.attempt, step.timeout).tools
+        assert gate is not None
+        completion = await tool_turns(
+            sc.gateway, gate, step, request, client.scope, client.publish, a.calls
+        )
+    else:
+        completion = await sc.gateway.complete(
+            request, client.scope, target=step.model, publish=client.publish, calls=a.calls
+        )
     result = completion.value if step.output_schema is not None else {"text": completion.text}
     if grounded is not None:
         result = grounded.result(completion.value)
@@ -340,17 +241,22 @@ async def _run_item(
             "child_steps": (row,) if new_row else (),
         }
         calls: list[CallRecord] = []
+        events: list[tuple[str, dict[str, Any]]] = []
         failure: BaseException | None = None
         try:
             args = templates.render(sub.args, scope)
-            ctx = call_context(sc, a, key, attempt, sub.timeout, calls)
-            name = sub.capability if isinstance(sub, MapItemAgent) else sub.tool
-            result = await sc.registry.call(
-                name, args, ctx, tool=sub.kind == "tool", timeout=sub.timeout
+            ctx = call_context(
+                sc, a, key, attempt, sub.timeout, calls, granting=sub, scope=scope, events=events
             )
+            if isinstance(sub, MapItemAgent):
+                result = await sc.registry.call(sub.capability, args, ctx, timeout=sub.timeout)
+            else:
+                assert ctx.tools is not None
+                result = await ctx.tools.call(sub.tool, args, by="step")
         except Exception as exc:
             failure = exc
         common["llm_calls"] = tuple(call.event_data() for call in calls)
+        common["events"] = tuple(events)
         if failure is None:
             await sc.commit_item(
                 _outcome(sc, a, status="succeeded", result=result.output, **common)

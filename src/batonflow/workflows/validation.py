@@ -2,7 +2,8 @@
 
 `load_spec(text, source, catalog)` parses YAML or JSON into a `WorkflowSpec` and checks what
 Pydantic cannot: duplicate step ids, `needs` that name unknown steps, cycles, template references
-to undeclared inputs or to steps that are not upstream, and capabilities or tools nobody provides.
+to undeclared inputs or to steps that are not upstream, capabilities or tools nobody provides, and
+tool grants that do not fit what the tool declares (`workflows/grants.py`).
 Every problem is reported with its location (`steps[3].needs: unknown step 'valuate' (did you
 mean 'valuation'?)`), all at once, in one `SpecError`.
 """
@@ -18,8 +19,10 @@ import jsonschema
 import yaml
 from pydantic import ValidationError
 
+from batonflow.agents.needs import ToolNeeds
 from batonflow.errors import SpecError
 from batonflow.workflows import templates
+from batonflow.workflows.grants import grant_issues, grant_templates
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -42,6 +45,10 @@ class Catalog(Protocol):
 
     def capability_names(self) -> Iterable[str]: ...
     def tool_names(self) -> Iterable[str]: ...
+    def tool_needs(self, name: str) -> ToolNeeds | None:
+        """What a tool declares it needs, or None for an unknown tool."""
+        ...
+
     def step_kinds(self) -> Iterable[str]: ...
     def check_model(self, target: str | None) -> str | None:
         """A problem with an `llm` step's route or model name, or None."""
@@ -207,6 +214,7 @@ def _step_templates(step: Step) -> list[tuple[str, str]]:
         ]
     if isinstance(step, MapStep):
         found.append(("over", step.over))
+    found += grant_templates(step)
     return found
 
 
@@ -219,10 +227,11 @@ def _template_issues(spec: WorkflowSpec) -> list[str]:
         for where, text in checks:
             issues += _reference_issues(spec, f"steps[{index}].{where}", text, visible, step_ids)
         if isinstance(step, MapStep):
-            for path, text in templates.strings(step.step.args):
+            item_templates = [(f"args.{p}", t) for p, t in templates.strings(step.step.args)]
+            for path, text in item_templates + grant_templates(step.step):
                 issues += _reference_issues(
                     spec,
-                    f"steps[{index}].step.args.{path}",
+                    f"steps[{index}].step.{path}",
                     text,
                     visible,
                     step_ids,
@@ -297,4 +306,4 @@ def _catalog_issues(spec: WorkflowSpec, catalog: Catalog) -> list[str]:
                 issues.append(
                     f"{where}.tool: unknown tool '{target.tool}'{_suggest(target.tool, tools)}"
                 )
-    return issues
+    return issues + grant_issues(spec, catalog)

@@ -14,6 +14,17 @@ from batonflow.auth.scopes import Principal
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 
+class NeedsOut(BaseModel):
+    """What a tool declares it needs (agents/needs.py); the platform checks grants against it."""
+
+    hosts: list[str] = Field(description='hosts it may reach; "*": only those a grant names')
+    files: Literal["none", "scratch"]
+    timeout: float | None = Field(description="seconds per call; null: the step's timeout")
+    memory_mb: int | None
+    side_effects: bool
+    bounded: list[str] = Field(description="arguments a grant to an agent or model must limit")
+
+
 class CapabilityOut(BaseModel):
     name: str
     description: str
@@ -22,6 +33,7 @@ class CapabilityOut(BaseModel):
     breaker: Literal["closed", "open", "half_open"] = Field(
         description="this process's circuit breaker for the capability"
     )
+    needs: NeedsOut | None = Field(None, description="tools only: what the tool needs")
 
 
 class AgentOut(BaseModel):
@@ -50,6 +62,7 @@ async def list_agents(
                 input_schema=cap.input_model.model_json_schema(),
                 output_schema=cap.output_model.model_json_schema(),
                 breaker=registry.breaker(cap.name).state.value,
+                needs=None if cap.needs is None else NeedsOut(**cap.needs.as_dict()),
             )
             for cap in sorted(agent.capabilities.values(), key=lambda c: c.name)
         ]

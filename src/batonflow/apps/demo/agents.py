@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import Agent, CallContext
+from batonflow.agents.needs import ToolNeeds
 from batonflow.agents.tools import Toolbox
 from batonflow.errors import StepFailed
 
@@ -190,7 +191,7 @@ class Sent(BaseModel):
     sent_now: bool
 
 
-@mail.tool("email.send")
+@mail.tool("email.send", needs=ToolNeeds(side_effects=True, bounded=("to",)))
 async def send_email(ctx: CallContext, args: Email) -> Sent:
     """Put the email in the outbox once per attempt key; a repeated attempt sends nothing new."""
     record = await ctx.effects.apply("email", args.model_dump())

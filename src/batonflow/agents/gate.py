@@ -1,0 +1,123 @@
+"""The platform's check on every tool call an agent, a model or a step asks for, made outside
+the model before the tool runs:
+
+1. the tool is granted to the step (`tools:` in the workflow; a `tool` step is granted its own);
+2. the arguments fit the tool's input schema;
+3. every argument the tool declares `bounded` takes only values the grant's `allow` lists.
+
+A refused call raises `ToolRefused` and is recorded as a `tool.refused` event with the reason.
+An allowed call runs with `ctx.http` limited to the hosts of the tool (narrowed by the grant).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from batonflow.agents.agent import CallContext
+from batonflow.agents.needs import NO_NEEDS
+from batonflow.agents.registry import CallResult, Registry
+from batonflow.errors import InvalidArgs, NotFound, ToolRefused
+from batonflow.llm.messages import ToolSpec
+from batonflow.net.outbound import Outbound
+
+Caller = Literal["step", "agent", "model"]
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A grant as it applies at run time: its `allow` lists rendered from the run's data."""
+
+    tool: str
+    allow: Mapping[str, list[Any]]
+    hosts: tuple[str, ...] | None = None
+
+
+def allowed_values(value: Any) -> list[Any]:
+    """A rendered `allow` entry as a list (a comma-separated string is split)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _same(value: Any, allowed: Any) -> bool:
+    if isinstance(value, str) and isinstance(allowed, str):
+        return value.strip().casefold() == allowed.strip().casefold()
+    return bool(value == allowed)
+
+
+class ToolGate:
+    """The tools one step attempt may call, and the record of what was refused."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        grants: Mapping[str, Grant],
+        ctx: CallContext,
+        outbound: Outbound,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        self.registry = registry
+        self.grants = dict(grants)
+        self.ctx = ctx
+        self.outbound = outbound
+        self.timeout = timeout
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.grants)
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """The granted tools as a model is offered them."""
+        found = []
+        for name in self.names:
+            tool = self.registry.capability(name, tool=True)
+            schema = tool.input_model.model_json_schema()
+            found.append(ToolSpec(name=name, description=tool.description, parameters=schema))
+        return tuple(found)
+
+    def refuse(self, name: str, refusal: str, reason: str, by: Caller) -> ToolRefused:
+        data = {"tool": name, "refusal": refusal, "reason": reason, "by": by}
+        self.events.append(("tool.refused", {**data, "attempt": self.ctx.attempt}))
+        return ToolRefused(f"tool '{name}' refused: {reason}", details=data)
+
+    def check(self, name: str, args: Any, by: Caller) -> dict[str, Any]:
+        """The arguments as the tool's schema reads them; `ToolRefused` if the call may not run."""
+        grant = self.grants.get(name)
+        if grant is None:
+            granted = ", ".join(self.names) or "none"
+            reason = f"not granted to step '{self.ctx.step_id}' (granted: {granted})"
+            raise self.refuse(name, "not_granted", reason, by)
+        try:
+            tool = self.registry.capability(name, tool=True)
+        except NotFound as exc:
+            raise self.refuse(name, "not_granted", exc.message, by) from None
+        try:
+            parsed: dict[str, Any] = self.registry.parse(tool, args).model_dump(mode="json")
+        except InvalidArgs as exc:
+            if by == "step":  # the workflow's own arguments: its author's mistake, as before
+                raise
+            raise self.refuse(name, "invalid_args", exc.message, by) from None
+        for arg, allowed in grant.allow.items():
+            value = parsed.get(arg)
+            values = value if isinstance(value, list) else [value]
+            for one in values:
+                if not any(_same(one, choice) for choice in allowed):
+                    reason = f"{arg} {json.dumps(one)[:200]} is outside the grant's allow list"
+                    raise self.refuse(name, "outside_policy", reason, by)
+        return parsed
+
+    async def call(self, name: str, args: Any, *, by: Caller = "agent") -> CallResult:
+        """Check, then run, a granted tool."""
+        self.check(name, args, by)
+        grant = self.grants[name]
+        needs = self.registry.tool_needs(name) or NO_NEEDS
+        hosts = grant.hosts if grant.hosts is not None else needs.hosts
+        ctx = replace(self.ctx, tools=None, http=self.outbound.limited(hosts))
+        return await self.registry.call(name, args, ctx, tool=True, timeout=self.timeout)

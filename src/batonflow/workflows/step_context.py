@@ -1,0 +1,146 @@
+"""What a step handler gets: `StepContext` (its view of the worker running it) and `Attempt`
+(the claim, the step, the template scope, and what the attempt records: model calls and events);
+and the contexts it builds for the calls it makes (`call_context`, `llm_client`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from batonflow.agents.agent import CallContext, Effects
+from batonflow.agents.gate import ToolGate
+from batonflow.agents.registry import Registry
+from batonflow.errors import error_code
+from batonflow.llm.client import LlmClient
+from batonflow.llm.gateway import Gateway
+from batonflow.llm.ledger import Budget, CallScope
+from batonflow.llm.records import CallRecord
+from batonflow.net.outbound import Outbound
+from batonflow.runs.run import idempotency_key
+from batonflow.store.db import Conn
+from batonflow.workflows import fanout as fanout_caps
+from batonflow.workflows.attempts import Claim, Outcome
+from batonflow.workflows.checkpoint import SpecCache
+from batonflow.workflows.fanout import FanOut
+from batonflow.workflows.retrieve import tenant_knowledge
+from batonflow.workflows.spec import Step, WorkflowSpec
+from batonflow.workflows.tool_calls import grants
+
+T = TypeVar("T")
+
+
+class Reads(Protocol):
+    """Runs `work` in a read-only transaction of the worker's database."""
+
+    async def __call__(self, work: Callable[[Conn], Awaitable[T]]) -> T: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What step handlers may use of the worker that runs them."""
+
+    worker: str
+    registry: Registry
+    gateway: Gateway
+    budget: Budget  # a run's budget when its spec sets none
+    read: Reads
+    write: Reads  # a write transaction, outside the checkpoint (knowledge-base ingestion)
+    specs: SpecCache
+    effects: Callable[[str, str, str], Effects]  # (tenant, run, key) -> once-per-key effects
+    publish_delta: Callable[[str, str, str], Callable[[dict[str, Any]], None]]
+    commit_item: Callable[[Outcome], Awaitable[None]]  # commit a map item's outcome now
+    rand: Callable[[], float]
+    fanout: FanOut = fanout_caps.DEFAULT
+    outbound: Outbound = field(default_factory=Outbound)  # tools' HTTP (net/outbound.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Everything a handler needs about the attempt it runs."""
+
+    claim: Claim
+    step: Step
+    spec: WorkflowSpec
+    scope: dict[str, Any]
+    started_at: datetime
+    calls: list[CallRecord] = field(default_factory=list)  # the attempt's model calls
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # tool.refused, ...
+
+
+Handler = Callable[[StepContext, Attempt], Awaitable[Outcome]]
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    details = dict(getattr(exc, "details", {}) or {})
+    if error_code(exc) == "exception":
+        details["type"] = type(exc).__name__
+    return {"code": error_code(exc), "message": message, "details": details}
+
+
+def run_budget(sc: StepContext, spec: WorkflowSpec) -> Budget:
+    """The spec's run budget, else the installation's default."""
+    if spec.budget is not None:
+        return Budget(tokens=spec.budget.tokens, cost_usd=spec.budget.cost_usd)
+    return sc.budget
+
+
+def llm_client(
+    sc: StepContext,
+    a: Attempt,
+    key: str,
+    attempt: int,
+    timeout: float | None,
+    calls: list[CallRecord],
+    prompt: tuple[str, int] | None = None,
+) -> LlmClient:
+    scope = CallScope(
+        tenant_id=a.claim.tenant_id,
+        run_id=a.claim.run_id,
+        step_key=key,
+        attempt=attempt,
+        deadline=time.monotonic() + timeout if timeout else None,
+        run_budget=run_budget(sc, a.spec),
+        prompt_key=prompt[0] if prompt else None,
+        prompt_version=prompt[1] if prompt else None,
+    )
+    publish = sc.publish_delta(a.claim.tenant_id, a.claim.run_id, key)
+    return LlmClient(sc.gateway, scope, publish=publish, calls=calls)
+
+
+def call_context(
+    sc: StepContext,
+    a: Attempt,
+    key: str,
+    attempt: int,
+    timeout: float | None,
+    calls: list[CallRecord] | None = None,
+    *,
+    granting: Any = None,
+    scope: dict[str, Any] | None = None,
+    events: list[tuple[str, dict[str, Any]]] | None = None,
+) -> CallContext:
+    """The context of a call in this attempt; `granting` (the step or map sub-step) gives the
+    tools its call may use, their `allow` lists rendered from `scope`."""
+    deadline = datetime.now(UTC) + timedelta(seconds=timeout) if timeout else None
+    idem = idempotency_key(a.claim.run_id, key, attempt)
+    calls = a.calls if calls is None else calls
+    ctx = CallContext(
+        tenant_id=a.claim.tenant_id,
+        run_id=a.claim.run_id,
+        step_id=key,
+        attempt=attempt,
+        idempotency_key=idem,
+        deadline=deadline,
+        worker=sc.worker,
+        effects=sc.effects(a.claim.tenant_id, a.claim.run_id, idem),
+        llm=llm_client(sc, a, key, attempt, timeout, calls),
+        kb=tenant_knowledge(sc.read, sc.write, a.claim.tenant_id),
+    )
+    allowed = grants(granting if granting is not None else a.step, scope or a.scope)
+    gate = ToolGate(sc.registry, allowed, ctx, sc.outbound, timeout=timeout)
+    gate.events = a.events if events is None else events
+    return replace(ctx, tools=gate)
