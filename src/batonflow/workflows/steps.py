@@ -4,13 +4,12 @@ A handler gets a `StepContext` (only what handlers may use of the worker running
 registry, the LLM gateway, database reads, side effects, live text, committing a map item) and
 the `Attempt` (the claim, the step spec and the template scope), and returns an `Outcome` for
 the checkpoint transaction. `review` and `input` steps hand the run to a person; `workflow` steps
-start a child run; `map` runs its sub-step once per item, committing each item as it finishes so a
-restarted map only runs the items that had not been committed.
+start a child run; `map` steps are `workflows/mapping.py`. The runner (`workflows/runner.py`)
+picks the handler by the step's kind.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from batonflow.agents.agent import CallContext, Effects
 from batonflow.agents.registry import Registry
-from batonflow.errors import StepFailed, TemplateError, error_code, is_retryable
+from batonflow.errors import error_code
 from batonflow.ids import new_id
 from batonflow.llm import prompts, untrusted
 from batonflow.llm.client import LlmClient, messages_for
@@ -28,14 +27,12 @@ from batonflow.llm.ledger import Budget, CallScope
 from batonflow.llm.messages import ModelRequest
 from batonflow.llm.records import CallRecord
 from batonflow.runs.layout import new_run_rows
-from batonflow.runs.run import StepStatus, idempotency_key
+from batonflow.runs.run import idempotency_key
 from batonflow.store import prompts as prompt_store
-from batonflow.store import runs as run_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
-from batonflow.store.run_tx import new_step_row
-from batonflow.workflows import engine, templates
 from batonflow.workflows import fanout as fanout_caps
+from batonflow.workflows import templates
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.fanout import FanOut
@@ -44,8 +41,6 @@ from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
     LlmStep,
-    MapItemAgent,
-    MapStep,
     PromptRef,
     RetrieveStep,
     ReviewStep,
@@ -105,7 +100,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     return {"code": error_code(exc), "message": message, "details": details}
 
 
-def _outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
+def outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
     fields.setdefault("key", a.claim.key)
     fields.setdefault("dispatch", a.claim.dispatch)
     return Outcome(run_id=a.claim.run_id, worker=sc.worker, **fields)
@@ -177,7 +172,7 @@ async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
     )
     meta = {"agent": result.agent, "capability": result.capability}
     events = tuple(ctx.kb.events) if isinstance(ctx.kb, TenantKnowledge) else ()
-    return _outcome(sc, a, status="succeeded", result=result.output, meta=meta, events=events)
+    return outcome(sc, a, status="succeeded", result=result.output, meta=meta, events=events)
 
 
 async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
@@ -215,7 +210,7 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
     if grounded is not None:
         result = grounded.result(completion.value)
     meta = {"agent": "llm", "capability": completion.model}
-    return _outcome(sc, a, status="succeeded", result=result, meta=meta)
+    return outcome(sc, a, status="succeeded", result=result, meta=meta)
 
 
 async def run_review(sc: StepContext, a: Attempt) -> Outcome:
@@ -251,7 +246,7 @@ async def run_review(sc: StepContext, a: Attempt) -> Outcome:
         "status": "pending",
         "reviewers": list(step.reviewers),
     }
-    return _outcome(sc, a, status="waiting", review=review)
+    return outcome(sc, a, status="waiting", review=review)
 
 
 async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
@@ -277,113 +272,9 @@ async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
         now=datetime.now(UTC),
         parent=(a.claim.run_id, a.claim.key, a.claim.attempt),
     )
-    return _outcome(sc, a, status="waiting", child_run=run, child_steps=tuple(steps))
-
-
-async def run_map(sc: StepContext, a: Attempt) -> Outcome:
-    step = a.step
-    assert isinstance(step, MapStep)
-    items = templates.evaluate(step.over, a.scope)
-    if not isinstance(items, list | tuple):
-        raise TemplateError(f"map over '{step.over}' gave {type(items).__name__}, not a list")
-    sc.fanout.check_map(len(items))
-    existing = await sc.read(
-        lambda conn: run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
-    )
-    rows = {row["item_index"]: row for row in existing if row["parent_key"] == a.claim.key}
-    results: dict[int, Any] = {
-        index: row["result"]
-        for index, row in rows.items()
-        if row["status"] == StepStatus.SUCCEEDED.value
-    }
-    limit = asyncio.Semaphore(step.concurrency)
-
-    async def one(index: int, item: Any) -> None:
-        async with limit:
-            row = rows.get(index)
-            first = row["attempt"] + 1 if row is not None else 1
-            results[index] = await _run_item(sc, a, step, index, item, first, row is None)
-
-    pending = [one(i, item) for i, item in enumerate(items) if i not in results]
-    async with asyncio.TaskGroup() as group:
-        for job in pending:
-            group.create_task(job)
-    return _outcome(sc, a, status="succeeded", result=[results[i] for i in range(len(items))])
-
-
-async def _run_item(
-    sc: StepContext, a: Attempt, step: MapStep, index: int, item: Any, attempt: int, new_row: bool
-) -> Any:
-    sub = step.step
-    key = f"{a.claim.key}[{index}]"
-    scope = {**a.scope, "item": item, "index": index}
-    row = new_step_row(
-        a.claim.run_id,
-        key,
-        a.claim.tenant_id,
-        sub.kind,
-        status=StepStatus.RUNNING,
-        attempt=attempt,
-        parent_key=a.claim.key,
-        item_index=index,
-    )
-    dispatch = a.claim.dispatch * 1000  # unique per item across re-dispatches of the map step
-    while True:
-        dispatch += 1
-        started = datetime.now(UTC)
-
-        common: dict[str, Any] = {
-            "key": key,
-            "dispatch": dispatch,
-            "parent_dispatch": a.claim.dispatch,
-            "meta": {"attempt": attempt, "started_at": started},
-            "child_steps": (row,) if new_row else (),
-        }
-        calls: list[CallRecord] = []
-        failure: BaseException | None = None
-        try:
-            args = templates.render(sub.args, scope)
-            ctx = call_context(sc, a, key, attempt, sub.timeout, calls)
-            name = sub.capability if isinstance(sub, MapItemAgent) else sub.tool
-            result = await sc.registry.call(
-                name, args, ctx, tool=sub.kind == "tool", timeout=sub.timeout
-            )
-        except Exception as exc:
-            failure = exc
-        common["llm_calls"] = tuple(call.event_data() for call in calls)
-        if failure is None:
-            await sc.commit_item(
-                _outcome(sc, a, status="succeeded", result=result.output, **common)
-            )
-            return result.output
-        error = error_dict(failure)
-        await sc.commit_item(_outcome(sc, a, status="failed", error=error, **common))
-        new_row = False
-        delay = engine.retry_delay(
-            sub.retry, attempt, error["code"], is_retryable(failure), sc.rand()
-        )
-        if delay is None:
-            raise StepFailed(
-                f"map item {index} failed: {error['message']}",
-                retryable=False,
-                details={"index": index, "item": item, "error": error},
-            )
-        attempt += 1
-        await asyncio.sleep(delay)
+    return outcome(sc, a, status="waiting", child_run=run, child_steps=tuple(steps))
 
 
 async def run_retrieve_step(sc: StepContext, a: Attempt) -> Outcome:
     assert isinstance(a.step, RetrieveStep)
     return await run_retrieve(sc.read, sc.worker, a.claim, a.step, a.scope)
-
-
-HANDLERS: dict[str, Handler] = {
-    "agent": run_agent,
-    "retrieve": run_retrieve_step,
-    "llm": run_llm,
-    "tool": run_agent,
-    "review": run_review,
-    "input": run_review,
-    "workflow": run_workflow,
-    "map": run_map,
-}
