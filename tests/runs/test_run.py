@@ -32,6 +32,7 @@ LEGAL = {
     (W, C),
     (F, R),
     (D, R),
+    (D, C),  # dismissed from the dead-letter list
 }
 ALL_PAIRS = list(itertools.product(RunStatus, RunStatus))
 

@@ -107,6 +107,23 @@ async def cancel_run(
     return CommitResult(events=await tx.flush(t.changes))
 
 
+async def dismiss_run(
+    conn: Conn,
+    *,
+    tenant_id: str,
+    run_id: str,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+) -> CommitResult:
+    """Take a dead run off the dead-letter list (it becomes cancelled; see `actions.dismiss`)."""
+    tx = RunTx(conn, now)
+    run = await _locked(tx, tenant_id, run_id)
+    t = Transition(tx.runs, tx.steps, now, {})
+    actions.dismiss(t, run, actor.name, reason)
+    return CommitResult(events=await tx.flush(t.changes))
+
+
 async def _load_children(tx: RunTx, run: RunRow) -> None:
     """Load the run's sub-workflow runs, and theirs, for a cancel to reach them all."""
     parents = [run.id]
