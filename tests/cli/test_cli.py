@@ -36,7 +36,8 @@ OUTREACH = [
 ]
 
 IsId = IsStr(regex=r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-IsIso = IsDatetime(iso_string=True)
+# The CLI's one convention for times: UTC to the second, with a Z (cli/display.py).
+IsIso = IsStr(regex=r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 IsWorker = IsStr(regex=r".+:\d+")
 
 REPORT = (
@@ -122,6 +123,7 @@ def attempt(key: str, number: int, dispatch: int, status: str, error: Any = None
         "dispatch": dispatch,
         "status": status,
         "worker": IsWorker,
+        "started_at": IsIso,
         "duration_ms": IsFloat(ge=0),
         "error": error,
     }

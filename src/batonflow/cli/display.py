@@ -110,7 +110,7 @@ def _scalar(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def one_line(value: Any, width: int = 60) -> str:
+def one_line(value: Any, width: int = 40) -> str:
     """A short one-line summary of a value for a table cell (`…` where it was cut)."""
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     text = " ".join(text.split())
@@ -130,6 +130,7 @@ def table(*columns: str, title: str | None = None) -> Table:
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
         padding=(0, 1),
         collapse_padding=True,

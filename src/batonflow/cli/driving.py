@@ -93,7 +93,9 @@ async def report(session: Session, run_id: str, status: RunStatus, as_json: bool
         return EXIT[run.status]
     if run.status is RunStatus.SUCCEEDED:
         console.print("[green]succeeded[/green]; outputs:")
-        console.print(display.data(run.outputs or {}, 2), highlight=False, markup=False)
+        console.print(
+            display.data(run.outputs or {}, 2), highlight=False, markup=False, soft_wrap=True
+        )
     elif run.status is RunStatus.WAITING:
         for review in pending:
             verb = "approve" if review.kind == "review" else "submit"

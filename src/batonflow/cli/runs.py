@@ -227,7 +227,7 @@ def _print_run(run: RunRow, data: dict[str, Any]) -> None:
             markup=False,
         )
     steps = display.table("step", "kind", "status", "tries", "result / error", title="steps")
-    for step in data["steps"]:
+    for step in _in_order(data["steps"]):
         detail = step["error"]["message"] if step["error"] else display.one_line(step["result"])
         if step["overridden_by"]:
             detail = f"set by {step['overridden_by']} ({step['override_reason']}): {detail}"
@@ -248,7 +248,26 @@ def _print_run(run: RunRow, data: dict[str, Any]) -> None:
         console.print(tries)
     if run.outputs is not None:
         console.print("outputs:")
-        console.print(display.data(run.outputs, 2), highlight=False, markup=False)
+        console.print(display.data(run.outputs, 2), highlight=False, markup=False, soft_wrap=True)
+
+
+def _in_order(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's steps as stored, each map's items right after their map, by index."""
+    items: dict[str, list[dict[str, Any]]] = {}
+    top = []
+    for step in steps:
+        parent, bracket, _ = step["key"].rpartition("[")
+        if bracket and parent:
+            items.setdefault(parent, []).append(step)
+        else:
+            top.append(step)
+    ordered = []
+    for step in top:
+        ordered.append(step)
+        ordered += sorted(
+            items.pop(step["key"], []), key=lambda s: int(s["key"][:-1].rpartition("[")[2])
+        )
+    return ordered + [step for rest in items.values() for step in rest]
 
 
 @runs_app.command("cancel")
