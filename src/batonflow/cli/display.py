@@ -112,6 +112,8 @@ def _scalar(value: Any) -> str:
 
 def one_line(value: Any, width: int = 40) -> str:
     """A short one-line summary of a value for a table cell (`…` where it was cut)."""
+    if value is None:
+        return ""
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -8,6 +8,7 @@ for a person.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -113,7 +114,7 @@ async def report(session: Session, run_id: str, status: RunStatus, as_json: bool
         for failed in (error.get("details") or {}).get("failed_items", []):
             item_error = failed["error"]
             console.print(
-                f"  item {failed['index']} ({display.one_line(failed['item'], 40)}), "
+                f"  item {failed['index']} ({display.one_line(json.dumps(failed['item']), 40)}), "
                 f"{failed['attempts']} attempt{'' if failed['attempts'] == 1 else 's'}: "
                 f"{item_error['code']}: {item_error['message']}",
                 highlight=False,

@@ -99,7 +99,8 @@ def runs_list(
             dump([_run_summary(row) for row in rows])
             return 0
         if not rows:
-            console.print("no runs yet; start one with: batonflow run <workflow>", highlight=False)
+            empty = "no runs match" if wanted or workflow else "no runs yet"
+            console.print(f"{empty}; start one with: batonflow run <workflow>", highlight=False)
             return 0
         table = display.table("id", "workflow", "status", "started", "duration")
         for row in rows:
