@@ -460,7 +460,9 @@ def test_cancel_a_waiting_run(cli: Cli) -> None:
 # -- dead runs: retry and override -------------------------------------------------------------
 
 
-def dead_summary(run_id: str) -> dict[str, Any]:
+def dead_summary(run_id: str, attempts: int) -> dict[str, Any]:
+    """A run on the dead-letter list: where it stopped, after how many attempts, and the last
+    attempt's error."""
     return {
         "id": run_id,
         "workflow": "doomed@1",
@@ -468,6 +470,9 @@ def dead_summary(run_id: str) -> dict[str, Any]:
         "started_at": IsIso,
         "finished_at": IsIso,
         "duration_s": IsFloat(ge=0),
+        "failed_step": "boom",
+        "attempts": attempts,
+        "error": KABOOM,
     }
 
 
@@ -483,7 +488,7 @@ def test_dead_run_retry_and_override(cli: Cli, tmp_path: Path) -> None:
         "error": KABOOM | {"step": "boom"},
         "reviews": [],
     }
-    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id)]
+    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id, 2)]
 
     # The retry is one more attempt, and it fails too.
     assert cli.json("runs", "retry", run_id, code=1) == dead
@@ -494,7 +499,7 @@ def test_dead_run_retry_and_override(cli: Cli, tmp_path: Path) -> None:
         "after": pending("after"),
     }
     assert shown["attempts"] == [attempt("boom", n, n, "failed", KABOOM) for n in (1, 2, 3)]
-    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id)]
+    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id, 3)]
 
     overridden = cli.json(
         "runs", "override", run_id, "boom", "--output", "{}", "--reason", "manual"

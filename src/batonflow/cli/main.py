@@ -33,7 +33,7 @@ from batonflow.errors import ConfigError
 
 APPS_GROUP = "batonflow.apps"  # the entry-point group of apps (batonflow.apps.app.GROUP)
 
-# name: (module, attribute, the help line `batonflow --help` shows)
+# name: (module, attribute, the help `batonflow --help` shows: how the command's own help starts)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": (
         "batonflow.cli.start",
@@ -44,15 +44,19 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "workflows": ("batonflow.cli.workflows", "workflows_app", "Validate and list workflows."),
     "reviews": ("batonflow.cli.reviews", "reviews_app", "Decide review and input steps."),
     "db": ("batonflow.cli.db", "db_app", "Migrate the database."),
-    "kb": ("batonflow.cli.kb", "kb_app", "Knowledge bases: create, add documents, search."),
+    "kb": ("batonflow.cli.kb", "kb_app", "Knowledge bases: documents agents search."),
     "prompts": ("batonflow.cli.llm", "prompts_app", "The prompt registry."),
     "tenant": (
         "batonflow.cli.llm",
         "tenant_app",
         "The tenant's LLM policy: budgets, logging.",
     ),
-    "worker": ("batonflow.cli.serve", "worker", "Execute queued runs until stopped."),
-    "serve": ("batonflow.cli.serve", "serve", "Serve the API and the dashboard."),
+    "worker": (
+        "batonflow.cli.serve",
+        "worker",
+        "Execute queued runs, and runs a crash interrupted, until stopped (no API).",
+    ),
+    "serve": ("batonflow.cli.serve", "serve", "Serve the API and the dashboard"),
 }
 
 
