@@ -385,6 +385,14 @@ async def test_review_approve_finishes_the_run_and_sends_once(cli: Cli) -> None:
         "reviews": [],
     }
     assert cli.json("reviews", "list") == []
+    assert cli.json("demo", "outbox") == [
+        {"key": f"{run_id}:send:1", "run_id": run_id, **DRAFT, "sent_at": IsIso}
+    ]
+    outbox = cli("demo", "outbox")
+    assert said(outbox.stdout) == IsStr(
+        regex=rf"sent to subject run ─+ (just now|\d+ s ago) ada@example.com "
+        rf"Initech \+ Batonflow {run_id[-12:]}"
+    )
     assert await cli.query(select(table(Effect))) == [
         {
             "tenant_id": IsId,
