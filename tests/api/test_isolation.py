@@ -64,6 +64,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
         ({"run_id": "outreach_run"}, {"run_id": "priced_run"}), json={"reason": "not yours"}
     ),
     ("POST", "/api/v1/runs/{run_id}/retry"): Probe(({"run_id": "dead_run"},)),
+    ("POST", "/api/v1/runs/{run_id}/dismiss"): Probe(
+        ({"run_id": "dead_run"},), json={"reason": "not yours"}
+    ),
     ("POST", "/api/v1/runs/{run_id}/steps/{step_key}/override"): Probe(
         ({"run_id": "outreach_run", "step_key": "review_step"},),
         json={"output": {"approved": True}, "reason": "not yours"},

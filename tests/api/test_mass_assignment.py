@@ -17,6 +17,7 @@ WRITES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/v1/runs", {"workflow_id": "quick", "inputs": {"text": "x"}}, "tenant_id"),
     ("POST", "/api/v1/runs", {"workflow_id": "quick", "inputs": {"text": "x"}}, "status"),
     ("POST", "/api/v1/runs/{run}/cancel", {"reason": "no"}, "actor"),
+    ("POST", "/api/v1/runs/{run}/dismiss", {"reason": "no"}, "status"),
     ("POST", "/api/v1/runs/{run}/steps/echo/override", {"output": {}, "reason": "r"}, "by"),
     ("POST", "/api/v1/workflows", {"source": QUICK.replace("quick", "other")}, "tenant_id"),
     ("POST", "/api/v1/workflows/validate", {"source": QUICK}, "created_by"),

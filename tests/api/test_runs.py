@@ -177,6 +177,49 @@ async def test_pages_follow_the_cursor_and_filters_apply(signup: Signup) -> None
     assert huge.json()["error"]["message"] == "limit is at most 200 on this server; got 5000"
 
 
+async def test_a_dead_run_is_dismissed_from_the_dead_letter_list(signup: Signup) -> None:
+    admin = await signup()
+    await store(admin.client, FAILING)
+    run = await start(admin.client, "failing")
+    dead = await settled(admin.client, run["id"], ("dead",))
+
+    dismissed = await admin.client.post(
+        f"/api/v1/runs/{run['id']}/dismiss", json={"reason": "the supplier is gone"}
+    )
+    assert dismissed.status_code == 200
+    body = dismissed.json()
+    assert (body["status"], body["error"]) == ("cancelled", dead["error"])
+    assert body["steps"] == dead["steps"]
+    listed = await admin.client.get("/api/v1/runs", params={"status": "dead"})
+    assert listed.json()["items"] == []
+    history = await admin.client.get(f"/api/v1/runs/{run['id']}/events/history")
+    last = history.json()["items"][-1]
+    assert (last["type"], last["data"]) == (
+        "run.cancelled",
+        {"by": admin.email, "reason": "dismissed: the supplier is gone"},
+    )
+
+    audited = await admin.client.get("/api/v1/audit", params={"action": "run.dismiss"})
+    assert [
+        (e["actor"], e["target_kind"], e["target_id"], e["details"])
+        for e in audited.json()["items"]
+    ] == [
+        (
+            admin.email,
+            "run",
+            run["id"],
+            {"workflow_id": "failing", "reason": "the supplier is gone"},
+        )
+    ]
+
+    again = await admin.client.post(f"/api/v1/runs/{run['id']}/dismiss", json={})
+    assert again.status_code == 409
+    assert again.json()["error"]["message"] == (
+        f"run {run['id']} is cancelled; only dead runs can be dismissed "
+        "(cancel a queued, running or waiting run instead)"
+    )
+
+
 async def test_a_dead_run_is_retried_and_a_step_overridden(signup: Signup) -> None:
     admin = await signup()
     await store(admin.client, FAILING)

@@ -36,7 +36,8 @@ OUTREACH = [
 ]
 
 IsId = IsStr(regex=r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-IsIso = IsDatetime(iso_string=True)
+# The CLI's one convention for times: UTC to the second, with a Z (cli/display.py).
+IsIso = IsStr(regex=r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 IsWorker = IsStr(regex=r".+:\d+")
 
 REPORT = (
@@ -122,6 +123,7 @@ def attempt(key: str, number: int, dispatch: int, status: str, error: Any = None
         "dispatch": dispatch,
         "status": status,
         "worker": IsWorker,
+        "started_at": IsIso,
         "duration_ms": IsFloat(ge=0),
         "error": error,
     }
@@ -383,6 +385,14 @@ async def test_review_approve_finishes_the_run_and_sends_once(cli: Cli) -> None:
         "reviews": [],
     }
     assert cli.json("reviews", "list") == []
+    assert cli.json("demo", "outbox") == [
+        {"key": f"{run_id}:send:1", "run_id": run_id, **DRAFT, "sent_at": IsIso}
+    ]
+    outbox = cli("demo", "outbox")
+    assert said(outbox.stdout) == IsStr(
+        regex=rf"sent to subject run ─+ (just now|\d+ s ago) ada@example.com "
+        rf"Initech \+ Batonflow {run_id[-12:]}"
+    )
     assert await cli.query(select(table(Effect))) == [
         {
             "tenant_id": IsId,
@@ -458,7 +468,9 @@ def test_cancel_a_waiting_run(cli: Cli) -> None:
 # -- dead runs: retry and override -------------------------------------------------------------
 
 
-def dead_summary(run_id: str) -> dict[str, Any]:
+def dead_summary(run_id: str, attempts: int) -> dict[str, Any]:
+    """A run on the dead-letter list: where it stopped, after how many attempts, and the last
+    attempt's error."""
     return {
         "id": run_id,
         "workflow": "doomed@1",
@@ -466,6 +478,9 @@ def dead_summary(run_id: str) -> dict[str, Any]:
         "started_at": IsIso,
         "finished_at": IsIso,
         "duration_s": IsFloat(ge=0),
+        "failed_step": "boom",
+        "attempts": attempts,
+        "error": KABOOM,
     }
 
 
@@ -481,7 +496,7 @@ def test_dead_run_retry_and_override(cli: Cli, tmp_path: Path) -> None:
         "error": KABOOM | {"step": "boom"},
         "reviews": [],
     }
-    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id)]
+    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id, 2)]
 
     # The retry is one more attempt, and it fails too.
     assert cli.json("runs", "retry", run_id, code=1) == dead
@@ -492,7 +507,7 @@ def test_dead_run_retry_and_override(cli: Cli, tmp_path: Path) -> None:
         "after": pending("after"),
     }
     assert shown["attempts"] == [attempt("boom", n, n, "failed", KABOOM) for n in (1, 2, 3)]
-    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id)]
+    assert cli.json("runs", "list", "--dead") == [dead_summary(run_id, 3)]
 
     overridden = cli.json(
         "runs", "override", run_id, "boom", "--output", "{}", "--reason", "manual"

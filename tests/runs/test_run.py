@@ -32,6 +32,7 @@ LEGAL = {
     (W, C),
     (F, R),
     (D, R),
+    (D, C),  # dismissed from the dead-letter list
 }
 ALL_PAIRS = list(itertools.product(RunStatus, RunStatus))
 
@@ -62,7 +63,7 @@ def test_illegal_transition(pair: tuple[RunStatus, RunStatus]) -> None:
 
 def test_no_status_may_stay_where_it_is() -> None:
     assert not {(a, b) for a, b in LEGAL if a is b}
-    assert len(ALL_PAIRS) - len(LEGAL) == 38
+    assert len(ALL_PAIRS) - len(LEGAL) == 37
 
 
 def test_illegal_transition_message_names_the_allowed_targets() -> None:
@@ -91,7 +92,8 @@ def test_terminal_run_statuses() -> None:
 
 def test_final_statuses_lead_nowhere_but_failed_and_dead_may_be_retried() -> None:
     assert {status for status in RunStatus if not RUN_TRANSITIONS[status]} == {S, C}
-    assert RUN_TRANSITIONS[F] == RUN_TRANSITIONS[D] == frozenset({R})
+    assert RUN_TRANSITIONS[F] == frozenset({R})
+    assert RUN_TRANSITIONS[D] == frozenset({R, C})  # retried, or dismissed
 
 
 def test_step_status_done() -> None:

@@ -140,6 +140,47 @@ async def test_map_runs_its_step_per_item_and_checkpoints_each_item(
     assert [q["symbol"] for q in quotes] == ["A", "B", "C", "D", "E"]
 
 
+MAP_ITEMS_DIE = """
+id: items-die
+version: 1
+steps:
+  - id: calls
+    kind: map
+    over: "{{ [1, 2, 3] }}"
+    step:
+      kind: agent
+      capability: demo.fail
+      args: {message: "provider down", retryable: "{{ item != 1 }}"}
+      retry: {max_attempts: 2, backoff: {initial: 0.01, jitter: 0}}
+"""
+
+
+async def test_a_map_whose_items_run_out_of_retries_is_dead_with_every_item_named(
+    engine: AsyncEngine, tenant: str, executor: Executor
+) -> None:
+    """Every item runs to its end, and the step's error names each failed one: item 0's
+    failure is final at once, items 1 and 2 used both attempts on a retryable error, so a
+    retry may get through: dead, not failed."""
+    run = await start(engine, tenant, MAP_ITEMS_DIE)
+    assert await executor.drain([run.id]) == {run.id: "dead"}
+    data = await _load(engine, tenant, run.id)
+    down = {"code": "step_failed", "message": "provider down", "details": {}}
+    assert data["run"].error == {
+        "code": "step_failed",
+        "message": "3 of 3 map items failed; item 0 (1): step_failed: provider down "
+        "(and 2 more; see the error's details)",
+        "details": {
+            "failed_items": [
+                {"index": 0, "item": 1, "attempts": 1, "error": down},
+                {"index": 1, "item": 2, "attempts": 2, "error": down},
+                {"index": 2, "item": 3, "attempts": 2, "error": down},
+            ],
+            "items": 3,
+        },
+        "step": "calls",
+    }
+
+
 DEAD = """
 id: dies
 version: 1

@@ -194,17 +194,20 @@ def test_llm_steps_check_their_model_schema_and_prompt_templates() -> None:
         header="inputs: {name: {type: string}}",
     )
 
-    assert spec_issues(text, catalog=KindsCatalog()) == [
-        "steps[2].prompt.version: Input should be greater than or equal to 1"
-    ]
-    fixed = text.replace("version: 0", "version: 2")
-    assert spec_issues(fixed, catalog=KindsCatalog()) == [
+    # Every problem at once: the step that does not parse, and what the others get wrong.
+    later = [
         "steps[0].prompt: unknown input 'nme' (did you mean 'name'?)",
         "steps[3].system: step 'a' is not upstream; add it to needs to read its result",
         "steps[1].output_schema: not a valid JSON Schema at type: 'objekt' is not valid under "
         "any of the given schemas",
         "steps[0].model: 'huge' is neither a route nor a configured model",
     ]
+    assert spec_issues(text, catalog=KindsCatalog()) == [
+        "steps[2].prompt.version: Input should be greater than or equal to 1",
+        *later,
+    ]
+    fixed = text.replace("version: 0", "version: 2")
+    assert spec_issues(fixed, catalog=KindsCatalog()) == later
     spec = load_spec(
         fixed.replace("model: huge", "model: small")
         .replace("{type: objekt}", "{type: object}")
@@ -291,17 +294,52 @@ def test_two_step_cycle() -> None:
     assert spec_issues(text) == ["steps[0].needs: cycle ping -> pong -> ping"]
 
 
-def test_graph_errors_hide_template_errors_but_not_catalog_errors() -> None:
+def test_graph_template_and_catalog_errors_come_together() -> None:
     text = steps_yaml(
         "{id: a, kind: agent, capability: nope, args: {x: '{{ inputs.missing }}'}}",
         "{id: a, kind: agent, capability: x}",
+        "{id: b, kind: agent, capability: x, needs: [c]}",
+        "{id: c, kind: agent, capability: x, needs: [b], args: {y: '{{ state.zz }}'}}",
     )
 
     assert spec_issues(text, catalog=CATALOG) == [
         "steps[1].id: duplicate step id 'a' (first at steps[0])",
+        "steps[2].needs: cycle b -> c -> b",
+        "steps[0].args.x: unknown input 'missing'",
+        "steps[3].args.y: unknown step 'zz'",
         "steps[0].capability: unknown capability 'nope'",
         "steps[1].capability: unknown capability 'x'",
+        "steps[2].capability: unknown capability 'x'",
+        "steps[3].capability: unknown capability 'x'",
     ]
+
+
+def test_a_step_that_does_not_parse_leaves_the_others_checked() -> None:
+    text = steps_yaml(
+        "{id: fetch-news, kind: agent, capability: x, timeout: 0}",
+        "{id: use, kind: agent, capability: x, needs: [fetch-news, fetch-new],"
+        " args: {n: '{{ state.fetch-news }}'}}",
+    )
+
+    assert spec_issues(text) == [
+        "steps[0].timeout: Input should be greater than 0",
+        "steps[1].needs: unknown step 'fetch-new' (did you mean 'fetch-news'?)",
+        "steps[1].args.n: unknown name 'news' (templates read inputs., state., ctx.)",
+        "steps[1].args.n: unknown step 'fetch' (for the step 'fetch-news' write "
+        "state['fetch-news'])",
+    ]
+
+
+def test_step_ids_may_have_dashes_and_templates_read_them_by_subscript() -> None:
+    spec = load_spec(
+        steps_yaml(
+            "{id: fetch-news, kind: agent, capability: x}",
+            "{id: use-it, kind: agent, capability: x, needs: [fetch-news],"
+            " args: {n: \"{{ state['fetch-news'] }}\"}}",
+        ),
+        "w.yaml",
+    )
+    assert [step.id for step in spec.steps] == ["fetch-news", "use-it"]
 
 
 # -- schema errors ------------------------------------------------------------------------------
@@ -370,7 +408,8 @@ def test_field_values_are_checked() -> None:
     )
 
     assert spec_issues(text) == [
-        "steps[0].id: String should match pattern '^[a-z_][a-z0-9_]{0,63}$'",
+        "steps[0].id: 'Bad-Id' is not a valid id: use lowercase letters, digits, '_' and '-', "
+        "starting with a letter or '_'",
         "steps[1].timeout: Input should be greater than 0",
         "steps[2].retry.max_attempts: Input should be greater than or equal to 1",
         "steps[3].concurrency: Input should be greater than or equal to 1",

@@ -50,6 +50,7 @@ ACTIONS: dict[str, str] = {
     "review.decide": "a review was decided (approve, edit, reject) or an input step submitted",
     "step.override": "a step's output was set by hand",
     "run.cancel": "a run was cancelled",
+    "run.dismiss": "a dead run was dismissed from the dead letters",
     "run.retry": "a failed or dead run was retried",
     "audit.export": "the audit log was exported",
 }

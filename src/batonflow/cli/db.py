@@ -4,21 +4,23 @@ move together; a revision may name one branch (`crm@base`, `crm@+1`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import typer
 
-from batonflow.apps.app import Apps, migration_branches
 from batonflow.cli.terminal import console, run, settings_for
-from batonflow.store import migrate
-from batonflow.store.db import create_engine
 
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+db_app = typer.Typer(no_args_is_help=True, help="Migrate the database.")
 
 
-def _move(step: Callable[..., Awaitable[None]], revision: str) -> int:
-    """Move the schema with `step` (`migrate.upgrade` or `downgrade`), the core and every
-    installed app's branch together, and print where it ends."""
+def _move(direction: Literal["upgrade", "downgrade"], revision: str) -> int:
+    """Move the schema up or down, the core and every installed app's branch together, and
+    print where it ends."""
+    from batonflow.apps.app import Apps, migration_branches
+    from batonflow.store import migrate
+    from batonflow.store.db import create_engine
+
+    step = migrate.upgrade if direction == "upgrade" else migrate.downgrade
 
     async def main() -> int:
         settings = settings_for()
@@ -36,7 +38,7 @@ def _move(step: Callable[..., Awaitable[None]], revision: str) -> int:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "heads") -> None:
     """Apply migrations up to REVISION (default: the newest of the core and of every app)."""
-    raise typer.Exit(_move(migrate.upgrade, revision))
+    raise typer.Exit(_move("upgrade", revision))
 
 
 @db_app.command("downgrade")
@@ -44,4 +46,4 @@ def db_downgrade(
     revision: str = typer.Argument(..., help="Target revision, or 'base' for empty."),
 ) -> None:
     """Revert migrations down to REVISION."""
-    raise typer.Exit(_move(migrate.downgrade, revision))
+    raise typer.Exit(_move("downgrade", revision))

@@ -8,10 +8,14 @@ for a person.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rich.markup import escape
+
+from batonflow.cli import display
 from batonflow.cli.progress import Progress, follow
 from batonflow.cli.session import Session
 from batonflow.cli.terminal import console, dump
@@ -90,7 +94,9 @@ async def report(session: Session, run_id: str, status: RunStatus, as_json: bool
         return EXIT[run.status]
     if run.status is RunStatus.SUCCEEDED:
         console.print("[green]succeeded[/green]; outputs:")
-        dump(run.outputs)
+        console.print(
+            display.data(run.outputs or {}, 2), highlight=False, markup=False, soft_wrap=True
+        )
     elif run.status is RunStatus.WAITING:
         for review in pending:
             verb = "approve" if review.kind == "review" else "submit"
@@ -101,10 +107,26 @@ async def report(session: Session, run_id: str, status: RunStatus, as_json: bool
     elif run.status.terminal:
         error = run.error or {}
         console.print(
-            f"[red]{run.status}[/red] at step '{error.get('step')}': {error.get('code')}: {error.get('message')}"
+            f"[red]{run.status}[/red] at step '{error.get('step')}': "
+            f"{escape(str(error.get('code')))}: {escape(str(error.get('message')))}",
+            highlight=False,
         )
+        for failed in (error.get("details") or {}).get("failed_items", []):
+            item_error = failed["error"]
+            console.print(
+                f"  item {failed['index']} ({display.one_line(json.dumps(failed['item']), 40)}), "
+                f"{failed['attempts']} attempt{'' if failed['attempts'] == 1 else 's'}: "
+                f"{item_error['code']}: {item_error['message']}",
+                highlight=False,
+                markup=False,
+            )
+        short = display.short_id(run.id)
         if run.status is RunStatus.DEAD:
-            console.print(f"retry it from the failed step with: batonflow runs retry {run.id}")
+            console.print(
+                f"retry it from the failed step with: batonflow runs retry {short}  ·  "
+                f"or drop it: batonflow runs dismiss {short}",
+                highlight=False,
+            )
     return EXIT[status]
 
 

@@ -6,20 +6,16 @@ import difflib
 import functools
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from batonflow.cli.session import open_session
+from batonflow.cli import display
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, run, settings_for
 from batonflow.errors import InvalidInput
-from batonflow.llm import prompts
-from batonflow.store import llm_calls as call_store
-from batonflow.store import prompts as prompt_store
-from batonflow.store import runs as run_store
-from batonflow.store import tenants as tenant_store
-from batonflow.store.db import Conn
+
+if TYPE_CHECKING:
+    from batonflow.store.db import Conn
 
 prompts_app = typer.Typer(no_args_is_help=True, help="The prompt registry.")
 tenant_app = typer.Typer(no_args_is_help=True, help="The tenant's LLM policy: budgets, logging.")
@@ -45,6 +41,8 @@ def _prompt_view(row: dict[str, Any]) -> dict[str, Any]:
 @prompts_app.command("list")
 def prompts_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """Every prompt key with its newest version."""
+    from batonflow.cli.session import open_session
+    from batonflow.store import prompts as prompt_store
 
     async def main() -> int:
         async with open_session(settings_for(tenant)) as session:
@@ -52,7 +50,7 @@ def prompts_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
         if as_json:
             dump([_prompt_view(r) for r in rows])
             return 0
-        table = Table("key", "version", "variables", "description")
+        table = display.table("key", "version", "variables", "description")
         for row in rows:
             table.add_row(
                 row["key"], str(row["version"]), ", ".join(row["variables"]), row["description"]
@@ -74,6 +72,8 @@ def prompts_show(
     tenant: TenantOpt = None,
 ) -> None:
     """One prompt version (or the difference between two)."""
+    from batonflow.cli.session import open_session
+    from batonflow.store import prompts as prompt_store
 
     async def main() -> int:
         async def versions(conn: Conn, tenant_id: str) -> tuple[Any, Any]:
@@ -124,6 +124,9 @@ def prompts_set(
     tenant: TenantOpt = None,
 ) -> None:
     """Store a new version of a prompt (identical content keeps the newest version)."""
+    from batonflow.cli.session import open_session
+    from batonflow.llm import prompts
+
     if (template is None) == (file is None):
         fail(InvalidInput("give the template with exactly one of --template or --file"))
     text = template if template is not None else file.read_text("utf-8")  # type: ignore[union-attr]
@@ -181,7 +184,10 @@ def tenant_show(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """The tenant's LLM policy and this month's spend."""
     from datetime import UTC, datetime
 
+    from batonflow.cli.session import open_session
     from batonflow.llm.ledger import month_start
+    from batonflow.store import llm_calls as call_store
+    from batonflow.store import tenants as tenant_store
 
     async def main() -> int:
         async def policy(conn: Conn, tenant_id: str) -> tuple[Any, tuple[int, Any]]:
@@ -216,6 +222,9 @@ def tenant_set(
     tenant: TenantOpt = None,
 ) -> None:
     """Change the tenant's LLM policy."""
+    from batonflow.cli.session import open_session
+    from batonflow.store import tenants as tenant_store
+
     values: dict[str, Any] = {}
     if log_bodies is not None:
         values["llm_log_bodies"] = log_bodies
@@ -244,6 +253,9 @@ def tenant_set(
 
 def runs_calls(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
     """The model calls of a run: model, tokens, cost, latency, status."""
+    from batonflow.cli.session import open_session
+    from batonflow.store import llm_calls as call_store
+    from batonflow.store import runs as run_store
 
     async def main() -> int:
         async def calls(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
@@ -260,7 +272,9 @@ def runs_calls(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None)
                 ]
             )
             return 0
-        table = Table("step", "model", "status", "tokens in/out", "cost $", "latency ms", "retries")
+        table = display.table(
+            "step", "model", "status", "tokens in/out", "cost $", "latency", "retries"
+        )
         total = Decimal(0)
         for row in rows:
             total += row["cost_usd"] or 0
@@ -272,7 +286,7 @@ def runs_calls(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None)
                 else f"{row['status']} ({row['error_code']})",
                 f"{row['input_tokens']}/{row['output_tokens']}",
                 "unknown" if row["cost_usd"] is None else str(row["cost_usd"]),
-                "" if row["latency_ms"] is None else f"{row['latency_ms']:.0f}",
+                "" if row["latency_ms"] is None else display.duration(row["latency_ms"] / 1000),
                 str(row["retries"]),
             )
         console.print(table)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from batonflow.cli import display
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 
@@ -105,9 +106,9 @@ class Progress:
         for key, line in self.steps.items():
             duration = ""
             if line.duration_ms is not None:
-                duration = f"{line.duration_ms:.0f} ms"
+                duration = display.duration(line.duration_ms / 1000)
             elif line.started is not None and line.status == "running":
-                duration = f"{(time.monotonic() - line.started) * 1000:.0f} ms"
+                duration = display.duration(time.monotonic() - line.started)
             colour = COLOURS.get(line.status, "white")
             table.add_row(
                 key, f"[{colour}]{line.status}[/]", str(line.attempt or ""), duration, line.note

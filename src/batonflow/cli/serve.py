@@ -12,10 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from batonflow.cli.terminal import console, errors, run, settings_for
-from batonflow.platform import open_platform
-from batonflow.telemetry import logs
-from batonflow.telemetry.metrics import serve_metrics
-from batonflow.telemetry.sentry import init_sentry
 
 if TYPE_CHECKING:
     import uvicorn
@@ -39,7 +35,10 @@ def worker(
         ),
     ] = None,
 ) -> None:
-    """Run the executor without any API: pick up queued runs and runs a crash interrupted."""
+    """Execute queued runs, and runs a crash interrupted, until stopped (no API)."""
+    from batonflow.platform import open_platform
+    from batonflow.telemetry.metrics import serve_metrics
+    from batonflow.telemetry.sentry import init_sentry
 
     async def main() -> int:
         settings = settings_for(command="worker")
@@ -89,7 +88,8 @@ DevFlag = Annotated[
 
 
 def serve(host: HostOpt = None, port: PortOpt = None, dev: DevFlag = False) -> None:
-    """Serve the HTTP API (and the in-process executor, unless BATONFLOW_EXECUTOR=none)."""
+    """Serve the API and the dashboard (and the in-process executor, unless
+    BATONFLOW_EXECUTOR=none)."""
     raise typer.Exit(serve_api(host, port, dev))
 
 
@@ -104,6 +104,8 @@ def serve_api(
     import uvicorn
 
     from batonflow.api.app import create_app
+    from batonflow.telemetry import logs
+    from batonflow.telemetry.sentry import init_sentry
 
     settings = settings_for(command="serve")
     updates: dict[str, Any] = {"dev": settings.dev or dev}

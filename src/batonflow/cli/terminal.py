@@ -1,4 +1,8 @@
-"""What every command shares at the terminal: consoles, common options, exit on errors, JSON."""
+"""What every command shares at the terminal: consoles, common options, exit on errors, JSON.
+
+Light to import (typer, rich and the error tree): settings, logging and the event loop are
+loaded when a command runs, so `--help` and argument errors come back at once.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,18 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable
-from typing import Annotated, Any, NoReturn, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-import uvloop
 from rich.console import Console
 from rich.markup import escape
 
+from batonflow.cli.display import when
 from batonflow.errors import BatonflowError, UserError
-from batonflow.settings import Settings
-from batonflow.telemetry import logs
+
+if TYPE_CHECKING:
+    from batonflow.settings import Settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -24,12 +30,15 @@ T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 TenantOpt = Annotated[
     str | None,
-    typer.Option("--tenant", help="Tenant slug (default: BATONFLOW_TENANT or 'default')."),
+    typer.Option("--tenant", help="Tenant slug (default: BATONFLOW_TENANT, else 'default')."),
 ]
 
 
 def settings_for(tenant: str | None = None, *, command: str = "cli") -> Settings:
     """The command's settings, read once; the process's logging is set up from them."""
+    from batonflow.settings import Settings
+    from batonflow.telemetry import logs
+
     settings = Settings()
     try:
         logs.configure(settings, command=command)
@@ -44,6 +53,8 @@ def run(coro: Awaitable[T], *, serving: bool = False) -> T:
     thread hand-off; one-shot commands keep the standard loop."""
     try:
         if serving:
+            import uvloop
+
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 return runner.run(coro)  # type: ignore[arg-type]
         return asyncio.run(coro)  # type: ignore[arg-type]
@@ -59,4 +70,11 @@ def fail(exc: BatonflowError) -> NoReturn:
 
 
 def dump(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str, sort_keys=True) + "\n")
+    """`value` as JSON; times in the CLI's one convention (`display.when`)."""
+    sys.stdout.write(json.dumps(value, indent=2, default=_plain, sort_keys=True) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return when(value)
+    return str(value)

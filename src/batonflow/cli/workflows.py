@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from batonflow.apps.app import load_apps
-from batonflow.cli.session import Session, open_session
+from batonflow.cli import display
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, errors, run, settings_for
 from batonflow.errors import InvalidInput, SpecError
-from batonflow.llm.ledger import MemoryLedger
-from batonflow.llm.registry import build_gateway
-from batonflow.platform import build_agents
-from batonflow.store import workflows as workflow_store
-from batonflow.workflows.validation import load_spec
+
+if TYPE_CHECKING:
+    from batonflow.cli.session import Session
+    from batonflow.store.workflows import VersionRow
 
 workflows_app = typer.Typer(no_args_is_help=True, help="Validate and list workflows.")
 
 
-async def register(session: Session, path: Path) -> workflow_store.VersionRow:
+async def register(session: Session, path: Path) -> VersionRow:
     """Store the workflow file's version (an identical one is kept) and cache its spec."""
+    from batonflow.store import workflows as workflow_store
+    from batonflow.workflows.validation import load_spec
+
     try:
         text = await asyncio.to_thread(path.read_text)
     except OSError as exc:
@@ -40,7 +41,14 @@ async def register(session: Session, path: Path) -> workflow_store.VersionRow:
 
 @workflows_app.command("validate")
 def workflows_validate(files: list[Path], as_json: JsonFlag = False) -> None:
-    """Check workflow files without running them."""
+    """Check workflow files without running them: every problem of a file at once, each with
+    its place."""
+    from batonflow.apps.app import load_apps
+    from batonflow.llm.ledger import MemoryLedger
+    from batonflow.llm.registry import build_gateway
+    from batonflow.platform import build_agents
+    from batonflow.workflows.validation import load_spec
+
     settings = settings_for()
     registry = build_agents(
         load_apps(settings.apps), settings, build_gateway(settings, MemoryLedger())
@@ -83,6 +91,7 @@ def workflows_validate(files: list[Path], as_json: JsonFlag = False) -> None:
 @workflows_app.command("add")
 def workflows_add(files: list[Path], tenant: TenantOpt = None) -> None:
     """Store workflow versions without running them (e.g. sub-workflows)."""
+    from batonflow.cli.session import open_session
 
     async def main() -> int:
         async with open_session(settings_for(tenant)) as session:
@@ -99,7 +108,9 @@ def workflows_add(files: list[Path], tenant: TenantOpt = None) -> None:
 
 @workflows_app.command("list")
 def workflows_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
-    """Stored workflow versions."""
+    """Stored workflow versions, by workflow id, oldest version first."""
+    from batonflow.cli.session import open_session
+    from batonflow.store import workflows as workflow_store
 
     async def main() -> int:
         async with open_session(settings_for(tenant)) as session:
@@ -109,16 +120,21 @@ def workflows_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
                 "id": r.workflow_id,
                 "version": r.version,
                 "hash": r.content_hash,
-                "created_at": r.created_at.isoformat(),
+                "created_at": display.when(r.created_at),
             }
             for r in rows
         ]
         if as_json:
             dump(items)
             return 0
-        table = Table("workflow", "version", "hash", "created")
-        for item in items:
-            table.add_row(item["id"], item["version"], item["hash"][:19], item["created_at"])
+        table = display.table("workflow", "version", "hash", "stored")
+        for row in rows:
+            table.add_row(
+                row.workflow_id,
+                row.version,
+                row.content_hash[:19],
+                display.ago(row.created_at),
+            )
         console.print(table)
         return 0
 

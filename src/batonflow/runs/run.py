@@ -2,12 +2,13 @@
 
     queued ──> running <──> waiting
       │          │  │          │
-      │          │  └──> succeeded | failed | dead
-      └──────────┴──────────┴──> cancelled
+      │          │  └──> succeeded | failed | dead ──(dismissed)──┐
+      └──────────┴──────────┴──> cancelled <──────────────────────┘
 
 `dead` is a run whose step exhausted its retries (the dead-letter list); `failed` is a run whose
 step failed without a retry left to try (a rejected review, invalid args). Both may be retried,
-which returns them to `running`.
+which returns them to `running`; a dead run an operator will not retry is dismissed, which
+cancels it (its error and attempts are kept).
 
 A step moves along `STEP_TRANSITIONS`:
 
@@ -61,7 +62,7 @@ RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.WAITING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.FAILED: frozenset({RunStatus.RUNNING}),
-    RunStatus.DEAD: frozenset({RunStatus.RUNNING}),
+    RunStatus.DEAD: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
     RunStatus.CANCELLED: frozenset(),
 }
 

@@ -123,6 +123,33 @@ async def cancel_run(
     return result
 
 
+async def dismiss_run(
+    conn: Conn,
+    *,
+    tenant_id: str,
+    run_id: str,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+) -> CommitResult:
+    """Take a dead run off the dead-letter list (it becomes cancelled; see `actions.dismiss`)."""
+    tx = RunTx(conn, now)
+    run = await _locked(tx, tenant_id, run_id)
+    t = Transition(tx.runs, tx.steps, now, {})
+    actions.dismiss(t, run, actor.name, reason)
+    result = CommitResult(events=await tx.flush(t.changes))
+    await audit.record(
+        conn,
+        tenant_id,
+        "run.dismiss",
+        actor=actor,
+        target=("run", run_id),
+        details={"workflow_id": run.workflow_id, "reason": reason},
+        now=now,
+    )
+    return result
+
+
 async def _load_children(tx: RunTx, run: RunRow) -> None:
     """Load the run's sub-workflow runs, and theirs, for a cancel to reach them all."""
     parents = [run.id]

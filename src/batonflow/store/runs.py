@@ -148,6 +148,24 @@ async def step_results(
     return {row.key: row.result for row in await conn.execute(query)}
 
 
+async def step_attempts(
+    conn: Conn, tenant_id: str, steps: Sequence[tuple[str, str]]
+) -> dict[str, int]:
+    """For each `(run_id, step_key)`, that step's attempt number, by run id (the dead-letter
+    list: how many attempts the failed step had)."""
+    if not steps:
+        return {}
+    rows = await conn.execute(
+        select(steps_t.c.run_id, steps_t.c.key, steps_t.c.attempt).where(
+            of_tenant(steps_t.c.tenant_id, tenant_id),
+            steps_t.c.run_id.in_([run_id for run_id, _ in steps]),
+            steps_t.c.key.in_([key for _, key in steps]),
+        )
+    )
+    wanted = set(steps)
+    return {row.run_id: row.attempt for row in rows if (row.run_id, row.key) in wanted}
+
+
 async def list_attempts(conn: Conn, tenant_id: str, run_id: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(attempts_t)

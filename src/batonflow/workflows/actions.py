@@ -53,6 +53,19 @@ def cancel(t: Transition, run: RunRow, by: str, reason: str) -> None:
             cancel(t, child, by, f"parent run {run.id} was cancelled")
 
 
+def dismiss(t: Transition, run: RunRow, by: str, reason: str) -> None:
+    """Take a dead run off the dead-letter list: it becomes cancelled, keeping its error, its
+    failed step and its attempts. Its steps are all settled already."""
+    if run.status is not RunStatus.DEAD:
+        raise Conflict(
+            f"run {run.id} is {run.status}; only dead runs can be dismissed "
+            "(cancel a queued, running or waiting run instead)"
+        )
+    t.set_run_status(
+        run, RunStatus.CANCELLED, by=by, reason=f"dismissed: {reason}" if reason else "dismissed"
+    )
+
+
 def retry(t: Transition, run: RunRow, by: str) -> None:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
     if run.status not in (RunStatus.FAILED, RunStatus.DEAD):

@@ -18,7 +18,6 @@ from batonflow.workflows.spec import (
     Step,
     ToolGrant,
     ToolStep,
-    WorkflowSpec,
 )
 
 
@@ -27,10 +26,11 @@ class ToolCatalog(Protocol):
     def tool_needs(self, name: str) -> ToolNeeds | None: ...
 
 
-def granting(spec: WorkflowSpec) -> list[tuple[str, Any]]:
-    """Every step and map sub-step that carries grants, with where it is in the spec."""
+def granting(steps: Iterable[tuple[int, Step]]) -> list[tuple[str, Any]]:
+    """Every step and map sub-step that carries grants, with where it is in the spec, from the
+    steps by their index in the document."""
     found: list[tuple[str, Any]] = []
-    for index, step in enumerate(spec.steps):
+    for index, step in steps:
         if isinstance(step, AgentStep | LlmStep | ToolStep):
             found.append((f"steps[{index}]", step))
         if isinstance(step, MapStep):
@@ -47,10 +47,10 @@ def grant_templates(step: Step | MapItemAgent | MapItemTool) -> list[tuple[str, 
     return found
 
 
-def grant_issues(spec: WorkflowSpec, catalog: ToolCatalog) -> list[str]:
+def grant_issues(steps: Iterable[tuple[int, Step]], catalog: ToolCatalog) -> list[str]:
     issues: list[str] = []
     names = set(catalog.tool_names())
-    for where, step in granting(spec):
+    for where, step in granting(steps):
         seen: set[str] = set()
         for j, grant in enumerate(step.tools):
             at = f"{where}.tools[{j}]"

@@ -23,10 +23,29 @@ from batonflow.store.db import Conn, Database
 from batonflow.workflows import engine, templates
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import SpecCache
+from batonflow.workflows.mapping import run_map
 from batonflow.workflows.spec import WorkflowSpec
-from batonflow.workflows.steps import HANDLERS, Attempt, StepContext, error_dict
+from batonflow.workflows.step_context import Attempt, Handler, StepContext, error_dict
+from batonflow.workflows.steps import (
+    run_agent,
+    run_llm,
+    run_retrieve_step,
+    run_review,
+    run_workflow,
+)
 
 log = logging.getLogger("batonflow.executor")
+
+HANDLERS: dict[str, Handler] = {
+    "agent": run_agent,
+    "retrieve": run_retrieve_step,
+    "llm": run_llm,
+    "tool": run_agent,
+    "review": run_review,
+    "input": run_review,
+    "workflow": run_workflow,
+    "map": run_map,
+}
 
 
 @dataclass

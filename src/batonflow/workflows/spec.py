@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-STEP_ID = r"^[a-z_][a-z0-9_]{0,63}$"
+STEP_ID = r"^[a-z_][a-z0-9_-]{0,63}$"  # like workflow ids, `-` is allowed
 
 
 class _Model(BaseModel):

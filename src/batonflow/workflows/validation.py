@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jsonschema
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from batonflow.agents.needs import ToolNeeds
 from batonflow.errors import SpecError
@@ -25,6 +26,7 @@ from batonflow.workflows import templates
 from batonflow.workflows.grants import grant_issues, grant_templates
 from batonflow.workflows.spec import (
     AgentStep,
+    InputField,
     InputStep,
     LlmStep,
     MapItemAgent,
@@ -79,21 +81,84 @@ def validate_spec(document: Any, source: str, catalog: Catalog | None = None) ->
     try:
         spec = WorkflowSpec.model_validate(document)
     except ValidationError as exc:
-        raise SpecError(source, [_pydantic_issue(error) for error in exc.errors()]) from None
-    issues = _graph_issues(spec)
-    if not issues:
-        issues = _template_issues(spec)
-    issues += _schema_issues(spec)
-    if catalog is not None:
-        issues += _catalog_issues(spec, catalog)
+        issues = [_pydantic_issue(error) for error in exc.errors()]
+        # The steps that parsed are still checked, so one run shows every problem.
+        issues += _issues(_Parts.of(document), catalog)
+        raise SpecError(source, list(dict.fromkeys(issues))) from None
+    issues = _issues(_Parts.from_spec(spec), catalog)
     if issues:
         raise SpecError(source, issues)
     return spec
 
 
-def _schema_issues(spec: WorkflowSpec) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What the checks past Pydantic read: the steps that parsed, by their index in the
+    document; every step id the document names (a step that did not parse still has one);
+    the inputs (None when they did not parse) and the outputs."""
+
+    steps: list[tuple[int, Step]]
+    ids: dict[str, int]
+    inputs: Mapping[str, Any] | None
+    outputs: Any
+
+    @classmethod
+    def from_spec(cls, spec: WorkflowSpec) -> _Parts:
+        ids: dict[str, int] = {}
+        for index, step in enumerate(spec.steps):
+            ids.setdefault(step.id, index)
+        return cls(list(enumerate(spec.steps)), ids, spec.inputs, spec.outputs)
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> _Parts:
+        raw = document.get("steps")
+        raw_steps = raw if isinstance(raw, list) else []
+        steps: list[tuple[int, Step]] = []
+        ids: dict[str, int] = {}
+        for index, item in enumerate(raw_steps):
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                ids.setdefault(item["id"], index)
+            try:
+                steps.append((index, _STEP.validate_python(item)))
+            except ValidationError:
+                continue
+        try:
+            inputs: Mapping[str, Any] | None = _INPUTS.validate_python(document.get("inputs", {}))
+        except ValidationError:
+            inputs = None
+        outputs = document.get("outputs", {})
+        return cls(steps, ids, inputs, outputs if isinstance(outputs, dict) else {})
+
+    def upstream(self) -> dict[str, frozenset[str]]:
+        """Every parsed step's transitive `needs`, through known steps, cycles tolerated."""
+        needs = {step.id: [n for n in step.needs if n in self.ids] for _, step in self.steps}
+        closure: dict[str, frozenset[str]] = {}
+        for start in needs:
+            found: set[str] = set()
+            todo = list(needs[start])
+            while todo:
+                node = todo.pop()
+                if node not in found:
+                    found.add(node)
+                    todo += needs.get(node, [])
+            closure[start] = frozenset(found)
+        return closure
+
+
+_STEP: TypeAdapter[Step] = TypeAdapter(Step)
+_INPUTS: TypeAdapter[dict[str, InputField]] = TypeAdapter(dict[str, InputField])
+
+
+def _issues(parts: _Parts, catalog: Catalog | None) -> list[str]:
+    issues = _graph_issues(parts) + _template_issues(parts) + _schema_issues(parts)
+    if catalog is not None:
+        issues += _catalog_issues(parts, catalog)
+    return issues
+
+
+def _schema_issues(parts: _Parts) -> list[str]:
     issues: list[str] = []
-    for index, step in enumerate(spec.steps):
+    for index, step in parts.steps:
         if isinstance(step, LlmStep) and step.output_schema is not None:
             try:
                 jsonschema.Draft202012Validator.check_schema(step.output_schema)
@@ -129,6 +194,12 @@ def _pydantic_issue(error: Any) -> str:
         message = "missing 'kind'"
     elif error["type"] == "extra_forbidden":
         message = "unknown field"
+    elif error["type"] == "string_pattern_mismatch" and error["loc"][-1] == "id":
+        first = "a letter or '_'" if len(error["loc"]) > 1 else "a letter or digit"
+        message = (
+            f"{error['input']!r} is not a valid id: use lowercase letters, digits, '_' and '-', "
+            f"starting with {first}"
+        )
     return f"{path or 'document'}: {message}"
 
 
@@ -137,39 +208,49 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _graph_issues(spec: WorkflowSpec) -> list[str]:
+def _step_hint(name: str, step_ids: list[str]) -> str:
+    """`state.fetch-news` reads the step `fetch` minus `news`: point at the subscript form."""
+    dashed = [step_id for step_id in step_ids if step_id.startswith(f"{name}-")]
+    if dashed:
+        return f" (for the step '{dashed[0]}' write state['{dashed[0]}'])"
+    return _suggest(name, step_ids)
+
+
+def _graph_issues(parts: _Parts) -> list[str]:
     issues: list[str] = []
-    seen: dict[str, int] = {}
-    for index, step in enumerate(spec.steps):
-        if step.id in seen:
+    for index, step in parts.steps:
+        first = parts.ids.get(step.id, index)
+        if first != index:
             issues.append(
-                f"steps[{index}].id: duplicate step id '{step.id}' (first at steps[{seen[step.id]}])"
+                f"steps[{index}].id: duplicate step id '{step.id}' (first at steps[{first}])"
             )
-        else:
-            seen[step.id] = index
-    for index, step in enumerate(spec.steps):
+    for index, step in parts.steps:
         for need in step.needs:
-            if need not in seen:
-                issues.append(f"steps[{index}].needs: unknown step '{need}'{_suggest(need, seen)}")
+            if need not in parts.ids:
+                issues.append(
+                    f"steps[{index}].needs: unknown step '{need}'{_suggest(need, parts.ids)}"
+                )
             elif need == step.id:
                 issues.append(f"steps[{index}].needs: step '{step.id}' needs itself")
-    if not issues:
-        cycle = _find_cycle(spec)
-        if cycle:
-            index = seen[cycle[0]]
-            issues.append(f"steps[{index}].needs: cycle {' -> '.join(cycle)}")
+    cycle = _find_cycle(parts)
+    if cycle:
+        issues.append(f"steps[{parts.ids[cycle[0]]}].needs: cycle {' -> '.join(cycle)}")
     return issues
 
 
-def _find_cycle(spec: WorkflowSpec) -> list[str] | None:
-    graph = {step.id: step.needs for step in spec.steps}
+def _find_cycle(parts: _Parts) -> list[str] | None:
+    """A cycle of two or more steps (a step that needs itself is reported on its own)."""
+    graph = {
+        step.id: [n for n in step.needs if n in parts.ids and n != step.id]
+        for _, step in parts.steps
+    }
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     stack: list[str] = []
 
     def visit(node: str) -> list[str] | None:
         state[node] = 1
         stack.append(node)
-        for nxt in graph[node]:
+        for nxt in graph.get(node, []):
             if state.get(nxt) == 1:
                 return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state:
@@ -218,32 +299,32 @@ def _step_templates(step: Step) -> list[tuple[str, str]]:
     return found
 
 
-def _template_issues(spec: WorkflowSpec) -> list[str]:
+def _template_issues(parts: _Parts) -> list[str]:
     issues: list[str] = []
-    step_ids = list(spec.by_id)
-    for index, step in enumerate(spec.steps):
-        visible = spec.upstream[step.id]
-        checks = _step_templates(step)
-        for where, text in checks:
-            issues += _reference_issues(spec, f"steps[{index}].{where}", text, visible, step_ids)
+    step_ids = list(parts.ids)
+    upstream = parts.upstream()
+    for index, step in parts.steps:
+        visible = upstream.get(step.id, frozenset())
+        for where, text in _step_templates(step):
+            issues += _reference_issues(parts, f"steps[{index}].{where}", text, visible, step_ids)
         if isinstance(step, MapStep):
             item_templates = [(f"args.{p}", t) for p, t in templates.strings(step.step.args)]
             for path, text in item_templates + grant_templates(step.step):
                 issues += _reference_issues(
-                    spec,
+                    parts,
                     f"steps[{index}].step.{path}",
                     text,
                     visible,
                     step_ids,
                     locals_=("item", "index"),
                 )
-    for path, text in templates.strings(spec.outputs):
-        issues += _reference_issues(spec, f"outputs.{path}", text, frozenset(step_ids), step_ids)
+    for path, text in templates.strings(parts.outputs):
+        issues += _reference_issues(parts, f"outputs.{path}", text, frozenset(step_ids), step_ids)
     return issues
 
 
 def _reference_issues(
-    spec: WorkflowSpec,
+    parts: _Parts,
     where: str,
     text: str,
     visible: frozenset[str],
@@ -264,12 +345,12 @@ def _reference_issues(
             continue
         if ref.key is None:
             continue
-        if ref.root == "inputs" and ref.key not in spec.inputs:
-            hint = _suggest(ref.key, spec.inputs)
+        if ref.root == "inputs" and parts.inputs is not None and ref.key not in parts.inputs:
+            hint = _suggest(ref.key, parts.inputs)
             issues.append(f"{where}: unknown input '{ref.key}'{hint}")
         elif ref.root == "state":
-            if ref.key not in spec.by_id:
-                issues.append(f"{where}: unknown step '{ref.key}'{_suggest(ref.key, step_ids)}")
+            if ref.key not in parts.ids:
+                issues.append(f"{where}: unknown step '{ref.key}'{_step_hint(ref.key, step_ids)}")
             elif ref.key not in visible:
                 issues.append(
                     f"{where}: step '{ref.key}' is not upstream; add it to needs to read its result"
@@ -277,12 +358,12 @@ def _reference_issues(
     return issues
 
 
-def _catalog_issues(spec: WorkflowSpec, catalog: Catalog) -> list[str]:
+def _catalog_issues(parts: _Parts, catalog: Catalog) -> list[str]:
     issues: list[str] = []
     capabilities = set(catalog.capability_names())
     tools = set(catalog.tool_names())
     kinds = set(catalog.step_kinds())
-    for index, step in enumerate(spec.steps):
+    for index, step in parts.steps:
         if step.kind not in kinds:
             issues.append(
                 f"steps[{index}].kind: steps of kind '{step.kind}' cannot run here "
@@ -306,4 +387,4 @@ def _catalog_issues(spec: WorkflowSpec, catalog: Catalog) -> list[str]:
                 issues.append(
                     f"{where}.tool: unknown tool '{target.tool}'{_suggest(target.tool, tools)}"
                 )
-    return issues + grant_issues(spec, catalog)
+    return issues + grant_issues(parts.steps, catalog)

@@ -1,4 +1,4 @@
-"""Acting on runs: start one (idempotently), cancel, retry, override a step. Each answers with the
+"""Acting on runs: start one (idempotently), cancel, retry, dismiss a dead one, override a step. Each answers with the
 run as it is now (`api/routes/runs.py` renders it).
 
 Operator actions (cancel, retry, override) go through the same service functions the CLI uses,
@@ -166,6 +166,27 @@ async def cancel_run(
     """Cancel a queued, running or waiting run (and its child runs)."""
     change = functools.partial(
         run_service.cancel_run,
+        tenant_id=caller.tenant_id,
+        run_id=run_id,
+        actor=_actor(caller, request),
+        reason=body.reason,
+        now=state.now(),
+    )
+    return await _changed(state, caller.tenant_id, run_id, change)
+
+
+@router.post("/{run_id}/dismiss", response_model=RunDetail)
+async def dismiss_run(
+    state: State,
+    run_id: str,
+    body: CancelRun,
+    request: Request,
+    caller: Annotated[Principal, require("runs:write")],
+) -> RunDetail:
+    """Take a dead run off the dead-letter list without retrying it: it becomes cancelled and
+    keeps its error and attempts. Another status is a 409."""
+    change = functools.partial(
+        run_service.dismiss_run,
         tenant_id=caller.tenant_id,
         run_id=run_id,
         actor=_actor(caller, request),

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from batonflow.api.deps import ApiState
 from batonflow.apps.demo.routes import outbox
 from batonflow.apps.demo.seed import seed_demo
+from batonflow.cli import display
 from batonflow.cli.serve import DevFlag, HostOpt, PortOpt, serve_api
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, fail, run, settings_for
@@ -59,15 +59,18 @@ def show_outbox(
         async with open_session(settings_for(tenant)) as session:
             items = await session.read(lambda conn, tenant_id: outbox(conn, tenant_id, run_id))
         if as_json:
-            dump([item.model_dump(mode="json") for item in items])
+            dump([item.model_dump() for item in items])
             return 0
         if not items:
             console.print("the outbox is empty")
             return 0
-        table = Table("sent at", "to", "subject", "run")
+        table = display.table("sent", "to", "subject", "run")
         for item in items:
             table.add_row(
-                item.sent_at.isoformat(timespec="seconds"), item.to, item.subject, item.run_id or ""
+                display.ago(item.sent_at),
+                item.to,
+                item.subject,
+                display.short_id(item.run_id) if item.run_id else "",
             )
         console.print(table)
         return 0

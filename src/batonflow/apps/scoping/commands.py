@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.prompt import Prompt
-from rich.table import Table
 
 from batonflow.apps.scoping import actions, service, sessions
 from batonflow.apps.scoping import versions as charter_store
@@ -23,6 +22,7 @@ from batonflow.apps.scoping.charter import Charter, markdown
 from batonflow.apps.scoping.pdf import render
 from batonflow.apps.scoping.sessions import Viewer
 from batonflow.auth.ratelimit import RateLimiter
+from batonflow.cli import display
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
 from batonflow.errors import InvalidInput, NotFound
@@ -104,9 +104,9 @@ def list_sessions(
                 [{"id": r["id"], "title": r["title"], "created_at": r["created_at"]} for r in rows]
             )
             return 0
-        table = Table("id", "title", "created")
+        table = display.table("id", "title", "created")
         for r in rows:
-            table.add_row(r["id"], r["title"], r["created_at"].isoformat(timespec="seconds"))
+            table.add_row(r["id"], r["title"], display.ago(r["created_at"]))
         console.print(table)
         return 0
 
