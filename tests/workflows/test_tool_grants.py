@@ -16,6 +16,7 @@ from batonflow.agents.agent import Agent, CallContext
 from batonflow.agents.registry import Registry, build_registry
 from batonflow.agents.sandbox import python_tools
 from batonflow.apps.demo.agents import AGENTS, Sent
+from batonflow.audit import log as audit
 from batonflow.errors import SpecError
 from batonflow.llm.messages import ModelRequest, ModelResponse, ToolCall, ToolMessage
 from batonflow.llm.untrusted import NOTICE, frame
@@ -195,6 +196,12 @@ async def test_a_model_gets_only_its_granted_tools_and_every_other_call_is_refus
             "attempt": 1,
         },
     ]
+    async with reading(engine) as conn:
+        logged = await audit.list_entries(conn, tenant, audit.Filters(), limit=10)
+    assert [
+        (e["actor_kind"], e["actor"], e["action"], e["target_id"], e["details"])
+        for e in reversed(logged)
+    ] == [("agent", "model", "tool.refused", run.id, {"step": "answer", **r}) for r in refused]
     [email] = sent
     assert email["payload"] == {
         "to": "ann@acme.example",

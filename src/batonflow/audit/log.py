@@ -13,7 +13,10 @@ principal and client address, from an agent inside a run (`Actor.agent`), or the
 
 - the API's auth and admin routes: sign-ins (and failed ones for an existing account), sign-outs,
   registrations, user changes, API keys, invitations, audit exports;
-- the run and review services (API and CLI alike): cancels, retries, overrides, decisions.
+- the run and review services (API and CLI alike): cancels, retries, dismissals, overrides,
+  decisions;
+- the executor's checkpoint: tool calls the gate refused (`tool.refused`, the agent or model as
+  the actor, the run as the target).
 
 There is no update or delete here, in the store (`store/audit.py`) or in the database, whose
 triggers refuse both.
@@ -50,6 +53,7 @@ ACTIONS: dict[str, str] = {
     "review.decide": "a review was decided (approve, edit, reject) or an input step submitted",
     "step.override": "a step's output was set by hand",
     "run.cancel": "a run was cancelled",
+    "tool.refused": "the platform refused a tool call a step, agent or model made in a run",
     "run.dismiss": "a dead run was dismissed from the dead letters",
     "run.retry": "a failed or dead run was retried",
     "audit.export": "the audit log was exported",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from batonflow.audit import log as audit
 from batonflow.runs.run import RunStatus
 from batonflow.runs.state import RunRow
 from batonflow.store import runs as run_store
@@ -131,6 +132,7 @@ class Checkpointer:
         for outcome in outcomes:
             if t.apply(outcome):
                 touched[outcome.run_id] = None
+                await _audit_refusals(conn, tx.runs[outcome.run_id].tenant_id, outcome, now)
             else:
                 result.rejected.append(outcome)
         for run_id in list(touched):
@@ -193,3 +195,18 @@ class Checkpointer:
             if run_id == run.id and steps[key].parent_key is None:
                 results[key] = value
         return {key: value for key, value in results.items() if "[" not in key}
+
+
+async def _audit_refusals(conn: Conn, tenant_id: str, outcome: Outcome, now: datetime) -> None:
+    """A tool call the gate refused is in the tenant's audit log too, beside its event."""
+    for type_, data in outcome.events:
+        if type_ == "tool.refused":
+            await audit.record(
+                conn,
+                tenant_id,
+                "tool.refused",
+                actor=audit.Actor.agent(str(data["by"])),
+                target=("run", outcome.run_id),
+                details={"step": outcome.key, **data},
+                now=now,
+            )
