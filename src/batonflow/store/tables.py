@@ -352,3 +352,4 @@ class Invitation(Base):
 # The knowledge-base tables live in their own module; importing it here puts them in
 # `Base.metadata` wherever the schema is built from the models.
 from batonflow.store import kb_tables as _kb_tables  # noqa: E402, F401
+from batonflow.store import trigger_tables as _trigger_tables  # noqa: E402, F401
