@@ -117,7 +117,8 @@ class Settings(BaseSettings):
         "inprocess", description="inprocess: `serve` runs the executor; none: workers do"
     )
     scheduler: bool = Field(
-        True, description="whether `serve` (with the in-process executor) and `worker` fire schedules"
+        True,
+        description="whether `serve` (with the in-process executor) and `worker` fire schedules",
     )
     scheduler_poll_seconds: float = Field(1.0, gt=0, description="how often schedulers look")
     redis_url: str | None = Field(

@@ -7,6 +7,8 @@ then calls services on the platform (`batonflow.platform`); one module per comma
     workflows.py  workflows validate/add/list
     db.py         db upgrade/downgrade
     kb.py         kb create/list/add/search
+    schedules.py  schedules add/list/pause/resume/delete, hooks create/list/rotate/delete,
+                  scheduler
     serve.py      serve, worker
 
 and one group per enabled app (`batonflow demo ...`), added when the command starts.
@@ -25,6 +27,7 @@ from batonflow.cli import runs as runs_commands
 from batonflow.cli.db import db_app
 from batonflow.cli.kb import kb_app
 from batonflow.cli.reviews import reviews_app
+from batonflow.cli.schedules import hooks_app, scheduler, schedules_app
 from batonflow.cli.terminal import errors
 from batonflow.cli.workflows import workflows_app
 from batonflow.errors import ConfigError
@@ -41,11 +44,14 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
+app.add_typer(schedules_app, name="schedules")
+app.add_typer(hooks_app, name="hooks")
 app.add_typer(llm.prompts_app, name="prompts")
 app.add_typer(llm.tenant_app, name="tenant")
 app.command()(runs_commands.run)
 app.command()(serve.worker)
 app.command()(serve.serve)
+app.command()(scheduler)
 
 
 def add_apps(cli: typer.Typer, apps: Apps) -> None:
