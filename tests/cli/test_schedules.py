@@ -3,6 +3,8 @@ both databases: several scheduler processes racing on one database start one run
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections import Counter
 
@@ -11,7 +13,7 @@ from sqlalchemy import select
 
 from batonflow.store.schedules import fires_t
 from batonflow.store.tables import Run, table
-from tests.cli.conftest import Cli, said
+from tests.cli.conftest import BATONFLOW, REPO, Cli, said
 
 runs_t = table(Run)
 
@@ -85,3 +87,31 @@ def test_hooks_are_made_listed_rotated_and_deleted(sqlite_cli: Cli) -> None:
     assert rotated["secret"] != made["secret"]
     assert sqlite_cli("hooks", "delete", made["id"]).stdout == "hook crm deleted\n"
     assert sqlite_cli.json("hooks", "list") == []
+
+
+async def test_a_worker_fires_schedules_and_runs_what_they_start(cli: Cli) -> None:
+    cli.json("schedules", "add", "tick", "market-report", "--every", "1", "-i", "delay_ms=0")
+    env = cli.env | {"BATONFLOW_SCHEDULER_POLL_SECONDS": "0.2", "BATONFLOW_POLL_SECONDS": "0.1"}
+    worker = subprocess.Popen(
+        [str(BATONFLOW), "worker"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        finished: list[dict[str, object]] = []
+        while time.monotonic() < deadline and len(finished) < 2:
+            time.sleep(0.5)
+            finished = await cli.query(
+                select(runs_t.c.id).where(
+                    runs_t.c.created_by == "schedule:tick", runs_t.c.status == "succeeded"
+                )
+            )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    assert len(finished) >= 2, err
+    assert worker.returncode == 0, err
