@@ -25,7 +25,7 @@ const hook: Hook = {
   created_at: "2026-12-01T00:00:00Z",
   rotated_at: "2026-12-01T00:00:00Z",
 };
-const secret: HookSecret = { ...hook, secret: "whsec_new", signature_header: "X-Batonflow-Signature", delivery_header: "X-Batonflow-Delivery" };
+const secret: HookSecret = { ...hook, secret: "whsec_new", signature_header: "X-Batonflow-Signature", delivery_header: "X-Batonflow-Delivery" }; // pragma: allowlist secret (test data)
 const store: TokenStore = { get: () => ({ access_token: "a", refresh_token: "r" }), set: () => {} };
 
 function serve(me: Me) {
