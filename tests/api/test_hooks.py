@@ -3,6 +3,7 @@ starts none, and a wrong signature cannot tell a hook that exists from one that 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -135,3 +136,18 @@ async def test_a_hook_needs_a_stored_workflow(signup: Signup) -> None:
     )
     assert extra.status_code == 422
     assert extra.json()["error"]["code"] == "request_invalid"
+
+
+async def test_the_same_delivery_sent_at_once_starts_one_run(app: FastAPI, signup: Signup) -> None:
+    admin = (await signup("acme")).client
+    hook = await make_hook(admin)
+    async with client_for(app) as sender:
+        answers = await asyncio.gather(
+            *(
+                sender.post(hook["path"], **signed(hook["secret"], {"text": "once"}, "burst"))
+                for _ in range(6)
+            )
+        )
+    assert {(a.status_code, a.text) for a in answers} == {(202, answers[0].text)}
+    runs = (await admin.get("/api/v1/runs")).json()["items"]
+    assert [r["id"] for r in runs] == [answers[0].json()["run_id"]]
