@@ -11,7 +11,8 @@
 4. the LLM gateway, its ledger in `db`;
 5. the enabled apps (`BATONFLOW_APPS`, or every installed app), the agent registry of their
    agents (`build_agents`, the one place it is built), the event bus and the spec cache;
-6. executors, on demand (`Platform.executor`), closed with the platform;
+6. executors, on demand (`Platform.executor`), closed with the platform, and scheduler loops
+   (`Platform.scheduler`);
 7. with `watch=True`, the metrics task (`Telemetry.watch`); otherwise only the engine's spans.
 
 The API's lifespan (`api/app.py`), every CLI command, `batonflow worker` and the engine
@@ -39,6 +40,7 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.registry import build_gateway
 from batonflow.retrieval.tools import kb_tools
+from batonflow.schedules.scheduler import Scheduler
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store.db import Conn, Database, Hooks, create_engine
@@ -104,6 +106,17 @@ class Platform:
         )
         self.executors.append(executor)
         return executor
+
+    def scheduler(self) -> Scheduler:
+        """A scheduler loop firing due schedules through `writer` (see schedules/scheduler.py);
+        the runs it starts wake this process's executors."""
+        return Scheduler(
+            self.writer,
+            worker=self.settings.worker_id,
+            poll_seconds=self.settings.scheduler_poll_seconds,
+            max_active_runs=self.settings.tenant_max_active_runs,
+            on_fired=lambda _fired: self.committed([]),
+        )
 
     async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and commit it (the caller is the edge that owns

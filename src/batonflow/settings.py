@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     executor: str = Field(
         "inprocess", description="inprocess: `serve` runs the executor; none: workers do"
     )
+    scheduler: bool = Field(
+        True,
+        description="whether `serve` (with the in-process executor) and `worker` fire schedules",
+    )
+    scheduler_poll_seconds: float = Field(1.0, gt=0, description="how often schedulers look")
     redis_url: str | None = Field(
         None, description="redis://host:6379/0: rate limits shared across replicas"
     )

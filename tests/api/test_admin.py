@@ -185,8 +185,9 @@ async def test_a_key_gets_only_known_scopes_its_creator_holds(signup: Signup, ap
             error(
                 "input_invalid",
                 "unknown scopes: root; scopes: runs:read, workflows:read, reviews:read, "
-                "prompts:read, agents:read, usage:read, events:read, kb:read, runs:write, "
-                "workflows:write, prompts:write, kb:write, reviews:decide, audit:read, admin",
+                "prompts:read, agents:read, usage:read, events:read, kb:read, triggers:read, "
+                "runs:write, workflows:write, prompts:write, kb:write, triggers:write, "
+                "reviews:decide, audit:read, admin",
                 unknown=["root"],
             ),
         ),

@@ -95,7 +95,17 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/knowledge-bases/{kb}/search"): Probe(
         ({"kb": "kb"},), json={"query": "refunds", "mode": "keyword"}
     ),
+    ("GET", "/api/v1/schedules/{schedule_id}"): Probe(({"schedule_id": "schedule"},)),
+    ("POST", "/api/v1/schedules/{schedule_id}/pause"): Probe(({"schedule_id": "schedule"},)),
+    ("POST", "/api/v1/schedules/{schedule_id}/resume"): Probe(({"schedule_id": "paused"},)),
+    ("DELETE", "/api/v1/schedules/{schedule_id}"): Probe(({"schedule_id": "schedule"},)),
+    ("POST", "/api/v1/hooks/{hook_id}/rotate"): Probe(({"hook_id": "hook"},)),
+    ("DELETE", "/api/v1/hooks/{hook_id}"): Probe(({"hook_id": "hook"},)),
+    ("POST", "/api/v1/hooks/{hook_id}"): Probe(({"hook_id": "hook"},), json=LEAD),
 }
+# Deliveries need no login but a signature: B's unsigned call on A's hook gets the 401 an
+# unknown hook gets, never a 404 that would tell the two apart.
+SIGNED = {("POST", "/api/v1/hooks/{hook_id}")}
 # The event stream routes are still landing: probed once they are mounted.
 LANDING = {
     ("GET", "/api/v1/runs/{run_id}/events"),
@@ -173,6 +183,7 @@ async def populate(app: FastAPI, admin: Account) -> Tenant:
     )
     assert pending.status_code == 201, pending.text
     kb, document = await knowledge_base(client)
+    schedule, paused, hook = await triggers(client)
     return Tenant(
         admin=admin,
         key=key.json()["key"],
@@ -190,8 +201,33 @@ async def populate(app: FastAPI, admin: Account) -> Tenant:
             "invitation": pending.json()["id"],
             "kb": kb,
             "document": document,
+            "schedule": schedule,
+            "paused": paused,
+            "hook": hook,
         },
     )
+
+
+async def triggers(client: httpx.AsyncClient) -> tuple[str, str, str]:
+    """An hourly schedule, a paused one and a hook, all on the outreach workflow: their ids."""
+    ids = []
+    for name, paused in (("hourly", False), ("paused", True)):
+        created = await client.post(
+            "/api/v1/schedules",
+            json={
+                "name": name,
+                "workflow_id": "outreach",
+                "kind": "interval",
+                "interval_seconds": 3600,
+                "inputs": LEAD,
+                "paused": paused,
+            },
+        )
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    hook = await client.post("/api/v1/hooks", json={"name": "crm", "workflow_id": "outreach"})
+    assert hook.status_code == 201, hook.text
+    return ids[0], ids[1], hook.json()["id"]
 
 
 async def knowledge_base(client: httpx.AsyncClient) -> tuple[str, str]:
@@ -241,6 +277,10 @@ async def snapshot(app: FastAPI, a: Tenant, usage_range: dict[str, str]) -> dict
         f"/api/v1/knowledge-bases/{ids['kb']}",
         f"/api/v1/knowledge-bases/{ids['kb']}/documents",
         f"/api/v1/knowledge-bases/{ids['kb']}/documents/{ids['document']}",
+        "/api/v1/schedules",
+        f"/api/v1/schedules/{ids['schedule']}",
+        f"/api/v1/schedules/{ids['paused']}",
+        "/api/v1/hooks",
     ]
     seen: dict[str, Any] = {"me (API key)": (me.status_code, me.json())}
     for path in paths:
@@ -302,16 +342,19 @@ async def test_another_tenant_gets_404_for_every_id_and_changes_nothing(
             theirs = await call(b.client, method, template.format(**values), probe)
             missing = await call(b.client, method, template.format(**unknown), probe)
             label = f"{method} {template} on {target}"
-            assert theirs.status_code == 404, (label, theirs.text)
+            status, code = (
+                (401, "unauthenticated") if (method, template) in SIGNED else (404, "not_found")
+            )
+            assert theirs.status_code == status, (label, theirs.text)
             assert without([values[p] for p in named], theirs) == without(
                 [unknown[p] for p in named], missing
             ), label
-            assert theirs.json() == {
-                "error": {"code": "not_found", "message": IsStr(), "details": {}}
-            }, label
+            assert theirs.json() == {"error": {"code": code, "message": IsStr(), "details": {}}}, (
+                label
+            )
             probed += 1
     assert ROUTES.keys() - LANDING <= mounted, "a probed route is gone; update ROUTES"
-    assert probed >= 33
+    assert probed >= 40
 
     after = await snapshot(app, a, usage_range)
     assert after == before
@@ -337,6 +380,8 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
         "/api/v1/runs": ({}, {"items": [], "next_cursor": None}),
         "/api/v1/workflows": ({}, empty),
         "/api/v1/knowledge-bases": ({}, empty),
+        "/api/v1/schedules": ({}, empty),
+        "/api/v1/hooks": ({}, empty),
         "/api/v1/prompts": ({}, empty),
         "/api/v1/api-keys": ({}, {"items": [], "next_cursor": None}),
         "/api/v1/invitations": ({}, {"items": [], "next_cursor": None}),

@@ -8,6 +8,7 @@ import { useSession } from "./session";
 import { Loading, useLoad } from "./ui";
 import { AdminPage } from "./pages/admin";
 import { DeadLettersPage } from "./pages/DeadLettersPage";
+import { HooksPage } from "./pages/HooksPage";
 import { JoinPage } from "./pages/JoinPage";
 import { KnowledgePage } from "./pages/KnowledgePage";
 import { LoginPage } from "./pages/LoginPage";
@@ -16,6 +17,7 @@ import { PromptsPage } from "./pages/PromptsPage";
 import { ReviewsPage } from "./pages/ReviewsPage";
 import { RunDetailPage } from "./pages/run-detail";
 import { RunsPage } from "./pages/RunsPage";
+import { SchedulesPage } from "./pages/SchedulesPage";
 import { UsagePage } from "./pages/UsagePage";
 
 function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
@@ -41,6 +43,10 @@ function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
       return <UsagePage />;
     case "/knowledge":
       return <KnowledgePage />;
+    case "/schedules":
+      return <SchedulesPage />;
+    case "/hooks":
+      return <HooksPage />;
     case "/admin":
       return <AdminPage />;
     default:

@@ -320,6 +320,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Hooks
+         * @description The tenant's hooks, oldest first (their secrets are never shown again).
+         *
+         *     Needs the scope `triggers:read`.
+         */
+        get: operations["list_hooks_api_v1_hooks_get"];
+        put?: never;
+        /**
+         * Create Hook
+         * @description Make a hook for a stored workflow. The answer holds its secret, this once.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        post: operations["create_hook_api_v1_hooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hooks/{hook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver
+         * @description Start the hook's workflow with the JSON body (an object) as its inputs. No login: the
+         *     body must be signed with the hook's secret. A delivery id already received answers with
+         *     the run it started (202 again), and starts nothing.
+         */
+        post: operations["deliver_api_v1_hooks__hook_id__post"];
+        /**
+         * Delete Hook
+         * @description Delete a hook: its URL answers 401 from now on. The runs it started stay.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        delete: operations["delete_hook_api_v1_hooks__hook_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hooks/{hook_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Secret
+         * @description A new secret, shown this once; the old one stops working at once.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        post: operations["rotate_secret_api_v1_hooks__hook_id__rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations": {
         parameters: {
             query?: never;
@@ -903,6 +981,107 @@ export interface paths {
          *     Needs the scope `runs:write`.
          */
         post: operations["override_step_api_v1_runs__run_id__steps__step_key__override_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Schedules
+         * @description The tenant's schedules by name, each with its next fire times and latest fires.
+         *
+         *     Needs the scope `triggers:read`.
+         */
+        get: operations["list_schedules_api_v1_schedules_get"];
+        put?: never;
+        /**
+         * Create Schedule
+         * @description Make a schedule. Its workflow must be stored and its inputs must fit the workflow's
+         *     input schema now; a name the tenant already uses is a conflict.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        post: operations["create_schedule_api_v1_schedules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Schedule
+         * @description One schedule with its latest 50 fires and the runs they started.
+         *
+         *     Needs the scope `triggers:read`.
+         */
+        get: operations["get_schedule_api_v1_schedules__schedule_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Schedule
+         * @description Delete a schedule; the runs it started stay.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        delete: operations["delete_schedule_api_v1_schedules__schedule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{schedule_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Schedule
+         * @description Stop firing until resumed.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        post: operations["pause_schedule_api_v1_schedules__schedule_id__pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{schedule_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Schedule
+         * @description Fire again from now on; the times missed while paused are not fired.
+         *
+         *     Needs the scope `triggers:write`.
+         */
+        post: operations["resume_schedule_api_v1_schedules__schedule_id__resume_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1979,6 +2158,82 @@ export interface components {
             /** Item */
             item: string;
         };
+        /** CreateHook */
+        CreateHook: {
+            /** Name */
+            name: string;
+            /**
+             * Version
+             * @description default: the newest at each call
+             */
+            version?: string | null;
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /**
+         * CreateSchedule
+         * @description A cron schedule (`cron`, `timezone`), an interval (`interval_seconds`, optionally from
+         *     `at`) or a one-off (`at`).
+         */
+        CreateSchedule: {
+            /**
+             * At
+             * @description a one-off's time, or an interval's first fire
+             */
+            at?: string | null;
+            /**
+             * Catch Up
+             * @description after downtime: skip missed times, run once for them, or run each (capped)
+             * @default skip
+             * @enum {string}
+             */
+            catch_up: "skip" | "once" | "all";
+            /**
+             * Catch Up Limit
+             * @description `all`: at most this many
+             * @default 10
+             */
+            catch_up_limit: number;
+            /**
+             * Cron
+             * @description five fields: `0 9 * * 1-5`
+             */
+            cron?: string | null;
+            /** Inputs */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /** Interval Seconds */
+            interval_seconds?: number | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "cron" | "interval" | "once";
+            /**
+             * Name
+             * @description unique in the tenant
+             */
+            name: string;
+            /**
+             * Paused
+             * @default false
+             */
+            paused: boolean;
+            /**
+             * Timezone
+             * @description an IANA zone the cron is read in
+             * @default UTC
+             */
+            timezone: string;
+            /**
+             * Version
+             * @description default: the newest at each fire
+             */
+            version?: string | null;
+            /** Workflow Id */
+            workflow_id: string;
+        };
         /** DecisionIn */
         DecisionIn: {
             /** Comment */
@@ -1994,6 +2249,13 @@ export interface components {
              * @enum {string}
              */
             decision: "approve" | "edit" | "reject" | "submit";
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Delivery Id */
+            delivery_id: string;
+            /** Run Id */
+            run_id: string;
         };
         /** Dependency */
         Dependency: {
@@ -2144,6 +2406,29 @@ export interface components {
             /** In Process */
             in_process: boolean;
         };
+        /** FireOut */
+        FireOut: {
+            /**
+             * Due At
+             * Format: date-time
+             */
+            due_at: string;
+            /**
+             * Error
+             * @description why no run started (the workflow is gone, say)
+             */
+            error: string | null;
+            /**
+             * Fired At
+             * Format: date-time
+             */
+            fired_at: string;
+            /**
+             * Run Id
+             * @description the run this due time started
+             */
+            run_id: string | null;
+        };
         /** Goal */
         Goal: {
             /** Goal */
@@ -2155,6 +2440,88 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** HookList */
+        HookList: {
+            /** Items */
+            items: components["schemas"]["HookOut"][];
+        };
+        /** HookOut */
+        HookOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Id
+             * @description the unguessable part of the hook's URL
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Path
+             * @description where deliveries go: POST it with a signed JSON body
+             */
+            path: string;
+            /**
+             * Rotated At
+             * Format: date-time
+             */
+            rotated_at: string;
+            /** Version */
+            version: string | null;
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /** HookSecret */
+        HookSecret: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Delivery Header
+             * @default X-Batonflow-Delivery
+             */
+            delivery_header: string;
+            /**
+             * Id
+             * @description the unguessable part of the hook's URL
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Path
+             * @description where deliveries go: POST it with a signed JSON body
+             */
+            path: string;
+            /**
+             * Rotated At
+             * Format: date-time
+             */
+            rotated_at: string;
+            /**
+             * Secret
+             * @description shown this once: sign deliveries with it
+             */
+            secret: string;
+            /**
+             * Signature Header
+             * @default X-Batonflow-Signature
+             */
+            signature_header: string;
+            /** Version */
+            version: string | null;
+            /** Workflow Id */
+            workflow_id: string;
         };
         /** InvitationCreate */
         InvitationCreate: {
@@ -2966,6 +3333,68 @@ export interface components {
             workflow_id: string;
             /** Workflow Version */
             workflow_version: string;
+        };
+        /** ScheduleList */
+        ScheduleList: {
+            /** Items */
+            items: components["schemas"]["ScheduleOut"][];
+        };
+        /** ScheduleOut */
+        ScheduleOut: {
+            /** At */
+            at: string | null;
+            /** Catch Up */
+            catch_up: string;
+            /** Catch Up Limit */
+            catch_up_limit: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Cron */
+            cron: string | null;
+            /**
+             * Fires
+             * @description the latest fires, newest first
+             */
+            fires: components["schemas"]["FireOut"][];
+            /** Id */
+            id: string;
+            /** Inputs */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** Interval Seconds */
+            interval_seconds: number | null;
+            /** Kind */
+            kind: string;
+            /** Last Fired At */
+            last_fired_at: string | null;
+            /** Name */
+            name: string;
+            /** Next Fire At */
+            next_fire_at: string | null;
+            /** Paused */
+            paused: boolean;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Upcoming
+             * @description the next fire times (none while paused)
+             */
+            upcoming: string[];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: string | null;
+            /** Workflow Id */
+            workflow_id: string;
         };
         /** SearchIn */
         SearchIn: {
@@ -4547,6 +4976,387 @@ export interface operations {
             };
             /** @description no such object in the caller's tenant (not_found) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_hooks_api_v1_hooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookList"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_hook_api_v1_hooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateHook"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookSecret"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deliver_api_v1_hooks__hook_id__post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description sha256=<hex> */
+                "X-Batonflow-Signature"?: string;
+                /** @description the sender's id for this delivery; the same id again starts nothing */
+                "X-Batonflow-Delivery"?: string;
+            };
+            path: {
+                hook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description a wrong signature, or no such hook (the same answer) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_hook_api_v1_hooks__hook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    rotate_secret_api_v1_hooks__hook_id__rotate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookSecret"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7011,6 +7821,469 @@ export interface operations {
             };
         };
     };
+    list_schedules_api_v1_schedules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_schedule_api_v1_schedules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSchedule"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_schedule_api_v1_schedules__schedule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_schedule_api_v1_schedules__schedule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    pause_schedule_api_v1_schedules__schedule_id__pause_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resume_schedule_api_v1_schedules__schedule_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the object's state does not allow this (conflict) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is over the size limit (payload_too_large) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     get_limits_api_v1_scoping_limits_get: {
         parameters: {
             query?: never;
@@ -8639,6 +9912,8 @@ export const pathsApiV1UsageGetParametersQueryGroup_byValues: ReadonlyArray<Flat
 export const agentOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AgentOut"]["kind"]> = ["agent", "toolbox"];
 export const auditEntryOutActor_kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditEntryOut"]["actor_kind"]> = ["user", "api_key", "agent", "local", "anonymous"];
 export const capabilityOutBreakerValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CapabilityOut"]["breaker"]> = ["closed", "open", "half_open"];
+export const createScheduleCatch_upValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["catch_up"]> = ["skip", "once", "all"];
+export const createScheduleKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["kind"]> = ["cron", "interval", "once"];
 export const decisionInDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionIn"]["decision"]> = ["approve", "edit", "reject", "submit"];
 export const documentOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentOut"]["status"]> = ["pending", "ingesting", "ready", "failed"];
 export const executionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Execution"]["kind"]> = ["question", "analysis", "charter"];

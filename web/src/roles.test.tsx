@@ -7,7 +7,7 @@ import { can, canDecide, mainRole, navFor } from "./roles";
 import { SessionProvider } from "./session";
 import type { Me, Role } from "./types";
 
-const READ = ["runs:read", "workflows:read", "reviews:read", "prompts:read", "agents:read", "usage:read", "events:read", "kb:read"];
+const READ = ["runs:read", "workflows:read", "reviews:read", "prompts:read", "agents:read", "usage:read", "events:read", "kb:read", "triggers:read"];
 const SCOPES: Record<Role, string[]> = {
   viewer: READ,
   reviewer: [...READ, "reviews:decide"],
@@ -40,7 +40,7 @@ describe("role gating", () => {
     expect(can(me("operator"), "reviews.decide")).toBe(false);
     expect(can(me("reviewer"), "reviews.decide")).toBe(true);
     expect(can(null, "runs.view")).toBe(false);
-    expect(navFor(me("viewer")).map((item) => item.label)).toEqual(["Runs", "Reviews", "Dead letters", "Prompts", "Knowledge", "Usage"]);
+    expect(navFor(me("viewer")).map((item) => item.label)).toEqual(["Runs", "Reviews", "Dead letters", "Prompts", "Knowledge", "Schedules", "Hooks", "Usage"]);
     expect(navFor(me("admin")).map((item) => item.label)).toContain("Admin");
     expect(mainRole(me("admin"))).toBe("admin");
   });

@@ -19,6 +19,8 @@ export const ACTION_SCOPES = {
   "usage.view": "usage:read",
   "kb.view": "kb:read",
   "kb.write": "kb:write",
+  "triggers.view": "triggers:read",
+  "triggers.write": "triggers:write",
   "admin": "admin",
 } as const;
 
@@ -46,6 +48,8 @@ export const NAV: NavItem[] = [
   { path: "/dead-letters", label: "Dead letters", action: "runs.view" },
   { path: "/prompts", label: "Prompts", action: "prompts.view" },
   { path: "/knowledge", label: "Knowledge", action: "kb.view" },
+  { path: "/schedules", label: "Schedules", action: "triggers.view" },
+  { path: "/hooks", label: "Hooks", action: "triggers.view" },
   { path: "/usage", label: "Usage", action: "usage.view" },
   { path: "/admin", label: "Admin", action: "admin" },
 ];

@@ -45,6 +45,12 @@ export type KbDocument = Schemas["DocumentOut"];
 export type DocumentList = Schemas["DocumentList"];
 export type SearchResult = Schemas["SearchOut"];
 export type SearchMode = Schemas["SearchIn"]["mode"];
+export type Schedule = Schemas["ScheduleOut"];
+export type ScheduleList = Schemas["ScheduleList"];
+export type CreateSchedule = Schemas["CreateSchedule"];
+export type Hook = Schemas["HookOut"];
+export type HookList = Schemas["HookList"];
+export type HookSecret = Schemas["HookSecret"];
 export type WorkflowVersion = Schemas["VersionOut"];
 export type WorkflowVersionList = Schemas["VersionList"];
 // The API types JSON Schemas as any object; the forms read them as `JsonSchema`.

@@ -3,7 +3,8 @@
 The lifespan builds what requests share (`ApiState`): the platform (`batonflow.platform`: the
 database, the agent registry, the LLM gateway, the event bus, metrics), the rate limiter and,
 with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the work in this
-process. With `none`, `batonflow worker` processes do the work.
+process and a scheduler loop that fires due schedules (unless `BATONFLOW_SCHEDULER=false`).
+With `none`, `batonflow worker` processes do the work.
 
 Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
 api/telemetry.py), the body size limit (413 before a large body is read), the JSON guard (422
@@ -185,6 +186,7 @@ def create_app(
         limiter = RateLimiter(settings)
         stop = asyncio.Event()
         serving: asyncio.Task[None] | None = None
+        firing: asyncio.Task[None] | None = None
         try:
             async with open_platform(
                 settings, telemetry=observed, watch=True, limiter=limiter, apps=enabled
@@ -200,6 +202,10 @@ def create_app(
                     serving = asyncio.create_task(
                         state.executor.serve(stop), name="batonflow-serve"
                     )
+                    if settings.scheduler:
+                        firing = asyncio.create_task(
+                            platform.scheduler().serve(stop), name="batonflow-scheduler"
+                        )
                 try:
                     app.state.batonflow = state
                     if on_ready is not None:
@@ -207,9 +213,10 @@ def create_app(
                     yield
                 finally:
                     stop.set()
-                    if serving is not None:
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await serving
+                    for task in (serving, firing):
+                        if task is not None:
+                            with contextlib.suppress(asyncio.CancelledError):
+                                await task
         finally:
             await limiter.close()
             if owned:

@@ -3,7 +3,8 @@
     role       scopes
     viewer     every `*:read` scope
     reviewer   viewer + reviews:decide
-    operator   viewer + runs:write, workflows:write, prompts:write, kb:write
+    operator   viewer + runs:write, workflows:write, prompts:write, kb:write, triggers:write
+               (triggers: schedules and webhook hooks)
     admin      every scope, including admin (users, API keys, invitations, tenant policy) and
                audit:read (the tenant's audit log, which no other role reads)
 
@@ -26,6 +27,7 @@ READ_SCOPES = (
     "usage:read",
     "events:read",
     "kb:read",
+    "triggers:read",
 )
 SCOPES: tuple[str, ...] = (
     *READ_SCOPES,
@@ -33,6 +35,7 @@ SCOPES: tuple[str, ...] = (
     "workflows:write",
     "prompts:write",
     "kb:write",
+    "triggers:write",
     "reviews:decide",
     "audit:read",
     "admin",
@@ -43,7 +46,14 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": frozenset(READ_SCOPES),
     "reviewer": frozenset((*READ_SCOPES, "reviews:decide")),
     "operator": frozenset(
-        (*READ_SCOPES, "runs:write", "workflows:write", "prompts:write", "kb:write")
+        (
+            *READ_SCOPES,
+            "runs:write",
+            "workflows:write",
+            "prompts:write",
+            "kb:write",
+            "triggers:write",
+        )
     ),
     "admin": frozenset(SCOPES),
 }

@@ -9,6 +9,8 @@ then calls services on the platform (`batonflow.platform`); one module per comma
     db.py         db upgrade/downgrade
     kb.py         kb create/list/add/search
     audit.py      audit list/export
+    schedules.py  schedules add/list/pause/resume/delete, hooks create/list/rotate/delete,
+                  scheduler
     serve.py      serve, worker
 
 and one group per enabled app (`batonflow demo ...`).
@@ -47,6 +49,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("batonflow.cli.db", "db_app", "Migrate the database."),
     "kb": ("batonflow.cli.kb", "kb_app", "Knowledge bases: documents agents search."),
     "audit": ("batonflow.cli.audit", "audit_app", "The tenant's audit log: who did what, when."),
+    "schedules": ("batonflow.cli.schedules", "schedules_app", "Schedules that start runs."),
+    "hooks": ("batonflow.cli.schedules", "hooks_app", "Webhook URLs that start runs."),
     "prompts": ("batonflow.cli.llm", "prompts_app", "The prompt registry."),
     "tenant": (
         "batonflow.cli.llm",
@@ -59,6 +63,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Execute queued runs, and runs a crash interrupted, until stopped (no API).",
     ),
     "serve": ("batonflow.cli.serve", "serve", "Serve the API and the dashboard"),
+    "scheduler": (
+        "batonflow.cli.schedules",
+        "scheduler",
+        "Fire due schedules (any number of schedulers may run: each due time starts one run).",
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """`batonflow serve` (the HTTP API, and the in-process executor unless BATONFLOW_EXECUTOR=none)
-and `batonflow worker` (the executor alone)."""
+and `batonflow worker` (the executor alone). Both also run a scheduler loop
+(`BATONFLOW_SCHEDULER`; `worker --until-idle` does not)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,15 @@ def worker(
                         f"worker metrics at http://{settings.host}:{port}/metrics", highlight=False
                     )
                 errors.print(f"worker {settings.worker_id} started", highlight=False)
+                firing = None
+                if settings.scheduler and not until_idle:
+                    firing = asyncio.create_task(platform.scheduler().serve(stop))
                 try:
                     await executor.serve(stop, grace=grace, until_idle=until_idle)
                 finally:
+                    stop.set()
+                    if firing is not None:
+                        await firing
                     if server is not None:
                         server.close()
                 errors.print(f"worker {settings.worker_id} stopped", highlight=False)

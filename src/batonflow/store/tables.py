@@ -353,3 +353,4 @@ class Invitation(Base):
 # puts them in `Base.metadata` wherever the schema is built from the models.
 from batonflow.store import audit as _audit  # noqa: E402, F401
 from batonflow.store import kb_tables as _kb_tables  # noqa: E402, F401
+from batonflow.store import trigger_tables as _trigger_tables  # noqa: E402, F401

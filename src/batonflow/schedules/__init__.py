@@ -1,0 +1,1 @@
+"""Schedules and webhook triggers: what starts runs without a person pressing start."""
