@@ -36,6 +36,8 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.ledger import Budget
 from batonflow.llm.registry import build_gateway
+from batonflow.retrieval.embeddings import Embedders
+from batonflow.retrieval.rerank import Rerankers
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
 from batonflow.store import runs as run_store
@@ -75,6 +77,8 @@ class Executor:
         gateway: Gateway | None = None,
         telemetry: Telemetry | None = None,
         db: Database | None = None,
+        embedders: Embedders | None = None,
+        rerankers: Rerankers | None = None,
     ) -> None:
         self.engine = engine_
         self.telemetry = telemetry or Telemetry()
@@ -118,6 +122,8 @@ class Executor:
             commit_item=self.commit_item,
             rand=rand,
             fanout=FanOut.of(settings),
+            embedders=embedders or Embedders.of(settings, self.gateway.accounts),
+            rerankers=rerankers or Rerankers.of(settings),
         )
         self.runner = Runner(self.step_context, self.db, self.specs)
         self.commits = Commits(

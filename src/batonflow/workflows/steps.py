@@ -27,6 +27,8 @@ from batonflow.llm.gateway import Gateway
 from batonflow.llm.ledger import Budget, CallScope
 from batonflow.llm.messages import ModelRequest
 from batonflow.llm.records import CallRecord
+from batonflow.retrieval.embeddings import Embedders
+from batonflow.retrieval.rerank import Rerankers
 from batonflow.runs.layout import new_run_rows
 from batonflow.runs.run import StepStatus, idempotency_key
 from batonflow.store import prompts as prompt_store
@@ -39,7 +41,13 @@ from batonflow.workflows import fanout as fanout_caps
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.fanout import FanOut
-from batonflow.workflows.retrieve import TenantKnowledge, ground, run_retrieve, tenant_knowledge
+from batonflow.workflows.retrieve import (
+    Models,
+    TenantKnowledge,
+    ground,
+    run_retrieve,
+    tenant_knowledge,
+)
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -80,6 +88,8 @@ class StepContext:
     commit_item: Callable[[Outcome], Awaitable[None]]  # commit a map item's outcome now
     rand: Callable[[], float]
     fanout: FanOut = fanout_caps.DEFAULT
+    embedders: Embedders = field(default_factory=Embedders)
+    rerankers: Rerankers = field(default_factory=Rerankers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +172,13 @@ def call_context(
         worker=sc.worker,
         effects=sc.effects(a.claim.tenant_id, a.claim.run_id, idem),
         llm=llm_client(sc, a, key, attempt, timeout, calls),
-        kb=tenant_knowledge(sc.read, sc.write, a.claim.tenant_id),
+        kb=tenant_knowledge(
+            sc.read,
+            sc.write,
+            sc.embedders,
+            CallScope(a.claim.tenant_id, a.claim.run_id, key, attempt),
+            calls,
+        ),
     )
 
 
@@ -374,7 +390,8 @@ async def _run_item(
 
 async def run_retrieve_step(sc: StepContext, a: Attempt) -> Outcome:
     assert isinstance(a.step, RetrieveStep)
-    return await run_retrieve(sc.read, sc.worker, a.claim, a.step, a.scope)
+    models = Models(sc.embedders, sc.rerankers, a.calls)
+    return await run_retrieve(sc.read, sc.worker, a.claim, a.step, a.scope, models)
 
 
 HANDLERS: dict[str, Handler] = {
