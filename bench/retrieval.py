@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import pydoc_data.topics
 import sys
@@ -158,7 +159,7 @@ class Bm25s:
     """bm25s over chunk rows (heading and text, the words `terms` keeps), in memory."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
-        import bm25s  # type: ignore[import-untyped]
+        import bm25s  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         self.rows = rows
         self.retriever = bm25s.BM25()
@@ -176,9 +177,7 @@ class Bm25s:
 
 
 def have_bm25s() -> bool:
-    try:
-        import bm25s  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("bm25s") is None:
         log("bm25s is not installed (pip install -e '.[bench]'): no peer figures")
         return False
     return True
