@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from batonflow_testkit.fakeretrieval import embeddings_answer, rerank_answer
 
 
 @dataclass(frozen=True)
@@ -166,12 +166,12 @@ class FakeProvider:
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
         if path.endswith("/embeddings"):
-            answer = _embeddings(body, self.embedding_dimensions)
+            answer = embeddings_answer(body, self.embedding_dimensions)
             self._send(writer, 200, json.dumps(answer).encode())
             await writer.drain()
             return True
         if path.endswith("/rerank"):
-            self._send(writer, 200, json.dumps(_rerank(body)).encode())
+            self._send(writer, 200, json.dumps(rerank_answer(body)).encode())
             await writer.drain()
             return True
         anthropic = path.endswith("/messages")
@@ -253,55 +253,6 @@ def _openai_events(body: dict[str, Any], r: Reply) -> list[str]:
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     chunks.append({**base, "choices": [], "usage": _openai_usage(r)})
     return [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
-
-
-# -- embeddings and rerank --------------------------------------------------------------------
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-def hashed_vector(text: str, dimensions: int) -> list[float]:
-    """A text's words counted into `dimensions` buckets by a stable hash (the fake's meaning)."""
-    vector = [0.0] * dimensions
-    for word in words(text):
-        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % dimensions] += 1.0
-    return vector
-
-
-def _embeddings(body: dict[str, Any], dimensions: int) -> dict[str, Any]:
-    inputs = body.get("input", [])
-    texts = [inputs] if isinstance(inputs, str) else list(inputs)
-    size = int(body.get("dimensions") or dimensions)
-    return {
-        "object": "list",
-        "data": [
-            {"object": "embedding", "index": i, "embedding": hashed_vector(text, size)}
-            for i, text in enumerate(texts)
-        ],
-        "model": body.get("model", "fake"),
-        "usage": {
-            "prompt_tokens": sum(len(words(t)) for t in texts),
-            "total_tokens": sum(len(words(t)) for t in texts),
-        },
-    }
-
-
-def _rerank(body: dict[str, Any]) -> dict[str, Any]:
-    query = set(words(str(body.get("query", ""))))
-    documents = [d if isinstance(d, str) else d.get("text", "") for d in body.get("documents", [])]
-    scored = [
-        (i, round(len(query & set(words(doc))) / max(len(query), 1), 6))
-        for i, doc in enumerate(documents)
-    ]
-    scored.sort(key=lambda pair: (-pair[1], pair[0]))
-    top_n = int(body.get("top_n") or len(scored))
-    return {
-        "id": "rerank-fake",
-        "results": [{"index": i, "relevance_score": score} for i, score in scored[:top_n]],
-        "meta": {"billed_units": {"search_units": 1}},
-    }
 
 
 # -- Anthropic ---------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ from batonflow.store.llm_calls import DatabaseLedger, list_calls
 from batonflow.store.tables import Base, LlmCall, table
 from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
-from batonflow_testkit.fakeserver import Fail, FakeProvider, Malformed, words
+from batonflow_testkit.fakeretrieval import words
+from batonflow_testkit.fakeserver import Fail, FakeProvider, Malformed
 from tests.api.conftest import PASSWORD, client_for, core_apps
 from tests.api.flows import settled
 from tests.conftest import start
