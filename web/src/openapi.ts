@@ -3419,10 +3419,11 @@ export interface components {
             query: string;
             /**
              * Rerank
+             * @description hosted: the rerank API the server is configured with
              * @default none
              * @enum {string}
              */
-            rerank: "none" | "local";
+            rerank: "none" | "local" | "hosted";
         };
         /** SearchOut */
         SearchOut: {
@@ -9935,7 +9936,7 @@ export const riskImpactValues: ReadonlyArray<FlattenedDeepRequired<components>["
 export const riskLikelihoodValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Risk"]["likelihood"]> = ["low", "medium", "high"];
 export const runStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RunStatus"]> = ["queued", "running", "waiting", "succeeded", "failed", "dead", "cancelled"];
 export const searchInModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["mode"]> = ["keyword", "vector", "hybrid"];
-export const searchInRerankValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["rerank"]> = ["none", "local"];
+export const searchInRerankValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["rerank"]> = ["none", "local", "hosted"];
 export const sessionAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Session"]["access"]> = ["owner", "edit", "read"];
 export const shareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Share"]["access"]> = ["read", "edit"];
 export const signOffDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOff"]["decision"]> = ["pending", "approved", "changes_requested"];

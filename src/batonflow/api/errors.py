@@ -33,6 +33,7 @@ STATUS: dict[type[errors.BatonflowError], int] = {
     errors.PayloadTooLarge: 413,
     errors.Conflict: 409,
     errors.ConfigError: 500,
+    errors.ModelError: 502,  # a model the request needed (embeddings, rerank) failed
     errors.UserError: 400,
     errors.BatonflowError: 500,
 }

@@ -23,9 +23,7 @@ from rich.table import Table
 from batonflow.cli.session import Session, open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, errors, run, settings_for
 from batonflow.errors import BatonflowError
-from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.ingestion import start_ingestion
-from batonflow.retrieval.rerank import reranker
 from batonflow.retrieval.service import Knowledge
 from batonflow.store.db import Conn
 
@@ -41,10 +39,11 @@ class Mode(StrEnum):
 class Rerank(StrEnum):
     none = "none"
     local = "local"
+    hosted = "hosted"
 
 
 def knowledge(session: Session) -> Knowledge:
-    return Knowledge(session.platform.write, session.platform.read, Embedders())
+    return Knowledge(session.platform.write, session.platform.read, session.platform.embedders)
 
 
 def _kb_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +199,7 @@ def search(
                 query,
                 mode=mode.value,
                 k=k,
-                reranker=reranker(rerank.value),
+                reranker=session.platform.rerankers.get(rerank.value),
             )
         if as_json:
             dump([p.as_dict() for p in passages])

@@ -289,3 +289,62 @@ class Accounts:
             latency_ms=call.latency_ms,
         )
         return call
+
+    async def record_embeddings(
+        self,
+        scope: CallScope,
+        name: str,
+        inputs_hash: str,
+        *,
+        input_tokens: int = 0,
+        error: Exception | None = None,
+        latency: float | None = None,
+    ) -> CallRecord:
+        """Price an embeddings call (input tokens only) and write it to the ledger like any
+        model call: a model the price table leaves out is recorded with no cost."""
+        provider, model = split_name(name)
+        usage = Usage(input_tokens=input_tokens)
+        cost = self.prices.cost(name, usage) if error is None else None
+        if error is None and cost is None:
+            log.warning("llm.unpriced", model=name, price_table=self.prices.version)
+        call = CallRecord(
+            id=new_id(),
+            tenant_id=scope.tenant_id,
+            run_id=scope.run_id,
+            step_key=scope.step_key,
+            attempt=scope.attempt,
+            route=None,
+            hop=0,
+            provider=provider,
+            model=model,
+            status=status_of(error),
+            error_code=getattr(error, "code", None),
+            error_message=getattr(error, "message", None),
+            retries=0,
+            input_tokens=input_tokens,
+            output_tokens=0,
+            cached_input_tokens=0,
+            cache_write_tokens=0,
+            reasoning_tokens=0,
+            cost_usd=cost,
+            price_version=self.prices.version if cost is not None else None,
+            latency_ms=None if latency is None else round(latency * 1000, 3),
+            ttft_ms=None,
+            prompt_key=None,
+            prompt_version=None,
+            prompt_hash=inputs_hash,
+            request_body=None,
+            response_body=None,
+            created_at=self.now(),
+        )
+        await self.ledger.record(call)
+        log.info(
+            "llm.embeddings",
+            provider=provider,
+            model=model,
+            status=call.status,
+            input_tokens=input_tokens,
+            cost_usd=None if cost is None else str(cost),
+            latency_ms=call.latency_ms,
+        )
+        return call

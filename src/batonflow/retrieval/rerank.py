@@ -6,7 +6,10 @@
   diluted by the rest, which whole-chunk vectors are.
 - `hosted`: a rerank API speaking the widely used wire format (`POST {base_url}/rerank` with
   `model`, `query`, `documents`, `top_n`; the answer's `results` carry `index` and
-  `relevance_score`), as Cohere, Jina and compatible self-hosted servers do.
+  `relevance_score`), as Cohere, Jina and compatible self-hosted servers do. Configured by
+  `BATONFLOW_RERANK_BASE_URL` (with the version: `https://host/v1`), `_API_KEY`, `_MODEL`.
+
+`Rerankers` (built once per process from the settings) gives a search the one it names.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Protocol
 import httpx
 import numpy as np
 
-from batonflow.errors import ConfigError, ModelUnavailable
+from batonflow.errors import InvalidInput, ModelUnavailable
 from batonflow.retrieval.embeddings import LocalEmbedder
+from batonflow.settings import Settings
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -57,6 +61,8 @@ class LocalReranker:
 
 @dataclass
 class HostedReranker:
+    """A rerank API: `POST {base_url}/rerank`; every candidate gets the score the API gives it."""
+
     base_url: str
     model: str
     api_key: str | None = None
@@ -73,13 +79,12 @@ class HostedReranker:
             "top_n": len(passages),
         }
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = self.base_url.rstrip("/") + "/rerank"
         client = self.client or httpx.AsyncClient(timeout=30)
         try:
-            response = await client.post(
-                self.base_url.rstrip("/") + "/rerank", json=body, headers=headers
-            )
+            response = await client.post(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise ModelUnavailable(f"the rerank API failed: {exc}") from exc
+            raise ModelUnavailable(f"the rerank API at {url} failed: {exc!r}") from exc
         finally:
             if self.client is None:
                 await client.aclose()
@@ -87,26 +92,53 @@ class HostedReranker:
             raise ModelUnavailable(
                 f"the rerank API answered {response.status_code}: {response.text[:200]}"
             )
-        scores = [0.0] * len(passages)
-        for result in response.json()["results"]:
-            scores[int(result["index"])] = float(result["relevance_score"])
-        return scores
+        scores: list[float | None] = [None] * len(passages)
+        try:
+            for result in response.json()["results"]:
+                scores[int(result["index"])] = float(result["relevance_score"])
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ModelUnavailable(
+                f"the rerank API's answer is not a list of results with index and "
+                f"relevance_score: {exc!r}"
+            ) from exc
+        # An API that returns fewer than top_n results leaves the rest last, in their order.
+        floor = min((s for s in scores if s is not None), default=0.0) - 1.0
+        return [floor if s is None else s for s in scores]
 
 
-def reranker(
-    name: str | None,
-    *,
-    base_url: str | None = None,
-    model: str | None = None,
-    api_key: str | None = None,
-) -> Reranker | None:
-    """The reranker a search asks for by name (None: no rerank stage)."""
-    if not name or name == "none":
-        return None
-    if name == "local":
-        return LocalReranker()
-    if name == "hosted":
-        if not base_url:
-            raise ConfigError("the hosted reranker needs BATONFLOW_RERANK_BASE_URL")
-        return HostedReranker(base_url, model or "rerank-v3.5", api_key)
-    raise ConfigError(f"unknown reranker '{name}'; use local or hosted")
+RERANKERS = ("none", "local", "hosted")
+
+
+@dataclass(frozen=True)
+class Rerankers:
+    """Which reranker a search's `rerank` name means in this process (the hosted one from
+    `BATONFLOW_RERANK_BASE_URL`, `_API_KEY` and `_MODEL`)."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str = "rerank-v3.5"
+
+    @classmethod
+    def of(cls, settings: Settings) -> Rerankers:
+        key = settings.rerank_api_key
+        return cls(
+            base_url=settings.rerank_base_url,
+            api_key=key.get_secret_value() if key is not None else None,
+            model=settings.rerank_model,
+        )
+
+    def get(self, name: str | None) -> Reranker | None:
+        """The reranker named (None: no rerank stage); `InvalidInput` for one this server
+        cannot use."""
+        if not name or name == "none":
+            return None
+        if name == "local":
+            return LocalReranker()
+        if name == "hosted":
+            if not self.base_url:
+                raise InvalidInput(
+                    "this server has no hosted reranker (BATONFLOW_RERANK_BASE_URL is not set); "
+                    "use rerank 'local' or 'none'"
+                )
+            return HostedReranker(self.base_url, self.model, self.api_key)
+        raise InvalidInput(f"unknown reranker '{name}'; use one of {', '.join(RERANKERS)}")

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
 from batonflow.errors import InvalidInput
+from batonflow.llm.ledger import CallScope
+from batonflow.llm.records import CallRecord
 from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.fusion import rrf
 from batonflow.retrieval.rerank import Reranker
@@ -141,7 +143,11 @@ class Searcher:
         k: int = 5,
         filters: Filters = Filters(),  # noqa: B008
         reranker: Reranker | None = None,
+        scope: CallScope | None = None,
+        calls: list[CallRecord] | None = None,
     ) -> list[Passage]:
+        """The best `k` passages; a paid embeddings call for the query is recorded as `scope`'s
+        (by default the tenant's) and added to `calls`."""
         if mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
         if not query.strip():
@@ -157,7 +163,8 @@ class Searcher:
         vector = None
         if mode != "keyword":
             name, dims = next(iter(models))
-            vector = (await self.embedders.get(name, dims).embed([query]))[0]
+            embedder = self.embedders.get(name, dims, scope or CallScope(tenant_id), calls)
+            vector = (await embedder.embed([query]))[0]
         kb_ids = [kb["id"] for kb in kbs]
         names = {kb["id"]: kb["name"] for kb in kbs}
 

@@ -20,8 +20,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from batonflow.errors import Conflict, InvalidInput, NotFound
+from batonflow.llm.ledger import CallScope
+from batonflow.llm.records import CallRecord
 from batonflow.retrieval import chunking, extract
 from batonflow.retrieval.embeddings import LOCAL, Embedders
+from batonflow.retrieval.rerank import Reranker
 from batonflow.retrieval.search import Passage, Searcher
 from batonflow.store import kb as kb_store
 from batonflow.store.db import Conn
@@ -179,9 +182,16 @@ class Knowledge:
         await self.write(work)
 
     async def ingest(
-        self, tenant_id: str, document_id: str, *, progress: Progress | None = None
+        self,
+        tenant_id: str,
+        document_id: str,
+        *,
+        progress: Progress | None = None,
+        scope: CallScope | None = None,
+        calls: list[CallRecord] | None = None,
     ) -> dict[str, Any]:
-        """Parse, chunk, embed and index a stored document; returns its updated row."""
+        """Parse, chunk, embed and index a stored document; returns its updated row. Calls to a
+        paid embeddings endpoint are recorded as `scope`'s (by default the tenant's)."""
 
         async def load(conn: Conn) -> tuple[dict[str, Any], dict[str, Any]]:
             doc = await kb_store.get_document_any_kb(conn, tenant_id, document_id)
@@ -204,7 +214,12 @@ class Knowledge:
                 }
                 for piece in pieces
             ]
-            embedder = self.embedders.get(kb["embedding_model"], int(kb["dimensions"]))
+            embedder = self.embedders.get(
+                kb["embedding_model"],
+                int(kb["dimensions"]),
+                scope or CallScope(tenant_id),
+                calls,
+            )
             batches = []
             for start in range(0, len(rows), EMBED_BATCH):
                 batch = rows[start : start + EMBED_BATCH]
@@ -265,7 +280,7 @@ class Knowledge:
         mode: str = "hybrid",
         k: int = 5,
         filters: Filters | None = None,
-        reranker: Any = None,
+        reranker: Reranker | None = None,
     ) -> list[Passage]:
         return await search_tenant(
             self.read,
@@ -290,7 +305,9 @@ async def search_tenant(
     mode: str = "hybrid",
     k: int = 5,
     filters: Filters | None = None,
-    reranker: Any = None,
+    reranker: Reranker | None = None,
+    scope: CallScope | None = None,
+    calls: list[CallRecord] | None = None,
 ) -> list[Passage]:
     """Search the named knowledge bases of the tenant (each must exist: another tenant's is
     not found); only `read` transactions, so workflow steps and agents use it too."""
@@ -308,4 +325,6 @@ async def search_tenant(
         k=k,
         filters=filters or Filters(),
         reranker=reranker,
+        scope=scope,
+        calls=calls,
     )

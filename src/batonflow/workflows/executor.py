@@ -35,7 +35,8 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.ledger import Budget
 from batonflow.llm.registry import build_gateway
-from batonflow.net import outbound
+from batonflow.retrieval.embeddings import Embedders
+from batonflow.retrieval.rerank import Rerankers
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.settings import Settings
 from batonflow.store import runs as run_store
@@ -47,11 +48,10 @@ from batonflow.telemetry.process import Telemetry
 from batonflow.workflows.attempts import Claim, Outcome
 from batonflow.workflows.checkpoint import Checkpointer, CommitResult, SpecCache
 from batonflow.workflows.commits import Commits
-from batonflow.workflows.fanout import FanOut
 from batonflow.workflows.leases import Leases
 from batonflow.workflows.runner import Runner, StepEffects
 from batonflow.workflows.statuses import SETTLED, RunStatuses
-from batonflow.workflows.steps import StepContext
+from batonflow.workflows.step_context import StepContext, configured
 
 log = logging.getLogger("batonflow.executor")
 T = TypeVar("T")
@@ -75,6 +75,8 @@ class Executor:
         gateway: Gateway | None = None,
         telemetry: Telemetry | None = None,
         db: Database | None = None,
+        embedders: Embedders | None = None,
+        rerankers: Rerankers | None = None,
     ) -> None:
         self.engine = engine_
         self.telemetry = telemetry or Telemetry()
@@ -117,8 +119,7 @@ class Executor:
             publish_delta=self.publish_delta,
             commit_item=self.commit_item,
             rand=rand,
-            fanout=FanOut.of(settings),
-            outbound=outbound.Outbound(outbound.policy_of(settings)),
+            **configured(settings, self.gateway, embedders, rerankers),
         )
         self.runner = Runner(self.step_context, self.db, self.specs)
         self.commits = Commits(
@@ -132,8 +133,6 @@ class Executor:
         self.leases = Leases(
             settings, self.checkpointer, self._tasks, self._write, self._after_commit, self.wake
         )
-
-    # -- public --------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Release the database thread (unless it was given); call once the executor is no

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from batonflow.agents.agent import KnowledgeBases
+from batonflow.llm.ledger import CallScope
+from batonflow.llm.records import CallRecord
 from batonflow.retrieval import grounding
 from batonflow.retrieval.embeddings import Embedders
-from batonflow.retrieval.rerank import reranker
+from batonflow.retrieval.rerank import Rerankers
 from batonflow.retrieval.search import Passage
 from batonflow.retrieval.service import Knowledge, search_tenant
 from batonflow.store.db import Conn
@@ -25,32 +27,44 @@ from batonflow.workflows.spec import LlmStep, RetrieveStep
 
 T = TypeVar("T")
 Read = Callable[[Callable[[Conn], Awaitable[T]]], Awaitable[T]]
-EMBEDDERS = Embedders()
 
 
 @dataclass(slots=True)
 class TenantKnowledge:
     """`CallContext.kb`: one tenant's knowledge bases, for an attempt; `events` collects the
-    attempt's `kb.searched` and `kb.document.ingested` events."""
+    attempt's `kb.searched` and `kb.document.ingested` events, `calls` its embeddings calls
+    to a paid endpoint (recorded as `scope`'s: the run, step and attempt)."""
 
     read: Read[Any]
     write: Read[Any]
     tenant_id: str
-    embedders: Embedders = EMBEDDERS
+    embedders: Embedders
+    scope: CallScope | None = None
+    calls: list[CallRecord] | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def __call__(
         self, knowledge_bases: list[str], query: str, *, k: int = 5, mode: str = "hybrid"
     ) -> list[dict[str, Any]]:
         found = await search_tenant(
-            self.read, self.embedders, self.tenant_id, knowledge_bases, query, mode=mode, k=k
+            self.read,
+            self.embedders,
+            self.tenant_id,
+            knowledge_bases,
+            query,
+            mode=mode,
+            k=k,
+            scope=self.scope,
+            calls=self.calls,
         )
         self.events.append(searched(knowledge_bases, query, mode, k, found))
         return [p.as_dict() for p in found]
 
     async def ingest(self, document_id: str) -> dict[str, Any]:
         knowledge = Knowledge(self.write, self.read, self.embedders)
-        doc = await knowledge.ingest(self.tenant_id, document_id)
+        doc = await knowledge.ingest(
+            self.tenant_id, document_id, scope=self.scope, calls=self.calls
+        )
         kb = await knowledge.get(self.tenant_id, doc["kb_id"])
         data = {
             "knowledge_base": kb["name"],
@@ -63,8 +77,14 @@ class TenantKnowledge:
         return {**doc, "knowledge_base": kb["name"]}
 
 
-def tenant_knowledge(read: Read[Any], write: Read[Any], tenant_id: str) -> KnowledgeBases:
-    return TenantKnowledge(read, write, tenant_id)
+def tenant_knowledge(
+    read: Read[Any],
+    write: Read[Any],
+    embedders: Embedders,
+    scope: CallScope,
+    calls: list[CallRecord] | None = None,
+) -> KnowledgeBases:
+    return TenantKnowledge(read, write, scope.tenant_id, embedders, scope, calls)
 
 
 def searched(
@@ -80,21 +100,37 @@ def searched(
     return ("kb.searched", data)
 
 
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The process's retrieval models a `retrieve` step uses, and where its calls go."""
+
+    embedders: Embedders
+    rerankers: Rerankers
+    calls: list[CallRecord] | None = None  # the attempt's model calls
+
+
 async def run_retrieve(
-    read: Read[Any], worker: str, claim: Claim, step: RetrieveStep, scope: dict[str, Any]
+    read: Read[Any],
+    worker: str,
+    claim: Claim,
+    step: RetrieveStep,
+    scope: dict[str, Any],
+    models: Models,
 ) -> Outcome:
     query = templates.render_text(step.query, scope)
     names = [step.knowledge_base] if isinstance(step.knowledge_base, str) else step.knowledge_base
     refs = [templates.render_text(name, scope) for name in names]
     found = await search_tenant(
         read,
-        EMBEDDERS,
+        models.embedders,
         claim.tenant_id,
         refs,
         query,
         mode=step.mode,
         k=step.k,
-        reranker=reranker(step.rerank),
+        reranker=models.rerankers.get(step.rerank),
+        scope=CallScope(claim.tenant_id, claim.run_id, claim.key, claim.attempt),
+        calls=models.calls,
     )
     result = {"query": query, "passages": [_passage(p.as_dict()) for p in found]}
     events = (searched(refs, query, step.mode, step.k, found),)

@@ -158,7 +158,7 @@ class RetrieveStep(_StepBase):
     knowledge_base: str | list[str] = Field(description="names or ids (templated)")
     k: int = Field(5, ge=1, le=50)
     mode: Literal["keyword", "vector", "hybrid"] = "hybrid"
-    rerank: Literal["none", "local"] = "none"
+    rerank: Literal["none", "local", "hosted"] = "none"
 
 
 class ReviewStep(_StepBase):

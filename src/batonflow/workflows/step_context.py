@@ -18,8 +18,11 @@ from batonflow.llm.client import LlmClient
 from batonflow.llm.gateway import Gateway
 from batonflow.llm.ledger import Budget, CallScope
 from batonflow.llm.records import CallRecord
-from batonflow.net.outbound import Outbound
+from batonflow.net.outbound import Outbound, policy_of
+from batonflow.retrieval.embeddings import Embedders
+from batonflow.retrieval.rerank import Rerankers
 from batonflow.runs.run import idempotency_key
+from batonflow.settings import Settings
 from batonflow.store.db import Conn
 from batonflow.workflows import fanout as fanout_caps
 from batonflow.workflows.attempts import Claim, Outcome
@@ -55,6 +58,23 @@ class StepContext:
     rand: Callable[[], float]
     fanout: FanOut = fanout_caps.DEFAULT
     outbound: Outbound = field(default_factory=Outbound)  # tools' HTTP (net/outbound.py)
+    embedders: Embedders = field(default_factory=Embedders)  # knowledge bases' models
+    rerankers: Rerankers = field(default_factory=Rerankers)
+
+
+def configured(
+    settings: Settings,
+    gateway: Gateway,
+    embedders: Embedders | None = None,
+    rerankers: Rerankers | None = None,
+) -> dict[str, Any]:
+    """The `StepContext` parts the settings decide (those given override them)."""
+    return {
+        "fanout": FanOut.of(settings),
+        "outbound": Outbound(policy_of(settings)),
+        "embedders": embedders or Embedders.of(settings, gateway.accounts),
+        "rerankers": rerankers or Rerankers.of(settings),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +158,13 @@ def call_context(
         worker=sc.worker,
         effects=sc.effects(a.claim.tenant_id, a.claim.run_id, idem),
         llm=llm_client(sc, a, key, attempt, timeout, calls),
-        kb=tenant_knowledge(sc.read, sc.write, a.claim.tenant_id),
+        kb=tenant_knowledge(
+            sc.read,
+            sc.write,
+            sc.embedders,
+            CallScope(a.claim.tenant_id, a.claim.run_id, key, attempt),
+            calls,
+        ),
     )
     allowed = grants(granting if granting is not None else a.step, scope or a.scope)
     gate = ToolGate(sc.registry, allowed, ctx, sc.outbound, timeout=timeout)

@@ -23,7 +23,7 @@ from batonflow.store import prompts as prompt_store
 from batonflow.store import workflows as workflow_store
 from batonflow.workflows import templates
 from batonflow.workflows.attempts import Outcome
-from batonflow.workflows.retrieve import TenantKnowledge, ground, run_retrieve
+from batonflow.workflows.retrieve import Models, TenantKnowledge, ground, run_retrieve
 from batonflow.workflows.spec import (
     AgentStep,
     InputStep,
@@ -174,4 +174,5 @@ async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
 
 async def run_retrieve_step(sc: StepContext, a: Attempt) -> Outcome:
     assert isinstance(a.step, RetrieveStep)
-    return await run_retrieve(sc.read, sc.worker, a.claim, a.step, a.scope)
+    models = Models(sc.embedders, sc.rerankers, a.calls)
+    return await run_retrieve(sc.read, sc.worker, a.claim, a.step, a.scope, models)

@@ -21,9 +21,8 @@ from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.retrieval.chunking import ChunkPolicy
-from batonflow.retrieval.embeddings import LOCAL, Embedders
+from batonflow.retrieval.embeddings import LOCAL
 from batonflow.retrieval.ingestion import start_ingestion
-from batonflow.retrieval.rerank import reranker
 from batonflow.retrieval.service import Knowledge
 from batonflow.runs.service import Actor
 from batonflow.store import kb as kb_store
@@ -34,7 +33,7 @@ router = APIRouter(prefix="/api/v1/knowledge-bases", tags=["knowledge bases"])
 
 
 def knowledge(state: ApiState) -> Knowledge:
-    return Knowledge(state.transact, state.query, Embedders())
+    return Knowledge(state.transact, state.query, state.platform.embedders)
 
 
 class KnowledgeBaseIn(Strict):
@@ -89,7 +88,9 @@ class SearchIn(Strict):
     query: str = Field(min_length=1, max_length=2000)
     mode: Literal["keyword", "vector", "hybrid"] = "hybrid"
     k: int = Field(5, ge=1, le=100)
-    rerank: Literal["none", "local"] = "none"
+    rerank: Literal["none", "local", "hosted"] = Field(
+        "none", description="hosted: the rerank API the server is configured with"
+    )
     document_ids: list[str] = Field(default_factory=list, max_length=100)
     metadata: dict[str, str] = Field(default_factory=dict)
 
@@ -247,7 +248,7 @@ async def search(
         mode=body.mode,
         k=body.k,
         filters=Filters(tuple(body.document_ids), body.metadata),
-        reranker=reranker(body.rerank),
+        reranker=state.platform.rerankers.get(body.rerank),
     )
     items = [PassageOut.model_validate(p.as_dict()) for p in passages]
     return SearchOut(query=body.query, mode=body.mode, items=items)
