@@ -116,10 +116,17 @@ class Commands(TyperGroup):
 
 
 def _app_names() -> list[str]:
-    """Installed apps by their entry points' names (nothing is imported)."""
+    """The enabled apps' names, from the installed entry points and `BATONFLOW_APPS` (unset:
+    every installed app) without importing any app; a name there that is not installed stops
+    the command when the apps load (`app_groups`), with the installed ones."""
+    import os
     from importlib.metadata import entry_points
 
-    return sorted({point.name for point in entry_points(group=APPS_GROUP)})
+    installed = {point.name for point in entry_points(group=APPS_GROUP)}
+    chosen = os.environ.get("BATONFLOW_APPS")
+    if chosen is None:
+        return sorted(installed)
+    return sorted({name.strip() for name in chosen.split(",") if name.strip()})
 
 
 def app_groups() -> dict[str, typer.Typer]:
