@@ -75,6 +75,12 @@ def error_response(error: errors.BatonflowError) -> JSONResponse:
 
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.BatonflowError)
+    return logged_response(exc)
+
+
+def logged_response(exc: errors.BatonflowError) -> JSONResponse:
+    """The error's answer, logged as every refused or failed request is (a route that answers
+    an error itself, rather than raising it, uses this)."""
     status = status_for(exc)
     if status >= 500:
         log.error("request.error", code=exc.code, message=exc.message, status=status)

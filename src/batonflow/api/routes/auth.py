@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 
 from batonflow.api import refresh_cookie
 from batonflow.api.deps import ApiState, Caller, State, client_address
-from batonflow.api.errors import ErrorEnvelope, error_response
+from batonflow.api.errors import ErrorEnvelope, logged_response
 from batonflow.apps import workflows as app_workflows
 from batonflow.audit import log as audit
 from batonflow.auth import accounts, sessions
@@ -230,7 +230,7 @@ async def login(body: Login, request: Request, response: Response, state: State)
     try:
         rehash = await sessions.check_password(state.settings, account, body.password)
     except Unauthenticated as refused:
-        answer = error_response(refused)
+        answer = logged_response(refused)
         if account is not None:
             # Recorded after the answer is sent, so that a wrong password for an account takes
             # as long to answer as one for an address without an account.
