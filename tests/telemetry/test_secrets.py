@@ -6,6 +6,7 @@ are there, redacted."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -123,6 +124,12 @@ async def test_no_secret_reaches_the_log(
     leaked = await start(admin.client, "leak", {"secret": f"{key} and {PROVIDER_KEY}"})
     await settled(admin.client, rejected["id"], ("failed", "dead"))
     await settled(admin.client, leaked["id"], ("failed", "dead"))
+    # A step's log line is written just after its checkpoint commits: wait for both runs'.
+    for _ in range(200):
+        attempts = {line.get("run_id") for line in captured.lines(event="step.attempt")}
+        if {rejected["id"], leaked["id"]} <= attempts:
+            break
+        await asyncio.sleep(0.01)
 
     text = captured.text
     for secret in (
