@@ -133,13 +133,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         if origin_of(url) not in self.trusted:
             request = await self._checked(request)
         response = await self.inner.handle_async_request(request)
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.policy.max_bytes:
-            await response.aclose()
-            raise OutboundRefused(
-                f"the answer from {url.host} is {length} bytes, over {self.policy.max_bytes}",
-                details={"host": url.host, "max_bytes": self.policy.max_bytes},
-            )
+        await _refuse_oversized(response, url, self.policy.max_bytes)
         return httpx.Response(
             response.status_code,
             headers=response.headers,
@@ -254,13 +248,7 @@ class ProviderTransport2(httpx2.AsyncBaseTransport):
                 details={"host": url.host},
             )
         response = await self.inner.handle_async_request(request)
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.policy.max_bytes:
-            await response.aclose()
-            raise OutboundRefused(
-                f"the answer from {url.host} is {length} bytes, over {self.policy.max_bytes}",
-                details={"host": url.host, "max_bytes": self.policy.max_bytes},
-            )
+        await _refuse_oversized(response, url, self.policy.max_bytes)
         return httpx2.Response(
             response.status_code,
             headers=response.headers,
@@ -276,3 +264,15 @@ class ProviderTransport2(httpx2.AsyncBaseTransport):
 def policy_of(settings: Settings) -> OutboundPolicy:
     private = tuple(h.strip() for h in settings.allow_private_hosts.split(",") if h.strip())
     return OutboundPolicy(private=private, max_bytes=settings.outbound_max_bytes)
+
+
+async def _refuse_oversized(response: Any, url: httpx.URL, max_bytes: int) -> None:
+    """Close and refuse an answer whose declared length is over the cap (a longer one without
+    a length is cut by `_Capped` as it streams)."""
+    length = response.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        await response.aclose()
+        raise OutboundRefused(
+            f"the answer from {url.host} is {length} bytes, over {max_bytes}",
+            details={"host": url.host, "max_bytes": max_bytes},
+        )
