@@ -111,14 +111,15 @@ async def cancel_run(
     t = Transition(tx.runs, tx.steps, now, {})
     actions.cancel(t, run, actor.name, reason)
     result = CommitResult(events=await tx.flush(t.changes))
-    await audit.record(
+    await _audit(
         conn,
         tenant_id,
         "run.cancel",
-        actor=actor,
-        target=("run", run_id),
-        details={"workflow_id": run.workflow_id, "reason": reason},
-        now=now,
+        actor,
+        run_id,
+        now,
+        workflow_id=run.workflow_id,
+        reason=reason,
     )
     return result
 
@@ -138,14 +139,15 @@ async def dismiss_run(
     t = Transition(tx.runs, tx.steps, now, {})
     actions.dismiss(t, run, actor.name, reason)
     result = CommitResult(events=await tx.flush(t.changes))
-    await audit.record(
+    await _audit(
         conn,
         tenant_id,
         "run.dismiss",
-        actor=actor,
-        target=("run", run_id),
-        details={"workflow_id": run.workflow_id, "reason": reason},
-        now=now,
+        actor,
+        run_id,
+        now,
+        workflow_id=run.workflow_id,
+        reason=reason,
     )
     return result
 
@@ -177,15 +179,7 @@ async def retry_run(
     t = settle.transition(tx)
     actions.retry(t, run, actor.name)
     result = await _settled(tx, settle, t, run)
-    await audit.record(
-        conn,
-        tenant_id,
-        "run.retry",
-        actor=actor,
-        target=("run", run_id),
-        details={"workflow_id": run.workflow_id},
-        now=now,
-    )
+    await _audit(conn, tenant_id, "run.retry", actor, run_id, now, workflow_id=run.workflow_id)
     return result
 
 
@@ -211,13 +205,20 @@ async def override_step(
     t = settle.transition(tx)
     actions.override(t, run, step_key, output, actor.name, reason)
     result = await _settled(tx, settle, t, run)
-    await audit.record(
-        conn,
-        tenant_id,
-        "step.override",
-        actor=actor,
-        target=("run", run_id),
-        details={"step": step_key, "reason": reason},
-        now=now,
-    )
+    await _audit(conn, tenant_id, "step.override", actor, run_id, now, step=step_key, reason=reason)
     return result
+
+
+async def _audit(
+    conn: Conn,
+    tenant_id: str,
+    action: str,
+    actor: Actor,
+    run_id: str,
+    now: datetime,
+    **details: Any,
+) -> None:
+    """An audit entry for an action on a run, in the transaction that made the change."""
+    await audit.record(
+        conn, tenant_id, action, actor=actor, target=("run", run_id), details=details, now=now
+    )
