@@ -10,7 +10,8 @@ The input and output models come from the function's annotations. Every call get
 `CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
 the deadline, `effects` for side effects that must apply once per key, `llm`, the LLM
 gateway bound to the attempt (its calls are accounted to the run and step), `kb`, a search
-of the tenant's knowledge bases, `tools`, the tools the workflow grants the step (each call
+of the tenant's knowledge bases, `data`, transactions on the database for an app's own rows
+(every query filters on `data.tenant_id`), `tools`, the tools the workflow grants the step (each call
 checked by the platform: `agents/gate.py`), and `http`, the outbound HTTP client limited to
 the calling tool's hosts (`net/outbound.py`).
 """
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from batonflow.llm.client import LlmClient
     from batonflow.net.outbound import Outbound
 
+T = TypeVar("T")
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
@@ -56,6 +58,19 @@ class KnowledgeBases(Protocol):
     async def ingest(self, document_id: str) -> dict[str, Any]: ...
 
 
+class TenantData(Protocol):
+    """The database, for an app's agents: `read(work)` runs `work(conn)` in a read-only
+    transaction, `write(work)` in a write transaction of its own (committed when `work` returns,
+    apart from the step's checkpoint: make it idempotent). Every query `work` makes filters on
+    `tenant_id`, the call's tenant."""
+
+    tenant_id: str
+
+    async def read(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
+
+    async def write(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EffectRecord:
     key: str
@@ -76,6 +91,7 @@ class CallContext:
     effects: Effects
     llm: LlmClient | None = None  # the LLM gateway, bound to this attempt
     kb: KnowledgeBases | None = None  # the tenant's knowledge bases
+    data: TenantData | None = None  # the database, for an app's own tenant-owned rows
     tools: ToolGate | None = None  # the tools the workflow grants this step, checked
     http: Outbound | None = None  # outbound HTTP, limited to the tool's allowed hosts
     extra: dict[str, Any] = field(default_factory=dict)

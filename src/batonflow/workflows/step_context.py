@@ -78,6 +78,21 @@ def configured(
 
 
 @dataclass(frozen=True, slots=True)
+class TenantRows:
+    """`CallContext.data`: the worker's read and write transactions, for one tenant's rows."""
+
+    tenant_id: str
+    reads: Reads
+    writes: Reads
+
+    async def read(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        return await self.reads(work)
+
+    async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        return await self.writes(work)
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """Everything a handler needs about the attempt it runs."""
 
@@ -165,6 +180,7 @@ def call_context(
             CallScope(a.claim.tenant_id, a.claim.run_id, key, attempt),
             calls,
         ),
+        data=TenantRows(a.claim.tenant_id, sc.read, sc.write),
     )
     allowed = grants(granting if granting is not None else a.step, scope or a.scope)
     gate = ToolGate(sc.registry, allowed, ctx, sc.outbound, timeout=timeout)

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+import typer
+
+
+def register(commands: typer.Typer) -> None:
+    pass
