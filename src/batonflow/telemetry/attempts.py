@@ -107,6 +107,15 @@ class AttemptLines:
             log.info("step.attempt", **fields)
 
 
+def run_labels(ctx: dict[str, Any]) -> dict[str, str]:
+    """The labels a run was started with (`ctx["labels"]`: an app's names for what the run
+    works on, such as a pricing pack's id), for its steps' spans."""
+    labels = ctx.get("labels")
+    if not isinstance(labels, dict):
+        return {}
+    return {str(name): str(value) for name, value in labels.items() if value is not None}
+
+
 @dataclass
 class AttemptSeen:
     """One attempt's telemetry, as a `with` block; `ended` reports how it went. (A class rather
@@ -128,6 +137,7 @@ class AttemptSeen:
         spec = specs.cached(claim.workflow_version_pk) if specs is not None else None
         if spec is not None:
             self.metrics.learn(claim.run_id, claim.tenant_id, spec)
+        labels = run_labels(claim.ctx)
         structlog.contextvars.bind_contextvars(
             tenant_id=claim.tenant_id,
             run_id=claim.run_id,
@@ -142,6 +152,7 @@ class AttemptSeen:
             "batonflow.step.key": claim.key,
             "batonflow.step.kind": claim.kind,
             "batonflow.step.attempt": claim.attempt,
+            **{f"batonflow.{name}": value for name, value in labels.items()},
         }
         if spec is not None:
             attributes["batonflow.workflow.id"] = spec.id
