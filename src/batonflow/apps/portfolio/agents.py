@@ -1,3 +1,5 @@
-"""(being written)"""
+"""The portfolio app's agents: the data harvester builds pricing packs (`harvester.py`)."""
 
-AGENTS = ()
+from batonflow.apps.portfolio.harvester import data_harvester
+
+AGENTS = (data_harvester,)
