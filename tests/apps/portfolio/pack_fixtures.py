@@ -34,7 +34,9 @@ def portfolio_apps(monkeypatch: pytest.MonkeyPatch, **env: str) -> Apps:
 
 
 @pytest.fixture
-async def pack_app(api_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FastAPI]:
+async def pack_app(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FastAPI]:
     app = create_app(api_settings, apps=portfolio_apps(monkeypatch, providers="offline"))
     async with app.router.lifespan_context(app):
         yield app

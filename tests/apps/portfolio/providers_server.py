@@ -174,8 +174,12 @@ class ProvidersServer:
             return 400, {"error_code": 400, "error_message": message}, {}
         points = self._within(self.macro[series], q["observation_start"], q["observation_end"])
         rows = [
-            {"realtime_start": q["observation_end"], "realtime_end": q["observation_end"],
-             "date": d.isoformat(), "value": v}
+            {
+                "realtime_start": q["observation_end"],
+                "realtime_end": q["observation_end"],
+                "date": d.isoformat(),
+                "value": v,
+            }
             for d, v in points
         ]
         return 200, {"units": "lin", "count": len(rows), "observations": rows}, {}

@@ -16,7 +16,7 @@ from dirty_equals import IsStr
 from pydantic import SecretStr
 
 from batonflow.api.errors import error_response
-from batonflow.apps.portfolio import pack_build, packs
+from batonflow.apps.portfolio import pack_build, pack_rows, packs
 from batonflow.apps.portfolio.model import PackData, Series
 from batonflow.apps.portfolio.providers.client import Backoff
 from batonflow.apps.portfolio.settings import PortfolioSettings
@@ -115,8 +115,15 @@ async def test_an_offline_build_makes_a_fresh_pack(tenants: Register) -> None:
     assert [len(s.dates) for s in whole.prices.values()] == [60, 60, 6, 60, 60]  # 5 years
     shown = await acme.read(lambda c: packs.get_pack(c, acme.id, pack_id))
     assert shown["series"] == [
-        {"kind": "price", "key": k, "source": "offline", "currency": "USD", "points": n,
-         "first": first, "last": "2005-01-01"}
+        {
+            "kind": "price",
+            "key": k,
+            "source": "offline",
+            "currency": "USD",
+            "points": n,
+            "first": first,
+            "last": "2005-01-01",
+        }
         for k, n, first in [
             ("AAPL", 60, "2000-02-01"),
             ("AMZN", 60, "2000-02-01"),
@@ -148,15 +155,22 @@ async def test_the_same_data_is_the_same_pack_not_a_second_one(tenants: Register
         ("unchanged", None),
         ("fresh", first["pack_id"]),
     ]
-    assert packs.content_hash(date(2005, 1, 1), []) != first["pack_id"]
+    assert pack_rows.content_hash(date(2005, 1, 1), []) != first["pack_id"]
 
 
 async def test_states_move_warming_fresh_superseded(tenants: Register) -> None:
     acme = await tenants("acme")
     assert await acme.read(lambda c: packs.health(c, acme.id, T0)) == {
-        "state": "none", "pack_id": None, "as_of": None, "sources": [], "ready_at": None,
-        "building": None, "estimated_ready": None, "retry_after_seconds": None,
-        "superseded": None, "last_error": None,
+        "state": "none",
+        "pack_id": None,
+        "as_of": None,
+        "sources": [],
+        "ready_at": None,
+        "building": None,
+        "estimated_ready": None,
+        "retry_after_seconds": None,
+        "superseded": None,
+        "last_error": None,
     }
     a = await build(acme, date(2005, 1, 1), took=20)
     later = T0 + timedelta(days=1)
@@ -167,11 +181,13 @@ async def test_states_move_warming_fresh_superseded(tenants: Register) -> None:
     # A third build begins: warming, estimated from the mean of the last two (30 s).
     third = T0 + timedelta(days=2)
     warming = await acme.write(
-        lambda c: packs.begin(c, acme.id, third, as_of=date(2007, 1, 1), estimate=30.0)
+        lambda c: pack_rows.begin(c, acme.id, third, as_of=date(2007, 1, 1), estimate=30.0)
     )
-    estimate = await acme.read(lambda c: packs.estimate_seconds(c, acme.id, 60.0))
+    estimate = await acme.read(lambda c: pack_rows.estimate_seconds(c, acme.id, 60.0))
     assert (warming["state"], warming["estimated_ready"], estimate) == (
-        "warming", third + timedelta(seconds=30), 30.0,
+        "warming",
+        third + timedelta(seconds=30),
+        30.0,
     )
     assert await acme.read(lambda c: packs.health(c, acme.id, third + timedelta(seconds=10))) == {
         "state": "warming",
@@ -228,7 +244,8 @@ async def test_an_identical_old_pack_becomes_current_again(tenants: Register) ->
     back = await build(acme, date(2005, 1, 1), at=T0 + timedelta(hours=2))
     assert (back["state"], back["same_as"]) == ("unchanged", a["pack_id"])
     current = await acme.read(lambda c: packs.current(c, acme.id))
-    assert current is not None and current["pack_id"] == a["pack_id"]
+    assert current is not None
+    assert current["pack_id"] == a["pack_id"]
     assert (await acme.read(lambda c: packs.get_pack(c, acme.id, b["pack_id"])))["state"] == (
         "superseded"
     )
@@ -244,12 +261,19 @@ async def test_a_failed_build_is_recorded_and_a_retry_reuses_its_row(tenants: Re
             await build(acme, date(2024, 1, 5), wrong, symbols=["AAPL"], run_id="run-1")
         rows = await acme.read(lambda c: packs.list_packs(c, acme.id, limit=10))
         assert [(r["state"], r["run_id"], r["error"]) for r in rows] == [
-            ("failed", "run-1", {
-                "code": "step_failed",
-                "message": failed.value.message,
-                "details": {"provider": "fmp", "status": 401,
-                            "provider_message": IsStr(regex="Invalid API KEY.*")},
-            })
+            (
+                "failed",
+                "run-1",
+                {
+                    "code": "step_failed",
+                    "message": failed.value.message,
+                    "details": {
+                        "provider": "fmp",
+                        "status": 401,
+                        "provider_message": IsStr(regex="Invalid API KEY.*"),
+                    },
+                },
+            )
         ]
         health = await acme.read(lambda c: packs.health(c, acme.id, T0))
         assert (health["state"], health["last_error"]) == ("failed", rows[0]["error"])
@@ -268,27 +292,52 @@ async def test_a_build_from_the_paid_providers(tenants: Register) -> None:
     async with ProvidersServer(
         prices={"AAPL": [(day, 185.64)], "MSFT": [(day, 370.87)]},
         macro={"DGS10": [(day, "3.95")]},
-        news={"AAPL": [{"source": {"name": "Wire"}, "title": "t", "url": "https://n.example/1",
-                        "publishedAt": "2024-01-02T10:00:00Z"}]},
+        news={
+            "AAPL": [
+                {
+                    "source": {"name": "Wire"},
+                    "title": "t",
+                    "url": "https://n.example/1",
+                    "publishedAt": "2024-01-02T10:00:00Z",
+                }
+            ]
+        },
     ) as server:
         key = SecretStr(KEY)
         settings = PortfolioSettings(
-            providers="fmp,fred,news", fmp_url=server.url, fmp_key=key, fred_url=server.url,
-            fred_key=key, news_url=server.url, news_key=key,
+            providers="fmp,fred,news",
+            fmp_url=server.url,
+            fmp_key=key,
+            fred_url=server.url,
+            fred_key=key,
+            news_url=server.url,
+            news_key=key,
         )
         row = await build(acme, day, settings, symbols=["aapl", "MSFT", "NOPE"])
     assert (row["state"], row["sources"], row["counts"]) == (
         "fresh",
         ["fmp", "fred", "news"],
-        {"price": 2, "fx": 0, "macro": 1, "news": 1,
-         "missing": ["price:NOPE", "macro:DTB3", "macro:VIXCLS", "news:MSFT", "news:NOPE"]},
+        {
+            "price": 2,
+            "fx": 0,
+            "macro": 1,
+            "news": 1,
+            "missing": ["price:NOPE", "macro:DTB3", "macro:VIXCLS", "news:MSFT", "news:NOPE"],
+        },
     )
     data = await acme.read(lambda c: packs.load(c, acme.id, row["pack_id"], symbols=["AAPL"]))
     assert (data.prices["AAPL"].values, data.macro["DGS10"].values, data.news) == (
         (Decimal("185.64"),),
         (Decimal("3.95"),),
-        [{"symbol": "AAPL", "published_at": "2024-01-02T10:00:00Z", "title": "t",
-          "url": "https://n.example/1", "source": "Wire"}],
+        [
+            {
+                "symbol": "AAPL",
+                "published_at": "2024-01-02T10:00:00Z",
+                "title": "t",
+                "url": "https://n.example/1",
+                "source": "Wire",
+            }
+        ],
     )
 
 

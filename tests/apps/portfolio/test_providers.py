@@ -73,7 +73,10 @@ async def fetch(settings: PortfolioSettings, kind: str, key: str) -> Fetched | N
         await provider.aclose()
 
 
-SERIES = {"dates": ["2024-01-02", "2024-01-03", "2024-01-04"], "values": ["185.64", "184.25", "181.91"]}
+SERIES = {
+    "dates": ["2024-01-02", "2024-01-03", "2024-01-04"],
+    "values": ["185.64", "184.25", "181.91"],
+}
 
 
 async def test_each_provider_reads_its_wire_format(server: ProvidersServer) -> None:
@@ -87,11 +90,17 @@ async def test_each_provider_reads_its_wire_format(server: ProvidersServer) -> N
         "fx", "EURUSD", "polygon", "USD", {"dates": ["2024-01-02"], "values": ["1.0945"]}
     )
     assert await fetch(settings_for(server, "fred"), "macro", "DGS10") == Fetched(
-        "macro", "DGS10", "fred", None,
+        "macro",
+        "DGS10",
+        "fred",
+        None,
         {"dates": ["2024-01-02", "2024-01-04"], "values": ["3.95", "3.99"]},
     )
     assert await fetch(settings_for(server, "news"), "news", "AAPL") == Fetched(
-        "news", "AAPL", "news", None,
+        "news",
+        "AAPL",
+        "news",
+        None,
         {
             "articles": [
                 {
@@ -104,18 +113,39 @@ async def test_each_provider_reads_its_wire_format(server: ProvidersServer) -> N
         },
     )
     assert [(r.path, r.query) for r in server.requests] == [
-        ("/api/v3/historical-price-full/AAPL",
-         {"from": "2024-01-02", "to": "2024-01-04", "apikey": KEY}),
-        ("/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-04",
-         {"adjusted": "false", "sort": "asc", "limit": "50000", "apiKey": KEY}),
-        ("/v2/aggs/ticker/C:EURUSD/range/1/day/2024-01-02/2024-01-04",
-         {"adjusted": "false", "sort": "asc", "limit": "50000", "apiKey": KEY}),
-        ("/fred/series/observations",
-         {"series_id": "DGS10", "api_key": KEY, "file_type": "json",
-          "observation_start": "2024-01-02", "observation_end": "2024-01-04"}),
-        ("/v2/everything",
-         {"q": "AAPL", "from": "2024-01-02", "to": "2024-01-04", "sortBy": "publishedAt",
-          "pageSize": "20", "apiKey": KEY}),
+        (
+            "/api/v3/historical-price-full/AAPL",
+            {"from": "2024-01-02", "to": "2024-01-04", "apikey": KEY},
+        ),
+        (
+            "/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-04",
+            {"adjusted": "false", "sort": "asc", "limit": "50000", "apiKey": KEY},
+        ),
+        (
+            "/v2/aggs/ticker/C:EURUSD/range/1/day/2024-01-02/2024-01-04",
+            {"adjusted": "false", "sort": "asc", "limit": "50000", "apiKey": KEY},
+        ),
+        (
+            "/fred/series/observations",
+            {
+                "series_id": "DGS10",
+                "api_key": KEY,
+                "file_type": "json",
+                "observation_start": "2024-01-02",
+                "observation_end": "2024-01-04",
+            },
+        ),
+        (
+            "/v2/everything",
+            {
+                "q": "AAPL",
+                "from": "2024-01-02",
+                "to": "2024-01-04",
+                "sortBy": "publishedAt",
+                "pageSize": "20",
+                "apiKey": KEY,
+            },
+        ),
     ]
 
 
@@ -153,14 +183,26 @@ async def test_a_500_that_persists_fails_naming_provider_and_status(
 @pytest.mark.parametrize(
     ("provider", "kind", "status", "said"),
     [
-        ("fmp", "price", 401,
-         "Invalid API KEY. Feel free to create a Free API Key or visit our FAQ."),
+        (
+            "fmp",
+            "price",
+            401,
+            "Invalid API KEY. Feel free to create a Free API Key or visit our FAQ.",
+        ),
         ("polygon", "price", 401, "Unknown API Key"),
-        ("fred", "macro", 400,
-         "Bad Request.  The value for variable api_key is not registered.  Read "
-         "https://fred.stlouisfed.org/docs/api/api_key.html for more information."),
-        ("news", "news", 401,
-         "Your API key is invalid or incorrect. Check your key, or go to newsapi.org."),
+        (
+            "fred",
+            "macro",
+            400,
+            "Bad Request.  The value for variable api_key is not registered.  Read "
+            "https://fred.stlouisfed.org/docs/api/api_key.html for more information.",
+        ),
+        (
+            "news",
+            "news",
+            401,
+            "Your API key is invalid or incorrect. Check your key, or go to newsapi.org.",
+        ),
     ],
 )
 async def test_a_refused_key_is_not_retried(
@@ -188,8 +230,7 @@ async def test_a_dead_server_is_retried_then_fails() -> None:
         await fetch(settings, "price", "AAPL")
     assert failed.value.instance_retryable is True
     assert failed.value.message.startswith(
-        "the data provider 'fmp' failed: GET /api/v3/historical-price-full/AAPL could not "
-        "connect: "
+        "the data provider 'fmp' failed: GET /api/v3/historical-price-full/AAPL could not connect: "
     )
     assert failed.value.message.endswith("(after 3 attempts)")
 
@@ -225,15 +266,25 @@ async def test_the_offline_provider_reads_the_bundled_history() -> None:
     assert offline.symbols() == ["AAPL", "AMZN", "GOOG", "IBM", "MSFT"]
     found = await offline.fetch("price", "MSFT", date(2000, 1, 1), date(2000, 3, 31))
     assert found == Fetched(
-        "price", "MSFT", "offline", "USD",
-        {"dates": ["2000-01-01", "2000-02-01", "2000-03-01"],
-         "values": ["39.81", "36.35", "43.22"]},
+        "price",
+        "MSFT",
+        "offline",
+        "USD",
+        {
+            "dates": ["2000-01-01", "2000-02-01", "2000-03-01"],
+            "values": ["39.81", "36.35", "43.22"],
+        },
     )
     vix = await offline.fetch("macro", "VIXCLS", date(2009, 6, 1), date(2009, 6, 3))
     assert vix == Fetched(
-        "macro", "VIXCLS", "offline", None,
-        {"dates": ["2009-06-01", "2009-06-02", "2009-06-03"],
-         "values": ["30.04", "29.63", "31.02"]},
+        "macro",
+        "VIXCLS",
+        "offline",
+        None,
+        {
+            "dates": ["2009-06-01", "2009-06-02", "2009-06-03"],
+            "values": ["30.04", "29.63", "31.02"],
+        },
     )
     assert await offline.fetch("price", "TSLA", date(2000, 1, 1), date(2010, 1, 1)) is None
     assert await offline.fetch("fx", "EURUSD", date(2000, 1, 1), date(2010, 1, 1)) is None

@@ -1,6 +1,6 @@
 """A pack build: what to fetch (the tenant's symbols, the FX pairs its currencies need, the
 macro series), fetching it from the configured providers (the first that knows a key gives
-it), and the build row's moves (`packs.py`). The fetching happens outside any transaction:
+it), and the build row's moves (`pack_rows.py`). The fetching happens outside any transaction:
 `begin` and `finish` (or `fail`) are short write transactions of their own.
 
 What a build asks for, unless the caller names symbols: every symbol of the tenant's ledgers
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from batonflow.apps.portfolio import packs
+from batonflow.apps.portfolio import pack_rows
 from batonflow.apps.portfolio.providers import Fetched, Provider, open_providers
 from batonflow.apps.portfolio.providers.client import Backoff
 from batonflow.apps.portfolio.providers.offline import Offline
@@ -49,9 +49,7 @@ class Plan:
     keys: dict[str, list[str]]  # by kind
 
 
-async def plan(
-    conn: Conn, tenant_id: str, as_of: date, symbols: list[str] | None = None
-) -> Plan:
+async def plan(conn: Conn, tenant_id: str, as_of: date, symbols: list[str] | None = None) -> Plan:
     """What to fetch for the tenant (see the module docstring)."""
     traded = (
         await conn.execute(
@@ -102,9 +100,7 @@ async def fetch(providers: list[Provider], plan: Plan) -> tuple[list[Fetched], l
     ]
     got = await asyncio.gather(*(one(kind, key) for kind, key in asked))
     rows = [row for row in got if row is not None]
-    missing = [
-        f"{kind}:{key}" for (kind, key), row in zip(asked, got, strict=True) if row is None
-    ]
+    missing = [f"{kind}:{key}" for (kind, key), row in zip(asked, got, strict=True) if row is None]
     return rows, missing
 
 
@@ -132,8 +128,8 @@ async def queue(
         now=now,
         max_active_runs=max_active_runs,
     )
-    estimate = await packs.estimate_seconds(conn, tenant_id, settings.pack_estimate)
-    return await packs.begin(conn, tenant_id, now, as_of=day, estimate=estimate, run_id=run.id)
+    estimate = await pack_rows.estimate_seconds(conn, tenant_id, settings.pack_estimate)
+    return await pack_rows.begin(conn, tenant_id, now, as_of=day, estimate=estimate, run_id=run.id)
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:
@@ -159,11 +155,12 @@ async def build(
     day = as_of or now().date()
 
     async def begin(conn: Conn) -> dict[str, Any]:
-        estimate = await packs.estimate_seconds(conn, tenant_id, settings.pack_estimate)
-        return await packs.begin(conn, tenant_id, now(), as_of=day, estimate=estimate,
-                                 run_id=run_id)
+        estimate = await pack_rows.estimate_seconds(conn, tenant_id, settings.pack_estimate)
+        return await pack_rows.begin(
+            conn, tenant_id, now(), as_of=day, estimate=estimate, run_id=run_id
+        )
 
-    row = await write(begin)
+    row: dict[str, Any] = await write(begin)
     if row["state"] not in ("warming", "failed"):
         return row  # an earlier attempt finished it
     build_id, day = row["build_id"], date.fromisoformat(row["as_of"])  # as queued
@@ -177,13 +174,14 @@ async def build(
                 await provider.aclose()
     except Exception as exc:
         error = _error_of(exc)
-        await write(lambda conn: packs.fail(conn, tenant_id, build_id, error, now()))
+        await write(lambda conn: pack_rows.fail(conn, tenant_id, build_id, error, now()))
         raise
     sources = sorted({r.source for r in rows})
     counts: dict[str, Any] = {kind: sum(r.kind == kind for r in rows) for kind in wanted.keys}
     counts["missing"] = missing
-    return await write(
-        lambda conn: packs.finish(
+    done: dict[str, Any] = await write(
+        lambda conn: pack_rows.finish(
             conn, tenant_id, build_id, rows, sources=sources, counts=counts, now=now()
         )
     )
+    return done

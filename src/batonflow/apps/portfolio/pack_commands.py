@@ -94,9 +94,7 @@ def list_packs(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
         table = display.table("build", "state", "as of", "pack", "started")
         for r in rows:
             pack = r["pack_id"] or (f"= {r['same_as']}" if r["same_as"] else "")
-            table.add_row(
-                r["build_id"], r["state"], r["as_of"], pack, display.ago(r["started_at"])
-            )
+            table.add_row(r["build_id"], r["state"], r["as_of"], pack, display.ago(r["started_at"]))
         console.print(table)
         return 0
 
@@ -126,7 +124,12 @@ def show(
         table = display.table("kind", "key", "source", "points", "first", "last")
         for s in row["series"]:
             table.add_row(
-                s["kind"], s["key"], s["source"], str(s["points"]), s["first"] or "", s["last"] or ""
+                s["kind"],
+                s["key"],
+                s["source"],
+                str(s["points"]),
+                s["first"] or "",
+                s["last"] or "",
             )
         console.print(table)
         return 0

@@ -14,122 +14,37 @@ the current one again if it had been superseded). One pack at a time is fresh pe
 
 `require_fresh` is the freshness gate the patterns pass: the current pack, or `NotReady` (HTTP
 503 with `Retry-After`) while a newer build is warming, unless the caller pinned a pack.
-Building (fetching from the providers) is `pack_build.py`; this module owns the rows.
+The build's row moves are `pack_rows.py`, fetching from the providers `pack_build.py`;
+this module reads packs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from batonflow.apps.portfolio.model import PackData, Series
-from batonflow.apps.portfolio.providers import Fetched
 from batonflow.apps.portfolio.tables import pack_series, packs
 from batonflow.errors import Conflict, NotFound, NotReady
 from batonflow.store.db import Conn
 from batonflow.store.tables import Run
 
-ESTIMATE_FROM = 5  # the last fresh builds whose mean duration estimates the next one
 OVERDUE_RETRY = 5.0  # seconds to wait for a build that is past its estimate
 _ENDED = ("succeeded", "failed", "dead", "cancelled")
 
 
-def _row(found: Any) -> dict[str, Any]:
+def row_of(found: Any) -> dict[str, Any]:
+    """A pack row as the API and the CLI show it (`same_as`: the pack an unchanged build
+    matched)."""
     row = dict(found._mapping)
     row["as_of"] = row["as_of"].isoformat()
     same = (row.get("error") or {}).get("same_as") if row["state"] == "unchanged" else None
     row["same_as"] = same
     return row
-
-
-def content_hash(as_of: date, rows: Iterable[Fetched]) -> str:
-    """The pack id of these series at `as_of` (see the module docstring)."""
-    series = [
-        {"kind": r.kind, "key": r.key, "source": r.source, "currency": r.currency, "body": r.body}
-        for r in sorted(rows, key=lambda r: (r.kind, r.key))
-    ]
-    canonical = json.dumps(
-        {"as_of": as_of.isoformat(), "series": series},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-# -- builds ------------------------------------------------------------------------------------
-
-
-async def estimate_seconds(conn: Conn, tenant_id: str, default: float) -> float:
-    """The mean duration of the tenant's last fresh builds, else `default`."""
-    found = await conn.execute(
-        sa.select(packs.c.started_at, packs.c.ready_at)
-        .where(
-            packs.c.tenant_id == tenant_id,
-            packs.c.pack_id.is_not(None),
-            packs.c.ready_at.is_not(None),
-        )
-        .order_by(packs.c.ready_at.desc())
-        .limit(ESTIMATE_FROM)
-    )
-    durations = [(r.ready_at - r.started_at).total_seconds() for r in found]
-    return sum(durations) / len(durations) if durations else default
-
-
-async def begin(
-    conn: Conn,
-    tenant_id: str,
-    now: datetime,
-    *,
-    as_of: date,
-    estimate: float,
-    run_id: str | None = None,
-) -> dict[str, Any]:
-    """The warming row of a build. The build of `run_id` already begun is that row again (a
-    retried attempt warms the same row; one that failed warms again), never a second one."""
-    if run_id is not None:
-        found = (
-            await conn.execute(
-                sa.select(packs).where(packs.c.tenant_id == tenant_id, packs.c.run_id == run_id)
-            )
-        ).first()
-        if found is not None:
-            if found.state == "failed":
-                await conn.execute(
-                    packs.update()
-                    .where(packs.c.tenant_id == tenant_id, packs.c.build_id == found.build_id)
-                    .values(
-                        state="warming",
-                        error=None,
-                        estimated_ready=now + timedelta(seconds=estimate),
-                    )
-                )
-                return await get_build(conn, tenant_id, found.build_id)
-            return _row(found)
-    build_id = str(uuid.uuid4())
-    await conn.execute(
-        packs.insert().values(
-            build_id=build_id,
-            tenant_id=tenant_id,
-            pack_id=None,
-            as_of=as_of,
-            state="warming",
-            sources=[],
-            counts={},
-            estimated_ready=now + timedelta(seconds=estimate),
-            error=None,
-            run_id=run_id,
-            started_at=now,
-        )
-    )
-    return await get_build(conn, tenant_id, build_id)
 
 
 async def get_build(conn: Conn, tenant_id: str, build_id: str) -> dict[str, Any]:
@@ -140,93 +55,7 @@ async def get_build(conn: Conn, tenant_id: str, build_id: str) -> dict[str, Any]
     ).first()
     if found is None:
         raise NotFound(f"no pack build '{build_id}'")
-    return _row(found)
-
-
-async def _supersede_others(conn: Conn, tenant_id: str, keep: str, now: datetime) -> None:
-    await conn.execute(
-        packs.update()
-        .where(packs.c.tenant_id == tenant_id, packs.c.state == "fresh", packs.c.build_id != keep)
-        .values(state="superseded", superseded_at=now)
-    )
-
-
-async def finish(
-    conn: Conn,
-    tenant_id: str,
-    build_id: str,
-    rows: Sequence[Fetched],
-    *,
-    sources: list[str],
-    counts: dict[str, Any],
-    now: datetime,
-) -> dict[str, Any]:
-    """Make the warming build fresh with `rows` (the previous fresh pack is superseded), or end
-    it `unchanged` when a pack of the same content exists (see the module docstring)."""
-    build = await get_build(conn, tenant_id, build_id)
-    if build["state"] not in ("warming", "failed"):
-        return build  # finished by an earlier attempt whose checkpoint was lost
-    pack_id = content_hash(date.fromisoformat(build["as_of"]), rows)
-    same = (
-        await conn.execute(
-            sa.select(packs).where(packs.c.tenant_id == tenant_id, packs.c.pack_id == pack_id)
-        )
-    ).first()
-    done = {"sources": sources, "counts": counts, "ready_at": now, "estimated_ready": None}
-    if same is not None:
-        if same.state != "fresh":
-            await conn.execute(
-                packs.update()
-                .where(packs.c.tenant_id == tenant_id, packs.c.build_id == same.build_id)
-                .values(state="fresh", superseded_at=None)
-            )
-            await _supersede_others(conn, tenant_id, same.build_id, now)
-        note = f"the data is that of pack {pack_id}, which is the current pack; no new pack"
-        await conn.execute(
-            packs.update()
-            .where(packs.c.tenant_id == tenant_id, packs.c.build_id == build_id)
-            .values(state="unchanged", error={"same_as": pack_id, "message": note}, **done)
-        )
-        return await get_build(conn, tenant_id, build_id)
-    if rows:
-        await conn.execute(
-            pack_series.insert(),
-            [
-                {
-                    "build_id": build_id,
-                    "kind": r.kind,
-                    "key": r.key,
-                    "tenant_id": tenant_id,
-                    "source": r.source,
-                    "currency": r.currency,
-                    "body": r.body,
-                }
-                for r in rows
-            ],
-        )
-    await conn.execute(
-        packs.update()
-        .where(packs.c.tenant_id == tenant_id, packs.c.build_id == build_id)
-        .values(state="fresh", pack_id=pack_id, error=None, **done)
-    )
-    await _supersede_others(conn, tenant_id, build_id, now)
-    return await get_build(conn, tenant_id, build_id)
-
-
-async def fail(
-    conn: Conn, tenant_id: str, build_id: str, error: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """Record why the build failed; the current pack, if any, stays current."""
-    await conn.execute(
-        packs.update()
-        .where(
-            packs.c.tenant_id == tenant_id,
-            packs.c.build_id == build_id,
-            packs.c.state == "warming",
-        )
-        .values(state="failed", error=error, ready_at=None, estimated_ready=None)
-    )
-    return await get_build(conn, tenant_id, build_id)
+    return row_of(found)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -242,7 +71,7 @@ async def current(conn: Conn, tenant_id: str) -> dict[str, Any] | None:
             .limit(1)
         )
     ).first()
-    return None if found is None else _row(found)
+    return None if found is None else row_of(found)
 
 
 async def _newest_build(conn: Conn, tenant_id: str) -> dict[str, Any] | None:
@@ -258,7 +87,7 @@ async def _newest_build(conn: Conn, tenant_id: str) -> dict[str, Any] | None:
     ).first()
     if found is None:
         return None
-    row = _row(found)
+    row = row_of(found)
     status = row.pop("run_status")
     if row["state"] == "warming" and status in _ENDED:
         row["state"] = "failed"
@@ -275,7 +104,7 @@ async def get_pack(conn: Conn, tenant_id: str, pack_id: str) -> dict[str, Any]:
     ).first()
     if found is None:
         raise NotFound(f"no pricing pack '{pack_id}'")
-    row = _row(found)
+    row = row_of(found)
     series = await conn.execute(
         sa.select(pack_series)
         .where(pack_series.c.tenant_id == tenant_id, pack_series.c.build_id == found.build_id)
@@ -321,7 +150,7 @@ async def list_packs(
             )
         )
     query = query.order_by(packs.c.started_at.desc(), packs.c.build_id.desc()).limit(limit)
-    return [_row(found) for found in await conn.execute(query)]
+    return [row_of(found) for found in await conn.execute(query)]
 
 
 async def load(

@@ -83,9 +83,7 @@ def names_of(settings: PortfolioSettings) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def open_providers(
-    settings: PortfolioSettings, backoff: Backoff | None = None
-) -> list[Provider]:
+def open_providers(settings: PortfolioSettings, backoff: Backoff | None = None) -> list[Provider]:
     """The configured providers, in order (close each with `aclose`). Every key is checked
     before any client is built."""
     names = names_of(settings)

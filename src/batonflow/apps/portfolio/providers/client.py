@@ -124,7 +124,9 @@ class ProviderClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retries + 1),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, ProviderFailed) and e.instance_retryable),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, ProviderFailed) and e.instance_retryable
+            ),
             reraise=True,
         )
         tries = 0

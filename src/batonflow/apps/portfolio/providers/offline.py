@@ -20,6 +20,7 @@ import json
 from datetime import date, datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
 from typing import Any
 
 from batonflow.apps.portfolio.providers import Fetched, series_body
@@ -38,7 +39,7 @@ def _read(path: str) -> str:
             f"the offline data provider reads the '{PACKAGE}' package, which is not installed; "
             f"install it (pip install {PACKAGE}) or configure other providers"
         ) from None
-    return found.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    return Path(str(found)).read_text(encoding="utf-8")
 
 
 @cache

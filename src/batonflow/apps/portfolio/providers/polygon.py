@@ -28,8 +28,9 @@ class Polygon:
         bars = body.get("results") if isinstance(body, dict) else None
         if not bars:
             return None
-        points = [(datetime.fromtimestamp(int(bar["t"]) / 1000, UTC).date(), bar.get("c"))
-                  for bar in bars]
+        points = [
+            (datetime.fromtimestamp(int(bar["t"]) / 1000, UTC).date(), bar.get("c")) for bar in bars
+        ]
         series = series_body([p for p in points if start <= p[0] <= end])
         if not series["dates"]:
             return None
