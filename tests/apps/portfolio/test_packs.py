@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,12 +221,14 @@ async def test_states_move_warming_fresh_superseded(tenants: Register) -> None:
     assert overdue.value.retry_after == packs.OVERDUE_RETRY
 
 
-async def test_not_ready_answers_503_with_retry_after(tenants: Register) -> None:
+def test_not_ready_answers_503_with_retry_after() -> None:
     refused = NotReady(
         "a new pricing pack is warming",
         retry_after=12.2,
         estimated_ready="2026-12-01T09:00:12+00:00",
     )
+    assert refused.docs == "docs/errors.md#not_ready"
+    assert "\n### not_ready\n" in (Path(__file__).parents[3] / "docs" / "errors.md").read_text()
     response = error_response(refused)
     assert (response.status_code, response.headers["retry-after"]) == (503, "13")
     assert json.loads(bytes(response.body)) == {
