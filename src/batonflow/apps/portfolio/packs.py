@@ -79,7 +79,11 @@ async def _newest_build(conn: Conn, tenant_id: str) -> dict[str, Any] | None:
     found = (
         await conn.execute(
             sa.select(packs, Run.status.label("run_status"))
-            .select_from(packs.outerjoin(Run, Run.id == packs.c.run_id))
+            .select_from(
+                packs.outerjoin(
+                    Run, sa.and_(Run.id == packs.c.run_id, Run.tenant_id == packs.c.tenant_id)
+                )
+            )
             .where(packs.c.tenant_id == tenant_id)
             .order_by(packs.c.started_at.desc(), packs.c.build_id.desc())
             .limit(1)
