@@ -10,6 +10,8 @@
     │   ├── RateLimited               rate_limited: too many requests; retry after `retry_after`
     │   ├── QuotaExceeded             quota_exceeded: a tenant limit (such as active runs) is reached
     │   ├── PayloadTooLarge           payload_too_large: a request body over the size limit
+    │   ├── NotReady                  not_ready: what the request needs is being prepared (a
+    │   │                             pricing pack warming); retry after `retry_after`
     │   ├── Conflict                  conflict: the object is not in a state that allows this
     │   │   └── IllegalTransition     illegal_transition: a run cannot move between two states
     │   └── ConfigError               config_invalid: settings that cannot work
@@ -102,6 +104,32 @@ class RateLimited(UserError):
 
 class QuotaExceeded(UserError):
     code = "quota_exceeded"
+
+
+class NotReady(UserError):
+    """What the request needs is being prepared and will be ready at `estimated_ready` (an ISO
+    time, when known): ask again after `retry_after` seconds."""
+
+    code = "not_ready"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        estimated_ready: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            details={
+                **(details or {}),
+                "retry_after": retry_after,
+                "estimated_ready": estimated_ready,
+            },
+        )
+        self.retry_after = retry_after
+        self.estimated_ready = estimated_ready
 
 
 class PayloadTooLarge(UserError):

@@ -31,6 +31,7 @@ STATUS: dict[type[errors.BatonflowError], int] = {
     errors.RateLimited: 429,
     errors.QuotaExceeded: 429,
     errors.PayloadTooLarge: 413,
+    errors.NotReady: 503,
     errors.Conflict: 409,
     errors.ConfigError: 500,
     errors.ModelError: 502,  # a model the request needed (embeddings, rerank) failed
@@ -62,7 +63,7 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
 
 def error_response(error: errors.BatonflowError) -> JSONResponse:
     headers = {}
-    if isinstance(error, errors.RateLimited):
+    if isinstance(error, errors.RateLimited | errors.NotReady):
         headers["Retry-After"] = str(max(1, round(error.retry_after + 0.499)))
     if isinstance(error, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
