@@ -189,7 +189,7 @@ describe("the portfolios page", () => {
     );
     fireEvent.click(await screen.findByRole("button", { name: "Run overview" }));
     expect(await screen.findByText(/Computing the overview/)).toBeTruthy();
-    const metricsList = await screen.findByLabelText("Metrics", {}, { timeout: 4000 });
+    const metricsList = await screen.findByLabelText("Metrics");
     expect(sent).toEqual([
       { method: "POST", path: `${P}/execute`, body: { pattern_id: "portfolio_overview", portfolio_id: "p1" }, type: "application/json" },
     ]);
@@ -279,6 +279,15 @@ describe("the portfolios page", () => {
     expect(alert.textContent).toBe("export refused: fred does not allow export (licence: display only)");
     expect(alert.previousElementSibling?.textContent).toBe("Export PDF");
     expect(sent.map((request) => `${request.method} ${request.path}`)).toEqual([`POST ${P}/execute`]);
+  });
+
+  it("says why a run failed", async () => {
+    const failed: Execution = { ...running, status: "failed", error: { code: "step_failed", message: "AAPL has no close on or before 2026-01-02" } };
+    serve(PAGE, routes({ [`POST ${P}/execute`]: [200, failed] }));
+    fireEvent.click(await screen.findByRole("button", { name: "Run overview" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toBe("The overview could not be computedAAPL has no close on or before 2026-01-02");
+    expect(screen.queryByLabelText("Metrics")).toBeNull();
   });
 
   it("lets a viewer read but not create, import or run", async () => {

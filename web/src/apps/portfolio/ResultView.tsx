@@ -23,15 +23,25 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
+/** The value over time: `{dates, values}` (under `series` or at the result's top), or a list
+ * of `{date, value}`. */
+function seriesOf(result: Json): { date: string; value: string }[] {
+  if (Array.isArray(result.series)) {
+    return result.series.map((point) => object(point)).map((point) => ({ date: String(point.date), value: String(point.value) }));
+  }
+  const series = object(result.series);
+  const dates = strings(series.dates ?? result.dates);
+  const values = strings(series.values ?? result.values);
+  return dates.slice(0, values.length).map((date, index) => ({ date, value: values[index] as string }));
+}
+
 /** The overview's parts, wherever the result keeps them: at its top (valuation's summary) or
  * under `metrics` (which repeats the positions and the value by currency). */
 export function readOverview(result: Json) {
   const metrics = object(result.metrics);
   const positions = (Array.isArray(result.positions) ? result.positions : Array.isArray(metrics.positions) ? metrics.positions : []) as PricedPosition[];
   const byCurrency = object(result.by_currency ?? metrics.by_currency);
-  const series = object(result.series);
-  const dates = strings(series.dates ?? result.dates);
-  const values = strings(series.values ?? result.values);
+  const series = seriesOf(result);
   const base = typeof result.base_currency === "string" ? result.base_currency : String(metrics.base_currency ?? "");
   return {
     base,
@@ -39,7 +49,7 @@ export function readOverview(result: Json) {
     metrics,
     positions,
     byCurrency: Object.entries(byCurrency).map(([currency, value]) => [currency, String(value)] as const),
-    series: dates.slice(0, values.length).map((date, index) => ({ date, value: values[index] as string })),
+    series,
     narrative: typeof result.narrative === "string" ? result.narrative : "",
   };
 }

@@ -1,6 +1,6 @@
 // The portfolio pages' tests: the dashboard rendered whole (App, signed in) against a fetch that
 // answers like the API, route by route, and keeps every request the pages sent.
-import { render } from "@testing-library/react";
+import { configure, render } from "@testing-library/react";
 import { Api } from "../../api";
 import type { TokenStore } from "../../api";
 import { App } from "../../App";
@@ -50,6 +50,8 @@ export function json(status: number, body: unknown): Response {
 }
 
 export function serve(path: string, routes: Routes, me: Me = operator): Sent[] {
+  // The whole dashboard loads first (session, apps): give a busy machine time to render it.
+  configure({ asyncUtilTimeout: 5000 });
   window.history.pushState(null, "", path);
   const sent: Sent[] = [];
   const calls: Record<string, number> = {};
