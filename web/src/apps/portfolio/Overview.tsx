@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from "react";
 import { ApiError } from "../../api";
 import { formatTime } from "../../format";
+import { Link } from "../../router";
 import { useSession } from "../../session";
 import { ActionButton, Can, StatusBadge } from "../../ui";
 import { ResultView } from "./ResultView";
@@ -30,8 +31,7 @@ function warmingOf(error: ApiError): Warming {
 }
 
 function failureOf(execution: Execution): string {
-  const message = execution.error?.message;
-  return typeof message === "string" && message ? message : `the run ended ${execution.status}`;
+  return execution.error?.message || `the run ended ${execution.status}`;
 }
 
 export function Overview({ portfolioId }: { portfolioId: string }) {
@@ -95,7 +95,8 @@ export function Overview({ portfolioId }: { portfolioId: string }) {
       ) : null}
       {running ? (
         <p className="state state-loading" role="status" aria-live="polite">
-          <span className="spinner" aria-hidden="true" /> Computing the overview… <StatusBadge status={execution.status} />
+          <span className="spinner" aria-hidden="true" /> Computing the overview… <StatusBadge status={execution.status} />{" "}
+          <Link to={`/runs/${execution.run_id}`}>Follow the run</Link>
         </p>
       ) : null}
       {execution && execution.status === "succeeded" ? <ResultView execution={execution} /> : null}
@@ -103,6 +104,7 @@ export function Overview({ portfolioId }: { portfolioId: string }) {
         <div className="state state-error" role="alert">
           <strong>The overview could not be computed</strong>
           <p>{failureOf(execution)}</p>
+          <Link to={`/runs/${execution.run_id}`}>Open the run</Link>
         </div>
       ) : null}
     </>

@@ -282,11 +282,12 @@ describe("the portfolios page", () => {
   });
 
   it("says why a run failed", async () => {
-    const failed: Execution = { ...running, status: "failed", error: { code: "step_failed", message: "AAPL has no close on or before 2026-01-02" } };
+    const failed: Execution = { ...running, status: "failed", error: { code: "step_failed", message: "AAPL has no close on or before 2026-01-02", details: {} } };
     serve(PAGE, routes({ [`POST ${P}/execute`]: [200, failed] }));
     fireEvent.click(await screen.findByRole("button", { name: "Run overview" }));
     const alert = await screen.findByRole("alert");
-    expect(alert.textContent).toBe("The overview could not be computedAAPL has no close on or before 2026-01-02");
+    expect(alert.textContent).toBe("The overview could not be computedAAPL has no close on or before 2026-01-02Open the run");
+    expect(within(alert).getByRole("link", { name: "Open the run" }).getAttribute("href")).toBe("/runs/run-1");
     expect(screen.queryByLabelText("Metrics")).toBeNull();
   });
 

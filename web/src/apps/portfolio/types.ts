@@ -2,6 +2,8 @@
 // ledger_routes.py, pack_routes.py, pattern_routes.py, rights_routes.py) until the OpenAPI
 // document is regenerated with them. Decimals travel as strings ("1234.5"), times as ISO text.
 
+import type { ErrorInfo } from "../../types";
+
 export const BASE = "/api/v1/portfolio";
 
 export interface Portfolio {
@@ -75,7 +77,8 @@ export interface Execution {
   result: Record<string, unknown> | null;
   sources: string[];
   attribution: string[];
-  error: Record<string, unknown> | null;
+  /** The run's error, once it ended without succeeding. */
+  error: ErrorInfo | null;
 }
 
 /** A priced position of the overview's result: money and weights as decimal strings. */
