@@ -131,7 +131,7 @@ describe("the pricing packs page", () => {
   it("shows why the last build failed", async () => {
     serve(PAGE, routes({ ...nothing, state: "failed", last_error: { code: "provider_failed", message: "stooq answered 503" } }));
     expect(await badge()).toBe("failed");
-    expect(facts()).toEqual(["Error: stooq answered 503"]);
+    expect(facts()).toEqual(["Last build failed: stooq answered 503"]);
     expect(screen.getByText("The last build failed; the patterns cannot compute until a build succeeds.")).toBeTruthy();
   });
 

@@ -52,9 +52,9 @@ function HealthCard({ health, onRefresh }: { health: PackHealth; onRefresh: () =
             </dd>
           </>
         ) : null}
-        {health.state === "failed" ? (
+        {health.last_error ? (
           <>
-            <dt>Error</dt>
+            <dt>Last build failed</dt>
             <dd className="inline-error">{errorText(health.last_error)}</dd>
           </>
         ) : null}
