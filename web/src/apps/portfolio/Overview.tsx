@@ -40,14 +40,12 @@ export function Overview({ portfolioId }: { portfolioId: string }) {
   const [warming, setWarming] = useState<Warming | null>(null);
   // Each run (and unmounting) bumps this: a poll of an older run stops.
   const ticket = useRef(0);
-  useEffect(() => {
-    ticket.current += 1;
-    setExecution(null);
-    setWarming(null);
-    return () => {
+  useEffect(
+    () => () => {
       ticket.current += 1;
-    };
-  }, [portfolioId]);
+    },
+    [],
+  );
 
   const run = async () => {
     const mine = ++ticket.current;
@@ -57,7 +55,7 @@ export function Overview({ portfolioId }: { portfolioId: string }) {
     try {
       current = await api.post<Execution>(`${BASE}/execute`, { pattern_id: "portfolio_overview", portfolio_id: portfolioId });
     } catch (caught) {
-      if (caught instanceof ApiError && caught.status === 503) {
+      if (caught instanceof ApiError && caught.status === 503 && caught.code === "not_ready") {
         setWarming(warmingOf(caught));
         return;
       }
