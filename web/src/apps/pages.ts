@@ -2,12 +2,14 @@
 // which apps are enabled (GET /api/v1/apps); only their pages are routed and listed.
 import type { ComponentType } from "react";
 import { pages as demo } from "./demo";
+import { pages as portfolio } from "./portfolio";
 import { pages as scoping } from "./scoping";
 
 export type AppPages = Record<string, ComponentType>;
 
 export const APP_PAGES: Record<string, AppPages> = {
   demo,
+  portfolio,
   scoping,
 };
 
