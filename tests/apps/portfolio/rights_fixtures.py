@@ -28,7 +28,7 @@ from batonflow.settings import Settings
 from batonflow.store.tenants import ensure_tenant
 from tests.api.conftest import PASSWORD, api_db_url, api_settings, client_for
 
-__all__ = ["api_db_url", "api_settings", "pf_engine", "people", "portfolio_api"]
+__all__ = ["api_db_url", "api_settings", "people", "pf_engine", "portfolio_api"]
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 

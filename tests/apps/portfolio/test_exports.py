@@ -37,10 +37,22 @@ POLYGON = "Market data: Polygon.io, licensed for internal use"
 MARK = "Licensed data - not for redistribution (polygon)"
 BODY = {
     "positions": [
-        {"symbol": "AAPL", "quantity": "10", "price": "190.5", "market_value": "1905",
-         "weight": "0.6", "currency": "USD"},
-        {"symbol": "=HYPERLINK", "quantity": "-2", "price": "635", "market_value": "-1270",
-         "weight": "0.4", "currency": "USD"},
+        {
+            "symbol": "AAPL",
+            "quantity": "10",
+            "price": "190.5",
+            "market_value": "1905",
+            "weight": "0.6",
+            "currency": "USD",
+        },
+        {
+            "symbol": "=HYPERLINK",
+            "quantity": "-2",
+            "price": "635",
+            "market_value": "-1270",
+            "weight": "0.4",
+            "currency": "USD",
+        },
     ],
     "metrics": {"twr": "0.1234", "volatility": "0.18", "drawdown": {"max": "-0.05"}},
     "narrative": "The portfolio returned 12.3%.",
@@ -187,8 +199,10 @@ def test_every_page_of_a_long_pdf_has_the_watermark_and_the_attribution() -> Non
     pages = [text.splitlines() for text in pdf_text(body)]
     assert len(pages) == 3
     assert [(lines[0], lines[-3:]) for lines in pages] == [
-        (MARK, [POLYGON, "Internal use only: redistribution is not licensed for polygon",
-                f"Page {n}"])
+        (
+            MARK,
+            [POLYGON, "Internal use only: redistribution is not licensed for polygon", f"Page {n}"],
+        )
         for n in range(1, 4)
     ]
     shown = [line.split()[0] for lines in pages for line in lines if line.startswith("S")]
@@ -210,8 +224,19 @@ async def recorded(
     state = app.state.batonflow
     found: dict[str, Any] = await state.transact(
         lambda conn: results.record(
-            conn, tenant, run_id, "portfolio-overview", 2, "p1", "pack-1", "c0ffee",
-            {"portfolio_id": "p1"}, BODY, sources, "ada", now,
+            conn,
+            tenant,
+            run_id,
+            "portfolio-overview",
+            2,
+            "p1",
+            "pack-1",
+            "c0ffee",
+            {"portfolio_id": "p1"},
+            BODY,
+            sources,
+            "ada",
+            now,
         )
     )
     return found
@@ -226,9 +251,7 @@ async def audit_entries(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     ]
 
 
-async def test_results_are_listed_read_and_isolated(
-    people: Person, portfolio_api: FastAPI
-) -> None:
+async def test_results_are_listed_read_and_isolated(people: Person, portfolio_api: FastAPI) -> None:
     ada = await people("acme")
     eve = await people("evil")
     acme = await tenant_id(ada)
@@ -335,8 +358,12 @@ async def test_an_override_allows_the_export_which_carries_attribution_and_water
     lines = pdf_text(as_pdf.content)[0].splitlines()
     assert (lines[0], lines[-4:]) == (
         MARK,
-        [licensed["attribution"], POLYGON,
-         "Internal use only: redistribution is not licensed for polygon", "Page 1"],
+        [
+            licensed["attribution"],
+            POLYGON,
+            "Internal use only: redistribution is not licensed for polygon",
+            "Page 1",
+        ],
     )
     assert [e["action"] for e in await audit_entries(ada)] == [
         "portfolio.export",

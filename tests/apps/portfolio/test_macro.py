@@ -70,21 +70,63 @@ def test_as_of_reads_each_series_on_or_before_the_day() -> None:
 @pytest.mark.parametrize(
     ("ten", "two", "unrate", "cpi", "regime", "rule"),
     [
-        ("4.00", "4.50", ("3.6", "3.7"), ("300", "306"), "slowdown",
-         "the curve is inverted (slope -0.50)"),
-        ("4.50", "4.00", ("3.6", "3.8"), ("300", "306"), "slowdown",
-         "unemployment rose 0.20 points (>= 0.2)"),
-        ("4.50", "4.00", ("3.6", "3.6"), ("300", "315"), "slowdown",
-         "inflation is 5.00% (>= 5.0%)"),
-        ("4.00", "4.50", ("3.6", "3.9"), ("300", "318"), "slowdown",
-         "the curve is inverted (slope -0.50); unemployment rose 0.30 points (>= 0.2); "
-         "inflation is 6.00% (>= 5.0%)"),
-        ("4.00", "4.50", ("3.6", "4.1"), ("300", "306"), "contraction",
-         "unemployment rose 0.50 points in 12 months (>= 0.5)"),
-        ("3.50", "1.50", ("9.9", "9.1"), ("300", "303"), "recovery",
-         "unemployment fell 0.80 points in 12 months (>= 0.5) with a slope of 2.00 (>= 1.0)"),
-        ("3.50", "2.60", ("9.9", "9.1"), ("300", "303"), "expansion",
-         "no sign of slowdown, contraction or recovery"),
+        (
+            "4.00",
+            "4.50",
+            ("3.6", "3.7"),
+            ("300", "306"),
+            "slowdown",
+            "the curve is inverted (slope -0.50)",
+        ),
+        (
+            "4.50",
+            "4.00",
+            ("3.6", "3.8"),
+            ("300", "306"),
+            "slowdown",
+            "unemployment rose 0.20 points (>= 0.2)",
+        ),
+        (
+            "4.50",
+            "4.00",
+            ("3.6", "3.6"),
+            ("300", "315"),
+            "slowdown",
+            "inflation is 5.00% (>= 5.0%)",
+        ),
+        (
+            "4.00",
+            "4.50",
+            ("3.6", "3.9"),
+            ("300", "318"),
+            "slowdown",
+            "the curve is inverted (slope -0.50); unemployment rose 0.30 points (>= 0.2); "
+            "inflation is 6.00% (>= 5.0%)",
+        ),
+        (
+            "4.00",
+            "4.50",
+            ("3.6", "4.1"),
+            ("300", "306"),
+            "contraction",
+            "unemployment rose 0.50 points in 12 months (>= 0.5)",
+        ),
+        (
+            "3.50",
+            "1.50",
+            ("9.9", "9.1"),
+            ("300", "303"),
+            "recovery",
+            "unemployment fell 0.80 points in 12 months (>= 0.5) with a slope of 2.00 (>= 1.0)",
+        ),
+        (
+            "3.50",
+            "2.60",
+            ("9.9", "9.1"),
+            ("300", "303"),
+            "expansion",
+            "no sign of slowdown, contraction or recovery",
+        ),
     ],
 )
 def test_each_rule(
@@ -110,7 +152,9 @@ def test_decide_thresholds_are_inclusive_where_documented() -> None:
 
 def test_the_year_before_the_29th_of_february_is_the_28th() -> None:
     data = economy(ten="4.25", two="3.75", unrate=("3.6", "3.5"), cpi=("300", "306"))
-    data["UNRATE"] = series("UNRATE", {"2023-02-28": "4.0", "2023-03-01": "9.0", "2024-02-29": "4.6"})
+    data["UNRATE"] = series(
+        "UNRATE", {"2023-02-28": "4.0", "2023-03-01": "9.0", "2024-02-29": "4.6"}
+    )
     data["CPIAUCSL"] = series("CPIAUCSL", {"2023-02-28": "300", "2024-02-29": "303"})
     found = classify(data, as_of=date(2024, 6, 28))
     assert (found.unemployment_change, found.inflation, found.regime) == (

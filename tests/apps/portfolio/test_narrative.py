@@ -18,10 +18,22 @@ from batonflow.errors import InvalidInput
 
 RESULT = {
     "positions": [
-        {"symbol": "AAPL", "quantity": "10", "price": "123.456", "market_value": "1234.56",
-         "weight": "0.4123", "currency": "USD"},
-        {"symbol": "BRK.B", "quantity": 4, "price": 312.5, "market_value": "1250",
-         "weight": "0.5877", "currency": "USD"},
+        {
+            "symbol": "AAPL",
+            "quantity": "10",
+            "price": "123.456",
+            "market_value": "1234.56",
+            "weight": "0.4123",
+            "currency": "USD",
+        },
+        {
+            "symbol": "BRK.B",
+            "quantity": 4,
+            "price": 312.5,
+            "market_value": "1250",
+            "weight": "0.5877",
+            "currency": "USD",
+        },
     ],
     "metrics": {
         "twr": "0.1234",
@@ -47,7 +59,7 @@ def forms(text: str) -> list[tuple[str, str, int, bool, str, int, bool]]:
 
 def test_every_written_form_of_a_number_is_extracted() -> None:
     text = (
-        "Up 12.5% (or 12.5 % or 12.5 percent), down -3.2% and −4.1, a value of 1,234.56 and "
+        "Up 12.5% (or 12.5 % or 12.5 percent), down -3.2% and \u22124.1, a value of 1,234.56 and "
         "$1,234, -$40, $-41, €12.5, £7, .5, 25bp, 30 bps, 15 basis points, $1.2 million, "
         "4.5bn and 3 thousand."
     )
@@ -56,7 +68,7 @@ def test_every_written_form_of_a_number_is_extracted() -> None:
         ("12.5 %", "12.5", 1, False, "percent", 0, False),
         ("12.5 percent", "12.5", 1, False, "percent", 0, False),
         ("-3.2%", "3.2", 1, True, "percent", 0, False),
-        ("−4.1", "4.1", 1, True, "plain", 0, False),
+        ("\u22124.1", "4.1", 1, True, "plain", 0, False),
         ("1,234.56", "1234.56", 2, False, "plain", 0, False),
         ("$1,234", "1234", 0, False, "plain", 0, False),
         ("-$40", "40", 0, True, "plain", 0, False),
@@ -109,8 +121,20 @@ def test_numbers_of_a_result_are_found_at_any_depth_but_not_in_its_narrative() -
     assert sorted(numbers_in(RESULT)) == sorted(
         Decimal(v)
         for v in (
-            "10", "123.456", "1234.56", "0.4123", "4", "312.5", "1250", "0.5877",
-            "0.1234", "-0.125", "0.18765", "1234567.89", "42", "1.05",
+            "10",
+            "123.456",
+            "1234.56",
+            "0.4123",
+            "4",
+            "312.5",
+            "1250",
+            "0.5877",
+            "0.1234",
+            "-0.125",
+            "0.18765",
+            "1234567.89",
+            "42",
+            "1.05",
         )
     )
 
@@ -139,8 +163,16 @@ def test_invented_misrounded_and_wrongly_signed_figures_are_listed_once_each() -
         "positions worth $1,300 and $1.3 million, with a drawdown of -12.5% and -12.4%; "
         "again 12.4%. Tracking error 43bp."
     )
-    assert unsupported(text, RESULT) == ["12.4%", "99.9%", "-12.3%", "11", "$1,300",
-                                         "$1.3 million", "-12.4%", "43bp"]
+    assert unsupported(text, RESULT) == [
+        "12.4%",
+        "99.9%",
+        "-12.3%",
+        "11",
+        "$1,300",
+        "$1.3 million",
+        "-12.4%",
+        "43bp",
+    ]
 
 
 def test_validate_raises_with_the_offending_numbers() -> None:

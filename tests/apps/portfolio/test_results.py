@@ -43,10 +43,14 @@ def test_canonical_json_is_sorted_compact_and_exact() -> None:
     ("value", "message"),
     [
         ({"x": float("nan")}, "a result holds finite numbers only, not NaN or infinity"),
-        ({"x": Decimal("Infinity")}, "Infinity is not a finite number; a result holds finite "
-         "numbers"),
-        ({"x": {1, 2}}, "a result holds JSON values, decimals and dates: a set has no "
-         "canonical JSON form"),
+        (
+            {"x": Decimal("Infinity")},
+            "Infinity is not a finite number; a result holds finite numbers",
+        ),
+        (
+            {"x": {1, 2}},
+            "a result holds JSON values, decimals and dates: a set has no canonical JSON form",
+        ),
     ],
 )
 def test_what_has_no_canonical_form_is_refused(value: Any, message: str) -> None:
@@ -120,7 +124,10 @@ async def test_results_are_listed_newest_first_by_keyset_and_filtered(
     globex = await tenant_of(pf_engine, "globex")
     made = [
         await _record(
-            pf_engine, acme, f"run-{n}", now=NOW + timedelta(minutes=n),
+            pf_engine,
+            acme,
+            f"run-{n}",
+            now=NOW + timedelta(minutes=n),
             portfolio_id="p1" if n % 2 else "p2",
         )
         for n in range(5)

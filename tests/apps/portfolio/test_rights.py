@@ -11,9 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batonflow.apps.portfolio import rights
 from batonflow.apps.portfolio.rights import DEFAULTS, Rights, Verdict
 from batonflow.errors import InvalidInput
-from tests.apps.portfolio.rights_fixtures import NOW, pf_engine, tenant_of
+from tests.apps.portfolio.rights_fixtures import (
+    NOW,
+    Person,
+    api_db_url,
+    api_settings,
+    people,
+    pf_engine,
+    portfolio_api,
+    tenant_of,
+)
 
-__all__ = ["pf_engine"]
+__all__ = ["api_db_url", "api_settings", "people", "pf_engine", "portfolio_api"]
 
 FRED = "Source: FRED, Federal Reserve Bank of St. Louis"
 OFFLINE = (
@@ -102,13 +111,27 @@ async def test_an_unknown_source_or_an_empty_attribution_is_refused(
     async with pf_engine.begin() as conn:
         with pytest.raises(InvalidInput) as unknown:
             await rights.set_rights(
-                conn, acme, "bloomberg", attribution="x", export_allowed=True,
-                redistribution_allowed=True, watermark_required=False, actor="ada", now=NOW,
+                conn,
+                acme,
+                "bloomberg",
+                attribution="x",
+                export_allowed=True,
+                redistribution_allowed=True,
+                watermark_required=False,
+                actor="ada",
+                now=NOW,
             )
         with pytest.raises(InvalidInput) as empty:
             await rights.set_rights(
-                conn, acme, "fred", attribution="   ", export_allowed=True,
-                redistribution_allowed=True, watermark_required=False, actor="ada", now=NOW,
+                conn,
+                acme,
+                "fred",
+                attribution="   ",
+                export_allowed=True,
+                redistribution_allowed=True,
+                watermark_required=False,
+                actor="ada",
+                now=NOW,
             )
     assert [str(unknown.value), str(empty.value)] == [
         "'bloomberg' is not a data source; sources: fmp, fred, news, offline, polygon",
@@ -157,3 +180,87 @@ def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(InvalidInput) as raised:
         rights.check_export(DEFAULTS, ["offline"], "xlsx")
     assert str(raised.value) == "'xlsx' is not an export format; formats: csv, json, pdf"
+
+
+# Through the API, on SQLite and PostgreSQL.
+
+RIGHTS = "/api/v1/portfolio/rights"
+LICENSED = {
+    "attribution": "Market data: Financial Modeling Prep, redistribution licence 2026",
+    "export_allowed": True,
+    "redistribution_allowed": False,
+    "watermark_required": True,
+}
+
+
+def default_out(source: str) -> dict[str, object]:
+    r = DEFAULTS[source]
+    return {
+        "source": source,
+        "attribution": r.attribution,
+        "export_allowed": r.export_allowed,
+        "redistribution_allowed": r.redistribution_allowed,
+        "watermark_required": r.watermark_required,
+        "terms": r.terms,
+        "overridden": False,
+        "updated_by": None,
+        "updated_at": None,
+    }
+
+
+async def test_an_admin_overrides_a_source_for_the_tenant_only(people: Person) -> None:
+    ada = await people("acme")
+    bob = await people("acme", admin=ada, email="bob@acme.example", role="operator")
+    eve = await people("evil")
+    assert (await bob.get(RIGHTS)).json() == {"items": [default_out(s) for s in sorted(DEFAULTS)]}
+
+    refused = await bob.put(f"{RIGHTS}/fmp", json=LICENSED)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+    set_ = await ada.put(f"{RIGHTS}/fmp", json=LICENSED)
+    assert set_.status_code == 200, set_.text
+    fmp = {
+        "source": "fmp",
+        **LICENSED,
+        "terms": "the tenant's data rights for fmp, set by admin@acme.example (the default: "
+        "the Financial Modeling Prep licence forbids redistributing raw prices)",
+        "overridden": True,
+        "updated_by": "admin@acme.example",
+        "updated_at": set_.json()["updated_at"],
+    }
+    assert set_.json() == fmp
+    assert (await bob.get(RIGHTS)).json()["items"] == [
+        fmp,
+        *(default_out(s) for s in ("fred", "news", "offline", "polygon")),
+    ]
+    assert (await eve.get(RIGHTS)).json()["items"][0] == default_out("fmp")
+
+    unknown = await ada.put(f"{RIGHTS}/bloomberg", json=LICENSED)
+    assert (unknown.status_code, unknown.json()["error"]["message"]) == (
+        422,
+        "'bloomberg' is not a data source; sources: fmp, fred, news, offline, polygon",
+    )
+    forged = await ada.put(f"{RIGHTS}/fred", json={**LICENSED, "overridden": False})
+    assert (forged.status_code, forged.json()["error"]["code"]) == (422, "request_invalid")
+
+    reset = await ada.delete(f"{RIGHTS}/fmp")
+    assert (reset.status_code, reset.json()) == (200, default_out("fmp"))
+    assert (await bob.get(RIGHTS)).json()["items"][0] == default_out("fmp")
+
+    entries = (await ada.get("/api/v1/audit", params={"action": "portfolio.rights_set"})).json()
+    assert [
+        {k: e[k] for k in ("actor", "target_kind", "target_id", "details")}
+        for e in entries["items"]
+    ] == [
+        {
+            "actor": "admin@acme.example",
+            "target_kind": "portfolio_source",
+            "target_id": "fmp",
+            "details": {"reset": True},
+        },
+        {
+            "actor": "admin@acme.example",
+            "target_kind": "portfolio_source",
+            "target_id": "fmp",
+            "details": LICENSED,
+        },
+    ]

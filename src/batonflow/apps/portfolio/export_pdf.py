@@ -49,10 +49,10 @@ class _Page(FPDF):
 
     def footer_height(self) -> float:
         self.set_font("Helvetica", "", 7)
-        lines = sum(
-            len(self.multi_cell(self.epw, 3.5, line, dry_run=True, output="LINES"))
-            for line in self.attribution
-        )
+        lines = 0
+        for line in self.attribution:
+            wrapped = self.multi_cell(self.epw, 3.5, line, dry_run=True, output="LINES")
+            lines += len(wrapped) if isinstance(wrapped, list) else 1
         return 3.5 * lines + 4
 
     def header(self) -> None:

@@ -164,8 +164,7 @@ def decide(slope: Decimal, unemployment_change: Decimal, inflation: Decimal) -> 
     """The regime for the three figures, and the rule that decided it (see the docstring)."""
     if unemployment_change >= CONTRACTION_RISE:
         return "contraction", (
-            f"unemployment rose {unemployment_change} points in 12 months "
-            f"(>= {CONTRACTION_RISE})"
+            f"unemployment rose {unemployment_change} points in 12 months (>= {CONTRACTION_RISE})"
         )
     if unemployment_change <= RECOVERY_FALL and slope >= RECOVERY_SLOPE:
         return "recovery", (

@@ -5,7 +5,7 @@ here: every number in the text must be one of the result's numbers, as a reader 
 displayed. `unsupported(text, result)` lists the offending numbers; `validate` raises.
 
 What counts as a stated number: digits with an optional decimal part ("12", "0.25", ".5"),
-thousands separators ("1,234.56"), a sign ("-3.2", "−3.2"), a currency symbol ("$1,234",
+thousands separators ("1,234.56"), a sign ("-3.2", or with the Unicode minus sign), a currency symbol ("$1,234",
 "-$40", "€12.5"), a percentage ("12.5%", "12.5 %", "12.5 percent"), basis points ("25bp",
 "25 bps", "25 basis points") and a scale word ("$1.2 million", "3 thousand", "4.5bn").
 
@@ -61,9 +61,9 @@ _DATES = re.compile(
 )
 _NUMBER = re.compile(
     r"""(?<![\w.])
-    (?P<sign>[-−])?
+    (?P<sign>[-\u2212])?
     (?P<currency>[$€£])?
-    (?P<sign2>[-−])?
+    (?P<sign2>[-\u2212])?
     (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
     (?:
         (?P<percent>\s?%|\s(?:percent|per\ cent)\b)
@@ -108,9 +108,9 @@ def numbers_in(value: Any) -> Iterator[Decimal]:
         if number.is_finite():
             yield number
     elif isinstance(value, str):
-        number = _as_number(value)
-        if number is not None:
-            yield number
+        parsed = _as_number(value)
+        if parsed is not None:
+            yield parsed
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if key not in _SKIP:
@@ -210,9 +210,9 @@ def _matches(number: Stated, table: _Table) -> bool:
     else:
         shifts = [-number.scale]
     for shift in shifts:
-        signs = table.signs(shift, number.places).get(number.magnitude.quantize(
-            Decimal(1).scaleb(-number.places), context=_WIDE
-        ))
+        signs = table.signs(shift, number.places).get(
+            number.magnitude.quantize(Decimal(1).scaleb(-number.places), context=_WIDE)
+        )
         if signs and (not number.negative or True in signs):
             return True
     return False

@@ -120,7 +120,7 @@ async def effective(conn: Conn, tenant_id: str) -> dict[str, Rights]:
         sa.select(rights_t).where(rights_t.c.tenant_id == tenant_id).order_by(rights_t.c.source)
     )
     for row in rows.mappings():
-        found[row["source"]] = _override(row)
+        found[row["source"]] = _override(dict(row))
     return dict(sorted(found.items()))
 
 
@@ -172,9 +172,7 @@ async def set_rights(
     key = (rights_t.c.tenant_id == tenant_id) & (rights_t.c.source == source)
     updated = await conn.execute(sa.update(rights_t).where(key).values(**values))
     if updated.rowcount == 0:
-        await conn.execute(
-            sa.insert(rights_t).values(tenant_id=tenant_id, source=source, **values)
-        )
+        await conn.execute(sa.insert(rights_t).values(tenant_id=tenant_id, source=source, **values))
     return (await effective(conn, tenant_id))[source]
 
 
@@ -230,4 +228,3 @@ def check_export(rights: Mapping[str, Rights], sources: Iterable[str], fmt: str)
         watermark=f"{WATERMARK} ({', '.join(marked)})" if marked else None,
         restricted=tuple(r.source for r in used if not r.redistribution_allowed),
     )
-
