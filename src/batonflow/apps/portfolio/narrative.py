@@ -210,9 +210,8 @@ def _matches(number: Stated, table: _Table) -> bool:
     else:
         shifts = [-number.scale]
     for shift in shifts:
-        signs = table.signs(shift, number.places).get(
-            number.magnitude.quantize(Decimal(1).scaleb(-number.places), context=_WIDE)
-        )
+        signs = table.signs(shift, number.places).get(number.magnitude)
+        # An unsigned figure matches either sign; a written minus needs a negative value.
         if signs and (not number.negative or True in signs):
             return True
     return False
