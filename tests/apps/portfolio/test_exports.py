@@ -207,6 +207,8 @@ def test_every_page_of_a_long_pdf_has_the_watermark_and_the_attribution() -> Non
     ]
     shown = [line.split()[0] for lines in pages for line in lines if line.startswith("S")]
     assert shown == [f"S{n:03d}" for n in range(120)]
+    header = "symbol quantity price market_value weight currency"
+    assert [lines.count(header) for lines in pages] == [1, 1, 1]
 
 
 # Through the API, on SQLite and PostgreSQL.

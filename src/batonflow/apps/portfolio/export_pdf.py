@@ -105,6 +105,9 @@ def render(
         _heading(pdf, "Positions")
         _row(pdf, COLUMNS, bold=True)
         for line in positions:
+            if pdf.will_page_break(6):  # the table goes on: its header again on the next page
+                pdf.add_page()
+                _row(pdf, COLUMNS, bold=True)
             _row(pdf, line)
     if metrics:
         _heading(pdf, "Metrics")
