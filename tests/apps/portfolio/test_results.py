@@ -139,7 +139,7 @@ async def test_results_are_listed_newest_first_by_keyset_and_filtered(
         rest = await results.page(conn, acme, limit=10, before=(last["created_at"], last["id"]))
         p1 = await results.page(conn, acme, limit=10, portfolio_id="p1")
         none = await results.page(conn, acme, limit=10, pattern_id="other")
-        for_run = await results.for_run(conn, acme, "run-3")
+        for_run = await results.find_by_run(conn, acme, "run-3")
     ids = [row["id"] for row in made]
     assert [row["id"] for row in first] == [ids[4], ids[3]]
     assert [row["id"] for row in rest] == [ids[2], ids[1], ids[0]]
@@ -155,7 +155,7 @@ async def test_another_tenant_s_result_is_not_found(pf_engine: AsyncEngine) -> N
         assert await results.get(conn, acme, row["id"]) == row
         with pytest.raises(NotFound) as raised:
             await results.get(conn, globex, row["id"])
-        assert await results.for_run(conn, globex, "run-1") is None
+        assert await results.find_by_run(conn, globex, "run-1") is None
     assert str(raised.value) == f"no result {row['id']}"
     # The same run id in another tenant is another result.
     theirs = await _record(pf_engine, globex, "run-1")

@@ -168,12 +168,27 @@ def test_a_refusal_names_each_forbidding_source_and_its_term() -> None:
     )
 
 
-def test_attribution_lines_once_per_source_in_name_order() -> None:
-    assert rights.attribution_lines(DEFAULTS, ["polygon", "fred", "polygon", "acme-feed"]) == [
-        "Source: acme-feed",
-        FRED,
-        POLYGON,
-    ]
+async def test_attribution_lines_once_per_source_in_name_order(pf_engine: AsyncEngine) -> None:
+    acme = await tenant_of(pf_engine, "acme")
+    sources = ["polygon", "fred", "polygon", "acme-feed"]
+    async with pf_engine.begin() as conn:
+        before = await rights.attribution_lines(conn, acme, sources)
+        await rights.set_rights(
+            conn,
+            acme,
+            "fred",
+            attribution="FRED (St. Louis Fed), by agreement",
+            export_allowed=True,
+            redistribution_allowed=True,
+            watermark_required=False,
+            actor="ada",
+            now=NOW,
+        )
+        after = await rights.attribution_lines(conn, acme, sources)
+    assert (before, after) == (
+        ["Source: acme-feed", FRED, POLYGON],
+        ["Source: acme-feed", "FRED (St. Louis Fed), by agreement", POLYGON],
+    )
 
 
 def test_an_unknown_format_is_refused() -> None:

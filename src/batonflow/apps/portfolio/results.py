@@ -147,7 +147,7 @@ async def get(conn: Conn, tenant_id: str, result_id: str) -> dict[str, Any]:
     return found
 
 
-async def for_run(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
+async def find_by_run(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
     """The result a run recorded, if it recorded one."""
     return await _one(conn, tenant_id, results_t.c.run_id == run_id)
 

@@ -206,9 +206,10 @@ def _known(rights: Mapping[str, Rights], source: str) -> Rights:
     )
 
 
-def attribution_lines(rights: Mapping[str, Rights], sources: Iterable[str]) -> list[str]:
-    """The attribution line of each source, once each, in source-name order."""
-    return [_known(rights, source).attribution for source in sorted(set(sources))]
+async def attribution_lines(conn: Conn, tenant_id: str, sources: Iterable[str]) -> list[str]:
+    """The attribution line of each source for the tenant, once each, in source-name order."""
+    found = await effective(conn, tenant_id)
+    return [_known(found, source).attribution for source in sorted(set(sources))]
 
 
 def check_export(rights: Mapping[str, Rights], sources: Iterable[str], fmt: str) -> Verdict:
