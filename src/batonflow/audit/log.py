@@ -57,6 +57,11 @@ ACTIONS: dict[str, str] = {
     "run.dismiss": "a dead run was dismissed from the dead letters",
     "run.retry": "a failed or dead run was retried",
     "audit.export": "the audit log was exported",
+    "portfolio.rights_set": "an admin set the tenant's data rights for a source (portfolio app)",
+    "portfolio.export": "a portfolio result was exported (CSV, JSON or PDF) with its sources' "
+    "attribution",
+    "portfolio.export_refused": "a portfolio result's export was refused: a data source's "
+    "licence does not allow it (the details name the sources and their terms)",
 }
 EXPORT_BATCH = 500
 COLUMNS = (
