@@ -10,6 +10,7 @@ given, so a retried attempt computes the same result as the first.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -17,13 +18,16 @@ from pydantic import BaseModel, Field
 from batonflow.agents.agent import Agent, CallContext, TenantData
 from batonflow.apps.portfolio import ledger, macro, metrics, narrative, packs, results, valuation
 from batonflow.apps.portfolio.harvester import data_harvester
-from batonflow.errors import StepFailed
+from batonflow.apps.portfolio.settings import PortfolioSettings
+from batonflow.errors import InvalidInput, StepFailed
 from batonflow.store.db import Conn
 
 financial_analyst = Agent(
     "financial_analyst", "Values a portfolio on a pricing pack and computes its metrics"
 )
 macro_hound = Agent("macro_hound", "Classifies the economy's regime from macro series")
+
+CENT = Decimal("0.01")
 
 # The version of each prompt below; bump one when its text changes.
 PROMPTS = {"portfolio.narrative": 1}
@@ -33,6 +37,12 @@ def _data(ctx: CallContext) -> TenantData:
     if ctx.data is None:
         raise StepFailed("the portfolio agents need the database (ctx.data)", retryable=False)
     return ctx.data
+
+
+def _settings() -> PortfolioSettings:
+    """The app's settings, read when a capability runs (agents are declared at import, before
+    any settings exist; the worker running them is configured by the same environment)."""
+    return PortfolioSettings()
 
 
 class Pinned(BaseModel):
@@ -88,8 +98,17 @@ class Computed(BaseModel):
     sources: list[str]
 
 
-async def _valued(ctx: CallContext, args: PackPinned) -> tuple[Any, Any, dict[str, Any]]:
-    """The portfolio valued day by day on the pack, the benchmark's series, the portfolio."""
+class Priced(BaseModel):
+    """The portfolio valued on each date of the pack (`valuation.to_json`), and its sources."""
+
+    valuation: dict[str, Any]
+    sources: list[str]
+
+
+@financial_analyst.capability("pricing.apply_pack")
+async def apply_pack(ctx: CallContext, args: PackPinned) -> Priced:
+    """The ledger replayed over the pack: the portfolio's value on each date, its flows, and
+    its positions priced at the end (market value by position and currency)."""
     data = _data(ctx)
 
     async def work(conn: Conn) -> tuple[Any, Any, dict[str, Any]]:
@@ -99,40 +118,56 @@ async def _valued(ctx: CallContext, args: PackPinned) -> tuple[Any, Any, dict[st
             conn, tenant_id, args.portfolio_id, commit_hash=args.ledger_commit_hash
         )
         symbols = {txn.symbol for txn in txns if txn.symbol}
-        if found["benchmark"]:
-            symbols.add(found["benchmark"])
         pack = await packs.load(conn, tenant_id, args.pricing_pack_id, symbols=symbols)
         return txns, pack, found
 
     txns, pack, found = await data.read(work)
-    return valuation.daily_values(txns, pack, found["base_currency"]), pack, found
+    valued = valuation.daily_values(txns, pack, found["base_currency"])
+    return Priced(valuation=valuation.to_json(valued), sources=sorted(pack.sources))
 
 
-@financial_analyst.capability("pricing.apply_pack")
-async def apply_pack(ctx: CallContext, args: PackPinned) -> Computed:
-    """The positions priced on the pack: market value by position and currency, and the
-    portfolio's value on each day of the pack."""
-    valued, pack, _found = await _valued(ctx, args)
-    return Computed(result=valuation.summary(valued), sources=sorted(pack.sources))
+class MetricsIn(PackPinned):
+    priced: Priced
 
 
 @financial_analyst.capability("metrics.compute")
-async def compute_metrics(ctx: CallContext, args: PackPinned) -> Computed:
-    """Returns, risk, drawdown, beta against the portfolio's benchmark and concentration, with
-    the valuation they were computed from."""
-    valued, pack, found = await _valued(ctx, args)
+async def compute_metrics(ctx: CallContext, args: MetricsIn) -> Computed:
+    """Returns, risk, drawdown, beta against the portfolio's benchmark and concentration, from
+    the priced valuation; the result keeps the value series for charts."""
+    data = _data(ctx)
+
+    async def work(conn: Conn) -> tuple[dict[str, Any], Any]:
+        found = await ledger.get_portfolio(conn, data.tenant_id, args.portfolio_id)
+        wanted = [found["benchmark"]] if found["benchmark"] else []
+        pack = await packs.load(conn, data.tenant_id, args.pricing_pack_id, symbols=wanted)
+        return found, pack
+
+    found, pack = await data.read(work)
+    valued = valuation.from_json(args.priced.valuation)
     benchmark = pack.prices.get(found["benchmark"]) if found["benchmark"] else None
+    sources = set(args.priced.sources)
+    if benchmark is not None:
+        sources.add(benchmark.source)
     figures = metrics.compute(
-        valued, benchmark, periods_per_year=metrics.infer_periods(valued.dates)
+        valued,
+        benchmark,
+        periods_per_year=metrics.infer_periods(valued.dates),
+        risk_free_rate=_settings().risk_free_rate,
     )
     result = {
         "portfolio_id": args.portfolio_id,
-        "base_currency": found["base_currency"],
+        "base_currency": valued.base_currency,
         "benchmark": found["benchmark"],
-        **valuation.summary(valued),
+        "positions": figures.pop("positions"),
+        "cash": figures.pop("cash"),
+        "by_currency": figures.pop("by_currency"),
+        "series": {
+            "dates": [day.isoformat() for day in valued.dates],
+            "values": [str(value.quantize(CENT)) for value in valued.values],
+        },
         "metrics": figures,
     }
-    return Computed(result=result, sources=sorted(pack.sources))
+    return Computed(result=result, sources=sorted(sources))
 
 
 class MacroIn(BaseModel):
@@ -150,7 +185,7 @@ async def regime(ctx: CallContext, args: MacroIn) -> Computed:
     pack = await data.read(work)
     classified = macro.classify(pack.macro)
     sources = sorted({series.source for series in pack.macro.values()})
-    return Computed(result=classified, sources=sources)
+    return Computed(result=classified.as_dict(), sources=sources)
 
 
 class NarrativeIn(BaseModel):
@@ -178,11 +213,10 @@ async def write_narrative(ctx: CallContext, args: NarrativeIn) -> NarrativeOut:
         return NarrativeOut(text="")
     if ctx.llm is None:
         raise StepFailed("the narrative needs the LLM gateway", retryable=False)
-    figures = narrative.citable(args.computed)
     prompt = (
         f"Write three sentences about this {args.subject} result for an investor. Use only "
         "these figures, written exactly as given, and no other numbers:\n"
-        + "\n".join(f"- {name}: {value}" for name, value in figures)
+        + "\n".join(f"- {name}: {value}" for name, value in _figures(args.computed))
     )
     reply = await ctx.llm.complete(
         prompt,
@@ -193,8 +227,23 @@ async def write_narrative(ctx: CallContext, args: NarrativeIn) -> NarrativeOut:
         temperature=0,
     )
     text = _Draft.model_validate(reply.value).text.strip()[:2000]
-    narrative.check(text, args.computed)  # raises StepFailed naming the uncomputed numbers
+    try:
+        narrative.validate(text, args.computed)
+    except InvalidInput as wrong:  # the model may do better on the next attempt
+        raise StepFailed(wrong.message, retryable=True, details=wrong.details) from None
     return NarrativeOut(text=text, model=reply.model, prompt_version=PROMPTS["portfolio.narrative"])
+
+
+def _figures(computed: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The result's scalar figures by dotted name (lists of positions left out: too long for a
+    prompt), for the narrative's prompt."""
+    found: list[tuple[str, Any]] = []
+    for name, value in computed.items():
+        if isinstance(value, dict):
+            found += _figures(value, f"{prefix}{name}.")
+        elif value is not None and not isinstance(value, list):
+            found.append((f"{prefix}{name}", value))
+    return found
 
 
 class SealIn(BaseModel):
@@ -213,7 +262,7 @@ class Sealed(BaseModel):
 async def seal(ctx: CallContext, args: SealIn) -> Sealed:
     """The result as it is kept: its canonical form's hash, and the sources it used."""
     body = {**args.result, "narrative": args.narrative} if args.narrative else args.result
-    return Sealed(result=body, sources=sorted(set(args.sources)), result_hash=results.digest(body))
+    return Sealed(result=body, sources=sorted(set(args.sources)), result_hash=results.result_hash(body))
 
 
 AGENTS = (financial_analyst, macro_hound, data_harvester)
