@@ -244,3 +244,20 @@ def test_the_output_is_json_and_the_same_every_time() -> None:
         "beta": 1.0,
         "correlation": 1.0,
     }
+
+
+def test_a_single_date_has_no_rates() -> None:
+    got = compute(valuation(["500"], [date(2024, 1, 31)], flows=["500"]), None)
+    rates = ("twr", "twr_annualized", "mwr_annualized", "volatility", "sharpe", "sortino")
+    assert ({k: got[k] for k in rates}, got["max_drawdown"], got["periods"]) == (
+        {
+            "twr": 0.0,
+            "twr_annualized": None,
+            "mwr_annualized": None,
+            "volatility": None,
+            "sharpe": None,
+            "sortino": None,
+        },
+        {"depth": 0.0, "peak": None, "trough": None},
+        0,
+    )

@@ -4,7 +4,9 @@ Returns
     Period t runs from date t-1 to date t. A flow counts at the END of its date: it is in V_t
     but earned nothing during period t, so r_t = (V_t - F_t) / V_{t-1} - 1. A deposit therefore
     never shows as a gain. A period that starts with V_{t-1} <= 0 has no capital at risk and is
-    left out. r_t is computed in Decimal and then made a float; every statistic below is float64.
+    left out. V_t - F_t is exact (Decimal); it and V_{t-1} are then rounded to float64 once, and
+    the division and every statistic below are float64 (elementwise IEEE operations and numpy
+    reductions of fixed order: the same input gives the same bits).
 Time-weighted return (TWR)
     cumulative = prod(1 + r_t) - 1; annualised over calendar time,
     (1 + cumulative) ** (365.25 / days) - 1, days from the first to the last date.
@@ -37,15 +39,18 @@ Concentration
     the cash): the largest weight, the Herfindahl index sum(w ** 2), the five largest weights'
     sum.
 
-Output is JSON-ready and the same to the byte for the same input: money is a string of a
-Decimal quantized to 0.01 (half-even), weights to 0.000001, quantities and prices are exact
-strings, figures are floats rounded to 10 significant digits, and an undefined figure is None.
+`value_start` is the value at the first date (that date's flows are in it, as the money the
+period starts with); `net_flows` sums the flows after it. Output is JSON-ready and the same to
+the byte for the same input: money is a string of a Decimal quantized to 0.01 (half-even),
+weights to 0.000001, quantities and prices are exact strings, figures are floats rounded to 10
+significant digits, and an undefined figure is None (no NaN or infinity).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -76,14 +81,13 @@ def infer_periods(dates: Sequence[date]) -> int:
 
 def period_returns(valuation: Valuation) -> tuple[list[date], np.ndarray]:
     """The time-weighted period returns and the date each period ends on."""
-    ends, returns = [], []
-    with localcontext(CONTEXT):
-        values, flows = valuation.values, valuation.flows
-        for t in range(1, len(values)):
-            if values[t - 1] > 0:
-                ends.append(valuation.dates[t])
-                returns.append(float((values[t] - flows[t]) / values[t - 1]) - 1.0)
-    return ends, np.array(returns, dtype=np.float64)
+    values = valuation.values
+    with localcontext(CONTEXT):  # V_t - F_t is exact; then one rounding to float64 each
+        net = np.array(list(map(operator.sub, values[1:], valuation.flows[1:])), dtype=np.float64)
+    before = np.array(values[:-1], dtype=np.float64)
+    kept = before > 0
+    ends = [d for d, keep in zip(valuation.dates[1:], kept.tolist(), strict=True) if keep]
+    return ends, net[kept] / before[kept] - 1.0
 
 
 def compute(
@@ -113,7 +117,7 @@ def compute(
         "net_flows": _money(sum(valuation.flows[1:], Decimal(0))),
         "twr": _f(growth - 1.0),
         "twr_annualized": _f(growth ** (YEAR_DAYS / days) - 1.0) if days > 0 else None,
-        "mwr_annualized": _f(xirr(_cash_flows(valuation))),
+        "mwr_annualized": _f(xirr(_cash_flows(valuation))) if days > 0 else None,
         "volatility": _f(_std(r) * math.sqrt(ppy)) if r.size > 1 else None,
         "sharpe": _f(sharpe(r, rf_p, ppy)),
         "sortino": _f(sortino(r, rf_p, ppy)),
@@ -177,7 +181,8 @@ def xirr(flows: Sequence[tuple[float, float]]) -> float | None:
         return None
 
     def npv(x: float) -> float:
-        return float(np.sum(amounts * (1.0 + x) ** -years))
+        with np.errstate(over="ignore"):  # near -100% over decades: +-inf still has a sign
+            return float(np.sum(amounts * (1.0 + x) ** -years))
 
     lo, hi = -0.999999, 1.0
     while npv(lo) * npv(hi) > 0:
@@ -193,7 +198,8 @@ def xirr(flows: Sequence[tuple[float, float]]) -> float | None:
             lo = x
         else:
             hi = x
-        slope = float(np.sum(-years * amounts * (1.0 + x) ** (-years - 1.0)))
+        with np.errstate(over="ignore"):
+            slope = float(np.sum(-years * amounts * (1.0 + x) ** (-years - 1.0)))
         step = x - value / slope if slope else math.nan
         x = step if lo < step < hi else (lo + hi) / 2
         if hi - lo < 1e-15 or abs(value) < 1e-12 * float(np.abs(amounts).max()):
