@@ -38,7 +38,7 @@ import bisect
 import itertools
 import operator
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -51,6 +51,7 @@ from .model import FLOWS, KINDS, PackData, Series, Txn
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 ZERO = Decimal(0)
 ONE = Decimal(1)
+Dates = tuple[date, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def _value(txns: list[Txn], pack: PackData, base: str) -> Valuation:
     counted = sorted((t for t in txns if t.trade_date <= pack.as_of), key=lambda t: t.trade_date)
     if not counted:
         raise InvalidInput(f"no transaction on or before the pack's date {pack.as_of} to value")
-    dates = _dates(pack, counted[0].trade_date, counted[-1].trade_date)
+    dates = tuple(_dates(pack, counted[0].trade_date, counted[-1].trade_date))
     slot = [bisect.bisect_left(dates, t.trade_date) for t in counted]  # the date each counts from
 
     quantities, cash_steps, flows = _replay(counted, slot, len(dates), pack, base, dates)
@@ -123,7 +124,7 @@ def _value(txns: list[Txn], pack: PackData, base: str) -> Valuation:
     positions.sort(key=lambda p: (-p.value, p.symbol))
     return Valuation(
         base_currency=base,
-        dates=tuple(dates),
+        dates=dates,
         values=tuple(values),
         flows=tuple(flows),
         positions=tuple(positions),
@@ -144,7 +145,7 @@ def _dates(pack: PackData, first: date, last_txn: date) -> list[date]:
 
 
 def _replay(
-    txns: list[Txn], slot: list[int], n: int, pack: PackData, base: str, dates: list[date]
+    txns: list[Txn], slot: list[int], n: int, pack: PackData, base: str, dates: Dates
 ) -> tuple[dict[str, list[Decimal]], dict[str, list[Decimal]], list[Decimal]]:
     """Quantity per symbol per date, cash changes per currency per date, flows per date."""
     held: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)  # (account, symbol)
@@ -154,7 +155,10 @@ def _replay(
     flows = [ZERO] * n
     for txn, at in zip(txns, slot, strict=True):
         if txn.amount:
-            cash.setdefault(txn.currency.upper(), [ZERO] * n)[at] += txn.amount
+            ccy = txn.currency.upper()
+            if ccy not in cash:
+                cash[ccy] = [ZERO] * n
+            cash[ccy][at] += txn.amount
         if txn.kind in FLOWS:
             flows[at] += _convert(pack, txn.amount, txn.currency, base, dates[at])
         if txn.kind in ("buy", "sell", "split"):
@@ -190,7 +194,7 @@ def _cash_by_date(steps: dict[str, list[Decimal]]) -> dict[str, list[Decimal]]:
 
 
 def _currency_totals(
-    dates: list[date],
+    dates: Dates,
     quantities: dict[str, list[Decimal]],
     prices: dict[str, Series | None],
     currencies: dict[str, str],
@@ -214,7 +218,7 @@ def _currency_totals(
             raise InvalidInput(
                 f"no price for {symbol} on or before {dates[first]}, when it is held"
             )
-        known = cast(list[Decimal], closes[first:stop])
+        known = cast(Sequence[Decimal], closes[first:stop])
         column = totals.setdefault(currencies[symbol], [ZERO] * n)
         products = map(operator.mul, known, held[first:stop])
         column[first:stop] = map(operator.add, column[first:stop], products)
@@ -222,7 +226,7 @@ def _currency_totals(
 
 
 def _converted(
-    pack: PackData, column: list[Decimal], ccy: str, base: str, dates: list[date]
+    pack: PackData, column: list[Decimal], ccy: str, base: str, dates: Dates
 ) -> list[Decimal]:
     """`column` (amounts of `ccy`, one per date) in `base`, like `_convert` but a whole column
     at once: the rates carried forward once, then one C-level multiply or divide per date."""
@@ -241,14 +245,14 @@ def _converted(
     raise InvalidInput(f"the pack has no FX series {ccy}{base} or {base}{ccy} to convert {ccy}")
 
 
-def _carried(series: Series | None, dates: list[date]) -> list[Decimal | None]:
+def _carried(series: Series | None, dates: Dates) -> Sequence[Decimal | None]:
     """The series' last value on or before each date (None before its first)."""
     if series is None or not series.dates:
         return [None] * len(dates)
     start = bisect.bisect_left(series.dates, dates[0])
     stop = start + len(dates)
-    if tuple(series.dates[start:stop]) == tuple(dates):  # the same calendar: no carrying
-        return list(series.values[start:stop])
+    if series.dates[start:stop] == dates:  # the same calendar: nothing to carry
+        return series.values[start:stop]
     out: list[Decimal | None] = []
     at = bisect.bisect_right(series.dates, dates[0]) - 1
     last = series.values[at] if at >= 0 else None
