@@ -17,6 +17,7 @@ import pytest
 from batonflow.apps.portfolio.metrics import compute, infer_periods, period_returns, xirr
 from batonflow.apps.portfolio.model import Series
 from batonflow.apps.portfolio.valuation import PositionValue, Valuation
+from batonflow.errors import InvalidInput
 
 D = Decimal
 
@@ -260,4 +261,12 @@ def test_a_single_date_has_no_rates() -> None:
         },
         {"depth": 0.0, "peak": None, "trough": None},
         0,
+    )
+
+
+def test_impossible_conventions_are_refused() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        compute(TWO, None, periods_per_year=0)
+    assert str(raised.value) == (
+        "periods_per_year must be at least 1 (got 0) and risk_free_rate above -1 (got 0.0)"
     )

@@ -58,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from batonflow.errors import InvalidInput
+
 from .model import Series
 from .valuation import CONTEXT, Valuation
 
@@ -98,8 +100,15 @@ def compute(
     risk_free_rate: float = 0.0,
 ) -> dict[str, Any]:
     """Every figure of the module docstring for `valuation`, JSON-ready."""
+    if periods_per_year < 1 or risk_free_rate <= -1:
+        raise InvalidInput(
+            f"periods_per_year must be at least 1 (got {periods_per_year}) and risk_free_rate "
+            f"above -1 (got {risk_free_rate})"
+        )
     ends, r = period_returns(valuation)
     ppy = periods_per_year
+    with localcontext(CONTEXT):
+        net_flows = sum(valuation.flows[1:], Decimal(0))
     rf_p = (1.0 + risk_free_rate) ** (1.0 / ppy) - 1.0
     first, last = valuation.dates[0], valuation.dates[-1]
     days = (last - first).days
@@ -114,9 +123,9 @@ def compute(
         "risk_free_rate": _f(risk_free_rate),
         "value_start": _money(valuation.values[0]),
         "value_end": _money(valuation.values[-1]),
-        "net_flows": _money(sum(valuation.flows[1:], Decimal(0))),
+        "net_flows": _money(net_flows),
         "twr": _f(growth - 1.0),
-        "twr_annualized": _f(growth ** (YEAR_DAYS / days) - 1.0) if days > 0 else None,
+        "twr_annualized": _f(growth ** (YEAR_DAYS / days) - 1.0) if days and growth > 0 else None,
         "mwr_annualized": _f(xirr(_cash_flows(valuation))) if days > 0 else None,
         "volatility": _f(_std(r) * math.sqrt(ppy)) if r.size > 1 else None,
         "sharpe": _f(sharpe(r, rf_p, ppy)),
