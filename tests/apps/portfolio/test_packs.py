@@ -145,7 +145,6 @@ async def test_the_same_data_is_the_same_pack_not_a_second_one(tenants: Register
         "state": "unchanged",
         "same_as": first["pack_id"],
         "error": {
-            "same_as": first["pack_id"],
             "message": f"the data is that of pack {first['pack_id']}, which is the current "
             "pack; no new pack",
         },

@@ -4,6 +4,8 @@ carried forward, and the errors for a missing price or rate."""
 
 from __future__ import annotations
 
+import json
+
 from datetime import date
 from decimal import Context, Decimal, localcontext
 
@@ -15,6 +17,8 @@ from batonflow.apps.portfolio.valuation import (
     PositionValue,
     Valuation,
     daily_values,
+    from_json,
+    to_json,
 )
 from batonflow.errors import InvalidInput
 
@@ -156,3 +160,10 @@ def test_an_empty_ledger_is_refused() -> None:
     with pytest.raises(InvalidInput) as raised:
         daily_values([txn("deposit", date(2024, 6, 1), "1")], PACK, "USD")
     assert str(raised.value) == "no transaction on or before the pack's date 2024-04-30 to value"
+
+
+def test_a_valuation_survives_its_json_form_unchanged() -> None:
+    valued = daily_values(LEDGER, PACK, "USD")
+    carried = from_json(json.loads(json.dumps(to_json(valued))))
+    assert carried == valued
+    assert [str(value) for value in carried.values] == ["999", "1048", "1638.00", "1703.000"]

@@ -144,7 +144,7 @@ async def finish(
         await conn.execute(
             packs.update()
             .where(packs.c.tenant_id == tenant_id, packs.c.build_id == build_id)
-            .values(state="unchanged", error={"same_as": pack_id, "message": note}, **done)
+            .values(state="unchanged", same_as=pack_id, error={"message": note}, **done)
         )
         return await get_build(conn, tenant_id, build_id)
     if rows:

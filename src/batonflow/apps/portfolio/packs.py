@@ -38,12 +38,9 @@ _ENDED = ("succeeded", "failed", "dead", "cancelled")
 
 
 def row_of(found: Any) -> dict[str, Any]:
-    """A pack row as the API and the CLI show it (`same_as`: the pack an unchanged build
-    matched)."""
+    """A pack row as the API and the CLI show it."""
     row = dict(found._mapping)
     row["as_of"] = row["as_of"].isoformat()
-    same = (row.get("error") or {}).get("same_as") if row["state"] == "unchanged" else None
-    row["same_as"] = same
     return row
 
 

@@ -139,8 +139,9 @@ packs = sa.Table(
     sa.Column("build_id", sa.String(36), primary_key=True),
     _tenant(),
     sa.Column("pack_id", sa.String(64)),  # the content hash, once fresh
+    sa.Column("same_as", sa.String(64)),  # unchanged: the existing pack of the same data
     sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("state", sa.String(12), nullable=False),  # warming|fresh|superseded|failed
+    sa.Column("state", sa.String(12), nullable=False),  # warming|fresh|superseded|failed|unchanged
     sa.Column("sources", Json, nullable=False),  # the sources that contributed
     sa.Column("counts", Json, nullable=False),  # series per kind
     sa.Column("estimated_ready", UtcDateTime()),  # while warming

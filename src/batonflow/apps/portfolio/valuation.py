@@ -42,7 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from typing import cast
+from typing import Any, cast
 
 from batonflow.errors import InvalidInput
 
@@ -291,3 +291,49 @@ def _convert(pack: PackData, amount: Decimal, ccy: str, base: str, day: date) ->
             raise InvalidInput(f"no {pair} rate on or before {day}")
         return amount / series.values[at] if invert else amount * series.values[at]
     raise InvalidInput(f"the pack has no FX series {ccy}{base} or {base}{ccy} to convert {ccy}")
+
+
+def to_json(valuation: Valuation) -> dict[str, Any]:
+    """The valuation as JSON (decimals as exact strings, dates ISO), to hand it from one step
+    of a run to the next; `from_json` gives it back unchanged."""
+    return {
+        "base_currency": valuation.base_currency,
+        "dates": [day.isoformat() for day in valuation.dates],
+        "values": [str(value) for value in valuation.values],
+        "flows": [str(flow) for flow in valuation.flows],
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "quantity": str(p.quantity),
+                "price": str(p.price),
+                "currency": p.currency,
+                "value": str(p.value),
+                "weight": str(p.weight),
+            }
+            for p in valuation.positions
+        ],
+        "cash": {ccy: str(amount) for ccy, amount in valuation.cash.items()},
+        "by_currency": {ccy: str(amount) for ccy, amount in valuation.by_currency.items()},
+    }
+
+
+def from_json(data: dict[str, Any]) -> Valuation:
+    return Valuation(
+        base_currency=data["base_currency"],
+        dates=tuple(date.fromisoformat(day) for day in data["dates"]),
+        values=tuple(map(Decimal, data["values"])),
+        flows=tuple(map(Decimal, data["flows"])),
+        positions=tuple(
+            PositionValue(
+                p["symbol"],
+                Decimal(p["quantity"]),
+                Decimal(p["price"]),
+                p["currency"],
+                Decimal(p["value"]),
+                Decimal(p["weight"]),
+            )
+            for p in data["positions"]
+        ),
+        cash={ccy: Decimal(amount) for ccy, amount in data["cash"].items()},
+        by_currency={ccy: Decimal(amount) for ccy, amount in data["by_currency"].items()},
+    )
