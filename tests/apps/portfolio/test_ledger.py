@@ -262,6 +262,30 @@ async def test_bad_transactions_are_refused_with_every_problem(portfolio_state: 
             },
         ]
     }
+    with pytest.raises(InvalidInput) as mixed:
+        await commit(
+            state,
+            tenant_id,
+            pid,
+            [
+                NewTxn("buy", date(2024, 2, 1), acct, "AAPL", D("1"), D("9"), currency="EUR"),
+                NewTxn("split", date(2024, 2, 1), acct, "MSFT", ratio=D("3")),
+            ],
+        )
+    assert mixed.value.details == {
+        "problems": [
+            {
+                "line": 1,
+                "field": "currency",
+                "message": "the account holds AAPL in USD; a trade of it in another currency would mix currencies in its cost",
+            },
+            {
+                "line": 2,
+                "field": "ratio",
+                "message": "a split of MSFT on 2024-02-01, but the account holds none then",
+            },
+        ]
+    }
     assert len(await state.query(lambda conn: ledger.list_commits(conn, tenant_id, pid))) == 1
 
 

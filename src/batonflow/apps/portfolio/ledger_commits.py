@@ -9,6 +9,8 @@ into `Conflict`. `retrying` runs the write again in a fresh transaction, which s
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,7 +25,8 @@ from batonflow.store.db import LOST_RACE, Conn
 
 T = TypeVar("T")
 Write = Callable[[Callable[[Conn], Awaitable[T]]], Awaitable[T]]
-ATTEMPTS = 5
+ATTEMPTS = 10
+PAUSE = 0.01  # seconds, times the attempt: the most a retry waits
 
 
 async def prepare(
@@ -58,8 +61,7 @@ async def prepare(
         if oversold.symbol in unsure:
             continue
         at = places[max(oversold.index - len(before), 0)] if places else 0
-        field = "ratio" if oversold.kind == "split" else "quantity"
-        problems.append((at, Problem(field, oversold.message)))
+        problems.append((at, Problem(oversold.field, oversold.message)))
     problems.sort(key=lambda found: found[0])
     return ([] if problems else checked), problems
 
@@ -149,13 +151,15 @@ async def write_commit(
 
 async def retrying(write: Write[T], work: Callable[[Conn], Awaitable[T]]) -> T:
     """`write(work)`, again in a fresh transaction when a concurrent commit (or account) won
-    the race for the same row; `Conflict` saying so once it kept losing."""
-    for _ in range(ATTEMPTS):
+    the race for the same row, after a short random pause (so racers spread out); `Conflict`
+    saying so once it kept losing."""
+    for attempt in range(ATTEMPTS):
         try:
             return await write(work)
         except Conflict as exc:
             if exc.message != LOST_RACE:
                 raise
+        await asyncio.sleep(random.uniform(0, PAUSE * (attempt + 1)))
     raise Conflict(
         f"other commits to this portfolio were written at the same moment {ATTEMPTS} times in "
         "a row; send the transactions again"

@@ -223,8 +223,9 @@ def commit_hash(parent_hash: str, txns: Iterable[Txn]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Oversold:
-    """A sell of more than the account held at that point of the replay (or a split of a
-    symbol it did not hold)."""
+    """A transaction the replay cannot apply: a sell of more than the account held at that
+    point (kind "sell"), a split of a symbol it did not hold ("split"), or a trade in another
+    currency than the position's ("currency": its cost would mix currencies)."""
 
     index: int  # the transaction's place in the list replayed
     symbol: str
@@ -233,8 +234,19 @@ class Oversold:
     trade_date: date
     kind: str = "sell"
 
+    currency: str = ""
+
+    @property
+    def field(self) -> str:
+        return {"sell": "quantity", "split": "ratio"}.get(self.kind, "currency")
+
     @property
     def message(self) -> str:
+        if self.kind == "currency":
+            return (
+                f"the account holds {self.symbol} in {self.currency}; a trade of it in another "
+                "currency would mix currencies in its cost"
+            )
         if self.kind == "split":
             return (
                 f"a split of {self.symbol} on {self.trade_date.isoformat()}, but the account "
@@ -256,7 +268,7 @@ class Replay:
 def replay(txns: list[Txn]) -> Replay:
     """Positions (average cost: a buy adds what it cost, fee included; a sell takes away its
     share of the cost; a split multiplies the quantity and keeps the cost) and cash by currency.
-    A sell of more than held, or a split of nothing held, is reported and left out."""
+    A transaction that cannot be applied (`Oversold`) is reported and left out."""
     order = sorted(range(len(txns)), key=lambda i: (txns[i].trade_date, i))
     held: dict[tuple[str, str], Position] = {}
     cash: dict[str, Decimal] = {}
@@ -265,6 +277,11 @@ def replay(txns: list[Txn]) -> Replay:
         t = txns[index]
         key = (t.account_id, t.symbol or "")
         now = held.get(key)
+        if t.kind in ("buy", "sell") and now is not None and now.currency != t.currency:
+            oversold.append(
+                Oversold(index, key[1], ZERO, ZERO, t.trade_date, "currency", now.currency)
+            )
+            continue
         if t.kind == "sell" and t.quantity is not None:
             have = now.quantity if now else ZERO
             if t.quantity > have or now is None:
