@@ -17,14 +17,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from batonflow.apps.portfolio.model import KINDS, TRADES, Position, Txn
 
 _PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-^=]{0,31}")
-MAX_DIGITS = 40  # what the 48-character decimal column holds with room for sign and point
+STORED = 48  # characters of the decimal column (`tables.Dec`)
+EXACT = 100  # significant digits amounts and quantities are worked with: no rounding
+SHARE = 28  # significant digits of the cost left after a sell (a ratio: it may not end)
 ZERO = Decimal(0)
 
 
@@ -59,8 +61,7 @@ def parse_decimal(text: str) -> Decimal:
     cleaned = text.strip()
     if not _PLAIN.fullmatch(cleaned):
         raise ValueError(f"'{text}' is not a plain decimal number (like 1234.56)")
-    value = Decimal(cleaned)
-    return canonical(value)
+    return storable(Decimal(cleaned))
 
 
 def canonical(value: Decimal) -> Decimal:
@@ -69,9 +70,15 @@ def canonical(value: Decimal) -> Decimal:
         raise ValueError(f"{value} is not a finite number")
     if value == 0:
         return ZERO
-    normal = value.normalize()
-    if len(normal.as_tuple().digits) > MAX_DIGITS:
-        raise ValueError(f"{value} has more than {MAX_DIGITS} digits")
+    with localcontext(prec=EXACT):  # normalize() rounds to the context's precision
+        return value.normalize()
+
+
+def storable(value: Decimal) -> Decimal:
+    """`canonical(value)`, which must fit the ledger's decimal column once written out."""
+    normal = canonical(value)
+    if len(format(normal, "f")) > STORED:
+        raise ValueError(f"{value} is too long to store: {STORED} characters at most, written out")
     return normal
 
 
@@ -95,8 +102,9 @@ def check_symbol(value: str) -> str:
 def trade_amount(kind: str, quantity: Decimal, price: Decimal, fee: Decimal) -> Decimal:
     """A trade's cash effect: a buy pays quantity * price and the fee, a sell gets quantity *
     price less the fee."""
-    gross = quantity * price
-    return canonical(-gross - fee if kind == "buy" else gross - fee)
+    with localcontext(prec=EXACT):
+        gross = quantity * price
+        return storable(-gross - fee if kind == "buy" else gross - fee)
 
 
 def _trade(new: NewTxn, problems: list[Problem]) -> Decimal | None:
@@ -108,7 +116,11 @@ def _trade(new: NewTxn, problems: list[Problem]) -> Decimal | None:
         problems.append(Problem("ratio", f"a {new.kind} has no ratio (a split has)"))
     if problems or new.quantity is None or new.price is None:
         return None
-    computed = trade_amount(new.kind, new.quantity, new.price, new.fee)
+    try:
+        computed = trade_amount(new.kind, new.quantity, new.price, new.fee)
+    except ValueError as exc:
+        problems.append(Problem("amount", f"quantity * price gives an amount {exc}"))
+        return None
     if new.amount is not None and canonical(new.amount) != computed:
         side = "-(quantity * price) - fee" if new.kind == "buy" else "quantity * price - fee"
         problems.append(
@@ -160,6 +172,14 @@ def validate(new: NewTxn, base_currency: str) -> tuple[Txn | None, list[Problem]
     problems: list[Problem] = []
     if new.kind not in KINDS:
         return None, [Problem("kind", f"'{new.kind}' is not a kind; one of {', '.join(KINDS)}")]
+    for name in ("quantity", "price", "amount", "fee", "ratio"):
+        given = getattr(new, name)
+        try:
+            storable(given) if given is not None else None
+        except ValueError as exc:
+            problems.append(Problem(name, str(exc)))
+    if problems:
+        return None, problems
     if new.fee < 0:
         problems.append(Problem("fee", "a fee is 0 or more"))
     if new.symbol is not None:
@@ -269,6 +289,11 @@ def replay(txns: list[Txn]) -> Replay:
     """Positions (average cost: a buy adds what it cost, fee included; a sell takes away its
     share of the cost; a split multiplies the quantity and keeps the cost) and cash by currency.
     A transaction that cannot be applied (`Oversold`) is reported and left out."""
+    with localcontext(prec=EXACT):  # sums and products exact; only the cost share rounds
+        return _replay(txns)
+
+
+def _replay(txns: list[Txn]) -> Replay:
     order = sorted(range(len(txns)), key=lambda i: (txns[i].trade_date, i))
     held: dict[tuple[str, str], Position] = {}
     cash: dict[str, Decimal] = {}
@@ -288,10 +313,11 @@ def replay(txns: list[Txn]) -> Replay:
                 oversold.append(Oversold(index, t.symbol or "", have, t.quantity, t.trade_date))
                 continue
             left = have - t.quantity
-            cost = canonical(now.cost * left / have) if left else ZERO
+            with localcontext(prec=SHARE):  # the share of the cost kept: a ratio, rounded
+                cost = canonical(now.cost * left / have) if left else ZERO
             _put(held, key, Position(t.account_id, key[1], canonical(left), cost, now.currency))
         elif t.kind == "buy" and t.quantity is not None and t.price is not None:
-            paid = t.quantity * t.price + t.fee
+            paid = -t.amount  # what the buy cost, its fee included
             if now is None:
                 now = Position(t.account_id, key[1], ZERO, ZERO, t.currency)
             total = Position(
