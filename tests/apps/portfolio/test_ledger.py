@@ -208,6 +208,12 @@ async def test_holdings_average_cost_splits_and_past_commits(portfolio_state: Ap
         Txn("buy", date(2024, 2, 1), acct, "MSFT", D("100"), D("20"), D("-2005"), D("5"), "USD"),
         Txn("buy", date(2024, 2, 1), acct, "AAPL", D("10"), D("100"), D("-1000"), D("0"), "USD"),
     ]
+    # "", the head before the first commit, names the empty ledger.
+    empty = await state.query(lambda conn: ledger.holdings(conn, tenant_id, pid, commit_hash=""))
+    assert empty == Holdings(pid, "", "USD", (), {})
+    assert (
+        await state.query(lambda conn: ledger.history(conn, tenant_id, pid, commit_hash="")) == []
+    )
 
 
 async def test_bad_transactions_are_refused_with_every_problem(portfolio_state: ApiState) -> None:

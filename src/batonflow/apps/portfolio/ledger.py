@@ -239,7 +239,10 @@ async def head(conn: Conn, tenant_id: str, portfolio_id: str) -> str:
 
 
 async def commit_at(conn: Conn, tenant_id: str, portfolio_id: str, commit_hash: str) -> int:
-    """The seq of the portfolio's commit with this hash."""
+    """The seq of the portfolio's commit with this hash; 0 for "", the empty ledger's (as `head`
+    names it before the first commit)."""
+    if commit_hash == "":
+        return 0
     seq = await conn.scalar(
         sa.select(t.commits.c.seq).where(
             t.commits.c.tenant_id == tenant_id,
