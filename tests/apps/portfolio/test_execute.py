@@ -136,9 +136,7 @@ async def test_a_warming_pack_is_refused_with_503_unless_a_pack_is_pinned(
     async def warm(conn: Any) -> dict[str, Any]:
         now = acme.state.now() if acme.state else None
         assert now is not None
-        return await pack_rows.begin(
-            conn, acme.id, now, as_of=date(2010, 3, 2), estimate=120.0
-        )
+        return await pack_rows.begin(conn, acme.id, now, as_of=date(2010, 3, 2), estimate=120.0)
 
     await acme.write(warm)
     refused = await overview(acme.client, portfolio_id=growth["id"])
@@ -148,9 +146,7 @@ async def test_a_warming_pack_is_refused_with_503_unless_a_pack_is_pinned(
     assert error["code"] == "not_ready"
     assert error["details"]["estimated_ready"] == IsStr(regex=r"^\d{4}-\d\d-\d\dT.*")
 
-    pinned = await overview(
-        acme.client, portfolio_id=growth["id"], pricing_pack_id=pack["pack_id"]
-    )
+    pinned = await overview(acme.client, portfolio_id=growth["id"], pricing_pack_id=pack["pack_id"])
     assert (pinned.status_code, pinned.json()["pricing_pack_id"]) == (200, pack["pack_id"])
 
 
@@ -228,4 +224,3 @@ async def test_exports_follow_the_tenant_rights(tenants: Register) -> None:
     refused = await acme.client.get(f"{P}/results/{done['result_id']}/export?format=pdf")
     assert refused.status_code == 403
     assert "offline: export is not allowed" in refused.json()["error"]["message"]
-

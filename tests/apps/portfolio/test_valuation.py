@@ -5,7 +5,6 @@ carried forward, and the errors for a missing price or rate."""
 from __future__ import annotations
 
 import json
-
 from datetime import date
 from decimal import Context, Decimal, localcontext
 

@@ -262,7 +262,9 @@ class Sealed(BaseModel):
 async def seal(ctx: CallContext, args: SealIn) -> Sealed:
     """The result as it is kept: its canonical form's hash, and the sources it used."""
     body = {**args.result, "narrative": args.narrative} if args.narrative else args.result
-    return Sealed(result=body, sources=sorted(set(args.sources)), result_hash=results.result_hash(body))
+    return Sealed(
+        result=body, sources=sorted(set(args.sources)), result_hash=results.result_hash(body)
+    )
 
 
 AGENTS = (financial_analyst, macro_hound, data_harvester)

@@ -15,6 +15,7 @@ asks for the run after it ended (any process may do it; the record is idempotent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from batonflow.apps.portfolio import ledger, packs, results, rights
-from batonflow.apps.portfolio import tables as t
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.events.bus import EventBus
 from batonflow.runs.service import Actor, start_run
@@ -116,15 +116,7 @@ async def _pins(
                 "the portfolio has no transactions yet: add some, or import a ledger CSV"
             )
     else:
-        known = await conn.scalar(
-            sa.select(t.commits.c.seq).where(
-                t.commits.c.tenant_id == tenant_id,
-                t.commits.c.portfolio_id == portfolio_id,
-                t.commits.c.hash == commit_hash,
-            )
-        )
-        if known is None:
-            raise NotFound(f"the portfolio has no ledger commit '{commit_hash}'")
+        await ledger.commit_at(conn, tenant_id, portfolio_id, commit_hash)
     return Pins(pack["pack_id"], commit_hash)
 
 
@@ -209,21 +201,19 @@ async def _run(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-async def wait(host: Host, tenant_id: str, run_id: str, timeout: float) -> str:
-    """The run's status once it ended, or when `timeout` seconds passed. The bus is the
+async def wait(host: Host, tenant_id: str, run_id: str, seconds: float) -> str:
+    """The run's status once it ended, or when `seconds` passed. The bus is the
     doorbell; the runs table is the truth (read on each ring, and every quarter second for
     runs that another process executes)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     async with host.bus.subscribe() as bell:
         while True:
             status: str = (await host.read(lambda conn: _run(conn, tenant_id, run_id)))["status"]
             left = deadline - time.monotonic()
             if status in ENDED or left <= 0:
                 return status
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(bell.get(), min(left, 0.25))
-            except TimeoutError:
-                pass
 
 
 async def settle(host: Host, tenant_id: str, run_id: str) -> dict[str, Any]:
@@ -283,4 +273,3 @@ async def settle(host: Host, tenant_id: str, run_id: str) -> dict[str, Any]:
         "sources": sources,
         "attribution": lines,
     }
-

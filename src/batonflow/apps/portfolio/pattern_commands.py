@@ -99,7 +99,8 @@ def register(commands: typer.Typer) -> None:
                 if portfolio is not None:
 
                     async def find(conn: Conn) -> str:
-                        return await ledger.resolve(conn, session.tenant_id, portfolio)
+                        found = await ledger.find_portfolio(conn, session.tenant_id, portfolio)
+                        return str(found["id"])
 
                     portfolio_id = await host.read(find)
                 run_id = await executions.start(

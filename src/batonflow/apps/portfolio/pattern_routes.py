@@ -80,11 +80,11 @@ async def _answer(state: ApiState, tenant_id: str, run_id: str) -> Execution:
 
 
 async def _respond(
-    state: ApiState, tenant_id: str, run_id: str, wait: bool, timeout: float | None
+    state: ApiState, tenant_id: str, run_id: str, wait: bool, seconds: float | None
 ) -> Any:
     if wait:
         settings: PortfolioSettings = state.apps.settings_of("portfolio")
-        await executions.wait(host(state), tenant_id, run_id, timeout or settings.execute_timeout)
+        await executions.wait(host(state), tenant_id, run_id, seconds or settings.execute_timeout)
     execution = await _answer(state, tenant_id, run_id)
     if execution.status in executions.ENDED:
         return execution

@@ -103,7 +103,9 @@ transactions = sa.Table(
     sa.Column("account_id", sa.String(36), nullable=False),
     sa.Column("commit_seq", sa.Integer, nullable=False),
     sa.Column("line", sa.Integer, nullable=False),  # its order in the commit
-    sa.Column("kind", sa.String(16), nullable=False),  # buy|sell|dividend|fee|deposit|withdrawal|split
+    sa.Column(
+        "kind", sa.String(16), nullable=False
+    ),  # buy|sell|dividend|fee|deposit|withdrawal|split
     sa.Column("trade_date", sa.Date, nullable=False),
     sa.Column("symbol", sa.String(32)),  # none for cash movements
     sa.Column("quantity", Dec()),  # shares bought or sold
@@ -170,8 +172,12 @@ rights = sa.Table(
     "portfolio_rights",
     metadata,
     sa.Column("source", sa.String(32), primary_key=True),
-    sa.Column("tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"),
-              primary_key=True),
+    sa.Column(
+        "tenant_id",
+        sa.String(36),
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("attribution", sa.String(500), nullable=False),
     sa.Column("export_allowed", sa.Boolean, nullable=False),
     sa.Column("redistribution_allowed", sa.Boolean, nullable=False),

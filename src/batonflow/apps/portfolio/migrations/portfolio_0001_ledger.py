@@ -73,18 +73,24 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(36), nullable=False),
         sa.Column("commit_seq", sa.Integer, nullable=False),
         sa.Column("line", sa.Integer, nullable=False),  # its order in the commit
-        sa.Column("kind", sa.String(16), nullable=False),  # buy|sell|dividend|fee|deposit|withdrawal|split
+        sa.Column(
+            "kind", sa.String(16), nullable=False
+        ),  # buy|sell|dividend|fee|deposit|withdrawal|split
         sa.Column("trade_date", sa.Date, nullable=False),
         sa.Column("symbol", sa.String(32)),  # none for cash movements
         sa.Column("quantity", sa.String(48)),  # shares bought or sold
         sa.Column("price", sa.String(48)),  # per share, in `currency`
-        sa.Column("amount", sa.String(48), nullable=False),  # the cash effect, signed, in `currency`
+        sa.Column(
+            "amount", sa.String(48), nullable=False
+        ),  # the cash effect, signed, in `currency`
         sa.Column("fee", sa.String(48), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("ratio", sa.String(48)),  # a split's new shares per old share
         sa.Column("note", sa.String(500), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Index("ix_portfolio_transactions_ledger", "tenant_id", "portfolio_id", "commit_seq", "line"),
+        sa.Index(
+            "ix_portfolio_transactions_ledger", "tenant_id", "portfolio_id", "commit_seq", "line"
+        ),
         sa.Index("ix_portfolio_transactions_date", "tenant_id", "portfolio_id", "trade_date"),
     )
 
@@ -109,7 +115,9 @@ def upgrade() -> None:
         sa.Column("pack_id", sa.String(64)),  # the content hash, once fresh
         sa.Column("same_as", sa.String(64)),  # unchanged: the existing pack of the same data
         sa.Column("as_of", sa.Date, nullable=False),
-        sa.Column("state", sa.String(12), nullable=False),  # warming|fresh|superseded|failed|unchanged
+        sa.Column(
+            "state", sa.String(12), nullable=False
+        ),  # warming|fresh|superseded|failed|unchanged
         sa.Column("sources", Json, nullable=False),  # the sources that contributed
         sa.Column("counts", Json, nullable=False),  # series per kind
         sa.Column("estimated_ready", UtcDateTime()),  # while warming
@@ -136,8 +144,12 @@ def upgrade() -> None:
     op.create_table(
         "portfolio_rights",
         sa.Column("source", sa.String(32), primary_key=True),
-        sa.Column("tenant_id", sa.String(36), sa.ForeignKey("tenants.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "tenant_id",
+            sa.String(36),
+            sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("attribution", sa.String(500), nullable=False),
         sa.Column("export_allowed", sa.Boolean, nullable=False),
         sa.Column("redistribution_allowed", sa.Boolean, nullable=False),
