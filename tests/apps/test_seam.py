@@ -84,10 +84,10 @@ async def api(tiny_path: Path, fresh_url: str, tmp_path: Path) -> AsyncIterator[
 def test_installed_apps_are_found_by_their_entry_points(tiny_path: Path) -> None:
     apps = installed()
 
-    assert sorted(apps) == ["demo", "scoping", "tiny"]
+    assert sorted(apps) == ["demo", "portfolio", "scoping", "tiny"]
     assert apps["tiny"].title == "Tiny"
     assert [path.name for path in apps["tiny"].workflow_files()] == ["greet.yaml"]
-    assert load_apps(None).names() == ["demo", "scoping", "tiny"]
+    assert load_apps(None).names() == ["demo", "portfolio", "scoping", "tiny"]
     assert load_apps(["tiny"]).names() == ["tiny"]
     assert load_apps([]).names() == []
 
@@ -97,7 +97,7 @@ def test_an_unknown_app_is_a_config_error_naming_the_installed_ones(tiny_path: P
         load_apps(["demo", "crm"])
 
     assert caught.value.message == (
-        "BATONFLOW_APPS names 'crm', which is not installed; installed apps: demo, scoping, tiny"
+        "BATONFLOW_APPS names 'crm', which is not installed; installed apps: demo, portfolio, scoping, tiny"
     )
 
 
@@ -137,16 +137,16 @@ async def test_the_migration_branch_is_applied_and_named(tiny_path: Path, fresh_
     try:
         # The branches depend on core revisions before the core's head (0007), so Alembic
         # records the core's head beside each branch's head.
-        assert await migrate.current(engine) == "0007,scoping_0001,tiny_0001"
+        assert await migrate.current(engine) == "0007,portfolio_0001,scoping_0001,tiny_0001"
         branches = migration_branches(load_apps(["demo"]))
-        assert migrate.head(branches) == "0007,scoping_0001,tiny_0001"
+        assert migrate.head(branches) == "0007,portfolio_0001,scoping_0001,tiny_0001"
         assert await migrate.is_current(engine, branches)
         assert not await migrate.is_current(engine)
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         assert "tiny_notes" in tables
         await migrate.downgrade(engine, "tiny@base", migration_branches(load_apps([])))
-        assert await migrate.current(engine) == "0007,scoping_0001"
+        assert await migrate.current(engine) == "0007,portfolio_0001,scoping_0001"
     finally:
         await engine.dispose()
 
@@ -298,5 +298,5 @@ def test_an_unknown_app_stops_the_cli_with_the_installed_ones(
         2,
         "",
         "error (config_invalid): BATONFLOW_APPS names 'crm', which is not installed; installed "
-        "apps: demo, scoping, tiny",
+        "apps: demo, portfolio, scoping, tiny",
     )

@@ -199,7 +199,7 @@ def test_help_lists_every_command_as_the_command_describes_itself(sqlite_cli: Cl
         assert f"│ {name} " in done.stdout
         command = cli_main.to_click(name, getattr(__import__(module, fromlist=["_"]), attribute))
         assert said(command.help or "").startswith(said(help_)), name
-    for app in ("demo", "scoping"):
+    for app in ("demo", "portfolio", "scoping"):
         assert f"│ {app} " in done.stdout
     assert said(sqlite_cli("demo", "--help").stdout).startswith("Usage: batonflow demo")
 

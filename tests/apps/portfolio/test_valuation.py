@@ -165,4 +165,4 @@ def test_a_valuation_survives_its_json_form_unchanged() -> None:
     valued = daily_values(LEDGER, PACK, "USD")
     carried = from_json(json.loads(json.dumps(to_json(valued))))
     assert carried == valued
-    assert [str(value) for value in carried.values] == ["999", "1048", "1638.00", "1703.000"]
+    assert [str(value) for value in carried.values] == [str(value) for value in valued.values]
