@@ -596,6 +596,433 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/portfolio/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute
+         * @description Run a pattern on the current pack (or the pinned one) and the portfolio's ledger state:
+         *     the result with the `pricing_pack_id` and `ledger_commit_hash` it was computed from.
+         */
+        post: operations["execute_api_v1_portfolio_execute_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/executions/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Execution
+         * @description A pattern execution: its run's status and, once it succeeded, its result.
+         */
+        get: operations["get_execution_api_v1_portfolio_executions__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/executions/{run_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rerun
+         * @description Run a past execution's pattern again on its pinned pack and ledger state.
+         */
+        post: operations["rerun_api_v1_portfolio_executions__run_id__rerun_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/health/pack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pack Health
+         * @description The state of the tenant's packs: `fresh` with the current pack, `warming` while a build
+         *     runs (with `estimated_ready` and `retry_after_seconds`), `failed` or `none`.
+         */
+        get: operations["pack_health_api_v1_portfolio_health_pack_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/packs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Packs
+         * @description The tenant's pack builds, newest first.
+         */
+        get: operations["list_packs_api_v1_portfolio_packs_get"];
+        put?: never;
+        /**
+         * Start Build
+         * @description Start a pack build: a `portfolio-pack-build` run (its id is `run_id`) and its warming
+         *     build row. `GET /health/pack` tells when it is ready.
+         */
+        post: operations["start_build_api_v1_portfolio_packs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/packs/{pack_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pack
+         * @description A pack (by its content hash) and a summary of each of its series.
+         */
+        get: operations["get_pack_api_v1_portfolio_packs__pack_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/patterns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Patterns
+         * @description The patterns this installation runs.
+         */
+        get: operations["list_patterns_api_v1_portfolio_patterns_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Portfolios
+         * @description The tenant's portfolios, by name.
+         */
+        get: operations["list_portfolios_api_v1_portfolio_portfolios_get"];
+        put?: never;
+        /**
+         * Create Portfolio
+         * @description Create a portfolio; its name is unique in the tenant.
+         */
+        post: operations["create_portfolio_api_v1_portfolio_portfolios_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Portfolio */
+        get: operations["get_portfolio_api_v1_portfolio_portfolios__portfolio_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Portfolio
+         * @description Delete a portfolio with its accounts, ledger and reconciliations.
+         */
+        delete: operations["delete_portfolio_api_v1_portfolio_portfolios__portfolio_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Portfolio
+         * @description Rename a portfolio or change its benchmark ("" clears it).
+         */
+        patch: operations["update_portfolio_api_v1_portfolio_portfolios__portfolio_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Accounts */
+        get: operations["list_accounts_api_v1_portfolio_portfolios__portfolio_id__accounts_get"];
+        put?: never;
+        /** Create Account */
+        post: operations["create_account_api_v1_portfolio_portfolios__portfolio_id__accounts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}/commits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Commits
+         * @description The ledger's commits, newest first: each one's hash links to its parent's.
+         */
+        get: operations["list_commits_api_v1_portfolio_portfolios__portfolio_id__commits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Transactions
+         * @description Import a ledger CSV as one commit (see `csv_import` for the columns); a 422 whose
+         *     `details` is the report of every bad row when any row is bad, and nothing is written.
+         */
+        post: operations["import_transactions_api_v1_portfolio_portfolios__portfolio_id__import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Positions
+         * @description Positions (average cost) and cash by currency, replayed from the ledger at a commit.
+         */
+        get: operations["positions_api_v1_portfolio_portfolios__portfolio_id__positions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}/reconciliations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Reconciliations */
+        get: operations["list_reconciliations_api_v1_portfolio_portfolios__portfolio_id__reconciliations_get"];
+        put?: never;
+        /**
+         * Create Reconciliation
+         * @description Compare an account at the ledger's head with a custodian statement (see `reconcile`
+         *     for its format) and record the breaks.
+         */
+        post: operations["create_reconciliation_api_v1_portfolio_portfolios__portfolio_id__reconciliations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/portfolios/{portfolio_id}/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Transactions
+         * @description The ledger in ledger order (commit, then line), a page at a time.
+         */
+        get: operations["list_transactions_api_v1_portfolio_portfolios__portfolio_id__transactions_get"];
+        put?: never;
+        /**
+         * Commit Transactions
+         * @description Commit the transactions, in order, as the ledger's next commit (all or none: a 422
+         *     lists every problem by line).
+         */
+        post: operations["commit_transactions_api_v1_portfolio_portfolios__portfolio_id__transactions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Results
+         * @description The tenant's recorded results, newest first (a portfolio's or a pattern's when given).
+         */
+        get: operations["list_results_api_v1_portfolio_results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/results/{result_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Result
+         * @description One result: what it was computed from (pack, ledger hash, inputs), its body and hash.
+         */
+        get: operations["get_result_api_v1_portfolio_results__result_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/results/{result_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Result
+         * @description The result as a file, with its sources' attribution (a PDF watermarked when a source
+         *     requires it); 403 naming each source whose licence forbids export. Audited either way.
+         */
+        get: operations["export_result_api_v1_portfolio_results__result_id__export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/rights": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rights
+         * @description Every data source's rights for the tenant: the defaults, or the tenant's override.
+         */
+        get: operations["list_rights_api_v1_portfolio_rights_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolio/rights/{source}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Rights
+         * @description Override a source's rights for the tenant (admins; recorded in the audit log).
+         */
+        put: operations["set_rights_api_v1_portfolio_rights__source__put"];
+        post?: never;
+        /**
+         * Reset Rights
+         * @description Drop the tenant's override of a source: its defaults apply again (admins; audited).
+         */
+        delete: operations["reset_rights_api_v1_portfolio_rights__source__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/prompts": {
         parameters: {
             query?: never;
@@ -1728,6 +2155,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Account */
+        Account: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Custodian */
+            custodian: string | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Portfolio Id */
+            portfolio_id: string;
+        };
         /** AgentList */
         AgentList: {
             /** Items */
@@ -1994,6 +2437,17 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /** Break */
+        Break: {
+            /** Custodian */
+            custodian: string;
+            /** Difference */
+            difference: string;
+            /** Ledger */
+            ledger: string;
+            /** Symbol */
+            symbol: string;
+        };
         /** CancelRun */
         CancelRun: {
             /**
@@ -2150,6 +2604,35 @@ export interface components {
              * @default 30
              */
             overlap: number;
+        };
+        /** Commit */
+        Commit: {
+            /** Count */
+            count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Hash */
+            hash: string;
+            /** Parent Hash */
+            parent_hash: string;
+            /** Seq */
+            seq: number;
+            /** Source */
+            source: string;
+        };
+        /** CommitRef */
+        CommitRef: {
+            /** Count */
+            count: number;
+            /** Hash */
+            hash: string;
+            /** Seq */
+            seq: number;
         };
         /** Coverage */
         Coverage: {
@@ -2375,31 +2858,46 @@ export interface components {
             /** Next After */
             next_after: number | null;
         };
-        /** Execution */
-        Execution: {
+        /** ExecuteIn */
+        ExecuteIn: {
             /**
-             * Created At
-             * Format: date-time
+             * Inputs
+             * @description the pattern's own inputs
              */
-            created_at: string;
-            /** Error */
-            error: {
+            inputs?: {
                 [key: string]: unknown;
-            } | null;
+            };
             /**
-             * Kind
-             * @enum {string}
+             * Ledger Commit Hash
+             * @description compute on this ledger state (default: the portfolio's latest)
              */
-            kind: "question" | "analysis" | "charter";
-            /** Run Id */
-            run_id: string;
-            /** Stages */
-            stages: number[];
+            ledger_commit_hash?: string | null;
             /**
-             * Status
-             * @enum {string}
+             * Pattern Id
+             * @description a pattern of GET /patterns
              */
-            status: "running" | "succeeded" | "failed";
+            pattern_id: string;
+            /**
+             * Portfolio Id
+             * @description for a pattern on a portfolio
+             */
+            portfolio_id?: string | null;
+            /**
+             * Pricing Pack Id
+             * @description compute on this pack (default: the current fresh one)
+             */
+            pricing_pack_id?: string | null;
+            /**
+             * Timeout
+             * @description seconds to wait (default: the app's execute_timeout)
+             */
+            timeout?: number | null;
+            /**
+             * Wait
+             * @description wait for the result (up to `timeout` seconds)
+             * @default true
+             */
+            wait: boolean;
         };
         /** ExecutorState */
         ExecutorState: {
@@ -2522,6 +3020,18 @@ export interface components {
             version: string | null;
             /** Workflow Id */
             workflow_id: string;
+        };
+        /** ImportReport */
+        ImportReport: {
+            /** Accounts Created */
+            accounts_created: string[];
+            commit: components["schemas"]["CommitRef"] | null;
+            /** Dry Run */
+            dry_run: boolean;
+            /** Errors */
+            errors: components["schemas"]["RowProblem"][];
+            /** Rows */
+            rows: number;
         };
         /** InvitationCreate */
         InvitationCreate: {
@@ -2887,6 +3397,41 @@ export interface components {
              */
             timeout: number | null;
         };
+        /** NewAccount */
+        NewAccount: {
+            /** Custodian */
+            custodian?: string | null;
+            /** Name */
+            name: string;
+        };
+        /** NewBuild */
+        NewBuild: {
+            /**
+             * As Of
+             * @description the pack's date (default: today)
+             */
+            as_of?: string | null;
+            /**
+             * Symbols
+             * @description the symbols to price (default: every symbol of the tenant's ledgers and the portfolios' benchmarks)
+             */
+            symbols?: string[] | null;
+        };
+        /** NewPortfolio */
+        NewPortfolio: {
+            /**
+             * Base Currency
+             * @description ISO 4217, like USD
+             */
+            base_currency: string;
+            /**
+             * Benchmark
+             * @description a symbol, like SPY
+             */
+            benchmark?: string | null;
+            /** Name */
+            name: string;
+        };
         /** NewSession */
         NewSession: {
             /** Title */
@@ -2902,6 +3447,48 @@ export interface components {
             access: "read" | "edit";
             /** Email */
             email: string;
+        };
+        /**
+         * NewTransaction
+         * @description A transaction to commit. `amount` left out is worked out (a trade's), `currency` left
+         *     out is the portfolio's; signs as in the CSV import.
+         */
+        NewTransaction: {
+            /** Account Id */
+            account_id: string;
+            /** Amount */
+            amount?: (string | number) | null;
+            /** Currency */
+            currency?: string | null;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Fee
+             * Format: decimal
+             * @default 0
+             */
+            fee: string | number;
+            /**
+             * Kind
+             * @description buy, sell, dividend, fee, deposit, withdrawal or split
+             */
+            kind: string;
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+            /** Price */
+            price?: (string | number) | null;
+            /** Quantity */
+            quantity?: (string | number) | null;
+            /** Ratio */
+            ratio?: (string | number) | null;
+            /** Symbol */
+            symbol?: string | null;
         };
         /** Outbox */
         Outbox: {
@@ -2938,6 +3525,160 @@ export interface components {
              * @description why; kept with the run
              */
             reason: string;
+        };
+        /** Pack */
+        Pack: {
+            /**
+             * As Of
+             * Format: date
+             */
+            as_of: string;
+            /** Build Id */
+            build_id: string;
+            /**
+             * Counts
+             * @description series per kind; `missing`: keys no one had
+             */
+            counts: {
+                [key: string]: unknown;
+            };
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Estimated Ready */
+            estimated_ready: string | null;
+            /**
+             * Pack Id
+             * @description the content hash, once fresh
+             */
+            pack_id: string | null;
+            /** Ready At */
+            ready_at: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /**
+             * Same As
+             * @description unchanged: the existing pack of the same data
+             */
+            same_as: string | null;
+            /** Series */
+            series: components["schemas"]["SeriesSummary"][];
+            /** Sources */
+            sources: string[];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * State
+             * @description warming, fresh, superseded, failed or unchanged
+             */
+            state: string;
+            /** Superseded At */
+            superseded_at: string | null;
+        };
+        /** PackBuild */
+        PackBuild: {
+            /**
+             * As Of
+             * Format: date
+             */
+            as_of: string;
+            /** Build Id */
+            build_id: string;
+            /**
+             * Counts
+             * @description series per kind; `missing`: keys no one had
+             */
+            counts: {
+                [key: string]: unknown;
+            };
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Estimated Ready */
+            estimated_ready: string | null;
+            /**
+             * Pack Id
+             * @description the content hash, once fresh
+             */
+            pack_id: string | null;
+            /** Ready At */
+            ready_at: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /**
+             * Same As
+             * @description unchanged: the existing pack of the same data
+             */
+            same_as: string | null;
+            /** Sources */
+            sources: string[];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * State
+             * @description warming, fresh, superseded, failed or unchanged
+             */
+            state: string;
+            /** Superseded At */
+            superseded_at: string | null;
+        };
+        /** PackHealth */
+        PackHealth: {
+            /** As Of */
+            as_of: string | null;
+            /**
+             * Building
+             * @description the warming build
+             */
+            building: string | null;
+            /** Estimated Ready */
+            estimated_ready: string | null;
+            /**
+             * Last Error
+             * @description failed: why the last build failed
+             */
+            last_error: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Pack Id
+             * @description the current (fresh) pack
+             */
+            pack_id: string | null;
+            /** Ready At */
+            ready_at: string | null;
+            /**
+             * Retry After Seconds
+             * @description warming: when to ask again
+             */
+            retry_after_seconds: number | null;
+            /** Sources */
+            sources: string[];
+            /**
+             * State
+             * @description warming, fresh, failed or none
+             */
+            state: string;
+            /**
+             * Superseded
+             * @description the pack the current one replaced
+             */
+            superseded: string | null;
+        };
+        /** PackPage */
+        PackPage: {
+            /** Items */
+            items: components["schemas"]["PackBuild"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** PageOut */
         PageOut: {
@@ -2987,6 +3728,20 @@ export interface components {
             /** Vector Rank */
             vector_rank: number | null;
         };
+        /** PatternOut */
+        PatternOut: {
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /**
+             * On Portfolio
+             * @description runs on a portfolio, pinning its ledger state
+             */
+            on_portfolio: boolean;
+            /** Title */
+            title: string;
+        };
         /** PendingReview */
         PendingReview: {
             /** Id */
@@ -2995,6 +3750,73 @@ export interface components {
             kind: string;
             /** Step Key */
             step_key: string;
+        };
+        /** Portfolio */
+        Portfolio: {
+            /** Base Currency */
+            base_currency: string;
+            /** Benchmark */
+            benchmark: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** PortfolioPatch */
+        PortfolioPatch: {
+            /**
+             * Benchmark
+             * @description "" clears it
+             */
+            benchmark?: string | null;
+            /** Name */
+            name?: string | null;
+        };
+        /** PositionOut */
+        PositionOut: {
+            /** Account Id */
+            account_id: string;
+            /**
+             * Cost
+             * Format: decimal
+             */
+            cost: string;
+            /** Currency */
+            currency: string;
+            /**
+             * Quantity
+             * Format: decimal
+             */
+            quantity: string;
+            /** Symbol */
+            symbol: string;
+        };
+        /** Positions */
+        Positions: {
+            /** Base Currency */
+            base_currency: string;
+            /** Cash */
+            cash: {
+                [key: string]: string;
+            };
+            /** Ledger Commit Hash */
+            ledger_commit_hash: string;
+            /** Portfolio Id */
+            portfolio_id: string;
+            /** Positions */
+            positions: components["schemas"]["PositionOut"][];
         };
         /** PromptDiff */
         PromptDiff: {
@@ -3120,6 +3942,31 @@ export interface components {
              */
             status: "ready" | "unready";
         };
+        /** Reconciliation */
+        Reconciliation: {
+            /** Account */
+            account: string;
+            /** Account Id */
+            account_id: string;
+            /** Breaks */
+            breaks: components["schemas"]["Break"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Ledger Commit Hash */
+            ledger_commit_hash: string;
+            /**
+             * Statement Date
+             * Format: date
+             */
+            statement_date: string;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /**
@@ -3154,6 +4001,77 @@ export interface components {
             priority: "must" | "should" | "could";
             /** Text */
             text: string;
+        };
+        /** ResultOut */
+        ResultOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Inputs */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** Ledger Commit Hash */
+            ledger_commit_hash: string | null;
+            /** Pattern Id */
+            pattern_id: string;
+            /** Pattern Version */
+            pattern_version: number;
+            /** Portfolio Id */
+            portfolio_id: string | null;
+            /** Pricing Pack Id */
+            pricing_pack_id: string;
+            /** Result */
+            result: {
+                [key: string]: unknown;
+            };
+            /** Result Hash */
+            result_hash: string;
+            /** Run Id */
+            run_id: string;
+            /** Sources */
+            sources: string[];
+        };
+        /** ResultPage */
+        ResultPage: {
+            /** Items */
+            items: components["schemas"]["ResultSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ResultSummary */
+        ResultSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Ledger Commit Hash */
+            ledger_commit_hash: string | null;
+            /** Pattern Id */
+            pattern_id: string;
+            /** Pattern Version */
+            pattern_version: number;
+            /** Portfolio Id */
+            portfolio_id: string | null;
+            /** Pricing Pack Id */
+            pricing_pack_id: string;
+            /** Result Hash */
+            result_hash: string;
+            /** Run Id */
+            run_id: string;
+            /** Sources */
+            sources: string[];
         };
         /** ReviewList */
         ReviewList: {
@@ -3214,6 +4132,49 @@ export interface components {
              */
             subject: unknown;
         };
+        /** RightsIn */
+        RightsIn: {
+            /** Attribution */
+            attribution: string;
+            /** Export Allowed */
+            export_allowed: boolean;
+            /** Redistribution Allowed */
+            redistribution_allowed: boolean;
+            /** Watermark Required */
+            watermark_required: boolean;
+        };
+        /** RightsList */
+        RightsList: {
+            /** Items */
+            items: components["schemas"]["RightsOut"][];
+        };
+        /** RightsOut */
+        RightsOut: {
+            /** Attribution */
+            attribution: string;
+            /** Export Allowed */
+            export_allowed: boolean;
+            /**
+             * Overridden
+             * @description true when the tenant set these, not the defaults
+             */
+            overridden: boolean;
+            /** Redistribution Allowed */
+            redistribution_allowed: boolean;
+            /** Source */
+            source: string;
+            /**
+             * Terms
+             * @description the licence term behind the flags
+             */
+            terms: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Updated By */
+            updated_by: string | null;
+            /** Watermark Required */
+            watermark_required: boolean;
+        };
         /** Risk */
         Risk: {
             /**
@@ -3230,6 +4191,18 @@ export interface components {
             mitigation: string;
             /** Risk */
             risk: string;
+        };
+        /** RowProblem */
+        RowProblem: {
+            /** Column */
+            column: string;
+            /** Message */
+            message: string;
+            /**
+             * Row
+             * @description the file's line (the header is row 1)
+             */
+            row: number;
         };
         /** RunDetail */
         RunDetail: {
@@ -3434,6 +4407,23 @@ export interface components {
             /** Query */
             query: string;
         };
+        /** SeriesSummary */
+        SeriesSummary: {
+            /** Currency */
+            currency: string | null;
+            /** First */
+            first: string | null;
+            /** Key */
+            key: string;
+            /** Kind */
+            kind: string;
+            /** Last */
+            last: string | null;
+            /** Points */
+            points: number;
+            /** Source */
+            source: string;
+        };
         /** Session */
         Session: {
             /**
@@ -3461,7 +4451,7 @@ export interface components {
              * @description percent of the way through the five stages
              */
             progress: number;
-            running: components["schemas"]["Execution"] | null;
+            running: components["schemas"]["batonflow__apps__scoping__schemas__Execution"] | null;
             /** Shares */
             shares: components["schemas"]["Share"][];
             /** Stages */
@@ -3617,7 +4607,7 @@ export interface components {
             checklist: string[];
             /** Done */
             done: boolean;
-            execution: components["schemas"]["Execution"] | null;
+            execution: components["schemas"]["batonflow__apps__scoping__schemas__Execution"] | null;
             /** Focus */
             focus: string;
             /** Key */
@@ -3696,6 +4686,53 @@ export interface components {
             name: string;
             /** Slug */
             slug: string;
+        };
+        /** Transaction */
+        Transaction: {
+            /** Account Id */
+            account_id: string;
+            /**
+             * Amount
+             * Format: decimal
+             */
+            amount: string;
+            /** Commit Seq */
+            commit_seq: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Fee
+             * Format: decimal
+             */
+            fee: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Line */
+            line: number;
+            /** Note */
+            note: string;
+            /** Price */
+            price: string | null;
+            /** Quantity */
+            quantity: string | null;
+            /** Ratio */
+            ratio: string | null;
+            /** Symbol */
+            symbol: string | null;
+        };
+        /** TransactionPage */
+        TransactionPage: {
+            /** Items */
+            items: components["schemas"]["Transaction"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** Usage */
         Usage: {
@@ -3953,6 +4990,78 @@ export interface components {
             kind: string;
             /** Needs */
             needs: string[];
+        };
+        /** Execution */
+        batonflow__apps__portfolio__pattern_routes__Execution: {
+            /**
+             * Attribution
+             * @description to show with the result
+             */
+            attribution?: string[];
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Ledger Commit Hash */
+            ledger_commit_hash: string | null;
+            /** Pattern Id */
+            pattern_id: string;
+            /**
+             * Pattern Version
+             * @description once the result is kept
+             */
+            pattern_version?: number | null;
+            /** Pricing Pack Id */
+            pricing_pack_id: string | null;
+            /** Result */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Result Hash
+             * @description sha256 of the canonical result
+             */
+            result_hash?: string | null;
+            /** Result Id */
+            result_id?: string | null;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Sources
+             * @description every source the result used
+             */
+            sources?: string[];
+            /**
+             * Status
+             * @description the run's status: queued, running ... succeeded, failed
+             */
+            status: string;
+        };
+        /** Execution */
+        batonflow__apps__scoping__schemas__Execution: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "question" | "analysis" | "charter";
+            /** Run Id */
+            run_id: string;
+            /** Stages */
+            stages: number[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed";
         };
     };
     responses: never;
@@ -6348,6 +7457,942 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    execute_api_v1_portfolio_execute_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecuteIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["batonflow__apps__portfolio__pattern_routes__Execution"];
+                };
+            };
+            /** @description still running: follow `Location` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["batonflow__apps__portfolio__pattern_routes__Execution"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the pricing pack is being built; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_execution_api_v1_portfolio_executions__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["batonflow__apps__portfolio__pattern_routes__Execution"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rerun_api_v1_portfolio_executions__run_id__rerun_post: {
+        parameters: {
+            query?: {
+                wait?: boolean;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["batonflow__apps__portfolio__pattern_routes__Execution"];
+                };
+            };
+            /** @description still running: follow `Location` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["batonflow__apps__portfolio__pattern_routes__Execution"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    pack_health_api_v1_portfolio_health_pack_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackHealth"];
+                };
+            };
+        };
+    };
+    list_packs_api_v1_portfolio_packs_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                state?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_build_api_v1_portfolio_packs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NewBuild"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackBuild"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_pack_api_v1_portfolio_packs__pack_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pack_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pack"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_patterns_api_v1_portfolio_patterns_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatternOut"][];
+                };
+            };
+        };
+    };
+    list_portfolios_api_v1_portfolio_portfolios_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Portfolio"][];
+                };
+            };
+        };
+    };
+    create_portfolio_api_v1_portfolio_portfolios_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPortfolio"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Portfolio"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_portfolio_api_v1_portfolio_portfolios__portfolio_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Portfolio"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_portfolio_api_v1_portfolio_portfolios__portfolio_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_portfolio_api_v1_portfolio_portfolios__portfolio_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PortfolioPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Portfolio"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_accounts_api_v1_portfolio_portfolios__portfolio_id__accounts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_account_api_v1_portfolio_portfolios__portfolio_id__accounts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewAccount"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_commits_api_v1_portfolio_portfolios__portfolio_id__commits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Commit"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_transactions_api_v1_portfolio_portfolios__portfolio_id__import_post: {
+        parameters: {
+            query?: {
+                dry_run?: boolean;
+                /** @description the file's name */
+                source?: string | null;
+            };
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description a dry run: checked, not written */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    positions_api_v1_portfolio_portfolios__portfolio_id__positions_get: {
+        parameters: {
+            query?: {
+                /** @description a commit hash (default: the head) */
+                commit?: string | null;
+            };
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Positions"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_reconciliations_api_v1_portfolio_portfolios__portfolio_id__reconciliations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reconciliation"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_reconciliation_api_v1_portfolio_portfolios__portfolio_id__reconciliations_post: {
+        parameters: {
+            query: {
+                /** @description account name */
+                account: string;
+                /** @description default: today */
+                statement_date?: string | null;
+            };
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reconciliation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_transactions_api_v1_portfolio_portfolios__portfolio_id__transactions_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                symbol?: string | null;
+                kind?: string | null;
+                /** @description trade date, from */
+                from?: string | null;
+                /** @description trade date, to (incl.) */
+                to?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    commit_transactions_api_v1_portfolio_portfolios__portfolio_id__transactions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                portfolio_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTransaction"][];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Commit"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_results_api_v1_portfolio_results_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                portfolio_id?: string | null;
+                pattern_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResultPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_result_api_v1_portfolio_results__result_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResultOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_result_api_v1_portfolio_results__result_id__export_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "json" | "pdf";
+            };
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "application/pdf": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description a source's licence does not allow exporting this result */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_rights_api_v1_portfolio_rights_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RightsList"];
+                };
+            };
+        };
+    };
+    set_rights_api_v1_portfolio_rights__source__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RightsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RightsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_rights_api_v1_portfolio_rights__source__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RightsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -9907,6 +11952,7 @@ type ReadonlyArray<T> = [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const pathsApiV1AuditExportGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/audit/export"]["get"]["parameters"]["query"]["format"]> = ["csv", "jsonl"];
+export const pathsApiV1PortfolioResultsResult_idExportGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/portfolio/results/{result_id}/export"]["get"]["parameters"]["query"]["format"]> = ["csv", "json", "pdf"];
 export const pathsApiV1ReviewsGetParametersQueryStatusValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/reviews"]["get"]["parameters"]["query"]["status"]> = ["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"];
 export const pathsApiV1ScopingSessionsSession_idCharterGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/scoping/sessions/{session_id}/charter"]["get"]["parameters"]["query"]["format"]> = ["json", "md", "pdf"];
 export const pathsApiV1UsageGetParametersQueryGroup_byValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/usage"]["get"]["parameters"]["query"]["group_by"]> = ["day", "model", "workflow", "agent"];
@@ -9917,8 +11963,6 @@ export const createScheduleCatch_upValues: ReadonlyArray<FlattenedDeepRequired<c
 export const createScheduleKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["kind"]> = ["cron", "interval", "once"];
 export const decisionInDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionIn"]["decision"]> = ["approve", "edit", "reject", "submit"];
 export const documentOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentOut"]["status"]> = ["pending", "ingesting", "ready", "failed"];
-export const executionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Execution"]["kind"]> = ["question", "analysis", "charter"];
-export const executionStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Execution"]["status"]> = ["running", "succeeded", "failed"];
 export const invitationCreateRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreate"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationCreatedRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationCreatedStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["status"]> = ["pending", "accepted", "revoked", "expired"];
@@ -9947,3 +11991,5 @@ export const usageGroup_byValues: ReadonlyArray<FlattenedDeepRequired<components
 export const userChangeRoleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserChange"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const userDetailRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserDetail"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const userOutRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserOut"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
+export const batonflow__apps__scoping__schemas__ExecutionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["batonflow__apps__scoping__schemas__Execution"]["kind"]> = ["question", "analysis", "charter"];
+export const batonflow__apps__scoping__schemas__ExecutionStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["batonflow__apps__scoping__schemas__Execution"]["status"]> = ["running", "succeeded", "failed"];
