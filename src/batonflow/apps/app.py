@@ -20,7 +20,7 @@ tables survive being switched off and on again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -36,6 +36,12 @@ from batonflow.store.migrate import Branch
 if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
+
+    from batonflow.api.deps import ApiState
+
+# Seeds an app's demo data in the demo tenant (the API's state, the tenant's id): idempotent, a
+# second start finds what the first seeded; the lines say what there is to try.
+DemoSeeder = Callable[["ApiState", str], Awaitable[list[str]]]
 
 GROUP = "batonflow.apps"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -62,6 +68,7 @@ class App:
     commands: Callable[[], typer.Typer] | None = None
     settings: type[BaseSettings] | None = None
     pages: Sequence[Page] = ()
+    demo: DemoSeeder | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

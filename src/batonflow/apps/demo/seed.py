@@ -13,7 +13,7 @@ import asyncio
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from batonflow.api.deps import ApiState
@@ -22,7 +22,7 @@ from batonflow.auth.accounts import add_user, new_password
 from batonflow.store import users
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
-from batonflow.store.tenants import ensure_tenant
+from batonflow.store.tenants import ensure_tenant, get_tenant
 from batonflow.workflows.validation import load_spec
 
 TENANT = "demo"
@@ -39,6 +39,7 @@ class DemoSeed:
     accounts: list[tuple[str, str, str]]  # (role, email, password)
     workflows: list[str]
     credentials_file: Path
+    notes: list[str] = field(default_factory=list)  # what the apps seeded
 
     def describe(self, url: str) -> str:
         width = max(len(email) for _, email, _ in self.accounts)
@@ -49,6 +50,7 @@ class DemoSeed:
         ]
         if self.workflows:
             lines.append(f"Workflows stored: {', '.join(self.workflows)}")
+        lines += self.notes
         lines.append(f"(also written to {self.credentials_file})")
         return "\n".join(lines)
 
@@ -90,6 +92,11 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
         return stored
 
     stored = await state.transact(work)
+    tenant_id = await state.query(lambda conn: get_tenant(conn, TENANT))
+    notes = []
+    for app in state.apps:
+        if app.demo is not None:
+            notes += await app.demo(state, tenant_id)
     path = state.settings.data_dir / "demo-credentials.json"
     await asyncio.to_thread(
         _write_private,
@@ -99,7 +106,7 @@ async def seed_demo(state: ApiState, sources: list[tuple[str, str]]) -> DemoSeed
             "users": [{"role": r, "email": e, "password": p} for r, e, p in accounts],
         },
     )
-    return DemoSeed(TENANT, accounts, stored, path)
+    return DemoSeed(TENANT, accounts, stored, path, notes)
 
 
 def _write_private(path: Path, data: dict[str, object]) -> None:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from batonflow.api.deps import ApiState
+
 HERE = Path(__file__).parent
 HEAD = "portfolio_0001"
 
@@ -28,6 +30,12 @@ def _router() -> APIRouter:
     from batonflow.apps.portfolio.routes import build
 
     return build()
+
+
+async def _demo(state: ApiState, tenant_id: str) -> list[str]:
+    from batonflow.apps.portfolio.demo import seed
+
+    return await seed(state, tenant_id)
 
 
 def _commands() -> typer.Typer:
@@ -47,4 +55,5 @@ app = App(
     commands=_commands,
     settings=PortfolioSettings,
     pages=(Page("portfolios", "Portfolios"), Page("packs", "Pricing packs")),
+    demo=_demo,
 )
