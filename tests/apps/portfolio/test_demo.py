@@ -18,10 +18,14 @@ async def test_the_demo_is_seeded_once_and_runs_the_overview(tenants: Register) 
     said = await demo.seed(acme.state, acme.id)
     again = await demo.seed(acme.state, acme.id)
 
-    assert said == again == [
-        "Portfolio: 'Demo growth' holds the sample ledger; a pricing pack as of 2010-03-01 is "
-        "built from the offline provider. Run its overview on the Portfolios page."
-    ]
+    assert (
+        said
+        == again
+        == [
+            "Portfolio: 'Demo growth' holds the sample ledger; a pricing pack as of 2010-03-01 is "
+            "built from the offline provider. Run its overview on the Portfolios page."
+        ]
+    )
     (growth,) = (await acme.client.get(f"{P}/portfolios")).json()
     assert (growth["name"], growth["base_currency"]) == ("Demo growth", "USD")
     assert len((await acme.client.get(f"{P}/portfolios/{growth['id']}/commits")).json()) == 1
