@@ -1,7 +1,7 @@
 """The portfolio app's agents. The `financial_analyst` reads the ledger's positions at a pinned
 commit, prices them on a pinned pack, computes the metrics and seals the result; the
 `macro_hound` classifies the economy's regime from a pack's macro series; the `data_harvester`
-builds packs (harvester.py). Numbers are computed by code here; a model only writes the optional
+builds packs (harvester.py) and fetches custodian statements to reconcile (custodian.py). Numbers are computed by code here; a model only writes the optional
 narrative, and a narrative that states a number the result does not hold fails validation.
 
 Each capability reads what it needs through `ctx.data` (the run's tenant), from the pins it is
@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import Agent, CallContext, TenantData
 from batonflow.apps.portfolio import ledger, macro, metrics, narrative, packs, results, valuation
-from batonflow.apps.portfolio.harvester import data_harvester
+from batonflow.apps.portfolio.custodian import data_harvester  # with custodian.reconcile
 from batonflow.apps.portfolio.settings import PortfolioSettings
 from batonflow.errors import InvalidInput, StepFailed
 from batonflow.store.db import Conn

@@ -36,6 +36,14 @@ class PortfolioSettings(BaseSettings):
     risk_free_rate: float = Field(
         0.0, ge=0, le=1, description="the annual risk-free rate for Sharpe and Sortino"
     )
+    custodian_urls: str = Field(
+        "",
+        description="base URLs custodian statements may be fetched from by the scheduled "
+        "reconciliation, comma separated; a statement URL must start with one of them",
+    )
+    custodian_key: SecretStr | None = Field(
+        None, description="bearer token sent with statement requests, if the custodian wants one"
+    )
     model: str | None = Field(
         None, description="route or provider:model the narrative agents use; unset: the default"
     )
