@@ -280,6 +280,7 @@ async def test_results_are_listed_read_and_isolated(people: Person, portfolio_ap
         "created_at": "2026-12-03T12:00:00Z",
         "inputs": {"portfolio_id": "p1"},
         "result": BODY,
+        "attribution": [DEFAULTS["offline"].attribution],
     }
     assert (await eve.get(R)).json() == {"items": [], "next_cursor": None}
     for path in (f"{R}/{first['id']}", f"{R}/{first['id']}/export"):

@@ -65,6 +65,7 @@ class ResultSummary(BaseModel):
 class ResultOut(ResultSummary):
     inputs: dict[str, Any]
     result: dict[str, Any]
+    attribution: list[str] = Field(description="to show with the result, a line per source")
 
 
 class ResultPage(BaseModel):
@@ -176,8 +177,12 @@ async def list_results(
 @router.get("/results/{result_id}", response_model=ResultOut)
 async def get_result(state: State, caller: Reader, result_id: str) -> ResultOut:
     """One result: what it was computed from (pack, ledger hash, inputs), its body and hash."""
-    row = await state.query(lambda conn: results.get(conn, caller.tenant_id, result_id))
-    return ResultOut.model_validate(row)
+    async def work(conn: Conn) -> dict[str, Any]:
+        row = await results.get(conn, caller.tenant_id, result_id)
+        lines = await rights.attribution_lines(conn, caller.tenant_id, row["sources"])
+        return row | {"attribution": lines}
+
+    return ResultOut.model_validate(await state.query(work))
 
 
 @router.get(
