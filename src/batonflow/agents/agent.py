@@ -64,7 +64,8 @@ class TenantData(Protocol):
     apart from the step's checkpoint: make it idempotent). Every query `work` makes filters on
     `tenant_id`, the call's tenant."""
 
-    tenant_id: str
+    @property
+    def tenant_id(self) -> str: ...
 
     async def read(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
 

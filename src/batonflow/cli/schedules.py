@@ -15,7 +15,6 @@ Hooks' secrets derive from BATONFLOW_SECRET_KEY: create them with the server's k
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,8 +23,16 @@ import typer
 from rich.table import Table
 
 from batonflow.cli.session import open_session
-from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, errors, run, settings_for
-from batonflow.errors import InvalidInput
+from batonflow.cli.terminal import (
+    JsonFlag,
+    TenantOpt,
+    console,
+    dump,
+    errors,
+    input_pairs,
+    run,
+    settings_for,
+)
 from batonflow.platform import open_platform
 from batonflow.schedules import hooks as hook_service
 from batonflow.schedules import service
@@ -38,20 +45,6 @@ from batonflow.store.db import Conn
 schedules_app = typer.Typer(no_args_is_help=True, help="Schedules that start runs.")
 hooks_app = typer.Typer(no_args_is_help=True, help="Webhook URLs that start runs.")
 RefArg = Annotated[str, typer.Argument(help="The schedule's name or id.")]
-
-
-def _inputs(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs; a value that reads as JSON is taken as JSON, else as text."""
-    inputs: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--input takes key=value, got '{pair}'")
-        try:
-            inputs[key] = json.loads(raw)
-        except ValueError:
-            inputs[key] = raw
-    return inputs
 
 
 def _view(row: dict[str, Any], fires: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,7 +99,7 @@ def add(
         workflow_id=workflow,
         kind=kind,
         version=version,
-        inputs=_inputs(input_ or []),
+        inputs=input_pairs(input_ or []),
         cron=cron,
         timezone=tz,
         interval_seconds=every,

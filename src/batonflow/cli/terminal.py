@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from batonflow.cli.display import when
-from batonflow.errors import BatonflowError, UserError
+from batonflow.errors import BatonflowError, InvalidInput, UserError
 
 if TYPE_CHECKING:
     from batonflow.settings import Settings
@@ -78,3 +78,18 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return when(value)
     return str(value)
+
+
+def input_pairs(pairs: list[str]) -> dict[str, Any]:
+    """`--input key=value` pairs; a value that reads as JSON (true, 3, [1]) is taken as JSON,
+    anything else as text."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--input takes key=value, got '{pair}'")
+        try:
+            inputs[key] = json.loads(raw)
+        except ValueError:
+            inputs[key] = raw
+    return inputs

@@ -5,7 +5,6 @@ one) and print its result with the pack and ledger hash it was computed from."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,8 +12,15 @@ import typer
 
 from batonflow.apps.portfolio import executions, ledger
 from batonflow.cli.session import Session, open_session
-from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
-from batonflow.errors import InvalidInput
+from batonflow.cli.terminal import (
+    JsonFlag,
+    TenantOpt,
+    console,
+    dump,
+    input_pairs,
+    run,
+    settings_for,
+)
 from batonflow.store.db import Conn
 
 
@@ -32,20 +38,6 @@ async def _opened(tenant: str | None) -> AsyncIterator[tuple[Session, executions
             max_active_runs=settings.tenant_max_active_runs,
         )
         yield session, host, executor
-
-
-def _inputs(pairs: list[str]) -> dict[str, Any]:
-    """`name=value` pairs; a value that reads as JSON (true, 3, [1]) is taken as JSON."""
-    inputs: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise InvalidInput(f"--input takes name=value, not {pair!r}")
-        try:
-            inputs[name] = json.loads(text)
-        except ValueError:
-            inputs[name] = text
-    return inputs
 
 
 async def _finish(session: Session, host: executions.Host, executor: Any, run_id: str) -> Any:
@@ -108,7 +100,7 @@ def register(commands: typer.Typer) -> None:
                     session.actor,
                     session.tenant_id,
                     pattern_id,
-                    inputs=_inputs(input_ or []),
+                    inputs=input_pairs(input_ or []),
                     portfolio_id=portfolio_id,
                     pricing_pack_id=pack,
                     ledger_commit_hash=commit,

@@ -177,6 +177,7 @@ async def list_results(
 @router.get("/results/{result_id}", response_model=ResultOut)
 async def get_result(state: State, caller: Reader, result_id: str) -> ResultOut:
     """One result: what it was computed from (pack, ledger hash, inputs), its body and hash."""
+
     async def work(conn: Conn) -> dict[str, Any]:
         row = await results.get(conn, caller.tenant_id, result_id)
         lines = await rights.attribution_lines(conn, caller.tenant_id, row["sources"])
