@@ -159,7 +159,7 @@ async def retrying(write: Write[T], work: Callable[[Conn], Awaitable[T]]) -> T:
         except Conflict as exc:
             if exc.message != LOST_RACE:
                 raise
-        await asyncio.sleep(random.uniform(0, PAUSE * (attempt + 1)))
+        await asyncio.sleep(random.uniform(0, PAUSE * (attempt + 1)))  # nosec B311: a retry's jitter, not a secret
     raise Conflict(
         f"other commits to this portfolio were written at the same moment {ATTEMPTS} times in "
         "a row; send the transactions again"

@@ -6,9 +6,9 @@ import type { Routes } from "./fakeApi.testing";
 import type { Execution, ImportReport, Portfolio, Positions } from "./types";
 
 const P = "/api/v1/portfolio";
-const HEAD = "c0ffee1234567890abcdef1234567890abcdef1234567890abcdef1234567890";
-const PACK = "9ac4b2e1f00d5eed9ac4b2e1f00d5eed9ac4b2e1f00d5eed9ac4b2e1f00d5eed";
-const RESULT_HASH = "77aa01bb02cc03dd04ee05ff0677aa01bb02cc03dd04ee05ff0677aa01bb02cc";
+const HEAD = "c0ffee1234567890abcdef1234567890abcdef1234567890abcdef1234567890"; // pragma: allowlist secret
+const PACK = "9ac4b2e1f00d5eed9ac4b2e1f00d5eed9ac4b2e1f00d5eed9ac4b2e1f00d5eed"; // pragma: allowlist secret
+const RESULT_HASH = "77aa01bb02cc03dd04ee05ff0677aa01bb02cc03dd04ee05ff0677aa01bb02cc"; // pragma: allowlist secret
 
 const growth: Portfolio = {
   id: "p1",
@@ -172,7 +172,7 @@ describe("the portfolios page", () => {
     fireEvent.click(screen.getByRole("button", { name: "Import" }));
     const status = await screen.findByText(/^Imported 2 rows/);
     expect(status.textContent).toBe("Imported 2 rows from ledger.csv as commit c0ffee123456; new accounts: Broker.");
-    expect(within(status).getByTitle(HEAD).textContent).toBe("c0ffee123456");
+    expect(within(status).getByTitle(HEAD).textContent).toBe(HEAD.slice(0, 12));
     expect(await screen.findByRole("table", { name: "Holdings" })).toBeTruthy();
   });
 
@@ -217,7 +217,7 @@ describe("the portfolios page", () => {
       "Result hash: 77aa01bb02cc",
       "Benchmark: SPY",
     ]);
-    expect(screen.getByTitle(PACK).textContent).toBe("9ac4b2e1f00d");
+    expect(screen.getByTitle(PACK).textContent).toBe(PACK.slice(0, 12));
     expect(screen.getByTitle(RESULT_HASH).textContent).toBe("77aa01bb02cc");
     const positions = screen.getByRole("table", { name: "Priced positions" });
     expect(within(positions).getAllByRole("row").map((row) => row.textContent)).toEqual([
