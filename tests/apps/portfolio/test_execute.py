@@ -224,3 +224,26 @@ async def test_exports_follow_the_tenant_rights(tenants: Register) -> None:
     refused = await acme.client.get(f"{P}/results/{done['result_id']}/export?format=pdf")
     assert refused.status_code == 403
     assert "offline: export is not allowed" in refused.json()["error"]["message"]
+
+
+async def test_an_execution_that_does_not_wait_is_followed_at_its_location(
+    tenants: Register,
+) -> None:
+    acme = await tenants("acme")
+    growth = await ledger_of(acme.client)
+    await fresh_pack(acme.client)
+
+    answered = await overview(acme.client, portfolio_id=growth["id"], wait=False)
+
+    assert answered.status_code == 202, answered.text
+    queued = answered.json()
+    assert (queued["status"], queued["result"]) == ("queued", None)
+    location = answered.headers["location"]
+    assert location == f"{P}/executions/{queued['run_id']}"
+    for _ in range(400):
+        followed = (await acme.client.get(location)).json()
+        if followed["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    assert followed["result_hash"] == results.result_hash(followed["result"])
+    assert followed["pricing_pack_id"] == queued["pricing_pack_id"]
