@@ -211,6 +211,31 @@ def test_a_pinned_pack_is_used_after_a_newer_one(pattern_cli: CliRunner) -> None
     assert pinned["result"]["metrics"] == METRICS
 
 
+def test_a_warming_pack_refuses_unless_one_is_pinned(pattern_cli: CliRunner) -> None:
+    cli = pattern_cli
+    _, head, pack_id = readme_steps(cli)
+    warming = as_json(cli, "packs", "build", "--as-of", "2010-03-01")  # no worker runs it
+    assert (warming["state"], warming["pack_id"]) == ("warming", None)
+
+    refused = cli.invoke(
+        batonflow, ["portfolio", "execute", "portfolio_overview", "--portfolio", "Retirement"]
+    )
+    assert (refused.exit_code, words(refused.output)) == (
+        2,
+        "error (not_ready): a new pricing pack is warming; ask again when it is ready, or pin "
+        "a pack (pricing_pack_id; --pack in the CLI) to compute on it now",
+    )
+    pinned = as_json(
+        cli, "execute", "portfolio_overview", "--portfolio", "Retirement", "--pack", pack_id
+    )
+    assert (pinned["status"], pinned["pricing_pack_id"], pinned["ledger_commit_hash"]) == (
+        "succeeded",
+        pack_id,
+        head,
+    )
+    assert pinned["result"]["metrics"] == METRICS
+
+
 def test_errors_say_what_to_fix(pattern_cli: CliRunner) -> None:
     cli = pattern_cli
     readme_steps(cli)
