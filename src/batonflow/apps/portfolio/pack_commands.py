@@ -71,7 +71,11 @@ def build(
             if row["state"] == "failed":
                 console.print(f"[red]failed[/red]: {(row['error'] or {}).get('message')}")
             elif row["state"] == "warming":
-                console.print(f"run {row['run_id']} builds it; see: batonflow runs show ...")
+                console.print(
+                    f"run {row['run_id']} builds it when a worker or `batonflow serve` runs; "
+                    f"follow it with: batonflow runs show {row['run_id']}",
+                    highlight=False,
+                )
         return 1 if row["state"] == "failed" else 0
 
     raise typer.Exit(run(main()))
@@ -91,10 +95,19 @@ def list_packs(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
         if as_json:
             dump(rows)
             return 0
-        table = display.table("build", "state", "as of", "pack", "started")
+        # The pack id last: the one column that wraps rather than being cut, as it is what
+        # `execute --pack` pins; the build by its short id (`packs list --json` has it whole).
+        table = display.table("state", "as of", "started", "build", "pack")
+        table.columns[-1].overflow = "fold"
         for r in rows:
             pack = r["pack_id"] or (f"= {r['same_as']}" if r["same_as"] else "")
-            table.add_row(r["build_id"], r["state"], r["as_of"], pack, display.ago(r["started_at"]))
+            table.add_row(
+                r["state"],
+                r["as_of"],
+                display.ago(r["started_at"]),
+                display.short_id(r["build_id"]),
+                pack,
+            )
         console.print(table)
         return 0
 

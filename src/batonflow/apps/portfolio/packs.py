@@ -204,7 +204,7 @@ async def require_fresh(
         ready = newest["estimated_ready"]
         raise NotReady(
             "a new pricing pack is warming; ask again when it is ready, or pin a pack "
-            "(pack_id) to compute on it now",
+            "(pricing_pack_id; --pack in the CLI) to compute on it now",
             retry_after=_wait(newest, now),
             estimated_ready=ready.isoformat() if ready else None,
             details={"build_id": newest["build_id"]},

@@ -46,6 +46,15 @@ async def _finish(session: Session, host: executions.Host, executor: Any, run_id
     return await executions.settle(host, session.tenant_id, run_id)
 
 
+def _figure(value: Any) -> str:
+    """A metric for a line of text: a group of figures as `name=value` pairs, None as `-`."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_figure(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(_figure, value))
+    return "-" if value is None else str(value)
+
+
 def _show(found: dict[str, Any], as_json: bool) -> int:
     if as_json:
         dump(found)
@@ -61,8 +70,12 @@ def _show(found: dict[str, Any], as_json: bool) -> int:
         console.print(f"[red]error[/red]: {(found['error'] or {}).get('message')}")
         return 1
     console.print(f"result hash   {found['result_hash']}", highlight=False)
-    for name, value in (found["result"].get("metrics") or {}).items():
-        console.print(f"  {name:<28} {value}", highlight=False)
+    result = found["result"]
+    figures = result.get("metrics") or {k: v for k, v in result.items() if k != "narrative"}
+    for name, value in figures.items():
+        console.print(f"  {name:<18} {_figure(value)}", highlight=False)
+    if result.get("narrative"):
+        console.print(result["narrative"], highlight=False)
     for line in found["attribution"]:
         console.print(f"[dim]{line}[/dim]", highlight=False)
     return 0
@@ -86,6 +99,11 @@ def register(commands: typer.Typer) -> None:
         """Run a pattern on the current pricing pack and print its result."""
 
         async def main() -> int:
+            found_pattern = executions.pattern(pattern_id)
+            if found_pattern.on_portfolio and portfolio is None:
+                raise InvalidInput(
+                    f"the pattern '{pattern_id}' runs on a portfolio: give --portfolio NAME"
+                )
             async with _opened(tenant) as (session, host, executor):
                 portfolio_id = None
                 if portfolio is not None:
