@@ -76,7 +76,14 @@ def fresh_row(as_of: str, pack_id: Any, *, at: datetime = T0, took: float = 30.0
             "fx": 0,
             "macro": 0,
             "news": 0,
-            "missing": ["macro:DGS10", "macro:DTB3", "macro:VIXCLS"],  # VIX: 2009 only
+            "missing": [
+                "macro:DGS10",
+                "macro:DGS2",
+                "macro:UNRATE",
+                "macro:CPIAUCSL",
+                "macro:DTB3",
+                "macro:VIXCLS",
+            ],  # VIX: 2009 only
         },
         "estimated_ready": None,
         "error": None,
@@ -324,7 +331,16 @@ async def test_a_build_from_the_paid_providers(tenants: Register) -> None:
             "fx": 0,
             "macro": 1,
             "news": 1,
-            "missing": ["price:NOPE", "macro:DTB3", "macro:VIXCLS", "news:MSFT", "news:NOPE"],
+            "missing": [
+                "price:NOPE",
+                "macro:DGS2",
+                "macro:UNRATE",
+                "macro:CPIAUCSL",
+                "macro:DTB3",
+                "macro:VIXCLS",
+                "news:MSFT",
+                "news:NOPE",
+            ],
         },
     )
     data = await acme.read(lambda c: packs.load(c, acme.id, row["pack_id"], symbols=["AAPL"]))

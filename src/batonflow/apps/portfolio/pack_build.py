@@ -6,7 +6,8 @@ it), and the build row's moves (`pack_rows.py`). The fetching happens outside an
 What a build asks for, unless the caller names symbols: every symbol of the tenant's ledgers
 and every portfolio's benchmark (a tenant with neither gets the offline provider's symbols);
 the pair `XXXUSD` of every other currency its ledgers and portfolios use; and `MACRO`. Prices
-run from ten days before the first trade (or `HISTORY` before `as_of`) to `as_of`.
+run from ten days before the first trade (or `HISTORY` before `as_of`) to `as_of`; macro series
+from `MACRO_HISTORY` before `as_of` at the latest.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ T = TypeVar("T")
 Work = Callable[[Callable[[Conn], Awaitable[T]]], Awaitable[T]]
 
 WORKFLOW = "portfolio-pack-build"
-MACRO = ("DGS10", "DTB3", "VIXCLS")  # 10-year and 3-month Treasury yields, the VIX
+# The macro series the macro regime reads (10- and 2-year Treasury yields, unemployment, the
+# consumer price index), the 3-month bill and the VIX; a year and more of them, for the regime's
+# changes over twelve months.
+MACRO = ("DGS10", "DGS2", "UNRATE", "CPIAUCSL", "DTB3", "VIXCLS")
+MACRO_HISTORY = timedelta(days=400)
 HISTORY = timedelta(days=5 * 365)
 LEAD = timedelta(days=10)
 MAX_SYMBOLS = 500
@@ -47,6 +52,10 @@ class Plan:
     as_of: date
     start: date
     keys: dict[str, list[str]]  # by kind
+    macro_start: date | None = None  # macro series start here (default: `start`)
+
+    def start_of(self, kind: str) -> date:
+        return self.macro_start or self.start if kind == "macro" else self.start
 
 
 async def plan(conn: Conn, tenant_id: str, as_of: date, symbols: list[str] | None = None) -> Plan:
@@ -77,7 +86,8 @@ async def plan(conn: Conn, tenant_id: str, as_of: date, symbols: list[str] | Non
     first = min((r.trade_date for r in traded), default=None)
     start = first - LEAD if first is not None else as_of - HISTORY
     keys = {"price": wanted, "fx": pairs, "macro": list(MACRO), "news": wanted}
-    return Plan(as_of=as_of, start=min(start, as_of), keys=keys)
+    start = min(start, as_of)
+    return Plan(as_of, start, keys, macro_start=min(start, as_of - MACRO_HISTORY))
 
 
 async def fetch(providers: list[Provider], plan: Plan) -> tuple[list[Fetched], list[str]]:
@@ -87,7 +97,7 @@ async def fetch(providers: list[Provider], plan: Plan) -> tuple[list[Fetched], l
     async def one(kind: str, key: str) -> Fetched | None:
         for provider in providers:
             if kind in provider.kinds:
-                found = await provider.fetch(kind, key, plan.start, plan.as_of)
+                found = await provider.fetch(kind, key, plan.start_of(kind), plan.as_of)
                 if found is not None:
                     return found
         return None
