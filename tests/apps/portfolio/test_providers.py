@@ -288,3 +288,20 @@ async def test_the_offline_provider_reads_the_bundled_history() -> None:
     )
     assert await offline.fetch("price", "TSLA", date(2000, 1, 1), date(2010, 1, 1)) is None
     assert await offline.fetch("fx", "EURUSD", date(2000, 1, 1), date(2010, 1, 1)) is None
+
+
+async def test_the_offline_delay_makes_every_answer_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATONFLOW_PORTFOLIO_OFFLINE_DELAY", "0.3")
+    [slow] = open_providers(PortfolioSettings())
+    started = time.monotonic()
+    found = await slow.fetch("price", "MSFT", date(2000, 1, 1), date(2000, 1, 31))
+    waited = time.monotonic() - started
+    assert found == await Offline().fetch("price", "MSFT", date(2000, 1, 1), date(2000, 1, 31))
+    assert waited >= 0.3
+    started = time.monotonic()
+    assert await slow.fetch("price", "TSLA", date(2000, 1, 1), date(2000, 1, 31)) is None
+    assert time.monotonic() - started >= 0.3
+    with pytest.raises(ValueError, match="less than or equal to 60"):
+        PortfolioSettings(offline_delay=61)
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        PortfolioSettings(offline_delay=-1)

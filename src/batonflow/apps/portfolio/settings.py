@@ -22,6 +22,13 @@ class PortfolioSettings(BaseSettings):
     fred_url: str = Field("https://api.stlouisfed.org", description="FRED base URL")
     news_key: SecretStr | None = Field(None, description="news API key")
     news_url: str = Field("https://newsapi.org", description="news API base URL")
+    offline_delay: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="seconds the offline provider waits before answering, to rehearse a slow "
+        "provider in demos and tests",
+    )
     provider_rate: float = Field(
         5.0, gt=0, description="requests a second each provider is sent at most"
     )

@@ -151,9 +151,24 @@ describe("the pricing packs page", () => {
     expect(sent).toEqual([{ method: "POST", path: `${P}/packs`, body: {}, type: "application/json" }]);
   });
 
+  it("builds a pack as of a chosen date", async () => {
+    const sent = serve(
+      PAGE,
+      routes([fresh, { ...fresh, state: "warming", building: "b4", estimated_ready: null, retry_after_seconds: 600 }], {
+        [`POST ${P}/packs`]: [202, { ...build, build_id: "b4", as_of: "2010-03-01", state: "warming", pack_id: null, ready_at: null }],
+      }),
+    );
+    expect(await badge()).toBe("fresh");
+    fireEvent.change(screen.getByLabelText("As of"), { target: { value: "2010-03-01" } });
+    fireEvent.click(screen.getByRole("button", { name: "Build pack" }));
+    await waitFor(async () => expect(await badge()).toBe("warming"));
+    expect(sent).toEqual([{ method: "POST", path: `${P}/packs`, body: { as_of: "2010-03-01" }, type: "application/json" }]);
+  });
+
   it("lets a viewer see the packs but not build one", async () => {
     serve(PAGE, routes(fresh), viewer);
     expect(await badge()).toBe("fresh");
     expect(screen.queryByRole("button", { name: "Build pack" })).toBeNull();
+    expect(screen.queryByLabelText("As of")).toBeNull();
   });
 });

@@ -1,6 +1,8 @@
 // Pricing packs: the health of the tenant's packs (the state the patterns' freshness gate sees),
-// starting a build, and the builds, newest first. While a build warms the health card says when
-// it should be ready and asks again by itself when the API says to.
+// starting a build (as of today, or of a date chosen to look back), and the builds, newest
+// first. While a build warms the health card says when it should be ready and asks again by
+// itself: when the API says to, or sooner, since the estimate is a guess (before the first build
+// finished it is a fixed minute) and the health read is cheap.
 import { useCallback, useEffect, useState } from "react";
 import { formatTime } from "../../format";
 import { useSession } from "../../session";
@@ -16,6 +18,9 @@ const HINTS: Record<PackHealth["state"], string> = {
   none: "No pricing pack yet: build one to compute the patterns.",
 };
 
+/** The longest wait, in seconds, between two reads of the health while a build warms. */
+const POLL_CAP = 5;
+
 function errorText(error: Record<string, unknown> | null): string {
   if (!error) return "no reason given";
   return typeof error.message === "string" ? error.message : JSON.stringify(error);
@@ -29,7 +34,7 @@ function HealthCard({ health, onRefresh }: { health: PackHealth; onRefresh: () =
   const wait = health.state === "warming" ? health.retry_after_seconds : null;
   useEffect(() => {
     if (wait === null) return;
-    const timer = setTimeout(() => void onRefresh(), Math.max(1, wait) * 1000);
+    const timer = setTimeout(() => void onRefresh(), Math.min(POLL_CAP, Math.max(1, wait)) * 1000);
     return () => clearTimeout(timer);
   }, [wait, onRefresh]);
   return (
@@ -104,8 +109,9 @@ export function PacksPage() {
   const refresh = useCallback(async () => {
     await Promise.all([reloadHealth(), reloadBuilds()]);
   }, [reloadHealth, reloadBuilds]);
+  const [asOf, setAsOf] = useState("");
   const build = async () => {
-    await api.post<PackBuild>(`${BASE}/packs`, {});
+    await api.post<PackBuild>(`${BASE}/packs`, asOf ? { as_of: asOf } : {});
     await refresh();
   };
   const loadMore = async () => {
@@ -120,9 +126,17 @@ export function PacksPage() {
       <div className="page-head">
         <h1>Pricing packs</h1>
         <Can action="runs.start">
-          <ActionButton className="primary" onAction={build}>
-            Build pack
-          </ActionButton>
+          <div className="inline-form" role="group" aria-label="New build">
+            <label>
+              As of <input type="date" value={asOf} onChange={(event) => setAsOf(event.target.value)} aria-describedby="as-of-hint" />
+            </label>
+            <span id="as-of-hint" className="muted small">
+              empty: today
+            </span>
+            <ActionButton className="primary" onAction={build}>
+              Build pack
+            </ActionButton>
+          </div>
         </Can>
       </div>
       <Show loaded={health} label="Loading the packs' health…">

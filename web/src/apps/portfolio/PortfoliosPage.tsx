@@ -139,7 +139,7 @@ function PortfolioDetail({ portfolioId }: { portfolioId: string }) {
                     <Empty>No positions: import a ledger CSV.</Empty>
                   ) : (
                     <div className="table-scroll">
-                      <table aria-label="Holdings">
+                      <table className="portfolio-table" aria-label="Holdings">
                         <thead>
                           <tr>
                             <th scope="col">Account</th>

@@ -99,7 +99,7 @@ export function ResultView({ execution }: { execution: Execution }) {
       </dl>
       <h3>Positions</h3>
       <div className="table-scroll">
-        <table aria-label="Priced positions">
+        <table className="portfolio-table" aria-label="Priced positions">
           <thead>
             <tr>
               <th scope="col">Symbol</th>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { figures, formatDecimal, formatPercent, formatRatio } from "./figures";
+import { figures, formatDecimal, formatMoney, formatPercent, formatRatio } from "./figures";
 import { readOverview } from "./ResultView";
 
 describe("the overview's figures", () => {
@@ -19,6 +19,14 @@ describe("the overview's figures", () => {
       "not defined",
       "not defined",
       "not defined",
+    ]);
+    expect(["10209.9", "21059", "4679.975", "-120.00", "7.", "n/a"].map((amount) => formatMoney(amount, "USD"))).toEqual([
+      "10,209.90 USD",
+      "21,059.00 USD",
+      "4,679.975 USD",
+      "-120.00 USD",
+      "7.00 USD",
+      "n/a USD",
     ]);
     expect([formatRatio(1.87654), formatRatio("0.523010", 4), formatRatio(null)]).toEqual(["1.88", "0.5230", "not defined"]);
   });

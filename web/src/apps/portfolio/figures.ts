@@ -12,8 +12,13 @@ export function formatDecimal(text: string): string {
   return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${fraction}`;
 }
 
+/** An amount with its currency and at least two decimals ("10209.9" as "10,209.90 USD"), its
+ * exact digits kept (a cost of "4679.975" stays three decimals: nothing is rounded away). */
 export function formatMoney(text: string, currency: string): string {
-  return `${formatDecimal(text)} ${currency}`;
+  const match = /^-?\d+(?:\.(\d*))?$/.exec(text.trim());
+  const decimals = match ? (match[1]?.length ?? 0) : 2;
+  const padded = match ? `${text.trim()}${decimals === 0 && match[1] === undefined ? "." : ""}${"0".repeat(Math.max(0, 2 - decimals))}` : text;
+  return `${formatDecimal(padded)} ${currency}`;
 }
 
 /** A fraction (0.0123, or "0.0123") as a percentage ("1.23%"); `null` is not defined. */

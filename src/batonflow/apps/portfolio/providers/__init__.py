@@ -96,7 +96,7 @@ def open_providers(settings: PortfolioSettings, backoff: Backoff | None = None) 
 def _offline(settings: PortfolioSettings, backoff: Backoff | None) -> Provider:
     from batonflow.apps.portfolio.providers.offline import Offline
 
-    return Offline()
+    return Offline(delay=settings.offline_delay)
 
 
 def _fmp(settings: PortfolioSettings, backoff: Backoff | None) -> Provider:

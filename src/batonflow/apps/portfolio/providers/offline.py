@@ -10,10 +10,15 @@ from the installed files with no network and no key:
 
 No FX rates, corporate actions or news are bundled: an offline pack prices USD only. The files
 are read as text so every close keeps its exact decimal digits.
+
+Answering from local files is instant, so a pack build never warms long enough to see the
+freshness gate at work; `delay` (BATONFLOW_PORTFOLIO_OFFLINE_DELAY) makes every answer wait, to
+rehearse a slow provider in demos and browser tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -62,11 +67,16 @@ class Offline:
         "ohlc.json), as bundled by the vega_datasets package (MIT)"
     )
 
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
     @staticmethod
     def symbols() -> list[str]:
         return sorted(key for kind, key in bundled() if kind == "price")
 
     async def fetch(self, kind: str, key: str, start: date, end: date) -> Fetched | None:
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         points = bundled().get((kind, key))
         if points is None:
             return None
