@@ -21,6 +21,7 @@ from batonflow.cli.terminal import (
     run,
     settings_for,
 )
+from batonflow.errors import InvalidInput
 from batonflow.store.db import Conn
 
 
