@@ -257,7 +257,7 @@ def test_errors_say_what_to_fix(pattern_cli: CliRunner) -> None:
     )
     assert refused(
         "execute", "portfolio_overview", "--portfolio", "Retirement", "--input", "narrate"
-    ) == ("error (input_invalid): --input takes name=value, not 'narrate'")
+    ) == ("error (input_invalid): --input takes key=value, got 'narrate'")
     assert refused("rerun", "01a00000-0000-7000-8000-000000000000") == (
         "error (not_found): no pattern execution '01a00000-0000-7000-8000-000000000000'"
     )
