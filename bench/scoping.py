@@ -256,6 +256,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             rate_limit_global="1000000/minute",
             poll_seconds=0.05,
             llm_timeout=600,  # the local model on a busy 2-core machine writes a few tokens/s
+            access_token_seconds=86_400,  # a whole session outlasts the default 15 minutes
             argon2_time_cost=1,
             argon2_memory_kib=1024,
         )
