@@ -4,6 +4,7 @@ the tenant, and the wall time of a whole session on the local model.
     .venv/bin/python bench/scoping.py                          # SQLite
     .venv/bin/python bench/scoping.py --database postgresql    # the machine's PostgreSQL
     .venv/bin/python bench/scoping.py --whole-session          # and a session on SmolLM2
+    .venv/bin/python bench/scoping.py --whole-session --questions 5   # the full question budget
 
 Prints exactly one JSON line on stdout; progress goes to stderr.
 
@@ -14,9 +15,17 @@ request without a network. A tenant is registered through the API; 10,000 sessio
 (`POST /api/v1/scoping/sessions`) and as many lists (`GET .../sessions?limit=50`, the newest
 page; and a title search) are timed. Targets: create under 100 ms and list under 500 ms at p99.
 
-With `--whole-session`, a session is answered stage by stage through the API as a person would
-(the recommended choice, or a short sentence), on the local model, and its charter written; the
-wall time from the first question to the charter is reported with the number of model calls.
+With `--whole-session`, a session is answered stage by stage through the API as a person would,
+on the model the gateway uses by default (the local SmolLM2 when no provider is configured):
+each of the five stages gets at most `--questions` questions (2 by default, to keep the run
+within minutes on a small machine; 5 is the agents' full budget), each answered with the same
+fixed sentence, then the person says done and the stage is analysed; then the charter is
+written. Reported under `whole_session`: the wall time from opening stage 1 to the written
+charter, each stage's time and the charter's, the questions asked, how many times a failed
+stage had to be resumed, and the model calls (how many, how many replies did not fit their
+schema, output tokens and tokens per second). A session that takes longer than
+`--session-limit` seconds (an hour by default) is stopped and reported with `finished: false`
+and where it had `reached`. It is behind the flag because it takes minutes at best.
 """
 
 from __future__ import annotations
@@ -124,49 +133,113 @@ async def timed(client: httpx.AsyncClient, method: str, path: str, **kw: Any) ->
     return elapsed
 
 
-async def whole_session(client: httpx.AsyncClient) -> dict[str, Any]:
-    sid = (await client.post(S, json={"title": "Automate supplier invoice entry"})).json()["id"]
+ANSWER = (
+    "Finance keys about 4,000 supplier invoices a month by hand; we want most of them read "
+    "automatically within six months, with a budget under 50,000 EUR."
+)
+RESUMES = 10  # failed stage runs (after their own retries) resumed in one session at most
+
+
+async def posted(client: httpx.AsyncClient, path: str, body: Any = None) -> None:
+    response = await client.post(path, json=body)
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+
+
+async def got(client: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    response = await client.get(path)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:500]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def drive(client: httpx.AsyncClient, sid: str, questions: int, seen: dict[str, Any]) -> None:
+    """Answer the session's five stages and write its charter, noting progress in `seen`."""
     began = time.perf_counter()
-    calls = 0
 
     async def settled(number: int) -> dict[str, Any]:
         while True:
-            stage: dict[str, Any] = (await client.get(f"{S}/{sid}/stages/{number}")).json()
-            if stage["status"] not in ("asking", "analysing"):
+            stage = await got(client, f"{S}/{sid}/stages/{number}")
+            seen["reached"] = f"stage {number}: {stage['status']}"
+            if stage["status"] == "failed" and seen["resumed"] < RESUMES:
+                say(f"stage {number} failed ({stage['execution']['error']}); resuming it")
+                seen["resumed"] += 1
+                await posted(client, f"{S}/{sid}/stages/{number}/resume")
+            elif stage["status"] not in ("asking", "analysing"):
                 return stage
             await asyncio.sleep(0.2)
 
     for number in range(1, 6):
-        await client.post(f"{S}/{sid}/stages/{number}/open")
-        calls += 1
+        started = time.perf_counter()
+        await posted(client, f"{S}/{sid}/stages/{number}/open")
         stage = await settled(number)
-        while stage["status"] == "answering":
-            question = next(
-                q for q in stage["questions"] if q["id"] == stage["pending_question_id"]
-            )
-            answer = question["recommended"] or "We do not know yet; the finance team will decide."
-            await client.post(
+        answered = 0
+        while stage["status"] == "answering" and answered < questions:
+            pending = stage["pending_question_id"]
+            await posted(
+                client,
                 f"{S}/{sid}/stages/{number}/answer",
-                json={"question_id": question["id"], "answer": answer},
+                {"question_id": pending, "answer": ANSWER},
             )
-            calls += 1
+            answered += 1
             stage = await settled(number)
-        if stage["status"] == "ready":
-            await client.post(f"{S}/{sid}/stages/{number}/done")
-            calls += 1
+        seen["questions_asked"] += len(stage["questions"])
+        if stage["status"] != "analysed":
+            await posted(client, f"{S}/{sid}/stages/{number}/done")
             stage = await settled(number)
         if stage["status"] != "analysed":
             raise RuntimeError(f"stage {number} ended {stage['status']}: {stage['execution']}")
+        seen["stage_s"].append(round(time.perf_counter() - started, 1))
         say(f"stage {number} analysed after {time.perf_counter() - began:.0f} s")
-    await client.post(f"{S}/{sid}/charter")
-    calls += 1
-    while (await client.get(f"{S}/{sid}")).json()["running"] is not None:
+    started = time.perf_counter()
+    await posted(client, f"{S}/{sid}/charter")
+    seen["reached"] = "charter"
+    while (found := await got(client, f"{S}/{sid}"))["running"] is not None:
         await asyncio.sleep(0.2)
-    version = (await client.get(f"{S}/{sid}/charter/versions")).json()["items"]
+    if found["charter_version"] is None:
+        raise RuntimeError(f"the charter was not written: {found}")
+    seen["charter_s"] = round(time.perf_counter() - started, 1)
+    seen["reached"] = "charter written"
+
+
+async def model_calls(client: httpx.AsyncClient) -> dict[str, Any]:
+    """What the session's runs asked of the model (the bench tenant has no other runs)."""
+    runs = (await client.get("/api/v1/runs", params={"limit": 200})).json()["items"]
+    calls = []
+    for run in runs:
+        calls += (await client.get(f"/api/v1/runs/{run['id']}/llm-calls")).json()["items"]
+    seconds = sum(c["latency_ms"] or 0 for c in calls) / 1000
+    tokens = sum(c["output_tokens"] for c in calls)
     return {
+        "model_calls": len(calls),
+        "invalid_outputs": sum(1 for c in calls if c["status"] == "invalid_output"),
+        "output_tokens": tokens,
+        "tokens_per_s": round(tokens / seconds, 2) if seconds else None,
+        "model": calls[0]["model"] if calls else None,
+    }
+
+
+async def whole_session(client: httpx.AsyncClient, questions: int, limit: float) -> dict[str, Any]:
+    sid = (await client.post(S, json={"title": "Automate supplier invoice entry"})).json()["id"]
+    seen: dict[str, Any] = {"reached": "", "stage_s": [], "questions_asked": 0, "resumed": 0}
+    began = time.perf_counter()
+    error = None
+    try:
+        await asyncio.wait_for(drive(client, sid, questions, seen), limit)
+    except TimeoutError:
+        error = f"stopped after {limit:.0f} s"
+    except RuntimeError as exc:  # a stage that could not go on, or a refused request
+        error = str(exc)[:1000]
+    if error:
+        say(f"{error}, at {seen['reached']}")
+    return {
+        "finished": error is None,
+        "error": error,
         "wall_s": round(time.perf_counter() - began, 1),
-        "model_runs": calls,
-        "charter_versions": len(version),
+        "questions_per_stage": questions,
+        **seen,
+        **await model_calls(client),
     }
 
 
@@ -183,6 +256,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             rate_limit_global="1000000/minute",
             poll_seconds=0.05,
             llm_timeout=600,  # the local model on a busy 2-core machine writes a few tokens/s
+            access_token_seconds=86_400,  # a whole session outlasts the default 15 minutes
             argon2_time_cost=1,
             argon2_memory_kib=1024,
         )
@@ -230,7 +304,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 if args.whole_session:
                     say("answering a whole session on the local model")
-                    result["whole_session"] = await whole_session(client)
+                    result["whole_session"] = await whole_session(
+                        client, args.questions, args.session_limit
+                    )
         return result
 
 
@@ -242,6 +318,15 @@ def cli() -> None:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--whole-session", action="store_true")
+    parser.add_argument(
+        "--questions", type=int, default=2, help="questions answered per stage (at most 5)"
+    )
+    parser.add_argument(
+        "--session-limit",
+        type=float,
+        default=3600,
+        help="seconds the whole session may take before it is stopped and reported unfinished",
+    )
     print(json.dumps(asyncio.run(main(parser.parse_args()))), flush=True)
 
 

@@ -1,6 +1,7 @@
 """A scripted model for the scoping app's tests, served by the loopback OpenAI server: it
 answers each agent's structured request by the schema it asks for, so the tests drive whole
-sessions without caring about the order of calls."""
+sessions without caring about the order of calls. It keeps every prompt it was sent, and when
+a request offers passages to cite it cites the first one."""
 
 from __future__ import annotations
 
@@ -78,13 +79,16 @@ class Scoping:
     blank: bool = False  # write empty questions, as a small local model may
     charter_tag: str = "v1"
     seen: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)  # each request's last message, in order
 
     def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
         if self.fail:
             self.fail -= 1
             return Fail(500, message="the model is down")
         prompt = body["messages"][-1]["content"]
+        self.prompts.append(prompt)
         schema = json.dumps(body.get("response_format", {}))
+        cite = _citable(body.get("response_format", {}))
         if "problem_statement" in schema:
             self.seen.append("charter")
             return Reply(json.dumps(charter_draft(self.charter_tag)))
@@ -97,9 +101,28 @@ class Scoping:
                 "gaps": [],
                 "covered": CHECKLISTS[number],
             }
-            return Reply(json.dumps(analysis))
+            return Reply(json.dumps(analysis | cite))
         seq = int(ASK.search(prompt).group(1))  # type: ignore[union-attr]
         self.seen.append(f"ask {number}.{seq}")
         if self.blank:
             return Reply(json.dumps({"done": False, "question": "", "choices": ["a", "b"]}))
-        return Reply(json.dumps(question(number, seq)), delay=self.delay)
+        return Reply(json.dumps(question(number, seq) | cite), delay=self.delay)
+
+
+def _citable(response_format: dict[str, Any]) -> dict[str, Any]:
+    """`{"citations": [the first id offered]}` when the schema offers ids to cite."""
+    found: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            cited = node.get("properties", {}).get("citations")
+            if isinstance(cited, dict) and "enum" in cited.get("items", {}):
+                found.append(cited["items"]["enum"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(response_format)
+    return {"citations": found[0][:1]} if found else {}

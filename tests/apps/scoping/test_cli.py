@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -94,3 +95,40 @@ async def test_new_answer_and_charter_at_the_terminal(
     assert code == 0, err
     assert out.startswith("# Project charter: Invoice automation (version 1)\n")
     assert "A: Invoices are keyed by hand" in out
+
+
+async def test_attach_waits_until_the_document_is_indexed(
+    cli: Cli, served: tuple[FakeProvider, Scoping], tmp_path: Path
+) -> None:
+    provider, script = served
+    code, out, err = await batonflow(
+        cli, provider, "scoping", "new", "Invoice automation", "--json"
+    )
+    session = json.loads(out)["id"]
+    brief = tmp_path / "brief.md"
+    brief.write_text("# Supplier invoices\n\nSuppliers email 4,000 PDF invoices a month.\n")
+
+    code, out, err = await batonflow(cli, provider, "scoping", "attach", session[:13], str(brief))
+    assert (code, err) == (0, ""), out
+    assert " ".join(out.split()) == f"brief.md attached to {session[:13]}: ready, 1 chunks"
+
+    code, out, err = await batonflow(
+        cli, provider, "scoping", "attach", session, str(brief), "--json"
+    )
+    assert (code, err) == (0, ""), out
+    shown = json.loads(out)
+    assert shown | {"id": None} == {
+        "id": None,
+        "source": "brief.md",
+        "title": "brief.md",
+        "format": "markdown",
+        "status": "ready",
+        "chunk_count": 1,
+        "error": None,
+    }
+
+    # The next question draws on it.
+    typed = "q\n"
+    code, out, err = await batonflow(cli, provider, "scoping", "answer", session, stdin=typed)
+    assert code == 0, err
+    assert "Suppliers email 4,000 PDF invoices a month." in script.prompts[-1]

@@ -43,6 +43,7 @@ async def test_five_stages_asked_answered_and_analysed(people: Person, script: S
         "answered_at": None,
         "revisions": 1,
         "asked_at": None,
+        "sources": [],
     }
     # Done before the budget is spent: the stage is analysed against its checklist.
     done = await ada.post(f"{S}/{session}/stages/1/done")
@@ -62,6 +63,7 @@ async def test_five_stages_asked_answered_and_analysed(people: Person, script: S
             {"item": "why now", "covered": False},
             {"item": "current situation", "covered": False},
         ],
+        "sources": [],
         "model": "openai:gpt-4.1-mini",
         "run_id": None,
         "created_at": None,

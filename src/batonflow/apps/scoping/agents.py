@@ -1,8 +1,10 @@
 """The scoping app's agents: the question agent asks a stage's next question, the analyst
 analyses a stage against its checklist, and the charter writer drafts the charter. Each calls
 the LLM gateway bound to its step attempt (`ctx.llm`): the local model by default, whatever
-`BATONFLOW_SCOPING_MODEL` names otherwise. Their prompts are versioned here (`PROMPTS`), and
-what they produced records those versions."""
+`BATONFLOW_SCOPING_MODEL` names otherwise. The question agent and the analyst also read the
+documents attached to the session: a few passages of its knowledge base (`passages.py`), which
+what they write cites as its `sources`. Their prompts are versioned here (`PROMPTS`), and what
+they produced records those versions."""
 
 from __future__ import annotations
 
@@ -11,16 +13,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import Agent, CallContext
+from batonflow.apps.scoping import passages
 from batonflow.apps.scoping.charter import CharterDraft
+from batonflow.apps.scoping.passages import Source
 from batonflow.apps.scoping.stages import QUESTION_BUDGET, stage
 from batonflow.errors import StepFailed
+from batonflow.llm.untrusted import with_notice
 
 questioner = Agent("scoping-questioner", "Asks a scoping stage's next question")
 analyst = Agent("scoping-analyst", "Analyses a scoping stage: summary, gaps, coverage")
 writer = Agent("scoping-charter-writer", "Writes a project charter from the five stages")
 
 # The version of each prompt below; bump one when its text changes.
-PROMPTS = {"scoping.question": 1, "scoping.analyse": 1, "scoping.charter": 1}
+PROMPTS = {"scoping.question": 2, "scoping.analyse": 2, "scoping.charter": 1}
 
 
 class QA(BaseModel):
@@ -39,6 +44,7 @@ class QuestionIn(BaseModel):
     earlier: list[StageLog] = Field(default_factory=list)
     asked: list[QA] = Field(default_factory=list)
     model: str | None = None
+    knowledge_base: str = ""  # the session's documents, when one is ready to search
 
 
 class QuestionDraft(BaseModel):
@@ -61,6 +67,7 @@ class Question(BaseModel):
     recommended: str | None
     rationale: str
     model: str
+    sources: list[Source] = Field(default_factory=list)  # the passages it drew on
 
 
 def _log(logs: list[StageLog]) -> str:
@@ -70,6 +77,11 @@ def _log(logs: list[StageLog]) -> str:
         for qa in log.qa:
             lines.append(f"- Q: {qa.question}\n  A: {qa.answer or '(skipped)'}")
     return "\n".join(lines) or "(nothing yet)"
+
+
+def _latest_answers(earlier: list[StageLog], current: list[QA]) -> list[str | None]:
+    """The answers of this stage so far, or the last stage's before its first question."""
+    return [qa.answer for qa in current or (earlier[-1].qa if earlier else [])]
 
 
 def _need_llm(ctx: CallContext) -> Any:
@@ -99,11 +111,16 @@ async def ask(ctx: CallContext, args: QuestionIn) -> Question:
         "answer is one of a few options; no choices when it needs free text. Set done to true "
         "only when nothing important is missing."
     )
+    query = passages.query_for(args.title, current.focus, _latest_answers(args.earlier, args.asked))
+    found = await passages.retrieve(ctx, args.knowledge_base, query)
+    prompt = passages.framed(prompt, found)
     reply = await llm.complete(
         prompt,
-        system="You help a person scope a project by asking one clear question at a time.",
+        system=with_notice(
+            prompt, "You help a person scope a project by asking one clear question at a time."
+        ),
         model=args.model or None,
-        output=QuestionDraft,
+        output=passages.output(QuestionDraft, found),
         max_tokens=300,
         temperature=0,
     )
@@ -123,6 +140,7 @@ async def ask(ctx: CallContext, args: QuestionIn) -> Question:
         recommended=recommended,
         rationale=draft.rationale.strip()[:400],
         model=reply.model,
+        sources=passages.sources(reply.value, found),
     )
 
 
@@ -132,6 +150,7 @@ class AnalyseIn(BaseModel):
     earlier: list[StageLog] = Field(default_factory=list)
     qa: list[QA] = Field(default_factory=list)
     model: str | None = None
+    knowledge_base: str = ""  # as for a question
 
 
 class AnalysisDraft(BaseModel):
@@ -154,6 +173,7 @@ class Analysis(BaseModel):
     coverage: list[Coverage]
     model: str
     prompt_version: int
+    sources: list[Source] = Field(default_factory=list)
 
 
 @analyst.capability("scoping.analyse")
@@ -170,11 +190,14 @@ async def analyse(ctx: CallContext, args: AnalyseIn) -> Analysis:
         "Summarise what the answers establish, list the key points and the gaps, and list "
         f"which of these checklist items the answers cover: {checklist}."
     )
+    query = passages.query_for(args.title, current.focus, _latest_answers(args.earlier, args.qa))
+    found = await passages.retrieve(ctx, args.knowledge_base, query)
+    prompt = passages.framed(prompt, found)
     reply = await llm.complete(
         prompt,
-        system="You analyse project scoping answers carefully and briefly.",
+        system=with_notice(prompt, "You analyse project scoping answers carefully and briefly."),
         model=args.model or None,
-        output=AnalysisDraft,
+        output=passages.output(AnalysisDraft, found),
         max_tokens=300,
         temperature=0,
     )
@@ -191,6 +214,7 @@ async def analyse(ctx: CallContext, args: AnalyseIn) -> Analysis:
         coverage=coverage,
         model=reply.model,
         prompt_version=PROMPTS["scoping.analyse"],
+        sources=passages.sources(reply.value, found),
     )
 
 

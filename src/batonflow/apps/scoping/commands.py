@@ -1,5 +1,6 @@
-"""The scoping app's commands: `batonflow scoping new "title"`, `list`, `show`, `answer`
-(work through the stages at the terminal) and `charter SESSION --format md|pdf`.
+"""The scoping app's commands: `batonflow scoping new "title"`, `list`, `show`, `attach SESSION
+FILE` (a document its questions draw on), `answer` (work through the stages at the terminal)
+and `charter SESSION --format md|pdf`.
 
 The CLI acts as its actor (`BATONFLOW_ACTOR`) in its tenant, and drives the stage executions
 it starts in this process, with the same limits as the API.
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.prompt import Prompt
 
-from batonflow.apps.scoping import actions, service, sessions
+from batonflow.apps.scoping import actions, documents, service, sessions
 from batonflow.apps.scoping import versions as charter_store
 from batonflow.apps.scoping.charter import Charter, markdown
 from batonflow.apps.scoping.pdf import render
@@ -26,6 +27,8 @@ from batonflow.cli import display
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
 from batonflow.errors import InvalidInput, NotFound
+from batonflow.retrieval.extract import detect_format
+from batonflow.retrieval.service import Knowledge
 from batonflow.store.db import Conn
 from batonflow.workflows.executor import Executor
 
@@ -35,6 +38,15 @@ SessionArg = Annotated[str, typer.Argument(help="A session id (or the start of o
 
 @contextlib.asynccontextmanager
 async def _opened(tenant: str | None) -> AsyncIterator[tuple[Executor, service.Host, Viewer]]:
+    async with _opened_with(tenant) as (executor, host, viewer, _):
+        yield executor, host, viewer
+
+
+@contextlib.asynccontextmanager
+async def _opened_with(
+    tenant: str | None,
+) -> AsyncIterator[tuple[Executor, service.Host, Viewer, Knowledge]]:
+    """As `_opened`, with the tenant's knowledge bases too."""
     settings = settings_for(tenant)
     async with open_session(settings) as session:
         platform = session.platform
@@ -50,7 +62,12 @@ async def _opened(tenant: str | None) -> AsyncIterator[tuple[Executor, service.H
                 max_active_runs=settings.tenant_max_active_runs,
             )
             viewer = Viewer(session.tenant_id, f"cli:{session.actor.name}", session.actor.name)
-            yield executor, host, viewer
+            yield (
+                executor,
+                host,
+                viewer,
+                Knowledge(platform.write, platform.read, platform.embedders),
+            )
         finally:
             await limiter.close()
 
@@ -127,6 +144,51 @@ def show(session_id: SessionArg, as_json: JsonFlag = False, tenant: TenantOpt = 
         for stage in found["stages"]:
             console.print(f"  {stage['number']}. {stage['title']}: {stage['status']}")
         return 0
+
+    raise typer.Exit(run(main()))
+
+
+@commands.command("attach")
+def attach(
+    session_id: SessionArg,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Text, Markdown, HTML or PDF.")
+    ],
+    title: Annotated[str, typer.Option("--title", help="Its title (default: its name).")] = "",
+    as_json: JsonFlag = False,
+    tenant: TenantOpt = None,
+) -> None:
+    """Attach a document to a session: its questions and analyses draw on it once indexed
+    (which this command waits for)."""
+
+    async def main() -> int:
+        async with _opened_with(tenant) as (executor, host, viewer, knowledge):
+            sid = await _resolve(host, viewer, session_id)
+            document, changed = await documents.attach(
+                host,
+                knowledge,
+                viewer,
+                sid,
+                file.name,
+                file.read_bytes(),
+                fmt=detect_format(file.name),
+                title=title,
+            )
+            if changed and document["run_id"]:
+                with console.status(f"indexing {file.name}..."):
+                    await executor.drain([document["run_id"]])
+            _, rows = await documents.listing(host, viewer, sid)
+        found = next(row for row in rows if row["id"] == document["id"])
+        keep = ("id", "source", "title", "format", "status", "chunk_count", "error")
+        if as_json:
+            dump({key: found[key] for key in keep})
+        else:
+            state = found["status"] if found["status"] != "failed" else f"failed: {found['error']}"
+            console.print(
+                f"{found['source']} attached to {sid[:13]}: {state}, {found['chunk_count']} chunks",
+                highlight=False,
+            )
+        return 0 if found["status"] == "ready" else 1
 
     raise typer.Exit(run(main()))
 

@@ -101,6 +101,7 @@ async def add_question(
             rationale=question["rationale"],
             run_id=run_id,
             asked_at=now,
+            sources=question.get("sources", []),
         )
     )
 

@@ -1,7 +1,8 @@
 """The scoping app's API, under `/api/v1/scoping/`: sessions (create, list, get, rename,
-archive, delete, share), their stages and the charter (`stage_routes`, `charter_routes`), and
-the tenant's limits. Reads need `runs:read`, changes `runs:write`; a session another user owns
-and has not shared is a 404, as is one in another tenant."""
+archive, delete, share), their stages, attached documents and the charter (`stage_routes`,
+`document_routes`, `charter_routes`), and the tenant's limits. Reads need `runs:read`, changes
+`runs:write`; a session another user owns and has not shared is a 404, as is one in another
+tenant."""
 
 from __future__ import annotations
 
@@ -179,10 +180,11 @@ async def reset_limits(state: State, caller: Admin) -> LimitsOut:
 
 
 def build() -> APIRouter:
-    from batonflow.apps.scoping import charter_routes, stage_routes
+    from batonflow.apps.scoping import charter_routes, document_routes, stage_routes
 
     api = APIRouter()
     api.include_router(router)
     api.include_router(stage_routes.router)
+    api.include_router(document_routes.router)
     api.include_router(charter_routes.router)
     return api

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from batonflow.api.routes.auth import Strict
 from batonflow.apps.scoping.charter import Charter
+from batonflow.apps.scoping.passages import Source
 
 StageStatus = Literal[
     "locked", "asking", "answering", "waiting", "ready", "analysing", "analysed", "stale", "failed"
@@ -68,6 +69,9 @@ class Question(BaseModel):
     answered_at: datetime | None
     revisions: int  # how many answers it has had (every one is kept)
     asked_at: datetime
+    sources: list[Source] = Field(
+        description="passages of the session's documents the question drew on"
+    )
 
 
 class Coverage(BaseModel):
@@ -83,6 +87,7 @@ class Analysis(BaseModel):
     key_points: list[str]
     gaps: list[str]
     coverage: list[Coverage]
+    sources: list[Source]
     model: str
     run_id: str
     created_at: datetime
@@ -121,6 +126,31 @@ class Session(SessionSummary):
     running: Execution | None
     charter_version: int | None
     shares: list[Share]
+
+
+class Document(BaseModel):
+    """A document attached to a session, with its ingestion state."""
+
+    id: str
+    source: str
+    title: str
+    format: str
+    size: int
+    status: Literal["pending", "ingesting", "ready", "failed"]
+    error: str | None
+    chunk_count: int
+    progress_done: int = Field(description="while ingesting: chunks embedded so far")
+    progress_total: int
+    run_id: str | None = Field(description="the kb-ingest run that indexes it")
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentList(BaseModel):
+    knowledge_base: str | None = Field(
+        description="the id of the session's knowledge base (none before the first attach)"
+    )
+    items: list[Document]
 
 
 class AnswerIn(Strict):

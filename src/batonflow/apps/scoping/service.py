@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from batonflow.apps.scoping import limits, records, sessions, views
+from batonflow.apps.scoping import documents, limits, records, sessions, views
 from batonflow.apps.scoping import versions as charter_store
 from batonflow.apps.scoping.agents import PROMPTS
 from batonflow.apps.scoping.charter import Charter, LogEntry
@@ -175,6 +175,7 @@ async def _inputs(
     conn: Conn, tenant_id: str, session: dict[str, Any], nxt: Next, model: str
 ) -> tuple[str, dict[str, Any]]:
     questions = await records.questions(conn, tenant_id, session["id"])
+    knowledge_base = await documents.searchable(conn, tenant_id, session)
     if nxt.kind == "question":
         number = nxt.stages[0]
         asked = [
@@ -189,6 +190,7 @@ async def _inputs(
             "earlier": _earlier(questions, number),
             "asked": asked,
             "model": model,
+            "knowledge_base": knowledge_base,
         }
     if nxt.kind == "analysis":
         items = [
@@ -201,7 +203,11 @@ async def _inputs(
             }
             for n in nxt.stages
         ]
-        return "scoping-analysis", {"session_id": session["id"], "items": items}
+        return "scoping-analysis", {
+            "session_id": session["id"],
+            "items": items,
+            "knowledge_base": knowledge_base,
+        }
     analyses = await records.analyses(conn, tenant_id, session["id"])
     briefs = []
     for n in range(1, STAGE_COUNT + 1):

@@ -14,6 +14,7 @@ from batonflow.apps.scoping import tables as t
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, NotFound, PermissionDenied
 from batonflow.ids import new_id
+from batonflow.store import kb as kb_store
 from batonflow.store.db import Conn
 from batonflow.store.users import users_t
 
@@ -67,6 +68,7 @@ async def create(conn: Conn, viewer: Viewer, title: str, now: datetime) -> dict[
         "archived": False,
         "created_at": now,
         "updated_at": now,
+        "kb_id": None,
     }
     await conn.execute(sa.insert(t.sessions).values(**row))
     await conn.execute(
@@ -191,8 +193,16 @@ async def update(
 
 
 async def delete(conn: Conn, viewer: Viewer, session_id: str) -> None:
-    """Delete the session with everything recorded in it (the owner alone may)."""
-    await owned(conn, viewer, session_id)
+    """Delete the session with everything recorded in it, its attached documents too (the
+    owner alone may)."""
+    session = await owned(conn, viewer, session_id)
+    if session["kb_id"]:
+        try:
+            kb = await kb_store.get_kb(conn, viewer.tenant_id, session["kb_id"])
+        except NotFound:
+            pass  # deleted through the knowledge-base API already
+        else:
+            await kb_store.delete_kb(conn, viewer.tenant_id, kb)
     for table in SESSION_TABLES:
         await conn.execute(
             sa.delete(table).where(
@@ -203,6 +213,15 @@ async def delete(conn: Conn, viewer: Viewer, session_id: str) -> None:
         sa.delete(t.sessions).where(
             t.sessions.c.tenant_id == viewer.tenant_id, t.sessions.c.id == session_id
         )
+    )
+
+
+async def set_knowledge_base(conn: Conn, tenant_id: str, session_id: str, kb_id: str) -> None:
+    """Record the knowledge base holding the session's attached documents."""
+    await conn.execute(
+        sa.update(t.sessions)
+        .where(t.sessions.c.tenant_id == tenant_id, t.sessions.c.id == session_id)
+        .values(kb_id=kb_id)
     )
 
 

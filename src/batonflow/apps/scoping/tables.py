@@ -1,7 +1,7 @@
 """The scoping app's tables (SQLAlchemy Core). Every row carries `tenant_id`, a foreign key to
 its tenant (a tenant's rows go with it), and every query filters on it.
 
-    scoping_sessions    a session: owner, title, archived
+    scoping_sessions    a session: owner, title, archived, the knowledge base of its documents
     scoping_shares      who else may read (or edit) a session
     scoping_stages      a stage's state: reached, done, whether its agent has no more questions
     scoping_questions   a question an agent asked, in the order asked (the Q -> A log)
@@ -41,6 +41,7 @@ sessions = sa.Table(
     sa.Column("archived", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("kb_id", sa.String(36)),  # its attached documents' knowledge base, once it has one
     sa.Index("ix_scoping_sessions_owner", "tenant_id", "owner_id", "created_at", "id"),
     sa.Index("ix_scoping_sessions_tenant", "tenant_id", "created_at", "id"),
 )
@@ -83,6 +84,7 @@ questions = sa.Table(
     sa.Column("rationale", sa.Text, nullable=False),
     sa.Column("run_id", sa.String(36), nullable=False),
     sa.Column("asked_at", UtcDateTime(), nullable=False),
+    sa.Column("sources", Json),  # the attached documents' passages it drew on (None: before 0002)
     sa.UniqueConstraint("session_id", "stage", "seq", name="uq_scoping_questions_seq"),
 )
 

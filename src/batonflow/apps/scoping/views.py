@@ -83,6 +83,7 @@ def question_view(q: dict[str, Any]) -> dict[str, Any]:
         "answered_at": None if answer is None else answer["answered_at"],
         "revisions": q["answers"],
         "asked_at": q["asked_at"],
+        "sources": q["sources"] or [],
     }
 
 
@@ -96,6 +97,7 @@ def analysis_view(a: dict[str, Any]) -> dict[str, Any]:
         "key_points": body["key_points"],
         "gaps": body["gaps"],
         "coverage": body["coverage"],
+        "sources": body.get("sources", []),
         "model": a["model"],
         "run_id": a["run_id"],
         "created_at": a["created_at"],

@@ -1,14 +1,16 @@
 // A session's stage-by-stage wizard: a progress bar, the five stages, the pending question
 // (its choices with the recommended one, or free text) with answer, skip and done, the
-// analysis (streaming while the model writes it), going back to a stage, and the charter.
+// analysis (streaming while the model writes it), going back to a stage, the documents the
+// questions draw on, and the charter.
 import { useEffect, useRef, useState } from "react";
 import { Link } from "../../router";
 import { useSession } from "../../session";
 import { ActionButton, ErrorBox, Loading, StatusBadge, usePageTitle } from "../../ui";
+import { DocumentsPanel } from "./DocumentsPanel";
 import { followSession } from "./follow";
 import { PAGE } from "./SessionsList";
 import { BASE } from "./types";
-import type { Question, ScopingSession, Stage } from "./types";
+import type { Question, ScopingSession, Source, Stage } from "./types";
 
 function current(session: ScopingSession): number {
   const open = session.stages.find((s) => s.status !== "analysed" && s.status !== "locked");
@@ -93,6 +95,7 @@ export function Wizard({ sessionId }: { sessionId: string }) {
         canOpen={canOpen(session, number)}
         live={running && running.stages.includes(number) && live.run === running.run_id ? live.text : ""}
       />
+      <DocumentsPanel sessionId={sessionId} editable={editable} />
       {allDone ? (
         <div className="card">
           <h2>Charter</h2>
@@ -235,6 +238,19 @@ function AnsweredQuestion({
   );
 }
 
+/** The passages of the session's documents a question drew on (until the generated types
+ * carry `sources`, read through a hand-written shape). */
+function Sources({ question }: { question: Question }) {
+  const sources = (question as Question & { sources?: Source[] }).sources ?? [];
+  if (sources.length === 0) return null;
+  return (
+    <p className="muted" aria-label="Sources">
+      Drawn from:{" "}
+      {sources.map((s) => [s.title || s.source, ...s.heading_path].join(" › ")).join("; ")}
+    </p>
+  );
+}
+
 function Ask({ question, act }: { question: Question; act: (path: string, body?: unknown) => Promise<void> }) {
   const [choice, setChoice] = useState(question.recommended ?? "");
   const [text, setText] = useState("");
@@ -245,6 +261,7 @@ function Ask({ question, act }: { question: Question; act: (path: string, body?:
         <strong>{question.text}</strong>
       </p>
       {question.rationale ? <p className="muted">{question.rationale}</p> : null}
+      <Sources question={question} />
       {question.choices.map((option) => (
         <label key={option} className="scoping-choice">
           <input type="radio" name={question.id} value={option} checked={choice === option} onChange={() => setChoice(option)} />{" "}

@@ -14,3 +14,34 @@ export type CharterDiff = Schemas["CharterDiff"];
 export type Started = Schemas["Started"];
 
 export const BASE = "/api/v1/scoping/sessions";
+
+// Written by hand until the generated types include them: a session's attached documents
+// (GET/POST/DELETE /api/v1/scoping/sessions/{id}/documents) and what a question drew on.
+export interface SessionDocument {
+  id: string;
+  source: string;
+  title: string;
+  format: string;
+  size: number;
+  status: "pending" | "ingesting" | "ready" | "failed";
+  error: string | null;
+  chunk_count: number;
+  progress_done: number;
+  progress_total: number;
+  run_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionDocumentList {
+  knowledge_base: string | null;
+  items: SessionDocument[];
+}
+
+export interface Source {
+  citation: string;
+  document_id: string;
+  title: string;
+  source: string;
+  heading_path: string[];
+}
