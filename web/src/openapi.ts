@@ -1703,6 +1703,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scoping/sessions/{session_id}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Documents
+         * @description The session's documents, newest first, each with its ingestion state.
+         */
+        get: operations["list_documents_api_v1_scoping_sessions__session_id__documents_get"];
+        put?: never;
+        /**
+         * Attach
+         * @description Attach a document (the request body) to the session; its questions and analyses then
+         *     draw on it once it is indexed (`status` ready).
+         */
+        post: operations["attach_api_v1_scoping_sessions__session_id__documents_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scoping/sessions/{session_id}/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove
+         * @description Detach a document: it is deleted, and no longer searched.
+         */
+        delete: operations["remove_api_v1_scoping_sessions__session_id__documents__document_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scoping/sessions/{session_id}/events": {
         parameters: {
             query?: never;
@@ -2207,6 +2252,8 @@ export interface components {
             model: string;
             /** Run Id */
             run_id: string;
+            /** Sources */
+            sources: components["schemas"]["Source"][];
             /** Stage */
             stage: number;
             /** Stale */
@@ -2749,10 +2796,52 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
-        /** DocumentList */
-        DocumentList: {
-            /** Items */
-            items: components["schemas"]["DocumentOut"][];
+        /**
+         * Document
+         * @description A document attached to a session, with its ingestion state.
+         */
+        Document: {
+            /** Chunk Count */
+            chunk_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: string;
+            /**
+             * Progress Done
+             * @description while ingesting: chunks embedded so far
+             */
+            progress_done: number;
+            /** Progress Total */
+            progress_total: number;
+            /**
+             * Run Id
+             * @description the kb-ingest run that indexes it
+             */
+            run_id: string | null;
+            /** Size */
+            size: number;
+            /** Source */
+            source: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "ingesting" | "ready" | "failed";
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** DocumentOut */
         DocumentOut: {
@@ -3927,6 +4016,11 @@ export interface components {
             seq: number;
             /** Skipped */
             skipped: boolean;
+            /**
+             * Sources
+             * @description passages of the session's documents the question drew on
+             */
+            sources: components["schemas"]["Source"][];
             /** Text */
             text: string;
         };
@@ -4004,6 +4098,11 @@ export interface components {
         };
         /** ResultOut */
         ResultOut: {
+            /**
+             * Attribution
+             * @description to show with the result, a line per source
+             */
+            attribution: string[];
             /**
              * Created At
              * Format: date-time
@@ -4594,6 +4693,19 @@ export interface components {
             /** Question Id */
             question_id: string;
         };
+        /** Source */
+        Source: {
+            /** Citation */
+            citation: string;
+            /** Document Id */
+            document_id: string;
+            /** Heading Path */
+            heading_path: string[];
+            /** Source */
+            source: string;
+            /** Title */
+            title: string;
+        };
         /** Stage */
         Stage: {
             /** Agent Done */
@@ -4953,6 +5065,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** DocumentList */
+        batonflow__api__routes__knowledge__DocumentList: {
+            /** Items */
+            items: components["schemas"]["DocumentOut"][];
+        };
         /** StepOut */
         batonflow__api__routes__runs__StepOut: {
             /** Attempt */
@@ -5036,6 +5153,16 @@ export interface components {
              * @description the run's status: queued, running ... succeeded, failed
              */
             status: string;
+        };
+        /** DocumentList */
+        batonflow__apps__scoping__schemas__DocumentList: {
+            /** Items */
+            items: components["schemas"]["Document"][];
+            /**
+             * Knowledge Base
+             * @description the id of the session's knowledge base (none before the first attach)
+             */
+            knowledge_base: string | null;
         };
         /** Execution */
         batonflow__apps__scoping__schemas__Execution: {
@@ -7033,7 +7160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DocumentList"];
+                    "application/json": components["schemas"]["batonflow__api__routes__knowledge__DocumentList"];
                 };
             };
             /** @description no valid credentials (unauthenticated) */
@@ -10777,6 +10904,111 @@ export interface operations {
             };
         };
     };
+    list_documents_api_v1_scoping_sessions__session_id__documents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["batonflow__apps__scoping__schemas__DocumentList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    attach_api_v1_scoping_sessions__session_id__documents_post: {
+        parameters: {
+            query: {
+                /** @description its file name */
+                source: string;
+                title?: string;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the same content was attached */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Document"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Document"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_api_v1_scoping_sessions__session_id__documents__document_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     session_events_api_v1_scoping_sessions__session_id__events_get: {
         parameters: {
             query?: {
@@ -11962,6 +12194,7 @@ export const capabilityOutBreakerValues: ReadonlyArray<FlattenedDeepRequired<com
 export const createScheduleCatch_upValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["catch_up"]> = ["skip", "once", "all"];
 export const createScheduleKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["kind"]> = ["cron", "interval", "once"];
 export const decisionInDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionIn"]["decision"]> = ["approve", "edit", "reject", "submit"];
+export const documentStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Document"]["status"]> = ["pending", "ingesting", "ready", "failed"];
 export const documentOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentOut"]["status"]> = ["pending", "ingesting", "ready", "failed"];
 export const invitationCreateRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreate"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationCreatedRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
