@@ -221,7 +221,7 @@ async def write_narrative(ctx: CallContext, args: NarrativeIn) -> NarrativeOut:
     reply = await ctx.llm.complete(
         prompt,
         system="You describe computed financial figures plainly. You never invent a number.",
-        model=args.model or None,
+        model=args.model or _settings().model or None,
         output=_Draft,
         max_tokens=300,
         temperature=0,
