@@ -2796,52 +2796,10 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
-        /**
-         * Document
-         * @description A document attached to a session, with its ingestion state.
-         */
-        Document: {
-            /** Chunk Count */
-            chunk_count: number;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Error */
-            error: string | null;
-            /** Format */
-            format: string;
-            /** Id */
-            id: string;
-            /**
-             * Progress Done
-             * @description while ingesting: chunks embedded so far
-             */
-            progress_done: number;
-            /** Progress Total */
-            progress_total: number;
-            /**
-             * Run Id
-             * @description the kb-ingest run that indexes it
-             */
-            run_id: string | null;
-            /** Size */
-            size: number;
-            /** Source */
-            source: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "ingesting" | "ready" | "failed";
-            /** Title */
-            title: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
+        /** DocumentList */
+        DocumentList: {
+            /** Items */
+            items: components["schemas"]["DocumentOut"][];
         };
         /** DocumentOut */
         DocumentOut: {
@@ -4563,6 +4521,63 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * SessionDocument
+         * @description A document attached to a session, with its ingestion state.
+         */
+        SessionDocument: {
+            /** Chunk Count */
+            chunk_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: string;
+            /**
+             * Progress Done
+             * @description while ingesting: chunks embedded so far
+             */
+            progress_done: number;
+            /** Progress Total */
+            progress_total: number;
+            /**
+             * Run Id
+             * @description the kb-ingest run that indexes it
+             */
+            run_id: string | null;
+            /** Size */
+            size: number;
+            /** Source */
+            source: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "ingesting" | "ready" | "failed";
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SessionDocumentList */
+        SessionDocumentList: {
+            /** Items */
+            items: components["schemas"]["SessionDocument"][];
+            /**
+             * Knowledge Base
+             * @description the id of the session's knowledge base (none before the first attach)
+             */
+            knowledge_base: string | null;
+        };
         /** SessionOut */
         SessionOut: {
             /** Access Token */
@@ -5065,11 +5080,6 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
-        /** DocumentList */
-        batonflow__api__routes__knowledge__DocumentList: {
-            /** Items */
-            items: components["schemas"]["DocumentOut"][];
-        };
         /** StepOut */
         batonflow__api__routes__runs__StepOut: {
             /** Attempt */
@@ -5153,16 +5163,6 @@ export interface components {
              * @description the run's status: queued, running ... succeeded, failed
              */
             status: string;
-        };
-        /** DocumentList */
-        batonflow__apps__scoping__schemas__DocumentList: {
-            /** Items */
-            items: components["schemas"]["Document"][];
-            /**
-             * Knowledge Base
-             * @description the id of the session's knowledge base (none before the first attach)
-             */
-            knowledge_base: string | null;
         };
         /** Execution */
         batonflow__apps__scoping__schemas__Execution: {
@@ -7160,7 +7160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["batonflow__api__routes__knowledge__DocumentList"];
+                    "application/json": components["schemas"]["DocumentList"];
                 };
             };
             /** @description no valid credentials (unauthenticated) */
@@ -10921,7 +10921,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["batonflow__apps__scoping__schemas__DocumentList"];
+                    "application/json": components["schemas"]["SessionDocumentList"];
                 };
             };
             /** @description Validation Error */
@@ -10956,7 +10956,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Document"];
+                    "application/json": components["schemas"]["SessionDocument"];
                 };
             };
             /** @description Successful Response */
@@ -10965,7 +10965,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Document"];
+                    "application/json": components["schemas"]["SessionDocument"];
                 };
             };
             /** @description Validation Error */
@@ -12194,7 +12194,6 @@ export const capabilityOutBreakerValues: ReadonlyArray<FlattenedDeepRequired<com
 export const createScheduleCatch_upValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["catch_up"]> = ["skip", "once", "all"];
 export const createScheduleKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CreateSchedule"]["kind"]> = ["cron", "interval", "once"];
 export const decisionInDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DecisionIn"]["decision"]> = ["approve", "edit", "reject", "submit"];
-export const documentStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Document"]["status"]> = ["pending", "ingesting", "ready", "failed"];
 export const documentOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DocumentOut"]["status"]> = ["pending", "ingesting", "ready", "failed"];
 export const invitationCreateRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreate"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationCreatedRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
@@ -12215,6 +12214,7 @@ export const runStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const searchInModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["mode"]> = ["keyword", "vector", "hybrid"];
 export const searchInRerankValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["rerank"]> = ["none", "local", "hosted"];
 export const sessionAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Session"]["access"]> = ["owner", "edit", "read"];
+export const sessionDocumentStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SessionDocument"]["status"]> = ["pending", "ingesting", "ready", "failed"];
 export const shareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Share"]["access"]> = ["read", "edit"];
 export const signOffDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOff"]["decision"]> = ["pending", "approved", "changes_requested"];
 export const signOffDecisionDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOffDecision"]["decision"]> = ["approved", "changes_requested"];

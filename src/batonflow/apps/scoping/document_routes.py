@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from batonflow.api.deps import ApiState, State
 from batonflow.apps.scoping import documents
 from batonflow.apps.scoping.routes import Reader, Writer, host
-from batonflow.apps.scoping.schemas import Document, DocumentList
+from batonflow.apps.scoping.schemas import SessionDocument, SessionDocumentList
 from batonflow.apps.scoping.sessions import Viewer
 from batonflow.retrieval.extract import detect_format
 from batonflow.retrieval.service import Knowledge
@@ -26,15 +26,15 @@ def knowledge(state: ApiState) -> Knowledge:
     return Knowledge(state.transact, state.query, state.platform.embedders)
 
 
-def _document(row: dict[str, Any]) -> Document:
-    return Document.model_validate({k: row[k] for k in Document.model_fields})
+def _document(row: dict[str, Any]) -> SessionDocument:
+    return SessionDocument.model_validate({k: row[k] for k in SessionDocument.model_fields})
 
 
 @router.post(
     DOCUMENTS,
-    response_model=Document,
+    response_model=SessionDocument,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={200: {"model": Document, "description": "the same content was attached"}},
+    responses={200: {"model": SessionDocument, "description": "the same content was attached"}},
 )
 async def attach(
     state: State,
@@ -44,7 +44,7 @@ async def attach(
     response: Response,
     source: Annotated[str, Query(min_length=1, max_length=1000, description="its file name")],
     title: Annotated[str, Query(max_length=500)] = "",
-) -> Document:
+) -> SessionDocument:
     """Attach a document (the request body) to the session; its questions and analyses then
     draw on it once it is indexed (`status` ready)."""
     fmt = detect_format(source, request.headers.get("content-type"))
@@ -63,11 +63,11 @@ async def attach(
     return _document(row)
 
 
-@router.get(DOCUMENTS, response_model=DocumentList)
-async def list_documents(state: State, caller: Reader, session_id: str) -> DocumentList:
+@router.get(DOCUMENTS, response_model=SessionDocumentList)
+async def list_documents(state: State, caller: Reader, session_id: str) -> SessionDocumentList:
     """The session's documents, newest first, each with its ingestion state."""
     kb_id, rows = await documents.listing(host(state), Viewer.of(caller), session_id)
-    return DocumentList(knowledge_base=kb_id, items=[_document(r) for r in rows])
+    return SessionDocumentList(knowledge_base=kb_id, items=[_document(r) for r in rows])
 
 
 @router.delete(DOCUMENTS + "/{document_id}", status_code=status.HTTP_204_NO_CONTENT)

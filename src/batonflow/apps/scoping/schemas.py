@@ -128,7 +128,7 @@ class Session(SessionSummary):
     shares: list[Share]
 
 
-class Document(BaseModel):
+class SessionDocument(BaseModel):
     """A document attached to a session, with its ingestion state."""
 
     id: str
@@ -146,11 +146,11 @@ class Document(BaseModel):
     updated_at: datetime
 
 
-class DocumentList(BaseModel):
+class SessionDocumentList(BaseModel):
     knowledge_base: str | None = Field(
         description="the id of the session's knowledge base (none before the first attach)"
     )
-    items: list[Document]
+    items: list[SessionDocument]
 
 
 class AnswerIn(Strict):

@@ -40,6 +40,7 @@ const asked: Question = {
   answered_at: null,
   revisions: 0,
   asked_at: "2026-12-01T10:00:00Z",
+  sources: [],
 };
 
 function stage(number: number, status: Stage["status"], questions: Question[] = []): Stage {
