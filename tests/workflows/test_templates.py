@@ -465,6 +465,7 @@ def test_sources_that_cannot_compile_say_why_instead_of_crashing() -> None:
         "ValueError: Exceeds the limit (4300 digits) for integer string conversion: value has "
         "5000 digits; use sys.set_int_max_str_digits() to increase the limit"
     )
-    assert syntax_error("(" * 300 + "1" + ")" * 300) == (
-        "RecursionError: maximum recursion depth exceeded"
-    )
+    # CPython words the limit by where it is hit ("... exceeded while calling a Python object").
+    deep = syntax_error("(" * 300 + "1" + ")" * 300)
+    assert deep is not None
+    assert deep.startswith("RecursionError: maximum recursion depth exceeded")
