@@ -94,9 +94,12 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   const whoami = page.getByTestId("whoami");
   await expect(whoami).toContainText("Demo");
   await expect(whoami).toContainText("admin");
-  await expect(page.getByText("No runs yet.")).toBeVisible();
+  // The demo tenant's one run so far: the pricing pack its portfolio app seeded.
+  const runs = page.getByRole("table", { name: "Runs, newest first" });
+  await expect(runs.getByRole("cell", { name: "portfolio-pack-build v1" })).toBeVisible();
   // Once the restored session has rendered its data, the first Tab reaches the skip link.
   await page.waitForLoadState("networkidle");
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()); // from the top
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
 
@@ -159,6 +162,8 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await page.getByLabel("Status").selectOption("dead");
   await expect(page.getByText("No runs match these filters.")).toBeVisible();
   await page.getByLabel("Status").selectOption("succeeded");
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(2); // with the seeded pack build
+  await page.getByLabel("Workflow").selectOption("outreach");
   await expect(page.locator("table.runs tbody tr")).toHaveCount(1);
   await page.getByRole("button", { name: "Clear filters" }).click();
   await shot(page, "runs");
@@ -228,7 +233,7 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await expect(node("send")).toHaveAttribute("data-state", "succeeded");
   await shot(page, "run-detail-390");
   await page.goto(`${server.url}/runs`);
-  await expect(page.locator("table.runs tbody tr")).toHaveCount(2);
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(3); // outreach, the dead run, the seeded pack build
   await shot(page, "runs-390");
 
   await page.getByRole("button", { name: "Sign out" }).click();
