@@ -49,6 +49,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def reconcile_inputs(portfolio_id: str, statement_url: str) -> dict[str, str]:
+    return {"portfolio_id": portfolio_id, "account": "Brokerage", "statement_url": statement_url}
+
+
 @pytest.fixture
 def custodian() -> Iterator[Custodian]:
     server = Custodian()
@@ -79,11 +83,7 @@ async def test_a_scheduled_reconciliation_records_the_breaks_once(
 ) -> None:
     acme = await tenants("acme")
     growth = await ledger_of(acme.client)
-    inputs = {
-        "portfolio_id": growth["id"],
-        "account": "Brokerage",
-        "statement_url": f"{custodian.url}/statements/brokerage.csv",
-    }
+    inputs = reconcile_inputs(growth["id"], f"{custodian.url}/statements/brokerage.csv")
 
     run = await start(acme.client, "portfolio-reconcile", inputs)
     done = await settled(acme.client, run["id"], ("succeeded", "failed", "dead"))
@@ -106,11 +106,7 @@ async def test_a_statement_url_outside_the_allowed_ones_is_refused(
 ) -> None:
     acme = await tenants("acme")
     growth = await ledger_of(acme.client)
-    inputs = {
-        "portfolio_id": growth["id"],
-        "account": "Brokerage",
-        "statement_url": f"{custodian.url}/elsewhere/brokerage.csv",
-    }
+    inputs = reconcile_inputs(growth["id"], f"{custodian.url}/elsewhere/brokerage.csv")
 
     run = await start(acme.client, "portfolio-reconcile", inputs)
     done = await settled(acme.client, run["id"], ("succeeded", "failed", "dead"))
@@ -131,11 +127,7 @@ async def test_a_retried_attempt_returns_the_recorded_reconciliation(
     acme = await tenants("acme")
     assert acme.state is not None
     growth = await ledger_of(acme.client)
-    inputs = {
-        "portfolio_id": growth["id"],
-        "account": "Brokerage",
-        "statement_url": f"{custodian.url}/statements/brokerage.csv",
-    }
+    inputs = reconcile_inputs(growth["id"], f"{custodian.url}/statements/brokerage.csv")
     run = await start(acme.client, "portfolio-reconcile", inputs)
     done = await settled(acme.client, run["id"], ("succeeded", "failed", "dead"))
 
