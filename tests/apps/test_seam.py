@@ -84,10 +84,10 @@ async def api(tiny_path: Path, fresh_url: str, tmp_path: Path) -> AsyncIterator[
 def test_installed_apps_are_found_by_their_entry_points(tiny_path: Path) -> None:
     apps = installed()
 
-    assert sorted(apps) == ["demo", "portfolio", "scoping", "tiny"]
+    assert sorted(apps) == ["demo", "portfolio", "sales", "scoping", "tiny"]
     assert apps["tiny"].title == "Tiny"
     assert [path.name for path in apps["tiny"].workflow_files()] == ["greet.yaml"]
-    assert load_apps(None).names() == ["demo", "portfolio", "scoping", "tiny"]
+    assert load_apps(None).names() == ["demo", "portfolio", "sales", "scoping", "tiny"]
     assert load_apps(["tiny"]).names() == ["tiny"]
     assert load_apps([]).names() == []
 
@@ -97,7 +97,7 @@ def test_an_unknown_app_is_a_config_error_naming_the_installed_ones(tiny_path: P
         load_apps(["demo", "crm"])
 
     assert caught.value.message == (
-        "BATONFLOW_APPS names 'crm', which is not installed; installed apps: demo, portfolio, scoping, tiny"
+        "BATONFLOW_APPS names 'crm', which is not installed; installed apps: demo, portfolio, sales, scoping, tiny"
     )
 
 
@@ -298,5 +298,5 @@ def test_an_unknown_app_stops_the_cli_with_the_installed_ones(
         2,
         "",
         "error (config_invalid): BATONFLOW_APPS names 'crm', which is not installed; installed "
-        "apps: demo, portfolio, scoping, tiny",
+        "apps: demo, portfolio, sales, scoping, tiny",
     )

@@ -1,6 +1,6 @@
 """Column types: how values are stored the same way on SQLite and PostgreSQL: JSON documents in
-their key order, timezone-aware UTC datetimes, exact money as integers of 10^-12 USD, and event
-ids. The schema that uses them is `store/tables.py`.
+their key order, timezone-aware UTC datetimes, exact money as integers of 10^-12 USD, exact
+decimals in any currency as canonical text (`Dec`, for the apps), and event ids. The schema that uses them is `store/tables.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, String, TypeDecorator
 
 # Plain JSON (not JSONB) on PostgreSQL too: documents keep their key order (a workflow's
 # inputs and outputs are shown in the order they were declared).
@@ -72,3 +72,22 @@ class PicoUsd(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else usd(int(value))
+
+
+class Dec(TypeDecorator[Decimal]):
+    """An exact decimal, stored as its canonical text ("1234.5", "-0.0001")."""
+
+    impl = String(48)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"a {type(value).__name__} is not stored as a decimal; pass a Decimal")
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite decimal")
+        return format(value.normalize(), "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)

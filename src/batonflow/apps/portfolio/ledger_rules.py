@@ -24,7 +24,7 @@ from batonflow.apps.portfolio.model import KINDS, TRADES, Position, Txn
 _PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-^=]{0,31}")
-STORED = 48  # characters of the decimal column (`tables.Dec`)
+STORED = 48  # characters of the decimal column (`store.columns.Dec`)
 EXACT = 100  # significant digits amounts and quantities are worked with: no rounding
 SHARE = 28  # significant digits of the cost left after a sell (a ratio: it may not end)
 ZERO = Decimal(0)

@@ -16,34 +16,11 @@ quantities, prices) are stored as their canonical text (`Dec`), the same on SQLi
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy import Dialect, TypeDecorator
 
-from batonflow.store.columns import Json, UtcDateTime
+from batonflow.store.columns import Dec, Json, UtcDateTime
 
 metadata = sa.MetaData()
-
-
-class Dec(TypeDecorator[Decimal]):
-    """An exact decimal, stored as its canonical text ("1234.5", "-0.0001")."""
-
-    impl = sa.String(48)
-    cache_ok = True
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"a {type(value).__name__} is not stored as a decimal; pass a Decimal")
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a finite decimal")
-        return format(value.normalize(), "f")
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
 
 
 def _tenant() -> sa.Column[str]:

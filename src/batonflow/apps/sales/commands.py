@@ -1,0 +1,13 @@
+"""The sales app's commands: `batonflow sales ...` (each listing with `--json`)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import typer
+
+PARTS: tuple[ModuleType, ...] = ()  # each part's module has `register(commands)`
+
+commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")
+for part in PARTS:
+    part.register(commands)

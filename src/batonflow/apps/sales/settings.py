@@ -1,0 +1,27 @@
+"""The sales app's settings, from `BATONFLOW_SALES_*`."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SalesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATONFLOW_SALES_", extra="ignore")
+
+    smtp_host: str = Field("127.0.0.1", description="the SMTP server outgoing email goes to")
+    smtp_port: int = Field(1025, ge=1, le=65535, description="the SMTP server's port")
+    smtp_security: str = Field(
+        "none",
+        pattern="^(none|starttls|tls)$",
+        description="none, starttls (upgrade a plain connection) or tls (TLS from the start)",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_timeout: float = Field(30.0, gt=0, le=300, description="seconds an SMTP exchange may take")
+    mail_from: str = Field(
+        "sales@batonflow.localhost", description="the From address of the app's email"
+    )
+    model: str | None = Field(
+        None, description="route or provider:model the sales agents use; unset: the default"
+    )
