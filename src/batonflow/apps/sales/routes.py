@@ -7,7 +7,13 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
-PARTS: tuple[ModuleType, ...] = ()  # each part's module has a `router`
+from batonflow.apps.sales import company_routes, deal_routes, lead_routes
+
+PARTS: tuple[ModuleType, ...] = (
+    company_routes,
+    lead_routes,
+    deal_routes,
+)  # each part's module has a `router`
 
 
 def build() -> APIRouter:
