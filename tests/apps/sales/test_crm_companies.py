@@ -71,14 +71,10 @@ async def test_pages_newest_first_with_search(sales_member: Join) -> None:
     first = (await client.get(f"{SALES}/companies", params={"limit": 2})).json()
     assert [c["name"] for c in first["items"]] == ["Epsilon SA", "Delta Ltd"]
     second = (
-        await client.get(
-            f"{SALES}/companies", params={"limit": 2, "cursor": first["next_cursor"]}
-        )
+        await client.get(f"{SALES}/companies", params={"limit": 2, "cursor": first["next_cursor"]})
     ).json()
     third = (
-        await client.get(
-            f"{SALES}/companies", params={"limit": 2, "cursor": second["next_cursor"]}
-        )
+        await client.get(f"{SALES}/companies", params={"limit": 2, "cursor": second["next_cursor"]})
     ).json()
     assert [c["name"] for c in second["items"] + third["items"]] == [
         "Gamma Inc",
@@ -157,8 +153,7 @@ async def test_delete_refused_while_leads_or_deals_hold_it(sales_member: Join) -
     refused = await client.delete(f"{SALES}/companies/{lead['company_id']}")
     assert error(refused) == (
         409,
-        f"the company has deal(s) {deal['id']} and lead(s) {lead['id']}; "
-        "delete or move them first",
+        f"the company has deal(s) {deal['id']} and lead(s) {lead['id']}; delete or move them first",
     )
     contact = await client.delete(f"{SALES}/contacts/{lead['contact_id']}")
     assert error(contact) == (
