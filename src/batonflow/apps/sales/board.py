@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batonflow.apps.sales import pipelines
+from batonflow.apps.sales import deals, money, pipelines
 from batonflow.apps.sales import tables as t
 from batonflow.store.db import Conn
 
@@ -24,7 +24,7 @@ async def board(conn: Conn, tenant_id: str, pipeline_id: str) -> dict[str, Any]:
     )
     by_stage: dict[str, list[dict[str, Any]]] = {s["id"]: [] for s in pipeline["stages"]}
     for row in rows:
-        by_stage[row.stage_id].append(dict(row._mapping))
+        by_stage[row.stage_id].append(deals.shown(dict(row._mapping)))
     columns = []
     for stage in pipeline["stages"]:
         held = by_stage[stage["id"]]
@@ -36,7 +36,7 @@ async def board(conn: Conn, tenant_id: str, pipeline_id: str) -> dict[str, Any]:
             {
                 "stage": stage,
                 "count": len(held),
-                "amounts": dict(sorted(sums.items())),
+                "amounts": {c: money.rounded(sums[c], c) for c in sorted(sums)},
                 "deals": held,
             }
         )

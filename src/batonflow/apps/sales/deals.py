@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batonflow.apps.sales import catalog, companies, money, pipelines
+from batonflow.apps.sales import companies, deal_lines, money, pipelines
 from batonflow.apps.sales import tables as t
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.ids import new_id
@@ -30,6 +30,12 @@ FIELDS = (
     "probability",
     "owner",
 )
+
+
+def shown(deal: dict[str, Any]) -> dict[str, Any]:
+    """The deal row with its amount in its currency's minor unit (stored text drops zeros)."""
+    amount = deal["amount"]
+    return deal | {"amount": None if amount is None else money.rounded(amount, deal["currency"])}
 
 
 async def _lines(conn: Conn, tenant_id: str, deal_id: str) -> list[dict[str, Any]]:
@@ -50,13 +56,6 @@ async def _history(conn: Conn, tenant_id: str, deal_id: str) -> list[dict[str, A
     return [dict(row._mapping) for row in rows]
 
 
-def _with_nets(lines: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
-    return [
-        line | {"net": money.line_net(line["quantity"], line["unit_price"], line["discount"], code)}
-        for line in lines
-    ]
-
-
 async def get_deal(conn: Conn, tenant_id: str, deal_id: str) -> dict[str, Any]:
     """The deal with its `lines` (each with its `net`), `stage`, `history` of stage moves and
     `totals` (`subtotal` before discounts, `discount`, `net`: all in the deal's currency)."""
@@ -67,9 +66,9 @@ async def get_deal(conn: Conn, tenant_id: str, deal_id: str) -> dict[str, Any]:
     ).first()
     if row is None:
         raise NotFound(f"no deal '{deal_id}'")
-    deal = dict(row._mapping)
+    deal = shown(dict(row._mapping))
     code = deal["currency"]
-    lines = _with_nets(await _lines(conn, tenant_id, deal_id), code)
+    lines = deal_lines.with_nets(await _lines(conn, tenant_id, deal_id), code)
     gross = money.rounded(sum((x["quantity"] * x["unit_price"] for x in lines), Decimal(0)), code)
     net = sum((x["net"] for x in lines), Decimal(0)) if lines else deal["amount"]
     stage = await pipelines.get_stage(conn, tenant_id, deal["stage_id"])
@@ -111,62 +110,6 @@ async def _check_parties(conn: Conn, tenant_id: str, values: dict[str, Any]) -> 
         raise InvalidInput("a probability is 0 to 100")
     if values.get("amount") is not None and values["amount"] < 0:
         raise InvalidInput("an amount is 0 or more")
-
-
-async def _priced(
-    conn: Conn, tenant_id: str, code: str, lines: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Lines ready to store: each product offered in the catalog, its price copied unless the
-    line names one, in the deal's currency."""
-    priced: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, 1):
-        product = await catalog.get_product(conn, tenant_id, line["product_id"])
-        where = f"line {number} ({product['sku']})"
-        if not product["active"]:
-            raise InvalidInput(f"{where}: the product is retired; pick one in the catalog")
-        if line.get("unit_price") is None and product["currency"] != code:
-            raise InvalidInput(
-                f"{where}: the product is priced in {product['currency']}, the deal in {code}; "
-                "give the line a unit_price in the deal's currency"
-            )
-        quantity, discount = line["quantity"], line.get("discount") or Decimal(0)
-        if quantity <= 0:
-            raise InvalidInput(f"{where}: a quantity is more than 0")
-        if not Decimal(0) <= discount <= Decimal(1):
-            raise InvalidInput(f"{where}: a discount is a fraction from 0 to 1 (0.15 is 15 %)")
-        price = product["unit_price"] if line.get("unit_price") is None else line["unit_price"]
-        if price < 0:
-            raise InvalidInput(f"{where}: a unit price is 0 or more")
-        priced.append(
-            {
-                "product_id": product["id"],
-                "description": (line.get("description") or product["name"])[:500],
-                "quantity": quantity,
-                "unit_price": price,
-                "discount": discount,
-            }
-        )
-    return priced
-
-
-async def _store_lines(
-    conn: Conn, tenant_id: str, deal_id: str, code: str, lines: list[dict[str, Any]]
-) -> Decimal | None:
-    """Replace the deal's lines; the amount they add up to (None without lines)."""
-    await conn.execute(
-        t.deal_lines.delete().where(
-            t.deal_lines.c.tenant_id == tenant_id, t.deal_lines.c.deal_id == deal_id
-        )
-    )
-    for position, line in enumerate(lines):
-        await conn.execute(
-            t.deal_lines.insert().values(
-                id=new_id(), tenant_id=tenant_id, deal_id=deal_id, position=position, **line
-            )
-        )
-    if not lines:
-        return None
-    return sum((x["net"] for x in _with_nets(lines, code)), Decimal(0))
 
 
 async def _record_move(
@@ -229,8 +172,12 @@ async def create_deal(
     """A new deal in `stage_id`, or the first stage of its pipeline (the default pipeline
     unless `pipeline_id` names one); the stage's required fields are checked."""
     code = money.currency(currency)
-    values = {k: fields.get(k) for k in FIELDS if k in fields} | {"company_id": company_id}
+    values: dict[str, Any] = {k: fields.get(k) for k in FIELDS if k in fields} | {
+        "company_id": company_id
+    }
     await _check_parties(conn, tenant_id, values)
+    if values.get("amount") is not None:
+        values["amount"] = money.rounded(values["amount"], code)
     if stage_id is not None:
         stage = await pipelines.get_stage(conn, tenant_id, stage_id)
         if pipeline_id is not None and stage["pipeline_id"] != pipeline_id:
@@ -242,7 +189,7 @@ async def create_deal(
             else await pipelines.default_pipeline(conn, tenant_id, now)
         )
         stage = pipeline["stages"][0]
-    priced = await _priced(conn, tenant_id, code, lines or [])
+    priced = await deal_lines.priced(conn, tenant_id, code, lines or [])
     deal_id = new_id()
     row = values | {
         "id": deal_id,
@@ -256,7 +203,7 @@ async def create_deal(
     }
     _refuse_missing(row | {"lines": priced}, stage)
     await conn.execute(t.deals.insert().values(row))
-    amount = await _store_lines(conn, tenant_id, deal_id, code, priced)
+    amount = await deal_lines.store(conn, tenant_id, deal_id, code, priced)
     if amount is not None:
         await conn.execute(t.deals.update().where(t.deals.c.id == deal_id).values(amount=amount))
     await _record_move(
@@ -296,14 +243,18 @@ async def update_deal(
         values["currency"] = money.currency(values["currency"] or "")
     await _check_parties(conn, tenant_id, values)
     code = values.get("currency", current["currency"])
-    stored = current["lines"] if lines is None else await _priced(conn, tenant_id, code, lines)
+    if values.get("amount") is not None:
+        values["amount"] = money.rounded(values["amount"], code)
+    stored = (
+        current["lines"] if lines is None else await deal_lines.priced(conn, tenant_id, code, lines)
+    )
     if values.get("amount") is not None and stored:
         raise InvalidInput("the amount of a deal with lines is the sum of its lines; change those")
     if "currency" in values and lines is None and stored and code != current["currency"]:
         raise InvalidInput("to change the currency of a deal with lines, send its lines again")
     _refuse_missing(current | values | {"lines": stored}, current["stage"])
     if lines is not None:
-        amount = await _store_lines(conn, tenant_id, deal_id, code, stored)
+        amount = await deal_lines.store(conn, tenant_id, deal_id, code, stored)
         values["amount"] = amount if amount is not None else values.get("amount")
     values["updated_at"] = now
     await conn.execute(
@@ -401,4 +352,4 @@ async def list_deals(
         q=q,
     )
     rows = await conn.execute(companies.newest_first(query, t.deals, after, limit))
-    return [dict(row._mapping) for row in rows]
+    return [shown(dict(row._mapping)) for row in rows]
