@@ -5,6 +5,7 @@ tenant's deal is a 404."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,10 +36,14 @@ POLICY: dict[str, Any] = {
 LINES = (("SEAT", "200", "100"), ("TRAINING", "10", "1000"))
 
 
+Write = Callable[[Callable[[Conn], Awaitable[None]]], Awaitable[None]]
+
+
 async def seed_deal(
-    state: ApiState, tenant_id: str, lines: tuple[tuple[str, str, str], ...] = LINES
+    state: ApiState | Write, tenant_id: str, lines: tuple[tuple[str, str, str], ...] = LINES
 ) -> str:
-    """A deal with `lines` (SKU, quantity, unit price), inserted as the CRM would: its id."""
+    """A deal with `lines` (SKU, quantity, unit price), inserted as the CRM would, through the
+    API's database or a `write` transaction: its id."""
     now = datetime(2026, 12, 1, tzinfo=UTC)
     deal_id = new_id()
 
@@ -103,7 +108,7 @@ async def seed_deal(
                 )
             )
 
-    await state.transact(work)
+    await (state.transact if isinstance(state, ApiState) else state)(work)
     return deal_id
 
 
