@@ -11,13 +11,19 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from dirty_equals import IsDatetime, IsStr
 from fastapi import FastAPI
+from sqlalchemy import Connection
 
 from batonflow.api.deps import ApiState
+from batonflow.apps.sales import negotiation_tables as nt
 from batonflow.apps.sales import tables as t
 from batonflow.ids import new_id
 from batonflow.store.db import Conn
+from batonflow.store.tables import Base
 from tests.api.conftest import PASSWORD, client_for
 from tests.apps.sales.conftest import SALES, Join
 
@@ -459,3 +465,25 @@ async def test_another_tenants_deal_is_not_found(sales_member: Join, sales_state
             error("not_found", f"no deal '{deal}'"),
         )
     assert len((await acme.client.get(offers)).json()) == 2
+
+
+def _differences(sync: Connection) -> list[Any]:
+    ours = {nt.discount_policies.name, nt.offers.name}
+
+    def only_ours(obj: Any, name: str | None, kind: str, reflected: bool, other: Any) -> bool:
+        table = obj if kind == "table" else getattr(obj, "table", None)
+        return getattr(table, "name", name) in ours
+
+    declared = sa.MetaData()
+    Base.metadata.tables["tenants"].to_metadata(declared)
+    for table in t.metadata.tables.values():
+        table.to_metadata(declared)
+    context = MigrationContext.configure(
+        sync, opts={"compare_type": True, "include_object": only_ours}
+    )
+    return list(compare_metadata(context, declared))
+
+
+async def test_the_migration_creates_the_tables_as_declared(sales_state: ApiState) -> None:
+    async with sales_state.engine.connect() as conn:
+        assert await conn.run_sync(_differences) == []
