@@ -105,15 +105,8 @@ class Round:
 async def current_policy(conn: Conn, tenant_id: str) -> dict[str, Any] | None:
     """The tenant's latest policy version, or None before the first."""
     p = nt.discount_policies
-    row = (
-        (
-            await conn.execute(
-                sa.select(p).where(p.c.tenant_id == tenant_id).order_by(p.c.version.desc()).limit(1)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    latest = sa.select(p).where(p.c.tenant_id == tenant_id).order_by(p.c.version.desc())
+    row = (await conn.execute(latest.limit(1))).mappings().first()
     return dict(row) if row else None
 
 
