@@ -6,6 +6,7 @@ with the run's id; a retried attempt returns the stored round without asking the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,8 +20,8 @@ from batonflow.agents.agent import CallContext
 from batonflow.api.app import create_app
 from batonflow.api.deps import ApiState
 from batonflow.apps.sales.negotiation import CounterOffer
-from batonflow.apps.sales.negotiation_agent import RespondIn, respond
-from batonflow.errors import NotFound
+from batonflow.apps.sales.negotiation_agent import RespondIn, invented, respond
+from batonflow.errors import NotFound, StepFailed
 from batonflow.llm.client import LlmClient
 from batonflow.llm.ledger import CallScope
 from batonflow.settings import Settings
@@ -30,19 +31,24 @@ from tests.api.conftest import with_provider
 from tests.apps.sales.conftest import SALES, Join, sales_apps
 from tests.apps.sales.test_negotiation_api import POLICY, seed_deal
 
-REPLY = "Thank you for your offer. We can do 12 % on seats and 15 % on training."
-REASONING = "Seats are capped at 12 % by policy. The counter keeps the deal in its band."
+OURS = re.compile(r"^Overall discount: (\S+) %; the customer would pay (\S+) EUR\.$", re.M)
+REASONING = "Seats are capped by their product maximum. The terms keep the deal in its band."
 
 
 @dataclass
 class Negotiator:
-    """The model: answers every prompt with the same reply and reasoning, and keeps them."""
+    """The model: words our terms from the figures in the prompt (`invent` adds one of its
+    own), and keeps the prompts."""
 
+    invent: str = ""
     prompts: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
         self.prompts.append(body["messages"])
-        return Reply(json.dumps({"reply": REPLY, "reasoning": REASONING}))
+        ours = OURS.search(body["messages"][-1]["content"])
+        assert ours is not None
+        reply = f"Thank you. We can offer {ours[1]} % off: {ours[2]} EUR in all.{self.invent}"
+        return Reply(json.dumps({"reply": reply, "reasoning": REASONING}))
 
 
 @pytest.fixture
@@ -110,7 +116,7 @@ async def test_beyond_policy_the_model_words_our_computed_counter_and_a_review_i
         "discount": "13",
         "net_amount": "26100",
         "currency": "EUR",
-        "reply": REPLY,
+        "reply": "Thank you. We can offer 13 % off: 26100 EUR in all.",
         "reasoning": REASONING,
         "needs_review": True,
         "review_role": "reviewer",
@@ -130,7 +136,7 @@ async def test_beyond_policy_the_model_words_our_computed_counter_and_a_review_i
     listed = (await acme.client.get(f"{SALES}/deals/{deal}/offers")).json()
     assert [(o["party"], o["run_id"], o["actor"], o["reply"], o["reasoning"]) for o in listed] == [
         ("customer", "run-1", "agent:sales-negotiation", "", ""),
-        ("us", "run-1", "agent:sales-negotiation", REPLY, REASONING),
+        ("us", "run-1", "agent:sales-negotiation", out.reply, REASONING),
     ]
     assert listed[0]["id"] == out.offer_id
     approved = await acme.client.post(f"{SALES}/deals/{deal}/offers/{out.offer_id}/approve")
@@ -189,3 +195,32 @@ async def test_another_tenants_deal_is_not_found_by_the_agent(
     with pytest.raises(NotFound, match=f"no deal '{deal}'"):
         await respond(context(sales_state, initech.tenant_id), asking(deal, discount="5"))
     assert negotiator.prompts == []
+
+
+async def test_a_reply_with_a_number_code_did_not_compute_fails_and_stores_nothing(
+    sales_member: Join, sales_state: ApiState, negotiator: Negotiator
+) -> None:
+    negotiator.invent = " Sign today and training is 25 % off."
+    acme = await sales_member("acme")
+    await acme.client.put(f"{SALES}/policy", json=POLICY)
+    deal = await seed_deal(sales_state, acme.tenant_id)
+
+    with pytest.raises(StepFailed) as failed:
+        await respond(context(sales_state, acme.tenant_id), asking(deal, discount="20"))
+
+    assert (failed.value.message, failed.value.retryable) == (
+        "the reply states numbers code did not compute: 25; it may state only the figures it "
+        "was given",
+        True,
+    )
+    assert (await acme.client.get(f"{SALES}/deals/{deal}/offers")).json() == []
+
+
+def test_stated_numbers_match_the_given_ones_however_they_are_written() -> None:
+    prompt = "Our terms: 12 % off; the customer would pay 26100 EUR in round 2 (SKU A10)."
+    assert invented("You pay 26,100.00 EUR, 12% off, in round 2.", prompt) == []
+    assert invented("Pay 26,000 or 26000.5 by 2027, or 26,000.", prompt) == [
+        "26,000",
+        "26000.5",
+        "2027",
+    ]

@@ -5,12 +5,15 @@ Code decides everything with a number in it (`negotiation.prepare`: the verdict,
 the net amounts); the model, through `ctx.llm` with structured output, writes only the reply to
 the customer and its reasoning, from those figures. The round is stored with the verdict, the
 run's id, the reply and the reasoning; a retried attempt of the same run returns the round it
-stored instead of recording another. A round beyond policy comes back with `needs_review` and
+stored instead of recording another. A reply that states a number the prompt did not give it
+(a discount or an amount the model made up) fails the attempt, naming the number, and the step
+is tried again. A round beyond policy comes back with `needs_review` and
 the role whose approval it needs (`POST .../offers/{offer_id}/approve`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -33,6 +36,7 @@ negotiator = Agent(
 # The version of each prompt below; bump one when its text changes.
 PROMPTS = {"offer.respond": 1}
 ACTOR = "agent:sales-negotiation"
+_NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 
 class RespondIn(BaseModel):
@@ -132,6 +136,17 @@ def _prompt(found: Round) -> str:
     )
 
 
+def invented(reply: str, prompt: str) -> list[str]:
+    """The numbers `reply` states that `prompt` does not hold ("26,100.00" matches "26100")."""
+
+    def value(number: str) -> Decimal:
+        return Decimal(number.replace(",", ""))
+
+    given = {value(number) for number in _NUMBER.findall(prompt)}
+    stated = [number for number in _NUMBER.findall(reply) if value(number) not in given]
+    return list(dict.fromkeys(stated))
+
+
 @negotiator.capability("offer.respond")
 async def respond(ctx: CallContext, args: RespondIn) -> RespondOut:
     """Judge a customer's counter-offer against the discount policy, compute our response by
@@ -167,6 +182,14 @@ async def respond(ctx: CallContext, args: RespondIn) -> RespondOut:
         temperature=0,
     )
     draft = _Draft.model_validate(reply.value)
+    made_up = invented(f"{draft.reply}\n{draft.reasoning}", prompt)
+    if made_up:  # the model may do better on the next attempt
+        raise StepFailed(
+            f"the reply states numbers code did not compute: {', '.join(made_up)}; it may "
+            "state only the figures it was given",
+            retryable=True,
+            details={"numbers": made_up},
+        )
     stored = await data.write(
         lambda conn: negotiation.record(
             conn,
