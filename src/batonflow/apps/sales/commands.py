@@ -6,9 +6,16 @@ from types import ModuleType
 
 import typer
 
-from batonflow.apps.sales import crm_commands
+from batonflow.apps.sales import (
+    crm_commands,
+    negotiation_commands,
+)
 
-PARTS: tuple[ModuleType, ...] = (crm_commands,)  # each part's module has `register(commands)`
+# each part's module has `register(commands)`
+PARTS: tuple[ModuleType, ...] = (
+    crm_commands,
+    negotiation_commands,
+)
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")
 for part in PARTS:

@@ -7,13 +7,20 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
-from batonflow.apps.sales import company_routes, deal_routes, lead_routes
+from batonflow.apps.sales import (
+    company_routes,
+    deal_routes,
+    lead_routes,
+    negotiation_routes,
+)
 
+# each part's module has a `router`
 PARTS: tuple[ModuleType, ...] = (
     company_routes,
     lead_routes,
     deal_routes,
-)  # each part's module has a `router`
+    negotiation_routes,
+)
 
 
 def build() -> APIRouter:
