@@ -208,9 +208,13 @@ def create_app(
                         )
                 try:
                     app.state.batonflow = state
-                    if on_ready is not None:
-                        await on_ready(state)
-                    yield
+                    async with contextlib.AsyncExitStack() as beside:
+                        for each in enabled:
+                            if each.lifespan is not None:
+                                await beside.enter_async_context(each.lifespan(state))
+                        if on_ready is not None:
+                            await on_ready(state)
+                        yield
                 finally:
                     stop.set()
                     for task in (serving, firing):

@@ -7,10 +7,13 @@ See docs/apps/sales.md.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batonflow.apps.app import App
+from batonflow.apps.sales.mail_agent import MAIL_AGENTS
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.store.migrate import Branch
 
@@ -18,8 +21,10 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
 
+    from batonflow.api.deps import ApiState
+
 HERE = Path(__file__).parent
-HEAD = "sales_0001"
+HEAD = "sales_0002"
 
 
 def _router() -> APIRouter:
@@ -34,6 +39,20 @@ def _commands() -> typer.Typer:
     return commands
 
 
+@asynccontextmanager
+async def _beside_api(state: ApiState) -> AsyncIterator[None]:
+    """With `BATONFLOW_SALES_SMTP_CATCHER=1`, the local SMTP catcher runs in the API process,
+    on the SMTP host and port the app sends to."""
+    settings: SalesSettings = state.apps.settings_of("sales")
+    if not settings.smtp_catcher:
+        yield
+        return
+    from batonflow.apps.sales.catcher import serving
+
+    async with serving(state.transact, settings.smtp_host, settings.smtp_port):
+        yield
+
+
 app = App(
     name="sales",
     title="Sales",
@@ -42,4 +61,6 @@ app = App(
     router=_router,
     commands=_commands,
     settings=SalesSettings,
+    agents=MAIL_AGENTS,
+    lifespan=_beside_api,
 )
