@@ -53,7 +53,7 @@ def _text(message: EmailMessage) -> str:
     if part is None:
         return ""
     content = part.get_content()
-    return content if isinstance(content, str) else ""
+    return content.replace("\r\n", "\n") if isinstance(content, str) else ""
 
 
 async def _by_headers(conn: Conn, tenant_id: str, ids: list[str]) -> dict[str, Any] | None:
