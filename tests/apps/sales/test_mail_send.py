@@ -16,9 +16,16 @@ from batonflow.apps.sales.emails import Attachment, Outgoing
 from batonflow.errors import NotFound
 from batonflow.platform import Platform
 from tests.apps.sales.conftest import SALES, Join
-from tests.apps.sales.smtp_fixtures import LOGIN, Inbox, smtp_server
+from tests.apps.sales.smtp_fixtures import (
+    LOGIN,
+    Certificate,
+    Inbox,
+    certificate,
+    smtp_server,
+    tls_servers,
+)
 
-__all__ = ["smtp_server"]
+__all__ = ["certificate", "smtp_server", "tls_servers"]
 T = TypeVar("T")
 HELLO = Outgoing(
     to=["Ada Lovelace <ada@client.example>"],
@@ -268,3 +275,39 @@ async def test_failures_name_the_server_and_a_retry_sends_again(
         "SMTP STARTTLS extension not supported by server.",
     )
     assert len(smtp_server.arrived) == 2
+
+
+async def test_tls_from_the_start_and_starttls(
+    sales_state: ApiState,
+    sales_member: Join,
+    tls_servers: tuple[Inbox, Inbox],
+    certificate: Certificate,
+) -> None:
+    acme = await sales_member("acme")
+    implicit, upgraded = tls_servers
+    trusted = {"smtp_ca_file": str(certificate.cert)}
+    db = sales_state.platform
+    over_tls = implicit.settings(smtp_security="tls", **trusted)
+    assert (await emails.send_once(db, over_tls, acme.tenant_id, "t1", HELLO))["status"] == "sent"
+    starttls = upgraded.settings(smtp_security="starttls", **trusted)
+    assert (await emails.send_once(db, starttls, acme.tenant_id, "t2", HELLO))["status"] == "sent"
+    assert [len(implicit.arrived), len(upgraded.arrived)] == [1, 1]
+
+    untrusted = implicit.settings(smtp_security="tls")
+    refused = await emails.send_once(db, untrusted, acme.tenant_id, "t3", HELLO)
+    assert (refused["status"], refused["smtp_message"]) == (
+        "failed",
+        IsStr(
+            regex=rf"^cannot connect to the SMTP server 127\.0\.0\.1:{implicit.port}: "
+            r".*CERTIFICATE_VERIFY_FAILED.*"
+        ),
+    )
+    plain = upgraded.settings()  # the server insists on STARTTLS first
+    refused = await emails.send_once(db, plain, acme.tenant_id, "t4", HELLO)
+    assert (refused["status"], refused["smtp_code"], refused["smtp_message"]) == (
+        "failed",
+        530,
+        f"the SMTP server 127.0.0.1:{upgraded.port} refused the sender 'sales@acme.example': "
+        "530 Must issue a STARTTLS command first",
+    )
+    assert [len(implicit.arrived), len(upgraded.arrived)] == [1, 1]

@@ -49,6 +49,7 @@ async def deliver(
         use_tls=settings.smtp_security == "tls",
         start_tls=settings.smtp_security == "starttls",
         timeout=settings.smtp_timeout,
+        cert_bundle=settings.smtp_ca_file,
     )
     try:
         await client.connect()

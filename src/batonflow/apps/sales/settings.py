@@ -32,3 +32,10 @@ class SalesSettings(BaseSettings):
             "that records every message it receives against its email (for demos)"
         ),
     )
+    smtp_ca_file: str | None = Field(
+        None,
+        description=(
+            "a PEM file of the certificate authorities to trust for the SMTP server's TLS "
+            "certificate (a private CA); unset: the system's"
+        ),
+    )
