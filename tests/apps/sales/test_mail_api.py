@@ -173,6 +173,10 @@ async def test_send_list_and_read_emails(
         404,
         "lead x not found; link the email to one of this tenant's",
     )
+    extra = await acme.client.post(
+        E, json={"key": "k9", "to": ["a@b.example"], "subject": "S", "body": "", "status": "sent"}
+    )
+    assert extra.status_code == 422  # a field the caller may not set
     invalid = await acme.client.post(
         E, json={"key": "k9", "to": ["nobody"], "subject": "S", "body": ""}
     )
@@ -229,6 +233,17 @@ async def test_inbound_replies_are_matched_to_their_thread(
     thread = (await acme.client.get(f"{E}/{first['id']}")).json()["thread"]
     assert (thread["replied"], [r["id"] for r in thread["replies"]]) == (True, [got.json()["id"]])
     assert (await acme.client.get(f"{E}/{follow['id']}")).json()["replied_at"] is not None
+
+    # A reply to the reply (its In-Reply-To names the reply) lands in the same thread.
+    answer = reply_to("<answer-1@client.example>").replace(
+        b"Message-ID: <answer-1", b"Message-ID: <answer-4"
+    )
+    deeper = await acme.client.post(f"{E}/inbound", content=answer)
+    assert (deeper.status_code, deeper.json()["email_id"], deeper.json()["thread_id"]) == (
+        201,
+        follow["id"],
+        first["message_id"],
+    )
 
     # A client that drops the headers: the subject (without "Re:") and the sender match.
     bare = reply_to("", subject="RE: Pricing").replace(b"answer-1", b"answer-2")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AttachmentInfo(BaseModel):
@@ -69,12 +69,16 @@ class EmailPage(BaseModel):
 
 
 class NewAttachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=255)
     mime: str = Field(description="type/subtype, like application/pdf")
     content_base64: str
 
 
 class NewEmail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     key: str = Field(
         min_length=1, max_length=200, description="the idempotency key: one email per key"
     )
