@@ -49,6 +49,7 @@ class Inbox:
     port: int
     arrived: list[Arrived] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    reject: str | None = None  # the reply to DATA instead of accepting the message
 
     def settings(self, **changes: Any) -> SalesSettings:
         values: dict[str, Any] = {
@@ -68,6 +69,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.reject is not None:
+            return self.reject
         self.arrived.append(
             Arrived(
                 str(envelope.mail_from), list(envelope.rcpt_tos), envelope.original_content or b""

@@ -4,6 +4,7 @@ resend, threads of follow-ups, and the SMTP failures each named for what went wr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -311,3 +312,35 @@ async def test_tls_from_the_start_and_starttls(
         "530 Must issue a STARTTLS command first",
     )
     assert [len(implicit.arrived), len(upgraded.arrived)] == [1, 1]
+
+
+async def test_a_refused_message_and_a_silent_server_are_failures(
+    sales_state: ApiState, sales_member: Join, smtp_server: Inbox
+) -> None:
+    acme = await sales_member("acme")
+    db = sales_state.platform
+    smtp_server.reject = "554 5.7.1 message looks like spam"
+    spam = await emails.send_once(db, smtp_server.settings(), acme.tenant_id, "s1", HELLO)
+    assert (spam["status"], spam["smtp_code"], spam["smtp_message"]) == (
+        "failed",
+        554,
+        f"the SMTP server 127.0.0.1:{smtp_server.port} refused the message: "
+        "554 5.7.1 message looks like spam",
+    )
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never greets
+        writer.close()
+
+    mute = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = mute.sockets[0].getsockname()[1]
+    slow = smtp_server.settings(smtp_port=port, smtp_timeout=0.3)
+    try:
+        waited = await emails.send_once(db, slow, acme.tenant_id, "s2", HELLO)
+    finally:
+        mute.close()
+    assert (waited["status"], waited["smtp_message"]) == (
+        "failed",
+        IsStr(regex=rf"^cannot connect to the SMTP server 127\.0\.0\.1:{port}: .*[Tt]imed out.*"),
+    )
+    assert smtp_server.arrived == []
