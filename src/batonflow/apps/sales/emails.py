@@ -127,11 +127,11 @@ async def send_once(
                 "use a new key for a new email"
             )
         if found["status"] == "sending":
-            return await _update(conn, tenant_id, found["id"], status="unconfirmed"), False
+            await _move(conn, tenant_id, found, "unconfirmed")
+            return await threads.get_email(conn, tenant_id, found["id"]), False
         if found["status"] == "failed":
-            return await _update(
-                conn, tenant_id, found["id"], status="sending", attempts=found["attempts"] + 1
-            ), True
+            moved = await _move(conn, tenant_id, found, "sending", attempts=found["attempts"] + 1)
+            return await threads.get_email(conn, tenant_id, found["id"]), moved
         return found, False
 
     try:
@@ -158,6 +158,8 @@ async def resend(
                 f"email {email_id} is {row['status']}; only an unconfirmed or failed email is "
                 "resent"
             )
+        if not await _move(conn, tenant_id, row, "sending", attempts=row["attempts"] + 1):
+            raise Conflict(f"email {email_id} changed while it was being resent; look again")
         await audit.record(
             conn,
             tenant_id,
@@ -167,9 +169,7 @@ async def resend(
             target=("sales_email", email_id),
             details={"was": row["status"], "message_id": row["message_id"]},
         )
-        return await _update(
-            conn, tenant_id, email_id, status="sending", attempts=row["attempts"] + 1
-        )
+        return await threads.get_email(conn, tenant_id, email_id)
 
     return await _exchange(db, settings, tenant_id, await db.write(begin))
 
@@ -194,6 +194,24 @@ async def _exchange(
         "sent_at": datetime.now(UTC),
     }
     return await db.write(lambda conn: _update(conn, tenant_id, row["id"], **sent))
+
+
+async def _move(
+    conn: Conn, tenant_id: str, row: dict[str, Any], status: str, **values: Any
+) -> bool:
+    """Move the email from the status `row` saw to `status`; False when another call moved it
+    first (two retries, or two people resending, at once: only one sends)."""
+    moved = await conn.execute(
+        sa.update(emails)
+        .where(
+            emails.c.tenant_id == tenant_id,
+            emails.c.id == row["id"],
+            emails.c.status == row["status"],
+            emails.c.attempts == row["attempts"],
+        )
+        .values(status=status, **values)
+    )
+    return bool(moved.rowcount == 1)
 
 
 async def _update(conn: Conn, tenant_id: str, email_id: str, **values: Any) -> dict[str, Any]:
