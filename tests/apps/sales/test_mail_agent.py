@@ -1,6 +1,6 @@
 """The `sales-mail` agent in a workflow run, on SQLite and PostgreSQL: its step sends the email
-once, a retried attempt under the same key returns it without sending again, and an email the
-server refuses fails the step (retryable: a retry sends the same message)."""
+once, an attempt dispatched again (same key) returns it without sending again, and an email the
+server refuses fails the step, retryable (a later call under the key sends the same message)."""
 
 from __future__ import annotations
 

@@ -348,3 +348,21 @@ async def test_a_refused_message_and_a_silent_server_are_failures(
         IsStr(regex=rf"^cannot connect to the SMTP server 127\.0\.0\.1:{port}: .*[Tt]imed out.*"),
     )
     assert smtp_server.arrived == []
+
+
+async def test_two_calls_at_once_with_one_key_send_once(
+    sales_state: ApiState, sales_member: Join, smtp_server: Inbox
+) -> None:
+    acme = await sales_member("acme")
+    settings = smtp_server.settings()
+    both = await asyncio.gather(
+        *(
+            emails.send_once(sales_state.platform, settings, acme.tenant_id, "k", HELLO)
+            for _ in "ab"
+        )
+    )
+    assert len(smtp_server.arrived) == 1
+    assert {row["id"] for row in both} == {both[0]["id"]}
+    assert "sent" in {row["status"] for row in both}
+    final = await emails.send_once(sales_state.platform, settings, acme.tenant_id, "k", HELLO)
+    assert final["status"] == "sent"  # the exchange's outcome wins over the other's guess

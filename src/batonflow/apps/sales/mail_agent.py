@@ -1,7 +1,8 @@
 """The `sales-mail` agent: its capability `sales.email.send` sends one email from a workflow,
 exactly once under the step's idempotency key (`ctx.idempotency_key`), through `ctx.data` (the
-run's tenant). A retried attempt returns the email the first attempt sent; one that finds the
-first attempt's email still `sending` returns it `unconfirmed` for a person to resend.
+run's tenant). An attempt dispatched again (its worker died) has the same key: it returns the
+email the first dispatch sent, or, finding it still `sending`, returns it `unconfirmed` for a
+person to resend. A refused email fails the step; the retry is a new attempt, with a new key.
 
 The agent reads the app's settings when it is called: agents are declared at import, before any
 settings exist, and the worker that runs it is configured by the same environment.
@@ -68,7 +69,8 @@ async def send_email(ctx: CallContext, args: SendIn) -> SendOut:
         ),
     )
     if row["status"] == "failed":
-        # Retryable: a retry under the same key sends the same message again.
+        # Retryable: the step's next attempt has a key of its own and sends anew; this email
+        # stays `failed` in the log (the server never took it).
         raise StepFailed(f"email {row['id']} was not sent: {row['smtp_message']}", retryable=True)
     return SendOut(
         email_id=row["id"],
