@@ -4,7 +4,9 @@ The lifespan builds what requests share (`ApiState`): the platform (`batonflow.p
 database, the agent registry, the LLM gateway, the event bus, metrics), the rate limiter and,
 with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the work in this
 process and a scheduler loop that fires due schedules (unless `BATONFLOW_SCHEDULER=false`).
-With `none`, `batonflow worker` processes do the work.
+With `none`, `batonflow worker` processes do the work. Each enabled app's `lifespan` (what it
+runs beside the API, like the sales app's local mail catcher) is entered once the state is
+built and left when the API stops.
 
 Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
 api/telemetry.py), the body size limit (413 before a large body is read), the JSON guard (422
@@ -208,9 +210,13 @@ def create_app(
                         )
                 try:
                     app.state.batonflow = state
-                    if on_ready is not None:
-                        await on_ready(state)
-                    yield
+                    async with contextlib.AsyncExitStack() as beside:
+                        for each in enabled:
+                            if each.lifespan is not None:
+                                await beside.enter_async_context(each.lifespan(state))
+                        if on_ready is not None:
+                            await on_ready(state)
+                        yield
                 finally:
                     stop.set()
                     for task in (serving, firing):

@@ -10,7 +10,8 @@ The object declares everything the app adds: its agents and tools, a folder of w
 (stored as versions in every tenant on start-up), its Alembic migrations (a branch of its own in
 the one migration tree), a factory for its API router (mounted under `/api/v1/<name>/`), a factory
 for its CLI group (`batonflow <name> ...`), its settings class (read from `BATONFLOW_<NAME>_*`) and
-its dashboard pages (React components under `web/src/apps/<name>/`).
+its dashboard pages (React components under `web/src/apps/<name>/`), and optionally what it runs
+beside the API while the API serves (`lifespan`).
 
 `BATONFLOW_APPS` names the enabled apps (comma separated); unset, every installed app is enabled.
 A disabled app's agents, routes, commands and pages are absent; its migrations still run, so its
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from batonflow.api.deps import ApiState
+
+# What an app runs beside the API while it serves (a local mail catcher, a listener): entered
+# once the API's state is built, left when the API stops.
+AppLifespan = Callable[["ApiState"], AbstractAsyncContextManager[object]]
 
 # Seeds an app's demo data in the demo tenant (the API's state, the tenant's id): idempotent, a
 # second start finds what the first seeded; the lines say what there is to try.
@@ -69,6 +75,7 @@ class App:
     settings: type[BaseSettings] | None = None
     pages: Sequence[Page] = ()
     demo: DemoSeeder | None = None
+    lifespan: AppLifespan | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -58,6 +58,7 @@ ACTIONS: dict[str, str] = {
     "run.retry": "a failed or dead run was retried",
     "audit.export": "the audit log was exported",
     "portfolio.rights_set": "an admin set the tenant's data rights for a source (portfolio app)",
+    "sales.email_resent": "a person resent an unconfirmed or failed email (sales app)",
     "portfolio.export": "a portfolio result was exported (CSV, JSON or PDF) with its sources' "
     "attribution",
     "portfolio.export_refused": "a portfolio result's export was refused: a data source's "

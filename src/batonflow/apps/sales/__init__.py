@@ -7,10 +7,13 @@ See docs/apps/sales.md.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batonflow.apps.app import App
+from batonflow.apps.sales.mail_agent import MAIL_AGENTS
 from batonflow.apps.sales.negotiation_agent import AGENTS as NEGOTIATION
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.store.migrate import Branch
@@ -18,6 +21,8 @@ from batonflow.store.migrate import Branch
 if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
+
+    from batonflow.api.deps import ApiState
 
 HERE = Path(__file__).parent
 HEAD = "sales_0004"
@@ -35,13 +40,28 @@ def _commands() -> typer.Typer:
     return commands
 
 
+@asynccontextmanager
+async def _beside_api(state: ApiState) -> AsyncIterator[None]:
+    """With `BATONFLOW_SALES_SMTP_CATCHER=1`, the local SMTP catcher runs in the API process,
+    on the SMTP host and port the app sends to."""
+    settings: SalesSettings = state.apps.settings_of("sales")
+    if not settings.smtp_catcher:
+        yield
+        return
+    from batonflow.apps.sales.catcher import serving
+
+    async with serving(state.transact, settings.smtp_host, settings.smtp_port):
+        yield
+
+
 app = App(
     name="sales",
     title="Sales",
     description="Leads to cash: qualify, reach out, propose, negotiate, contract, invoice",
-    agents=(*NEGOTIATION,),
+    agents=(*MAIL_AGENTS, *NEGOTIATION),
     migrations=Branch(HERE / "migrations", HEAD),
     router=_router,
     commands=_commands,
     settings=SalesSettings,
+    lifespan=_beside_api,
 )

@@ -8,11 +8,13 @@ import typer
 
 from batonflow.apps.sales import (
     crm_commands,
+    email_commands,
     negotiation_commands,
 )
 
 # each part's module has `register(commands)`
 PARTS: tuple[ModuleType, ...] = (
+    email_commands,
     crm_commands,
     negotiation_commands,
 )

@@ -10,12 +10,14 @@ from fastapi import APIRouter
 from batonflow.apps.sales import (
     company_routes,
     deal_routes,
+    email_routes,
     lead_routes,
     negotiation_routes,
 )
 
 # each part's module has a `router`
 PARTS: tuple[ModuleType, ...] = (
+    email_routes,
     company_routes,
     lead_routes,
     deal_routes,

@@ -25,3 +25,17 @@ class SalesSettings(BaseSettings):
     model: str | None = Field(
         None, description="route or provider:model the sales agents use; unset: the default"
     )
+    smtp_catcher: bool = Field(
+        False,
+        description=(
+            "run a local SMTP catcher inside the API process, listening on smtp_host:smtp_port, "
+            "that records every message it receives against its email (for demos)"
+        ),
+    )
+    smtp_ca_file: str | None = Field(
+        None,
+        description=(
+            "a PEM file of the certificate authorities to trust for the SMTP server's TLS "
+            "certificate (a private CA); unset: the system's"
+        ),
+    )
