@@ -7,7 +7,9 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
-PARTS: tuple[ModuleType, ...] = ()  # each part's module has a `router`
+from batonflow.apps.sales import scoring_routes
+
+PARTS: tuple[ModuleType, ...] = (scoring_routes,)  # each part's module has a `router`
 
 
 def build() -> APIRouter:

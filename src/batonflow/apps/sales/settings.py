@@ -25,3 +25,7 @@ class SalesSettings(BaseSettings):
     model: str | None = Field(
         None, description="route or provider:model the sales agents use; unset: the default"
     )
+    knowledge_base: str = Field(
+        "products",
+        description="the knowledge base the SDR agent grounds its outreach in, unless told others",
+    )
