@@ -60,7 +60,7 @@ class Rep:
             return Fail(500, message="the model is down")
         if self.broken:
             return Reply(json.dumps({"intent": "buy", "adjustment": "lots"}))
-        if "Write a short first email" in prompt:
+        if any("Write a short first email" in str(m["content"]) for m in body["messages"]):
             given = re.findall(r"^Passage (\S+):$", prompt, re.M)
             return Reply(
                 json.dumps(
