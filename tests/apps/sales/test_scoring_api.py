@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from dirty_equals import IsDatetime, IsStr
 from fastapi import FastAPI
 
+from batonflow.api.deps import ApiState
 from batonflow.apps.sales.scoring import DEFAULT_RULES
+from batonflow.apps.sales.scoring_tables import scoring_rules
 from tests.api.conftest import client_for
 from tests.apps.sales.conftest import SALES, Join
 
@@ -128,3 +133,30 @@ async def test_a_tenants_rules_are_its_own(sales_member: Join) -> None:
     )
     mine = (await acme.client.get(f"{SALES}/scoring")).json()
     assert (mine["version"], mine["rules"]["threshold"]) == (1, 40)
+
+
+def _differences(sync: sa.Connection) -> list[Any]:
+    """How the migrated scoring table differs from `scoring_tables.py` (nothing else compared)."""
+    ours = sa.MetaData()
+    scoring_rules.to_metadata(ours)
+    sa.Table("tenants", ours, sa.Column("id", sa.String(36), primary_key=True))
+    context = MigrationContext.configure(
+        sync,
+        opts={
+            "compare_type": True,
+            "include_object": lambda obj, name, kind, reflected, other: (
+                (kind != "table" or name == scoring_rules.name)
+                and (
+                    kind == "table"
+                    or getattr(obj, "table", None) is None
+                    or obj.table.name == scoring_rules.name
+                )
+            ),
+        },
+    )
+    return list(compare_metadata(context, ours))
+
+
+async def test_the_migration_makes_the_table_the_code_declares(sales_state: ApiState) -> None:
+    async with sales_state.engine.connect() as conn:
+        assert await conn.run_sync(_differences) == []
