@@ -11,17 +11,17 @@ from pydantic import ValidationError
 
 from batonflow.apps.sales.scoring import (
     DEFAULT_RULES,
-    Band,
     LeadFacts,
-    Rules,
+    ScoreBand,
+    ScoreRules,
     combine,
     score,
     status_for,
 )
 
 
-def rules(**changes: Any) -> Rules:
-    return Rules.model_validate({**DEFAULT_RULES.model_dump(mode="json"), **changes})
+def rules(**changes: Any) -> ScoreRules:
+    return ScoreRules.model_validate({**DEFAULT_RULES.model_dump(mode="json"), **changes})
 
 
 def band(low: int, high: int | None, points: int) -> dict[str, Any]:
@@ -206,6 +206,6 @@ def test_rules_that_cannot_work_are_refused_saying_why(
 
 
 def test_a_band_without_a_max_holds_everything_from_its_min() -> None:
-    open_ended = Band(min=Decimal(100), points=1)
+    open_ended = ScoreBand(min=Decimal(100), points=1)
 
     assert [open_ended.holds(Decimal(v)) for v in (99, 100, 10**9)] == [False, True, True]

@@ -1,6 +1,6 @@
 """Scoring a lead by the tenant's rules: pure code, no I/O.
 
-A tenant's rules (`Rules`) give points for the lead's fit: its company's industry (points per
+A tenant's rules (`ScoreRules`) give points for the lead's fit: its company's industry (points per
 industry), its company's size (bands of employees), its budget (bands in one currency) and its
 contact's title (keywords such as "head" or "vp", matched as whole words, the best one counting).
 `score(rules, lead)` adds the points of the rules that fired and clamps the sum to 0..100, with
@@ -27,7 +27,7 @@ from batonflow.errors import InvalidInput
 Reason = dict[str, Any]  # {"source": "rules"|"model", "rule": ..., "points": n, "why": ...}
 
 
-class Band(BaseModel):
+class ScoreBand(BaseModel):
     """`points` for a value from `min` (included) up to `max` (excluded; None: no upper end)."""
 
     min: Decimal = Field(ge=0)
@@ -35,7 +35,7 @@ class Band(BaseModel):
     points: int = Field(ge=-100, le=100)
 
     @model_validator(mode="after")
-    def _ordered(self) -> Band:
+    def _ordered(self) -> ScoreBand:
         if self.max is not None and self.max <= self.min:
             raise ValueError(f"a band's max ({self.max}) must be above its min ({self.min})")
         return self
@@ -47,7 +47,7 @@ class Band(BaseModel):
         return f"{self.min}+" if self.max is None else f"{self.min}-{self.max}"
 
 
-def _bands_in_order(bands: list[Band], what: str) -> list[Band]:
+def _bands_in_order(bands: list[ScoreBand], what: str) -> list[ScoreBand]:
     for before, after in pairwise(bands):
         if before.max is None or after.min < before.max:
             raise ValueError(
@@ -72,13 +72,13 @@ def _keyed(points: dict[str, int], what: str) -> dict[str, int]:
     return cleaned
 
 
-class Rules(BaseModel):
+class ScoreRules(BaseModel):
     """A tenant's scoring rules (one version of them)."""
 
     industries: dict[str, int] = Field(default_factory=dict, description="points per industry")
-    employee_bands: list[Band] = Field(default_factory=list, description="company size bands")
+    employee_bands: list[ScoreBand] = Field(default_factory=list, description="company size bands")
     budget_currency: str = Field("EUR", description="the currency of the budget bands")
-    budget_bands: list[Band] = Field(default_factory=list, description="budget bands")
+    budget_bands: list[ScoreBand] = Field(default_factory=list, description="budget bands")
     title_keywords: dict[str, int] = Field(
         default_factory=dict, description="points per keyword in the contact's title"
     )
@@ -107,20 +107,20 @@ class Rules(BaseModel):
 
     @field_validator("employee_bands")
     @classmethod
-    def _employees(cls, value: list[Band]) -> list[Band]:
+    def _employees(cls, value: list[ScoreBand]) -> list[ScoreBand]:
         return _bands_in_order(value, "employee")
 
     @field_validator("budget_bands")
     @classmethod
-    def _budgets(cls, value: list[Band]) -> list[Band]:
+    def _budgets(cls, value: list[ScoreBand]) -> list[ScoreBand]:
         return _bands_in_order(value, "budget")
 
 
-def _band(low: int, high: int | None, points: int) -> Band:
-    return Band(min=Decimal(low), max=None if high is None else Decimal(high), points=points)
+def _band(low: int, high: int | None, points: int) -> ScoreBand:
+    return ScoreBand(min=Decimal(low), max=None if high is None else Decimal(high), points=points)
 
 
-DEFAULT_RULES = Rules(
+DEFAULT_RULES = ScoreRules(
     industries={
         "software": 25,
         "saas": 25,
@@ -174,7 +174,7 @@ def _title_match(keywords: dict[str, int], title: str) -> tuple[str, int] | None
     return best
 
 
-def _rule_reasons(rules: Rules, lead: LeadFacts) -> list[Reason]:
+def _rule_reasons(rules: ScoreRules, lead: LeadFacts) -> list[Reason]:
     reasons = []
     industry = " ".join((lead.industry or "").split()).casefold()
     if industry and industry in rules.industries:
@@ -213,14 +213,14 @@ def clamp(points: int, low: int = 0, high: int = 100) -> int:
     return max(low, min(high, points))
 
 
-def score(rules: Rules, lead: LeadFacts) -> tuple[int, list[Reason]]:
+def score(rules: ScoreRules, lead: LeadFacts) -> tuple[int, list[Reason]]:
     """The lead's points by the rules (0..100), and one reason per rule that fired."""
     reasons = _rule_reasons(rules, lead)
     return clamp(sum(r["points"] for r in reasons)), reasons
 
 
 def combine(
-    rules: Rules, points: int, reasons: list[Reason], adjustment: int, why: str
+    rules: ScoreRules, points: int, reasons: list[Reason], adjustment: int, why: str
 ) -> tuple[int, list[Reason]]:
     """The rules' points moved by the model's adjustment (bounded by `model_weight`), clamped to
     0..100; the model's reason joins the rules' (even at 0 points: it read the notes)."""
@@ -229,6 +229,6 @@ def combine(
     return clamp(points + bounded), [*reasons, model]
 
 
-def status_for(rules: Rules, final: int) -> str:
+def status_for(rules: ScoreRules, final: int) -> str:
     """The status a new lead takes for its final score."""
     return "qualified" if final >= rules.threshold else "disqualified"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, status
 
 from batonflow.api.deps import State, require
 from batonflow.apps.sales import scoring_tables, sdr_agent
-from batonflow.apps.sales.scoring import Rules
+from batonflow.apps.sales.scoring import ScoreRules
 from batonflow.apps.sales.sdr_schemas import QualifyStarted, ScoringRules
 from batonflow.auth.scopes import Principal
 from batonflow.runs.service import Actor
@@ -31,7 +31,7 @@ async def get_scoring(state: State, caller: Reader) -> ScoringRules:
 
 
 @router.put("/scoring", response_model=ScoringRules)
-async def put_scoring(state: State, caller: Admin, body: Rules) -> ScoringRules:
+async def put_scoring(state: State, caller: Admin, body: ScoreRules) -> ScoringRules:
     """Replace the tenant's scoring rules: stored as the next version; leads are scored by them
     from their next qualifying on."""
     saved = await state.transact(

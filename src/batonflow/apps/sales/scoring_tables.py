@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batonflow.apps.sales.scoring import DEFAULT_RULES, Rules
+from batonflow.apps.sales.scoring import DEFAULT_RULES, ScoreRules
 from batonflow.apps.sales.tables import metadata, tenant_column
 from batonflow.ids import new_id
 from batonflow.store.columns import Json, UtcDateTime
@@ -25,7 +25,7 @@ scoring_rules = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     tenant_column(),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("rules", Json, nullable=False),  # `Rules` as JSON
+    sa.Column("rules", Json, nullable=False),  # `ScoreRules` as JSON
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("tenant_id", "version", name="uq_sales_scoring_rules_version"),
@@ -35,7 +35,7 @@ scoring_rules = sa.Table(
 @dataclass(frozen=True, slots=True)
 class RulesVersion:
     version: int  # 0: the defaults, never set by the tenant
-    rules: Rules
+    rules: ScoreRules
     created_by: str | None
     created_at: datetime | None
 
@@ -61,11 +61,13 @@ async def current(conn: Conn, tenant_id: str) -> RulesVersion:
     if row is None:
         return RulesVersion(0, DEFAULT_RULES, None, None)
     return RulesVersion(
-        row.version, Rules.model_validate(row.rules), row.created_by, row.created_at
+        row.version, ScoreRules.model_validate(row.rules), row.created_by, row.created_at
     )
 
 
-async def save(conn: Conn, tenant_id: str, rules: Rules, actor: str, now: datetime) -> RulesVersion:
+async def save(
+    conn: Conn, tenant_id: str, rules: ScoreRules, actor: str, now: datetime
+) -> RulesVersion:
     """Store `rules` as the tenant's next version (a concurrent save of the same version loses
     on the unique constraint: a conflict, to retry)."""
     latest = await current(conn, tenant_id)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from batonflow.apps.sales.scoring import Rules
+from batonflow.apps.sales.scoring import ScoreRules
 
 
 class ScoreReason(BaseModel):
@@ -79,7 +79,7 @@ class ScoringRules(BaseModel):
     """The scoring rules in force and their version (0: the defaults, never set)."""
 
     version: int
-    rules: Rules
+    rules: ScoreRules
     created_by: str | None = None
     created_at: datetime | None = None
 
