@@ -5,6 +5,7 @@ when the model fails or answers out of schema, nothing does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from tests.apps.sales.conftest import SALES, Join, sales_apps
 
 MODEL = "openai:gpt-4.1-mini"
 ENDED = ("succeeded", "failed", "dead")
+WORKFLOW = "sales-lead-qualify"
 
 
 @dataclass
@@ -97,6 +99,7 @@ async def add_lead(
     state: ApiState,
     tenant_id: str,
     *,
+    company: str = "Nordfreight",
     industry: str | None = "Software",
     employees: int | None = 120,
     budget: str | None = "40000",
@@ -105,7 +108,7 @@ async def add_lead(
     status: str = "new",
     notes: str = "Wants to replace spreadsheets before the Q3 close; budget approved.",
 ) -> str:
-    """A lead of Nordfreight's Ada Berg, stored as the CRM stores it; its id."""
+    """A lead of Ada Berg at `company`, stored as the CRM stores it; its id."""
     now = datetime.now(UTC)
     company_id, contact_id, lead_id = new_id(), new_id(), new_id()
 
@@ -113,7 +116,7 @@ async def add_lead(
         stamp = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
         await conn.execute(
             sa.insert(companies).values(
-                id=company_id, name="Nordfreight", industry=industry, employees=employees, **stamp
+                id=company_id, name=company, industry=industry, employees=employees, **stamp
             )
         )
         await conn.execute(
@@ -121,7 +124,7 @@ async def add_lead(
                 id=contact_id,
                 company_id=company_id,
                 name="Ada Berg",
-                email="ada@nordfreight.example",
+                email=f"ada@{company.lower()}.example",
                 title=title,
                 **stamp,
             )
@@ -305,3 +308,22 @@ async def test_another_tenants_lead_is_not_found(
     assert (missing.status_code, missing.json()["error"]["message"]) == (404, "no lead 'nope'")
     assert rep.prompts == []
     assert (await rival.client.get("/api/v1/runs")).json()["items"] == []
+
+
+async def test_leads_qualified_at_once_each_get_their_run(
+    sales_member: Join, sales_state: ApiState
+) -> None:
+    acme = await sales_member("acme")
+    lead_ids = [await add_lead(sales_state, acme.tenant_id, company=f"Co{n}") for n in range(4)]
+
+    started = await asyncio.gather(
+        *(acme.client.post(f"{SALES}/leads/{lead_id}/qualify") for lead_id in lead_ids)
+    )
+
+    assert [s.status_code for s in started] == [202] * 4
+    runs = [await settled(acme.client, s.json()["run_id"], ENDED) for s in started]
+    assert [(r["status"], r["inputs"]["lead_id"]) for r in runs] == [
+        ("succeeded", lead_id) for lead_id in lead_ids
+    ]
+    versions = await acme.client.get("/api/v1/workflows", params={"workflow_id": WORKFLOW})
+    assert [(v["workflow_id"], v["version"]) for v in versions.json()["items"]] == [(WORKFLOW, "1")]

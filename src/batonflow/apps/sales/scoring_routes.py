@@ -14,6 +14,7 @@ from batonflow.apps.sales import scoring_tables, sdr_agent
 from batonflow.apps.sales.scoring import ScoreRules
 from batonflow.apps.sales.sdr_schemas import QualifyStarted, ScoringRules
 from batonflow.auth.scopes import Principal
+from batonflow.errors import Conflict
 from batonflow.runs.service import Actor
 from batonflow.store.db import Conn
 
@@ -60,6 +61,9 @@ async def qualify_lead(state: State, caller: Writer, lead_id: str) -> QualifySta
             max_active_runs=state.settings.tenant_max_active_runs,
         )
 
-    run_id = await state.transact(work)
+    try:
+        run_id = await state.transact(work)
+    except Conflict:  # a concurrent first qualify stored the workflow first: it is there now
+        run_id = await state.transact(work)
     state.committed([])
     return QualifyStarted(run_id=run_id, lead_id=lead_id)
