@@ -165,3 +165,21 @@ async def test_without_the_knowledge_base_the_step_fails_saying_what_to_do(
     )
     assert [step["attempt"] for step in run["steps"]] == [1]  # not worth trying again
     assert rep.prompts == []
+
+
+async def test_an_agent_run_of_another_tenant_cannot_read_the_lead(
+    sales_member: Join, sales_state: ApiState, rep: Rep
+) -> None:
+    acme = await sales_member("acme")
+    rival = await sales_member("rival")
+    await products(rival.client)
+    lead_id = await logistics_lead(sales_state, acme.tenant_id)
+
+    run = await draft(rival.client, lead_id)
+
+    assert (run["status"], run["error"]["code"], run["error"]["message"]) == (
+        "failed",
+        "step_failed",
+        f"no lead '{lead_id}'",
+    )
+    assert rep.prompts == []
