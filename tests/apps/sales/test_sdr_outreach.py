@@ -97,6 +97,7 @@ def email(lead_id: str, citation: str, heading: str) -> dict[str, Any]:
         "body": "Hello Ada,\n\nOur ledger sync closes books in a day.\n\nThe sales team",
         "citations": [{"id": citation, "document": "ledger-sync.md", "text": SECTIONS[heading]}],
         "model": MODEL,
+        "prompt_version": 1,
     }
 
 

@@ -205,6 +205,7 @@ async def test_a_lead_is_qualified_by_its_rules_and_its_notes_as_a_run(
             "intent": "replace spreadsheets this quarter",
             "concerns": ["migration effort"],
             "model": MODEL,
+            "prompt_version": 1,
         }
     }
     assert await stored(sales_state, acme.tenant_id, lead_id) == {
@@ -248,6 +249,7 @@ async def test_the_tenants_own_rules_and_threshold_disqualify(
         "intent": "browsing",
         "concerns": [],
         "model": MODEL,
+        "prompt_version": 1,
     }
     assert (await stored(sales_state, acme.tenant_id, lead_id))["status"] == "disqualified"
 

@@ -188,6 +188,7 @@ async def qualify(ctx: CallContext, args: QualifyIn) -> Qualified:
         intent=reading.intent.strip()[:500],
         concerns=[c.strip()[:300] for c in reading.concerns if c.strip()][:8],
         model=reply.model,
+        prompt_version=PROMPTS["lead.qualify"],
     )
 
 
@@ -271,6 +272,7 @@ async def draft_outreach(ctx: CallContext, args: OutreachIn) -> Outreach:
             for c in cited
         ],
         model=reply.model,
+        prompt_version=PROMPTS["outreach.draft"],
     )
 
 

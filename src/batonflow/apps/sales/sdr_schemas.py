@@ -34,6 +34,7 @@ class Qualified(BaseModel):
     intent: str = Field(description="the model's reading of what the lead wants")
     concerns: list[str] = Field(description="what the model reads as holding the lead back")
     model: str
+    prompt_version: int
 
 
 class NotesReading(BaseModel):
@@ -65,6 +66,7 @@ class Outreach(BaseModel):
     body: str
     citations: list[Citation]
     model: str
+    prompt_version: int
 
 
 class OutreachDraft(BaseModel):
