@@ -13,6 +13,7 @@ from batonflow.apps.sales import (
     email_routes,
     lead_routes,
     negotiation_routes,
+    scoring_routes,
 )
 
 # each part's module has a `router`
@@ -22,6 +23,7 @@ PARTS: tuple[ModuleType, ...] = (
     lead_routes,
     deal_routes,
     negotiation_routes,
+    scoring_routes,
 )
 
 

@@ -39,3 +39,7 @@ class SalesSettings(BaseSettings):
             "certificate (a private CA); unset: the system's"
         ),
     )
+    knowledge_base: str = Field(
+        "products",
+        description="the knowledge base the SDR agent grounds its outreach in, unless told others",
+    )
