@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batonflow.agents.agent import Agent, CallContext, TenantData
+from batonflow.apps.sales import leads as crm_leads
 from batonflow.apps.sales import scoring, scoring_tables
 from batonflow.apps.sales.sdr_schemas import (
     Citation,
@@ -166,16 +167,11 @@ async def qualify(ctx: CallContext, args: QualifyIn) -> Qualified:
 
     async def store(conn: Conn) -> str:
         now = datetime.now(UTC)
-        where = (leads.c.tenant_id == data.tenant_id, leads.c.id == args.lead_id)
-        await conn.execute(
-            sa.update(leads)
-            .where(*where)
-            .values(score=final, score_reasons=reasons, updated_at=now)
-        )
-        await conn.execute(
-            sa.update(leads).where(*where, leads.c.status == "new").values(status=passed)
-        )
-        status: str = (await conn.execute(sa.select(leads.c.status).where(*where))).scalar_one()
+        await crm_leads.set_score(conn, data.tenant_id, args.lead_id, final, reasons, now=now)
+        lead = await crm_leads.get_lead(conn, data.tenant_id, args.lead_id)
+        if lead["status"] == "new":  # a lead past `new` keeps the status a person gave it
+            lead = await crm_leads.set_status(conn, data.tenant_id, args.lead_id, passed, now=now)
+        status: str = lead["status"]
         return status
 
     status = await data.write(store)
