@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 HERE = Path(__file__).parent
-HEAD = "sales_0001"
+HEAD = "sales_0003"
 
 
 def _router() -> APIRouter:

@@ -7,7 +7,12 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
-PARTS: tuple[ModuleType, ...] = ()  # each part's module has a `router`
+from batonflow.apps.sales import contract_routes, invoice_routes
+
+PARTS: tuple[ModuleType, ...] = (
+    contract_routes,
+    invoice_routes,
+)  # each part's module has a `router`
 
 
 def build() -> APIRouter:
