@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
 from batonflow.apps.sales import tables as t
 from batonflow.ids import new_id
 from batonflow.store.db import Conn, Database
@@ -102,6 +104,9 @@ async def deal(
                 pipeline_id=pipeline_id,
                 stage_id=stage_id,
                 company_id=company_id,
+                contact_id=await conn.scalar(
+                    sa.select(t.contacts.c.id).where(t.contacts.c.company_id == company_id)
+                ),
                 title=title,
                 currency=currency,
                 close_date=TODAY,
