@@ -6,7 +6,9 @@ from types import ModuleType
 
 import typer
 
-PARTS: tuple[ModuleType, ...] = ()  # each part's module has `register(commands)`
+from batonflow.apps.sales import finance_commands
+
+PARTS: tuple[ModuleType, ...] = (finance_commands,)  # each part's module has `register(commands)`
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")
 for part in PARTS:

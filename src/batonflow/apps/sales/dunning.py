@@ -15,14 +15,19 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
+import aiosmtplib
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from batonflow.apps.sales import invoices, money
+from batonflow.apps.sales import tables as crm
 from batonflow.apps.sales.finance_tables import dunning_reminders
 from batonflow.apps.sales.finance_tables import invoices as invoices_t
+from batonflow.apps.sales.settings import SalesSettings
+from batonflow.errors import InvalidInput
 from batonflow.ids import new_id
 from batonflow.store.db import Conn, Database
 
@@ -179,6 +184,65 @@ async def _remind(
     await db.write(lambda conn: _record(conn, tenant_id, invoice_id, sent, now))
     sent_row = {"state": "sent", "email_id": email_id, "error": None}
     return [*done, base | {"level": level, "due_on": sent_on} | sent_row]
+
+
+async def recipient(conn: Conn, tenant_id: str, invoice: dict[str, Any]) -> str:
+    """Whom an invoice's reminders go to: its deal's contact, else its company's first one."""
+    contact_id = None
+    if invoice["deal_id"] is not None:
+        contact_id = await conn.scalar(
+            sa.select(crm.deals.c.contact_id).where(
+                crm.deals.c.tenant_id == tenant_id, crm.deals.c.id == invoice["deal_id"]
+            )
+        )
+    query = sa.select(crm.contacts.c.email).where(crm.contacts.c.tenant_id == tenant_id)
+    if contact_id is not None:
+        query = query.where(crm.contacts.c.id == contact_id)
+    else:
+        query = query.where(crm.contacts.c.company_id == invoice["company_id"]).order_by(
+            crm.contacts.c.created_at, crm.contacts.c.id
+        )
+    email = await conn.scalar(query.limit(1))
+    if email is None:
+        raise InvalidInput(
+            f"invoice {invoice['number']}: its company has no contact to remind; add one"
+        )
+    return str(email)
+
+
+def smtp_sender(db: Database, settings: SalesSettings) -> Send:
+    """A `send` that writes each reminder straight to the SMTP server in `settings`; its
+    Message-ID (the email id it returns) is derived from the key, so a retried reminder carries
+    the same one."""
+
+    async def send(tenant_id: str, key: str, invoice: dict[str, Any], level: int) -> str:
+        to = await db.read(lambda conn: recipient(conn, tenant_id, invoice))
+        subject, body = reminder_text(invoice, level)
+        domain = settings.mail_from.rpartition("@")[2] or "localhost"
+        message = EmailMessage()
+        message["Message-ID"] = f"<{key.replace(':', '.')}@{domain}>"
+        message["From"] = settings.mail_from
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                use_tls=settings.smtp_security == "tls",
+                start_tls=settings.smtp_security == "starttls",
+                username=settings.smtp_username,
+                password=password,
+                timeout=settings.smtp_timeout,
+            )
+        except aiosmtplib.SMTPException as exc:
+            server = f"{settings.smtp_host}:{settings.smtp_port}"
+            raise ConnectionError(f"the SMTP server {server} refused the reminder: {exc}") from exc
+        return str(message["Message-ID"])
+
+    return send
 
 
 async def reminders(conn: Conn, tenant_id: str, invoice_id: str) -> list[dict[str, Any]]:
