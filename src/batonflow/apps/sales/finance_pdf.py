@@ -1,14 +1,11 @@
 """Invoices and contracts as PDFs (fpdf2). An invoice shows its number, the seller (the tenant)
 and the customer, its lines, subtotal, tax, total and due date; a contract shows its current
-version's terms.
-
-The PDF core fonts cover Latin-1; other characters are written as their closest Latin-1 text
-(typographic quotes and dashes as plain ones, the euro sign as EUR) or as `?`.
+version's terms. Text is written through `batonflow.pdf.latin1`, so any text renders in the
+core fonts.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,32 +14,13 @@ from fpdf import FPDF
 
 from batonflow.apps.sales import invoices, money
 from batonflow.apps.sales import tables as crm
+from batonflow.pdf import latin1
 from batonflow.store.db import Conn
 from batonflow.store.tables import Tenant
 
-_PLAIN = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2212": "-",
-        "\u2026": "...",
-        "\u2022": "-",
-        "\u20ac": "EUR ",
-        "\u00a0": " ",
-    }
-)
 # The invoice's lines table: its columns and their widths in mm (the page is 190 mm wide).
 COLUMNS = ("#", "Description", "Quantity", "Unit price", "Discount", "Net")
 WIDTHS = (10, 78, 24, 28, 20, 30)
-
-
-def latin1(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text.translate(_PLAIN))
-    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 @dataclass(frozen=True, slots=True)
