@@ -64,7 +64,7 @@ async def issued(state: ApiState, tenant_id: str, company_id: str) -> dict[str, 
 
 
 async def run(state: ApiState, tenant_id: str, on: date, outbox: Outbox) -> list[dict[str, Any]]:
-    return await dunning.run(state.db, tenant_id, on, outbox, days=DAYS, now=NOW)
+    return await dunning.run(state.db, tenant_id, on, outbox, days=DAYS)
 
 
 async def test_catch_up_after_downtime_sends_only_the_latest_level(

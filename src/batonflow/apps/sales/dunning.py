@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -137,10 +137,13 @@ async def run(
     send: Send,
     *,
     days: Sequence[int] = (3, 10, 20),
-    now: datetime,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Mark past-due invoices overdue and send each one's reminder now due; what was done, per
-    level: invoice, number, level, due_on, state (sent, skipped or failed), email_id, error."""
+    """Mark past-due invoices overdue and send each one's reminder now due (`days`: the levels'
+    days after the due date; `now`: when the records are made, default the clock); what was
+    done, per level: invoice, number, level, due_on, state (sent, skipped or failed),
+    email_id, error."""
+    now = now or datetime.now(UTC)
     done: list[dict[str, Any]] = []
     for row, recorded in await db.write(lambda conn: _due(conn, tenant_id, today)):
         planned = step(row.due_date, today, days, recorded)
