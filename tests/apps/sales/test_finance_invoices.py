@@ -323,6 +323,25 @@ async def test_pages_filters_and_other_tenants(sales_member: Join, sales_state: 
         422,
         f"no company '{one}'; bill one of the tenant's companies",
     )
+    own = await records.company(sales_state.db, other.tenant_id)
+    deal_line = (await acme.client.get(f"{SALES}/invoices/{by_deal.json()['id']}")).json()
+    product_id = deal_line["lines"][0]["product_id"]
+    cross: list[tuple[dict[str, Any], str]] = [
+        ({"deal_id": deal_id}, f"no deal '{deal_id}'; leave deal_id out or name a deal of yours"),
+        (
+            {"lines": [line("x", "1", "1") | {"product_id": product_id}]},
+            f"line 1: no product '{product_id}'",
+        ),
+    ]
+    for change, message in cross:
+        body: dict[str, Any] = {
+            "company_id": own,
+            "currency": "EUR",
+            "lines": [line("x", "1", "1")],
+        }
+        body |= change
+        refused = await other.client.post(f"{SALES}/invoices", json=body)
+        assert (refused.status_code, refused.json()["error"]["message"]) == (422, message)
 
 
 async def test_bad_input_says_what_to_fix(sales_member: Join, sales_state: ApiState) -> None:

@@ -71,7 +71,10 @@ def _lines(lines: Sequence[NewLine], code: str) -> list[dict[str, Any]]:
     return rows
 
 
-async def _company(conn: Conn, tenant_id: str, company_id: str) -> None:
+async def _references(
+    conn: Conn, tenant_id: str, company_id: str, deal_id: str | None, lines: Sequence[NewLine]
+) -> None:
+    """The company, deal and products an invoice names are the tenant's own."""
     found = await conn.scalar(
         sa.select(crm.companies.c.id).where(
             crm.companies.c.tenant_id == tenant_id, crm.companies.c.id == company_id
@@ -79,6 +82,25 @@ async def _company(conn: Conn, tenant_id: str, company_id: str) -> None:
     )
     if found is None:
         raise InvalidInput(f"no company '{company_id}'; bill one of the tenant's companies")
+    if deal_id is not None:
+        found = await conn.scalar(
+            sa.select(crm.deals.c.id).where(
+                crm.deals.c.tenant_id == tenant_id, crm.deals.c.id == deal_id
+            )
+        )
+        if found is None:
+            raise InvalidInput(f"no deal '{deal_id}'; leave deal_id out or name a deal of yours")
+    products = {line.product_id for line in lines if line.product_id is not None}
+    if products:
+        found_ids = await conn.execute(
+            sa.select(crm.products.c.id).where(
+                crm.products.c.tenant_id == tenant_id, crm.products.c.id.in_(products)
+            )
+        )
+        known = set(found_ids.scalars())
+        for position, line in enumerate(lines, start=1):
+            if line.product_id is not None and line.product_id not in known:
+                raise InvalidInput(f"line {position}: no product '{line.product_id}'")
 
 
 async def create_draft(
@@ -98,7 +120,7 @@ async def create_draft(
     code = money.currency(currency)
     if not 0 <= terms_days <= 365:
         raise InvalidInput("payment terms are 0 to 365 days")
-    await _company(conn, tenant_id, company_id)
+    await _references(conn, tenant_id, company_id, deal_id, lines)
     rows = _lines(lines, code)
     sums = money.totals([r["net"] for r in rows], tax_rate, code)
     invoice_id = new_id()
@@ -249,6 +271,7 @@ async def replace_lines(
             "(void it and bill a new one)"
         )
     rate = row.tax_rate if tax_rate is None else tax_rate
+    await _references(conn, tenant_id, row.company_id, row.deal_id, lines)
     rows = _lines(lines, row.currency)
     sums = money.totals([r["net"] for r in rows], rate, row.currency)
     await conn.execute(
