@@ -15,6 +15,7 @@ from batonflow.apps.sales import dunning, invoices, payments
 from batonflow.apps.sales.dunning import Step, step
 from batonflow.store.db import Conn
 from tests.apps.sales import finance_records as records
+from tests.apps.sales.conftest import SALES
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 ISSUED = date(2026, 3, 2)  # due the same day (terms of 0 days)
@@ -113,6 +114,18 @@ async def test_catch_up_after_downtime_sends_only_the_latest_level(
         lambda conn: invoices.get_invoice(conn, acme.tenant_id, invoice_id)
     )
     assert status["status"] == "overdue"
+    listed = await acme.client.get(f"{SALES}/invoices/{invoice_id}/reminders")
+    assert listed.json() == [
+        {"level": level, "due_on": on, "state": state, "email_id": email, "created_at": IsStr()}
+        for level, on, state, email in (
+            (1, "2026-03-05", "sent", "email-1"),
+            (2, "2026-03-12", "skipped", None),
+            (3, "2026-03-22", "sent", "email-2"),
+        )
+    ]
+    other = await sales_member("globex")
+    hidden = await other.client.get(f"{SALES}/invoices/{invoice_id}/reminders")
+    assert hidden.status_code == 404
 
 
 async def test_payment_stops_reminders_and_void_or_draft_get_none(

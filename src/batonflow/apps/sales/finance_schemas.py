@@ -182,3 +182,11 @@ class Invoice(BaseModel):
 class InvoicePage(BaseModel):
     items: list[Invoice]
     next_cursor: str | None
+
+
+class Reminder(BaseModel):
+    level: int
+    due_on: dt.date
+    state: str
+    email_id: str | None
+    created_at: dt.datetime

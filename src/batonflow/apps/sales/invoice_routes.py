@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import PageSize, State, require
-from batonflow.apps.sales import finance_pdf, invoices, payments
+from batonflow.apps.sales import dunning, finance_pdf, invoices, payments
 from batonflow.apps.sales.finance_schemas import (
     Invoice,
     InvoiceFromDeal,
@@ -19,8 +19,10 @@ from batonflow.apps.sales.finance_schemas import (
     NewInvoice,
     NewLine,
     NewPayment,
+    Reminder,
 )
 from batonflow.auth.scopes import Principal
+from batonflow.store.db import Conn
 
 router = APIRouter(tags=["sales"])
 Reader = Annotated[Principal, require("runs:read")]
@@ -174,6 +176,17 @@ async def record_payment(
         )
     )
     return Invoice.model_validate(row)
+
+
+@router.get(f"{INV}/reminders", response_model=list[Reminder])
+async def list_reminders(state: State, caller: Reader, invoice_id: str) -> list[Reminder]:
+    """The invoice's payment reminder levels so far: sent (with the email) or skipped."""
+
+    async def work(conn: Conn) -> list[dict[str, Any]]:
+        await invoices.invoice_row(conn, caller.tenant_id, invoice_id)
+        return await dunning.reminders(conn, caller.tenant_id, invoice_id)
+
+    return [Reminder.model_validate(row) for row in await state.query(work)]
 
 
 @router.get(f"{INV}/pdf", response_class=Response, responses=PDF)
