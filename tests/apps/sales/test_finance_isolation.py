@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from batonflow.api.deps import ApiState
+from tests.api.conftest import client_for
 from tests.apps.sales import finance_records as records
 from tests.apps.sales.conftest import SALES, Join
 
@@ -92,3 +93,38 @@ async def test_another_tenant_gets_404_on_every_finance_route(
             assert theirs.json()["error"]["code"] == missing.json()["error"]["code"] == "not_found"
     after = {path: (await acme.client.get(f"{SALES}{path}")).json() for path in before}
     assert after == before
+
+
+async def test_reading_needs_runs_read_and_changing_runs_write(
+    sales_api: FastAPI, sales_member: Join, sales_state: ApiState
+) -> None:
+    acme = await sales_member("acme")
+    company_id = await records.company(sales_state.db, acme.tenant_id)
+    deal_id = await records.deal(sales_state.db, acme.tenant_id, company_id, [("S", "1", "5", "0")])
+    draft = (
+        await acme.client.post(f"{SALES}/invoices/from-deal", json={"deal_id": deal_id})
+    ).json()
+    made = await acme.client.post(
+        "/api/v1/api-keys",
+        json={"name": "reader", "scopes": ["runs:read"]},
+    )
+    async with client_for(sales_api, made.json()["key"]) as reader:
+        reads = [
+            (await reader.get(f"{SALES}{path}")).status_code
+            for path in (
+                "/invoices",
+                f"/invoices/{draft['id']}",
+                "/contracts",
+                "/contract-templates",
+            )
+        ]
+        writes = [
+            (await reader.post(f"{SALES}{path}", json=body)).status_code
+            for path, body in (
+                ("/invoices/from-deal", {"deal_id": deal_id}),
+                (f"/invoices/{draft['id']}/issue", None),
+                (f"/invoices/{draft['id']}/payments", {"amount": "1"}),
+                ("/contract-templates", {"name": "T", "body": "x"}),
+            )
+        ]
+    assert (reads, writes) == ([200] * 4, [403] * 4)
