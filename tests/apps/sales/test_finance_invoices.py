@@ -6,7 +6,7 @@ isolation."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -362,3 +362,26 @@ async def test_bad_input_says_what_to_fix(sales_member: Join, sales_state: ApiSt
         answer = await acme.client.post(f"{SALES}/invoices", json=body)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["message"].startswith(message), answer.json()
+
+
+async def test_numbers_start_again_each_year(sales_member: Join, sales_state: ApiState) -> None:
+    acme = await sales_member("acme")
+    company_id = await records.company(sales_state.db, acme.tenant_id)
+    days = [date(2026, 12, 30), date(2026, 12, 31), date(2027, 1, 1), date(2027, 1, 2)]
+    numbers = []
+    for day in days:
+        made = await draft(acme.client, company_id, terms_days=14)
+
+        async def work(conn: Conn, invoice_id: str = made["id"], on: date = day) -> Any:
+            return await invoices.issue(
+                conn, acme.tenant_id, invoice_id, today=on, now=datetime.now(UTC)
+            )
+
+        issued = await sales_state.transact(work)
+        numbers.append((issued["number"], issued["issue_date"], issued["due_date"]))
+    assert numbers == [
+        ("INV-2026-0001", date(2026, 12, 30), date(2027, 1, 13)),
+        ("INV-2026-0002", date(2026, 12, 31), date(2027, 1, 14)),
+        ("INV-2027-0001", date(2027, 1, 1), date(2027, 1, 15)),
+        ("INV-2027-0002", date(2027, 1, 2), date(2027, 1, 16)),
+    ]
