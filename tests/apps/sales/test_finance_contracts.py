@@ -191,3 +191,32 @@ async def test_pages_filters_and_other_tenants(sales_member: Join, sales_state: 
         f"{SALES}/contracts", json={"deal_id": deal_id, "template_id": template_id}
     )
     assert theirs.status_code == 404, theirs.text
+
+
+async def test_an_approved_contract_rendered_again_goes_back_to_draft(
+    sales_member: Join, sales_state: ApiState
+) -> None:
+    acme = await sales_member("acme")
+    deal_id, template_id = await setup(acme, sales_state)
+    made = await acme.client.post(
+        f"{SALES}/contracts",
+        json={"deal_id": deal_id, "template_id": template_id, "terms": {"payment_days": 30}},
+    )
+    path = f"{SALES}/contracts/{made.json()['id']}"
+    for status in ("in_review", "approved"):
+        await acme.client.post(f"{path}/status", json={"status": status})
+    again = await acme.client.post(
+        f"{path}/render", json={"reason": "net 60 agreed", "terms": {"payment_days": 60}}
+    )
+    body = again.json()
+    assert (body["status"], body["version"]) == ("draft", 2)
+    assert [(v["version"], v["reason"]) for v in body["versions"]] == [
+        (1, "first draft"),
+        (2, "net 60 agreed"),
+    ]
+    assert body["versions"][1]["terms"].endswith("payable within 60 days.")
+    back = await acme.client.post(f"{path}/status", json={"status": "sent"})
+    assert (back.status_code, back.json()["error"]["message"]) == (
+        422,
+        "a contract in draft can move to in_review, not to sent",
+    )
