@@ -213,6 +213,11 @@ async def test_payments_until_paid_and_overpayment(
         "paid": "5.00",
         "balance": "7.00",
     }
+    fine = await acme.client.post(pay, json={"amount": "0.001"})
+    assert (fine.status_code, fine.json()["error"]["message"]) == (
+        422,
+        "0.001 has more decimals than EUR has; round it to the currency",
+    )
     over = await acme.client.post(pay, json={"amount": "7.01"})
     assert (over.status_code, over.json()["error"]["message"]) == (
         422,
