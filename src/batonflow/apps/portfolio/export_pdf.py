@@ -1,42 +1,20 @@
 """A result as a PDF (fpdf2): what it was computed from, its positions as a table, its metrics
 as name and value rows and its narrative; the sources' attribution in every page's footer, and,
 when a source's licence requires it, a watermark drawn diagonally across every page under the
-content.
-
-The PDF core fonts cover Latin-1; other characters are written as their closest Latin-1 text
-(typographic quotes and dashes as plain ones, the euro sign as EUR) or as `?`.
+content. Text is written through `batonflow.pdf.latin1`, so any text renders in the core fonts.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 from fpdf import FPDF
 
+from batonflow.pdf import latin1
+
 # The positions table: its columns (as a result names them) and their widths in mm.
 COLUMNS = ("symbol", "quantity", "price", "market_value", "weight", "currency")
 WIDTHS = (34, 30, 30, 40, 26, 20)
-
-_PLAIN = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2212": "-",
-        "\u2026": "...",
-        "\u20ac": "EUR ",
-        "\u00a0": " ",
-    }
-)
-
-
-def latin1(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text.translate(_PLAIN))
-    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 class _Page(FPDF):

@@ -9,6 +9,7 @@ import typer
 from batonflow.apps.sales import (
     crm_commands,
     email_commands,
+    finance_commands,
     negotiation_commands,
 )
 
@@ -17,6 +18,7 @@ PARTS: tuple[ModuleType, ...] = (
     email_commands,
     crm_commands,
     negotiation_commands,
+    finance_commands,
 )
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")

@@ -7,6 +7,8 @@ tax amount, a total. A model never computes a number.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from batonflow.errors import InvalidInput
@@ -39,3 +41,32 @@ def line_net(quantity: Decimal, unit_price: Decimal, discount: Decimal, code: st
     if not Decimal(0) <= discount <= Decimal(1):
         raise InvalidInput(f"a discount is a fraction from 0 to 1 (0.15 is 15 %), not {discount}")
     return rounded(quantity * unit_price * (Decimal(1) - discount), code)
+
+
+def tax_rate(rate: Decimal) -> Decimal:
+    """`rate` as a tax rate: a fraction from 0 to 1 (0.075 is 7.5 %)."""
+    if not rate.is_finite() or not Decimal(0) <= rate <= Decimal(1):
+        raise InvalidInput(f"a tax rate is a fraction from 0 to 1 (0.075 is 7.5 %), not {rate}")
+    return rate
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """An invoice's amounts, each in the currency's minor unit."""
+
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def totals(nets: Iterable[Decimal], rate: Decimal, code: str) -> Totals:
+    """The subtotal of the lines' (already rounded) net amounts, the tax on that subtotal
+    rounded once per invoice (not per line), and their sum."""
+    subtotal = rounded(sum(nets, Decimal(0)), code)
+    tax = rounded(subtotal * tax_rate(rate), code)
+    return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax)
+
+
+def text(amount: Decimal, code: str) -> str:
+    """`amount` as shown on an invoice: every minor digit written ("1.10", "1101")."""
+    return f"{rounded(amount, code):f}"

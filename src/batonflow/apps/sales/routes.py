@@ -9,8 +9,10 @@ from fastapi import APIRouter
 
 from batonflow.apps.sales import (
     company_routes,
+    contract_routes,
     deal_routes,
     email_routes,
+    invoice_routes,
     lead_routes,
     negotiation_routes,
     scoring_routes,
@@ -24,6 +26,8 @@ PARTS: tuple[ModuleType, ...] = (
     deal_routes,
     negotiation_routes,
     scoring_routes,
+    invoice_routes,
+    contract_routes,
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from itertools import pairwise
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,3 +45,16 @@ class SalesSettings(BaseSettings):
         "products",
         description="the knowledge base the SDR agent grounds its outreach in, unless told others",
     )
+    dunning_days: list[int] = Field(
+        [3, 10, 20],
+        description="payment reminder levels: days after an invoice's due date, increasing",
+    )
+
+    @field_validator("dunning_days")
+    @classmethod
+    def _increasing(cls, days: list[int]) -> list[int]:
+        if not days or days[0] < 1 or any(b <= a for a, b in pairwise(days)):
+            raise ValueError(
+                "dunning days are increasing whole days after the due date, like [3, 10, 20]"
+            )
+        return days

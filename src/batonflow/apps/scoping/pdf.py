@@ -1,42 +1,21 @@
 """The charter as a PDF (fpdf2), laid out from its Markdown: headings in bold, lists indented.
-
-The PDF core fonts cover Latin-1; other characters are written as the closest Latin-1 text
-(typographic quotes and dashes as plain ones) or as `?`, so any answer renders.
+Text is written through `batonflow.pdf.latin1`, so any answer renders in the core fonts.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 from fpdf import FPDF
 
 from batonflow.apps.scoping.charter import Charter, markdown
-
-_PLAIN = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2026": "...",
-        "\u2022": "-",
-        "\u00a0": " ",
-    }
-)
-
-
-def _latin1(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text.translate(_PLAIN))
-    return text.encode("latin-1", "replace").decode("latin-1")
+from batonflow.pdf import latin1
 
 
 def render(charter: Charter, *, version: int, signoffs: Sequence[str] = ()) -> bytes:
     """The PDF of one charter version, with its sign-off lines at the end."""
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(f"Project charter: {charter.title}"))
+    pdf.set_title(latin1(f"Project charter: {charter.title}"))
     pdf.set_creator("Batonflow scoping")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
@@ -45,7 +24,7 @@ def render(charter: Charter, *, version: int, signoffs: Sequence[str] = ()) -> b
     if signoffs:
         lines += ["", "## Sign-off", "", *(f"- {line}" for line in signoffs)]
     for line in lines:
-        text = _latin1(line)
+        text = latin1(line)
         if text.startswith("# "):
             pdf.set_font("Helvetica", "B", 16)
             pdf.multi_cell(width, 9, text[2:], new_x="LMARGIN", new_y="NEXT")

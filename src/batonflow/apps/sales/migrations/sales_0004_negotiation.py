@@ -14,7 +14,7 @@ from alembic import op
 from batonflow.store.columns import Dec, Json, UtcDateTime
 
 revision = "sales_0004"
-down_revision = "sales_0002"
+down_revision = "sales_0003"
 branch_labels = None
 depends_on = None
 
