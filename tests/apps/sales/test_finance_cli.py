@@ -161,7 +161,7 @@ def test_list_pdf_and_dunning(
 
     # levels on 03-05, 03-12 and 03-22; the first run is on 03-25: one reminder, level 3
     done = as_json(cli, "dunning", "run", "--today", "2026-03-25")
-    key = f"dunning.{made['invoice']}.3"
+    [email] = as_json(cli, "emails", "list")
     assert done == [
         {
             "invoice_id": made["invoice"],
@@ -169,19 +169,26 @@ def test_list_pdf_and_dunning(
             "level": level,
             "due_on": on,
             "state": state,
-            "email_id": email,
+            "email_id": sent,
             "error": None,
         }
-        for level, on, state, email in (
+        for level, on, state, sent in (
             (1, "2026-03-05", "skipped", None),
             (2, "2026-03-12", "skipped", None),
-            (3, "2026-03-22", "sent", f"<{key}@acme.example>"),
+            (3, "2026-03-22", "sent", email["id"]),
         )
     ]
+    # the reminder went through the email log: linked to its invoice, sent once under its key
+    assert (email["invoice_id"], email["status"], email["to_addrs"], email["subject"]) == (
+        made["invoice"],
+        "sent",
+        ["hank@globex.example"],
+        "Reminder 3: invoice INV-2026-0001 is overdue",
+    )
     messages = inbox[0].messages
     assert [(m["Message-ID"], m["From"], m["To"], m["Subject"]) for m in messages] == [
         (
-            f"<{key}@acme.example>",
+            email["message_id"],
             "billing@acme.example",
             "hank@globex.example",
             "Reminder 3: invoice INV-2026-0001 is overdue",

@@ -15,14 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from batonflow.apps.sales import invoices, money
+from batonflow.apps.sales import emails, invoices, money, threads
 from batonflow.apps.sales import tables as crm
 from batonflow.apps.sales.finance_tables import dunning_reminders
 from batonflow.apps.sales.finance_tables import invoices as invoices_t
@@ -213,37 +211,33 @@ async def recipient(conn: Conn, tenant_id: str, invoice: dict[str, Any]) -> str:
     return str(email)
 
 
-def smtp_sender(db: Database, settings: SalesSettings) -> Send:
-    """A `send` that writes each reminder straight to the SMTP server in `settings`; its
-    Message-ID (the email id it returns) is derived from the key, so a retried reminder carries
-    the same one."""
+def mail_sender(db: Database, settings: SalesSettings) -> Send:
+    """A `send` through the app's email log (`emails.send_once`): each reminder goes out once
+    under its key, linked to its invoice and deal and listed with the app's other email. A retry
+    of a reminder whose send was never confirmed sends it as first written (a payment made since
+    does not turn the retry into another email)."""
 
     async def send(tenant_id: str, key: str, invoice: dict[str, Any], level: int) -> str:
-        to = await db.read(lambda conn: recipient(conn, tenant_id, invoice))
-        subject, body = reminder_text(invoice, level)
-        domain = settings.mail_from.rpartition("@")[2] or "localhost"
-        message = EmailMessage()
-        message["Message-ID"] = f"<{key.replace(':', '.')}@{domain}>"
-        message["From"] = settings.mail_from
-        message["To"] = to
-        message["Subject"] = subject
-        message.set_content(body)
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                use_tls=settings.smtp_security == "tls",
-                start_tls=settings.smtp_security == "starttls",
-                username=settings.smtp_username,
-                password=password,
-                timeout=settings.smtp_timeout,
+        async def compose(conn: Conn) -> tuple[str, str, str]:
+            earlier = await threads.find_by_key(conn, tenant_id, key)
+            if earlier is not None:
+                return earlier["to_addrs"][0], earlier["subject"], earlier["body"]
+            return (await recipient(conn, tenant_id, invoice), *reminder_text(invoice, level))
+
+        to, subject, body = await db.read(compose)
+        outgoing = emails.Outgoing(
+            to=[to],
+            subject=subject,
+            body=body,
+            deal_id=invoice["deal_id"],
+            invoice_id=invoice["id"],
+        )
+        sent = await emails.send_once(db, settings, tenant_id, key, outgoing)
+        if sent["status"] == "failed":
+            raise ConnectionError(
+                f"the reminder could not be sent: {sent['smtp_code']} {sent['smtp_message']}"
             )
-        except aiosmtplib.SMTPException as exc:
-            server = f"{settings.smtp_host}:{settings.smtp_port}"
-            raise ConnectionError(f"the SMTP server {server} refused the reminder: {exc}") from exc
-        return str(message["Message-ID"])
+        return str(sent["id"])
 
     return send
 

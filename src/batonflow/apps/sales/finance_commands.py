@@ -149,7 +149,7 @@ def run_dunning(
                 platform.db,
                 session.tenant_id,
                 day or platform.now().date(),
-                dunning.smtp_sender(platform.db, settings),
+                dunning.mail_sender(platform.db, settings),
                 days=settings.dunning_days,
                 now=platform.now(),
             )
