@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batonflow.apps.app import App
+from batonflow.apps.app import App, Page
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.store.migrate import Branch
 
@@ -42,4 +42,10 @@ app = App(
     router=_router,
     commands=_commands,
     settings=SalesSettings,
+    pages=(
+        Page("leads", "Leads"),
+        Page("board", "Pipeline board"),
+        Page("deals", "Deals"),
+        Page("products", "Products"),
+    ),
 )
