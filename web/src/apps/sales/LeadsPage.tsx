@@ -137,7 +137,7 @@ export function LeadsPage() {
                               type="button"
                               className="link"
                               aria-expanded={open === lead.id}
-                              aria-controls={`lead-${lead.id}`}
+                              aria-controls={open === lead.id ? `lead-${lead.id}` : undefined}
                               onClick={() => setOpen(open === lead.id ? null : lead.id)}
                             >
                               {lead.company.name}
