@@ -3,6 +3,7 @@
 import type { ComponentType } from "react";
 import { pages as demo } from "./demo";
 import { pages as portfolio } from "./portfolio";
+import { pages as sales } from "./sales";
 import { pages as scoping } from "./scoping";
 
 export type AppPages = Record<string, ComponentType>;
@@ -10,6 +11,7 @@ export type AppPages = Record<string, ComponentType>;
 export const APP_PAGES: Record<string, AppPages> = {
   demo,
   portfolio,
+  sales,
   scoping,
 };
 

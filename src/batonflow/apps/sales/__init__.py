@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batonflow.apps.app import App
+from batonflow.apps.app import App, Page
 from batonflow.apps.sales.mail_agent import MAIL_AGENTS
 from batonflow.apps.sales.negotiation_agent import AGENTS as NEGOTIATION
 from batonflow.apps.sales.sdr_agent import AGENTS as SDR_AGENTS
@@ -65,4 +65,10 @@ app = App(
     commands=_commands,
     settings=SalesSettings,
     lifespan=_beside_api,
+    pages=(
+        Page("leads", "Leads"),
+        Page("board", "Pipeline board"),
+        Page("deals", "Deals"),
+        Page("products", "Products"),
+    ),
 )
