@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,10 @@ def serve(
             sources.append((str(path), path.read_text()))
         except OSError as exc:
             fail(InvalidInput(f"cannot read {path}: {exc.strerror}"))
+
+    # The sales app's mail lands in a local SMTP catcher inside the server, where the dashboard
+    # shows it arrived (unless the environment says otherwise).
+    os.environ.setdefault("BATONFLOW_SALES_SMTP_CATCHER", "1")
 
     async def seed(state: ApiState, url: str) -> None:
         seeded = await seed_demo(state, sources)

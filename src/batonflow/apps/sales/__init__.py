@@ -35,6 +35,12 @@ def _router() -> APIRouter:
     return build()
 
 
+async def _demo(state: ApiState, tenant_id: str) -> list[str]:
+    from batonflow.apps.sales.demo import seed
+
+    return await seed(state, tenant_id)
+
+
 def _commands() -> typer.Typer:
     from batonflow.apps.sales.commands import commands
 
@@ -65,6 +71,7 @@ app = App(
     commands=_commands,
     settings=SalesSettings,
     lifespan=_beside_api,
+    demo=_demo,
     pages=(
         Page("leads", "Leads"),
         Page("board", "Pipeline board"),

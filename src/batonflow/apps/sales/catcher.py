@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from batonflow.apps.sales.mail_tables import emails
+from batonflow.errors import ConfigError
 from batonflow.store.db import Conn
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,13 @@ async def start(write: Write, host: str, port: int) -> tuple[asyncio.Server, Cat
 
 @asynccontextmanager
 async def serving(write: Write, host: str, port: int) -> AsyncIterator[Catcher]:
-    server, catcher = await start(write, host, port)
+    try:
+        server, catcher = await start(write, host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"the SMTP catcher cannot listen on {host}:{port} ({exc.strerror}); set "
+            "BATONFLOW_SALES_SMTP_PORT to a free port, or BATONFLOW_SALES_SMTP_CATCHER=0"
+        ) from exc
     log.info("smtp catcher listening on %s:%s", host, port)
     try:
         yield catcher
