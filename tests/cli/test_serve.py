@@ -34,6 +34,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("BATONFLOW_")} | {
         "BATONFLOW_DATA_DIR": str(tmp_path),
         "BATONFLOW_POLL_SECONDS": "0.05",
+        "BATONFLOW_SALES_SMTP_PORT": str(free_port()),  # the demo's mail catcher
     }
     proc = subprocess.Popen(
         [

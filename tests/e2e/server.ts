@@ -49,7 +49,15 @@ export async function startServer(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ser
   const dataDir = mkdtempSync(path.join(tmpdir(), "batonflow-e2e-"));
   const batonflow = path.join(ROOT, ".venv", "bin", "batonflow");
   let output = "";
-  const env: NodeJS.ProcessEnv = { ...process.env, BATONFLOW_DATA_DIR: dataDir, BATONFLOW_DEV: "true", ...extraEnv };
+  // The sales app's mail catcher listens on a port of its own, so servers never share one.
+  const smtpPort = String(await freePort());
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BATONFLOW_DATA_DIR: dataDir,
+    BATONFLOW_DEV: "true",
+    BATONFLOW_SALES_SMTP_PORT: smtpPort,
+    ...extraEnv,
+  };
   delete env.BATONFLOW_DATABASE_URL; // SQLite in the fresh data directory
   const child: ChildProcess = spawn(
     batonflow,
