@@ -1414,6 +1414,913 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sales/companies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Companies
+         * @description Companies, newest first; `q` searches the name and the domain.
+         */
+        get: operations["list_companies_api_v1_sales_companies_get"];
+        put?: never;
+        /**
+         * Create Company
+         * @description Create a company; its name is unique in the tenant (case aside).
+         */
+        post: operations["create_company_api_v1_sales_companies_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/companies/{company_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Company */
+        get: operations["get_company_api_v1_sales_companies__company_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Company
+         * @description Delete a company with its contacts; a 409 names the deals or leads that hold it.
+         */
+        delete: operations["delete_company_api_v1_sales_companies__company_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Company
+         * @description Change the fields sent (null clears an optional one).
+         */
+        patch: operations["update_company_api_v1_sales_companies__company_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/sales/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Contacts
+         * @description Contacts, newest first; `q` searches the name and the email.
+         */
+        get: operations["list_contacts_api_v1_sales_contacts_get"];
+        put?: never;
+        /**
+         * Create Contact
+         * @description Create a contact; the email is lower-cased and unique in the tenant (a 409 names the
+         *     contact that has it).
+         */
+        post: operations["create_contact_api_v1_sales_contacts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contacts/{contact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Contact */
+        get: operations["get_contact_api_v1_sales_contacts__contact_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Contact
+         * @description Delete a contact; a 409 names the deals or leads it is on.
+         */
+        delete: operations["delete_contact_api_v1_sales_contacts__contact_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Contact */
+        patch: operations["update_contact_api_v1_sales_contacts__contact_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/sales/contract-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Templates */
+        get: operations["list_templates_api_v1_sales_contract_templates_get"];
+        put?: never;
+        /**
+         * Create Template
+         * @description A contract template (Jinja2 text, rendered in a sandbox); names are unique.
+         */
+        post: operations["create_template_api_v1_sales_contract_templates_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contract-templates/{template_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Template */
+        get: operations["get_template_api_v1_sales_contract_templates__template_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contracts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Contracts
+         * @description Contracts, newest first, a page at a time; filter by status or deal.
+         */
+        get: operations["list_contracts_api_v1_sales_contracts_get"];
+        put?: never;
+        /**
+         * Create Contract
+         * @description A draft contract for a deal, rendered from a template with the agreed `terms`.
+         */
+        post: operations["create_contract_api_v1_sales_contracts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contracts/{contract_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Contract
+         * @description A contract with every version's terms.
+         */
+        get: operations["get_contract_api_v1_sales_contracts__contract_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contracts/{contract_id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Contract Pdf
+         * @description The contract's current version as a PDF.
+         */
+        get: operations["contract_pdf_api_v1_sales_contracts__contract_id__pdf_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contracts/{contract_id}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render Contract
+         * @description Render the contract again as its next version (back to draft if it was in review or
+         *     approved); a sent or signed contract is not rendered again (409).
+         */
+        post: operations["render_contract_api_v1_sales_contracts__contract_id__render_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/contracts/{contract_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Status
+         * @description Move a contract: draft -> in_review -> approved -> sent -> signed (in_review and approved
+         *     may go back to draft); any other move is a 422 naming the allowed ones.
+         */
+        post: operations["change_status_api_v1_sales_contracts__contract_id__status_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/deals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deals
+         * @description Deals, newest first; `q` searches the title.
+         */
+        get: operations["list_deals_api_v1_sales_deals_get"];
+        put?: never;
+        /**
+         * Create Deal
+         * @description Create a deal in the named stage, or its pipeline's first (a 422 lists the fields the
+         *     stage needs). With lines, its amount is what the lines add up to.
+         */
+        post: operations["create_deal_api_v1_sales_deals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/deals/{deal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Deal
+         * @description A deal with its stage, lines, totals and stage history.
+         */
+        get: operations["get_deal_api_v1_sales_deals__deal_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Deal
+         * @description Delete a deal with its lines and history.
+         */
+        delete: operations["delete_deal_api_v1_sales_deals__deal_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Deal
+         * @description Change the fields sent; `lines` replaces the lines (and so the amount).
+         */
+        patch: operations["update_deal_api_v1_sales_deals__deal_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/sales/deals/{deal_id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move Deal
+         * @description Move a deal to a stage of its pipeline, recorded in its history as the caller's move;
+         *     a 422 lists the fields the stage needs that the deal lacks.
+         */
+        post: operations["move_deal_api_v1_sales_deals__deal_id__move_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/deals/{deal_id}/offers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Offers
+         * @description The deal's negotiation: each round's customer offer, then our response.
+         */
+        get: operations["list_offers_api_v1_sales_deals__deal_id__offers_get"];
+        put?: never;
+        /**
+         * Counter Offer
+         * @description Record a customer's counter-offer as the deal's next round, with the policy's verdict
+         *     on it and our response computed by code (no model): accept within policy, else counter
+         *     with the most the policy allows, or refuse beyond the round limit.
+         */
+        post: operations["counter_offer_api_v1_sales_deals__deal_id__offers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/deals/{deal_id}/offers/{offer_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve
+         * @description Approve the customer's terms of the latest round beyond policy; 403 naming the role it
+         *     needs when the caller lacks it. We then accept those terms in that round.
+         */
+        post: operations["approve_api_v1_sales_deals__deal_id__offers__offer_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/emails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Emails
+         * @description The tenant's emails, newest first, a page at a time.
+         */
+        get: operations["list_emails_api_v1_sales_emails_get"];
+        put?: never;
+        /**
+         * Send Email
+         * @description Send an email once under `key`: the same key again returns the same email, unsent.
+         */
+        post: operations["send_email_api_v1_sales_emails_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/emails/inbound": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inbound Reply
+         * @description Record a reply (the raw RFC 822 message as the body) against the thread it answers,
+         *     which stops the thread's sequences; a message that matches no thread is a 422.
+         */
+        post: operations["inbound_reply_api_v1_sales_emails_inbound_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/emails/{email_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Email
+         * @description An email, as sent and as delivered, with its whole thread.
+         */
+        get: operations["get_email_api_v1_sales_emails__email_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/emails/{email_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resend Email
+         * @description Send an unconfirmed or failed email again (the same message and Message-ID), once a
+         *     person knows it did not arrive; the audit log records who did.
+         */
+        post: operations["resend_email_api_v1_sales_emails__email_id__resend_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invoices
+         * @description Invoices, newest first, a page at a time; filter by status, company or deal.
+         */
+        get: operations["list_invoices_api_v1_sales_invoices_get"];
+        put?: never;
+        /**
+         * Create Invoice
+         * @description A draft invoice: its totals are computed from the lines; it has no number until issued.
+         */
+        post: operations["create_invoice_api_v1_sales_invoices_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/from-deal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invoice Deal
+         * @description A draft invoice for a deal: its company, currency and line items.
+         */
+        post: operations["invoice_deal_api_v1_sales_invoices_from_deal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Invoice
+         * @description An invoice with its lines, payments and balance.
+         */
+        get: operations["get_invoice_api_v1_sales_invoices__invoice_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}/issue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue Invoice
+         * @description Issue a draft today: it takes the tenant's next invoice number and its due date.
+         */
+        post: operations["issue_invoice_api_v1_sales_invoices__invoice_id__issue_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change Lines
+         * @description Replace a draft's lines (and its tax rate); an issued invoice's are frozen (409).
+         */
+        put: operations["change_lines_api_v1_sales_invoices__invoice_id__lines_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record Payment
+         * @description Record a payment; the invoice is paid when its balance reaches zero, and a payment over
+         *     the balance is refused (422).
+         */
+        post: operations["record_payment_api_v1_sales_invoices__invoice_id__payments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Invoice Pdf
+         * @description The invoice as a PDF: number, parties, lines, subtotal, tax, total, due date.
+         */
+        get: operations["invoice_pdf_api_v1_sales_invoices__invoice_id__pdf_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Reminders
+         * @description The invoice's payment reminder levels so far: sent (with the email) or skipped.
+         */
+        get: operations["list_reminders_api_v1_sales_invoices__invoice_id__reminders_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/invoices/{invoice_id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void Invoice
+         * @description Void a draft or an unpaid invoice; an issued one keeps its number.
+         */
+        post: operations["void_invoice_api_v1_sales_invoices__invoice_id__void_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/leads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Leads
+         * @description Leads with their company and contact, newest first. `q` searches the company's name,
+         *     the contact's name and email, and the notes.
+         */
+        get: operations["list_leads_api_v1_sales_leads_get"];
+        put?: never;
+        /**
+         * Create Lead
+         * @description Create a lead of a company and a contact, each named by id or given inline (a company
+         *     is found by its name, a contact by its email, else created). It starts `new`.
+         */
+        post: operations["create_lead_api_v1_sales_leads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/leads/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Leads
+         * @description Import leads from a CSV (`text/csv`, or a form's file; see the docs for the columns).
+         *     Good rows are stored; each bad one is in `errors` with its row, column and what to fix.
+         */
+        post: operations["import_leads_api_v1_sales_leads_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/leads/{lead_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Lead */
+        get: operations["get_lead_api_v1_sales_leads__lead_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Lead
+         * @description Delete a lead; a 409 names the deals made from it.
+         */
+        delete: operations["delete_lead_api_v1_sales_leads__lead_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Lead
+         * @description Change the fields sent; a new `status` must follow new -> qualified | disqualified ->
+         *     contacted -> converted (a 422 says which statuses the lead can take).
+         */
+        patch: operations["update_lead_api_v1_sales_leads__lead_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/sales/leads/{lead_id}/qualify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Qualify Lead
+         * @description Qualify the lead with the SDR agent, as a run to follow at `/api/v1/runs/{run_id}`: its
+         *     output is the score, the reasons and the lead's status.
+         */
+        post: operations["qualify_lead_api_v1_sales_leads__lead_id__qualify_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/pipelines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pipelines
+         * @description The tenant's pipelines, the default first (made with the usual stages on first use).
+         */
+        get: operations["list_pipelines_api_v1_sales_pipelines_get"];
+        put?: never;
+        /**
+         * Create Pipeline
+         * @description Create a pipeline with its stages in order (the tenant's first is its default).
+         */
+        post: operations["create_pipeline_api_v1_sales_pipelines_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/pipelines/{pipeline_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Pipeline */
+        get: operations["get_pipeline_api_v1_sales_pipelines__pipeline_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Pipeline
+         * @description Rename it, make it the default, or send its whole ordered list of stages (one with an
+         *     `id` is kept, one without is added, one left out is removed: a 409 while it holds deals).
+         */
+        patch: operations["update_pipeline_api_v1_sales_pipelines__pipeline_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/sales/pipelines/{pipeline_id}/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pipeline Board
+         * @description The deals by stage, with each stage's count and amounts per currency.
+         */
+        get: operations["pipeline_board_api_v1_sales_pipelines__pipeline_id__board_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Policy
+         * @description The tenant's discount policy, its latest version.
+         */
+        get: operations["get_policy_api_v1_sales_policy_get"];
+        /**
+         * Set Policy
+         * @description Replace the discount policy (admins only): a new version, the earlier ones kept for the
+         *     rounds they judged.
+         */
+        put: operations["set_policy_api_v1_sales_policy_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Products
+         * @description The catalog by SKU.
+         */
+        get: operations["list_products_api_v1_sales_products_get"];
+        put?: never;
+        /**
+         * Create Product
+         * @description Add a product to the catalog; its SKU is unique in the tenant.
+         */
+        post: operations["create_product_api_v1_sales_products_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/products/{product_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Product */
+        get: operations["get_product_api_v1_sales_products__product_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Product
+         * @description Change a product; deal lines keep the price they were given.
+         */
+        patch: operations["update_product_api_v1_sales_products__product_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/sales/products/{product_id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retire Product
+         * @description Take a product off the catalog: deals keep it, new lines cannot use it.
+         */
+        post: operations["retire_product_api_v1_sales_products__product_id__retire_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/scoring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Scoring
+         * @description The tenant's lead scoring rules in force (version 0: the defaults, never changed).
+         */
+        get: operations["get_scoring_api_v1_sales_scoring_get"];
+        /**
+         * Put Scoring
+         * @description Replace the tenant's scoring rules: stored as the next version; leads are scored by them
+         *     from their next qualifying on.
+         */
+        put: operations["put_scoring_api_v1_sales_scoring_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules": {
         parameters: {
             query?: never;
@@ -2393,6 +3300,15 @@ export interface components {
             /** Workflows */
             workflows: string[];
         };
+        /** AttachmentInfo */
+        AttachmentInfo: {
+            /** Mime */
+            mime: string;
+            /** Name */
+            name: string;
+            /** Size */
+            size: number;
+        };
         /** AttemptList */
         AttemptList: {
             /** Items */
@@ -2483,6 +3399,53 @@ export interface components {
              * @description pass as `cursor` for the next (older) page
              */
             next_cursor: string | null;
+        };
+        /** Band */
+        "Band-Input": {
+            /**
+             * Below
+             * @description deals whose list value is below this amount; none: every larger deal
+             */
+            below?: number | string | null;
+            /**
+             * Max Discount
+             * @description the most a deal of this size may get, in percent
+             */
+            max_discount: number | string;
+        };
+        /** Band */
+        "Band-Output": {
+            /**
+             * Below
+             * @description deals whose list value is below this amount; none: every larger deal
+             */
+            below?: string | null;
+            /**
+             * Max Discount
+             * @description the most a deal of this size may get, in percent
+             */
+            max_discount: string;
+        };
+        /** Board */
+        Board: {
+            pipeline: components["schemas"]["PipelineHeader"];
+            /** Stages */
+            stages: components["schemas"]["BoardColumn"][];
+        };
+        /** BoardColumn */
+        BoardColumn: {
+            /**
+             * Amounts
+             * @description the deals' amounts per currency
+             */
+            amounts: {
+                [key: string]: string;
+            };
+            /** Count */
+            count: number;
+            /** Deals */
+            deals: components["schemas"]["DealSummary"][];
+            stage: components["schemas"]["PipelineStage"];
         };
         /** Break */
         Break: {
@@ -2681,6 +3644,175 @@ export interface components {
             /** Seq */
             seq: number;
         };
+        /** Company */
+        Company: {
+            /** Country */
+            country: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Domain */
+            domain: string | null;
+            /** Employees */
+            employees: number | null;
+            /** Id */
+            id: string;
+            /** Industry */
+            industry: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** CompanyPage */
+        CompanyPage: {
+            /** Items */
+            items: components["schemas"]["Company"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** CompanyPatch */
+        CompanyPatch: {
+            /** Country */
+            country?: string | null;
+            /** Domain */
+            domain?: string | null;
+            /** Employees */
+            employees?: number | null;
+            /** Industry */
+            industry?: string | null;
+            /** Name */
+            name?: string | null;
+        };
+        /** Contact */
+        Contact: {
+            /** Company Id */
+            company_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Email */
+            email: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone: string | null;
+            /** Title */
+            title: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ContactPage */
+        ContactPage: {
+            /** Items */
+            items: components["schemas"]["Contact"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ContactPatch */
+        ContactPatch: {
+            /** Company Id */
+            company_id?: string | null;
+            /** Email */
+            email?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Phone */
+            phone?: string | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** Contract */
+        Contract: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deal Id */
+            deal_id: string;
+            /** Id */
+            id: string;
+            /** Status */
+            status: string;
+            /** Template Id */
+            template_id: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /** Versions */
+            versions?: components["schemas"]["ContractVersion"][] | null;
+        };
+        /** ContractPage */
+        ContractPage: {
+            /** Items */
+            items: components["schemas"]["Contract"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ContractVersion */
+        ContractVersion: {
+            /** Actor */
+            actor: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Reason */
+            reason: string;
+            /** Terms */
+            terms: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * CounterOffer
+         * @description What a customer asks for: exactly one of `discount`, `lines` and `total`.
+         */
+        CounterOffer: {
+            /**
+             * Discount
+             * @description percent off every line, 0 to 100
+             */
+            discount?: number | string | null;
+            /**
+             * Lines
+             * @description percent off by line position; lines left out keep their discount
+             */
+            lines?: {
+                [key: string]: number | string;
+            } | null;
+            /**
+             * Message
+             * @description the customer's words, if any
+             * @default
+             */
+            message: string;
+            /**
+             * Total
+             * @description the net total asked for, deal's currency
+             */
+            total?: number | string | null;
+        };
         /** Coverage */
         Coverage: {
             /** Covered */
@@ -2763,6 +3895,119 @@ export interface components {
             version?: string | null;
             /** Workflow Id */
             workflow_id: string;
+        };
+        /** Deal */
+        Deal: {
+            /** Amount */
+            amount: string | null;
+            /** Close Date */
+            close_date: string | null;
+            /** Company Id */
+            company_id: string;
+            /** Contact Id */
+            contact_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** History */
+            history: components["schemas"]["StageMove"][];
+            /** Id */
+            id: string;
+            /** Lead Id */
+            lead_id: string | null;
+            /** Lines */
+            lines: components["schemas"]["Line"][];
+            /** Owner */
+            owner: string | null;
+            /** Pipeline Id */
+            pipeline_id: string;
+            /** Probability */
+            probability: number | null;
+            stage: components["schemas"]["PipelineStage"];
+            /** Stage Id */
+            stage_id: string;
+            /** Title */
+            title: string;
+            totals: components["schemas"]["Totals"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** DealPage */
+        DealPage: {
+            /** Items */
+            items: components["schemas"]["DealSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** DealPatch */
+        DealPatch: {
+            /** Amount */
+            amount?: (string | number) | null;
+            /** Close Date */
+            close_date?: string | null;
+            /** Company Id */
+            company_id?: string | null;
+            /** Contact Id */
+            contact_id?: string | null;
+            /** Currency */
+            currency?: string | null;
+            /** Lead Id */
+            lead_id?: string | null;
+            /**
+             * Lines
+             * @description replaces the lines
+             */
+            lines?: components["schemas"]["LineIn"][] | null;
+            /** Owner */
+            owner?: string | null;
+            /** Probability */
+            probability?: number | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** DealSummary */
+        DealSummary: {
+            /** Amount */
+            amount: string | null;
+            /** Close Date */
+            close_date: string | null;
+            /** Company Id */
+            company_id: string;
+            /** Contact Id */
+            contact_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Id */
+            id: string;
+            /** Lead Id */
+            lead_id: string | null;
+            /** Owner */
+            owner: string | null;
+            /** Pipeline Id */
+            pipeline_id: string;
+            /** Probability */
+            probability: number | null;
+            /** Stage Id */
+            stage_id: string;
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** DecisionIn */
         DecisionIn: {
@@ -2852,6 +4097,118 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** Email */
+        Email: {
+            /** Attachments */
+            attachments: components["schemas"]["AttachmentInfo"][];
+            /** Attempts */
+            attempts: number;
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deal Id */
+            deal_id: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** From Addr */
+            from_addr: string;
+            /** Id */
+            id: string;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /** In Reply To */
+            in_reply_to: string | null;
+            /** Invoice Id */
+            invoice_id: string | null;
+            /** Lead Id */
+            lead_id: string | null;
+            /** Message Id */
+            message_id: string;
+            /** References */
+            references: string;
+            /** Replied At */
+            replied_at: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Smtp Code */
+            smtp_code: number | null;
+            /** Smtp Message */
+            smtp_message: string | null;
+            /** Status */
+            status: string;
+            /** Subject */
+            subject: string;
+            /** Thread Id */
+            thread_id: string;
+            /** To Addrs */
+            to_addrs: string[];
+        };
+        /** EmailDetail */
+        EmailDetail: {
+            /** Attachments */
+            attachments: components["schemas"]["AttachmentInfo"][];
+            /** Attempts */
+            attempts: number;
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deal Id */
+            deal_id: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Delivered Raw */
+            delivered_raw: string | null;
+            /** From Addr */
+            from_addr: string;
+            /** Id */
+            id: string;
+            /** Idempotency Key */
+            idempotency_key: string;
+            /** In Reply To */
+            in_reply_to: string | null;
+            /** Invoice Id */
+            invoice_id: string | null;
+            /** Lead Id */
+            lead_id: string | null;
+            /** Message Id */
+            message_id: string;
+            /** Raw */
+            raw: string;
+            /** References */
+            references: string;
+            /** Replied At */
+            replied_at: string | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Smtp Code */
+            smtp_code: number | null;
+            /** Smtp Message */
+            smtp_message: string | null;
+            /** Status */
+            status: string;
+            /** Subject */
+            subject: string;
+            thread: components["schemas"]["Thread"];
+            /** Thread Id */
+            thread_id: string;
+            /** To Addrs */
+            to_addrs: string[];
+        };
+        /** EmailPage */
+        EmailPage: {
+            /** Items */
+            items: components["schemas"]["Email"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -3080,6 +4437,15 @@ export interface components {
             /** Rows */
             rows: number;
         };
+        /** InlineContact */
+        InlineContact: {
+            /** Email */
+            email: string;
+            /** Name */
+            name: string;
+            /** Title */
+            title?: string | null;
+        };
         /** InvitationCreate */
         InvitationCreate: {
             /** Email */
@@ -3171,6 +4537,132 @@ export interface components {
              */
             status: "pending" | "accepted" | "revoked" | "expired";
         };
+        /** Invoice */
+        Invoice: {
+            /**
+             * Balance
+             * Format: decimal
+             */
+            balance: string;
+            /** Company Id */
+            company_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Deal Id */
+            deal_id: string | null;
+            /** Due Date */
+            due_date: string | null;
+            /** Id */
+            id: string;
+            /** Issue Date */
+            issue_date: string | null;
+            /** Lines */
+            lines?: components["schemas"]["InvoiceLine"][] | null;
+            /** Notes */
+            notes: string;
+            /** Number */
+            number: string | null;
+            /**
+             * Paid
+             * Format: decimal
+             */
+            paid: string;
+            /** Payments */
+            payments?: components["schemas"]["Payment"][] | null;
+            /** Status */
+            status: string;
+            /**
+             * Subtotal
+             * Format: decimal
+             */
+            subtotal: string;
+            /**
+             * Tax
+             * Format: decimal
+             */
+            tax: string;
+            /**
+             * Tax Rate
+             * Format: decimal
+             */
+            tax_rate: string;
+            /** Terms Days */
+            terms_days: number;
+            /**
+             * Total
+             * Format: decimal
+             */
+            total: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** InvoiceFromDeal */
+        InvoiceFromDeal: {
+            /** Deal Id */
+            deal_id: string;
+            /**
+             * Notes
+             * @default
+             */
+            notes: string;
+            /**
+             * Tax Rate
+             * Format: decimal
+             * @description a fraction: "0.075" is 7.5 %
+             * @default 0
+             */
+            tax_rate: string | number;
+            /**
+             * Terms Days
+             * @description due this many days after issue
+             * @default 30
+             */
+            terms_days: number;
+        };
+        /** InvoiceLine */
+        InvoiceLine: {
+            /** Description */
+            description: string;
+            /**
+             * Discount
+             * Format: decimal
+             */
+            discount: string;
+            /**
+             * Net
+             * Format: decimal
+             */
+            net: string;
+            /** Position */
+            position: number;
+            /** Product Id */
+            product_id: string | null;
+            /**
+             * Quantity
+             * Format: decimal
+             */
+            quantity: string;
+            /**
+             * Unit Price
+             * Format: decimal
+             */
+            unit_price: string;
+        };
+        /** InvoicePage */
+        InvoicePage: {
+            /** Items */
+            items: components["schemas"]["Invoice"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** JoinTenant */
         JoinTenant: {
             /**
@@ -3252,6 +4744,128 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** Lead */
+        Lead: {
+            /** Budget */
+            budget: string | null;
+            company: components["schemas"]["LeadCompany"];
+            /** Company Id */
+            company_id: string;
+            contact: components["schemas"]["LeadContact"];
+            /** Contact Id */
+            contact_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string | null;
+            /** Id */
+            id: string;
+            /** Notes */
+            notes: string;
+            /** Owner */
+            owner: string | null;
+            /** Score */
+            score: number | null;
+            /** Score Reasons */
+            score_reasons: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Source */
+            source: string;
+            /** Status */
+            status: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** LeadCompany */
+        LeadCompany: {
+            /** Country */
+            country: string | null;
+            /** Domain */
+            domain: string | null;
+            /** Employees */
+            employees: number | null;
+            /** Id */
+            id: string;
+            /** Industry */
+            industry: string | null;
+            /** Name */
+            name: string;
+        };
+        /** LeadContact */
+        LeadContact: {
+            /** Email */
+            email: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone: string | null;
+            /** Title */
+            title: string | null;
+        };
+        /** LeadImport */
+        LeadImport: {
+            /** Companies Created */
+            companies_created: number;
+            /** Contacts Created */
+            contacts_created: number;
+            /**
+             * Duplicates
+             * @description rows whose contact already had a lead from that source
+             */
+            duplicates: number;
+            /** Errors */
+            errors: components["schemas"]["LeadRowProblem"][];
+            /** Leads Created */
+            leads_created: number;
+            /** Rows */
+            rows: number;
+        };
+        /** LeadPage */
+        LeadPage: {
+            /** Items */
+            items: components["schemas"]["Lead"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** LeadPatch */
+        LeadPatch: {
+            /** Budget */
+            budget?: (string | number) | null;
+            /** Currency */
+            currency?: string | null;
+            /** Notes */
+            notes?: string | null;
+            /** Owner */
+            owner?: string | null;
+            /** Source */
+            source?: string | null;
+            /** Status */
+            status?: ("new" | "qualified" | "disqualified" | "contacted" | "converted") | null;
+        };
+        /** LeadRowProblem */
+        LeadRowProblem: {
+            /**
+             * Column
+             * @description the column to fix; empty for the whole row
+             */
+            column: string;
+            /** Message */
+            message: string;
+            /**
+             * Row
+             * @description the file's line (the header is row 1)
+             */
+            row: number;
+        };
         /** LimitsIn */
         LimitsIn: {
             /** Tenant Hourly */
@@ -3273,6 +4887,68 @@ export interface components {
             user_concurrent: number;
             /** User Hourly */
             user_hourly: number;
+        };
+        /** Line */
+        Line: {
+            /** Description */
+            description: string;
+            /**
+             * Discount
+             * Format: decimal
+             */
+            discount: string;
+            /** Id */
+            id: string;
+            /**
+             * Net
+             * Format: decimal
+             */
+            net: string;
+            /** Position */
+            position: number;
+            /** Product Id */
+            product_id: string;
+            /**
+             * Quantity
+             * Format: decimal
+             */
+            quantity: string;
+            /**
+             * Unit Price
+             * Format: decimal
+             */
+            unit_price: string;
+        };
+        /** LineIn */
+        LineIn: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Discount
+             * Format: decimal
+             * @description a fraction: 0.15 is 15 %
+             * @default 0
+             */
+            discount: string | number;
+            /** Product Id */
+            product_id: string;
+            /**
+             * Quantity
+             * Format: decimal
+             */
+            quantity: string | number;
+            /**
+             * Unit Price
+             * @description default: the catalog's price
+             */
+            unit_price?: (string | number) | null;
+        };
+        /** LinesChange */
+        LinesChange: {
+            /** Lines */
+            lines: components["schemas"]["NewLine"][];
+            /** Tax Rate */
+            tax_rate?: (string | number) | null;
         };
         /** Live */
         Live: {
@@ -3414,6 +5090,16 @@ export interface components {
             /** Ttft Ms */
             ttft_ms: number | null;
         };
+        /** Move */
+        Move: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /** Stage Id */
+            stage_id: string;
+        };
         /**
          * NeedsOut
          * @description What a tool declares it needs (agents/needs.py); the platform checks grants against it.
@@ -3444,10 +5130,30 @@ export interface components {
              */
             timeout: number | null;
         };
+        /**
+         * NegotiationRound
+         * @description A round: the customer's offer, judged, and our response to it.
+         */
+        NegotiationRound: {
+            customer: components["schemas"]["Offer"];
+            response: components["schemas"]["Offer"];
+        };
         /** NewAccount */
         NewAccount: {
             /** Custodian */
             custodian?: string | null;
+            /** Name */
+            name: string;
+        };
+        /** NewAttachment */
+        NewAttachment: {
+            /** Content Base64 */
+            content_base64: string;
+            /**
+             * Mime
+             * @description type/subtype, like application/pdf
+             */
+            mime: string;
             /** Name */
             name: string;
         };
@@ -3464,6 +5170,242 @@ export interface components {
              */
             symbols?: string[] | null;
         };
+        /** NewCompany */
+        NewCompany: {
+            /**
+             * Country
+             * @description ISO 3166 alpha-2, like DE
+             */
+            country?: string | null;
+            /** Domain */
+            domain?: string | null;
+            /** Employees */
+            employees?: number | null;
+            /** Industry */
+            industry?: string | null;
+            /** Name */
+            name: string;
+        };
+        /** NewContact */
+        NewContact: {
+            /** Company Id */
+            company_id?: string | null;
+            /** Email */
+            email: string;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone?: string | null;
+            /** Title */
+            title?: string | null;
+        };
+        /** NewContract */
+        NewContract: {
+            /** Deal Id */
+            deal_id: string;
+            /** Template Id */
+            template_id: string;
+            /**
+             * Terms
+             * @description agreed terms the template reads as `terms`
+             */
+            terms?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Title
+             * @description default: the deal's title
+             */
+            title?: string | null;
+        };
+        /** NewDeal */
+        NewDeal: {
+            /**
+             * Amount
+             * @description only without lines
+             */
+            amount?: (string | number) | null;
+            /** Close Date */
+            close_date?: string | null;
+            /** Company Id */
+            company_id: string;
+            /** Contact Id */
+            contact_id?: string | null;
+            /**
+             * Currency
+             * @description ISO 4217, like EUR
+             */
+            currency: string;
+            /** Lead Id */
+            lead_id?: string | null;
+            /** Lines */
+            lines?: components["schemas"]["LineIn"][];
+            /** Owner */
+            owner?: string | null;
+            /**
+             * Pipeline Id
+             * @description default: the tenant's default
+             */
+            pipeline_id?: string | null;
+            /** Probability */
+            probability?: number | null;
+            /**
+             * Stage Id
+             * @description default: the pipeline's first stage
+             */
+            stage_id?: string | null;
+            /** Title */
+            title: string;
+        };
+        /** NewEmail */
+        NewEmail: {
+            /**
+             * Attachments
+             * @default []
+             */
+            attachments: components["schemas"]["NewAttachment"][];
+            /** Body */
+            body: string;
+            /** Deal Id */
+            deal_id?: string | null;
+            /**
+             * In Reply To
+             * @description the id of the email this follows up
+             */
+            in_reply_to?: string | null;
+            /** Invoice Id */
+            invoice_id?: string | null;
+            /**
+             * Key
+             * @description the idempotency key: one email per key
+             */
+            key: string;
+            /** Lead Id */
+            lead_id?: string | null;
+            /** Subject */
+            subject: string;
+            /** To */
+            to: string[];
+        };
+        /** NewInvoice */
+        NewInvoice: {
+            /** Company Id */
+            company_id: string;
+            /**
+             * Currency
+             * @description ISO 4217, like EUR
+             */
+            currency: string;
+            /** Deal Id */
+            deal_id?: string | null;
+            /** Lines */
+            lines: components["schemas"]["NewLine"][];
+            /**
+             * Notes
+             * @default
+             */
+            notes: string;
+            /**
+             * Tax Rate
+             * Format: decimal
+             * @description a fraction: "0.075" is 7.5 %
+             * @default 0
+             */
+            tax_rate: string | number;
+            /**
+             * Terms Days
+             * @description due this many days after issue
+             * @default 30
+             */
+            terms_days: number;
+        };
+        /** NewLead */
+        NewLead: {
+            /** Budget */
+            budget?: (string | number) | null;
+            /** @description found by name, else created */
+            company?: components["schemas"]["NewCompany"] | null;
+            /**
+             * Company Id
+             * @description an existing company, or `company`
+             */
+            company_id?: string | null;
+            /** @description found by email, else created */
+            contact?: components["schemas"]["InlineContact"] | null;
+            /**
+             * Contact Id
+             * @description an existing contact, or `contact`
+             */
+            contact_id?: string | null;
+            /** Currency */
+            currency?: string | null;
+            /**
+             * Notes
+             * @default
+             */
+            notes: string;
+            /** Owner */
+            owner?: string | null;
+            /**
+             * Source
+             * @default web
+             */
+            source: string;
+        };
+        /** NewLine */
+        NewLine: {
+            /** Description */
+            description: string;
+            /**
+             * Discount
+             * Format: decimal
+             * @description a fraction: "0.15" is 15 %
+             * @default 0
+             */
+            discount: string | number;
+            /** Product Id */
+            product_id?: string | null;
+            /**
+             * Quantity
+             * Format: decimal
+             */
+            quantity: string | number;
+            /**
+             * Unit Price
+             * Format: decimal
+             */
+            unit_price: string | number;
+        };
+        /** NewPayment */
+        NewPayment: {
+            /**
+             * Amount
+             * Format: decimal
+             */
+            amount: string | number;
+            /**
+             * Paid On
+             * @description default: today (UTC)
+             */
+            paid_on?: string | null;
+            /**
+             * Reference
+             * @default
+             */
+            reference: string;
+        };
+        /** NewPipeline */
+        NewPipeline: {
+            /**
+             * Is Default
+             * @default false
+             */
+            is_default: boolean;
+            /** Name */
+            name: string;
+            /** Stages */
+            stages: components["schemas"]["StageIn"][];
+        };
         /** NewPortfolio */
         NewPortfolio: {
             /**
@@ -3478,6 +5420,28 @@ export interface components {
             benchmark?: string | null;
             /** Name */
             name: string;
+        };
+        /** NewProduct */
+        NewProduct: {
+            /**
+             * Currency
+             * @description ISO 4217, like EUR
+             */
+            currency: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Name */
+            name: string;
+            /** Sku */
+            sku: string;
+            /**
+             * Unit Price
+             * Format: decimal
+             */
+            unit_price: string | number;
         };
         /** NewSession */
         NewSession: {
@@ -3494,6 +5458,16 @@ export interface components {
             access: "read" | "edit";
             /** Email */
             email: string;
+        };
+        /** NewTemplate */
+        NewTemplate: {
+            /**
+             * Body
+             * @description Jinja2 contract text
+             */
+            body: string;
+            /** Name */
+            name: string;
         };
         /**
          * NewTransaction
@@ -3536,6 +5510,66 @@ export interface components {
             ratio?: (string | number) | null;
             /** Symbol */
             symbol?: string | null;
+        };
+        /**
+         * Offer
+         * @description An offer or counter-offer of a deal, with the policy's verdict on its terms.
+         */
+        Offer: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "counter" | "accept" | "refuse";
+            /** Actor */
+            actor: string;
+            /** Approved At */
+            approved_at: string | null;
+            /** Approved By */
+            approved_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Deal Id */
+            deal_id: string;
+            /** Discount */
+            discount: string;
+            /** Id */
+            id: string;
+            /** Net Amount */
+            net_amount: string;
+            /**
+             * Party
+             * @enum {string}
+             */
+            party: "customer" | "us";
+            /** Policy Version */
+            policy_version: number;
+            /** Reasoning */
+            reasoning: string;
+            /** Reply */
+            reply: string;
+            /** Role Needed */
+            role_needed: ("reviewer" | "admin") | null;
+            /** Round */
+            round: number;
+            /** Run Id */
+            run_id: string | null;
+            /** Terms */
+            terms: {
+                [key: string]: unknown;
+            };
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "within" | "needs_approval" | "refused";
+            /** Verdict Reasons */
+            verdict_reasons: string[];
         };
         /** Outbox */
         Outbox: {
@@ -3789,6 +5823,30 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** Payment */
+        Payment: {
+            /** Actor */
+            actor: string;
+            /**
+             * Amount
+             * Format: decimal
+             */
+            amount: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /**
+             * Paid On
+             * Format: date
+             */
+            paid_on: string;
+            /** Reference */
+            reference: string;
+        };
         /** PendingReview */
         PendingReview: {
             /** Id */
@@ -3797,6 +5855,131 @@ export interface components {
             kind: string;
             /** Step Key */
             step_key: string;
+        };
+        /** Pipeline */
+        Pipeline: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Is Default */
+            is_default: boolean;
+            /** Name */
+            name: string;
+            /** Stages */
+            stages: components["schemas"]["PipelineStage"][];
+        };
+        /** PipelineHeader */
+        PipelineHeader: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Is Default */
+            is_default: boolean;
+            /** Name */
+            name: string;
+        };
+        /** PipelinePatch */
+        PipelinePatch: {
+            /** Is Default */
+            is_default?: boolean | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Stages
+             * @description the whole ordered list
+             */
+            stages?: components["schemas"]["StageIn"][] | null;
+        };
+        /** PipelineStage */
+        PipelineStage: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Pipeline Id */
+            pipeline_id: string;
+            /** Position */
+            position: number;
+            /** Probability */
+            probability: number;
+            /** Required Fields */
+            required_fields: string[];
+        };
+        /**
+         * Policy
+         * @description A tenant's discount policy (see the module docstring).
+         */
+        "Policy-Input": {
+            /**
+             * Admin Above
+             * @description percent; none: no admin needed
+             */
+            admin_above?: number | string | null;
+            /** Bands */
+            bands: components["schemas"]["Band-Input"][];
+            /**
+             * Max Rounds
+             * @default 3
+             */
+            max_rounds: number;
+            /** Products */
+            products?: components["schemas"]["ProductRule-Input"][];
+            /**
+             * Reviewer Above
+             * @description percent; none: no reviewer needed
+             */
+            reviewer_above?: number | string | null;
+        };
+        /**
+         * Policy
+         * @description A tenant's discount policy (see the module docstring).
+         */
+        "Policy-Output": {
+            /**
+             * Admin Above
+             * @description percent; none: no admin needed
+             */
+            admin_above?: string | null;
+            /** Bands */
+            bands: components["schemas"]["Band-Output"][];
+            /**
+             * Max Rounds
+             * @default 3
+             */
+            max_rounds: number;
+            /** Products */
+            products?: components["schemas"]["ProductRule-Output"][];
+            /**
+             * Reviewer Above
+             * @description percent; none: no reviewer needed
+             */
+            reviewer_above?: string | null;
+        };
+        /**
+         * PolicyVersion
+         * @description A version of the tenant's discount policy (see `policy.Policy`).
+         */
+        PolicyVersion: {
+            /**
+             * Changed At
+             * Format: date-time
+             */
+            changed_at: string;
+            /** Changed By */
+            changed_by: string;
+            policy: components["schemas"]["Policy-Output"];
+            /** Version */
+            version: number;
         };
         /** Portfolio */
         Portfolio: {
@@ -3864,6 +6047,72 @@ export interface components {
             portfolio_id: string;
             /** Positions */
             positions: components["schemas"]["PositionOut"][];
+        };
+        /** Product */
+        Product: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Sku */
+            sku: string;
+            /**
+             * Unit Price
+             * Format: decimal
+             */
+            unit_price: string;
+        };
+        /** ProductPatch */
+        ProductPatch: {
+            /** Currency */
+            currency?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Unit Price */
+            unit_price?: (string | number) | null;
+        };
+        /** ProductRule */
+        "ProductRule-Input": {
+            /**
+             * Floor Price
+             * @description the least unit price after discount, in the deal's currency
+             */
+            floor_price?: number | string | null;
+            /**
+             * Max Discount
+             * @description in percent; none: the band's
+             */
+            max_discount?: number | string | null;
+            /** Sku */
+            sku: string;
+        };
+        /** ProductRule */
+        "ProductRule-Output": {
+            /**
+             * Floor Price
+             * @description the least unit price after discount, in the deal's currency
+             */
+            floor_price?: string | null;
+            /**
+             * Max Discount
+             * @description in percent; none: the band's
+             */
+            max_discount?: string | null;
+            /** Sku */
+            sku: string;
         };
         /** PromptDiff */
         PromptDiff: {
@@ -3939,6 +6188,16 @@ export interface components {
         QALog: {
             /** Items */
             items: components["schemas"]["LogItem"][];
+        };
+        /** QualifyStarted */
+        QualifyStarted: {
+            /** Lead Id */
+            lead_id: string;
+            /**
+             * Run Id
+             * @description the durable run qualifying the lead: follow /api/v1/runs/{id}
+             */
+            run_id: string;
         };
         /** Question */
         Question: {
@@ -4043,6 +6302,61 @@ export interface components {
              * @description the new tenant's slug, such as `acme`
              */
             tenant: string;
+        };
+        /** Reminder */
+        Reminder: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Due On
+             * Format: date
+             */
+            due_on: string;
+            /** Email Id */
+            email_id: string | null;
+            /** Level */
+            level: number;
+            /** State */
+            state: string;
+        };
+        /** Render */
+        Render: {
+            /**
+             * Reason
+             * @description why a new version
+             */
+            reason: string;
+            /** Terms */
+            terms?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Reply */
+        Reply: {
+            /** Body */
+            body: string;
+            /** Email Id */
+            email_id: string;
+            /** From Addr */
+            from_addr: string;
+            /** Id */
+            id: string;
+            /** Matched By */
+            matched_by: string;
+            /** Message Id */
+            message_id: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Subject */
+            subject: string;
+            /** Thread Id */
+            thread_id: string;
         };
         /** Requirement */
         Requirement: {
@@ -4426,6 +6740,139 @@ export interface components {
             /** Workflow Id */
             workflow_id: string;
         };
+        /**
+         * ScoreBand
+         * @description `points` for a value from `min` (included) up to `max` (excluded; None: no upper end).
+         */
+        "ScoreBand-Input": {
+            /** Max */
+            max?: number | string | null;
+            /** Min */
+            min: number | string;
+            /** Points */
+            points: number;
+        };
+        /**
+         * ScoreBand
+         * @description `points` for a value from `min` (included) up to `max` (excluded; None: no upper end).
+         */
+        "ScoreBand-Output": {
+            /** Max */
+            max?: string | null;
+            /** Min */
+            min: string;
+            /** Points */
+            points: number;
+        };
+        /**
+         * ScoreRules
+         * @description A tenant's scoring rules (one version of them).
+         */
+        "ScoreRules-Input": {
+            /**
+             * Budget Bands
+             * @description budget bands
+             */
+            budget_bands?: components["schemas"]["ScoreBand-Input"][];
+            /**
+             * Budget Currency
+             * @description the currency of the budget bands
+             * @default EUR
+             */
+            budget_currency: string;
+            /**
+             * Employee Bands
+             * @description company size bands
+             */
+            employee_bands?: components["schemas"]["ScoreBand-Input"][];
+            /**
+             * Industries
+             * @description points per industry
+             */
+            industries?: {
+                [key: string]: number;
+            };
+            /**
+             * Model Weight
+             * @description how far (in points, either way) the model's reading moves it
+             * @default 15
+             */
+            model_weight: number;
+            /**
+             * Threshold
+             * @description the score that qualifies a lead
+             * @default 50
+             */
+            threshold: number;
+            /**
+             * Title Keywords
+             * @description points per keyword in the contact's title
+             */
+            title_keywords?: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * ScoreRules
+         * @description A tenant's scoring rules (one version of them).
+         */
+        "ScoreRules-Output": {
+            /**
+             * Budget Bands
+             * @description budget bands
+             */
+            budget_bands?: components["schemas"]["ScoreBand-Output"][];
+            /**
+             * Budget Currency
+             * @description the currency of the budget bands
+             * @default EUR
+             */
+            budget_currency: string;
+            /**
+             * Employee Bands
+             * @description company size bands
+             */
+            employee_bands?: components["schemas"]["ScoreBand-Output"][];
+            /**
+             * Industries
+             * @description points per industry
+             */
+            industries?: {
+                [key: string]: number;
+            };
+            /**
+             * Model Weight
+             * @description how far (in points, either way) the model's reading moves it
+             * @default 15
+             */
+            model_weight: number;
+            /**
+             * Threshold
+             * @description the score that qualifies a lead
+             * @default 50
+             */
+            threshold: number;
+            /**
+             * Title Keywords
+             * @description points per keyword in the contact's title
+             */
+            title_keywords?: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * ScoringRules
+         * @description The scoring rules in force and their version (0: the defaults, never set).
+         */
+        ScoringRules: {
+            /** Created At */
+            created_at?: string | null;
+            /** Created By */
+            created_by?: string | null;
+            rules: components["schemas"]["ScoreRules-Output"];
+            /** Version */
+            version: number;
+        };
         /** SearchIn */
         SearchIn: {
             /** Document Ids */
@@ -4753,6 +7200,48 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** StageIn */
+        StageIn: {
+            /**
+             * Id
+             * @description an existing stage to keep; none: a new stage
+             */
+            id?: string | null;
+            /**
+             * Kind
+             * @default open
+             * @enum {string}
+             */
+            kind: "open" | "won" | "lost";
+            /** Name */
+            name: string;
+            /** Probability */
+            probability: number;
+            /** Required Fields */
+            required_fields?: ("amount" | "close_date" | "contact_id" | "lines" | "owner")[];
+        };
+        /** StageMove */
+        StageMove: {
+            /** Actor */
+            actor: string;
+            /** Actor Kind */
+            actor_kind: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** From Stage Id */
+            from_stage_id: string | null;
+            /** Id */
+            id: string;
+            /** Reason */
+            reason: string;
+            /** Run Id */
+            run_id: string | null;
+            /** To Stage Id */
+            to_stage_id: string;
+        };
         /** Stakeholder */
         Stakeholder: {
             /** Name */
@@ -4805,6 +7294,38 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** StatusChange */
+        StatusChange: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /**
+             * Status
+             * @description in_review, approved, sent, signed or draft
+             */
+            status: string;
+        };
+        /** Template */
+        Template: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** TenantOut */
         TenantOut: {
             /** Id */
@@ -4813,6 +7334,29 @@ export interface components {
             name: string;
             /** Slug */
             slug: string;
+        };
+        /** Thread */
+        Thread: {
+            /** Emails */
+            emails: components["schemas"]["Email"][];
+            /** Replied */
+            replied: boolean;
+            /** Replies */
+            replies: components["schemas"]["Reply"][];
+            /** Thread Id */
+            thread_id: string;
+        };
+        /** Totals */
+        Totals: {
+            /**
+             * Discount
+             * Format: decimal
+             */
+            discount: string;
+            /** Net */
+            net: string | null;
+            /** Subtotal */
+            subtotal: string | null;
         };
         /** Transaction */
         Transaction: {
@@ -9994,6 +12538,2047 @@ export interface operations {
             };
         };
     };
+    list_companies_api_v1_sales_companies_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                /** @description text to search for */
+                q?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompanyPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_company_api_v1_sales_companies_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewCompany"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Company"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_company_api_v1_sales_companies__company_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Company"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_company_api_v1_sales_companies__company_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_company_api_v1_sales_companies__company_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                company_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompanyPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Company"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_contacts_api_v1_sales_contacts_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                /** @description text to search for */
+                q?: string | null;
+                /** @description a company's contacts */
+                company_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_contact_api_v1_sales_contacts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewContact"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contact"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_contact_api_v1_sales_contacts__contact_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contact"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_contact_api_v1_sales_contacts__contact_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_contact_api_v1_sales_contacts__contact_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContactPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contact"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_templates_api_v1_sales_contract_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"][];
+                };
+            };
+        };
+    };
+    create_template_api_v1_sales_contract_templates_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTemplate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_template_api_v1_sales_contract_templates__template_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                template_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Template"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_contracts_api_v1_sales_contracts_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                status?: string | null;
+                deal_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContractPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_contract_api_v1_sales_contracts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewContract"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contract"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_contract_api_v1_sales_contracts__contract_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contract_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contract"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    contract_pdf_api_v1_sales_contracts__contract_id__pdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contract_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the contract as a PDF */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    render_contract_api_v1_sales_contracts__contract_id__render_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contract_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Render"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contract"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_status_api_v1_sales_contracts__contract_id__status_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contract_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Contract"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_deals_api_v1_sales_deals_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                /** @description text to search for */
+                q?: string | null;
+                pipeline_id?: string | null;
+                stage_id?: string | null;
+                owner?: string | null;
+                company_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DealPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_deal_api_v1_sales_deals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewDeal"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_deal_api_v1_sales_deals__deal_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_deal_api_v1_sales_deals__deal_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_deal_api_v1_sales_deals__deal_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DealPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    move_deal_api_v1_sales_deals__deal_id__move_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Move"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_offers_api_v1_sales_deals__deal_id__offers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Offer"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    counter_offer_api_v1_sales_deals__deal_id__offers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CounterOffer"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NegotiationRound"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_api_v1_sales_deals__deal_id__offers__offer_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NegotiationRound"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_emails_api_v1_sales_emails_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                lead_id?: string | null;
+                deal_id?: string | null;
+                invoice_id?: string | null;
+                thread_id?: string | null;
+                status?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_email_api_v1_sales_emails_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewEmail"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Email"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    inbound_reply_api_v1_sales_emails_inbound_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "message/rfc822": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reply"];
+                };
+            };
+        };
+    };
+    get_email_api_v1_sales_emails__email_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                email_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resend_email_api_v1_sales_emails__email_id__resend_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                email_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Email"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_invoices_api_v1_sales_invoices_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                status?: string | null;
+                company_id?: string | null;
+                deal_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoicePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_invoice_api_v1_sales_invoices_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewInvoice"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    invoice_deal_api_v1_sales_invoices_from_deal_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvoiceFromDeal"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_invoice_api_v1_sales_invoices__invoice_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    issue_invoice_api_v1_sales_invoices__invoice_id__issue_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_lines_api_v1_sales_invoices__invoice_id__lines_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinesChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_payment_api_v1_sales_invoices__invoice_id__payments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPayment"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    invoice_pdf_api_v1_sales_invoices__invoice_id__pdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the invoice as a PDF */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_reminders_api_v1_sales_invoices__invoice_id__reminders_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reminder"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    void_invoice_api_v1_sales_invoices__invoice_id__void_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_leads_api_v1_sales_leads_get: {
+        parameters: {
+            query?: {
+                /** @description the `next_cursor` of the last page */
+                cursor?: string | null;
+                /** @description text to search for */
+                q?: string | null;
+                status?: ("new" | "qualified" | "disqualified" | "contacted" | "converted") | null;
+                owner?: string | null;
+                source?: string | null;
+                min_score?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_lead_api_v1_sales_leads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewLead"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    import_leads_api_v1_sales_leads_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadImport"];
+                };
+            };
+        };
+    };
+    get_lead_api_v1_sales_leads__lead_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_lead_api_v1_sales_leads__lead_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_lead_api_v1_sales_leads__lead_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    qualify_lead_api_v1_sales_leads__lead_id__qualify_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QualifyStarted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_pipelines_api_v1_sales_pipelines_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"][];
+                };
+            };
+        };
+    };
+    create_pipeline_api_v1_sales_pipelines_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPipeline"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_pipeline_api_v1_sales_pipelines__pipeline_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_pipeline_api_v1_sales_pipelines__pipeline_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelinePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pipeline"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    pipeline_board_api_v1_sales_pipelines__pipeline_id__board_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Board"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_policy_api_v1_sales_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyVersion"];
+                };
+            };
+        };
+    };
+    set_policy_api_v1_sales_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Policy-Input"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyVersion"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_products_api_v1_sales_products_get: {
+        parameters: {
+            query?: {
+                /** @description offered (true) or retired (false) */
+                active?: boolean | null;
+                /** @description text to search for */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_product_api_v1_sales_products_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewProduct"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_product_api_v1_sales_products__product_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_product_api_v1_sales_products__product_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retire_product_api_v1_sales_products__product_id__retire_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_scoring_api_v1_sales_scoring_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScoringRules"];
+                };
+            };
+        };
+    };
+    put_scoring_api_v1_sales_scoring_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScoreRules-Input"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScoringRules"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_schedules_api_v1_schedules_get: {
         parameters: {
             query?: never;
@@ -12186,6 +16771,7 @@ type ReadonlyArray<T> = [
 export const pathsApiV1AuditExportGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/audit/export"]["get"]["parameters"]["query"]["format"]> = ["csv", "jsonl"];
 export const pathsApiV1PortfolioResultsResult_idExportGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/portfolio/results/{result_id}/export"]["get"]["parameters"]["query"]["format"]> = ["csv", "json", "pdf"];
 export const pathsApiV1ReviewsGetParametersQueryStatusValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/reviews"]["get"]["parameters"]["query"]["status"]> = ["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"];
+export const pathsApiV1SalesLeadsGetParametersQueryStatusAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/sales/leads"]["get"]["parameters"]["query"]["status"]> = ["new", "qualified", "disqualified", "contacted", "converted"];
 export const pathsApiV1ScopingSessionsSession_idCharterGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/scoping/sessions/{session_id}/charter"]["get"]["parameters"]["query"]["format"]> = ["json", "md", "pdf"];
 export const pathsApiV1UsageGetParametersQueryGroup_byValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/usage"]["get"]["parameters"]["query"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const agentOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AgentOut"]["kind"]> = ["agent", "toolbox"];
@@ -12200,10 +16786,15 @@ export const invitationCreatedRoleValues: ReadonlyArray<FlattenedDeepRequired<co
 export const invitationCreatedStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationCreated"]["status"]> = ["pending", "accepted", "revoked", "expired"];
 export const invitationOutRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationOut"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const invitationOutStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["InvitationOut"]["status"]> = ["pending", "accepted", "revoked", "expired"];
+export const leadPatchStatusAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LeadPatch"]["status"]> = ["new", "qualified", "disqualified", "contacted", "converted"];
 export const meOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MeOut"]["kind"]> = ["user", "api_key"];
 export const meOutRolesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MeOut"]["roles"]> = ["admin", "operator", "reviewer", "viewer"];
 export const needsOutFilesValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NeedsOut"]["files"]> = ["none", "scratch"];
 export const newShareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["NewShare"]["access"]> = ["read", "edit"];
+export const offerActionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Offer"]["action"]> = ["counter", "accept", "refuse"];
+export const offerPartyValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Offer"]["party"]> = ["customer", "us"];
+export const offerRole_neededAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Offer"]["role_needed"]> = ["reviewer", "admin"];
+export const offerVerdictValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Offer"]["verdict"]> = ["within", "needs_approval", "refused"];
 export const questionKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Question"]["kind"]> = ["choice", "text"];
 export const readyStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Ready"]["status"]> = ["ready", "unready"];
 export const requirementPriorityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Requirement"]["priority"]> = ["must", "should", "could"];
@@ -12219,6 +16810,8 @@ export const shareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>[
 export const signOffDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOff"]["decision"]> = ["pending", "approved", "changes_requested"];
 export const signOffDecisionDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOffDecision"]["decision"]> = ["approved", "changes_requested"];
 export const stageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Stage"]["status"]> = ["locked", "asking", "answering", "waiting", "ready", "analysing", "analysed", "stale", "failed"];
+export const stageInKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StageIn"]["kind"]> = ["open", "won", "lost"];
+export const stageInRequired_fieldsValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StageIn"]["required_fields"]> = ["amount", "close_date", "contact_id", "lines", "owner"];
 export const statusStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]["status"]> = ["ready", "unready"];
 export const usageGroup_byValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Usage"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const userChangeRoleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserChange"]["role"]> = ["admin", "operator", "reviewer", "viewer"];

@@ -163,7 +163,7 @@ class Lead(BaseModel):
     updated_at: dt.datetime
 
 
-class RowProblem(BaseModel):
+class LeadRowProblem(BaseModel):
     row: int = Field(description="the file's line (the header is row 1)")
     column: str = Field(description="the column to fix; empty for the whole row")
     message: str
@@ -175,7 +175,7 @@ class LeadImport(BaseModel):
     duplicates: int = Field(description="rows whose contact already had a lead from that source")
     companies_created: int
     contacts_created: int
-    errors: list[RowProblem]
+    errors: list[LeadRowProblem]
 
 
 class NewProduct(Strict):
@@ -226,7 +226,7 @@ class PipelinePatch(Strict):
     )
 
 
-class Stage(BaseModel):
+class PipelineStage(BaseModel):
     id: str
     pipeline_id: str
     position: int
@@ -241,7 +241,7 @@ class Pipeline(BaseModel):
     name: str
     is_default: bool
     created_at: dt.datetime
-    stages: list[Stage]
+    stages: list[PipelineStage]
 
 
 class LineIn(Strict):
@@ -331,7 +331,7 @@ class DealSummary(BaseModel):
 
 
 class Deal(DealSummary):
-    stage: Stage
+    stage: PipelineStage
     lines: list[Line]
     history: list[StageMove]
     totals: Totals
@@ -358,7 +358,7 @@ class DealPage(BaseModel):
 
 
 class BoardColumn(BaseModel):
-    stage: Stage
+    stage: PipelineStage
     count: int
     amounts: dict[str, DecimalText] = Field(description="the deals' amounts per currency")
     deals: list[DealSummary]
