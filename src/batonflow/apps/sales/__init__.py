@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batonflow.apps.app import App
+from batonflow.apps.sales.sales_agent import AGENTS
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.store.migrate import Branch
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 HERE = Path(__file__).parent
-HEAD = "sales_0001"
+HEAD = "sales_0006"
 
 
 def _router() -> APIRouter:
@@ -38,6 +39,7 @@ app = App(
     name="sales",
     title="Sales",
     description="Leads to cash: qualify, reach out, propose, negotiate, contract, invoice",
+    agents=AGENTS,
     migrations=Branch(HERE / "migrations", HEAD),
     router=_router,
     commands=_commands,

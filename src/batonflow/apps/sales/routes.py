@@ -7,12 +7,20 @@ from types import ModuleType
 
 from fastapi import APIRouter
 
-from batonflow.apps.sales import company_routes, deal_routes, lead_routes
+from batonflow.apps.sales import (
+    agent_routes,
+    company_routes,
+    deal_routes,
+    lead_routes,
+    proposal_routes,
+)
 
 PARTS: tuple[ModuleType, ...] = (
     company_routes,
     lead_routes,
     deal_routes,
+    proposal_routes,
+    agent_routes,
 )  # each part's module has a `router`
 
 
