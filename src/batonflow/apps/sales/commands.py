@@ -6,9 +6,12 @@ from types import ModuleType
 
 import typer
 
-from batonflow.apps.sales import crm_commands
+from batonflow.apps.sales import agent_commands, crm_commands
 
-PARTS: tuple[ModuleType, ...] = (crm_commands,)  # each part's module has `register(commands)`
+PARTS: tuple[ModuleType, ...] = (
+    crm_commands,
+    agent_commands,
+)  # each part's module has `register(commands)`
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")
 for part in PARTS:
