@@ -5,6 +5,7 @@ requires; `POST /agents/{name}/run` checks the agent, the capability and the inp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -13,9 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from dirty_equals import IsStr
+from dirty_equals import IsPartialDict, IsStr
 from fastapi import FastAPI
 
+from batonflow.agents.agent import CallContext
 from batonflow.api.app import create_app
 from batonflow.api.deps import ApiState
 from batonflow.settings import Settings
@@ -213,11 +215,11 @@ async def test_propose_prices_by_code_and_keeps_the_text(
     assert len(writer.prompts) == 2
 
 
-def retry_context(state: ApiState, tenant_id: str, done: dict[str, Any], attempt: int) -> Any:
+def retry_context(
+    state: ApiState, tenant_id: str, done: dict[str, Any], attempt: int
+) -> CallContext:
     """The context the executor gives attempt `attempt` of the run's step (no model: a retried
     attempt of a call that wrote must not need one)."""
-    from batonflow.agents.agent import CallContext
-
     return CallContext(
         tenant_id=tenant_id,
         run_id=done["run_id"],
@@ -338,6 +340,24 @@ async def test_advance_moves_only_with_the_required_fields(
         "missing": ["close_date"],
     }
 
+    partners = await post(
+        client,
+        "/pipelines",
+        {"name": "Partners", "stages": [{"name": "Intro", "probability": 5}]},
+    )
+    elsewhere = await run(client, "deal.advance", given | {"stage_id": partners["stages"][0]["id"]})
+    assert (elsewhere.json()["status"], elsewhere.json()["error"]["message"]) == (
+        "failed",
+        "the stage 'Intro' is in another pipeline than the deal; name one of the deal's pipeline",
+    )
+    lost = {"stage_id": stages["Lost"]["id"], "reason": "went quiet"}
+    assert (await client.post(f"{SALES}/deals/{deal['id']}/move", json=lost)).status_code == 200
+    closed = await run(client, "deal.advance", given)
+    assert (closed.json()["status"], closed.json()["error"]["message"]) == (
+        "failed",
+        "the deal is closed (Lost); name the stage to move it to",
+    )
+
 
 async def test_run_checks_agent_capability_and_input(sales_member: Join) -> None:
     client = (await sales_member("acme")).client
@@ -360,11 +380,23 @@ async def test_run_checks_agent_capability_and_input(sales_member: Join) -> None
     )
     queued = await client.post(
         f"{SALES}/agents/sales/run",
-        json={"capability": "deal.advance", "input": {"deal_id": "nope", "reason": "r"}},
+        json={"capability": "deal.advance", "input": {"deal_id": "nope", "reason": "why"}},
     )
-    assert queued.status_code in (200, 202)
-    followed = (await client.get(f"{SALES}/agents/runs/{queued.json()['run_id']}")).json()
-    assert followed["capability"] == "deal.advance"
+    assert queued.status_code in (200, 202)  # 202 while queued or running, 200 once it ended
+    url = f"{SALES}/agents/runs/{queued.json()['run_id']}"
+    for _ in range(200):
+        followed = (await client.get(url)).json()
+        if followed["status"] == "failed":
+            break
+        await asyncio.sleep(0.05)
+    assert followed == {
+        "run_id": queued.json()["run_id"],
+        "agent": "sales",
+        "capability": "deal.advance",
+        "status": "failed",
+        "output": None,
+        "error": IsPartialDict(message="no deal 'nope'"),
+    }
 
 
 async def test_another_tenant_sees_none_of_it(sales_member: Join) -> None:

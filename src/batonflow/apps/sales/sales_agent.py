@@ -276,6 +276,11 @@ async def advance(ctx: CallContext, args: AdvanceIn) -> AdvanceOut:
             stage = await _target(conn, tenant_id, deal)
         else:
             stage = await pipelines.get_stage(conn, tenant_id, args.stage_id)
+            if stage["pipeline_id"] != deal["pipeline_id"]:
+                raise InvalidInput(
+                    f"the stage '{stage['name']}' is in another pipeline than the deal; name "
+                    "one of the deal's pipeline"
+                )
         missing = deals.missing_fields(deal, stage)
         moved = not missing and stage["id"] != deal["stage_id"]
         if moved:
