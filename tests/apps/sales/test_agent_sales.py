@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from batonflow.agents.agent import CallContext
 from batonflow.api.app import create_app
 from batonflow.api.deps import ApiState
+from batonflow.llm import untrusted
 from batonflow.settings import Settings
 from batonflow.workflows.step_context import TenantRows
 from batonflow_testkit.fakeserver import Behaviour, FakeProvider, Reply
@@ -168,7 +169,8 @@ async def test_propose_prices_by_code_and_keeps_the_text(
     }
     (prompt,) = writer.prompts
     assert "- SKU SEAT: Seat licence, quantity 10\n- SKU ONB: Onboarding, quantity 1\n" in prompt
-    assert "The account owner's note: They care about a fast start." in prompt
+    assert untrusted.frame("They care about a fast start.", "note") in prompt
+    assert untrusted.frame({"deal": "Globex rollout", "customer": "Globex"}, "deal") in prompt
     output = done.json()["output"]
     kept = (await client.get(f"{SALES}/proposals/{output['proposal_id']}")).json()
     assert kept == {

@@ -24,6 +24,7 @@ from batonflow.agents.agent import Agent, CallContext, TenantData
 from batonflow.apps.sales import companies, deals, pipelines, proposals
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.errors import InvalidInput, NotFound, StepFailed
+from batonflow.llm import untrusted
 from batonflow.store.db import Conn
 
 T = TypeVar("T")
@@ -32,6 +33,10 @@ sales = Agent("sales", "Writes priced proposals for deals and moves deals throug
 
 # The version of each prompt below; bump one when its text changes.
 PROMPTS = {"sales.proposal": 1}
+SYSTEM = (
+    "You write clear, concrete B2B sales proposals. You never state a number of price, "
+    "discount or total: the system computes and shows those."
+)
 
 
 class _In(BaseModel):
@@ -134,13 +139,16 @@ def _out(kept: dict[str, Any]) -> ProposalOut:
 
 
 def _prompt(deal: dict[str, Any], company: str, lines: list[dict[str, Any]], note: str) -> str:
+    """The request for the text; what people typed (the deal's title, the company's name, the
+    note) is framed as data the model reads and never obeys."""
     offered = "\n".join(
         f"- SKU {x['sku']}: {x['description']}, quantity {x['quantity']}" for x in lines
     )
+    about = {"deal": deal["title"], "customer": company}
     return (
-        f"Write the text of a sales proposal for the deal '{deal['title']}' with {company}.\n"
+        f"Write the text of a sales proposal for this deal:\n{untrusted.frame(about, 'deal')}\n"
         f"The products offered:\n{offered}\n"
-        + (f"The account owner's note: {note}\n" if note else "")
+        + (f"The account owner's note:\n{untrusted.frame(note, 'note')}\n" if note else "")
         + "Answer with a title, an executive summary, and for each SKU above one statement "
         "of the value it brings (lines: [{sku, statement}], every SKU once, no other SKU). "
         "Do not state prices, amounts, discounts or totals: the proposal shows those."
@@ -188,10 +196,10 @@ async def propose(ctx: CallContext, args: ProposeIn) -> ProposalOut:
     deal, company, lines, totals = await _checked(lambda: data.read(priced))
     if ctx.llm is None:
         raise StepFailed("the sales agent needs the LLM gateway", retryable=False)
+    prompt = _prompt(deal, company, lines, args.note or "")
     reply = await ctx.llm.complete(
-        _prompt(deal, company, lines, args.note or ""),
-        system="You write clear, concrete B2B sales proposals. You never state a number "
-        "of price, discount or total: the system computes and shows those.",
+        prompt,
+        system=untrusted.with_notice(prompt, SYSTEM),
         model=SalesSettings().model or None,
         output=Text,
         max_tokens=1200,
