@@ -34,10 +34,11 @@ SKU = re.compile(r"^- SKU (\S+):", re.M)
 @dataclass
 class Writer:
     """Writes a proposal's text for the SKUs of the prompt; `broken` answers out of schema,
-    `stray` adds a statement for a product that is not priced."""
+    `stray` adds a statement for a product that is not priced, `priced` states figures."""
 
     broken: bool = False
     stray: bool = False
+    priced: bool = False
     prompts: list[str] = field(default_factory=list)
 
     def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
@@ -50,7 +51,8 @@ class Writer:
             json.dumps(
                 {
                     "title": "Globex rollout",
-                    "summary": "Seats for the whole team, running in a week.",
+                    "summary": "Seats for the whole team, running in a week."
+                    + (" All for EUR 1,999.90, 5 % off." if self.priced else ""),
                     "lines": [{"sku": s, "statement": f"{s} pays for itself."} for s in skus],
                 }
             )
@@ -261,7 +263,7 @@ async def test_propose_refuses_what_the_catalog_does_not_offer(sales_member: Joi
     assert (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json() == []
 
 
-@pytest.mark.parametrize("answer", ["broken", "stray"])
+@pytest.mark.parametrize("answer", ["broken", "stray", "priced"])
 async def test_a_text_out_of_schema_fails_retryably_writing_nothing(
     sales_member: Join, writer: Writer, answer: str
 ) -> None:
@@ -279,9 +281,11 @@ async def test_a_text_out_of_schema_fails_retryably_writing_nothing(
         "problem: ",
         "stray": "the proposal's text must give one value statement per priced line: "
         "statements for GHOST, not once each of the priced lines",
+        "priced": "the proposal's text states figures: EUR 1,999.90, 5 %; prices, discounts "
+        "and totals are the app's to show",
     }[answer]
     assert found["error"]["message"].startswith(expected), found["error"]
-    assert len(writer.prompts) == {"broken": 6, "stray": 2}[answer]
+    assert len(writer.prompts) == {"broken": 6, "stray": 2, "priced": 2}[answer]
     assert (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json() == []
     unchanged = (await client.get(f"{SALES}/deals/{deal['id']}")).json()
     assert [(x["description"], x["quantity"]) for x in unchanged["lines"]] == [

@@ -4,7 +4,8 @@ deal to its next stage when the deal has what that stage requires.
 Every number of a proposal is computed by code (`proposals.price`, from the catalog, in the
 deal's currency); the model writes the text only (a title, an executive summary and one value
 statement per priced line, checked against the lines: a statement for a product that is not
-priced, or a line without one, fails the attempt, and the step is tried again).
+priced, a line without one, or text stating money or a percentage fails the attempt, and the
+step is tried again).
 
 Both are idempotent per call (the run and step that call them): a retried attempt of a call
 that already wrote its proposal, or already moved the deal, answers what the first one did and
@@ -13,6 +14,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -155,6 +157,18 @@ def _prompt(deal: dict[str, Any], company: str, lines: list[dict[str, Any]], not
     )
 
 
+def _figures(text: Text, code: str) -> list[str]:
+    """The money and percentages `text` states (those are the app's to compute and show)."""
+    amount = r"\d(?:[\d,.]*\d)?"
+    money = re.compile(
+        rf"(?:[$€£¥]\s?{amount}|{amount}\s?(?:[$€£¥]|{code}\b)|\b{code}\s?{amount}"
+        rf"|{amount}\s?(?:%|percent\b|per cent\b))",
+        re.IGNORECASE,
+    )
+    said = [text.title, text.summary, *(x.statement for x in text.lines)]
+    return list(dict.fromkeys(m.group(0) for part in said for m in money.finditer(part)))
+
+
 def _ordered(text: Text, lines: list[dict[str, Any]]) -> Text:
     """`text` with one statement per priced line, in the lines' order; else the attempt fails."""
     priced = [x["sku"] for x in lines]
@@ -209,6 +223,14 @@ async def propose(ctx: CallContext, args: ProposeIn) -> ProposalOut:
         text = _ordered(Text.model_validate(reply.value), lines)
     except ValidationError as wrong:  # the model may do better on the next attempt
         raise StepFailed(f"the proposal's text does not fit: {wrong}", retryable=True) from None
+    stated = _figures(text, deal["currency"])
+    if stated:
+        raise StepFailed(
+            f"the proposal's text states figures: {', '.join(stated)}; prices, discounts and "
+            "totals are the app's to show",
+            retryable=True,
+            details={"figures": stated},
+        )
 
     async def write(conn: Conn) -> dict[str, Any]:
         return await proposals.record(
