@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from batonflow.apps.app import App, Page
 from batonflow.apps.sales.mail_agent import MAIL_AGENTS
 from batonflow.apps.sales.negotiation_agent import AGENTS as NEGOTIATION
+from batonflow.apps.sales.sales_agent import AGENTS as SALES_AGENTS
 from batonflow.apps.sales.sdr_agent import AGENTS as SDR_AGENTS
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.store.migrate import Branch
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from batonflow.api.deps import ApiState
 
 HERE = Path(__file__).parent
-HEAD = "sales_0005"
+HEAD = "sales_0006"
 
 
 def _router() -> APIRouter:
@@ -65,7 +66,7 @@ app = App(
     name="sales",
     title="Sales",
     description="Leads to cash: qualify, reach out, propose, negotiate, contract, invoice",
-    agents=(*MAIL_AGENTS, *NEGOTIATION, *SDR_AGENTS),
+    agents=(*SDR_AGENTS, *SALES_AGENTS, *NEGOTIATION, *MAIL_AGENTS),
     migrations=Branch(HERE / "migrations", HEAD),
     router=_router,
     commands=_commands,

@@ -7,6 +7,7 @@ from types import ModuleType
 import typer
 
 from batonflow.apps.sales import (
+    agent_commands,
     crm_commands,
     email_commands,
     finance_commands,
@@ -15,9 +16,10 @@ from batonflow.apps.sales import (
 
 # each part's module has `register(commands)`
 PARTS: tuple[ModuleType, ...] = (
-    email_commands,
     crm_commands,
+    agent_commands,
     negotiation_commands,
+    email_commands,
     finance_commands,
 )
 

@@ -8,6 +8,7 @@ from types import ModuleType
 from fastapi import APIRouter
 
 from batonflow.apps.sales import (
+    agent_routes,
     company_routes,
     contract_routes,
     deal_routes,
@@ -15,17 +16,20 @@ from batonflow.apps.sales import (
     invoice_routes,
     lead_routes,
     negotiation_routes,
+    proposal_routes,
     scoring_routes,
 )
 
 # each part's module has a `router`
 PARTS: tuple[ModuleType, ...] = (
-    email_routes,
     company_routes,
     lead_routes,
     deal_routes,
+    proposal_routes,
+    agent_routes,
     negotiation_routes,
     scoring_routes,
+    email_routes,
     invoice_routes,
     contract_routes,
 )

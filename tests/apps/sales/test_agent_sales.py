@@ -1,0 +1,430 @@
+"""The sales agent through the real API, on SQLite and PostgreSQL, with the model a loopback
+server speaking OpenAI's wire format: `deal.propose` prices the lines by code and keeps the
+model's text, once per call; `deal.advance` moves a deal only when it has what the stage
+requires; `POST /agents/{name}/run` checks the agent, the capability and the input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from dirty_equals import IsPartialDict, IsStr
+from fastapi import FastAPI
+
+from batonflow.agents.agent import CallContext
+from batonflow.api.app import create_app
+from batonflow.api.deps import ApiState
+from batonflow.llm import untrusted
+from batonflow.settings import Settings
+from batonflow.workflows.step_context import TenantRows
+from batonflow_testkit.fakeserver import Behaviour, FakeProvider, Reply
+from tests.api.conftest import with_provider
+from tests.apps.sales.conftest import SALES, Join, sales_apps
+from tests.apps.sales.test_crm_companies import error, post
+
+SKU = re.compile(r"^- SKU (\S+):", re.M)
+
+
+@dataclass
+class Writer:
+    """Writes a proposal's text for the SKUs of the prompt; `broken` answers out of schema,
+    `stray` adds a statement for a product that is not priced, `priced` states figures."""
+
+    broken: bool = False
+    stray: bool = False
+    priced: bool = False
+    prompts: list[str] = field(default_factory=list)
+
+    def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
+        prompt = body["messages"][-1]["content"]
+        self.prompts.append(prompt)
+        if self.broken:
+            return Reply(json.dumps({"title": "A proposal", "summary": 42}))
+        skus = SKU.findall(prompt) + (["GHOST"] if self.stray else [])
+        return Reply(
+            json.dumps(
+                {
+                    "title": "Globex rollout",
+                    "summary": "Seats for the whole team, running in a week."
+                    + (" All for EUR 1,999.90, 5 % off." if self.priced else ""),
+                    "lines": [{"sku": s, "statement": f"{s} pays for itself."} for s in skus],
+                }
+            )
+        )
+
+
+@pytest.fixture
+def writer() -> Writer:
+    return Writer()
+
+
+@pytest.fixture
+async def sales_api(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch, writer: Writer
+) -> AsyncIterator[FastAPI]:
+    monkeypatch.setenv("BATONFLOW_SALES_MODEL", "openai:gpt-4.1-mini")
+    async with FakeProvider(respond=writer) as server:
+        settings = with_provider(api_settings, server, llm_max_retries=0)
+        app = create_app(settings, apps=sales_apps())
+        async with app.router.lifespan_context(app):
+            yield app
+
+
+async def a_deal(client: httpx.AsyncClient, **more: Any) -> dict[str, Any]:
+    """A EUR deal with Globex: three seats at 12.5 % off; the catalog also has onboarding."""
+    seat = await post(
+        client,
+        "/products",
+        {"sku": "SEAT", "name": "Seat licence", "unit_price": "49.99", "currency": "EUR"},
+    )
+    await post(
+        client,
+        "/products",
+        {"sku": "ONB", "name": "Onboarding", "unit_price": "1500", "currency": "EUR"},
+    )
+    company = await post(client, "/companies", {"name": "Globex"})
+    return await post(
+        client,
+        "/deals",
+        {
+            "title": "Globex rollout",
+            "company_id": company["id"],
+            "currency": "EUR",
+            "lines": [{"product_id": seat["id"], "quantity": "3", "discount": "0.125"}],
+        }
+        | more,
+    )
+
+
+async def run(
+    client: httpx.AsyncClient, capability: str, given: dict[str, Any], agent: str = "sales"
+) -> httpx.Response:
+    return await client.post(
+        f"{SALES}/agents/{agent}/run",
+        json={"capability": capability, "input": given, "wait": True, "timeout": 30},
+    )
+
+
+PROPOSED = {
+    "proposal_id": IsStr(),
+    "deal_id": IsStr(),
+    "version": 1,
+    "currency": "EUR",
+    "lines": [
+        {
+            "sku": "SEAT",
+            "description": "Seat licence",
+            "quantity": "10",
+            "unit_price": "49.99",
+            "discount": "0.125",
+            "net": "437.41",
+        },
+        {
+            "sku": "ONB",
+            "description": "Onboarding",
+            "quantity": "1",
+            "unit_price": "1500.00",
+            "discount": "0",
+            "net": "1500.00",
+        },
+    ],
+    "totals": {"subtotal": "1999.90", "discount": "62.49", "total": "1937.41"},
+    "text": {
+        "title": "Globex rollout",
+        "summary": "Seats for the whole team, running in a week.",
+        "lines": [
+            {"sku": "SEAT", "statement": "SEAT pays for itself."},
+            {"sku": "ONB", "statement": "ONB pays for itself."},
+        ],
+    },
+    "model": "openai:gpt-4.1-mini",
+}
+
+
+async def test_propose_prices_by_code_and_keeps_the_text(
+    sales_member: Join, sales_state: ApiState, writer: Writer
+) -> None:
+    member = await sales_member("acme")
+    client = member.client
+    deal = await a_deal(client)
+    given = {
+        "deal_id": deal["id"],
+        "items": [{"sku": "SEAT", "quantity": "10"}, {"sku": "ONB", "quantity": 1}],
+        "note": "They care about a fast start.",
+    }
+    done = await run(client, "deal.propose", given)
+
+    assert done.status_code == 200, done.text
+    assert done.json() == {
+        "run_id": IsStr(),
+        "agent": "sales",
+        "capability": "deal.propose",
+        "status": "succeeded",
+        "output": PROPOSED | {"deal_id": deal["id"]},
+        "error": None,
+    }
+    (prompt,) = writer.prompts
+    assert "- SKU SEAT: Seat licence, quantity 10\n- SKU ONB: Onboarding, quantity 1\n" in prompt
+    assert untrusted.frame("They care about a fast start.", "note") in prompt
+    assert untrusted.frame({"deal": "Globex rollout", "customer": "Globex"}, "deal") in prompt
+    output = done.json()["output"]
+    kept = (await client.get(f"{SALES}/proposals/{output['proposal_id']}")).json()
+    assert kept == {
+        "id": output["proposal_id"],
+        "deal_id": deal["id"],
+        "version": 1,
+        "currency": "EUR",
+        "lines": output["lines"],
+        "totals": output["totals"],
+        "text": output["text"],
+        "note": "They care about a fast start.",
+        "model": "openai:gpt-4.1-mini",
+        "run_id": done.json()["run_id"],
+        "created_at": IsStr(),
+    }
+    assert (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json() == [kept]
+    relined = (await client.get(f"{SALES}/deals/{deal['id']}")).json()
+    assert [(x["description"], x["quantity"], x["net"]) for x in relined["lines"]] == [
+        ("Seat licence", "10", "437.41"),
+        ("Onboarding", "1", "1500.00"),
+    ]
+    assert (relined["amount"], relined["totals"]) == (
+        "1937.41",
+        {"subtotal": "1999.90", "discount": "62.49", "net": "1937.41"},
+    )
+
+    # Without items, the deal's current lines are priced again: the next version.
+    again = await run(client, "deal.propose", {"deal_id": deal["id"]})
+    assert again.json()["output"] == PROPOSED | {
+        "deal_id": deal["id"],
+        "version": 2,
+        "proposal_id": IsStr(),
+    }
+    listed = (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json()
+    assert [p["version"] for p in listed] == [2, 1]
+
+    # A retried attempt of the first call answers its proposal and writes nothing.
+    retried = await sales_state.registry.call(
+        "deal.propose", given, retry_context(sales_state, member.tenant_id, done.json(), 2)
+    )
+    assert retried.output == output
+    listed = (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json()
+    assert [p["version"] for p in listed] == [2, 1]
+    assert len(writer.prompts) == 2
+
+
+def retry_context(
+    state: ApiState, tenant_id: str, done: dict[str, Any], attempt: int
+) -> CallContext:
+    """The context the executor gives attempt `attempt` of the run's step (no model: a retried
+    attempt of a call that wrote must not need one)."""
+    return CallContext(
+        tenant_id=tenant_id,
+        run_id=done["run_id"],
+        step_id="call",
+        attempt=attempt,
+        idempotency_key=f"{done['run_id']}:call:{attempt}",
+        deadline=None,
+        worker="test",
+        effects=None,  # type: ignore[arg-type]
+        data=TenantRows(tenant_id, state.query, state.transact),
+    )
+
+
+async def test_propose_refuses_what_the_catalog_does_not_offer(sales_member: Join) -> None:
+    client = (await sales_member("acme")).client
+    deal = await a_deal(client)
+    usd = await post(
+        client,
+        "/products",
+        {"sku": "USD-SEAT", "name": "US seat", "unit_price": "55", "currency": "USD"},
+    )
+    (onboarding,) = [p for p in (await client.get(f"{SALES}/products")).json() if p["sku"] == "ONB"]
+    await client.post(f"{SALES}/products/{onboarding['id']}/retire")
+    cases = {
+        "USD-SEAT": "line 1 (USD-SEAT): the catalog prices the product in USD, the deal is in "
+        "EUR; a proposal is priced from the catalog in the deal's currency",
+        "ONB": "line 1 (ONB): the product is retired; propose one the catalog offers",
+        "NOPE": "no product with the SKU NOPE in the catalog; list it with "
+        "GET /api/v1/sales/products",
+    }
+    for sku, message in cases.items():
+        done = await run(
+            client, "deal.propose", {"deal_id": deal["id"], "items": [{"sku": sku, "quantity": 1}]}
+        )
+        assert (done.json()["status"], done.json()["error"]["message"]) == ("failed", message)
+    assert usd["currency"] == "USD"
+    assert (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json() == []
+
+
+@pytest.mark.parametrize("answer", ["broken", "stray", "priced"])
+async def test_a_text_out_of_schema_fails_retryably_writing_nothing(
+    sales_member: Join, writer: Writer, answer: str
+) -> None:
+    setattr(writer, answer, True)
+    client = (await sales_member("acme")).client
+    deal = await a_deal(client)
+    done = await run(
+        client, "deal.propose", {"deal_id": deal["id"], "items": [{"sku": "ONB", "quantity": 2}]}
+    )
+
+    found = done.json()
+    assert (found["status"], found["output"]) == ("dead", None)  # both attempts used
+    expected = {
+        "broken": "openai:gpt-4.1-mini gave output that does not fit the schema 3 times; last "
+        "problem: ",
+        "stray": "the proposal's text must give one value statement per priced line: "
+        "statements for GHOST, not once each of the priced lines",
+        "priced": "the proposal's text states figures: EUR 1,999.90, 5 %; prices, discounts "
+        "and totals are the app's to show",
+    }[answer]
+    assert found["error"]["message"].startswith(expected), found["error"]
+    assert len(writer.prompts) == {"broken": 6, "stray": 2, "priced": 2}[answer]
+    assert (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json() == []
+    unchanged = (await client.get(f"{SALES}/deals/{deal['id']}")).json()
+    assert [(x["description"], x["quantity"]) for x in unchanged["lines"]] == [
+        ("Seat licence", "3")
+    ]
+
+
+async def test_advance_moves_only_with_the_required_fields(
+    sales_member: Join, sales_state: ApiState
+) -> None:
+    member = await sales_member("acme")
+    client = member.client
+    deal = await a_deal(client)
+    pipeline = (await client.get(f"{SALES}/pipelines")).json()[0]
+    stages = {stage["name"]: stage for stage in pipeline["stages"]}
+    given = {"deal_id": deal["id"], "reason": "they asked for a quote"}
+
+    lacking = await run(client, "deal.advance", given)
+    assert lacking.json()["output"] == {
+        "deal_id": deal["id"],
+        "moved": False,
+        "from_stage": {"id": stages["Qualification"]["id"], "name": "Qualification"},
+        "to_stage": {"id": stages["Proposal"]["id"], "name": "Proposal"},
+        "missing": ["contact_id"],
+    }
+    contact = await post(client, "/contacts", {"name": "Ada", "email": "ada@globex.example"})
+    await client.patch(f"{SALES}/deals/{deal['id']}", json={"contact_id": contact["id"]})
+
+    moved = await run(client, "deal.advance", given)
+    assert moved.json()["output"] == lacking.json()["output"] | {"moved": True, "missing": []}
+    shown = (await client.get(f"{SALES}/deals/{deal['id']}")).json()
+    assert shown["stage"]["name"] == "Proposal"
+    assert shown["history"][-1] == {
+        "id": IsStr(),
+        "from_stage_id": stages["Qualification"]["id"],
+        "to_stage_id": stages["Proposal"]["id"],
+        "actor_kind": "agent",
+        "actor": "sales",
+        "reason": "they asked for a quote",
+        "run_id": moved.json()["run_id"],
+        "at": IsStr(),
+    }
+
+    # A retried attempt answers the same and moves nothing.
+    retried = await sales_state.registry.call(
+        "deal.advance", given, retry_context(sales_state, member.tenant_id, moved.json(), 2)
+    )
+    assert retried.output == moved.json()["output"]
+    again = (await client.get(f"{SALES}/deals/{deal['id']}")).json()
+    assert (again["stage"]["name"], len(again["history"])) == ("Proposal", 2)
+
+    won = await run(client, "deal.advance", given | {"stage_id": stages["Won"]["id"]})
+    assert won.json()["output"] == {
+        "deal_id": deal["id"],
+        "moved": False,
+        "from_stage": {"id": stages["Proposal"]["id"], "name": "Proposal"},
+        "to_stage": {"id": stages["Won"]["id"], "name": "Won"},
+        "missing": ["close_date"],
+    }
+
+    partners = await post(
+        client,
+        "/pipelines",
+        {"name": "Partners", "stages": [{"name": "Intro", "probability": 5}]},
+    )
+    elsewhere = await run(client, "deal.advance", given | {"stage_id": partners["stages"][0]["id"]})
+    assert (elsewhere.json()["status"], elsewhere.json()["error"]["message"]) == (
+        "failed",
+        "the stage 'Intro' is in another pipeline than the deal; name one of the deal's pipeline",
+    )
+    lost = {"stage_id": stages["Lost"]["id"], "reason": "went quiet"}
+    assert (await client.post(f"{SALES}/deals/{deal['id']}/move", json=lost)).status_code == 200
+    closed = await run(client, "deal.advance", given)
+    assert (closed.json()["status"], closed.json()["error"]["message"]) == (
+        "failed",
+        "the deal is closed (Lost); name the stage to move it to",
+    )
+
+
+async def test_run_checks_agent_capability_and_input(sales_member: Join) -> None:
+    client = (await sales_member("acme")).client
+    nobody = await run(client, "deal.propose", {}, agent="nobody")
+    assert error(nobody) == (
+        404,
+        "the sales app has no agent 'nobody'; its agents: sales",
+    )
+    other = await run(client, "lead.score", {})
+    assert error(other) == (
+        404,
+        "the agent 'sales' has no capability 'lead.score'; the sales app's capabilities: "
+        "deal.advance (sales), deal.propose (sales)",
+    )
+    bad = await run(client, "deal.propose", {"items": [{"sku": "SEAT", "quantity": 0}]})
+    assert error(bad) == (
+        422,
+        "the input does not fit 'deal.propose': input.deal_id: Field required; "
+        "input.items.0.quantity: Input should be greater than 0",
+    )
+    queued = await client.post(
+        f"{SALES}/agents/sales/run",
+        json={"capability": "deal.advance", "input": {"deal_id": "nope", "reason": "why"}},
+    )
+    assert queued.status_code in (200, 202)  # 202 while queued or running, 200 once it ended
+    url = f"{SALES}/agents/runs/{queued.json()['run_id']}"
+    for _ in range(200):
+        followed = (await client.get(url)).json()
+        if followed["status"] == "failed":
+            break
+        await asyncio.sleep(0.05)
+    assert followed == {
+        "run_id": queued.json()["run_id"],
+        "agent": "sales",
+        "capability": "deal.advance",
+        "status": "failed",
+        "output": None,
+        "error": IsPartialDict(message="no deal 'nope'"),
+    }
+
+
+async def test_another_tenant_sees_none_of_it(sales_member: Join) -> None:
+    acme = (await sales_member("acme")).client
+    deal = await a_deal(acme)
+    done = await run(acme, "deal.propose", {"deal_id": deal["id"]})
+    proposal_id = done.json()["output"]["proposal_id"]
+    other = (await sales_member("initech")).client
+    assert error(await other.get(f"{SALES}/proposals/{proposal_id}")) == (
+        404,
+        f"no proposal '{proposal_id}'",
+    )
+    assert error(await other.get(f"{SALES}/deals/{deal['id']}/proposals")) == (
+        404,
+        f"no deal '{deal['id']}'",
+    )
+    assert error(await other.get(f"{SALES}/agents/runs/{done.json()['run_id']}")) == (
+        404,
+        f"no run of a sales capability '{done.json()['run_id']}'",
+    )
+    stolen = await run(other, "deal.propose", {"deal_id": deal["id"]})
+    assert (stolen.json()["status"], stolen.json()["error"]["message"]) == (
+        "failed",
+        f"no deal '{deal['id']}'",
+    )
