@@ -1414,6 +1414,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sales/agents/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description A run of a sales capability: its status, and its output or error once it ended.
+         */
+        get: operations["get_run_api_v1_sales_agents_runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/agents/{name}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Capability
+         * @description Start one capability of the agent `name` (`sales`: `deal.propose`, `deal.advance`) as a
+         *     run; 202 with the run's id and status, or with `wait` the ended run and its output.
+         */
+        post: operations["run_capability_api_v1_sales_agents__name__run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sales/companies": {
         parameters: {
             query?: never;
@@ -1769,6 +1810,26 @@ export interface paths {
          *     needs when the caller lacks it. We then accept those terms in that round.
          */
         post: operations["approve_api_v1_sales_deals__deal_id__offers__offer_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/deals/{deal_id}/proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Proposals
+         * @description The deal's proposals, the latest version first.
+         */
+        get: operations["list_proposals_api_v1_sales_deals__deal_id__proposals_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2290,6 +2351,26 @@ export interface paths {
          * @description Take a product off the catalog: deals keep it, new lines cannot use it.
          */
         post: operations["retire_product_api_v1_sales_products__product_id__retire_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/proposals/{proposal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Proposal
+         * @description A proposal: its priced lines, totals and text.
+         */
+        get: operations["get_proposal_api_v1_sales_proposals__proposal_id__get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3141,6 +3222,34 @@ export interface components {
             kind: "agent" | "toolbox";
             /** Name */
             name: string;
+        };
+        /** AgentRun */
+        AgentRun: {
+            /** Agent */
+            agent: string | null;
+            /** Capability */
+            capability: string;
+            /**
+             * Error
+             * @description why it failed
+             */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Output
+             * @description the capability's output
+             */
+            output?: {
+                [key: string]: unknown;
+            } | null;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Status
+             * @description the run's status: queued, running ... succeeded, dead
+             */
+            status: string;
         };
         /** Analysis */
         Analysis: {
@@ -6184,6 +6293,72 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** Proposal */
+        Proposal: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Deal Id */
+            deal_id: string;
+            /** Id */
+            id: string;
+            /**
+             * Lines
+             * @description priced from the catalog, by code
+             */
+            lines: components["schemas"]["ProposalLine"][];
+            /**
+             * Model
+             * @description the model that wrote the text
+             */
+            model: string | null;
+            /** Note */
+            note: string | null;
+            /**
+             * Run Id
+             * @description the agent run that wrote it
+             */
+            run_id: string | null;
+            /** @description written by the model: title, summary, a statement per line */
+            text: components["schemas"]["Text"];
+            totals: components["schemas"]["ProposalTotals"];
+            /**
+             * Version
+             * @description 1, 2, ... per deal
+             */
+            version: number;
+        };
+        /** ProposalLine */
+        ProposalLine: {
+            /** Description */
+            description: string;
+            /** Discount */
+            discount: string;
+            /** Net */
+            net: string;
+            /** Quantity */
+            quantity: string;
+            /** Sku */
+            sku: string;
+            /** Unit Price */
+            unit_price: string;
+        };
+        /** ProposalTotals */
+        ProposalTotals: {
+            /** Discount */
+            discount: string;
+            /**
+             * Subtotal
+             * @description before discounts
+             */
+            subtotal: string;
+            /** Total */
+            total: string;
+        };
         /** QALog */
         QALog: {
             /** Items */
@@ -6627,6 +6802,33 @@ export interface components {
             workflow_id: string;
             /** Workflow Version */
             workflow_version: string;
+        };
+        /** RunIn */
+        RunIn: {
+            /**
+             * Capability
+             * @description one of the agent's capabilities, e.g. deal.propose
+             */
+            capability: string;
+            /**
+             * Input
+             * @description the capability's input
+             */
+            input?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Timeout
+             * @description seconds to wait with `wait`
+             * @default 60
+             */
+            timeout: number;
+            /**
+             * Wait
+             * @description answer once the run ended (up to `timeout` seconds)
+             * @default false
+             */
+            wait: boolean;
         };
         /** RunPage */
         RunPage: {
@@ -7275,6 +7477,13 @@ export interface components {
             /** Run Id */
             run_id: string;
         };
+        /** Statement */
+        Statement: {
+            /** Sku */
+            sku: string;
+            /** Statement */
+            statement: string;
+        };
         /** Status */
         Status: {
             /** Dependencies */
@@ -7334,6 +7543,21 @@ export interface components {
             name: string;
             /** Slug */
             slug: string;
+        };
+        /**
+         * Text
+         * @description What the model writes: text only, never a number of the proposal.
+         */
+        Text: {
+            /**
+             * Lines
+             * @description one value statement per priced line, by SKU
+             */
+            lines: components["schemas"]["Statement"][];
+            /** Summary */
+            summary: string;
+            /** Title */
+            title: string;
         };
         /** Thread */
         Thread: {
@@ -12538,6 +12762,81 @@ export interface operations {
             };
         };
     };
+    get_run_api_v1_sales_agents_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentRun"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    run_capability_api_v1_sales_agents__name__run_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentRun"];
+                };
+            };
+            /** @description queued or running: follow `Location` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentRun"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_companies_api_v1_sales_companies_get: {
         parameters: {
             query?: {
@@ -13436,6 +13735,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NegotiationRound"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_proposals_api_v1_sales_deals__deal_id__proposals_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proposal"][];
                 };
             };
             /** @description Validation Error */
@@ -14513,6 +14843,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Product"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_proposal_api_v1_sales_proposals__proposal_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proposal"];
                 };
             };
             /** @description Validation Error */

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from batonflow.api.deps import State, require
 from batonflow.apps.sales import proposals
-from batonflow.apps.sales.sales_agent import Line, Text, Totals
+from batonflow.apps.sales.sales_agent import ProposalLine, ProposalTotals, Text
 from batonflow.auth.scopes import Principal
 
 router = APIRouter(tags=["sales"])
@@ -24,8 +24,8 @@ class Proposal(BaseModel):
     deal_id: str
     version: int = Field(description="1, 2, ... per deal")
     currency: str
-    lines: list[Line] = Field(description="priced from the catalog, by code")
-    totals: Totals
+    lines: list[ProposalLine] = Field(description="priced from the catalog, by code")
+    totals: ProposalTotals
     text: Text = Field(description="written by the model: title, summary, a statement per line")
     note: str | None
     model: str | None = Field(description="the model that wrote the text")

@@ -88,7 +88,7 @@ class ProposeIn(_In):
     note: str | None = Field(None, max_length=2000, description="for the model: what to stress")
 
 
-class Line(BaseModel):
+class ProposalLine(BaseModel):
     sku: str
     description: str
     quantity: Decimal
@@ -97,7 +97,7 @@ class Line(BaseModel):
     net: Decimal
 
 
-class Totals(BaseModel):
+class ProposalTotals(BaseModel):
     subtotal: Decimal = Field(description="before discounts")
     discount: Decimal
     total: Decimal
@@ -121,8 +121,8 @@ class ProposalOut(BaseModel):
     deal_id: str
     version: int
     currency: str
-    lines: list[Line]
-    totals: Totals
+    lines: list[ProposalLine]
+    totals: ProposalTotals
     text: Text
     model: str | None
 
@@ -133,8 +133,8 @@ def _out(kept: dict[str, Any]) -> ProposalOut:
         deal_id=kept["deal_id"],
         version=kept["version"],
         currency=kept["currency"],
-        lines=[Line.model_validate(x) for x in kept["lines"]],
-        totals=Totals.model_validate(kept["totals"]),
+        lines=[ProposalLine.model_validate(x) for x in kept["lines"]],
+        totals=ProposalTotals.model_validate(kept["totals"]),
         text=Text.model_validate(kept["text"]),
         model=kept["model"],
     )
