@@ -70,5 +70,6 @@ app = App(
         Page("board", "Pipeline board"),
         Page("deals", "Deals"),
         Page("products", "Products"),
+        Page("emails", "Emails"),
     ),
 )

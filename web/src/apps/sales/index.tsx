@@ -1,8 +1,11 @@
 // The sales app's dashboard pages, by the keys its `App.pages` declares (src/batonflow/apps/sales):
-// the leads, the pipeline board, the deals (a chosen one with ?deal=<id>) and the product catalog.
+// the leads, the pipeline board, the deals (a chosen one with ?deal=<id>), the product catalog,
+// the email log (?email=<id>), the invoices (?invoice=<id>), the contracts (?contract=<id>) and
+// the settings (discount policy and scoring rules).
 import type { AppPages } from "../pages";
 import { BoardPage } from "./BoardPage";
 import { DealsPage } from "./DealsPage";
+import { EmailsPage } from "./EmailsPage";
 import { LeadsPage } from "./LeadsPage";
 import { ProductsPage } from "./ProductsPage";
 import "./sales.css";
@@ -12,4 +15,5 @@ export const pages: AppPages = {
   board: BoardPage,
   deals: DealsPage,
   products: ProductsPage,
+  emails: EmailsPage,
 };
