@@ -71,5 +71,6 @@ app = App(
         Page("deals", "Deals"),
         Page("products", "Products"),
         Page("emails", "Emails"),
+        Page("invoices", "Invoices"),
     ),
 )

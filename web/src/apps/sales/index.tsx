@@ -6,6 +6,7 @@ import type { AppPages } from "../pages";
 import { BoardPage } from "./BoardPage";
 import { DealsPage } from "./DealsPage";
 import { EmailsPage } from "./EmailsPage";
+import { InvoicesPage } from "./InvoicesPage";
 import { LeadsPage } from "./LeadsPage";
 import { ProductsPage } from "./ProductsPage";
 import "./sales.css";
@@ -16,4 +17,5 @@ export const pages: AppPages = {
   deals: DealsPage,
   products: ProductsPage,
   emails: EmailsPage,
+  invoices: InvoicesPage,
 };
