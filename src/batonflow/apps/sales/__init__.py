@@ -72,5 +72,6 @@ app = App(
         Page("products", "Products"),
         Page("emails", "Emails"),
         Page("invoices", "Invoices"),
+        Page("contracts", "Contracts"),
     ),
 )

@@ -4,6 +4,7 @@
 // the settings (discount policy and scoring rules).
 import type { AppPages } from "../pages";
 import { BoardPage } from "./BoardPage";
+import { ContractsPage } from "./ContractsPage";
 import { DealsPage } from "./DealsPage";
 import { EmailsPage } from "./EmailsPage";
 import { InvoicesPage } from "./InvoicesPage";
@@ -18,4 +19,5 @@ export const pages: AppPages = {
   products: ProductsPage,
   emails: EmailsPage,
   invoices: InvoicesPage,
+  contracts: ContractsPage,
 };
