@@ -73,5 +73,6 @@ app = App(
         Page("emails", "Emails"),
         Page("invoices", "Invoices"),
         Page("contracts", "Contracts"),
+        Page("settings", "Settings"),
     ),
 )

@@ -10,6 +10,7 @@ import { EmailsPage } from "./EmailsPage";
 import { InvoicesPage } from "./InvoicesPage";
 import { LeadsPage } from "./LeadsPage";
 import { ProductsPage } from "./ProductsPage";
+import { SettingsPage } from "./SettingsPage";
 import "./sales.css";
 
 export const pages: AppPages = {
@@ -20,4 +21,5 @@ export const pages: AppPages = {
   emails: EmailsPage,
   invoices: InvoicesPage,
   contracts: ContractsPage,
+  settings: SettingsPage,
 };
