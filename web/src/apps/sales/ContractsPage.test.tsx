@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { formatTime } from "../../format";
 import { serve, viewer } from "./fakeApi.testing";
 import { contractDraft, template } from "./moneyData.testing";
-import { AT, S } from "./testData.testing";
+import { AT, rollout, S } from "./testData.testing";
 
 function rows(table: HTMLElement): string[][] {
   return within(table)
@@ -24,6 +24,7 @@ describe("the contracts page", () => {
       [`GET ${S}/contracts`]: [200, { items: [summary], next_cursor: null }],
       [`GET ${S}/contracts?status=signed`]: [200, { items: [], next_cursor: null }],
       [`GET ${S}/contract-templates`]: [200, [template]],
+      [`GET ${S}/deals`]: [200, { items: [rollout], next_cursor: null }],
     });
     const table = await screen.findByRole("table", { name: "Contracts" });
     expect(rows(table)).toEqual([
@@ -35,13 +36,39 @@ describe("the contracts page", () => {
     expect(templates.textContent).toBe(`Standard${template.body}`);
     fireEvent.change(screen.getByLabelText("Status"), { target: { value: "signed" } });
     expect(await screen.findByText("No contract has this status.")).toBeTruthy();
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("makes a contract from a deal and a template, with the agreed terms, and opens it", async () => {
+    const sent = serve("/apps/sales/contracts", {
+      [`GET ${S}/contracts`]: [200, { items: [], next_cursor: null }],
+      [`GET ${S}/contract-templates`]: [200, [template]],
+      [`GET ${S}/deals`]: [200, { items: [rollout], next_cursor: null }],
+      [`POST ${S}/contracts`]: [201, contractDraft],
+      [`GET ${S}/contracts/c1`]: [200, contractDraft],
+    });
+    const form = await screen.findByRole("form", { name: "New contract" });
+    await within(form).findByRole("option", { name: "Standard" });
+    fireEvent.change(within(form).getByLabelText("Deal"), { target: { value: "d1" } });
+    fireEvent.change(within(form).getByLabelText("Template"), { target: { value: "tp1" } });
+    const terms = within(form).getByLabelText("Agreed terms (JSON, read by the template as terms)");
+    fireEvent.change(terms, { target: { value: "{seats: 24}" } });
+    fireEvent.click(within(form).getByRole("button", { name: "Make the contract" }));
+    expect((await within(form).findByRole("alert")).textContent).toBe('No contract was madethe terms are not JSON: write an object, like {"seats": 24}');
+    fireEvent.change(terms, { target: { value: '{"seats": 24}' } });
+    fireEvent.click(within(form).getByRole("button", { name: "Make the contract" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Globex rollout" })).toBeTruthy();
+    expect(sent).toEqual([
+      { method: "POST", path: `${S}/contracts`, body: { deal_id: "d1", template_id: "tp1", title: null, terms: { seats: 24 } }, type: "application/json" },
+    ]);
   });
 
   it("adds a template, listing the API's problems when it is refused", async () => {
     const broken = { error: { code: "invalid_input", message: "the contract template cannot be rendered: unexpected '}'", details: {} } };
     const sent = serve("/apps/sales/contracts", {
       [`GET ${S}/contracts`]: [200, { items: [], next_cursor: null }],
-      [`GET ${S}/contract-templates`]: [[200, []], [200, [template]]],
+      [`GET ${S}/contract-templates`]: [[200, []], [200, []], [200, [template]]],
+      [`GET ${S}/deals`]: [200, { items: [rollout], next_cursor: null }],
       [`POST ${S}/contract-templates`]: [[422, broken], [201, template]],
     });
     const form = await screen.findByRole("form", { name: "New template" });

@@ -1,5 +1,5 @@
-// The contracts: newest first, filtered by status, with "Load more", and the tenant's contract
-// templates (listed, and a form to add one); the chosen contract (?contract=<id>) opens with
+// The contracts: newest first, filtered by status, with "Load more", a form to make one from a
+// deal and a template, and the tenant's contract templates (listed, and a form to add one); the chosen contract (?contract=<id>) opens with
 // its versions, its status actions and its PDF.
 import { useState } from "react";
 import type { FormEvent } from "react";
@@ -9,6 +9,7 @@ import { Link, useLocation } from "../../router";
 import { useSession } from "../../session";
 import { Can, Empty, Show, useLoad, usePageTitle } from "../../ui";
 import { ContractDetail } from "./ContractDetail";
+import { ContractForm } from "./ContractForm";
 import { dealPath } from "./lookups";
 import { Badge, Pager, Problems } from "./shared";
 import { BASE, CONTRACT_STATUSES } from "./types";
@@ -37,6 +38,9 @@ function ContractList() {
       <div className="page-head">
         <h1>Contracts</h1>
       </div>
+      <Can action="runs.start">
+        <ContractForm />
+      </Can>
       <form className="filters" role="search" aria-label="Filter contracts" onSubmit={(event) => event.preventDefault()}>
         <div className="field">
           <label htmlFor="contract-status">Status</label>

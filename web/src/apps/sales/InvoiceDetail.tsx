@@ -1,6 +1,6 @@
 // One invoice: its lines and totals as the server computed them, its payments and payment
-// reminders, and the actions its status allows: issue a draft, void a draft or an unpaid
-// invoice (after confirming), record a payment, download the PDF.
+// reminders, and the actions its status allows: issue a draft, void a draft or an issued
+// invoice nothing was paid on (after confirming), record a payment, download the PDF.
 import { useState } from "react";
 import type { FormEvent } from "react";
 import { formatTime } from "../../format";
@@ -9,7 +9,7 @@ import { useSession } from "../../session";
 import { ActionButton, Can, Show, useLoad } from "../../ui";
 import { dealPath } from "./lookups";
 import { money, percentOf } from "./money";
-import { Badge, ConfirmButton, DownloadButton, Problems } from "./shared";
+import { Badge, ConfirmButton, DownloadButton, isZero, Problems } from "./shared";
 import { BASE } from "./types";
 import type { Company, Invoice, Reminder } from "./types";
 
@@ -82,7 +82,7 @@ export function InvoiceDetail({ invoiceId }: { invoiceId: string }) {
                 </DownloadButton>
                 <Can action="runs.start">
                   {invoice.status === "draft" ? <ActionButton onAction={() => act("issue")}>Issue</ActionButton> : null}
-                  {invoice.status === "draft" || unpaid ? (
+                  {invoice.status === "draft" || (unpaid && isZero(invoice.paid)) ? (
                     <ConfirmButton label="Void" question="Void this invoice? It cannot be undone." onAction={() => act("void")} />
                   ) : null}
                 </Can>

@@ -99,6 +99,7 @@ describe("the invoices page", () => {
       [`POST ${S}/invoices/i1/payments`]: [[422, over], [201, paid]],
     });
     const form = await screen.findByRole("form", { name: "Record a payment" });
+    expect(within(screen.getByRole("group", { name: "Invoice actions" })).getAllByRole("button").map((button) => button.textContent)).toEqual(["Download PDF", "Void"]);
     expect(rows(screen.getByRole("table", { name: "Reminders" }))).toEqual([
       ["Level", "Due on", "State", "When"],
       ["1", "2027-01-07", "sent", formatTime(AT)],
@@ -113,6 +114,7 @@ describe("the invoices page", () => {
     fireEvent.click(within(form).getByRole("button", { name: "Record payment" }));
     const payments = await screen.findByRole("list", { name: "Payments" });
     expect(payments.textContent).toBe("2,499.00 EUR on 2026-12-20 (wire 42) · recorded by ada@acme.example");
+    expect(within(screen.getByRole("group", { name: "Invoice actions" })).getAllByRole("button").map((button) => button.textContent)).toEqual(["Download PDF"]);
     expect(screen.queryByRole("form", { name: "Record a payment" })).toBeNull();
     expect(sent.map((each) => each.body)).toEqual([
       { amount: "3000.00", paid_on: null, reference: "" },

@@ -131,3 +131,8 @@ const TONES: Record<string, string> = {
 export function Badge({ status }: { status: string }) {
   return <span className={`badge tone-${TONES[status] ?? "idle"}`}>{status.replace("_", " ")}</span>;
 }
+
+/** Whether an API decimal string ("0.00") is zero, read as text rather than as a float. */
+export function isZero(amount: string): boolean {
+  return /^[+-]?0*(\.0*)?$/.test(amount.trim());
+}
