@@ -1,7 +1,7 @@
 import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatTime } from "../../format";
-import { operator, serve } from "./fakeApi.testing";
+import { operator, serve, viewer } from "./fakeApi.testing";
 import type { Routes } from "./fakeApi.testing";
 import { answered, asked, contractDraft, draftInvoice, issuedInvoice, welcome } from "./moneyData.testing";
 import { AT, dealWithLines, globex, S, sales, seats } from "./testData.testing";
@@ -120,5 +120,17 @@ describe("the deal's negotiation", () => {
     expect(rows(screen.getByRole("table", { name: "Offers" }))[1]?.[6]).toBe("ada@acme.example");
     expect(screen.getByRole("status", { name: "Latest round" }).textContent).toContain("We accept at 25% (1,800.00 EUR).");
     expect(sent.map((each) => each.path)).toEqual([`${S}/deals/d1/offers/o1/approve`, `${S}/deals/d1/offers/o1/approve`]);
+  });
+
+  it("lets a read-only reviewer approve a round but not record one, and a plain viewer only read", async () => {
+    serve(PAGE, routes({ [`GET ${S}/deals/d1/offers`]: [200, [customer, ours]] }), { ...viewer, roles: ["viewer", "reviewer"] } as typeof viewer);
+    expect(rows(await screen.findByRole("table", { name: "Offers" }))).toHaveLength(3);
+    expect(screen.queryByRole("form", { name: "Customer counter-offer" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Approve round 1" })).toBeTruthy();
+    cleanup();
+    serve(PAGE, routes({ [`GET ${S}/deals/d1/offers`]: [200, [customer, ours]] }), viewer);
+    expect(rows(await screen.findByRole("table", { name: "Offers" }))).toHaveLength(3);
+    expect(screen.queryByRole("button", { name: "Approve round 1" })).toBeNull();
+    expect(screen.queryByRole("form", { name: "Customer counter-offer" })).toBeNull();
   });
 });

@@ -79,10 +79,10 @@ export function SettingsEditor<T, F>({
       <p className="muted">{about}</p>
       <div className="inline-form" role="radiogroup" aria-label={`Edit the ${title.toLowerCase()} as`}>
         <label>
-          <input type="radio" checked={mode === "form"} onChange={() => switchTo("form")} /> form
+          <input type="radio" name={`${title}-mode`} checked={mode === "form"} onChange={() => switchTo("form")} /> form
         </label>
         <label>
-          <input type="radio" checked={mode === "json"} onChange={() => switchTo("json")} /> JSON
+          <input type="radio" name={`${title}-mode`} checked={mode === "json"} onChange={() => switchTo("json")} /> JSON
         </label>
       </div>
       <fieldset disabled={!admin || busy} className="sales-plain">
