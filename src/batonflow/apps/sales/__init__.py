@@ -78,5 +78,9 @@ app = App(
         Page("board", "Pipeline board"),
         Page("deals", "Deals"),
         Page("products", "Products"),
+        Page("emails", "Emails"),
+        Page("invoices", "Invoices"),
+        Page("contracts", "Contracts"),
+        Page("settings", "Settings"),
     ),
 )

@@ -1,5 +1,6 @@
 // One deal: its facts, its lines with quantity, unit price, discount and net, the totals the
-// server computed, adding a line from the catalog, its stage history and an editing form.
+// server computed, adding a line from the catalog, its negotiation, its invoices, contracts and
+// emails, its stage history and an editing form.
 import { useState } from "react";
 import type { FormEvent } from "react";
 import { formatTime } from "../../format";
@@ -7,7 +8,9 @@ import { Link } from "../../router";
 import { useSession } from "../../session";
 import { ActionButton, Can, ErrorBox, Show, useLoad } from "../../ui";
 import { DealEditForm } from "./DealEditForm";
+import { DealLinks } from "./DealLinks";
 import { fractionOf, money, percentOf } from "./money";
+import { Negotiation } from "./Negotiation";
 import { BASE } from "./types";
 import type { Company, Deal, LineIn, Pipeline, Product } from "./types";
 
@@ -149,6 +152,8 @@ export function DealDetail({ dealId }: { dealId: string }) {
                   <AddLine deal={found} products={known?.products ?? []} onAdd={(line) => save([...linesIn(found), line])} />
                 </Can>
               </div>
+              <Negotiation dealId={found.id} />
+              <DealLinks dealId={found.id} />
               <div className="card">
                 <h2>Stage history</h2>
                 <div className="table-scroll">

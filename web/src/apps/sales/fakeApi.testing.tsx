@@ -18,6 +18,8 @@ export const operator: Me = {
 
 export const viewer: Me = { ...operator, roles: ["viewer"], scopes: ["runs:read"] };
 
+export const admin: Me = { ...operator, roles: ["admin"], scopes: ["runs:read", "runs:write", "admin"] };
+
 const salesApp: AppList["items"][number] = {
   name: "sales",
   title: "Sales",
@@ -28,6 +30,10 @@ const salesApp: AppList["items"][number] = {
     { key: "board", title: "Pipeline board", path: "/apps/sales/board" },
     { key: "deals", title: "Deals", path: "/apps/sales/deals" },
     { key: "products", title: "Products", path: "/apps/sales/products" },
+    { key: "emails", title: "Emails", path: "/apps/sales/emails" },
+    { key: "invoices", title: "Invoices", path: "/apps/sales/invoices" },
+    { key: "contracts", title: "Contracts", path: "/apps/sales/contracts" },
+    { key: "settings", title: "Settings", path: "/apps/sales/settings" },
   ],
   workflows: [],
 };
