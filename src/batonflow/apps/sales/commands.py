@@ -11,6 +11,7 @@ from batonflow.apps.sales import (
     email_commands,
     finance_commands,
     negotiation_commands,
+    pipeline_commands,
 )
 
 # each part's module has `register(commands)`
@@ -19,6 +20,7 @@ PARTS: tuple[ModuleType, ...] = (
     crm_commands,
     negotiation_commands,
     finance_commands,
+    pipeline_commands,
 )
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")

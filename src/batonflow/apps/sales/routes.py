@@ -15,6 +15,7 @@ from batonflow.apps.sales import (
     invoice_routes,
     lead_routes,
     negotiation_routes,
+    pipeline_routes,
     scoring_routes,
 )
 
@@ -28,6 +29,7 @@ PARTS: tuple[ModuleType, ...] = (
     scoring_routes,
     invoice_routes,
     contract_routes,
+    pipeline_routes,
 )
 
 
