@@ -7,8 +7,9 @@ the sales workflows. Code does all of it, over the finance functions (`contracts
   `in_review`.
 - `contract.send`: an approved contract (or one in review that the workflow's review approved)
   emailed to the deal's contact with its PDF attached; the contract becomes `sent`.
-- `invoice.issue`: the deal's invoice, issued (its number taken) and emailed with its PDF. A
-  deal is invoiced once: a deal with an issued invoice that is not void gets that one again.
+- `invoice.issue`: the deal's invoice, its lines at the negotiated discounts, issued (its number
+  taken) and emailed with its PDF. A deal is invoiced once: one with an issued invoice that is
+  not void gets that one again.
 - `payment.remind`: the tenant's dunning for today, through the email log.
 
 Each is idempotent per call key (`ctx.idempotency_key`): a repeated attempt finds what the first
@@ -94,7 +95,7 @@ class RemindIn(BaseModel):
     today: date | None = Field(None, description="default: today (UTC)")
 
 
-class Reminder(BaseModel):
+class Reminder(BaseModel):  # one level of one invoice: sent, skipped or failed
     invoice_id: str
     number: str | None
     level: int
@@ -288,6 +289,47 @@ async def _invoice_of(conn: Conn, tenant_id: str, deal_id: str) -> str | None:
     return None if found is None else str(found)
 
 
+async def _draft(conn: Conn, tenant_id: str, args: IssueIn, now: datetime) -> dict[str, Any]:
+    """A draft invoice of the deal's lines, each at the discount the negotiation agreed (the
+    latest round we accepted), else the line's own."""
+    where = (crm.deals.c.tenant_id == tenant_id, crm.deals.c.id == args.deal_id)
+    deal = (await conn.execute(sa.select(crm.deals).where(*where))).first()
+    if deal is None:
+        raise NotFound(f"no deal '{args.deal_id}'")
+    agreed = {
+        int(line["position"]): Decimal(line["discount"]) / 100
+        for line in (await agreed_terms(conn, tenant_id, args.deal_id)).get("lines", [])
+    }
+    rows = await conn.execute(
+        sa.select(crm.deal_lines)
+        .where(crm.deal_lines.c.tenant_id == tenant_id, crm.deal_lines.c.deal_id == args.deal_id)
+        .order_by(crm.deal_lines.c.position)
+    )
+    lines = [
+        invoices.NewLine(
+            description=r.description,
+            quantity=r.quantity,
+            unit_price=r.unit_price,
+            discount=agreed.get(r.position, r.discount),
+            product_id=r.product_id,
+        )
+        for r in rows
+    ]
+    if not lines:
+        raise InvalidInput(f"deal '{args.deal_id}' has no line items to invoice; add some first")
+    return await invoices.create_draft(
+        conn,
+        tenant_id,
+        company_id=deal.company_id,
+        currency=deal.currency,
+        lines=lines,
+        tax_rate=args.tax_rate,
+        terms_days=args.terms_days,
+        deal_id=args.deal_id,
+        now=now,
+    )
+
+
 @finance.capability("invoice.issue", "Issue a deal's invoice and email it with its PDF")
 async def issue_invoice(ctx: CallContext, args: IssueIn) -> Issued:
     data = _data(ctx)
@@ -297,14 +339,7 @@ async def issue_invoice(ctx: CallContext, args: IssueIn) -> Issued:
         invoice_id = await _invoice_of(conn, tenant_id, args.deal_id)
         if invoice_id is None:
             now = datetime.now(UTC)
-            draft = await invoices.from_deal(
-                conn,
-                tenant_id,
-                args.deal_id,
-                tax_rate=args.tax_rate,
-                terms_days=args.terms_days,
-                now=now,
-            )
+            draft = await _draft(conn, tenant_id, args, now)
             await invoices.issue(conn, tenant_id, draft["id"], today=now.date(), now=now)
             invoice_id = draft["id"]
         document = await finance_pdf.invoice_document(conn, tenant_id, invoice_id)
