@@ -45,6 +45,7 @@ __all__ = ["negotiator", "smtp_server"]
 T = TypeVar("T")
 ENDED = ("waiting", "succeeded", "failed", "dead")
 TEMPLATE = "{{ deal.title }} for {{ company.name }}: agreed discount {{ terms.discount }} %."
+PLAIN = "{{ deal.title }} for {{ company.name }}: {{ total }} {{ deal.currency }}."
 
 stand_in = Agent("sales", "A stand-in for the sales agent's proposals")
 
@@ -248,3 +249,48 @@ async def test_a_deal_goes_from_proposal_through_negotiation_and_contract_to_an_
         "Tax 0 % 0.00 EUR",
         "Total 24999.99 EUR",
     ]
+
+
+async def test_a_proposal_the_customer_accepts_goes_straight_to_the_contract(
+    sales_member: Join, sales_state: ApiState, smtp_server: Inbox
+) -> None:
+    acme = await sales_member("acme")
+    made = await acme.client.post(
+        f"{SALES}/contract-templates", json={"name": "Plain", "body": PLAIN}
+    )
+    assert made.status_code == 201, made.text
+    db = Writes(sales_state)
+    company_id = await records.company(db, acme.tenant_id)  # type: ignore[arg-type]
+    deal_id = await records.deal(
+        db,  # type: ignore[arg-type]
+        acme.tenant_id,
+        company_id,
+        [("Seats", "200", "100", "0.1")],
+    )
+    await install(acme.client, "sales-deal.yaml")
+    run_id = (await run_pipeline(acme.client, {"deal_id": deal_id}, "deal-2")).json()["run_id"]
+    await waiting_on(acme.client, run_id)
+    await decide(acme.client, "deal", deal_id, decision="approve")
+    await waiting_on(acme.client, run_id)
+    await decide(acme.client, "deal", deal_id, decision="submit", data={"answer": "accept"})
+
+    step, prepared = await waiting_on(acme.client, run_id)
+    assert (step, prepared["status"], prepared["terms"]) == ("contract_review", "in_review", {})
+    rejected = await decide(
+        acme.client, "contract", prepared["contract_id"], decision="reject", comment="wrong"
+    )
+    assert rejected["status"] == "rejected"
+
+    done = await settled(acme.client, run_id, ENDED, 60)
+    assert (done["status"], done["error"]["code"]) == ("failed", "review_rejected")
+    assert smtp_server.arrived == []  # a rejected contract is not sent, nor invoiced
+    contract = (await acme.client.get(f"{SALES}/contracts/{prepared['contract_id']}")).json()
+    assert contract["status"] == "in_review"
+    gone = await acme.client.post(
+        f"{SALES}/reviews/deal/{deal_id}/decision", json={"decision": "approve"}
+    )
+    assert error(gone) == (
+        404,
+        f"no open review for deal '{deal_id}': no sales-deal run working on it waits for a "
+        "decision",
+    )
