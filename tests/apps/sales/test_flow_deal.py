@@ -205,6 +205,18 @@ async def test_a_deal_goes_from_proposal_through_negotiation_and_contract_to_an_
         },
     )
     assert smtp_server.arrived == []  # nothing is sent before the contract is approved
+    umbrella = await sales_member("umbrella")
+    for entity, entity_id in (
+        ("contract", contract_id),
+        ("offer", round_["offer_id"]),
+        ("deal", deal_id),
+    ):
+        other = await umbrella.client.post(
+            f"{SALES}/reviews/{entity}/{entity_id}/decision", json={"decision": "approve"}
+        )
+        assert error(other) == (404, f"no {entity} '{entity_id}'")
+    other_run = await run_pipeline(umbrella.client, {"deal_id": deal_id}, "deal-1")
+    assert error(other_run) == (404, f"no deal '{deal_id}'")
     await decide(acme.client, "contract", contract_id, decision="approve")
 
     done = await settled(acme.client, run_id, ENDED, 60)
