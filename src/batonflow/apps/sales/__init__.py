@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batonflow.apps.app import App, Page
+from batonflow.apps.sales.finance_agent import AGENTS as FINANCE
 from batonflow.apps.sales.mail_agent import MAIL_AGENTS
 from batonflow.apps.sales.negotiation_agent import AGENTS as NEGOTIATION
+from batonflow.apps.sales.pipeline import AGENTS as PIPELINE
 from batonflow.apps.sales.sales_agent import AGENTS as SALES_AGENTS
 from batonflow.apps.sales.sdr_agent import AGENTS as SDR_AGENTS
 from batonflow.apps.sales.settings import SalesSettings
@@ -66,7 +68,8 @@ app = App(
     name="sales",
     title="Sales",
     description="Leads to cash: qualify, reach out, propose, negotiate, contract, invoice",
-    agents=(*SDR_AGENTS, *SALES_AGENTS, *NEGOTIATION, *MAIL_AGENTS),
+    agents=(*SDR_AGENTS, *SALES_AGENTS, *NEGOTIATION, *FINANCE, *MAIL_AGENTS, *PIPELINE),
+    workflows=HERE / "workflows",
     migrations=Branch(HERE / "migrations", HEAD),
     router=_router,
     commands=_commands,

@@ -12,6 +12,7 @@ from batonflow.apps.sales import (
     email_commands,
     finance_commands,
     negotiation_commands,
+    pipeline_commands,
 )
 
 # each part's module has `register(commands)`
@@ -21,6 +22,7 @@ PARTS: tuple[ModuleType, ...] = (
     negotiation_commands,
     email_commands,
     finance_commands,
+    pipeline_commands,
 )
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")

@@ -16,6 +16,7 @@ from batonflow.apps.sales import (
     invoice_routes,
     lead_routes,
     negotiation_routes,
+    pipeline_routes,
     proposal_routes,
     scoring_routes,
 )
@@ -32,6 +33,7 @@ PARTS: tuple[ModuleType, ...] = (
     email_routes,
     invoice_routes,
     contract_routes,
+    pipeline_routes,
 )
 
 
