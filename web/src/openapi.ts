@@ -2201,6 +2201,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sales/pipeline/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Pipeline
+         * @description Start `sales-outreach` on a lead (`lead_id`) or `sales-deal` on a deal (`deal_id`); the
+         *     run is queued and picked up at once. Another tenant's record is 404.
+         */
+        post: operations["run_pipeline_api_v1_sales_pipeline_run_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sales/pipelines": {
         parameters: {
             query?: never;
@@ -2371,6 +2392,28 @@ export interface paths {
         get: operations["get_proposal_api_v1_sales_proposals__proposal_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/reviews/{entity_type}/{entity_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide By Subject
+         * @description Decide the open review of the run working on a lead, a deal, a contract (its contract
+         *     review) or a negotiation offer (its over-policy review), as `POST /api/v1/reviews/{id}/
+         *     decision` would; 404 naming the record when no run waits on it.
+         */
+        post: operations["decide_by_subject_api_v1_sales_reviews__entity_type___entity_id__decision_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6007,6 +6050,15 @@ export interface components {
              */
             stages?: components["schemas"]["StageIn"][] | null;
         };
+        /** PipelineRun */
+        PipelineRun: {
+            /** Run Id */
+            run_id: string;
+            /** Status */
+            status: string;
+            /** Workflow Id */
+            workflow_id: string;
+        };
         /** PipelineStage */
         PipelineStage: {
             /** Id */
@@ -6023,6 +6075,19 @@ export interface components {
             probability: number;
             /** Required Fields */
             required_fields: string[];
+        };
+        /** PipelineStart */
+        PipelineStart: {
+            /**
+             * Deal Id
+             * @description starts sales-deal
+             */
+            deal_id?: string | null;
+            /**
+             * Lead Id
+             * @description starts sales-outreach
+             */
+            lead_id?: string | null;
         };
         /**
          * Policy
@@ -14489,6 +14554,51 @@ export interface operations {
             };
         };
     };
+    run_pipeline_api_v1_sales_pipeline_run_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the same key returns the run it started the first time */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineStart"];
+            };
+        };
+        responses: {
+            /** @description the run this Idempotency-Key started */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineRun"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_pipelines_api_v1_sales_pipelines_get: {
         parameters: {
             query?: never;
@@ -14874,6 +14984,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Proposal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decide_by_subject_api_v1_sales_reviews__entity_type___entity_id__decision_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_type: "lead" | "deal" | "contract" | "offer";
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewOut"];
                 };
             };
             /** @description Validation Error */
@@ -17133,6 +17279,7 @@ export const pathsApiV1AuditExportGetParametersQueryFormatValues: ReadonlyArray<
 export const pathsApiV1PortfolioResultsResult_idExportGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/portfolio/results/{result_id}/export"]["get"]["parameters"]["query"]["format"]> = ["csv", "json", "pdf"];
 export const pathsApiV1ReviewsGetParametersQueryStatusValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/reviews"]["get"]["parameters"]["query"]["status"]> = ["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"];
 export const pathsApiV1SalesLeadsGetParametersQueryStatusAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/sales/leads"]["get"]["parameters"]["query"]["status"]> = ["new", "qualified", "disqualified", "contacted", "converted"];
+export const pathsApiV1SalesReviewsEntity_typeEntity_idDecisionPostParametersPathEntity_typeValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/sales/reviews/{entity_type}/{entity_id}/decision"]["post"]["parameters"]["path"]["entity_type"]> = ["lead", "deal", "contract", "offer"];
 export const pathsApiV1ScopingSessionsSession_idCharterGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/scoping/sessions/{session_id}/charter"]["get"]["parameters"]["query"]["format"]> = ["json", "md", "pdf"];
 export const pathsApiV1UsageGetParametersQueryGroup_byValues: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/usage"]["get"]["parameters"]["query"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const agentOutKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AgentOut"]["kind"]> = ["agent", "toolbox"];

@@ -370,13 +370,18 @@ async def test_run_checks_agent_capability_and_input(sales_member: Join) -> None
     nobody = await run(client, "deal.propose", {}, agent="nobody")
     assert error(nobody) == (
         404,
-        "the sales app has no agent 'nobody'; its agents: sales",
+        "the sales app has no agent 'nobody'; its agents: sales, sales-finance, sales-mail, sales-negotiation, "
+        "sales-pipeline, sales-sdr",
     )
     other = await run(client, "lead.score", {})
     assert error(other) == (
         404,
         "the agent 'sales' has no capability 'lead.score'; the sales app's capabilities: "
-        "deal.advance (sales), deal.propose (sales)",
+        "contract.prepare (sales-finance), contract.send (sales-finance), deal.advance (sales), "
+        "deal.propose (sales), invoice.issue (sales-finance), lead.contacted (sales-pipeline), "
+        "lead.qualify (sales-sdr), offer.approve (sales-pipeline), offer.respond "
+        "(sales-negotiation), outreach.draft (sales-sdr), payment.remind (sales-finance), "
+        "sales.email.send (sales-mail)",
     )
     bad = await run(client, "deal.propose", {"items": [{"sku": "SEAT", "quantity": 0}]})
     assert error(bad) == (

@@ -4,8 +4,9 @@ counter-offer beyond policy answered by the negotiation agent (the loopback mode
 approved by its offer, the contract approved by its contract and emailed with its PDF, and the
 invoice issued at the agreed discount and emailed with its PDF, whose text shows the totals.
 
-`deal.propose` is the sales agent's (another part of the app); until it is there, a stand-in
-with the same name and models proposes from the deal's lines."""
+`deal.propose` is the sales agent's, tested on its own (`test_agent_sales.py`); here a stand-in
+with the same name and models takes its place and proposes fixed lines, so the loopback model
+answers only the negotiation."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ async def sales_api(
     """The sales app (with the stand-in proposer): the loopback model, the local SMTP server."""
     monkeypatch.setenv("BATONFLOW_SALES_SMTP_PORT", str(smtp_server.port))
     monkeypatch.setenv("BATONFLOW_SALES_MAIL_FROM", "sales@acme.example")
-    app_with = replace(sales, workflows=None, agents=(*sales.agents, stand_in))
+    agents = (*(agent for agent in sales.agents if agent.name != stand_in.name), stand_in)
+    app_with = replace(sales, workflows=None, agents=agents)
     async with FakeProvider(respond=negotiator) as server:
         settings = with_provider(api_settings, server, llm_max_retries=0)
         app = create_app(settings, apps=load_apps(["sales"], {"sales": app_with}))
