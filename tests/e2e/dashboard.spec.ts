@@ -162,7 +162,8 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await page.getByLabel("Status").selectOption("dead");
   await expect(page.getByText("No runs match these filters.")).toBeVisible();
   await page.getByLabel("Status").selectOption("succeeded");
-  await expect(page.locator("table.runs tbody tr")).toHaveCount(2); // with the seeded pack build
+  // with the demo's seeded pack build and the ingest of the sales app's product sheet
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(3);
   await page.getByLabel("Workflow").selectOption("outreach");
   await expect(page.locator("table.runs tbody tr")).toHaveCount(1);
   await page.getByRole("button", { name: "Clear filters" }).click();
@@ -233,7 +234,8 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   await expect(node("send")).toHaveAttribute("data-state", "succeeded");
   await shot(page, "run-detail-390");
   await page.goto(`${server.url}/runs`);
-  await expect(page.locator("table.runs tbody tr")).toHaveCount(3); // outreach, the dead run, the seeded pack build
+  // outreach, the dead run, the seeded pack build and product sheet ingest
+  await expect(page.locator("table.runs tbody tr")).toHaveCount(4);
   await shot(page, "runs-390");
 
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -8,7 +8,8 @@ time), so the event loop stays free; tokens stream back to the loop as they are 
 cancelled call stops the generation at the next token.
 
 Structured output uses grammar-constrained decoding: the JSON schema becomes a GBNF grammar,
-so every sampled token keeps the output inside the schema.
+so every sampled token keeps the output inside the schema (less the length bounds llama.cpp
+cannot build: `llm/grammar.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from batonflow.errors import ConfigError, ModelRejected, ModelUnavailable
+from batonflow.llm.grammar import for_grammar
 from batonflow.llm.messages import (
     AssistantMessage,
     Message,
@@ -174,7 +176,8 @@ class LocalModel:
             "logits_processor": LogitsProcessorList([count]),
         }
         if request.output_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": request.output_schema}
+            schema = for_grammar(request.output_schema)
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         text: list[str] = []
         finish: str | None = None
         with loaded.lock:
