@@ -3,11 +3,9 @@ tenants calling it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -16,9 +14,11 @@ from batonflow.api.deps import ApiState
 from batonflow.apps.app import Apps, load_apps
 from batonflow.apps.sales import app as sales
 from batonflow.settings import Settings
-from tests.api.conftest import PASSWORD, api_db_url, api_settings, client_for
+from tests.api.conftest import api_db_url, api_settings
+from tests.apps.members import Join, Member, members
 
-__all__ = ["api_db_url", "api_settings"]  # the API tests' fixtures, for these tests too
+# The API tests' fixtures, for these tests too, and the tenants' members the tests join.
+__all__ = ["Join", "Member", "api_db_url", "api_settings"]
 
 SALES = "/api/v1/sales"
 
@@ -42,38 +42,8 @@ def sales_state(sales_api: FastAPI) -> ApiState:
     return state
 
 
-@dataclass
-class Member:
-    """A signed-in admin of a tenant: the API client, and the tenant's id."""
-
-    client: httpx.AsyncClient
-    tenant_id: str
-
-
-Join = Callable[..., Coroutine[Any, Any, Member]]
-
-
 @pytest.fixture
 async def sales_member(sales_api: FastAPI) -> AsyncIterator[Join]:
     """`await sales_member("acme")`: the admin of a new tenant, signed in."""
-    opened: list[httpx.AsyncClient] = []
-
-    async def member(tenant: str = "acme") -> Member:
-        async with client_for(sales_api) as anonymous:
-            registered = await anonymous.post(
-                "/api/v1/auth/register",
-                json={
-                    "tenant": tenant,
-                    "email": f"admin@{tenant}.example",
-                    "password": PASSWORD,
-                    "name": "Admin",
-                },
-            )
-        assert registered.status_code == 201, registered.text
-        client = client_for(sales_api, registered.json()["access_token"])
-        opened.append(client)
-        return Member(client, registered.json()["tenant"]["id"])
-
-    yield member
-    for client in opened:
-        await client.aclose()
+    async with members(sales_api) as join:
+        yield join

@@ -17,15 +17,15 @@ and writes nothing either.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from batonflow import csvfile
 from batonflow.apps.portfolio import ledger, ledger_commits
 from batonflow.apps.portfolio.ledger_rules import NewTxn, parse_decimal
+from batonflow.csvfile import Row
 from batonflow.errors import InvalidInput
 from batonflow.store.db import Conn
 
@@ -100,49 +100,9 @@ class _DryRun(Exception):
         self.report = report
 
 
-@dataclass
-class Row:
-    number: int
-    cells: dict[str, str]
-
-
 def read_rows(data: bytes) -> list[Row]:
     """The file's rows as cells by column; `InvalidInput` when the file itself is unusable."""
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("the CSV is not UTF-8 text; save it as UTF-8") from None
-    reader = csv.reader(io.StringIO(content, newline=""))
-    header = [h.strip().lower() for h in next(reader, [])]
-    if not any(header):
-        raise InvalidInput(f"the CSV needs a header row: {','.join(COLUMNS)}")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise InvalidInput(
-            f"unknown column(s) {', '.join(repr(u) for u in unknown)}; the columns are "
-            f"{','.join(COLUMNS)}"
-        )
-    doubled = sorted({h for h in header if header.count(h) > 1})
-    missing = [r for r in REQUIRED if r not in header]
-    if doubled or missing:
-        raise InvalidInput(
-            f"the header repeats {', '.join(doubled)}"
-            if doubled
-            else f"the header lacks the required column(s) {', '.join(missing)}"
-        )
-    rows: list[Row] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise InvalidInput(f"a CSV has at most {MAX_ROWS} rows; split the file")
-        number = reader.line_num
-        if len(values) != len(header):
-            cells = {"": f"{len(values)} cells where the header has {len(header)}"}
-        else:
-            cells = {h: v.strip() for h, v in zip(header, values, strict=True)}
-        rows.append(Row(number, cells))
-    return rows
+    return csvfile.read_rows(data, COLUMNS, REQUIRED, MAX_ROWS)
 
 
 def parse_row(row: Row, accounts: dict[str, str]) -> tuple[NewTxn | None, list[RowError]]:

@@ -18,8 +18,6 @@ what to fix; a bad row writes nothing, and the other rows are stored.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,9 +26,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from batonflow import csvfile
 from batonflow.apps.sales import companies, leads, money
 from batonflow.apps.sales import tables as t
 from batonflow.apps.sales.crm_schemas import parse_decimal
+from batonflow.csvfile import Row
 from batonflow.errors import BatonflowError, InvalidInput
 from batonflow.store.db import Conn
 
@@ -86,45 +86,9 @@ class Report:
         }
 
 
-@dataclass
-class Row:
-    number: int
-    cells: dict[str, str]
-
-
 def read_rows(data: bytes) -> list[Row]:
     """The file's rows as cells by column; `InvalidInput` when the file itself is unusable."""
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("the CSV is not UTF-8 text; save it as UTF-8") from None
-    reader = csv.reader(io.StringIO(content, newline=""))
-    header = [h.strip().lower() for h in next(reader, [])]
-    if not any(header):
-        raise InvalidInput(f"the CSV needs a header row: {','.join(COLUMNS)}")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise InvalidInput(
-            f"unknown column(s) {', '.join(repr(u) for u in unknown)}; the columns are "
-            f"{','.join(COLUMNS)}"
-        )
-    doubled = sorted({h for h in header if header.count(h) > 1})
-    if doubled:
-        raise InvalidInput(f"the header repeats {', '.join(doubled)}")
-    missing = [r for r in REQUIRED if r not in header]
-    if missing:
-        raise InvalidInput(f"the header lacks the required column(s) {', '.join(missing)}")
-    rows: list[Row] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise InvalidInput(f"a CSV has at most {MAX_ROWS} rows; split the file")
-        if len(values) != len(header):
-            cells = {"": f"{len(values)} cells where the header has {len(header)}; fix the row"}
-        else:
-            cells = {h: v.strip() for h, v in zip(header, values, strict=True)}
-        rows.append(Row(reader.line_num, cells))
+    rows = csvfile.read_rows(data, COLUMNS, REQUIRED, MAX_ROWS)
     if not rows:
         raise InvalidInput("the CSV has a header but no rows")
     return rows
