@@ -227,15 +227,13 @@ async def contract_events(conn: Conn, tenant_id: str, contract_id: str) -> tuple
     ]
     for row in await rows(conn, contract_versions, tenant_id, contract_id=contract_id):
         why = f": {row.reason}" if row.reason else ""
-        events.append(
-            by(
-                row.actor,
-                "contract.version",
-                row.created_at,
-                f"Version {row.version}{why}.",
-                **links,
-            )
-        )
+        # an agent signs with its call key: "agent:NAME RUN:STEP:ATTEMPT"
+        actor, call = row.actor, ""
+        if actor.startswith("agent:"):
+            actor, _, call = actor.partition(" ")
+        run_id = call.split(":")[0] or None
+        text = f"Version {row.version}{why}."
+        events.append(by(actor, "contract.version", row.created_at, text, run_id=run_id, **links))
     if contract.updated_at > contract.created_at:
         events.append(
             by(
