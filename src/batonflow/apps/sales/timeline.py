@@ -97,15 +97,13 @@ async def timeline(conn: Conn, tenant_id: str, entity: Entity, entity_id: str) -
             await _pipeline_runs(conn, tenant_id, subject, worked)
     await _naming_runs(conn, tenant_id, named, worked)
     run_events, runs = await _runs(conn, tenant_id, worked)
+    if entity == "lead":  # a score comes before the end of the run that gave it
+        events += await _scores(conn, tenant_id, runs, lead)
     events += run_events
     review_events, review_ids, decided = await _reviews(conn, tenant_id, worked)
     events += review_events
     email_events, email_ids = await _emails(conn, tenant_id, mail)
     events += email_events
-    if entity == "lead":
-        at, run_id = await _scored(conn, tenant_id, list(runs), lead)
-        if lead.score is not None:
-            events.append(records.score_event(lead, at, run_id))
     targets = [(entity, entity_id), (f"sales_{entity}", entity_id)]
     targets += [("run", r) for r in runs] + [("review", r) for r in review_ids]
     targets += [("sales_email", e) for e in email_ids]
@@ -194,11 +192,14 @@ async def _runs(conn: Conn, tenant_id: str, worked: Worked) -> tuple[list[Event]
                     None,
                     f"run.{run.status}",
                     run.finished_at,
-                    f"The {what} {run.status}{why}.",
+                    f"The {what} {ENDINGS.get(run.status, run.status)}{why}.",
                     run_id=run.id,
                 )
             )
     return events, ids
+
+
+ENDINGS = {"dead": "stopped for good (dead)", "cancelled": "was cancelled"}
 
 
 def _what(run: Any) -> str:
@@ -318,11 +319,10 @@ async def _existing_runs(conn: Conn, tenant_id: str, ids: set[str]) -> set[str]:
     return {row.id for row in rows}
 
 
-async def _scored(
-    conn: Conn, tenant_id: str, run_ids: list[str], lead: Any
-) -> tuple[Any, str | None]:
-    """When the lead got its score: the last finished step of its runs whose result is a
-    score with reasons; else its last change."""
+async def _scores(conn: Conn, tenant_id: str, run_ids: list[str], lead: Any) -> list[Event]:
+    """Each time the lead was scored: the finished steps of its runs whose result is a score
+    with its reasons; without any, the score on the lead at its last change."""
+    found: list[Event] = []
     if run_ids:
         rows = await conn.execute(
             sa.select(steps_t.c.run_id, steps_t.c.result, steps_t.c.finished_at)
@@ -332,17 +332,23 @@ async def _scored(
                 steps_t.c.status == "succeeded",
                 steps_t.c.finished_at.is_not(None),
             )
-            .order_by(steps_t.c.finished_at.desc())
+            .order_by(steps_t.c.finished_at)
         )
         for row in rows:
             result = row.result
             if (
                 isinstance(result, dict)
-                and result.get("score") == lead.score
-                and "reasons" in result
+                and result.get("lead_id") == lead.id
+                and {"score", "reasons"} <= result.keys()
             ):
-                return row.finished_at, row.run_id
-    return lead.updated_at, None
+                found.append(
+                    records.score_event(
+                        result["score"], result["reasons"], row.finished_at, row.run_id
+                    )
+                )
+    if not found and lead.score is not None:
+        found.append(records.score_event(lead.score, lead.score_reasons, lead.updated_at, None))
+    return found
 
 
 async def _audit(

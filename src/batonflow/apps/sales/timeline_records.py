@@ -133,12 +133,14 @@ async def lead_events(conn: Conn, tenant_id: str, lead_id: str) -> tuple[Any, li
     return lead, events
 
 
-def score_event(lead: Any, at: datetime, run_id: str | None) -> Event:
+def score_event(
+    score: int, reasons: list[dict[str, Any]] | None, at: datetime, run_id: str | None
+) -> Event:
     return by(
         "agent:sales-sdr",
         "lead.scored",
         at,
-        f"Scored {lead.score}: {_reasons(lead.score_reasons)}.",
+        f"Scored {score}: {_reasons(reasons)}.",
         run_id=run_id,
     )
 
