@@ -155,7 +155,7 @@ async def deal_events(conn: Conn, tenant_id: str, deal_id: str) -> tuple[Any, li
     moves = await rows(conn, crm.stage_moves, tenant_id, deal_id=deal_id)
     for move in sorted(moves, key=lambda m: (m.at, m.id)):
         to = names.get(move.to_stage_id, "a removed stage")
-        why = f": {move.reason}" if move.reason else ""
+        why = f": {move.reason}" if move.reason and move.reason != "created" else ""
         if move.from_stage_id is None:
             kind, text = "deal.created", f"Deal '{deal.title}' created in {to}{why}."
         else:
