@@ -351,6 +351,9 @@ async def _scores(conn: Conn, tenant_id: str, run_ids: list[str], lead: Any) -> 
     return found
 
 
+LINKS = {"sales_email": "email_id"}  # an audit target's kind, as an event's link
+
+
 async def _audit(
     conn: Conn, tenant_id: str, targets: list[tuple[str, str]], decided: dict[str, Event]
 ) -> list[Event]:
@@ -375,7 +378,8 @@ async def _audit(
         why = details.get("reason") or details.get("comment")
         tail = f": {why}" if why else ""
         kind: ActorKind = "agent" if row.actor_kind == "agent" else "user"
-        links = {"audit_id": row.id, f"{row.target_kind}_id": row.target_id}
+        target = LINKS.get(row.target_kind, f"{row.target_kind}_id")
+        links = {"audit_id": row.id, target: row.target_id}
         events.append(
             Event(
                 row.created_at,
