@@ -39,7 +39,6 @@ from batonflow.store.tables import Step, table
 
 Entity = Literal["lead", "deal", "contract", "invoice"]
 ENTITIES: tuple[Entity, ...] = ("lead", "deal", "contract", "invoice")
-KEYS = {"lead": "lead_id", "deal": "deal_id", "contract": "contract_id", "invoice": "invoice_id"}
 WORKFLOWS = (pipeline.OUTREACH, pipeline.DEAL, QUALIFY_WORKFLOW.id)
 steps_t = table(Step)
 __all__ = ["ENTITIES", "Entity", "Event", "timeline"]
@@ -371,6 +370,7 @@ async def _audit(
         if (row.target_kind, row.target_id) not in wanted:
             continue
         if row.action == "review.decide" and row.target_id in decided:
+            # the decision's event exists already: it links its entry (events are built here)
             decided[row.target_id].links["audit_id"] = row.id
             continue
         meaning = ACTIONS.get(row.action, row.action)
