@@ -131,7 +131,10 @@ def _names(inputs: dict[str, Any] | None) -> Iterable[dict[str, Any]]:
 async def _naming_runs(
     conn: Conn, tenant_id: str, named: list[tuple[str, str]], worked: Worked
 ) -> None:
-    """The sales runs whose input names one of the records: all their reviews are shown."""
+    """The sales runs whose input names one of the records: all their reviews are shown. The
+    database keeps the runs whose inputs' text holds one of the ids; the exact key is checked
+    here, where the JSON is read the same way on SQLite and PostgreSQL."""
+    text = sa.cast(runs_t.c.inputs, sa.Text)
     rows = await conn.execute(
         sa.select(runs_t.c.id, runs_t.c.inputs).where(
             runs_t.c.tenant_id == tenant_id,
@@ -139,6 +142,7 @@ async def _naming_runs(
                 runs_t.c.workflow_id.in_(WORKFLOWS),
                 runs_t.c.workflow_id.startswith(agent_runs.PREFIX, autoescape=True),
             ),
+            sa.or_(*(text.contains(value, autoescape=True) for _, value in named)),
         )
     )
     for row in rows:
@@ -151,7 +155,9 @@ async def _pipeline_runs(
 ) -> None:
     rows = await conn.execute(
         sa.select(runs_t.c.id, runs_t.c.inputs).where(
-            runs_t.c.tenant_id == tenant_id, runs_t.c.workflow_id == subject.workflow_id
+            runs_t.c.tenant_id == tenant_id,
+            runs_t.c.workflow_id == subject.workflow_id,
+            sa.cast(runs_t.c.inputs, sa.Text).contains(subject.record_id, autoescape=True),
         )
     )
     for row in rows:
