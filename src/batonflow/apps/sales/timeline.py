@@ -5,10 +5,10 @@ deal, a contract or an invoice, merged from what the platform already stores.
   its reasons, a deal's stage moves, proposals and offers with their verdicts and approvals, a
   contract's versions and status, an invoice's issue, void, payments and reminders;
 - the emails sent about the record and the replies received to them;
-- the runs that worked on it: a pipeline run whose input names it (`pipeline.subject_of`: a
-  contract's and an invoice's are its deal's `sales-deal` runs), a capability run of the app's
-  agents (`agent_runs`) whose input names it, with their status, and those runs' reviews
-  (asked, and who decided what and when);
+- the runs that worked on it (`timeline_runs.py`): a pipeline run whose input names it
+  (`pipeline.subject_of`: a contract's and an invoice's are its deal's `sales-deal` runs), a
+  capability run of the app's agents (`agent_runs`) whose input names it, with their status,
+  and those runs' reviews (asked, and who decided what and when);
 - the tenant's audit log entries that target the record, its emails, runs or reviews (a review's
   decision entry is linked from the review's event rather than repeated).
 
@@ -18,49 +18,30 @@ A deal's timeline includes its contracts' and invoices' events. Every query filt
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from batonflow.apps.sales import agent_runs, pipeline
+from batonflow.apps.sales import pipeline
 from batonflow.apps.sales import timeline_records as records
+from batonflow.apps.sales import timeline_runs as runs
 from batonflow.apps.sales.finance_tables import contracts, invoices
 from batonflow.apps.sales.mail_tables import emails, replies
-from batonflow.apps.sales.sdr_agent import QUALIFY_WORKFLOW
-from batonflow.apps.sales.timeline_records import ActorKind, Event, by
+from batonflow.apps.sales.timeline_records import ActorKind, Event
 from batonflow.audit.log import ACTIONS
 from batonflow.store.audit import audit_t
 from batonflow.store.db import Conn
-from batonflow.store.reviews import reviews_t
 from batonflow.store.runs import runs_t
-from batonflow.store.tables import Step, table
 
 Entity = Literal["lead", "deal", "contract", "invoice"]
 ENTITIES: tuple[Entity, ...] = ("lead", "deal", "contract", "invoice")
-WORKFLOWS = (pipeline.OUTREACH, pipeline.DEAL, QUALIFY_WORKFLOW.id)
-steps_t = table(Step)
 __all__ = ["ENTITIES", "Entity", "Event", "timeline"]
-
-
-@dataclass(frozen=True, slots=True)
-class Worked:
-    """Runs to show, by id, each with the review steps to show (None: all of them)."""
-
-    runs: dict[str, frozenset[str] | None]
-
-    def add(self, run_id: str, steps: frozenset[str] | None) -> None:
-        if run_id in self.runs and self.runs[run_id] is None:
-            return
-        known = self.runs.get(run_id)
-        self.runs[run_id] = steps if known is None or steps is None else known | steps
 
 
 async def timeline(conn: Conn, tenant_id: str, entity: Entity, entity_id: str) -> list[Event]:
     """The record's events, oldest first (`NotFound` for a record that is not the tenant's)."""
     events: list[Event] = []
-    worked = Worked({})
+    worked = runs.Worked({})
     named: list[tuple[str, str]] = []  # (input key, id) a run's input may name
     if entity == "lead":
         lead, own = await records.lead_events(conn, tenant_id, entity_id)
@@ -84,7 +65,7 @@ async def timeline(conn: Conn, tenant_id: str, entity: Entity, entity_id: str) -
         events += own
         named.append(("contract_id", entity_id))
         subject = await pipeline.subject_of(conn, tenant_id, "contract", entity_id)
-        await _pipeline_runs(conn, tenant_id, subject, worked)
+        await runs.pipeline_runs(conn, tenant_id, subject, worked)
         mail = []
     else:
         invoice, own = await records.invoice_events(conn, tenant_id, entity_id)
@@ -93,18 +74,18 @@ async def timeline(conn: Conn, tenant_id: str, entity: Entity, entity_id: str) -
         mail = [emails.c.invoice_id == entity_id]
         if invoice.deal_id is not None:
             subject = pipeline.Subject(pipeline.DEAL, "deal_id", invoice.deal_id, frozenset())
-            await _pipeline_runs(conn, tenant_id, subject, worked)
-    await _naming_runs(conn, tenant_id, named, worked)
-    run_events, runs = await _runs(conn, tenant_id, worked)
+            await runs.pipeline_runs(conn, tenant_id, subject, worked)
+    await runs.naming_runs(conn, tenant_id, named, worked)
+    run_events, run_ids = await runs.run_events(conn, tenant_id, worked)
     if entity == "lead":  # a score comes before the end of the run that gave it
-        events += await _scores(conn, tenant_id, runs, lead)
+        events += await runs.scores(conn, tenant_id, run_ids, lead)
     events += run_events
-    review_events, review_ids, decided = await _reviews(conn, tenant_id, worked)
+    review_events, review_ids, decided = await runs.review_events(conn, tenant_id, worked)
     events += review_events
     email_events, email_ids = await _emails(conn, tenant_id, mail)
     events += email_events
     targets = [(entity, entity_id), (f"sales_{entity}", entity_id)]
-    targets += [("run", r) for r in runs] + [("review", r) for r in review_ids]
+    targets += [("run", r) for r in run_ids] + [("review", r) for r in review_ids]
     targets += [("sales_email", e) for e in email_ids]
     events += await _audit(conn, tenant_id, targets, decided)
     order = {id(event): n for n, event in enumerate(events)}
@@ -118,156 +99,6 @@ async def _ids(conn: Conn, table_: sa.Table, tenant_id: str, deal_id: str) -> li
         .order_by(table_.c.created_at, table_.c.id)
     )
     return [row.id for row in rows]
-
-
-def _names(inputs: dict[str, Any] | None) -> Iterable[dict[str, Any]]:
-    """A pipeline run's inputs, and a capability run's `input`."""
-    inputs = inputs or {}
-    yield inputs
-    if isinstance(inputs.get("input"), dict):
-        yield inputs["input"]
-
-
-async def _naming_runs(
-    conn: Conn, tenant_id: str, named: list[tuple[str, str]], worked: Worked
-) -> None:
-    """The sales runs whose input names one of the records: all their reviews are shown. The
-    database keeps the runs whose inputs' text holds one of the ids; the exact key is checked
-    here, where the JSON is read the same way on SQLite and PostgreSQL."""
-    text = sa.cast(runs_t.c.inputs, sa.Text)
-    rows = await conn.execute(
-        sa.select(runs_t.c.id, runs_t.c.inputs).where(
-            runs_t.c.tenant_id == tenant_id,
-            sa.or_(
-                runs_t.c.workflow_id.in_(WORKFLOWS),
-                runs_t.c.workflow_id.startswith(agent_runs.PREFIX, autoescape=True),
-            ),
-            sa.or_(*(text.contains(value, autoescape=True) for _, value in named)),
-        )
-    )
-    for row in rows:
-        if any(given.get(key) == value for given in _names(row.inputs) for key, value in named):
-            worked.add(row.id, None)
-
-
-async def _pipeline_runs(
-    conn: Conn, tenant_id: str, subject: pipeline.Subject, worked: Worked
-) -> None:
-    rows = await conn.execute(
-        sa.select(runs_t.c.id, runs_t.c.inputs).where(
-            runs_t.c.tenant_id == tenant_id,
-            runs_t.c.workflow_id == subject.workflow_id,
-            sa.cast(runs_t.c.inputs, sa.Text).contains(subject.record_id, autoescape=True),
-        )
-    )
-    for row in rows:
-        if (row.inputs or {}).get(subject.input_name) == subject.record_id:
-            worked.add(row.id, subject.steps)
-
-
-async def _runs(conn: Conn, tenant_id: str, worked: Worked) -> tuple[list[Event], list[str]]:
-    if not worked.runs:
-        return [], []
-    rows = await conn.execute(
-        sa.select(runs_t)
-        .where(runs_t.c.tenant_id == tenant_id, runs_t.c.id.in_(list(worked.runs)))
-        .order_by(runs_t.c.created_at, runs_t.c.id)
-    )
-    events: list[Event] = []
-    ids: list[str] = []
-    for run in rows:
-        ids.append(run.id)
-        what = _what(run)
-        ended = run.status in agent_runs.ENDED
-        now = "" if ended else f" (now {run.status})"
-        events.append(
-            by(
-                run.created_by,
-                "run.started",
-                run.created_at,
-                f"Started the {what}{now}.",
-                run_id=run.id,
-            )
-        )
-        if ended and run.finished_at is not None:
-            error = (run.error or {}).get("message")
-            why = f": {error}" if error and run.status != "succeeded" else ""
-            events.append(
-                by(
-                    None,
-                    f"run.{run.status}",
-                    run.finished_at,
-                    f"The {what} {ENDINGS.get(run.status, run.status)}{why}.",
-                    run_id=run.id,
-                )
-            )
-    return events, ids
-
-
-ENDINGS = {"dead": "stopped for good (dead)", "cancelled": "was cancelled"}
-
-
-def _what(run: Any) -> str:
-    if run.workflow_id.startswith(agent_runs.PREFIX):
-        return f"run of the capability {run.workflow_id.removeprefix(agent_runs.PREFIX)}"
-    return f"{run.workflow_id} run"
-
-
-DECIDED = {
-    "approved": "approved",
-    "edited": "edited and approved",
-    "rejected": "rejected",
-    "submitted": "answered",
-    "cancelled": "cancelled",
-    "overridden": "overrode",
-}
-
-
-async def _reviews(
-    conn: Conn, tenant_id: str, worked: Worked
-) -> tuple[list[Event], list[str], dict[str, Event]]:
-    """The reviews of the runs, and their decided events by review id (to link audit entries)."""
-    if not worked.runs:
-        return [], [], {}
-    rows = await conn.execute(
-        sa.select(reviews_t)
-        .where(reviews_t.c.tenant_id == tenant_id, reviews_t.c.run_id.in_(list(worked.runs)))
-        .order_by(reviews_t.c.created_at, reviews_t.c.id)
-    )
-    events: list[Event] = []
-    ids: list[str] = []
-    decided: dict[str, Event] = {}
-    for row in rows:
-        steps = worked.runs[row.run_id]
-        if steps is not None and row.step_key not in steps:
-            continue
-        ids.append(row.id)
-        links = {"run_id": row.run_id, "review_id": row.id}
-        who = " or ".join(row.reviewers) or "anyone"
-        asked = "an answer" if row.kind == "input" else "a review"
-        events.append(
-            by(
-                None,
-                f"{row.kind}.requested",
-                row.created_at,
-                f"Step {row.step_key} waits for {asked} by {who}.",
-                **links,
-            )
-        )
-        if row.decided_at is None:
-            continue
-        did = DECIDED.get(row.status, row.status)
-        comment = f": {row.comment}" if row.comment else ""
-        event = by(
-            row.decided_by,
-            f"{row.kind}.{row.status}",
-            row.decided_at,
-            f"{row.decided_by or records.SYSTEM} {did} step {row.step_key}{comment}.",
-            **links,
-        )
-        events.append(event)
-        decided[row.id] = event
-    return events, ids, decided
 
 
 async def _emails(conn: Conn, tenant_id: str, about: list[Any]) -> tuple[list[Event], list[str]]:
@@ -322,38 +153,6 @@ async def _existing_runs(conn: Conn, tenant_id: str, ids: set[str]) -> set[str]:
         sa.select(runs_t.c.id).where(runs_t.c.tenant_id == tenant_id, runs_t.c.id.in_(ids))
     )
     return {row.id for row in rows}
-
-
-async def _scores(conn: Conn, tenant_id: str, run_ids: list[str], lead: Any) -> list[Event]:
-    """Each time the lead was scored: the finished steps of its runs whose result is a score
-    with its reasons; without any, the score on the lead at its last change."""
-    found: list[Event] = []
-    if run_ids:
-        rows = await conn.execute(
-            sa.select(steps_t.c.run_id, steps_t.c.result, steps_t.c.finished_at)
-            .where(
-                steps_t.c.tenant_id == tenant_id,
-                steps_t.c.run_id.in_(run_ids),
-                steps_t.c.status == "succeeded",
-                steps_t.c.finished_at.is_not(None),
-            )
-            .order_by(steps_t.c.finished_at)
-        )
-        for row in rows:
-            result = row.result
-            if (
-                isinstance(result, dict)
-                and result.get("lead_id") == lead.id
-                and {"score", "reasons"} <= result.keys()
-            ):
-                found.append(
-                    records.score_event(
-                        result["score"], result["reasons"], row.finished_at, row.run_id
-                    )
-                )
-    if not found and lead.score is not None:
-        found.append(records.score_event(lead.score, lead.score_reasons, lead.updated_at, None))
-    return found
 
 
 LINKS = {"sales_email": "email_id"}  # an audit target's kind, as an event's link
