@@ -5,6 +5,7 @@ import { serve, viewer } from "./fakeApi.testing";
 import { contractDraft } from "./moneyData.testing";
 import { AT, S } from "./testData.testing";
 import type { TimelineData } from "./Timeline";
+import type { Lead } from "./types";
 
 afterEach(() => {
   cleanup();
@@ -104,5 +105,41 @@ describe("a record's timeline", () => {
     });
     fireEvent.click(await screen.findByRole("button", { name: "Show the timeline" }));
     expect((await screen.findByRole("alert")).textContent).toContain("no contract 'c1'");
+  });
+
+  it("opens on the lead's panel, with the score the agent gave and the review a person decided", async () => {
+    const lead: Lead = {
+      id: "l1",
+      company_id: "c1",
+      contact_id: "p1",
+      source: "web",
+      status: "contacted",
+      owner: null,
+      notes: "",
+      budget: null,
+      currency: null,
+      score: 70,
+      score_reasons: [],
+      company: { id: "c1", name: "Globex", domain: null, industry: null, employees: null, country: null },
+      contact: { id: "p1", name: "Jane", email: "jane@globex.com", title: null, phone: null },
+      created_at: AT,
+      updated_at: AT,
+    };
+    const events: TimelineData["events"] = [
+      { at: AT, kind: "lead.scored", actor_kind: "agent", actor: "agent:sales-sdr", summary: "Scored 70: software is a target industry (+25).", links: { run_id: "r1" } },
+      { at: LATER, kind: "review.edited", actor_kind: "user", actor: "Ada", summary: "Ada edited and approved step approve: warmer.", links: { run_id: "r1", review_id: "v1" } },
+    ];
+    serve("/apps/sales/leads", {
+      [`GET ${S}/leads`]: [200, { items: [lead], next_cursor: null }],
+      [`GET ${S}/leads/l1/timeline`]: [200, { entity: "lead", entity_id: "l1", events }],
+    });
+    fireEvent.click(await screen.findByRole("button", { name: "Globex" }));
+    const section = await screen.findByRole("region", { name: "Timeline of the lead" });
+    fireEvent.click(within(section).getByRole("button", { name: "Show the timeline" }));
+    const list = await within(section).findByRole("list", { name: "Timeline of the lead" });
+    expect(within(list).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
+      `${formatTime(AT)} agent:sales-sdr (agent) Scored 70: software is a target industry (+25). run`,
+      `${formatTime(LATER)} Ada (person) Ada edited and approved step approve: warmer. run`,
+    ]);
   });
 });
