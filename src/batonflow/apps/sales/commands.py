@@ -13,6 +13,7 @@ from batonflow.apps.sales import (
     finance_commands,
     negotiation_commands,
     pipeline_commands,
+    timeline_commands,
 )
 
 # each part's module has `register(commands)`
@@ -23,6 +24,7 @@ PARTS: tuple[ModuleType, ...] = (
     email_commands,
     finance_commands,
     pipeline_commands,
+    timeline_commands,
 )
 
 commands = typer.Typer(no_args_is_help=True, help="The sales app: leads to cash.")

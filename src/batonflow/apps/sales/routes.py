@@ -19,6 +19,7 @@ from batonflow.apps.sales import (
     pipeline_routes,
     proposal_routes,
     scoring_routes,
+    timeline_routes,
 )
 
 # each part's module has a `router`
@@ -34,6 +35,7 @@ PARTS: tuple[ModuleType, ...] = (
     invoice_routes,
     contract_routes,
     pipeline_routes,
+    timeline_routes,
 )
 
 

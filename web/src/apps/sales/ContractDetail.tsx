@@ -7,6 +7,7 @@ import { useSession } from "../../session";
 import { ActionButton, Can, Show, useLoad } from "../../ui";
 import { dealPath } from "./lookups";
 import { Badge, DownloadButton } from "./shared";
+import { Timeline } from "./Timeline";
 import { BASE, CONTRACT_NEXT } from "./types";
 import type { Contract, ContractStatus } from "./types";
 
@@ -87,6 +88,7 @@ export function ContractDetail({ contractId }: { contractId: string }) {
                   </li>
                 ))}
               </ol>
+              <Timeline entity="contract" id={found.id} />
             </>
           );
         }}

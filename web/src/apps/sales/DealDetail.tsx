@@ -11,6 +11,7 @@ import { DealEditForm } from "./DealEditForm";
 import { DealLinks } from "./DealLinks";
 import { fractionOf, money, percentOf } from "./money";
 import { Negotiation } from "./Negotiation";
+import { Timeline } from "./Timeline";
 import { BASE } from "./types";
 import type { Company, Deal, LineIn, Pipeline, Product } from "./types";
 
@@ -154,6 +155,7 @@ export function DealDetail({ dealId }: { dealId: string }) {
               </div>
               <Negotiation dealId={found.id} />
               <DealLinks dealId={found.id} />
+              <Timeline entity="deal" id={found.id} />
               <div className="card">
                 <h2>Stage history</h2>
                 <div className="table-scroll">

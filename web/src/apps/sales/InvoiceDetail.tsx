@@ -10,6 +10,7 @@ import { ActionButton, Can, Show, useLoad } from "../../ui";
 import { dealPath } from "./lookups";
 import { money, percentOf } from "./money";
 import { Badge, ConfirmButton, DownloadButton, isZero, Problems } from "./shared";
+import { Timeline } from "./Timeline";
 import { BASE } from "./types";
 import type { Company, Invoice, Reminder } from "./types";
 
@@ -176,6 +177,7 @@ export function InvoiceDetail({ invoiceId }: { invoiceId: string }) {
                   </div>
                 )}
               </div>
+              <Timeline entity="invoice" id={invoice.id} />
             </>
           );
         }}

@@ -5,6 +5,7 @@ import type { FormEvent } from "react";
 import { useSession } from "../../session";
 import { Can, ErrorBox } from "../../ui";
 import { BASE, NEXT_STATUSES } from "./types";
+import { Timeline } from "./Timeline";
 import type { Lead } from "./types";
 
 function points(value: number): string {
@@ -48,6 +49,7 @@ export function LeadDetail({ lead, onChanged }: { lead: Lead; onChanged: (change
           {lead.budget !== null ? `Budget ${lead.budget} ${lead.currency ?? ""}` : "No budget given"}
         </p>
       </section>
+      <Timeline entity="lead" id={lead.id} />
       <Can action="runs.start">
         <StatusForm lead={lead} onChanged={onChanged} />
       </Can>
