@@ -1,0 +1,456 @@
+"""The sales app's benchmark: one lead-to-cash run on the local model, and the outreach pipeline's
+throughput with a scripted model.
+
+    .venv/bin/python bench/sales.py                       # both, on SQLite (tens of minutes)
+    .venv/bin/python bench/sales.py --skip-local --leads 50
+    .venv/bin/python bench/sales.py --database-url postgresql://postgres@127.0.0.1:5432/bench
+
+Prints exactly one JSON line on stdout; progress goes to stderr.
+
+The API runs in this process (`create_app` with the whole sales app, its lifespan, the in-process
+executor) and is driven through its ASGI interface as a person would drive it; mail goes to a
+local `aiosmtpd` server that keeps what it accepts. Each part registers a tenant of its own.
+
+`local_model`: the default gateway route with no keys (the bundled SmolLM2). The tenant is seeded
+by the app's demo seeding (catalog, policy, template, five leads, a deal, the `products`
+knowledge base), then the outreach pipeline runs on the lead most likely to qualify (Umbrella
+Analytics) with its review approved by code, and the deal pipeline on the demo deal: proposal
+approved, the customer accepts (or, with `--counter P`, counters with P % off), contract
+approved, invoice issued and emailed. Reported: the wall time of seeding, of each pipeline and
+of each of its steps, in all, the emails that arrived, and the model calls and tokens (input,
+output) from the runs' call ledger. A step the local model cannot get through is reported as
+`ok: false` with `failed_step` and `error`, not hidden.
+
+`throughput`: the model is a loopback server speaking the OpenAI wire format
+(`batonflow_testkit.fakeserver`) that reads every lead's notes favourably and writes an email
+citing the first passage it was given. `--leads` leads (50 by default) are imported, and as many
+outreach pipelines are started through the API at once, each approved by code as soon as it
+waits, and driven until its email is sent. Reported: runs per minute over the whole batch, and
+the p50/p95 of a run's latency (started to succeeded, the review's wait included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from pydantic import SecretStr
+
+from batonflow.api.app import create_app
+from batonflow.api.deps import ApiState
+from batonflow.apps.app import load_apps, migration_branches
+from batonflow.apps.sales import demo
+from batonflow.ids import new_id
+from batonflow.settings import Settings
+from batonflow.store import migrate
+from batonflow.store.db import create_engine
+from batonflow_testkit.fakeserver import Behaviour, FakeProvider, Reply
+
+PASSWORD = "correct horse battery staple"  # pragma: allowlist secret (a benchmark account)
+SALES = "/api/v1/sales"
+ENDED = ("succeeded", "failed", "dead", "cancelled")
+SCRIPTED_MODEL = "openai:gpt-4.1-mini"
+LOCAL_LEAD = "Umbrella Analytics"
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Inbox:
+    """An `aiosmtpd` handler that counts the messages it accepts, by recipient."""
+
+    def __init__(self) -> None:
+        self.arrived: list[tuple[list[str], int]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.arrived.append((list(envelope.rcpt_tos), len(envelope.original_content or b"")))
+        return f"250 2.0.0 queued as m{len(self.arrived)}"
+
+    def to(self, address: str) -> int:
+        return sum(1 for recipients, _ in self.arrived if address in recipients)
+
+
+@asynccontextmanager
+async def smtp_server() -> AsyncIterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(inbox, hostname="smtp.bench"), "127.0.0.1", 0)
+    try:
+        yield inbox, server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def settings_for(url: str, folder: Path, **more: Any) -> Settings:
+    return Settings(
+        data_dir=folder,
+        database_url=url,
+        dev=True,
+        log_level="WARNING",
+        rate_limit_user="1000000/minute",
+        rate_limit_tenant="1000000/minute",
+        rate_limit_global="1000000/minute",
+        rate_limit_register="1000/minute",
+        poll_seconds=0.05,
+        access_token_seconds=86_400,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        **more,
+    )
+
+
+async def database(url: str | None, folder: Path, part: str) -> str:
+    """A new SQLite file for the part, or the PostgreSQL database given, migrated."""
+    if url is None:
+        return f"sqlite:///{folder / f'sales-{part}.db'}"
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine, branches=migration_branches(load_apps(["sales"])))
+    finally:
+        await engine.dispose()
+    return url
+
+
+@asynccontextmanager
+async def sales_api(settings: Settings, smtp_port: int, model: str | None) -> AsyncIterator[Any]:
+    """The whole sales app in this process (its workflows stored in each new tenant), sending
+    mail to `smtp_port`; yields (its state, a signed-in tenant admin's client)."""
+    os.environ["BATONFLOW_SALES_SMTP_HOST"] = "127.0.0.1"
+    os.environ["BATONFLOW_SALES_SMTP_PORT"] = str(smtp_port)
+    os.environ["BATONFLOW_SALES_MAIL_FROM"] = "Bench Sales <sales@bench.example>"
+    os.environ.pop("BATONFLOW_SALES_MODEL", None)
+    if model is not None:
+        os.environ["BATONFLOW_SALES_MODEL"] = model
+    app = create_app(settings, apps=load_apps(["sales"]))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as anon:
+            slug = f"bench-{new_id()[:8].lower()}"
+            body = {"tenant": slug, "email": f"b@{slug}.example", "password": PASSWORD}
+            registered = await anon.post("/api/v1/auth/register", json=body | {"name": "B"})
+            if registered.status_code != 201:
+                raise RuntimeError(f"register: {registered.status_code} {registered.text}")
+        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers=headers, timeout=None
+        ) as client:
+            state: ApiState = app.state.batonflow
+            yield state, client, registered.json()["tenant"]["id"]
+
+
+async def call(client: httpx.AsyncClient, method: str, path: str, **kw: Any) -> Any:
+    response = await client.request(method, path, **kw)
+    if response.status_code not in (200, 201, 202):
+        raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+    return response.json()
+
+
+async def knowledge_ready(client: httpx.AsyncClient, name: str = "products") -> None:
+    for _ in range(6000):
+        docs = (await call(client, "GET", f"/api/v1/knowledge-bases/{name}/documents"))["items"]
+        if docs and all(d["status"] == "ready" for d in docs):
+            return
+        if any(d["status"] == "failed" for d in docs):
+            raise RuntimeError(f"the knowledge base '{name}' failed to ingest: {docs}")
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the knowledge base '{name}' was not ready after 10 minutes")
+
+
+async def settle(client: httpx.AsyncClient, run_id: str, poll: float) -> dict[str, Any]:
+    """Poll the run until it waits on a person or has ended."""
+    while True:
+        run: dict[str, Any] = await call(client, "GET", f"/api/v1/runs/{run_id}")
+        if run["status"] in ENDED or (run["status"] == "waiting" and run["reviews"]):
+            return run
+        await asyncio.sleep(poll)
+
+
+async def start(client: httpx.AsyncClient, record: dict[str, str]) -> str:
+    key = {"Idempotency-Key": new_id()}
+    return str(
+        (await call(client, "POST", f"{SALES}/pipeline/run", json=record, headers=key))["run_id"]
+    )
+
+
+async def decide(client: httpx.AsyncClient, review_id: str, **body: Any) -> None:
+    await call(client, "POST", f"/api/v1/reviews/{review_id}/decision", json=body)
+
+
+def seconds(step: dict[str, Any]) -> float | None:
+    if not (step["started_at"] and step["finished_at"]):
+        return None
+    began, ended = (datetime.fromisoformat(step[k]) for k in ("started_at", "finished_at"))
+    return round((ended - began).total_seconds(), 2)
+
+
+async def drive(
+    client: httpx.AsyncClient, run_id: str, answers: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Decide each review or input the run waits on by its step (`answers`), until it ends;
+    the run as it ended, with the wall time of each wait-free stretch."""
+    stretches, began = [], time.perf_counter()
+    while True:
+        run = await settle(client, run_id, 0.2)
+        stretches.append(round(time.perf_counter() - began, 1))
+        if run["status"] in ENDED:
+            return run | {"stretches_s": stretches}
+        (review,) = run["reviews"]
+        say(f"  {run['workflow_id']} waits on {review['step_key']} after {stretches[-1]} s")
+        await decide(
+            client, review["id"], **answers.get(review["step_key"], {"decision": "approve"})
+        )
+        began = time.perf_counter()
+
+
+async def tokens(client: httpx.AsyncClient, run_ids: list[str]) -> dict[str, Any]:
+    calls = []
+    for run_id in run_ids:
+        calls += (await call(client, "GET", f"/api/v1/runs/{run_id}/llm-calls"))["items"]
+    latency = sum(c["latency_ms"] or 0 for c in calls) / 1000
+    output = sum(c["output_tokens"] for c in calls)
+    return {
+        "model": calls[0]["model"] if calls else None,
+        "model_calls": len(calls),
+        "invalid_outputs": sum(1 for c in calls if c["status"] == "invalid_output"),
+        "input_tokens": sum(c["input_tokens"] for c in calls),
+        "output_tokens": output,
+        "output_tokens_per_s": round(output / latency, 2) if latency else None,
+    }
+
+
+def failure(run: dict[str, Any]) -> tuple[str, str] | None:
+    """The step a run failed at and why, or None when it succeeded."""
+    if run["status"] == "succeeded":
+        return None
+    failed = [s for s in run["steps"] if s["status"] in ("failed", "dead")]
+    step = failed[-1]["key"] if failed else "?"
+    error = run.get("error") or (failed[-1]["error"] if failed else None) or {}
+    return step, str(error.get("message", error))[:1000]
+
+
+async def local_model(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    url = await database(args.database_url, folder, "local")
+    settings = settings_for(url, folder, llm_timeout=args.local_limit, local_threads=2)
+    began = time.perf_counter()
+    out: dict[str, Any] = {"ok": True, "failed_step": None, "error": None}
+    async with (
+        smtp_server() as (inbox, port),
+        sales_api(settings, port, None) as (
+            state,
+            client,
+            tenant_id,
+        ),
+    ):
+        say("local model: seeding the demo tenant")
+        await demo.seed(state, tenant_id)
+        await knowledge_ready(client)
+        out["seed_s"] = round(time.perf_counter() - began, 1)
+        leads = (await call(client, "GET", f"{SALES}/leads", params={"q": LOCAL_LEAD}))["items"]
+        lead, address = leads[0]["id"], leads[0]["contact"]["email"]
+        (deal,) = (await call(client, "GET", f"{SALES}/deals", params={"q": demo.DEAL}))["items"]
+        customer: dict[str, Any] = {"answer": "accept"}
+        if args.counter is not None:
+            customer = {"answer": "counter", "counter": {"discount": str(args.counter)}}
+        plan = [
+            ("outreach", {"lead_id": lead}, {}),
+            (
+                "deal",
+                {"deal_id": deal["id"]},
+                {
+                    "customer": {"decision": "submit", "data": customer},
+                    "reply": {"decision": "submit", "data": {"answer": "accept"}},
+                },
+            ),
+        ]
+        run_ids = []
+        for name, record, answers in plan:
+            say(f"local model: the {name} pipeline")
+            started = time.perf_counter()
+            run_id = await start(client, record)
+            run_ids.append(run_id)
+            try:
+                run = await asyncio.wait_for(drive(client, run_id, answers), args.local_limit)
+            except TimeoutError:
+                run = await call(client, "GET", f"/api/v1/runs/{run_id}")
+                run["error"] = {"message": f"not finished after {args.local_limit:.0f} s"}
+                run["status"] = "unfinished"
+            out[name] = {
+                "status": run["status"],
+                "wall_s": round(time.perf_counter() - started, 1),
+                "steps_s": {s["key"]: seconds(s) for s in run["steps"] if s["kind"] == "agent"},
+                "waits_answered": len(run.get("stretches_s", [])) - 1,
+            }
+            failed = failure(run)
+            if failed is None and name == "outreach" and not run["outputs"].get("email"):
+                qualified = run["outputs"]
+                failed = ("draft", f"the lead was not qualified ({qualified}): nothing was drafted")
+            if failed is not None and out["ok"]:
+                out |= {"ok": False, "failed_step": f"{name}.{failed[0]}", "error": failed[1]}
+            if failed is not None:
+                say(f"local model: {name} stopped at {failed[0]}: {failed[1]}")
+            if name == "deal" and failed is None:
+                out["invoice"] = {k: run["outputs"]["invoice"][k] for k in ("number", "total")}
+        out["emails"] = {"outreach": inbox.to(address), "all": len(inbox.arrived)}
+        out["wall_s"] = round(time.perf_counter() - began, 1)
+        out |= await tokens(client, run_ids)
+    return out
+
+
+class Scripted:
+    """The loopback model: reads every lead's notes favourably, and writes a first email that
+    cites the first passage it was given."""
+
+    def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
+        if path.endswith("/embeddings"):
+            return Reply()
+        prompt = str(body["messages"][-1]["content"])
+        if any("Write a short first email" in str(m["content"]) for m in body["messages"]):
+            given = re.findall(r"^Passage (\S+):$", prompt, re.M)
+            email = {
+                "subject": "Month-end in a day",
+                "body": "Hello,\n\nOur platform runs your agents durably.\n\nThe sales team",
+                "citations": given[:1],
+            }
+            return Reply(json.dumps(email), input_tokens=len(prompt) // 4, output_tokens=40)
+        reading = {
+            "intent": "automate a reporting workflow this quarter",
+            "concerns": ["migration effort"],
+            "adjustment": 10,
+            "why": "a budgeted project with a date",
+        }
+        return Reply(json.dumps(reading), input_tokens=len(prompt) // 4, output_tokens=30)
+
+
+def leads_csv(count: int) -> bytes:
+    rows = [
+        "company,industry,employees,country,contact_name,email,title,source,budget,currency,notes"
+    ]
+    rows += [
+        f"Bench {i:04d},software,600,NL,Lena {i},lena{i}@bench{i:04d}.example,Director of Data,"
+        f"event,90000,EUR,Runs nightly reports with agents; wants per-tenant cost accounting."
+        for i in range(count)
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+async def one_outreach(client: httpx.AsyncClient, lead_id: str) -> tuple[float, str]:
+    began = time.perf_counter()
+    run_id = await start(client, {"lead_id": lead_id})
+    while True:
+        run = await settle(client, run_id, 0.1)
+        if run["status"] in ENDED:
+            email = (run.get("outputs") or {}).get("email") or {}
+            ok = run["status"] == "succeeded" and email.get("status") == "sent"
+            return time.perf_counter() - began, "sent" if ok else run["status"]
+        await decide(client, run["reviews"][0]["id"], decision="approve")
+
+
+async def throughput(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    url = await database(args.database_url, folder, "throughput")
+    async with (
+        smtp_server() as (inbox, port),
+        FakeProvider(respond=Scripted()) as model,
+    ):
+        settings = settings_for(
+            url,
+            folder,
+            openai_base_url=model.openai_url,
+            openai_api_key=SecretStr("sk-bench-not-a-secret"),
+            llm_max_retries=0,
+        )
+        async with sales_api(settings, port, SCRIPTED_MODEL) as (state, client, tenant_id):
+            say(f"throughput: seeding the tenant and importing {args.leads} leads")
+            await demo.seed(state, tenant_id)
+            await knowledge_ready(client)
+            await call(
+                client,
+                "POST",
+                f"{SALES}/leads/import",
+                content=leads_csv(args.leads),
+                headers={"content-type": "text/csv"},
+            )
+            lead_ids = []
+            cursor = None
+            while True:
+                params = {"limit": 200, "q": "Bench"} | ({"cursor": cursor} if cursor else {})
+                page = await call(client, "GET", f"{SALES}/leads", params=params)
+                lead_ids += [lead["id"] for lead in page["items"]]
+                if (cursor := page["next_cursor"]) is None:
+                    break
+            say(f"throughput: {len(lead_ids)} outreach pipelines at once")
+            began = time.perf_counter()
+            results = await asyncio.gather(*(one_outreach(client, i) for i in lead_ids))
+            wall = time.perf_counter() - began
+    latencies = [seconds for seconds, _ in results]
+    outcomes = [outcome for _, outcome in results]
+    return {
+        "database": url.split(":", 1)[0].split("+")[0],
+        "runs": len(results),
+        "sent": outcomes.count("sent"),
+        "not_sent": {o: outcomes.count(o) for o in sorted(set(outcomes) - {"sent"})},
+        "emails_arrived": len(inbox.arrived),
+        "wall_s": round(wall, 2),
+        "runs_per_min": round(len(results) / wall * 60, 1),
+        "latency_p50_s": quantile(latencies, 0.5),
+        "latency_p95_s": quantile(latencies, 0.95),
+        "latency_mean_s": round(statistics.fmean(latencies), 2),
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"benchmark": "sales", "cores": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as folder:
+        if not args.skip_local:
+            out["local_model"] = await local_model(args, Path(folder))
+            say(json.dumps(out["local_model"]))
+        out["throughput"] = await throughput(args, Path(folder))
+        say(json.dumps(out["throughput"]))
+    return out
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--leads", type=int, default=50, help="outreach pipelines to run at once")
+    parser.add_argument("--skip-local", action="store_true", help="no run on the local model")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL database (migrated here); SQLite if unset",
+    )
+    parser.add_argument(
+        "--counter", type=float, default=None, help="the customer counters with this percent off"
+    )
+    parser.add_argument(
+        "--local-limit", type=float, default=3600, help="seconds each local pipeline may take"
+    )
+    args = parser.parse_args()
+    if args.leads < 1:
+        parser.error("--leads must be at least 1")
+    print(json.dumps(asyncio.run(main(args)), separators=(",", ":")), flush=True)
+
+
+if __name__ == "__main__":
+    cli()
