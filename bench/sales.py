@@ -25,8 +25,9 @@ output) from the runs' call ledger. A step the local model cannot get through is
 (`batonflow_testkit.fakeserver`) that reads every lead's notes favourably and writes an email
 citing the first passage it was given. `--leads` leads (50 by default) are imported, and as many
 outreach pipelines are started through the API at once, each approved by code as soon as it
-waits, and driven until its email is sent. Reported: runs per minute over the whole batch, and
-the p50/p95 of a run's latency (started to succeeded, the review's wait included).
+waits, and driven until its email is sent (after one run alone: `alone_s`, its latency with
+nothing else running). Reported: runs per minute over the whole batch, and the p50/p95 of a
+run's latency in the batch (started to succeeded, the review's wait included).
 """
 
 from __future__ import annotations
@@ -37,159 +38,34 @@ import json
 import os
 import re
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr
 
-from batonflow.api.app import create_app
-from batonflow.api.deps import ApiState
-from batonflow.apps.app import load_apps, migration_branches
 from batonflow.apps.sales import demo
-from batonflow.ids import new_id
-from batonflow.settings import Settings
-from batonflow.store import migrate
-from batonflow.store.db import create_engine
 from batonflow_testkit.fakeserver import Behaviour, FakeProvider, Reply
+from sales_harness import (
+    ENDED,
+    SALES,
+    call,
+    database,
+    decide,
+    knowledge_ready,
+    sales_api,
+    say,
+    settings_for,
+    settle,
+    smtp_server,
+    start,
+)
 
-PASSWORD = "correct horse battery staple"  # pragma: allowlist secret (a benchmark account)
-SALES = "/api/v1/sales"
-ENDED = ("succeeded", "failed", "dead", "cancelled")
 SCRIPTED_MODEL = "openai:gpt-4.1-mini"
 LOCAL_LEAD = "Umbrella Analytics"
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-class Inbox:
-    """An `aiosmtpd` handler that counts the messages it accepts, by recipient."""
-
-    def __init__(self) -> None:
-        self.arrived: list[tuple[list[str], int]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.arrived.append((list(envelope.rcpt_tos), len(envelope.original_content or b"")))
-        return f"250 2.0.0 queued as m{len(self.arrived)}"
-
-    def to(self, address: str) -> int:
-        return sum(1 for recipients, _ in self.arrived if address in recipients)
-
-
-@asynccontextmanager
-async def smtp_server() -> AsyncIterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(inbox, hostname="smtp.bench"), "127.0.0.1", 0)
-    try:
-        yield inbox, server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-def settings_for(url: str, folder: Path, **more: Any) -> Settings:
-    return Settings(
-        data_dir=folder,
-        database_url=url,
-        dev=True,
-        log_level="WARNING",
-        rate_limit_user="1000000/minute",
-        rate_limit_tenant="1000000/minute",
-        rate_limit_global="1000000/minute",
-        rate_limit_register="1000/minute",
-        poll_seconds=0.05,
-        access_token_seconds=86_400,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        **more,
-    )
-
-
-async def database(url: str | None, folder: Path, part: str) -> str:
-    """A new SQLite file for the part, or the PostgreSQL database given, migrated."""
-    if url is None:
-        return f"sqlite:///{folder / f'sales-{part}.db'}"
-    engine = create_engine(url)
-    try:
-        await migrate.upgrade(engine, branches=migration_branches(load_apps(["sales"])))
-    finally:
-        await engine.dispose()
-    return url
-
-
-@asynccontextmanager
-async def sales_api(settings: Settings, smtp_port: int, model: str | None) -> AsyncIterator[Any]:
-    """The whole sales app in this process (its workflows stored in each new tenant), sending
-    mail to `smtp_port`; yields (its state, a signed-in tenant admin's client)."""
-    os.environ["BATONFLOW_SALES_SMTP_HOST"] = "127.0.0.1"
-    os.environ["BATONFLOW_SALES_SMTP_PORT"] = str(smtp_port)
-    os.environ["BATONFLOW_SALES_MAIL_FROM"] = "Bench Sales <sales@bench.example>"
-    os.environ.pop("BATONFLOW_SALES_MODEL", None)
-    if model is not None:
-        os.environ["BATONFLOW_SALES_MODEL"] = model
-    app = create_app(settings, apps=load_apps(["sales"]))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as anon:
-            slug = f"bench-{new_id()[:8].lower()}"
-            body = {"tenant": slug, "email": f"b@{slug}.example", "password": PASSWORD}
-            registered = await anon.post("/api/v1/auth/register", json=body | {"name": "B"})
-            if registered.status_code != 201:
-                raise RuntimeError(f"register: {registered.status_code} {registered.text}")
-        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", headers=headers, timeout=None
-        ) as client:
-            state: ApiState = app.state.batonflow
-            yield state, client, registered.json()["tenant"]["id"]
-
-
-async def call(client: httpx.AsyncClient, method: str, path: str, **kw: Any) -> Any:
-    response = await client.request(method, path, **kw)
-    if response.status_code not in (200, 201, 202):
-        raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
-    return response.json()
-
-
-async def knowledge_ready(client: httpx.AsyncClient, name: str = "products") -> None:
-    for _ in range(6000):
-        docs = (await call(client, "GET", f"/api/v1/knowledge-bases/{name}/documents"))["items"]
-        if docs and all(d["status"] == "ready" for d in docs):
-            return
-        if any(d["status"] == "failed" for d in docs):
-            raise RuntimeError(f"the knowledge base '{name}' failed to ingest: {docs}")
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"the knowledge base '{name}' was not ready after 10 minutes")
-
-
-async def settle(client: httpx.AsyncClient, run_id: str, poll: float) -> dict[str, Any]:
-    """Poll the run until it waits on a person or has ended."""
-    while True:
-        run: dict[str, Any] = await call(client, "GET", f"/api/v1/runs/{run_id}")
-        if run["status"] in ENDED or (run["status"] == "waiting" and run["reviews"]):
-            return run
-        await asyncio.sleep(poll)
-
-
-async def start(client: httpx.AsyncClient, record: dict[str, str]) -> str:
-    key = {"Idempotency-Key": new_id()}
-    return str(
-        (await call(client, "POST", f"{SALES}/pipeline/run", json=record, headers=key))["run_id"]
-    )
-
-
-async def decide(client: httpx.AsyncClient, review_id: str, **body: Any) -> None:
-    await call(client, "POST", f"/api/v1/reviews/{review_id}/decision", json=body)
 
 
 def seconds(step: dict[str, Any]) -> float | None:
@@ -246,7 +122,7 @@ def failure(run: dict[str, Any]) -> tuple[str, str] | None:
 
 async def local_model(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     url = await database(args.database_url, folder, "local")
-    settings = settings_for(url, folder, llm_timeout=args.local_limit, local_threads=2)
+    settings = settings_for(url, folder, llm_timeout=min(600, args.local_limit), local_threads=2)
     began = time.perf_counter()
     out: dict[str, Any] = {"ok": True, "failed_step": None, "error": None}
     async with (
@@ -387,7 +263,7 @@ async def throughput(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 client,
                 "POST",
                 f"{SALES}/leads/import",
-                content=leads_csv(args.leads),
+                content=leads_csv(args.leads + 1),
                 headers={"content-type": "text/csv"},
             )
             lead_ids = []
@@ -398,6 +274,10 @@ async def throughput(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 lead_ids += [lead["id"] for lead in page["items"]]
                 if (cursor := page["next_cursor"]) is None:
                     break
+            say("throughput: one outreach pipeline alone")
+            alone, outcome = await one_outreach(client, lead_ids.pop())
+            if outcome != "sent":
+                raise RuntimeError(f"the outreach pipeline run alone ended {outcome}")
             say(f"throughput: {len(lead_ids)} outreach pipelines at once")
             began = time.perf_counter()
             results = await asyncio.gather(*(one_outreach(client, i) for i in lead_ids))
@@ -409,7 +289,8 @@ async def throughput(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "runs": len(results),
         "sent": outcomes.count("sent"),
         "not_sent": {o: outcomes.count(o) for o in sorted(set(outcomes) - {"sent"})},
-        "emails_arrived": len(inbox.arrived),
+        "emails_arrived": len(inbox.arrived) - 1,
+        "alone_s": round(alone, 2),
         "wall_s": round(wall, 2),
         "runs_per_min": round(len(results) / wall * 60, 1),
         "latency_p50_s": quantile(latencies, 0.5),
