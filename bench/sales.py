@@ -19,7 +19,9 @@ approved, the customer accepts (or, with `--counter P`, counters with P % off), 
 approved, invoice issued and emailed. Reported: the wall time of seeding, of each pipeline and
 of each of its steps, in all, the emails that arrived, and the model calls and tokens (input,
 output) from the runs' call ledger. A step the local model cannot get through is reported as
-`ok: false` with `failed_step` and `error`, not hidden.
+`ok: false` with `failed_step` and `error`, not hidden. This part runs in a child process, since
+llama.cpp can end a process outright (a grammar too large to build is a segmentation fault):
+then `process` says so, the step that was running is named, and `llama_cpp_said` quotes it.
 
 `throughput`: the model is a loopback server speaking the OpenAI wire format
 (`batonflow_testkit.fakeserver`) that reads every lead's notes favourably and writes an email
@@ -37,7 +39,9 @@ import asyncio
 import json
 import os
 import re
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -56,6 +60,7 @@ from sales_harness import (
     database,
     decide,
     knowledge_ready,
+    running_step,
     sales_api,
     say,
     settings_for,
@@ -120,8 +125,11 @@ def failure(run: dict[str, Any]) -> tuple[str, str] | None:
     return step, str(error.get("message", error))[:1000]
 
 
-async def local_model(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    url = await database(args.database_url, folder, "local")
+async def local_model(
+    args: argparse.Namespace, folder: Path, url: str, progress: Path
+) -> dict[str, Any]:
+    """The lead-to-cash run, noting in `progress` what it has measured and which run it waits
+    on, for when the local model takes the process down."""
     settings = settings_for(url, folder, llm_timeout=min(600, args.local_limit), local_threads=2)
     began = time.perf_counter()
     out: dict[str, Any] = {"ok": True, "failed_step": None, "error": None}
@@ -160,6 +168,8 @@ async def local_model(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             started = time.perf_counter()
             run_id = await start(client, record)
             run_ids.append(run_id)
+            running = {"pipeline": name, "run_id": run_id}
+            progress.write_text(json.dumps(out | {"running": running}))
             try:
                 run = await asyncio.wait_for(drive(client, run_id, answers), args.local_limit)
             except TimeoutError:
@@ -182,9 +192,10 @@ async def local_model(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 say(f"local model: {name} stopped at {failed[0]}: {failed[1]}")
             if name == "deal" and failed is None:
                 out["invoice"] = {k: run["outputs"]["invoice"][k] for k in ("number", "total")}
+            out |= await tokens(client, run_ids)
+            progress.write_text(json.dumps(out))
         out["emails"] = {"outreach": inbox.to(address), "all": len(inbox.arrived)}
         out["wall_s"] = round(time.perf_counter() - began, 1)
-        out |= await tokens(client, run_ids)
     return out
 
 
@@ -299,11 +310,55 @@ async def throughput(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     }
 
 
+async def local_in_child(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """`local_model` in a child process: llama.cpp can end a process outright (a grammar it
+    cannot build is a segmentation fault), and then the step it was running is the finding."""
+    url = await database(args.database_url, folder, "local")
+    progress, errors = folder / "local-progress.json", folder / "local-stderr.txt"
+    more = ["--counter", str(args.counter)] if args.counter is not None else []
+    with errors.open("wb") as stderr:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            *("--child-db", url, "--child-progress", str(progress)),
+            *("--local-limit", str(args.local_limit), *more),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+        stdout, _ = await child.communicate()
+    lines = [line for line in errors.read_text(errors="replace").splitlines() if "::=" not in line]
+    say("\n".join(lines))
+    if child.returncode == 0:
+        result: dict[str, Any] = json.loads(stdout.decode().splitlines()[-1])
+        return result
+    how = f"exit status {child.returncode}"
+    if child.returncode is not None and child.returncode < 0:
+        how = signal.Signals(-child.returncode).name
+    seen: dict[str, Any] = json.loads(progress.read_text()) if progress.exists() else {}
+    running = seen.pop("running", None)
+    said = next((line.strip() for line in reversed(lines) if "error" in line.lower()), None)
+    where = "the demo seeding"
+    if running is not None:
+        step = await running_step(url, running["run_id"]) or "?"
+        where = f"{running['pipeline']}.{step}"
+    error = f"the process died ({how}) while {where} ran on the local model"
+    failed = seen if not seen.get("ok", True) else {"failed_step": where, "error": error}
+    return (
+        seen
+        | {"ok": False, "process": error}
+        | {k: failed[k] for k in ("failed_step", "error")}
+        | ({"llama_cpp_said": said} if said else {})
+    )
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    if args.child_db is not None:
+        progress = Path(args.child_progress)
+        return await local_model(args, progress.parent, args.child_db, progress)
     out: dict[str, Any] = {"benchmark": "sales", "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_local:
-            out["local_model"] = await local_model(args, Path(folder))
+            out["local_model"] = await local_in_child(args, Path(folder))
             say(json.dumps(out["local_model"]))
         out["throughput"] = await throughput(args, Path(folder))
         say(json.dumps(out["throughput"]))
@@ -327,6 +382,8 @@ def cli() -> None:
     parser.add_argument(
         "--local-limit", type=float, default=3600, help="seconds each local pipeline may take"
     )
+    parser.add_argument("--child-db", help=argparse.SUPPRESS)
+    parser.add_argument("--child-progress", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.leads < 1:
         parser.error("--leads must be at least 1")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from batonflow.api.app import create_app
@@ -151,3 +152,14 @@ async def start(client: httpx.AsyncClient, record: dict[str, str]) -> str:
 
 async def decide(client: httpx.AsyncClient, review_id: str, **body: Any) -> None:
     await call(client, "POST", f"/api/v1/reviews/{review_id}/decision", json=body)
+
+
+async def running_step(url: str, run_id: str) -> str | None:
+    """The step of the run that was running when its process died, from the database."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = sa.text("SELECT key FROM steps WHERE run_id = :run AND status = 'running'")
+            return (await conn.execute(query, {"run": run_id})).scalar()
+    finally:
+        await engine.dispose()
