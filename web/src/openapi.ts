@@ -1695,6 +1695,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sales/contracts/{contract_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Contract Timeline
+         * @description The contract's timeline, oldest first: versions, status, its deal's runs and the
+         *     contract's reviews.
+         */
+        get: operations["contract_timeline_api_v1_sales_contracts__contract_id__timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sales/deals": {
         parameters: {
             query?: never;
@@ -1828,6 +1849,27 @@ export interface paths {
          * @description The deal's proposals, the latest version first.
          */
         get: operations["list_proposals_api_v1_sales_deals__deal_id__proposals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/deals/{deal_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deal Timeline
+         * @description The deal's timeline, oldest first: stage moves, proposals, offers and approvals, its
+         *     contracts and invoices, emails, the runs that worked on it and their reviews.
+         */
+        get: operations["deal_timeline_api_v1_sales_deals__deal_id__timeline_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2087,6 +2129,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sales/invoices/{invoice_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Invoice Timeline
+         * @description The invoice's timeline, oldest first: issue, void, payments, reminders and emails, and
+         *     the runs that issued it.
+         */
+        get: operations["invoice_timeline_api_v1_sales_invoices__invoice_id__timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sales/invoices/{invoice_id}/void": {
         parameters: {
             query?: never;
@@ -2195,6 +2258,27 @@ export interface paths {
          *     output is the score, the reasons and the lead's status.
          */
         post: operations["qualify_lead_api_v1_sales_leads__lead_id__qualify_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sales/leads/{lead_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lead Timeline
+         * @description The lead's timeline, oldest first: its creation and score, the emails to its contact and
+         *     the replies, the runs that worked on it and their reviews, and audit entries about them.
+         */
+        get: operations["lead_timeline_api_v1_sales_leads__lead_id__timeline_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -7634,6 +7718,56 @@ export interface components {
             replies: components["schemas"]["Reply"][];
             /** Thread Id */
             thread_id: string;
+        };
+        /** Timeline */
+        Timeline: {
+            /**
+             * Entity
+             * @enum {string}
+             */
+            entity: "lead" | "deal" | "contract" | "invoice";
+            /** Entity Id */
+            entity_id: string;
+            /**
+             * Events
+             * @description oldest first
+             */
+            events: components["schemas"]["TimelineEvent"][];
+        };
+        /** TimelineEvent */
+        TimelineEvent: {
+            /**
+             * Actor
+             * @description a user's name, an agent (agent:NAME), or batonflow
+             */
+            actor: string;
+            /**
+             * Actor Kind
+             * @enum {string}
+             */
+            actor_kind: "user" | "agent" | "system";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Kind
+             * @description what happened: lead.scored, deal.stage_moved, run.started...
+             */
+            kind: string;
+            /**
+             * Links
+             * @description ids of what the event concerns: run_id, review_id, email_id, offer_id...
+             */
+            links: {
+                [key: string]: string;
+            };
+            /**
+             * Summary
+             * @description one plain sentence
+             */
+            summary: string;
         };
         /** Totals */
         Totals: {
@@ -13513,6 +13647,37 @@ export interface operations {
             };
         };
     };
+    contract_timeline_api_v1_sales_contracts__contract_id__timeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contract_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_deals_api_v1_sales_deals_get: {
         parameters: {
             query?: {
@@ -13831,6 +13996,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Proposal"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    deal_timeline_api_v1_sales_deals__deal_id__timeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
                 };
             };
             /** @description Validation Error */
@@ -14297,6 +14493,37 @@ export interface operations {
             };
         };
     };
+    invoice_timeline_api_v1_sales_invoices__invoice_id__timeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     void_invoice_api_v1_sales_invoices__invoice_id__void_post: {
         parameters: {
             query?: never;
@@ -14541,6 +14768,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QualifyStarted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    lead_timeline_api_v1_sales_leads__lead_id__timeline_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
                 };
             };
             /** @description Validation Error */
@@ -17321,6 +17579,8 @@ export const stageStatusValues: ReadonlyArray<FlattenedDeepRequired<components>[
 export const stageInKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StageIn"]["kind"]> = ["open", "won", "lost"];
 export const stageInRequired_fieldsValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StageIn"]["required_fields"]> = ["amount", "close_date", "contact_id", "lines", "owner"];
 export const statusStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]["status"]> = ["ready", "unready"];
+export const timelineEntityValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Timeline"]["entity"]> = ["lead", "deal", "contract", "invoice"];
+export const timelineEventActor_kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TimelineEvent"]["actor_kind"]> = ["user", "agent", "system"];
 export const usageGroup_byValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Usage"]["group_by"]> = ["day", "model", "workflow", "agent"];
 export const userChangeRoleAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserChange"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
 export const userDetailRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UserDetail"]["role"]> = ["admin", "operator", "reviewer", "viewer"];
