@@ -21,6 +21,7 @@ PROBES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/invoices/{invoice_id}"): None,
     ("GET", "/invoices/{invoice_id}/pdf"): None,
     ("GET", "/invoices/{invoice_id}/reminders"): None,
+    ("GET", "/invoices/{invoice_id}/timeline"): None,
     ("PUT", "/invoices/{invoice_id}/lines"): LINES,
     ("POST", "/invoices/{invoice_id}/issue"): None,
     ("POST", "/invoices/{invoice_id}/void"): None,
@@ -28,6 +29,7 @@ PROBES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/contract-templates/{template_id}"): None,
     ("GET", "/contracts/{contract_id}"): None,
     ("GET", "/contracts/{contract_id}/pdf"): None,
+    ("GET", "/contracts/{contract_id}/timeline"): None,
     ("POST", "/contracts/{contract_id}/render"): {"reason": "probe", "terms": {}},
     ("POST", "/contracts/{contract_id}/status"): {"status": "in_review"},
 }
