@@ -219,9 +219,10 @@ def _reading_schema() -> dict[str, Any]:
 
 def _draft_schema(ids: list[str]) -> dict[str, Any]:
     schema = OutreachDraft.model_json_schema()
-    # Bounded so that the JSON closes within max_tokens (about 150 words of body).
+    # Bounded so that the JSON closes within max_tokens (about 150 words of body), and within
+    # what llama.cpp accepts as a grammar (a body of 1,200 characters is refused).
     schema["properties"]["subject"]["maxLength"] = 120
-    schema["properties"]["body"]["maxLength"] = 1200
+    schema["properties"]["body"]["maxLength"] = 900
     schema["properties"]["citations"] = {
         "type": "array",
         "items": {"type": "string", "enum": ids},
