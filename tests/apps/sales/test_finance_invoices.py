@@ -156,6 +156,37 @@ async def test_from_deal_copies_its_lines_in_yen(sales_member: Join, sales_state
     )
 
 
+async def test_from_deal_bills_the_discounts_the_negotiation_agreed(
+    sales_member: Join, sales_state: ApiState
+) -> None:
+    acme = await sales_member("acme")
+    company_id = await records.company(sales_state.db, acme.tenant_id)
+    deal_id = await records.deal(
+        sales_state.db,
+        acme.tenant_id,
+        company_id,
+        [("Licences", "10", "100", "0"), ("Training", "1", "500", "0")],
+    )
+    policy = {
+        "bands": [{"below": None, "max_discount": "10"}],
+        "reviewer_above": "10",
+        "admin_above": "20",
+    }
+    assert (await acme.client.put(f"{SALES}/policy", json=policy)).status_code == 200
+    # 5 % off every line is within policy: we accept, and the invoice bills those terms.
+    agreed = await acme.client.post(f"{SALES}/deals/{deal_id}/offers", json={"discount": "5"})
+    assert agreed.status_code == 201, agreed.text
+    assert agreed.json()["response"]["action"] == "accept"
+    made = await acme.client.post(f"{SALES}/invoices/from-deal", json={"deal_id": deal_id})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert [(x["description"], x["discount"], x["net"]) for x in body["lines"]] == [
+        ("Licences", "0.05", "950.00"),
+        ("Training", "0.05", "475.00"),
+    ]
+    assert [body[k] for k in ("subtotal", "tax", "total")] == ["1425.00", "0.00", "1425.00"]
+
+
 async def test_twenty_concurrent_issues_take_numbers_one_to_twenty(
     sales_member: Join, sales_state: ApiState
 ) -> None:

@@ -292,41 +292,8 @@ async def _invoice_of(conn: Conn, tenant_id: str, deal_id: str) -> str | None:
 async def _draft(conn: Conn, tenant_id: str, args: IssueIn, now: datetime) -> dict[str, Any]:
     """A draft invoice of the deal's lines, each at the discount the negotiation agreed (the
     latest round we accepted), else the line's own."""
-    where = (crm.deals.c.tenant_id == tenant_id, crm.deals.c.id == args.deal_id)
-    deal = (await conn.execute(sa.select(crm.deals).where(*where))).first()
-    if deal is None:
-        raise NotFound(f"no deal '{args.deal_id}'")
-    agreed = {
-        int(line["position"]): Decimal(line["discount"]) / 100
-        for line in (await agreed_terms(conn, tenant_id, args.deal_id)).get("lines", [])
-    }
-    rows = await conn.execute(
-        sa.select(crm.deal_lines)
-        .where(crm.deal_lines.c.tenant_id == tenant_id, crm.deal_lines.c.deal_id == args.deal_id)
-        .order_by(crm.deal_lines.c.position)
-    )
-    lines = [
-        invoices.NewLine(
-            description=r.description,
-            quantity=r.quantity,
-            unit_price=r.unit_price,
-            discount=agreed.get(r.position, r.discount),
-            product_id=r.product_id,
-        )
-        for r in rows
-    ]
-    if not lines:
-        raise InvalidInput(f"deal '{args.deal_id}' has no line items to invoice; add some first")
-    return await invoices.create_draft(
-        conn,
-        tenant_id,
-        company_id=deal.company_id,
-        currency=deal.currency,
-        lines=lines,
-        tax_rate=args.tax_rate,
-        terms_days=args.terms_days,
-        deal_id=args.deal_id,
-        now=now,
+    return await invoices.from_deal(
+        conn, tenant_id, args.deal_id, tax_rate=args.tax_rate, terms_days=args.terms_days, now=now
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from batonflow.apps.sales import invoice_numbers, money
+from batonflow.apps.sales import invoice_numbers, money, negotiation
 from batonflow.apps.sales import tables as crm
 from batonflow.apps.sales.finance_tables import invoice_lines, invoices, payments
 from batonflow.errors import Conflict, InvalidInput, NotFound
@@ -159,6 +159,20 @@ async def _insert_lines(
     )
 
 
+async def agreed_discounts(conn: Conn, tenant_id: str, deal_id: str) -> dict[int, Decimal]:
+    """Each line's discount (a fraction) by position in the deal's latest negotiation round in
+    which we accepted the customer's terms; empty when there is none."""
+    accepted = [
+        row
+        for row in await negotiation.list_offers(conn, tenant_id, deal_id)
+        if row["party"] == "us" and row["action"] == "accept"
+    ]
+    if not accepted:
+        return {}
+    lines = accepted[-1]["terms"]["lines"]
+    return {int(line["position"]): Decimal(line["discount"]) / 100 for line in lines}
+
+
 async def from_deal(
     conn: Conn,
     tenant_id: str,
@@ -169,7 +183,9 @@ async def from_deal(
     notes: str = "",
     now: datetime,
 ) -> dict[str, Any]:
-    """A draft invoice billing a deal's company for the deal's lines, in the deal's currency."""
+    """A draft invoice billing a deal's company for the deal's lines, in the deal's currency,
+    each line at the discount the negotiation agreed (the latest round in which we accepted the
+    customer's terms), else at the line's own."""
     deal = (
         await conn.execute(
             sa.select(crm.deals).where(
@@ -184,12 +200,13 @@ async def from_deal(
         .where(crm.deal_lines.c.tenant_id == tenant_id, crm.deal_lines.c.deal_id == deal_id)
         .order_by(crm.deal_lines.c.position)
     )
+    agreed = await agreed_discounts(conn, tenant_id, deal_id)
     lines = [
         NewLine(
             description=r.description,
             quantity=r.quantity,
             unit_price=r.unit_price,
-            discount=r.discount,
+            discount=agreed.get(r.position, r.discount),
             product_id=r.product_id,
         )
         for r in found

@@ -156,7 +156,7 @@ async def qualify(ctx: CallContext, args: QualifyIn) -> Qualified:
         prompt,
         system=with_notice(prompt, "You are a sales development rep who reads leads carefully."),
         model=SalesSettings().model or None,
-        output=NotesReading,
+        output=_reading_schema(),
         max_tokens=300,
         temperature=0,
     )
@@ -204,8 +204,25 @@ async def _search(ctx: CallContext, names: list[str], query: str) -> list[dict[s
         ) from None
 
 
+def _reading_schema() -> dict[str, Any]:
+    """NotesReading with every string and list bounded: a small model under grammar-constrained
+    decoding otherwise writes one string until `max_tokens` cuts the JSON short, on every try.
+    (The adjustment is clamped to the rules' model_weight by `scoring.combine`.)"""
+    schema = NotesReading.model_json_schema()
+    props = schema["properties"]
+    props["intent"]["maxLength"] = 160
+    props["concerns"].update({"items": {"type": "string", "maxLength": 80}, "maxItems": 3})
+    props["why"]["maxLength"] = 200
+    schema["required"] = ["intent", "concerns", "adjustment", "why"]
+    return schema
+
+
 def _draft_schema(ids: list[str]) -> dict[str, Any]:
     schema = OutreachDraft.model_json_schema()
+    # Bounded so that the JSON closes within max_tokens (about 150 words of body), and within
+    # what llama.cpp accepts as a grammar (a body of 1,200 characters is refused).
+    schema["properties"]["subject"]["maxLength"] = 120
+    schema["properties"]["body"]["maxLength"] = 900
     schema["properties"]["citations"] = {
         "type": "array",
         "items": {"type": "string", "enum": ids},

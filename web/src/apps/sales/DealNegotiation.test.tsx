@@ -83,7 +83,7 @@ describe("the deal's negotiation", () => {
     fireEvent.click(within(form).getByRole("button", { name: "Record counter-offer" }));
     const outcome = await screen.findByRole("status", { name: "Latest round" });
     expect(outcome.textContent).toBe(
-      "Round 1: the customer's 25% (1,800.00 EUR) is needs approval (needs a reviewer).25% is above the band's 15% maximum25% is above the reviewer threshold of 10%We counter at 15% (2,040.00 EUR).",
+      "Round 1: the customer's 25% (1,800.00 EUR): needs approval (needs a reviewer).25% is above the band's 15% maximum25% is above the reviewer threshold of 10%We counter at 15% (2,040.00 EUR).",
     );
     await screen.findByRole("table", { name: "Offers" });
     expect(sent).toEqual([

@@ -1,11 +1,14 @@
 // A lead opened in its row: the reasons behind its score (each rule's or the model's points and
-// why), its notes, and a status change offering only the statuses it may move to.
+// why), its notes, a status change offering only the statuses it may move to, and "Qualify and
+// reach out", which starts the lead's outreach pipeline and links to its run.
 import { useState } from "react";
+import { Link } from "../../router";
 import type { FormEvent } from "react";
 import { useSession } from "../../session";
 import { Can, ErrorBox } from "../../ui";
 import { BASE, NEXT_STATUSES } from "./types";
 import { Timeline } from "./Timeline";
+import type { PipelineStarted } from "./types";
 import type { Lead } from "./types";
 
 function points(value: number): string {
@@ -52,6 +55,7 @@ export function LeadDetail({ lead, onChanged }: { lead: Lead; onChanged: (change
       <Timeline entity="lead" id={lead.id} />
       <Can action="runs.start">
         <StatusForm lead={lead} onChanged={onChanged} />
+        <PipelineStart lead={lead} />
       </Can>
     </div>
   );
@@ -95,5 +99,38 @@ function StatusForm({ lead, onChanged }: { lead: Lead; onChanged: (changed: Lead
       </button>
       {error ? <ErrorBox error={error} title="The status was not changed" /> : null}
     </form>
+  );
+}
+
+/** Starts `sales-outreach` for the lead (POST /pipeline/run) and links to the run it started. */
+function PipelineStart({ lead }: { lead: Lead }) {
+  const { api } = useSession();
+  const [started, setStarted] = useState<PipelineStarted | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const start = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setStarted(await api.post<PipelineStarted>(`${BASE}/pipeline/run`, { lead_id: lead.id }));
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="sales-actions" role="group" aria-label={`Pipeline of ${lead.company.name}`}>
+      <button type="button" onClick={() => void start()} disabled={busy} aria-busy={busy}>
+        Qualify and reach out
+      </button>
+      {started ? (
+        <p role="status">
+          Started {started.workflow_id}: <Link to={`/runs/${encodeURIComponent(started.run_id)}`}>open the run</Link> to follow it
+          and approve the email.
+        </p>
+      ) : null}
+      {error ? <ErrorBox error={error} title="The pipeline was not started" /> : null}
+    </div>
   );
 }

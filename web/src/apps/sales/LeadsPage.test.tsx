@@ -221,5 +221,32 @@ describe("the leads page", () => {
     expect(screen.queryByRole("form", { name: "New lead" })).toBeNull();
     expect(screen.queryByLabelText("Leads CSV")).toBeNull();
     expect(screen.queryByRole("form", { name: "Status of Globex" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Qualify and reach out" })).toBeNull();
+  });
+
+  it("starts a lead's outreach pipeline and links to its run, or says why it did not", async () => {
+    const sent = serve(PAGE, {
+      [`GET ${S}/leads`]: [200, { items: [globex], next_cursor: null }],
+      [`POST ${S}/pipeline/run`]: [
+        [503, { error: { code: "unavailable", message: "the workflow store is busy; try again" } }],
+        [202, { run_id: "run 9", workflow_id: "sales-outreach", status: "queued" }],
+      ],
+    });
+    fireEvent.click(await screen.findByRole("button", { name: "Globex" }));
+    const group = screen.getByRole("group", { name: "Pipeline of Globex" });
+    fireEvent.click(within(group).getByRole("button", { name: "Qualify and reach out" }));
+    expect((await within(group).findByRole("alert")).textContent).toBe(
+      "The pipeline was not startedthe workflow store is busy; try again",
+    );
+    fireEvent.click(within(group).getByRole("button", { name: "Qualify and reach out" }));
+    const started = await within(group).findByRole("status");
+    expect(started.textContent).toBe("Started sales-outreach: open the run to follow it and approve the email.");
+    expect(within(started).getByRole("link", { name: "open the run" }).getAttribute("href")).toBe("/runs/run%209");
+    expect(within(group).queryByRole("alert")).toBeNull();
+    const body = { lead_id: "l1" };
+    expect(sent).toEqual([
+      { method: "POST", path: `${S}/pipeline/run`, body, type: "application/json" },
+      { method: "POST", path: `${S}/pipeline/run`, body, type: "application/json" },
+    ]);
   });
 });

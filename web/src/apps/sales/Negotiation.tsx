@@ -61,7 +61,7 @@ export function Negotiation({ dealId }: { dealId: string }) {
                       <td className="num">{money(offer.net_amount, offer.currency)}</td>
                       <td>
                         <Badge status={offer.verdict} />
-                        {offer.role_needed && !offer.approved_by ? ` needs a ${offer.role_needed}` : ""}
+                        {offer.role_needed && !offer.approved_by ? ` needs ${withArticle(offer.role_needed)}` : ""}
                         {offer.verdict_reasons.length > 0 ? (
                           <ul className="small">
                             {offer.verdict_reasons.map((reason) => (
@@ -113,15 +113,20 @@ function Approve({ round, onApprove }: { round: number; onApprove: () => Promise
   );
 }
 
+/** "a reviewer", "an admin". */
+function withArticle(role: string): string {
+  return `${/^[aeiou]/i.test(role) ? "an" : "a"} ${role}`;
+}
+
 /** The round just recorded or approved: the verdict on the customer's terms and our answer. */
 function RoundOutcome({ round }: { round: NegotiationRound }) {
   const { customer, response } = round;
   return (
     <div className="state" role="status" aria-label="Latest round">
       <p>
-        Round {customer.round}: the customer's {customer.discount}% ({money(customer.net_amount, customer.currency)}) is{" "}
+        Round {customer.round}: the customer's {customer.discount}% ({money(customer.net_amount, customer.currency)}):{" "}
         <Badge status={customer.verdict} />
-        {customer.role_needed ? ` (needs a ${customer.role_needed})` : ""}.
+        {customer.role_needed ? ` (needs ${withArticle(customer.role_needed)})` : ""}.
       </p>
       {customer.verdict_reasons.length > 0 ? (
         <ul>

@@ -435,3 +435,10 @@ export interface ScoringRules {
   created_by: string | null;
   created_at: string | null;
 }
+
+/** POST /pipeline/run: the run started for a lead (sales-outreach) or a deal (sales-deal). */
+export interface PipelineStarted {
+  run_id: string;
+  workflow_id: string;
+  status: string;
+}
