@@ -1,6 +1,7 @@
 """Dunning on SQLite and PostgreSQL: one reminder per invoice per run, the highest level due;
 levels passed during downtime recorded as skipped, never sent late; a level never sent twice;
-nothing for paid, void or draft invoices; a failed send retried under the same key."""
+nothing for paid, void or draft invoices; a failed send retried under the same key; a reply
+from the customer stops the sequence."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Any
 from dirty_equals import IsStr
 
 from batonflow.api.deps import ApiState
-from batonflow.apps.sales import dunning, invoices, payments
+from batonflow.apps.sales import dunning, inbound, invoices, payments
 from batonflow.apps.sales.dunning import Step, step
 from batonflow.store.db import Conn
 from tests.apps.sales import finance_records as records
 from tests.apps.sales.conftest import SALES
+from tests.apps.sales.smtp_fixtures import Inbox, smtp_server
+
+__all__ = ["smtp_server"]
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 ISSUED = date(2026, 3, 2)  # due the same day (terms of 0 days)
@@ -211,3 +215,38 @@ async def test_a_run_touches_only_its_tenant(sales_state: ApiState, sales_member
         lambda conn: invoices.get_invoice(conn, other.tenant_id, theirs["id"])
     )
     assert (untouched["status"], outbox.calls) == ("sent", [])
+
+
+async def test_the_customers_reply_stops_the_reminders(
+    sales_state: ApiState, sales_member: Any, smtp_server: Inbox
+) -> None:
+    acme = await sales_member("acme")
+    company_id = await records.company(sales_state.db, acme.tenant_id)
+    invoice = await issued(sales_state, acme.tenant_id, company_id)
+    send = dunning.mail_sender(sales_state.db, smtp_server.settings())
+
+    async def remind(on: date) -> list[tuple[int, str]]:
+        done = await dunning.run(sales_state.db, acme.tenant_id, on, send, days=DAYS)
+        return [(d["level"], d["state"]) for d in done]
+
+    assert await remind(date(2026, 3, 5)) == [(1, "sent")]
+    [arrived] = smtp_server.arrived
+    reminder = arrived.message
+    reply = (
+        f"From: hank@globex.example\r\nTo: {reminder['From']}\r\n"
+        f"Subject: Re: {reminder['Subject']}\r\nIn-Reply-To: {reminder['Message-ID']}\r\n"
+        "Message-ID: <answer-1@globex.example>\r\n\r\nPaid on Friday, sorry for the delay.\r\n"
+    ).encode()
+    await sales_state.transact(lambda conn: inbound.record_reply(conn, acme.tenant_id, reply, NOW))
+
+    assert await remind(date(2026, 3, 12)) == [(2, "replied")]
+    assert await remind(date(2026, 3, 22)) == [(3, "replied")]
+    assert len(smtp_server.arrived) == 1  # nothing after the reply
+    listed = await sales_state.query(
+        lambda conn: dunning.reminders(conn, acme.tenant_id, invoice["id"])
+    )
+    assert [(r["level"], r["state"]) for r in listed] == [
+        (1, "sent"),
+        (2, "replied"),
+        (3, "replied"),
+    ]

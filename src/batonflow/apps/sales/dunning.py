@@ -6,7 +6,8 @@ sends at most one reminder per run: the highest level now due. Levels that fell 
 nothing ran (downtime) are recorded as `skipped`, never sent late in a burst. A level is
 recorded once (unique per invoice and level), and its email goes out under the idempotency key
 `dunning:{invoice}:{level}`, so a run retried after a crash between the send and the record
-sends nothing twice. Paid and void invoices get nothing; a payment stops the reminders.
+sends nothing twice. Paid and void invoices get nothing; a payment stops the reminders, and so
+does the customer's reply to any email about the invoice (the level is recorded as `replied`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from batonflow.apps.sales import emails, invoices, money, threads
 from batonflow.apps.sales import tables as crm
 from batonflow.apps.sales.finance_tables import dunning_reminders
 from batonflow.apps.sales.finance_tables import invoices as invoices_t
+from batonflow.apps.sales.mail_tables import emails as emails_t
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.errors import InvalidInput
 from batonflow.ids import new_id
@@ -128,6 +130,20 @@ async def _still_open(conn: Conn, tenant_id: str, invoice_id: str) -> dict[str, 
     return invoice if invoice["status"] in invoices.OPEN else None
 
 
+async def answered(conn: Conn, tenant_id: str, invoice_id: str) -> bool:
+    """Whether the customer replied to an email about the invoice: a person takes it from there."""
+    found = await conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(emails_t)
+        .where(
+            emails_t.c.tenant_id == tenant_id,
+            emails_t.c.invoice_id == invoice_id,
+            emails_t.c.replied_at.is_not(None),
+        )
+    )
+    return bool(found)
+
+
 async def run(
     db: Database,
     tenant_id: str,
@@ -139,8 +155,8 @@ async def run(
 ) -> list[dict[str, Any]]:
     """Mark past-due invoices overdue and send each one's reminder now due (`days`: the levels'
     days after the due date; `now`: when the records are made, default the clock); what was
-    done, per level: invoice, number, level, due_on, state (sent, skipped or failed),
-    email_id, error."""
+    done, per level: invoice, number, level, due_on, state (sent, skipped, replied: not sent
+    because the customer answered an email about the invoice, or failed), email_id, error."""
     now = now or datetime.now(UTC)
     done: list[dict[str, Any]] = []
     for row, recorded in await db.write(lambda conn: _due(conn, tenant_id, today)):
@@ -175,6 +191,12 @@ async def _remind(
     ]
     if invoice is None:  # paid or voided since this run began
         return done
+    if await db.read(lambda conn: answered(conn, tenant_id, invoice_id)):
+        # The customer answered: the sequence stops, each level due is recorded, none is sent.
+        stopped: Recorded = [(level, sent_on, "replied", None)]
+        await db.write(lambda conn: _record(conn, tenant_id, invoice_id, stopped, now))
+        replied = {"state": "replied", "email_id": None, "error": None}
+        return [*done, base | {"level": level, "due_on": sent_on} | replied]
     try:
         email_id = await send(tenant_id, key(invoice_id, level), invoice, level)
     except Exception as exc:  # one invoice's failure does not stop the others' reminders

@@ -162,7 +162,7 @@ dunning_reminders = sa.Table(
     ),
     sa.Column("level", sa.Integer, nullable=False),  # 1, 2, ... in the schedule's order
     sa.Column("due_on", sa.Date, nullable=False),  # the invoice's due date + the level's days
-    sa.Column("state", sa.String(8), nullable=False),  # sent, skipped
+    sa.Column("state", sa.String(8), nullable=False),  # sent, skipped, replied
     sa.Column("email_id", sa.String(255)),  # the email sent (its id), when sent
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("invoice_id", "level", name="uq_sales_dunning_reminders_level"),
