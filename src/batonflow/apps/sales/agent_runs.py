@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from batonflow.agents.agent import Agent, Capability
+from batonflow.apps.sales import finance_tables as ft
+from batonflow.apps.sales import tables as st
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.events.bus import EventBus
 from batonflow.runs.service import Actor, start_run
@@ -38,6 +40,14 @@ Work = Callable[[Conn], Awaitable[T]]
 runs_t = table(Run)
 ENDED = frozenset({"succeeded", "failed", "dead", "cancelled"})
 PREFIX = "sales-agent."
+# The records an input names by these fields: one the tenant does not have (another tenant's, or
+# none) is the 404 a path naming it gets, before any run starts.
+OWNED = {
+    "deal_id": ("deal", st.deals),
+    "lead_id": ("lead", st.leads),
+    "contract_id": ("contract", ft.contracts),
+    "invoice_id": ("invoice", ft.invoices),
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ async def start(
     spec, source = one_step(found, host.catalog)
 
     async def work(conn: Conn) -> str:
+        await _owned(conn, tenant_id, inputs["input"])
         now = host.now()
         version, _ = await workflow_store.save_version(
             conn, tenant_id, spec, source, now, origin=spec.id
@@ -141,6 +152,18 @@ async def start(
     run_id: str = await host.write(work)
     host.wake()
     return run_id
+
+
+async def _owned(conn: Conn, tenant_id: str, given: dict[str, Any]) -> None:
+    for field, (noun, records) in OWNED.items():
+        value = given.get(field)
+        if value is None:
+            continue
+        found = await conn.scalar(
+            sa.select(records.c.id).where(records.c.tenant_id == tenant_id, records.c.id == value)
+        )
+        if found is None:
+            raise NotFound(f"no {noun} '{value}'")
 
 
 async def answer(host: Host, tenant_id: str, run_id: str) -> dict[str, Any]:
