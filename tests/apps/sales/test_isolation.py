@@ -115,11 +115,15 @@ QUALIFIERS = {"entity_type", "name"}
 
 def sales_id_routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path under the sales prefix) of every mounted sales route with a parameter."""
-    return {
-        (method, route.path.removeprefix(SALES))
+    paths = [
+        (route.path or "", route.methods or (), bool(route.param_convertors))
         for route in iter_route_contexts(app.routes)
-        if route.path.startswith(SALES + "/") and route.param_convertors
-        for method in route.methods or ()
+    ]
+    return {
+        (method, path.removeprefix(SALES))
+        for path, methods, has_parameter in paths
+        if path.startswith(SALES + "/") and has_parameter
+        for method in methods
     }
 
 
@@ -313,7 +317,7 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
     a = await sales_member("acme")
     ids = await populate(sales_state, a, smtp_server)
     b = await sales_member("globex")
-    page = {"items": [], "next_cursor": None}
+    page: dict[str, Any] = {"items": [], "next_cursor": None}
     expected: dict[str, Any] = {
         "/companies": page,
         "/contacts": page,
