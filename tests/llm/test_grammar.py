@@ -1,5 +1,5 @@
-"""The local model's grammar leaves out the length bounds llama.cpp cannot build: a schema with
-a 4,000-character field used to stop the whole process with a segmentation fault."""
+"""The local model's grammar lowers the length bounds llama.cpp cannot build: a schema with a
+4,000-character field used to stop the whole process with a segmentation fault."""
 
 from __future__ import annotations
 
@@ -21,20 +21,26 @@ SCHEMA = {
             "items": {"type": "string", "maxLength": 2000},
         },
         "tags": {"type": "array", "maxItems": 3, "items": {"type": "string"}},
+        "score": {"type": "integer", "minimum": -2, "maximum": 2},
     },
     "required": ["title", "summary", "lines", "tags"],
 }
 
 
-def test_bounds_above_the_most_a_grammar_holds_are_left_out_at_any_depth() -> None:
-    assert MOST == 64
+def test_bounds_are_lowered_and_small_integer_ranges_written_out_at_any_depth() -> None:
+    assert MOST == 1000
     assert for_grammar(SCHEMA) == {
         "type": "object",
         "properties": {
             "title": {"type": "string", "minLength": 1, "maxLength": 60},
-            "summary": {"type": "string"},
-            "lines": {"type": "array", "items": {"type": "string"}},
+            "summary": {"type": "string", "minLength": 100, "maxLength": 1000},
+            "lines": {
+                "type": "array",
+                "maxItems": 500,
+                "items": {"type": "string", "maxLength": 1000},
+            },
             "tags": {"type": "array", "maxItems": 3, "items": {"type": "string"}},
+            "score": {"type": "integer", "enum": [-2, -1, 0, 1, 2]},
         },
         "required": ["title", "summary", "lines", "tags"],
     }

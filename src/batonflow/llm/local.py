@@ -8,8 +8,8 @@ time), so the event loop stays free; tokens stream back to the loop as they are 
 cancelled call stops the generation at the next token.
 
 Structured output uses grammar-constrained decoding: the JSON schema becomes a GBNF grammar,
-so every sampled token keeps the output inside the schema (less the length bounds llama.cpp
-cannot build: `llm/grammar.py`).
+so every sampled token keeps the output inside the schema (its length bounds lowered to ones
+llama.cpp can build: `llm/grammar.py`).
 """
 
 from __future__ import annotations
