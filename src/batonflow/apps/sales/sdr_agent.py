@@ -157,7 +157,7 @@ async def qualify(ctx: CallContext, args: QualifyIn) -> Qualified:
         system=with_notice(prompt, "You are a sales development rep who reads leads carefully."),
         model=SalesSettings().model or None,
         output=_reading_schema(),
-        max_tokens=300,
+        max_tokens=READING_TOKENS,
         temperature=0,
     )
     reading = NotesReading.model_validate(reply.value)
@@ -202,6 +202,12 @@ async def _search(ctx: CallContext, names: list[str], query: str) -> list[dict[s
             "documents to it, or name the knowledge bases to use",
             retryable=False,
         ) from None
+
+
+# Enough tokens for the longest answer the bounds below allow, at a token a character (a small
+# model repeating short tokens comes close), so the grammar always closes the JSON in time.
+READING_TOKENS = 700  # intent 160 + 3 concerns of 80 + why 200, and the JSON around them
+DRAFT_TOKENS = 1200  # subject 120 + body 900, the citation ids and the JSON around them
 
 
 def _reading_schema() -> dict[str, Any]:
@@ -263,7 +269,7 @@ async def draft_outreach(ctx: CallContext, args: OutreachIn) -> Outreach:
         system=with_notice(prompt, grounding.system_for("You write clear, honest sales email.")),
         model=settings.model or None,
         output=_draft_schema(ids),
-        max_tokens=600,
+        max_tokens=DRAFT_TOKENS,
         temperature=0,
     )
     # The schema allows only the given ids, at least one: the gateway re-asks a model that
