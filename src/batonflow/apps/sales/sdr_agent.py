@@ -23,8 +23,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from batonflow.agents.agent import Agent, CallContext, TenantData
 from batonflow.apps.sales import leads as crm_leads
 from batonflow.apps.sales import scoring, scoring_tables
@@ -39,7 +37,6 @@ from batonflow.apps.sales.sdr_schemas import (
     ScoreReason,
 )
 from batonflow.apps.sales.settings import SalesSettings
-from batonflow.apps.sales.tables import companies, contacts, leads
 from batonflow.errors import ConfigError, NotFound, StepFailed
 from batonflow.llm.client import LlmClient
 from batonflow.llm.untrusted import frame, with_notice
@@ -74,33 +71,17 @@ def _llm(ctx: CallContext) -> LlmClient:
 async def lead_facts(conn: Conn, tenant_id: str, lead_id: str) -> dict[str, Any]:
     """The lead with what scoring and outreach read of its company and contact; `NotFound` for
     another tenant's lead."""
-    row = (
-        await conn.execute(
-            sa.select(
-                leads.c.id,
-                leads.c.status,
-                leads.c.source,
-                leads.c.notes,
-                leads.c.budget,
-                leads.c.currency,
-                companies.c.name.label("company"),
-                companies.c.industry,
-                companies.c.employees,
-                contacts.c.name.label("contact"),
-                contacts.c.email,
-                contacts.c.title,
-            )
-            .select_from(
-                leads.join(companies, companies.c.id == leads.c.company_id).join(
-                    contacts, contacts.c.id == leads.c.contact_id
-                )
-            )
-            .where(leads.c.tenant_id == tenant_id, leads.c.id == lead_id)
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"no lead '{lead_id}'")
-    return dict(row._mapping)
+    lead = await crm_leads.get_lead(conn, tenant_id, lead_id)
+    company, contact = lead["company"], lead["contact"]
+    own = ("id", "status", "source", "notes", "budget", "currency")
+    return {key: lead[key] for key in own} | {
+        "company": company["name"],
+        "industry": company["industry"],
+        "employees": company["employees"],
+        "contact": contact["name"],
+        "email": contact["email"],
+        "title": contact["title"],
+    }
 
 
 async def _read_lead(
