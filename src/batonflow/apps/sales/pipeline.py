@@ -70,23 +70,29 @@ async def subject_of(conn: Conn, tenant_id: str, entity: Entity, entity_id: str)
     return Subject(DEAL, "deal_id", row.deal_id, frozenset({"over_policy", "over_policy_admin"}))
 
 
+async def runs_on(
+    conn: Conn, tenant_id: str, subject: Subject, *, active: bool = False
+) -> list[str]:
+    """The ids of the runs working on the subject's record (only the active ones if `active`),
+    newest first. The database keeps the runs whose inputs' text holds the record's id; the
+    exact input is checked here, where the JSON reads the same on SQLite and PostgreSQL."""
+    query = sa.select(runs_t.c.id, runs_t.c.inputs).where(
+        runs_t.c.tenant_id == tenant_id,
+        runs_t.c.workflow_id == subject.workflow_id,
+        sa.cast(runs_t.c.inputs, sa.Text).contains(subject.record_id, autoescape=True),
+    )
+    if active:
+        query = query.where(runs_t.c.status.in_(ACTIVE))
+    rows = await conn.execute(query.order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc()))
+    return [r.id for r in rows if (r.inputs or {}).get(subject.input_name) == subject.record_id]
+
+
 async def open_review(conn: Conn, tenant_id: str, entity: Entity, entity_id: str) -> str:
     """The id of the oldest open review of the newest active run working on the record; a
     `NotFound` naming the record when there is none."""
     subject = await subject_of(conn, tenant_id, entity, entity_id)
-    rows = await conn.execute(
-        sa.select(runs_t.c.id, runs_t.c.inputs)
-        .where(
-            runs_t.c.tenant_id == tenant_id,
-            runs_t.c.workflow_id == subject.workflow_id,
-            runs_t.c.status.in_(ACTIVE),
-        )
-        .order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc())
-    )
-    for run in rows:
-        if (run.inputs or {}).get(subject.input_name) != subject.record_id:
-            continue
-        for review_id, step_key, _ in await review_store.pending_of_run(conn, tenant_id, run.id):
+    for run_id in await runs_on(conn, tenant_id, subject, active=True):
+        for review_id, step_key, _ in await review_store.pending_of_run(conn, tenant_id, run_id):
             if subject.steps is None or step_key in subject.steps:
                 return review_id
     raise NotFound(

@@ -71,16 +71,8 @@ async def naming_runs(
 async def pipeline_runs(
     conn: Conn, tenant_id: str, subject: pipeline.Subject, worked: Worked
 ) -> None:
-    rows = await conn.execute(
-        sa.select(runs_t.c.id, runs_t.c.inputs).where(
-            runs_t.c.tenant_id == tenant_id,
-            runs_t.c.workflow_id == subject.workflow_id,
-            sa.cast(runs_t.c.inputs, sa.Text).contains(subject.record_id, autoescape=True),
-        )
-    )
-    for row in rows:
-        if (row.inputs or {}).get(subject.input_name) == subject.record_id:
-            worked.add(row.id, subject.steps)
+    for run_id in await pipeline.runs_on(conn, tenant_id, subject):
+        worked.add(run_id, subject.steps)
 
 
 async def run_events(conn: Conn, tenant_id: str, worked: Worked) -> tuple[list[Event], list[str]]:
