@@ -52,6 +52,7 @@ KB_DOCUMENT = (
 )
 ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/workflows/{workflow_id}"): Probe(({"workflow_id": "workflow"},)),
+    ("GET", "/api/v1/workflows/{workflow_id}/versions"): Probe(({"workflow_id": "workflow"},)),
     ("GET", "/api/v1/workflows/{workflow_id}/versions/{version}"): Probe(
         ({"workflow_id": "workflow", "version": "version"},)
     ),
@@ -258,7 +259,9 @@ async def snapshot(app: FastAPI, a: Tenant, usage_range: dict[str, str]) -> dict
     paths = [
         f"/api/v1/workflows/{ids['workflow']}",
         f"/api/v1/workflows/{ids['workflow']}/versions/{ids['version']}",
+        f"/api/v1/workflows/{ids['workflow']}/versions",
         "/api/v1/workflows",
+        "/api/v1/workflows?latest=true",
         *(f"/api/v1/runs/{ids[run]}" for run in ("outreach_run", "dead_run", "priced_run")),
         *(f"/api/v1/runs/{ids[run]}/attempts" for run in ("outreach_run", "dead_run")),
         f"/api/v1/runs/{ids['priced_run']}/llm-calls",
@@ -434,6 +437,7 @@ async def test_another_tenants_lists_hold_nothing_of_its_objects(
         lists[f"/api/v1/runs?status={status}"] = ({}, {"items": [], "next_cursor": None})
     lists["/api/v1/runs?workflow_id=outreach"] = ({}, {"items": [], "next_cursor": None})
     lists["/api/v1/workflows?workflow_id=outreach"] = ({}, empty)
+    lists["/api/v1/workflows?latest=true"] = ({}, empty)
     nothing = {
         "calls": 0,
         "input_tokens": 0,

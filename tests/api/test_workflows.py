@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dirty_equals import IsStr
+from typing import Any
 
-from tests.api.conftest import Signup
+from dirty_equals import IsStr
+from fastapi import FastAPI
+
+from tests.api.conftest import Signup, client_for
 from tests.api.flows import OUTREACH, QUICK, store
+from tests.api.test_admin import member
 
 BROKEN = """
 id: broken
@@ -155,4 +159,76 @@ async def test_unknown_workflows_are_not_found(signup: Signup) -> None:
     assert response.status_code == 404
     assert response.json() == {
         "error": {"code": "not_found", "message": "no workflow 'nope'", "details": {}}
+    }
+
+
+def _summary(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: body[k] for k in ("workflow_id", "version", "description", "steps")}
+
+
+async def test_versions_of_one_workflow_and_the_newest_of_each(signup: Signup) -> None:
+    admin = await signup()
+    first = await store(admin.client, QUICK)
+    second = await store(admin.client, QUICK.replace('version: "1"', 'version: "2"'))
+    outreach = await store(admin.client, OUTREACH)
+
+    versions = await admin.client.get("/api/v1/workflows/quick/versions")
+    assert versions.status_code == 200
+    assert [item["id"] for item in versions.json()["items"]] == [first["id"], second["id"]]
+    assert [_summary(item) for item in versions.json()["items"]] == [
+        {
+            "workflow_id": "quick",
+            "version": "1",
+            "description": "",
+            "steps": [{"id": "echo", "kind": "agent", "needs": []}],
+        },
+        {
+            "workflow_id": "quick",
+            "version": "2",
+            "description": "",
+            "steps": [{"id": "echo", "kind": "agent", "needs": []}],
+        },
+    ]
+    latest = await admin.client.get("/api/v1/workflows", params={"latest": "true"})
+    assert [item["id"] for item in latest.json()["items"]] == [outreach["id"], second["id"]]
+    one = await admin.client.get("/api/v1/workflows", params={"workflow_id": "quick"})
+    assert [item["id"] for item in one.json()["items"]] == [first["id"], second["id"]]
+
+    unknown = await admin.client.get("/api/v1/workflows/nope/versions")
+    assert unknown.status_code == 404
+    assert unknown.json() == {
+        "error": {"code": "not_found", "message": "no workflow 'nope'", "details": {}}
+    }
+
+
+async def test_a_viewer_reads_and_validates_but_may_not_store(signup: Signup, app: FastAPI) -> None:
+    admin = await signup()
+    await store(admin.client, QUICK)
+    vera = await member(admin, app, "vera@acme.example", "viewer")
+    async with client_for(app, vera["access_token"]) as viewer:
+        listed = await viewer.get("/api/v1/workflows", params={"latest": "true"})
+        assert [item["workflow_id"] for item in listed.json()["items"]] == ["quick"]
+        versions = await viewer.get("/api/v1/workflows/quick/versions")
+        assert versions.status_code == 200
+        checked = await viewer.post("/api/v1/workflows/validate", json={"source": BROKEN})
+        assert checked.json()["valid"] is False
+        changed = QUICK.replace('version: "1"', 'version: "2"')
+        refused = await viewer.post("/api/v1/workflows", json={"source": changed})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    after = await admin.client.get("/api/v1/workflows/quick/versions")
+    assert [item["version"] for item in after.json()["items"]] == ["1"]
+
+
+async def test_bad_yaml_is_a_clear_issue_with_its_line(signup: Signup) -> None:
+    admin = await signup()
+    checked = await admin.client.post(
+        "/api/v1/workflows/validate", json={"source": "id: x\nsteps: [\n", "name": "x.yaml"}
+    )
+    assert checked.json() == {
+        "valid": False,
+        "issues": [IsStr(regex=r"line 3 column 1: .+")],
+        "workflow_id": None,
+        "version": None,
+        "content_hash": None,
     }

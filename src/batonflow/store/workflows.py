@@ -122,10 +122,12 @@ async def check_subworkflows(conn: Conn, tenant_id: str, spec: WorkflowSpec, sou
         raise SpecError(source, issues)
 
 
-async def list_versions(conn: Conn, tenant_id: str) -> list[VersionRow]:
-    rows = await conn.execute(
-        select(*_COLUMNS)
-        .where(versions_t.c.tenant_id == tenant_id)
-        .order_by(versions_t.c.workflow_id, versions_t.c.created_at)
-    )
+async def list_versions(
+    conn: Conn, tenant_id: str, workflow_id: str | None = None
+) -> list[VersionRow]:
+    """Stored versions by workflow id, oldest first; with `workflow_id`, that workflow's only."""
+    query = select(*_COLUMNS).where(versions_t.c.tenant_id == tenant_id)
+    if workflow_id is not None:
+        query = query.where(versions_t.c.workflow_id == workflow_id)
+    rows = await conn.execute(query.order_by(versions_t.c.workflow_id, versions_t.c.created_at))
     return [VersionRow(**row._asdict()) for row in rows]

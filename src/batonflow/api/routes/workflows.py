@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from batonflow.api.deps import State, require
 from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
-from batonflow.errors import SpecError
+from batonflow.errors import NotFound, SpecError
 from batonflow.store import workflows as workflow_store
 from batonflow.store.workflows import VersionRow
 from batonflow.workflows.spec import WorkflowSpec
@@ -155,12 +155,28 @@ async def list_versions(
     state: State,
     caller: Annotated[Principal, require("workflows:read")],
     workflow_id: Annotated[str | None, Query(max_length=128)] = None,
+    latest: Annotated[bool, Query(description="only the newest version of each workflow")] = False,
 ) -> VersionList:
-    """Stored versions, by workflow id, oldest version first."""
-    rows = await state.query(lambda conn: workflow_store.list_versions(conn, caller.tenant_id))
-    return VersionList(
-        items=[_version(r) for r in rows if workflow_id is None or r.workflow_id == workflow_id]
+    """Stored versions, by workflow id, oldest version first; with `latest`, one per workflow."""
+    rows = await state.query(
+        lambda conn: workflow_store.list_versions(conn, caller.tenant_id, workflow_id)
     )
+    if latest:
+        rows = list({row.workflow_id: row for row in rows}.values())
+    return VersionList(items=[_version(r) for r in rows])
+
+
+@router.get("/{workflow_id}/versions", response_model=VersionList)
+async def list_workflow_versions(
+    state: State, workflow_id: str, caller: Annotated[Principal, require("workflows:read")]
+) -> VersionList:
+    """Every version of one workflow, oldest first; an unknown workflow is not found."""
+    rows = await state.query(
+        lambda conn: workflow_store.list_versions(conn, caller.tenant_id, workflow_id)
+    )
+    if not rows:
+        raise NotFound(f"no workflow '{workflow_id}'")
+    return VersionList(items=[_version(r) for r in rows])
 
 
 @router.get("/{workflow_id}", response_model=VersionDetail)
