@@ -19,10 +19,14 @@ import { RunDetailPage } from "./pages/run-detail";
 import { RunsPage } from "./pages/RunsPage";
 import { SchedulesPage } from "./pages/SchedulesPage";
 import { UsagePage } from "./pages/UsagePage";
+import { WorkflowDetailPage } from "./pages/workflows/WorkflowDetailPage";
+import { WorkflowsPage } from "./pages/workflows/WorkflowsPage";
 
 function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
   const run = match("/runs/:id", path);
   if (run) return <RunDetailPage runId={run.id as string} />;
+  const workflow = match("/workflows/:id", path);
+  if (workflow) return <WorkflowDetailPage key={workflow.id} workflowId={workflow.id as string} />;
   const appRoute = match("/apps/:app/:page", path);
   if (appRoute) {
     if (!apps) return <Loading label="Loading apps…" />;
@@ -33,6 +37,8 @@ function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
   switch (path) {
     case "/runs":
       return <RunsPage />;
+    case "/workflows":
+      return <WorkflowsPage />;
     case "/reviews":
       return <ReviewsPage />;
     case "/dead-letters":

@@ -38,9 +38,12 @@ describe("role gating", () => {
     expect(can(me("viewer"), "runs.start")).toBe(false);
     expect(can(me("operator"), "runs.retry")).toBe(true);
     expect(can(me("operator"), "reviews.decide")).toBe(false);
+    expect(can(me("viewer"), "workflows.view")).toBe(true);
+    expect(can(me("viewer"), "workflows.write")).toBe(false);
+    expect(can(me("operator"), "workflows.write")).toBe(true);
     expect(can(me("reviewer"), "reviews.decide")).toBe(true);
     expect(can(null, "runs.view")).toBe(false);
-    expect(navFor(me("viewer")).map((item) => item.label)).toEqual(["Runs", "Reviews", "Dead letters", "Prompts", "Knowledge", "Schedules", "Hooks", "Usage"]);
+    expect(navFor(me("viewer")).map((item) => item.label)).toEqual(["Runs", "Workflows", "Reviews", "Dead letters", "Prompts", "Knowledge", "Schedules", "Hooks", "Usage"]);
     expect(navFor(me("admin")).map((item) => item.label)).toContain("Admin");
     expect(mainRole(me("admin"))).toBe("admin");
   });

@@ -12,6 +12,8 @@ export const ACTION_SCOPES = {
   "runs.cancel": "runs:write",
   "runs.retry": "runs:write",
   "runs.override": "runs:write",
+  "workflows.view": "workflows:read",
+  "workflows.write": "workflows:write",
   "reviews.view": "reviews:read",
   "reviews.decide": "reviews:decide",
   "prompts.view": "prompts:read",
@@ -44,6 +46,7 @@ export interface NavItem {
 
 export const NAV: NavItem[] = [
   { path: "/runs", label: "Runs", action: "runs.view" },
+  { path: "/workflows", label: "Workflows", action: "workflows.view" },
   { path: "/reviews", label: "Reviews", action: "reviews.view" },
   { path: "/dead-letters", label: "Dead letters", action: "runs.view" },
   { path: "/prompts", label: "Prompts", action: "prompts.view" },

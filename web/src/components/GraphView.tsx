@@ -1,12 +1,13 @@
 // The workflow as an SVG graph: steps as boxes in columns by `needs` depth, edges as lines,
-// each box coloured by its step's state. Boxes are buttons: choosing one selects the step.
+// each box coloured by its step's state (without `states`, the workflow before any run: boxes
+// name their kind only). Boxes are buttons: choosing one selects the step.
 import { useMemo } from "react";
 import { layout } from "../graph";
 import type { WorkflowStep } from "../types";
 
 interface Props {
   steps: WorkflowStep[];
-  states: Record<string, string>;
+  states?: Record<string, string>;
   selected: string | null;
   onSelect: (id: string) => void;
 }
@@ -32,7 +33,7 @@ export function GraphView({ steps, states, selected, onSelect }: Props) {
         {graph.edges.map((edge) => (
           <line
             key={`${edge.from}->${edge.to}`}
-            className={`graph-edge state-${states[edge.from] ?? "pending"}`}
+            className={`graph-edge state-${states?.[edge.from] ?? "pending"}`}
             x1={edge.x1}
             y1={edge.y1}
             x2={edge.x2 - 2}
@@ -41,7 +42,7 @@ export function GraphView({ steps, states, selected, onSelect }: Props) {
           />
         ))}
         {graph.nodes.map((node) => {
-          const state = states[node.id] ?? "pending";
+          const state = states ? (states[node.id] ?? "pending") : "defined";
           return (
             <g
               key={node.id}
@@ -51,7 +52,7 @@ export function GraphView({ steps, states, selected, onSelect }: Props) {
               tabIndex={0}
               data-step={node.id}
               data-state={state}
-              aria-label={`${node.id}, ${node.kind} step, ${state}`}
+              aria-label={states ? `${node.id}, ${node.kind} step, ${state}` : `${node.id}, ${node.kind} step`}
               aria-pressed={selected === node.id}
               onClick={() => onSelect(node.id)}
               onKeyDown={(event) => {
@@ -66,7 +67,7 @@ export function GraphView({ steps, states, selected, onSelect }: Props) {
                 {node.id.length > 18 ? `${node.id.slice(0, 17)}…` : node.id}
               </text>
               <text x={10} y={37} className="graph-sub">
-                {node.kind} · {state}
+                {states ? `${node.kind} · ${state}` : node.kind}
               </text>
             </g>
           );
