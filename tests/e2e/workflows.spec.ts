@@ -145,6 +145,7 @@ for (const [label, width, height] of [
       /^\+ {3}delay_ms: \{type: integer, default: 20, /,
     ]);
     await expect(page.getByTestId("diff-counts")).toHaveText("2 lines added, 2 removed");
+    await expect(diff.locator(".diff-hunk")).toHaveText([/^⋯ \d+ unchanged lines\s*$/]); // the steps, after the inputs
     await fits(page);
     await shot(page, "workflow-detail");
 

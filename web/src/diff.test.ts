@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diffCounts, diffLines } from "./diff";
+import { diffCounts, diffLines, foldUnchanged } from "./diff";
 
 describe("diffLines", () => {
   it("keeps common lines and shows a changed line as removed then added", () => {
@@ -26,5 +26,36 @@ describe("diffLines", () => {
     ]);
     expect(diffLines("same\n", "same")).toEqual([{ kind: "same", text: "same", oldLine: 1, newLine: 1 }]);
     expect(diffLines("", "")).toEqual([]);
+  });
+});
+
+describe("foldUnchanged", () => {
+  const marks = (text: string) => text.split("").join("\n");
+
+  it("keeps three lines of context around each change and folds the rest", () => {
+    const folded = foldUnchanged(diffLines(marks("abcdefghijklmnop"), marks("abcdefgXijklmnop")));
+    expect(folded.map((row) => (row.kind === "fold" ? `(${row.count})` : `${row.kind === "same" ? " " : row.kind === "added" ? "+" : "-"}${row.text}`))).toEqual([
+      "(4)",
+      " e",
+      " f",
+      " g",
+      "-h",
+      "+X",
+      " i",
+      " j",
+      " k",
+      "(5)",
+    ]);
+  });
+
+  it("keeps a run between two changes whole when folding would save under two lines", () => {
+    const folded = foldUnchanged(diffLines(marks("Aabcdefgh"), marks("Babcdefgh")), 4);
+    expect(folded.map((row) => row.kind)).toEqual(["removed", "added", "same", "same", "same", "same", "fold"]);
+    const between = foldUnchanged(diffLines(marks("Aabcdefg1"), marks("Babcdefg2")), 4);
+    expect(between.filter((row) => row.kind === "fold")).toEqual([]);
+  });
+
+  it("folds nothing in a diff without changes but the whole text", () => {
+    expect(foldUnchanged(diffLines("a\nb\nc\nd\ne\n", "a\nb\nc\nd\ne\n"))).toEqual([{ kind: "fold", count: 5 }]);
   });
 });

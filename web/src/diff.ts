@@ -55,3 +55,37 @@ export function diffCounts(diff: DiffLine[]): { added: number; removed: number }
     removed: diff.filter((line) => line.kind === "removed").length,
   };
 }
+
+/** A run of unchanged lines left out of a shown diff. */
+export interface Fold {
+  kind: "fold";
+  count: number;
+}
+
+/** The diff with each run of unchanged lines cut to `context` lines next to a change; what is
+ * cut becomes one `Fold` (a run shorter than two lines is kept, a fold would not save space). */
+export function foldUnchanged(diff: DiffLine[], context = 3): (DiffLine | Fold)[] {
+  const out: (DiffLine | Fold)[] = [];
+  let start = 0;
+  while (start < diff.length) {
+    if (diff[start]?.kind !== "same") {
+      out.push(diff[start] as DiffLine);
+      start++;
+      continue;
+    }
+    let end = start;
+    while (end < diff.length && diff[end]?.kind === "same") end++;
+    const keepBefore = start === 0 ? 0 : context; // context after the change above
+    const keepAfter = end === diff.length ? 0 : context; // context before the change below
+    const cut = end - start - keepBefore - keepAfter;
+    if (cut < 2) {
+      out.push(...diff.slice(start, end));
+    } else {
+      out.push(...diff.slice(start, start + keepBefore));
+      out.push({ kind: "fold", count: cut });
+      out.push(...diff.slice(end - keepAfter, end));
+    }
+    start = end;
+  }
+  return out;
+}

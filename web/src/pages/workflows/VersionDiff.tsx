@@ -1,7 +1,8 @@
 // Two versions of a workflow side by side as one line diff of their YAML: choose the older
-// ("From") and the newer ("To"); each changed line is marked and numbered in its own version.
+// ("From") and the newer ("To"); changed lines are marked, with three unchanged lines around
+// each change and the other unchanged lines folded.
 import { useMemo, useState } from "react";
-import { diffCounts, diffLines } from "../../diff";
+import { diffCounts, diffLines, foldUnchanged } from "../../diff";
 import type { DiffLine } from "../../diff";
 import { useSession } from "../../session";
 import type { WorkflowDetail, WorkflowVersion } from "../../types";
@@ -19,12 +20,19 @@ export function LineDiff({ diff }: { diff: DiffLine[] }) {
         {counts.added} {counts.added === 1 ? "line" : "lines"} added, {counts.removed} removed
       </p>
       <pre className="diff" tabIndex={0} aria-label="Differences">
-        {diff.map((line, index) => (
-          <span key={index} className={CLASS[line.kind]}>
-            {MARK[line.kind]} {line.text}
-            {"\n"}
-          </span>
-        ))}
+        {foldUnchanged(diff).map((line, index) =>
+          line.kind === "fold" ? (
+            <span key={index} className="diff-hunk">
+              {`⋯ ${line.count} unchanged ${line.count === 1 ? "line" : "lines"}`}
+              {"\n"}
+            </span>
+          ) : (
+            <span key={index} className={CLASS[line.kind]}>
+              {MARK[line.kind]} {line.text}
+              {"\n"}
+            </span>
+          ),
+        )}
       </pre>
     </>
   );

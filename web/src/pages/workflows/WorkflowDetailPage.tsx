@@ -10,7 +10,7 @@ import { Link, navigate, useLocation } from "../../router";
 import { useMe, useSession } from "../../session";
 import type { WorkflowDetail, WorkflowVersionList } from "../../types";
 import { ErrorBox, Json, Loading, Show, useLoad, usePageTitle } from "../../ui";
-import { specStep } from "../run-detail/stepDefinition";
+import { specStep, stepInputs } from "../run-detail/stepDefinition";
 import { Editor } from "./Editor";
 import { StartRun } from "./StartRun";
 import { VersionDiff } from "./VersionDiff";
@@ -18,6 +18,22 @@ import { VersionDiff } from "./VersionDiff";
 export function workflowPath(workflowId: string, version?: string): string {
   const path = `/workflows/${encodeURIComponent(workflowId)}`;
   return version ? `${path}?version=${encodeURIComponent(version)}` : path;
+}
+
+/** A step as defined: its kind, what it needs, its description and what it is given. */
+function StepFacts({ workflow, step }: { workflow: WorkflowDetail; step: string }) {
+  const definition = specStep(workflow, step);
+  const box = workflow.steps.find((item) => item.id === step);
+  const description = typeof definition?.description === "string" ? definition.description : "";
+  return (
+    <>
+      <p className="muted small">
+        {box?.kind} step · {box && box.needs.length ? `after ${box.needs.join(", ")}` : "starts first"}
+      </p>
+      {description ? <p>{description}</p> : null}
+      <Json value={stepInputs(definition)} label={`Definition of step ${step}`} />
+    </>
+  );
 }
 
 export function WorkflowDetailPage({ workflowId }: { workflowId: string }) {
@@ -107,7 +123,7 @@ export function WorkflowDetailPage({ workflowId }: { workflowId: string }) {
             <h2 id="step-title">
               Step <span className="mono">{chosen}</span>
             </h2>
-            <Json value={specStep(workflow, chosen)} label={`Definition of step ${chosen}`} />
+            <StepFacts workflow={workflow} step={chosen} />
           </section>
         ) : null}
         {can(me, "runs.start") ? <StartRun workflow={workflow} /> : null}
