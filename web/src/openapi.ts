@@ -3171,7 +3171,7 @@ export interface paths {
         };
         /**
          * List Versions
-         * @description Stored versions, by workflow id, oldest version first.
+         * @description Stored versions, by workflow id, oldest version first; with `latest`, one per workflow.
          *
          *     Needs the scope `workflows:read`.
          */
@@ -3227,6 +3227,28 @@ export interface paths {
          *     Needs the scope `workflows:read`.
          */
         get: operations["get_newest_api_v1_workflows__workflow_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workflow Versions
+         * @description Every version of one workflow, oldest first; an unknown workflow is not found.
+         *
+         *     Needs the scope `workflows:read`.
+         */
+        get: operations["list_workflow_versions_api_v1_workflows__workflow_id__versions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -7695,7 +7717,7 @@ export interface components {
         };
         /**
          * Text
-         * @description What the model writes: text only, never a number of the proposal.
+         * @description The proposal's words: the deal's title, and what the model wrote (never a number).
          */
         Text: {
             /**
@@ -17020,6 +17042,8 @@ export interface operations {
         parameters: {
             query?: {
                 workflow_id?: string | null;
+                /** @description only the newest version of each workflow */
+                latest?: boolean;
             };
             header?: never;
             path?: never;
@@ -17284,6 +17308,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VersionDetail"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_workflow_versions_api_v1_workflows__workflow_id__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionList"];
                 };
             };
             /** @description no valid credentials (unauthenticated) */
