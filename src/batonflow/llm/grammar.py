@@ -45,3 +45,22 @@ def _small_range(schema: dict[str, Any]) -> list[int] | None:
     if not (isinstance(low, int) and isinstance(high, int) and 0 <= high - low < CHOICES):
         return None
     return list(range(low, high + 1))
+
+
+# A character of prose that states no figure: a letter (Latin, with its accented forms), a
+# space or a punctuation mark; no digit, currency sign or percent sign. The class is written as
+# what is allowed rather than what is not: a grammar lets a model start any character the class
+# admits one byte at a time, and a model refused a euro sign then loops on the first byte it
+# shares with other characters. Quotes, backslashes and line breaks are out too: a pattern's
+# class goes into the grammar as it is, outside JSON's escaping, so they would break the JSON.
+_WORD = "[A-Za-zÀ-ÖØ-öø-ÿ ,.;:'()&/!?-]"
+
+
+def words(low: int, high: int) -> dict[str, Any]:
+    """A JSON schema string of `low` to `high` characters of prose with no figure in it, starting
+    with a capital letter. A grammar holds a pattern where it holds no rule about content, so a
+    small model under grammar-constrained decoding cannot drift into digits (or into a run of
+    zeros, which a 135M model at temperature 0 does), and any model's answer is checked by it."""
+    if not 1 <= low <= high < MOST:
+        raise ValueError(f"words({low}, {high}): bounds must be 1 <= low <= high < {MOST}")
+    return {"type": "string", "pattern": f"^[A-Z]{_WORD}{{{low - 1},{high - 1}}}$"}

@@ -6,7 +6,6 @@ requires; `POST /agents/{name}/run` checks the agent, the capability and the inp
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 from batonflow.agents.agent import CallContext
 from batonflow.api.app import create_app
 from batonflow.api.deps import ApiState
+from batonflow.apps.sales import sales_agent
 from batonflow.llm import untrusted
 from batonflow.settings import Settings
 from batonflow.workflows.step_context import TenantRows
@@ -27,13 +27,12 @@ from tests.api.conftest import with_provider
 from tests.apps.sales.conftest import SALES, Join, sales_apps
 from tests.apps.sales.test_crm_companies import error, post
 
-SKU = re.compile(r"^- SKU (\S+):", re.M)
-
 
 @dataclass
 class Writer:
-    """Writes a proposal's text for the SKUs of the prompt; `broken` answers out of schema,
-    `stray` adds a statement for a product that is not priced, `priced` states figures."""
+    """Writes a proposal's words for the products the answer's schema names, as a model would;
+    `broken` answers out of schema, `stray` adds a statement for a product that is not priced,
+    `priced` states figures."""
 
     broken: bool = False
     stray: bool = False
@@ -41,18 +40,17 @@ class Writer:
     prompts: list[str] = field(default_factory=list)
 
     def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
-        prompt = body["messages"][-1]["content"]
-        self.prompts.append(prompt)
+        self.prompts.append(body["messages"][-1]["content"])
         if self.broken:
-            return Reply(json.dumps({"title": "A proposal", "summary": 42}))
-        skus = SKU.findall(prompt) + (["GHOST"] if self.stray else [])
+            return Reply(json.dumps({"summary": 42}))
+        schema = body["response_format"]["json_schema"]["schema"]
+        names = schema["properties"]["value"]["required"] + (["Ghost"] if self.stray else [])
         return Reply(
             json.dumps(
                 {
-                    "title": "Globex rollout",
                     "summary": "Seats for the whole team, running in a week."
                     + (" All for EUR 1,999.90, 5 % off." if self.priced else ""),
-                    "lines": [{"sku": s, "statement": f"{s} pays for itself."} for s in skus],
+                    "value": {name: f"{name} pays for itself." for name in names},
                 }
             )
         )
@@ -138,8 +136,8 @@ PROPOSED = {
         "title": "Globex rollout",
         "summary": "Seats for the whole team, running in a week.",
         "lines": [
-            {"sku": "SEAT", "statement": "SEAT pays for itself."},
-            {"sku": "ONB", "statement": "ONB pays for itself."},
+            {"sku": "SEAT", "statement": "Seat licence pays for itself."},
+            {"sku": "ONB", "statement": "Onboarding pays for itself."},
         ],
     },
     "model": "openai:gpt-4.1-mini",
@@ -169,7 +167,7 @@ async def test_propose_prices_by_code_and_keeps_the_text(
         "error": None,
     }
     (prompt,) = writer.prompts
-    assert "- SKU SEAT: Seat licence, quantity 10\n- SKU ONB: Onboarding, quantity 1\n" in prompt
+    assert "The products offered:\n- Seat licence\n- Onboarding\n" in prompt
     assert untrusted.frame("They care about a fast start.", "note") in prompt
     assert untrusted.frame({"deal": "Globex rollout", "customer": "Globex"}, "deal") in prompt
     output = done.json()["output"]
@@ -275,16 +273,19 @@ async def test_a_text_out_of_schema_fails_retryably_writing_nothing(
 
     found = done.json()
     assert (found["status"], found["output"]) == ("dead", None)  # both attempts used
-    expected = {
-        "broken": "openai:gpt-4.1-mini gave output that does not fit the schema 3 times; last "
-        "problem: ",
-        "stray": "the proposal's text must give one value statement per priced line: "
-        "statements for GHOST, not once each of the priced lines",
-        "priced": "the proposal's text states figures: EUR 1,999.90, 5 %; prices, discounts "
-        "and totals are the app's to show",
+    # The schema holds every rule (the priced lines' names, words only): the gateway asks
+    # again twice, then the attempt fails; the step's second attempt does the same.
+    problem = {
+        "broken": "value: 'value' is a required property; summary: 42 is not of type 'string'",
+        "stray": "value: Additional properties are not allowed ('Ghost' was unexpected)",
+        "priced": "summary: 'Seats for the whole team, running in a week. All for EUR 1,999.90, "
+        "5 % off.' does not match",
     }[answer]
-    assert found["error"]["message"].startswith(expected), found["error"]
-    assert len(writer.prompts) == {"broken": 6, "stray": 2, "priced": 2}[answer]
+    assert found["error"]["message"].startswith(
+        "openai:gpt-4.1-mini gave output that does not fit the schema 3 times; last problem: "
+        f"the JSON does not fit the schema: {problem}"
+    ), found["error"]
+    assert len(writer.prompts) == 6
     assert (await client.get(f"{SALES}/deals/{deal['id']}/proposals")).json() == []
     unchanged = (await client.get(f"{SALES}/deals/{deal['id']}")).json()
     assert [(x["description"], x["quantity"]) for x in unchanged["lines"]] == [
@@ -414,3 +415,15 @@ async def test_another_tenant_sees_none_of_it(sales_member: Join) -> None:
     )
     stolen = await run(other, "deal.propose", {"deal_id": deal["id"]})
     assert error(stolen) == (404, f"no deal '{deal['id']}'")
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("Runs on its own. Runs on its own. Runs on", "Runs on its own."),  # a small model's
+        ("Fast  start!   Fewer\nerrors? Yes.", "Fast start! Fewer errors? Yes."),
+        ("Seats for the whole team", "Seats for the whole team"),  # no whole sentence: kept
+    ],
+)
+def test_the_model_s_words_are_kept_as_whole_sentences_each_once(written: str, kept: str) -> None:
+    assert sales_agent._sentences(written) == kept

@@ -2,10 +2,11 @@
 deal to its next stage when the deal has what that stage requires.
 
 Every number of a proposal is computed by code (`proposals.price`, from the catalog, in the
-deal's currency); the model writes the text only (a title, an executive summary and one value
-statement per priced line, checked against the lines: a statement for a product that is not
-priced, a line without one, or text stating money or a percentage fails the attempt, and the
-step is tried again).
+deal's currency), and its title is the deal's; the model writes words only: a summary and one
+value statement per priced line, keyed by the product's name. The answer's schema holds both
+rules (every line's name and no other; text with no digit, currency sign or percent sign:
+`llm.grammar.words`), so a misfitting answer is asked again by the gateway, and the local model
+cannot write one at all.
 
 Both are idempotent per call (the run and step that call them): a retried attempt of a call
 that already wrote its proposal, or already moved the deal, answers what the first one did and
@@ -20,13 +21,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from batonflow.agents.agent import Agent, CallContext, TenantData
-from batonflow.apps.sales import companies, deals, pipelines, proposals
+from batonflow.apps.sales import catalog, companies, deals, pipelines, proposals
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.errors import InvalidInput, NotFound, StepFailed
 from batonflow.llm import untrusted
+from batonflow.llm.grammar import words
 from batonflow.store.db import Conn
 
 T = TypeVar("T")
@@ -34,10 +36,10 @@ T = TypeVar("T")
 sales = Agent("sales", "Writes priced proposals for deals and moves deals through their pipeline")
 
 # The version of each prompt below; bump one when its text changes.
-PROMPTS = {"sales.proposal": 1}
+PROMPTS = {"sales.proposal": 2}
 SYSTEM = (
-    "You write clear, concrete B2B sales proposals. You never state a number of price, "
-    "discount or total: the system computes and shows those."
+    "You write clear, concrete B2B sales proposals in words only. You never state a price, "
+    "discount, total or any other figure: the system computes and shows those."
 )
 
 
@@ -104,15 +106,15 @@ class ProposalTotals(BaseModel):
 
 
 class Statement(BaseModel):
-    sku: str = Field(min_length=1, max_length=64)
-    statement: str = Field(min_length=1, max_length=1000)
+    sku: str
+    statement: str
 
 
 class Text(BaseModel):
-    """What the model writes: text only, never a number of the proposal."""
+    """The proposal's words: the deal's title, and what the model wrote (never a number)."""
 
-    title: str = Field(min_length=1, max_length=200)
-    summary: str = Field(min_length=1, max_length=4000)
+    title: str
+    summary: str
     lines: list[Statement] = Field(description="one value statement per priced line, by SKU")
 
 
@@ -140,55 +142,83 @@ def _out(kept: dict[str, Any]) -> ProposalOut:
     )
 
 
-def _prompt(deal: dict[str, Any], company: str, lines: list[dict[str, Any]], note: str) -> str:
-    """The request for the text; what people typed (the deal's title, the company's name, the
-    note) is framed as data the model reads and never obeys."""
+# The longest summary, and the characters the value statements share (each takes at most 200).
+SUMMARY_CHARS = 300
+_SENTENCE = re.compile(r"[^.!?]*[.!?]")
+STATEMENT_CHARS = 1000
+
+
+def _names(lines: list[dict[str, Any]]) -> list[str]:
+    """Each priced line's key in the model's answer: its product's name (and its line number
+    where two lines name the same product)."""
+    names = [x["description"] for x in lines]
+    return [
+        name if names.count(name) == 1 else f"{name} (line {number})"
+        for number, name in enumerate(names, 1)
+    ]
+
+
+def _answer(names: list[str]) -> tuple[dict[str, Any], int]:
+    """The schema of the model's answer, and enough tokens for its longest (at a token a
+    character, which a small model repeating short tokens comes close to), so that a grammar
+    always closes the JSON before the cap cuts it."""
+    each = max(40, min(200, STATEMENT_CHARS // len(names)))
+    schema = {
+        "type": "object",
+        "properties": {
+            "summary": words(40, SUMMARY_CHARS),
+            "value": {
+                "type": "object",
+                "properties": {name: words(20, each) for name in names},
+                "required": names,
+                "additionalProperties": False,
+            },
+        },
+        "required": ["summary", "value"],
+        "additionalProperties": False,
+    }
+    return schema, 40 + SUMMARY_CHARS + sum(each + len(name) + 8 for name in names)
+
+
+def _prompt(
+    deal: dict[str, Any], company: str, names: list[str], details: list[str], note: str
+) -> str:
+    """The request for the words: the products by name and catalog description, with no number
+    a model could copy. What people typed (the deal's title, the company's name, the note) is
+    framed as data the model reads and never obeys."""
     offered = "\n".join(
-        f"- SKU {x['sku']}: {x['description']}, quantity {x['quantity']}" for x in lines
+        f"- {name}: {detail}" if detail else f"- {name}"
+        for name, detail in zip(names, details, strict=True)
     )
     about = {"deal": deal["title"], "customer": company}
     return (
         f"Write the text of a sales proposal for this deal:\n{untrusted.frame(about, 'deal')}\n"
         f"The products offered:\n{offered}\n"
         + (f"The account owner's note:\n{untrusted.frame(note, 'note')}\n" if note else "")
-        + "Answer with a title, an executive summary, and for each SKU above one statement "
-        "of the value it brings (lines: [{sku, statement}], every SKU once, no other SKU). "
-        "Do not state prices, amounts, discounts or totals: the proposal shows those."
+        + "Answer with `summary`: two or three sentences on what the customer gains, and "
+        "`value`: for each product above, by its name, one sentence on how it helps the "
+        "customer. Write about benefits, never about cost or payment: no prices, amounts, "
+        "discounts, percentages or other figures; the proposal shows those."
     )
 
 
-def _figures(text: Text, code: str) -> list[str]:
-    """The money and percentages `text` states (those are the app's to compute and show)."""
-    amount = r"\d(?:[\d,.]*\d)?"
-    money = re.compile(
-        rf"(?:[$€£¥]\s?{amount}|{amount}\s?(?:[$€£¥]|{code}\b)|\b{code}\s?{amount}"
-        rf"|{amount}\s?(?:%|percent\b|per cent\b))",
-        re.IGNORECASE,
+def _sentences(text: str) -> str:
+    """`text` as its whole sentences, each once, its spacing tidied: a small model repeats a
+    sentence, and runs to the length bound in the middle of one. Text with no whole sentence
+    is kept as it is."""
+    whole = [s.strip() for s in _SENTENCE.findall(" ".join(text.split()))]
+    return " ".join(dict.fromkeys(whole)) if whole else " ".join(text.split())
+
+
+def _text(deal: dict[str, Any], lines: list[dict[str, Any]], names: list[str], answer: Any) -> Text:
+    return Text(
+        title=deal["title"],
+        summary=_sentences(answer["summary"]),
+        lines=[
+            Statement(sku=x["sku"], statement=_sentences(answer["value"][name]))
+            for name, x in zip(names, lines, strict=True)
+        ],
     )
-    said = [text.title, text.summary, *(x.statement for x in text.lines)]
-    return list(dict.fromkeys(m.group(0) for part in said for m in money.finditer(part)))
-
-
-def _ordered(text: Text, lines: list[dict[str, Any]]) -> Text:
-    """`text` with one statement per priced line, in the lines' order; else the attempt fails."""
-    priced = [x["sku"] for x in lines]
-    said = [x.sku for x in text.lines]
-    missing = [sku for sku in priced if sku not in said]
-    extra = sorted({sku for sku in said if sku not in priced or said.count(sku) > 1})
-    if missing or extra:
-        problems = ([f"no statement for {', '.join(missing)}"] if missing else []) + (
-            [f"statements for {', '.join(extra)}, not once each of the priced lines"]
-            if extra
-            else []
-        )
-        raise StepFailed(
-            "the proposal's text must give one value statement per priced line: "
-            + "; ".join(problems),
-            retryable=True,
-            details={"priced": priced, "stated": said},
-        )
-    by_sku = {x.sku: x for x in text.lines}
-    return text.model_copy(update={"lines": [by_sku[sku] for sku in priced]})
 
 
 @sales.capability("deal.propose")
@@ -205,32 +235,28 @@ async def propose(ctx: CallContext, args: ProposeIn) -> ProposalOut:
     async def priced(conn: Conn) -> tuple[Any, ...]:
         deal = await deals.get_deal(conn, tenant_id, args.deal_id)
         company = await companies.get_company(conn, tenant_id, deal["company_id"])
-        return deal, company["name"], *await proposals.price(conn, tenant_id, deal, items)
+        lines, totals = await proposals.price(conn, tenant_id, deal, items)
+        details = [
+            (await catalog.get_product(conn, tenant_id, x["product_id"]))["description"]
+            for x in lines
+        ]
+        return deal, company["name"], lines, totals, details
 
-    deal, company, lines, totals = await _checked(lambda: data.read(priced))
+    deal, company, lines, totals, details = await _checked(lambda: data.read(priced))
     if ctx.llm is None:
         raise StepFailed("the sales agent needs the LLM gateway", retryable=False)
-    prompt = _prompt(deal, company, lines, args.note or "")
+    names = _names(lines)
+    schema, tokens = _answer(names)
+    prompt = _prompt(deal, company, names, details, args.note or "")
     reply = await ctx.llm.complete(
         prompt,
         system=untrusted.with_notice(prompt, SYSTEM),
         model=SalesSettings().model or None,
-        output=Text,
-        max_tokens=1200,
+        output=schema,
+        max_tokens=tokens,
         temperature=0,
     )
-    try:
-        text = _ordered(Text.model_validate(reply.value), lines)
-    except ValidationError as wrong:  # the model may do better on the next attempt
-        raise StepFailed(f"the proposal's text does not fit: {wrong}", retryable=True) from None
-    stated = _figures(text, deal["currency"])
-    if stated:
-        raise StepFailed(
-            f"the proposal's text states figures: {', '.join(stated)}; prices, discounts and "
-            "totals are the app's to show",
-            retryable=True,
-            details={"figures": stated},
-        )
+    text = _text(deal, lines, names, reply.value)
 
     async def write(conn: Conn) -> dict[str, Any]:
         return await proposals.record(
