@@ -36,6 +36,12 @@ negotiator = Agent(
 # The version of each prompt below; bump one when its text changes.
 PROMPTS = {"offer.respond": 1}
 ACTOR = "agent:sales-negotiation"
+# The longest reply and reasoning, and tokens enough for both at a token a character (which a
+# small model repeating short tokens comes close to): a grammar then always closes the JSON
+# before the cap cuts it, and the prompt, the answer and one re-ask fit a 2,048-token context.
+REPLY_CHARS = 600
+REASONING_CHARS = 240
+DRAFT_TOKENS = 40 + REPLY_CHARS + REASONING_CHARS
 _NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 
@@ -46,10 +52,10 @@ class RespondIn(BaseModel):
 
 
 class _Draft(BaseModel):
-    """What the model writes (no length limits for the local model's grammar; cut in code)."""
+    """What the model writes: the reply to the customer, and the reasoning for the team."""
 
-    reply: str
-    reasoning: str
+    reply: str = Field(min_length=1, max_length=REPLY_CHARS)
+    reasoning: str = Field(min_length=1, max_length=REASONING_CHARS)
 
 
 class TermLine(BaseModel):
@@ -178,8 +184,10 @@ async def respond(ctx: CallContext, args: RespondIn) -> RespondOut:
         ),
         model=args.model or SalesSettings().model or None,
         output=_Draft,
-        max_tokens=400,
-        temperature=0,
+        max_tokens=DRAFT_TOKENS,
+        # Greedy first; a retried attempt (the reply stated a number of its own) samples, so
+        # it can word the reply differently rather than repeat it.
+        temperature=0 if ctx.attempt <= 1 else 0.7,
     )
     draft = _Draft.model_validate(reply.value)
     made_up = invented(f"{draft.reply}\n{draft.reasoning}", prompt)
