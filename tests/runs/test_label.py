@@ -3,11 +3,14 @@ from __future__ import annotations
 from batonflow.runs.label import clip, inputs_preview, run_label
 
 
-def test_a_label_reads_the_first_text_inputs_before_numbers() -> None:
+def test_a_label_reads_the_first_text_inputs_and_numbers_only_without_text() -> None:
     lead = {"budget": 90000, "name": "Ada  Lovelace", "email": "ada@example.com", "company": "AE"}
     assert run_label(lead) == "Ada Lovelace · ada@example.com · AE"
-    assert run_label({"amount": 12.5, "urgent": True, "name": "Bo"}) == "Bo · 12.5"
+    assert run_label({"amount": 12.5, "urgent": True, "name": "Bo"}) == "Bo"
+    assert run_label({"amount": 12.5, "count": 3, "urgent": True}) == "12.5 · 3"
     assert run_label({"tags": ["north", "", "vip"], "meta": {"k": "v"}}) == "north · vip"
+    doc = {"source": "products.md", "document_id": "01a23e0e-1b32-7188-a48a-53e0ffe9b8bd"}
+    assert run_label(doc) == "products.md"
 
 
 def test_a_label_without_text_inputs_is_empty() -> None:

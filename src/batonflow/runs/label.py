@@ -8,6 +8,7 @@ what they were started with (`Acme Corp · jane@acme.example`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ LABEL_WIDTH = 60
 LABEL_PARTS = 3
 PREVIEW_KEYS = 6
 PREVIEW_WIDTH = 40
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def clip(text: str, width: int) -> str:
@@ -24,9 +26,10 @@ def clip(text: str, width: int) -> str:
 
 
 def _texts(value: Any) -> list[str]:
-    """The text-like parts of a value: strings and numbers, a list's items; not nested maps."""
+    """The text-like parts of a value: strings and numbers, a list's items; not nested maps, and
+    not ids (a UUID tells a person nothing)."""
     if isinstance(value, str):
-        return [value] if value.strip() else []
+        return [value] if value.strip() and not UUID.fullmatch(value.strip()) else []
     if isinstance(value, bool) or value is None:
         return []
     if isinstance(value, int | float):
@@ -37,10 +40,10 @@ def _texts(value: Any) -> list[str]:
 
 
 def run_label(inputs: Mapping[str, Any] | None) -> str:
-    """The run's first text-like input values joined by ` · ` (`""` when it has none), with
-    strings before numbers so a name reads before an amount."""
+    """The run's first text input values joined by ` · `; numbers only when it has no text;
+    `""` when it has neither."""
     values = [text for value in (inputs or {}).values() for text in _texts(value)]
-    words = [v for v in values if not _is_number(v)] + [v for v in values if _is_number(v)]
+    words = [v for v in values if not _is_number(v)] or values
     return clip(" · ".join(" ".join(v.split()) for v in words[:LABEL_PARTS]), LABEL_WIDTH)
 
 
