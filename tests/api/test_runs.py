@@ -223,10 +223,17 @@ async def test_runs_are_told_apart_by_label_and_found_by_short_id_and_search(
     assert await found(q="acme", status="failed") == []
     assert await found(q="o", workflow_id="quick", limit=1) == [(muller["id"], "Müller 50%_off")]
 
-    too_short = await admin.client.get("/api/v1/runs", params={"id": "abc"})
-    assert too_short.status_code == 422
-    assert too_short.json()["error"]["message"] == (
-        "id needs at least 6 characters of a run id; got 'abc'"
+    for bad in ("abc", "zz-not-hex", "01a2%"):
+        refused = await admin.client.get("/api/v1/runs", params={"id": bad})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["message"] == (
+            "id is a run id or at least 6 of its first or last characters (hex digits and '-'); "
+            f"got {bad!r}"
+        )
+    nul = await admin.client.get("/api/v1/runs", params={"q": "a\x00b"})
+    assert (nul.status_code, nul.json()["error"]["message"]) == (
+        422,
+        "q cannot hold a NUL character",
     )
     bad_workflow = await admin.client.get("/api/v1/runs", params={"workflow_id": "Quick Flow"})
     assert bad_workflow.status_code == 422

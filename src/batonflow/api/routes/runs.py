@@ -27,6 +27,7 @@ from batonflow.store import runs as run_store
 from batonflow.store.db import Conn
 
 WORKFLOW_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+SHORT_ID = re.compile(rf"[0-9a-fA-F-]{{{short_ids.MIN_LENGTH},36}}")
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
@@ -194,10 +195,13 @@ async def list_runs(
             "workflow_id is a workflow's id: lowercase letters, digits, '_', '.' and '-'; "
             f"got {workflow_id!r}"
         )
-    if short_id is not None and len(short_id) < short_ids.MIN_LENGTH:
+    if short_id is not None and not SHORT_ID.fullmatch(short_id):
         raise InvalidInput(
-            f"id needs at least {short_ids.MIN_LENGTH} characters of a run id; got {short_id!r}"
+            f"id is a run id or at least {short_ids.MIN_LENGTH} of its first or last characters "
+            f"(hex digits and '-'); got {short_id!r}"
         )
+    if q is not None and "\x00" in q:
+        raise InvalidInput("q cannot hold a NUL character")
     for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z")

@@ -10,8 +10,8 @@ import { useSession } from "../../session";
 import type { RunPage } from "../../types";
 import { Loading, Show, StatusBadge, useLoad, usePageTitle } from "../../ui";
 
-/** As the API's `id` filter: at least this many of an id's first or last characters. */
-export const MIN_SHORT_ID = 6;
+/** As the API's `id` filter: 6 or more of an id's first or last characters. */
+const SHORT_ID = /^[0-9a-fA-F-]{6,36}$/;
 const CANDIDATES = 10;
 
 export function isFullId(text: string): boolean {
@@ -21,7 +21,7 @@ export function isFullId(text: string): boolean {
 export function ShortIdRun({ text }: { text: string }) {
   usePageTitle(`Run ${text}`);
   const { api } = useSession();
-  const valid = text.length >= MIN_SHORT_ID;
+  const valid = SHORT_ID.test(text);
   const found = useLoad(
     () => (valid ? api.get<RunPage>(`/api/v1/runs${query({ id: text, limit: CANDIDATES })}`) : Promise.resolve({ items: [], next_cursor: null } as RunPage)),
     text,
@@ -40,7 +40,7 @@ export function ShortIdRun({ text }: { text: string }) {
         {(page) =>
           !valid ? (
             <p role="alert">
-              A short run id needs at least {MIN_SHORT_ID} characters of the id (its end, as the runs list and the CLI show it). <Link to="/runs">Back to the runs</Link>
+              A short run id is 6 or more of an id's first or last characters (hex digits and "-"), such as the end the runs list and the CLI show. <Link to={`/runs${query({ q: text })}`}>Search the runs for “{text}”</Link>
             </p>
           ) : page.items.length === 0 ? (
             <div role="alert">

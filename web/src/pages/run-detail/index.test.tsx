@@ -198,14 +198,17 @@ describe("RunDetailPage with a short id", () => {
     expect(window.location.pathname).toBe("/runs/6e7f8a9b");
   });
 
-  it("says not found for an id no run has, and asks for more of a too short one", async () => {
+  it("says not found for an id no run has, and what a short id is for one that is not", async () => {
     const page = open("viewer", "", "abcdef", [summary(RUN_ID, "Ada")]);
     expect((await screen.findByRole("alert")).textContent).toBe("Not foundNo run's id starts or ends with abcdef. Search the runs");
     cleanup();
     open("viewer", "", "abc", [summary(RUN_ID, "Ada")]);
     expect((await screen.findByRole("alert")).textContent).toBe(
-      "A short run id needs at least 6 characters of the id (its end, as the runs list and the CLI show it). Back to the runs",
+      'A short run id is 6 or more of an id\'s first or last characters (hex digits and "-"), such as the end the runs list and the CLI show. Search the runs for “abc”',
     );
+    cleanup();
+    open("viewer", "", "not-a-run", [summary(RUN_ID, "Ada")]);
+    expect((await screen.findByRole("link", { name: "Search the runs for “not-a-run”" })).getAttribute("href")).toBe("/runs?q=not-a-run");
     expect(page.listed).toEqual(["/api/v1/runs?id=abcdef&limit=10"]);
   });
 });
