@@ -37,6 +37,8 @@ async def test_a_started_run_is_executed_and_read_back_whole(signup: Signup) -> 
     run = await settled(admin.client, created.json()["id"], ("succeeded",))
     assert run == {
         "id": created.json()["id"],
+        "label": "hello",
+        "inputs_preview": {"text": "hello"},
         "workflow_id": "quick",
         "workflow_version": "1",
         "status": "succeeded",
@@ -175,6 +177,85 @@ async def test_pages_follow_the_cursor_and_filters_apply(signup: Signup) -> None
     huge = await admin.client.get("/api/v1/runs", params={"limit": 5000})
     assert huge.status_code == 422
     assert huge.json()["error"]["message"] == "limit is at most 200 on this server; got 5000"
+
+
+async def test_runs_are_told_apart_by_label_and_found_by_short_id_and_search(
+    signup: Signup,
+) -> None:
+    admin = await signup()
+    await store(admin.client, QUICK)
+    await store(admin.client, FAILING)
+    acme = await start(admin.client, "quick", {"text": "Acme Corp   renewal\nQ3"})
+    muller = await start(admin.client, "quick", {"text": "Müller 50%_off"})
+    failing = await start(admin.client, "failing")
+    for run, statuses in ((acme, ("succeeded",)), (muller, ("succeeded",))):
+        await settled(admin.client, run["id"], statuses)
+    await settled(admin.client, failing["id"], ("dead", "failed"))
+
+    async def found(**params: object) -> list[tuple[str, str]]:
+        response = await admin.client.get("/api/v1/runs", params=params)
+        assert response.status_code == 200, response.text
+        return [(item["id"], item["label"]) for item in response.json()["items"]]
+
+    assert await found() == [
+        (failing["id"], ""),
+        (muller["id"], "Müller 50%_off"),
+        (acme["id"], "Acme Corp renewal Q3"),
+    ]
+    page = (await admin.client.get("/api/v1/runs", params={"workflow_id": "quick"})).json()
+    assert [item["inputs_preview"] for item in page["items"]] == [
+        {"text": "Müller 50%_off"},
+        {"text": "Acme Corp renewal Q3"},
+    ]
+    # A short id is what the CLI accepts: the id's last (or first) characters.
+    assert await found(id=acme["id"][-8:]) == [(acme["id"], "Acme Corp renewal Q3")]
+    assert await found(id=acme["id"][-8:].upper()) == [(acme["id"], "Acme Corp renewal Q3")]
+    assert await found(id=acme["id"]) == [(acme["id"], "Acme Corp renewal Q3")]
+    assert await found(id="ffffffffff") == []
+    # Search reads the id's ends, the workflow id and the inputs, case aside.
+    assert await found(q="acme CORP") == [(acme["id"], "Acme Corp renewal Q3")]
+    assert await found(q="müller") == [(muller["id"], "Müller 50%_off")]
+    assert await found(q="50%_") == [(muller["id"], "Müller 50%_off")]
+    assert await found(q="%") == [(muller["id"], "Müller 50%_off")]
+    assert await found(q="FAIL") == [(failing["id"], "")]
+    assert await found(q=failing["id"][-12:]) == [(failing["id"], "")]
+    assert await found(q="  ") == await found()
+    assert await found(q="acme", status="failed") == []
+    assert await found(q="o", workflow_id="quick", limit=1) == [(muller["id"], "Müller 50%_off")]
+
+    for bad in ("abc", "zz-not-hex", "01a2%"):
+        refused = await admin.client.get("/api/v1/runs", params={"id": bad})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["message"] == (
+            "id is a run id or at least 6 of its first or last characters (hex digits and '-'); "
+            f"got {bad!r}"
+        )
+    nul = await admin.client.get("/api/v1/runs", params={"q": "a\x00b"})
+    assert (nul.status_code, nul.json()["error"]["message"]) == (
+        422,
+        "q cannot hold a NUL character",
+    )
+    bad_workflow = await admin.client.get("/api/v1/runs", params={"workflow_id": "Quick Flow"})
+    assert bad_workflow.status_code == 422
+    assert bad_workflow.json()["error"]["message"] == (
+        "workflow_id is a workflow's id: lowercase letters, digits, '_', '.' and '-'; "
+        "got 'Quick Flow'"
+    )
+    bad_status = await admin.client.get("/api/v1/runs", params={"status": "done"})
+    assert bad_status.status_code == 422
+    assert bad_status.json()["error"]["details"] == {
+        "issues": [
+            "query.status.0: Input should be 'queued', 'running', 'waiting', 'succeeded', "
+            "'failed', 'dead' or 'cancelled'"
+        ]
+    }
+    # Another tenant finds none of them, by id or by text.
+    other = await signup("globex")
+    assert (await other.client.get("/api/v1/runs", params={"id": acme["id"][-8:]})).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+    assert (await other.client.get("/api/v1/runs", params={"q": "acme"})).json()["items"] == []
 
 
 async def test_a_dead_run_is_dismissed_from_the_dead_letter_list(signup: Signup) -> None:

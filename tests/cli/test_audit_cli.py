@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from dirty_equals import IsStr
@@ -42,6 +43,8 @@ def test_the_clis_actions_are_listed_filtered_and_exported(cli: Cli, tmp_path: P
     table = cli("audit", "list")
     assert table.returncode == 0
     assert "run.cancel" in said(table.stdout)
+    # Times read as everywhere in the CLI: UTC to the second, with its zone.
+    assert re.search(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", said(table.stdout))
 
     exported = cli("audit", "export")
     assert exported.returncode == 0, exported.stderr

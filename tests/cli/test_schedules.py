@@ -30,7 +30,7 @@ async def test_scheduler_processes_racing_start_one_run_per_due_time(cli: Cli) -
         "when": "every 1s",
         "catch_up": "all",
         "paused": False,
-        "upcoming": [IsStr()] * 3,
+        "upcoming": [IsStr(regex=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")] * 3,
         "runs": [],
     }
     time.sleep(3)  # three or so due times pass with no scheduler running
@@ -49,6 +49,7 @@ async def test_scheduler_processes_racing_start_one_run_per_due_time(cli: Cli) -
 
     listed = cli.json("schedules", "list")
     assert [(s["name"], len(s["runs"])) for s in listed] == [("tick", 3)]
+    assert {run["due_at"][-1] for run in listed[0]["runs"]} == {"Z"}
     assert cli("schedules", "pause", "tick").stdout == "schedule tick paused\n"
     assert cli.json("schedules", "list")[0]["upcoming"] == []
     assert cli("schedules", "resume", "tick").stdout == "schedule tick resumed\n"

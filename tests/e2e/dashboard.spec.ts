@@ -97,8 +97,9 @@ test("an operator runs the outreach example to the end, and another tenant sees 
   // The demo tenant's one run so far: the pricing pack its portfolio app seeded.
   const runs = page.getByRole("table", { name: "Runs, newest first" });
   await expect(runs.getByRole("cell", { name: "portfolio-pack-build v1" })).toBeVisible();
-  // Once the restored session has rendered its data, the first Tab reaches the skip link.
-  await page.waitForLoadState("networkidle");
+  // Once the restored session has rendered its data (the list holds the tenant's event stream
+  // open, so the network never idles), the first Tab reaches the skip link.
+  await expect(page.getByRole("status").filter({ hasText: "Live" })).toBeVisible();
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()); // from the top
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dayBoundary, formatCompact, formatDuration, formatUsd, secondsBetween } from "./format";
+import { dayBoundary, formatCompact, formatDuration, formatRelative, formatTime, formatUsd, secondsBetween, shortId } from "./format";
 
 describe("formatUsd", () => {
   it.each([
@@ -53,4 +53,40 @@ describe("formatCompact and dayBoundary", () => {
     expect(new Date(start ?? "").getDate()).toBe(1);
     expect(dayBoundary("03/01/2026")).toBeNull();
   });
+});
+
+describe("times", () => {
+  it("writes an exact time with its zone", () => {
+    expect(formatTime("2026-12-03T11:34:16.123456Z", "UTC")).toBe("2026-12-03 11:34:16 UTC");
+    expect(formatTime("2026-12-03T23:34:16Z", "Europe/Berlin")).toBe("2026-12-04 00:34:16 GMT+1");
+    expect(formatTime("2026-07-01T08:00:00Z", "America/New_York")).toBe("2026-07-01 04:00:00 EDT");
+    expect(formatTime(null)).toBe("—");
+    expect(formatTime("not a time")).toBe("not a time");
+  });
+
+  it("says how long ago as the CLI does, and how soon for what is ahead", () => {
+    const now = Date.parse("2026-12-03T12:00:00Z");
+    const ago = (seconds: number) => formatRelative(new Date(now - seconds * 1000).toISOString(), now);
+    expect([2, 45, 59, 60, 3599, 3600, 86_400 * 2 - 1, 86_400 * 2, 86_400 * 40].map(ago)).toEqual([
+      "just now",
+      "45 s ago",
+      "59 s ago",
+      "1 min ago",
+      "59 min ago",
+      "1 h ago",
+      "47 h ago",
+      "2 days ago",
+      "40 days ago",
+    ]);
+    expect(ago(-180)).toBe("in 3 min");
+    expect(formatRelative(undefined, now)).toBe("—");
+  });
+});
+
+describe("run ids", () => {
+  it("shows an id's random end, the part the CLI shows and accepts", () => {
+    expect(shortId("01a238ff-0c1d-7e2f-8a3b-4c5d6e7f8a9b")).toBe("4c5d6e7f8a9b");
+    expect(shortId("short")).toBe("short");
+  });
+
 });

@@ -63,19 +63,58 @@ export function formatCompact(value: number): string {
   return `${(value / 1_000_000).toFixed(1).replace(/\.0$/, "")}M`;
 }
 
-function pad(value: number): string {
-  return String(value).padStart(2, "0");
+// Times follow one convention: where the moment matters more than the clock ("when did this
+// run start?"), the dashboard says how long ago (`formatRelative`) and gives the exact time with
+// its zone on hover; an exact time is always written with its zone (`formatTime`).
+
+const clocks = new Map<string, Intl.DateTimeFormat>();
+
+function clock(timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = timeZone ?? "";
+  let found = clocks.get(key);
+  if (!found) {
+    found = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "short",
+    });
+    clocks.set(key, found);
+  }
+  return found;
 }
 
-/** A time as `YYYY-MM-DD HH:MM:SS` in the browser's zone. */
-export function formatTime(iso: string | null | undefined): string {
+/** A time as `YYYY-MM-DD HH:MM:SS ZONE`, in the browser's zone unless one is given
+ * (`2026-12-03 11:34:16 UTC`, `2026-12-03 12:34:16 GMT+1`). */
+export function formatTime(iso: string | null | undefined, timeZone?: string): string {
   if (!iso) return EMPTY;
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return (
-    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
-    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
-  );
+  const part: Record<string, string> = {};
+  for (const { type, value } of clock(timeZone).formatToParts(date)) part[type] = value;
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second} ${part.timeZoneName}`;
+}
+
+/** How long ago (or how soon), coarsely, as the CLI says it: `just now`, `45 s ago`,
+ * `3 min ago`, `2 h ago`, `5 days ago`, `in 3 min`. */
+export function formatRelative(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return EMPTY;
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const seconds = (now - at) / 1000;
+  const span = Math.abs(seconds);
+  if (span < 5) return "just now";
+  let text: string;
+  if (span < 60) text = `${Math.floor(span)} s`;
+  else if (span < 3600) text = `${Math.floor(span / 60)} min`;
+  else if (span < 86_400 * 2) text = `${Math.floor(span / 3600)} h`;
+  else text = `${Math.floor(span / 86_400)} days`;
+  return seconds < 0 ? `in ${text}` : `${text} ago`;
 }
 
 /** A local `YYYY-MM-DD` date input's value as the start (or the end) of that day, in UTC ISO. */
@@ -88,6 +127,12 @@ export function dayBoundary(day: string, end = false): string | null {
   return moment.toISOString();
 }
 
+/** How many of an id's last characters tell it apart (what the CLI shows, and accepts). */
+export const SHORT_ID = 12;
+
+/** An id's random end: ids begin with their timestamp, so runs started together share their
+ * first characters; the CLI and `/runs/<short id>` accept this end in place of the whole id. */
 export function shortId(id: string): string {
-  return id.length > 10 ? id.slice(0, 8) : id;
+  return id.length > SHORT_ID ? id.slice(-SHORT_ID) : id;
 }
+

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Api } from "./api";
 import type { TokenStore, Tokens } from "./api";
-import { SseParser, followRun } from "./sse";
+import { SseParser, followRun, followTenant } from "./sse";
 import type { RunEvent } from "./types";
 
 describe("SseParser", () => {
@@ -94,5 +94,31 @@ describe("followRun", () => {
     const states: string[] = [];
     await followRun(api, "x", { signal: new AbortController().signal, onEvent: () => {}, onState: (state, error) => states.push(`${state}:${error?.message ?? ""}`) });
     expect(states).toEqual(["connecting:", "unavailable:no run 'x'"]);
+  });
+});
+
+describe("followTenant", () => {
+  it("reads the tenant's stream past a run's end, resuming after the last id, until aborted", async () => {
+    const seen: { url: string; last: string | null }[] = [];
+    const controller = new AbortController();
+    const bodies = [
+      'id: 7\nevent: run.succeeded\ndata: {"type":"run.succeeded","run_id":"r1","data":{}}\n\n',
+      'id: 9\nevent: run.queued\ndata: {"type":"run.queued","run_id":"r2","data":{}}\n\n',
+    ];
+    const fetcher = async (input: string, init?: RequestInit) => {
+      seen.push({ url: input, last: new Headers(init?.headers).get("Last-Event-ID") });
+      const body = bodies.shift();
+      if (body === undefined) controller.abort();
+      return new Response(streamOf(body ?? ""), { status: 200 });
+    };
+    const api = new Api(memoryStore({ access_token: "A" }), fetcher);
+    const events: string[] = [];
+    await followTenant(api, { signal: controller.signal, onEvent: (event) => events.push(`${event.type} ${event.run_id}`), retryMs: 1 });
+    expect(events).toEqual(["run.succeeded r1", "run.queued r2"]);
+    expect(seen).toEqual([
+      { url: "/api/v1/events", last: null },
+      { url: "/api/v1/events", last: "7" },
+      { url: "/api/v1/events", last: "9" },
+    ]);
   });
 });

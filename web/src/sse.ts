@@ -1,6 +1,7 @@
 // Server-Sent Events over fetch(): EventSource cannot send an Authorization header, so the
 // dashboard reads the stream itself. `SseParser` is the wire format (the WHATWG event-stream
-// rules); `followRun` keeps a run's stream open, resuming with Last-Event-ID after a drop.
+// rules); `followRun` keeps a run's stream open and `followTenant` the tenant's (every run's
+// events, from now on), each resuming with Last-Event-ID after a drop.
 import { ApiError, errorFrom } from "./api";
 import type { Api } from "./api";
 import type { RunEvent } from "./types";
@@ -111,7 +112,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Follow a run's events until it ends, the signal aborts, or the stream is refused. */
-export async function followRun(api: Api, runId: string, options: FollowOptions): Promise<void> {
+export function followRun(api: Api, runId: string, options: FollowOptions): Promise<void> {
+  return follow(api, `/api/v1/runs/${encodeURIComponent(runId)}/events`, options, true);
+}
+
+/** Follow every event of the signed-in user's tenant from now on, until the signal aborts or
+ * the stream is refused. */
+export function followTenant(api: Api, options: FollowOptions): Promise<void> {
+  return follow(api, "/api/v1/events", options, false);
+}
+
+async function follow(api: Api, path: string, options: FollowOptions, untilRunEnds: boolean): Promise<void> {
   const { signal, onEvent } = options;
   const report = options.onState ?? (() => {});
   let lastEventId = options.lastEventId ?? null;
@@ -124,7 +135,7 @@ export async function followRun(api: Api, runId: string, options: FollowOptions)
     try {
       const headers: Record<string, string> = { Accept: "text/event-stream" };
       if (lastEventId) headers["Last-Event-ID"] = lastEventId;
-      const response = await api.authorized(`/api/v1/runs/${encodeURIComponent(runId)}/events`, {
+      const response = await api.authorized(path, {
         headers,
         signal,
         cache: "no-store",
@@ -155,7 +166,7 @@ export async function followRun(api: Api, runId: string, options: FollowOptions)
           }
           if (!event.type) event.type = frame.event;
           onEvent(event);
-          if (TERMINAL_EVENTS.has(event.type)) ended = true;
+          if (untilRunEnds && TERMINAL_EVENTS.has(event.type)) ended = true;
         }
       }
       if (parser.lastEventId !== null) lastEventId = parser.lastEventId;

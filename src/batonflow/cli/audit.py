@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.table import Table
 
 from batonflow.audit import log as audit
+from batonflow.cli import display
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
 from batonflow.errors import InvalidInput
@@ -75,11 +75,15 @@ def audit_list(
         if not rows:
             console.print("no audit entries match")
             return 0
-        table = Table("when", "actor", "action", "target", "from", "details")
+        table = display.table("when", "actor", "action", "target", "from", "details")
         for row in rows:
-            target = f"{row['target_kind']} {row['target_id']}" if row["target_kind"] else ""
+            target = (
+                f"{row['target_kind']} {display.short_id(row['target_id'])}"
+                if row["target_kind"]
+                else ""
+            )
             table.add_row(
-                row["created_at"].isoformat(timespec="seconds"),
+                display.when(row["created_at"]),
                 row["actor"],
                 row["action"],
                 target,

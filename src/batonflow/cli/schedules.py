@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from batonflow.cli.display import when
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import (
     JsonFlag,
@@ -51,22 +52,21 @@ def _view(row: dict[str, Any], fires: list[dict[str, Any]]) -> dict[str, Any]:
     upcoming: list[datetime] = []
     if not row["paused"] and row["next_fire_at"] is not None:
         upcoming = [row["next_fire_at"], *preview(service.timing_of(row), row["next_fire_at"], 2)]
-    when = {
+    timing = {
         "cron": f"{row['cron']} ({row['timezone']})",
         "interval": f"every {row['interval_seconds']}s",
-        "once": f"at {row['start_at']}",
+        "once": f"at {when(row['start_at'])}",
     }[row["kind"]]
     return {
         "id": row["id"],
         "name": row["name"],
         "workflow": row["workflow_id"] + (f"@{row['version']}" if row["version"] else ""),
-        "when": when,
+        "when": timing,
         "catch_up": row["catch_up"],
         "paused": row["paused"],
-        "upcoming": [moment.isoformat() for moment in upcoming],
+        "upcoming": [when(moment) for moment in upcoming],
         "runs": [
-            {"due_at": f["due_at"].isoformat(), "run_id": f["run_id"], "error": f["error"]}
-            for f in fires
+            {"due_at": when(f["due_at"]), "run_id": f["run_id"], "error": f["error"]} for f in fires
         ],
     }
 

@@ -1,6 +1,9 @@
 """Runs as the API lists them: keyset pages with filters, costs per run, active-run counts and
 idempotent starts. Every query takes `tenant_id`.
 
+A page may be narrowed to runs whose id starts or ends with a short id (what the CLI accepts), and
+searched: words match an id's start or end, the workflow id or the text of the inputs.
+
 A page is ordered newest first by `(created_at, id)` and continued from the last row's pair, so
 a deep page costs what the first one does (the `ix_runs_tenant_created` index serves both).
 """
@@ -8,13 +11,14 @@ a deep page costs what the first one does (the `ix_runs_tenant_created` index se
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, or_, select, tuple_, type_coerce
+from sqlalchemy import BigInteger, Text, bindparam, cast, func, or_, select, tuple_, type_coerce
 
 from batonflow.runs.run import RunStatus
 from batonflow.store.columns import UtcDateTime, usd
@@ -36,8 +40,9 @@ SUMMARY_COLUMNS = (
     "created_at",
     "started_at",
     "finished_at",
+    "inputs",
 )
-DETAIL_COLUMNS = (*SUMMARY_COLUMNS, "content_hash", "inputs", "ctx", "outputs")
+DETAIL_COLUMNS = (*SUMMARY_COLUMNS, "content_hash", "ctx", "outputs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,14 @@ PAGE_COLUMNS = (*SUMMARY_COLUMNS, "calls", "tokens", "pico")
 
 @functools.lru_cache(maxsize=256)
 def _page_query(
-    statuses: int, workflow: bool, since: bool, before: bool, after: bool, limit: int
+    statuses: int,
+    workflow: bool,
+    since: bool,
+    before: bool,
+    after: bool,
+    limit: int,
+    short_id: bool = False,
+    search: bool = False,
 ) -> Prepared:
     """The page statement for one shape of filters, compiled once."""
     query = select(
@@ -82,12 +94,42 @@ def _page_query(
         query = query.where(runs_t.c.created_at >= bindparam("created_after", type_=UtcDateTime()))
     if before:
         query = query.where(runs_t.c.created_at < bindparam("created_before", type_=UtcDateTime()))
+    if short_id:
+        query = query.where(_id_matches("short_id"))
+    if search:
+        inputs = cast(runs_t.c.inputs, Text)
+        query = query.where(
+            or_(
+                _id_matches("search"),
+                runs_t.c.workflow_id.ilike(bindparam("search_anywhere"), escape="/"),
+                inputs.ilike(bindparam("search_anywhere"), escape="/"),
+                # JSON may store non-ASCII text escaped (`M\u00fcller`): look for that too.
+                inputs.ilike(bindparam("search_json"), escape="/"),
+            )
+        )
     if after:
         query = query.where(
             tuple_(runs_t.c.created_at, runs_t.c.id)
             < tuple_(bindparam("after_created", type_=UtcDateTime()), bindparam("after_id"))
         )
     return Prepared(query.order_by(runs_t.c.created_at.desc(), runs_t.c.id.desc()).limit(limit))
+
+
+def _id_matches(name: str) -> Any:
+    """The id starts with the `<name>_start` pattern or ends with the `<name>_end` one."""
+    return or_(
+        runs_t.c.id.like(bindparam(f"{name}_start"), escape="/"),
+        runs_t.c.id.like(bindparam(f"{name}_end"), escape="/"),
+    )
+
+
+def _literal(text: str) -> str:
+    """`text` for a LIKE pattern with `/` as its escape character."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _id_params(name: str, text: str) -> dict[str, str]:
+    return {f"{name}_start": _literal(text) + "%", f"{name}_end": "%" + _literal(text)}
 
 
 async def page(
@@ -100,9 +142,12 @@ async def page(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     after: tuple[datetime, str] | None = None,
+    short_id: str | None = None,
+    search: str | None = None,
 ) -> list[tuple[dict[str, Any], Spend]]:
     """Up to `limit` runs with what each spent, newest first, continuing after the
-    `(created_at, id)` of `after`."""
+    `(created_at, id)` of `after`; `short_id` keeps runs whose id starts or ends with it,
+    `search` those whose id starts or ends with it or whose workflow id or inputs contain it."""
     statement = _page_query(
         len(status),
         bool(workflow_id),
@@ -110,10 +155,18 @@ async def page(
         created_before is not None,
         after is not None,
         limit,
+        bool(short_id),
+        bool(search),
     )
     params: dict[str, Any] = {"tenant_id": tenant_id, "workflow_id": workflow_id}
     params |= {f"status_{i}": value for i, value in enumerate(status)}
     params |= {"created_after": created_after, "created_before": created_before}
+    if short_id:
+        params |= _id_params("short_id", short_id.lower())
+    if search:
+        params |= _id_params("search", search.lower())
+        params["search_anywhere"] = f"%{_literal(search)}%"
+        params["search_json"] = f"%{_literal(json.dumps(search)[1:-1])}%"
     if after is not None:
         params |= {"after_created": after[0], "after_id": after[1]}
     out = []

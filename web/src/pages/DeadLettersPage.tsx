@@ -1,8 +1,8 @@
 // Dead letters: runs that exhausted their retries, with the error, and a retry for operators.
 import { useEffect } from "react";
-import { formatTime, shortId } from "../format";
+import { RunLink } from "../components/RunLink";
+import { When } from "../components/When";
 import { can } from "../roles";
-import { Link } from "../router";
 import { useMe, useSession } from "../session";
 import type { RunPage } from "../types";
 import { ActionButton, Empty, Show, useLoad, usePageTitle } from "../ui";
@@ -35,11 +35,12 @@ export function DeadLettersPage() {
               {page.items.map((run) => (
                 <li key={run.id} className="card dead">
                   <div className="dead-head">
-                    <Link to={`/runs/${run.id}`} className="mono">
-                      {shortId(run.id)}
-                    </Link>{" "}
+                    <RunLink id={run.id} label={run.label} />{" "}
                     <strong>{run.workflow_id}</strong> <span className="muted">v{run.workflow_version}</span>
-                    <span className="muted"> · died {formatTime(run.finished_at)}</span>
+                    <span className="muted">
+                      {" "}
+                      · died <When iso={run.finished_at} />
+                    </span>
                   </div>
                   {run.error ? (
                     <p className="inline-error">

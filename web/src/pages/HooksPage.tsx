@@ -1,7 +1,7 @@
 // Webhook hooks: a secret URL per workflow that starts a run with a signed JSON body. The
 // secret is shown once, when a hook is made or its secret rotated, with a signing example.
 import { useState } from "react";
-import { formatTime } from "../format";
+import { When } from "../components/When";
 import { useSession } from "../session";
 import type { Hook, HookList, HookSecret } from "../types";
 import { ActionButton, Can, Empty, Show, useLoad, usePageTitle } from "../ui";
@@ -69,7 +69,9 @@ export function HooksPage() {
                       {hook.version ? <span className="muted"> v{hook.version}</span> : null}
                     </td>
                     <td className="mono">POST {hook.path}</td>
-                    <td>{formatTime(hook.rotated_at)}</td>
+                    <td>
+                      <When iso={hook.rotated_at} />
+                    </td>
                     <td>
                       <Can action="triggers.write">
                         <ActionButton

@@ -42,7 +42,7 @@ const doc = (id: string, source: string, status: KbDocument["status"], extra: Pa
   chunk_count: status === "ready" ? 3 : 0,
   progress_done: 0,
   progress_total: 0,
-  run_id: `run-${id}-0000000000`,
+  run_id: `01a238ff-0c1d-7e2f-8a3b-0000000000${id}`,
   created_at: "2026-01-01T00:00:00Z",
   updated_at: "2026-01-01T00:00:00Z",
   ...extra,
@@ -103,10 +103,10 @@ describe("KnowledgePage", () => {
     const rows = await screen.findAllByRole("row");
     expect(rows.map((row) => row.textContent)).toEqual([
       "DocumentStatusChunksIngestion run",
-      "onboarding.htmlready3run-d1-0",
-      "big.pdfingesting 43%0run-d2-0",
+      "onboarding.htmlready3" + "0000000000d1",
+      "big.pdfingesting 43%0" + "0000000000d2",
     ]);
-    expect(screen.getByRole("link", { name: "run-d2-0" }).getAttribute("href")).toBe("/runs/run-d2-0000000000");
+    expect(screen.getByRole("link", { name: "0000000000d2" }).getAttribute("href")).toBe("/runs/01a238ff-0c1d-7e2f-8a3b-0000000000d2");
     fireEvent.change(screen.getByLabelText("Query"), { target: { value: "support hours" } });
     fireEvent.click(screen.getByRole("button", { name: "Search" }));
     const passages = await screen.findByRole("list", { name: "Passages" });

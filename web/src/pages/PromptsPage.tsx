@@ -2,7 +2,7 @@
 // and a new version (prefilled from the one shown).
 import { useState } from "react";
 import type { FormEvent } from "react";
-import { formatTime } from "../format";
+import { When } from "../components/When";
 import { can } from "../roles";
 import { navigate, useLocation } from "../router";
 import { useMe, useSession } from "../session";
@@ -140,7 +140,7 @@ function PromptVersions({ promptKey, onChanged }: { promptKey: string; onChanged
             <select id="prompt-version" value={current?.version ?? ""} onChange={(e) => setShown(Number(e.target.value))}>
               {items.map((p) => (
                 <option key={p.version} value={p.version}>
-                  v{p.version} · {formatTime(p.created_at)} · {p.created_by}
+                  v{p.version} · <When iso={p.created_at} /> · {p.created_by}
                 </option>
               ))}
             </select>

@@ -2,10 +2,11 @@
 // email as an email), with approve, reject and edit-and-approve; an `input` step shows the
 // form its schema describes. The queue refreshes itself, so decisions by others show up.
 import { useEffect, useState } from "react";
+import { RunLink } from "../components/RunLink";
 import { SchemaForm } from "../components/SchemaForm";
-import { formatTime, shortId } from "../format";
+import { When } from "../components/When";
 import { canDecide } from "../roles";
-import { Link, navigate, useLocation } from "../router";
+import { navigate, useLocation } from "../router";
 import { useMe, useSession } from "../session";
 import type { Decision, JsonSchema, Review, ReviewList } from "../types";
 import { ActionButton, Empty, Json, Show, StatusBadge, useLoad, usePageTitle } from "../ui";
@@ -85,14 +86,14 @@ function ReviewCard({ review, onDecided }: { review: Review; onDecided: () => vo
         <StatusBadge status={review.status} />
       </header>
       <p className="muted small">
-        Run <Link to={`/runs/${review.run_id}`}>{shortId(review.run_id)}</Link> · asked {formatTime(review.created_at)}
+        <RunLink id={review.run_id} /> · asked <When iso={review.created_at} />
         {review.reviewers.length ? ` · for ${review.reviewers.join(", ")}` : ""}
       </p>
       {review.instructions ? <p className="instructions">{review.instructions}</p> : null}
       {review.kind === "review" ? <Subject value={review.subject} /> : null}
       {review.status !== "pending" ? (
         <p className="decided">
-          {review.decision ?? review.status} by {review.decided_by ?? "—"} at {formatTime(review.decided_at)}
+          {review.decision ?? review.status} by {review.decided_by ?? "—"} <When iso={review.decided_at} />
           {review.comment ? `: “${review.comment}”` : ""}
         </p>
       ) : null}

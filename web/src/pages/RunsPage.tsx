@@ -1,20 +1,48 @@
-// Runs: newest first, filtered by status, workflow and created date, a keyset page at a time;
-// and the form that starts a run, generated from the chosen workflow's input schema.
-import { useMemo, useState } from "react";
+// Runs: newest first, a keyset page at a time, each named by its label (from its inputs) and its
+// id's random end; searched (id, workflow, inputs) and filtered by status, workflow and created
+// date on the server; kept current by the tenant's event stream. And the form that starts a run,
+// generated from the chosen workflow's input schema.
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { query } from "../api";
+import { RunLink } from "../components/RunLink";
 import { SchemaForm } from "../components/SchemaForm";
-import { dayBoundary, formatDuration, formatTime, formatUsd, secondsBetween, shortId } from "../format";
+import { When } from "../components/When";
+import { dayBoundary, formatDuration, formatUsd, secondsBetween } from "../format";
 import { can } from "../roles";
-import { Link, navigate, useLocation } from "../router";
+import { navigate, useLocation } from "../router";
 import { useMe, useSession } from "../session";
+import { followTenant } from "../sse";
+import type { StreamState } from "../sse";
 import { RUN_STATUSES } from "../types";
 import type { NewRun, RunDetail, RunPage, RunSummary, WorkflowDetail, WorkflowVersion, WorkflowVersionList } from "../types";
 import { Empty, ErrorBox, Loading, Show, StatusBadge, messageOf, useLoad, usePageTitle } from "../ui";
+
+const LIST_STREAM_LABEL: Record<StreamState, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  closed: "Not live",
+  unavailable: "Updating every 10 s",
+};
 
 export function duration(run: RunSummary): string {
   if (run.duration_s !== null) return formatDuration(run.duration_s);
   if (run.started_at && !run.finished_at) return `${formatDuration(secondsBetween(run.started_at, null))} so far`;
   return "—";
+}
+
+function Inputs({ preview }: { preview: Record<string, string> }) {
+  const entries = Object.entries(preview);
+  if (entries.length === 0) return <span className="muted">none</span>;
+  return (
+    <ul className="inputs-preview">
+      {entries.map(([key, value]) => (
+        <li key={key}>
+          <span className="muted">{key}:</span> {value}
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 export function RunsTable({ runs, caption }: { runs: RunSummary[]; caption: string }) {
@@ -25,6 +53,7 @@ export function RunsTable({ runs, caption }: { runs: RunSummary[]; caption: stri
         <thead>
           <tr>
             <th scope="col">Run</th>
+            <th scope="col">Inputs</th>
             <th scope="col">Status</th>
             <th scope="col">Workflow</th>
             <th scope="col">Started</th>
@@ -36,9 +65,10 @@ export function RunsTable({ runs, caption }: { runs: RunSummary[]; caption: stri
           {runs.map((run) => (
             <tr key={run.id} data-run={run.id}>
               <td data-label="Run">
-                <Link to={`/runs/${run.id}`} className="mono" aria-label={`Run ${run.id}`}>
-                  {shortId(run.id)}
-                </Link>
+                <RunLink id={run.id} label={run.label} />
+              </td>
+              <td data-label="Inputs" className="run-inputs">
+                <Inputs preview={run.inputs_preview} />
               </td>
               <td data-label="Status">
                 <StatusBadge status={run.status} />
@@ -46,7 +76,9 @@ export function RunsTable({ runs, caption }: { runs: RunSummary[]; caption: stri
               <td data-label="Workflow">
                 {run.workflow_id} <span className="muted">v{run.workflow_version}</span>
               </td>
-              <td data-label="Started">{formatTime(run.started_at ?? run.created_at)}</td>
+              <td data-label="Started">
+                <When iso={run.started_at ?? run.created_at} />
+              </td>
               <td className="num" data-label="Duration">{duration(run)}</td>
               <td className="num" data-label="Cost" data-testid="run-cost">
                 {formatUsd(run.cost_usd)}
@@ -124,11 +156,70 @@ function StartRun({ workflows, initial }: { workflows: WorkflowVersion[]; initia
   );
 }
 
+/** Reload the list when the tenant's event stream says a run moved (at most once a second);
+ * without a stream, every 10 s. */
+function useLiveList(reload: () => Promise<void>): StreamState {
+  const { api } = useSession();
+  const [state, setState] = useState<StreamState>("connecting");
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    void followTenant(api, {
+      signal: controller.signal,
+      onState: setState,
+      onEvent: (event) => {
+        if (!event.type.startsWith("run.") || timer) return;
+        timer = setTimeout(() => {
+          timer = null;
+          void reload();
+        }, 1000);
+      },
+    });
+    return () => {
+      controller.abort();
+      if (timer) clearTimeout(timer);
+    };
+  }, [api, reload]);
+  useEffect(() => {
+    if (state !== "unavailable") return;
+    const interval = setInterval(() => void reload(), 10_000);
+    return () => clearInterval(interval);
+  }, [state, reload]);
+  return state;
+}
+
+/** The search box: it searches as one types (after a pause), and follows the URL's `q`. */
+function SearchBox({ value, onSearch }: { value: string; onSearch: (text: string) => void }) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText((old) => (old.trim() === value ? old : value)), [value]);
+  useEffect(() => {
+    if (text.trim() === value) return;
+    const timer = setTimeout(() => onSearch(text.trim()), 300);
+    return () => clearTimeout(timer);
+  }, [text, value, onSearch]);
+  return (
+    <div className="field search-field">
+      <label htmlFor="filter-q">Search</label>
+      <input
+        id="filter-q"
+        type="search"
+        value={text}
+        placeholder="id end, workflow or input text"
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") onSearch(text.trim());
+        }}
+      />
+    </div>
+  );
+}
+
 export function RunsPage() {
   usePageTitle("Runs");
   const { api } = useSession();
   const me = useMe();
   const { search } = useLocation();
+  const q = search.get("q") ?? "";
   const status = search.get("status") ?? "";
   const workflow = search.get("workflow") ?? "";
   const from = search.get("from") ?? "";
@@ -137,6 +228,7 @@ export function RunsPage() {
   const starting = search.get("start") !== null;
   const workflows = useLoad(() => api.get<WorkflowVersionList>("/api/v1/workflows"), "workflows");
   const listQuery = query({
+    q: q || undefined,
     status: status || undefined,
     workflow_id: workflow || undefined,
     created_after: from ? dayBoundary(from) : undefined,
@@ -146,15 +238,20 @@ export function RunsPage() {
   });
   const runs = useLoad(() => api.get<RunPage>(`/api/v1/runs${listQuery}`), listQuery);
   const latest = useMemo(() => latestWorkflows(workflows.data?.items ?? []), [workflows.data]);
+  const streamState = useLiveList(runs.reload);
 
-  const setFilter = (name: string, value: string) => {
-    const next = new URLSearchParams(search);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    next.delete("cursor");
-    const text = next.toString();
-    navigate(`/runs${text ? `?${text}` : ""}`, true);
-  };
+  const setFilter = useCallback(
+    (name: string, value: string) => {
+      const next = new URLSearchParams(search);
+      if (value) next.set(name, value);
+      else next.delete(name);
+      next.delete("cursor");
+      const text = next.toString();
+      navigate(`/runs${text ? `?${text}` : ""}`, true);
+    },
+    [search],
+  );
+  const onSearch = useCallback((text: string) => setFilter("q", text), [setFilter]);
   const pageTo = (next: string | null) => {
     const params = new URLSearchParams(search);
     if (next) params.set("cursor", next);
@@ -162,7 +259,7 @@ export function RunsPage() {
     const text = params.toString();
     navigate(`/runs${text ? `?${text}` : ""}`);
   };
-  const filtered = !!(status || workflow || from || to);
+  const filtered = !!(q || status || workflow || from || to);
 
   return (
     <section>
@@ -184,6 +281,7 @@ export function RunsPage() {
         )
       ) : null}
       <form className="filters" role="search" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
+        <SearchBox value={q} onSearch={onSearch} />
         <div className="field">
           <label htmlFor="filter-status">Status</label>
           <select id="filter-status" value={status} onChange={(e) => setFilter("status", e.target.value)}>
@@ -222,12 +320,15 @@ export function RunsPage() {
         <button type="button" onClick={() => void runs.reload()} aria-label="Refresh the runs">
           Refresh
         </button>
+        <span className={`stream-state stream-${streamState}`} role="status" title="New runs and status changes appear by themselves while this is live">
+          {LIST_STREAM_LABEL[streamState]}
+        </span>
       </form>
       <Show loaded={runs} label="Loading runs…">
         {(page) =>
           page.items.length === 0 ? (
             <Empty>
-              {cursor ? "No more runs." : filtered ? "No runs match these filters." : "No runs yet."}{" "}
+              {cursor ? "No more runs." : q ? `No runs match “${q}”${status || workflow || from || to ? " with these filters" : ""}.` : filtered ? "No runs match these filters." : "No runs yet."}{" "}
               {can(me, "runs.start") && !filtered ? "Start one with the button above." : null}
             </Empty>
           ) : (

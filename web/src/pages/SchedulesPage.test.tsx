@@ -34,7 +34,7 @@ const schedule = (extra: Partial<Schedule> = {}): Schedule => ({
   upcoming: ["2027-01-04T08:00:00Z", "2027-01-05T08:00:00Z"],
   last_fired_at: "2027-01-01T08:00:00Z",
   fires: [
-    { due_at: "2027-01-01T08:00:00Z", run_id: "run-0001-0000000000", error: null, fired_at: "2027-01-01T08:00:01Z" },
+    { due_at: "2027-01-01T08:00:00Z", run_id: "01a238ff-0c1d-7e2f-8a3b-4c5d6e7f8a9b", error: null, fired_at: "2027-01-01T08:00:01Z" },
     { due_at: "2026-12-31T08:00:00Z", run_id: null, error: "no workflow 'digest'", fired_at: "2026-12-31T08:00:01Z" },
   ],
   created_by: "otto",
@@ -73,8 +73,8 @@ describe("SchedulesPage", () => {
     const upcoming = await screen.findByRole("list", { name: "Next fire times of mornings" });
     expect(within(upcoming).getAllByRole("listitem")).toHaveLength(2);
     const runs = screen.getByRole("list", { name: "Runs of mornings" });
-    expect(within(runs).getAllByRole("listitem").map((item) => item.textContent)).toEqual(["run-0001", "not started: no workflow 'digest'"]);
-    expect(screen.getByRole("link", { name: "run-0001" }).getAttribute("href")).toBe("/runs/run-0001-0000000000");
+    expect(within(runs).getAllByRole("listitem").map((item) => item.textContent)).toEqual(["4c5d6e7f8a9b", "not started: no workflow 'digest'"]);
+    expect(screen.getByRole("link", { name: "4c5d6e7f8a9b" }).getAttribute("href")).toBe("/runs/01a238ff-0c1d-7e2f-8a3b-4c5d6e7f8a9b");
     expect(screen.getByText("cron 0 9 * * 1-5 (Europe/Paris)")).toBeTruthy();
   });
 

@@ -1,4 +1,5 @@
-// Usage: the tenant's tokens and cost per day, model and workflow, over a chosen period.
+// Usage: the tenant's tokens and cost per day (days in UTC, as the server counts them), model and
+// workflow, over a chosen period.
 import { BarChart } from "../components/BarChart";
 import { formatCompact, formatCount, formatUsd } from "../format";
 import { navigate, useLocation } from "../router";
@@ -8,7 +9,7 @@ import { ErrorBox, Loading, useLoad, usePageTitle } from "../ui";
 
 const PERIODS = [7, 30, 90];
 const GROUPS = [
-  ["day", "per day"],
+  ["day", "per UTC day"],
   ["model", "per model"],
   ["workflow", "per workflow"],
 ] as const;

@@ -1,9 +1,10 @@
-"""Runs: list with keyset pages and filters, read one with its steps, attempts and model calls.
+"""Runs: list with keyset pages, filters and search, read one with its steps, attempts and model calls.
 Starting and operating runs is `api/routes/run_actions.py`.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -17,18 +18,23 @@ from batonflow.api.deps import ApiState, PageSize, State, require
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.llm.records import ModelCall
+from batonflow.runs.label import inputs_preview, run_label
 from batonflow.runs.run import RunStatus
 from batonflow.store import llm_calls as call_store
 from batonflow.store import reviews as review_store
-from batonflow.store import run_pages
+from batonflow.store import run_pages, short_ids
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn
 
+WORKFLOW_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+SHORT_ID = re.compile(rf"[0-9a-fA-F-]{{{short_ids.MIN_LENGTH},36}}")
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
 class RunSummary(BaseModel):
     id: str
+    label: str = Field(description="the run's first text inputs, to tell it from its neighbours")
+    inputs_preview: dict[str, str] = Field(description="the first inputs, each cut to one line")
     workflow_id: str
     workflow_version: str
     status: RunStatus
@@ -110,6 +116,8 @@ def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, An
     started, finished = row["started_at"], row["finished_at"]
     return {
         "id": row["id"],
+        "label": run_label(row["inputs"]),
+        "inputs_preview": inputs_preview(row["inputs"]),
         "workflow_id": row["workflow_id"],
         "workflow_version": row["workflow_version"],
         "status": row["status"],
@@ -170,8 +178,30 @@ async def list_runs(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
+    short_id: Annotated[
+        str | None,
+        Query(alias="id", max_length=36, description="a run id, or its first or last characters"),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="text in the id's start or end, workflow or inputs"),
+    ] = None,
 ) -> Body:
-    """Runs, newest first, a page at a time; filter by status (repeat), workflow, created range."""
+    """Runs, newest first, a page at a time; filter by status (repeat), workflow, created range
+    and short id (`id`, what the CLI accepts: 6 or more of an id's first or last characters),
+    and search (`q`) the ids, workflow ids and inputs."""
+    if workflow_id is not None and not WORKFLOW_ID.fullmatch(workflow_id):
+        raise InvalidInput(
+            "workflow_id is a workflow's id: lowercase letters, digits, '_', '.' and '-'; "
+            f"got {workflow_id!r}"
+        )
+    if short_id is not None and not SHORT_ID.fullmatch(short_id):
+        raise InvalidInput(
+            f"id is a run id or at least {short_ids.MIN_LENGTH} of its first or last characters "
+            f"(hex digits and '-'); got {short_id!r}"
+        )
+    if q is not None and "\x00" in q:
+        raise InvalidInput("q cannot hold a NUL character")
     for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput(f"{name} needs a time zone, e.g. 2026-12-01T00:00:00Z")
@@ -187,6 +217,8 @@ async def list_runs(
             created_after=created_after,
             created_before=created_before,
             after=after,
+            short_id=short_id,
+            search=(q or "").strip() or None,
         )
 
     found = await state.query(work)

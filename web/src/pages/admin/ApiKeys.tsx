@@ -1,6 +1,7 @@
 // The tenant's API keys: create one with scopes and an expiry (the key is shown once), revoke.
 import { useState } from "react";
 import type { FormEvent } from "react";
+import { When } from "../../components/When";
 import { formatTime } from "../../format";
 import { useMe, useSession } from "../../session";
 import type { ApiKey, ApiKeyCreate, ApiKeyCreated } from "../../types";
@@ -97,7 +98,9 @@ export function ApiKeys() {
                         <td className="mono">{key.prefix}…</td>
                         <td className="small">{key.scopes.join(", ")}</td>
                         <td>{key.expires_at ? formatTime(key.expires_at) : "never"}</td>
-                        <td>{formatTime(key.last_used_at)}</td>
+                        <td>
+                          <When iso={key.last_used_at} empty="never" />
+                        </td>
                         <td>
                           {key.revoked_at ? (
                             <StatusBadge status="revoked" />

@@ -1,6 +1,6 @@
 // The tenant's users: change a role in place, deactivate or reactivate anyone but yourself.
 import { useState } from "react";
-import { formatTime } from "../../format";
+import { When } from "../../components/When";
 import { ROLES } from "../../roles";
 import { useMe, useSession } from "../../session";
 import type { Role, UserChange, UserDetail } from "../../types";
@@ -65,7 +65,9 @@ export function Users() {
                             ))}
                           </select>
                         </td>
-                        <td>{formatTime(user.last_login_at)}</td>
+                        <td>
+                          <When iso={user.last_login_at} empty="never" />
+                        </td>
                         <td>
                           {user.id === me.user?.id ? (
                             <span className="muted">you</span>

@@ -1,5 +1,6 @@
 // The run at a glance: its workflow, who started it and when, how long it took, what it cost,
 // its error, and the decisions it waits for.
+import { When } from "../../components/When";
 import { formatCount, formatDuration, formatTime, formatUsd, secondsBetween } from "../../format";
 import { Link } from "../../router";
 import type { RunDetail } from "../../types";
@@ -15,7 +16,9 @@ export function RunFacts({ run, cost }: { run: RunDetail; cost: string | null | 
         <dt>Started by</dt>
         <dd>{run.created_by}</dd>
         <dt>Started</dt>
-        <dd>{formatTime(run.started_at ?? run.created_at)}</dd>
+        <dd>
+          <When iso={run.started_at ?? run.created_at} /> <span className="muted">({formatTime(run.started_at ?? run.created_at)})</span>
+        </dd>
         <dt>Duration</dt>
         <dd>{formatDuration(run.duration_s ?? secondsBetween(run.started_at, run.finished_at))}</dd>
         <dt>Cost</dt>

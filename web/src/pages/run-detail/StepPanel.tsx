@@ -1,7 +1,8 @@
 // The chosen step: its state and timing, the model's text while it streams, what the workflow
 // gives it, its output or error, its items (for a fan-out), its model calls, and the override.
 import { useState } from "react";
-import { formatDuration, formatTime, secondsBetween } from "../../format";
+import { When } from "../../components/When";
+import { formatDuration, secondsBetween } from "../../format";
 import { can } from "../../roles";
 import { FINISHED_RUN } from "../../runstate";
 import type { LiveState } from "../../runstate";
@@ -41,7 +42,9 @@ export function StepPanel({ run, step, workflow, calls, stream, state, onChanged
         <dt>Attempt</dt>
         <dd>{main?.attempt ?? "—"}</dd>
         <dt>Started</dt>
-        <dd>{formatTime(main?.started_at)}</dd>
+        <dd>
+          <When iso={main?.started_at} />
+        </dd>
         <dt>Took</dt>
         <dd>{formatDuration(secondsBetween(main?.started_at, main?.finished_at))}</dd>
         {main?.overridden_by ? (

@@ -4,7 +4,7 @@ import { Api } from "../../api";
 import type { TokenStore } from "../../api";
 import type { ReactNode } from "react";
 import { SessionProvider, useSession } from "../../session";
-import type { Me, RunDetail, WorkflowDetail } from "../../types";
+import type { Me, RunDetail, RunSummary, WorkflowDetail } from "../../types";
 import { RunDetailPage } from "./index";
 
 const scopes = {
@@ -38,8 +38,12 @@ const step = (key: string, status: string, kind = "agent") => ({
   override_reason: null,
 });
 
+const RUN_ID = "01a238ff-0c1d-7e2f-8a3b-4c5d6e7f8a9b";
+
 const run: RunDetail = {
-  id: "run-1",
+  id: RUN_ID,
+  label: "Ada",
+  inputs_preview: { name: "Ada" },
   workflow_id: "outreach",
   workflow_version: "1",
   status: "running",
@@ -79,8 +83,9 @@ function SignedIn({ children }: { children: ReactNode }) {
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
 
-function open(role: "operator" | "viewer", frames: string) {
+function open(role: "operator" | "viewer", frames: string, runId = RUN_ID, runs: RunSummary[] = []) {
   const posts: { path: string; body: unknown }[] = [];
+  const listed: string[] = [];
   let reads = 0;
   const fetcher = async (input: string, init?: RequestInit) => {
     if (input === "/api/v1/me") return json(me(role));
@@ -98,9 +103,14 @@ function open(role: "operator" | "viewer", frames: string) {
       posts.push({ path: input, body: JSON.parse(String(init.body)) });
       return json(run);
     }
-    if (input === "/api/v1/runs/run-1") {
+    if (input === `/api/v1/runs/${RUN_ID}`) {
       reads++;
       return json(run);
+    }
+    if (input.startsWith("/api/v1/runs?")) {
+      listed.push(input);
+      const short = new URL(input, "http://dashboard").searchParams.get("id") ?? "";
+      return json({ items: runs.filter((item) => item.id.startsWith(short) || item.id.endsWith(short)), next_cursor: null });
     }
     if (input.endsWith("/attempts")) return json({ items: [] });
     if (input.endsWith("/llm-calls")) return json({ items: [], tokens: 0, cost_usd: "0" });
@@ -110,11 +120,11 @@ function open(role: "operator" | "viewer", frames: string) {
   render(
     <SessionProvider api={new Api(store, fetcher)}>
       <SignedIn>
-        <RunDetailPage runId="run-1" />
+        <RunDetailPage runId={runId} />
       </SignedIn>
     </SessionProvider>,
   );
-  return { posts, reads: () => reads };
+  return { posts, listed, reads: () => reads };
 }
 
 afterEach(cleanup);
@@ -141,19 +151,64 @@ describe("RunDetailPage", () => {
     fireEvent.click(await screen.findByRole("button", { name: "Cancel run…" }));
     fireEvent.change(screen.getByLabelText("Reason"), { target: { value: "wrong lead" } });
     fireEvent.click(screen.getByRole("button", { name: "Cancel run" }));
-    await vi.waitFor(() => expect(page.posts).toEqual([{ path: "/api/v1/runs/run-1/cancel", body: { reason: "wrong lead" } }]));
+    await vi.waitFor(() => expect(page.posts).toEqual([{ path: `/api/v1/runs/${RUN_ID}/cancel`, body: { reason: "wrong lead" } }]));
 
     const panel = screen.getByTestId("step-panel");
     fireEvent.click(within(panel).getByRole("button", { name: "Override this step…" }));
     fireEvent.change(within(panel).getByLabelText(/^Output of draft/), { target: { value: '{"subject": "Hi"}' } });
     fireEvent.change(within(panel).getByLabelText("Reason"), { target: { value: "written by hand" } });
     fireEvent.click(within(panel).getByRole("button", { name: "Set output and continue" }));
-    await vi.waitFor(() => expect(page.posts[1]).toEqual({ path: "/api/v1/runs/run-1/steps/draft/override", body: { output: { subject: "Hi" }, reason: "written by hand" } }));
+    await vi.waitFor(() => expect(page.posts[1]).toEqual({ path: `/api/v1/runs/${RUN_ID}/steps/draft/override`, body: { output: { subject: "Hi" }, reason: "written by hand" } }));
 
     cleanup();
     open("viewer", "");
     await screen.findByRole("button", { name: /^draft, agent step/ });
     expect(screen.queryByRole("button", { name: "Cancel run…" })).toBeNull();
     expect(screen.queryByRole("button", { name: "Override this step…" })).toBeNull();
+  });
+
+  it("names the run by its label and its id's random end", async () => {
+    open("viewer", "");
+    const heading = await screen.findByRole("heading", { level: 1 });
+    await vi.waitFor(() => expect(heading.textContent).toBe("Ada 4c5d6e7f8a9b running"));
+    expect(within(heading).getByTitle(RUN_ID).textContent).toBe("4c5d6e7f8a9b");
+  });
+});
+
+describe("RunDetailPage with a short id", () => {
+  const summary = (id: string, label: string): RunSummary => ({ ...run, id, label });
+  const twin = "01a238ff-0c1d-7e2f-8a3b-99996e7f8a9b";
+
+  it("opens the one run whose id ends (or starts) with it, replacing the address", async () => {
+    window.history.replaceState(null, "", "/runs/6e7f8a9b");
+    const page = open("viewer", "", "4c5d6e7f8a9b", [summary(RUN_ID, "Ada"), summary(twin, "Bo")]);
+    await vi.waitFor(() => expect(window.location.pathname).toBe(`/runs/${RUN_ID}`));
+    expect(page.listed).toEqual(["/api/v1/runs?id=4c5d6e7f8a9b&limit=10"]);
+  });
+
+  it("lists the runs a short id matches when it matches several", async () => {
+    window.history.replaceState(null, "", "/runs/6e7f8a9b");
+    open("viewer", "", "6e7f8a9b", [summary(RUN_ID, "Ada"), summary(twin, "Bo")]);
+    expect((await screen.findByRole("alert")).textContent).toBe("6e7f8a9b matches 2 runs; choose one, or give more characters of its id.");
+    const list = screen.getByRole("list", { name: "Runs whose id matches" });
+    expect(within(list).getAllByRole("link").map((link) => [link.getAttribute("aria-label"), link.getAttribute("href")])).toEqual([
+      ["Run Ada (4c5d6e7f8a9b)", `/runs/${RUN_ID}`],
+      ["Run Bo (99996e7f8a9b)", `/runs/${twin}`],
+    ]);
+    expect(window.location.pathname).toBe("/runs/6e7f8a9b");
+  });
+
+  it("says not found for an id no run has, and what a short id is for one that is not", async () => {
+    const page = open("viewer", "", "abcdef", [summary(RUN_ID, "Ada")]);
+    expect((await screen.findByRole("alert")).textContent).toBe("Not foundNo run's id starts or ends with abcdef. Search the runs");
+    cleanup();
+    open("viewer", "", "abc", [summary(RUN_ID, "Ada")]);
+    expect((await screen.findByRole("alert")).textContent).toBe(
+      'A short run id is 6 or more of an id\'s first or last characters (hex digits and "-"), such as the end the runs list and the CLI show. Search the runs for “abc”',
+    );
+    cleanup();
+    open("viewer", "", "not-a-run", [summary(RUN_ID, "Ada")]);
+    expect((await screen.findByRole("link", { name: "Search the runs for “not-a-run”" })).getAttribute("href")).toBe("/runs?q=not-a-run");
+    expect(page.listed).toEqual(["/api/v1/runs?id=abcdef&limit=10"]);
   });
 });

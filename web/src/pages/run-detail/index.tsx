@@ -3,6 +3,7 @@
 // operator's cancel, retry and override.
 import { useCallback, useState } from "react";
 import { GraphView } from "../../components/GraphView";
+import { shortId } from "../../format";
 import { Link } from "../../router";
 import { useSession } from "../../session";
 import type { StreamState } from "../../sse";
@@ -12,6 +13,7 @@ import { Actions } from "./Actions";
 import { AttemptsTimeline } from "./AttemptsTimeline";
 import { ModelCalls } from "./ModelCalls";
 import { RunFacts } from "./RunFacts";
+import { ShortIdRun, isFullId } from "./ShortIdRun";
 import { StepPanel } from "./StepPanel";
 import { useLiveRun } from "./useLiveRun";
 
@@ -24,11 +26,16 @@ const STREAM_LABEL: Record<StreamState | "polling", string> = {
   polling: "Updating every 2 s",
 };
 
+/** `/runs/<id>`: the run, or with a short id the run it names (`ShortIdRun`). */
 export function RunDetailPage({ runId }: { runId: string }) {
-  usePageTitle(`Run ${runId.slice(0, 8)}`);
+  return isFullId(runId) ? <FullRun runId={runId} /> : <ShortIdRun text={runId} />;
+}
+
+function FullRun({ runId }: { runId: string }) {
   const { api } = useSession();
   const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
   const run = useLoad(() => api.get<RunDetail>(base), runId);
+  usePageTitle(run.data?.label ? `${run.data.label} · ${shortId(runId)}` : `Run ${shortId(runId)}`);
   const attempts = useLoad(() => api.get<AttemptList>(`${base}/attempts`), runId);
   const calls = useLoad(() => api.get<LlmCallList>(`${base}/llm-calls`), runId);
   const versionKey = run.data ? `${run.data.workflow_id}@${run.data.workflow_version}` : "";
@@ -56,7 +63,9 @@ export function RunDetailPage({ runId }: { runId: string }) {
     if (run.error) {
       return (
         <section>
-          <h1>Run {runId.slice(0, 8)}</h1>
+          <h1>
+            Run <span className="mono">{shortId(runId)}</span>
+          </h1>
           <ErrorBox error={run.error} onRetry={() => void run.reload()} />
           <p>
             <Link to="/runs">Back to the runs</Link>
@@ -71,7 +80,8 @@ export function RunDetailPage({ runId }: { runId: string }) {
     <section className="run-detail">
       <div className="page-head">
         <h1>
-          Run <span className="mono">{detail.id.slice(0, 8)}</span> <span data-testid="run-status"><StatusBadge status={status ?? detail.status} /></span>
+          {detail.label ? <span className="run-label">{detail.label}</span> : `Run`} <span className="mono run-id" title={detail.id}>{shortId(detail.id)}</span>{" "}
+          <span data-testid="run-status"><StatusBadge status={status ?? detail.status} /></span>
         </h1>
         <span className={`stream-state stream-${streamState}`} role="status">
           {finished ? "Finished" : STREAM_LABEL[streamState]}
