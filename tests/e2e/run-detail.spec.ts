@@ -172,6 +172,7 @@ for (const [label, width, height] of [
     await go(page, `/runs/${refused.id}`);
     const panel = page.getByTestId("step-panel");
     await expect(panel.getByRole("heading", { level: 2 })).toContainText("Step quotes");
+    await expect(node(page, "quotes")).toHaveAttribute("data-state", "failed");
     await expect(panel).toContainText("invalid_args");
     await expect(panel.getByLabel("Resolved inputs")).toContainText('"ACME"');
     await expect(page.getByRole("alert")).toContainText('1 of 2 map items failed; item 1 (""): invalid_args');
