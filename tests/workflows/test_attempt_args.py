@@ -3,6 +3,9 @@ the step was actually given, beside the templates of its spec."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.store import runs as run_store
@@ -56,10 +59,13 @@ steps:
 
 
 async def test_a_map_records_its_list_and_each_item_its_args_even_when_refused(
-    engine: AsyncEngine, tenant: str, executor: Executor
+    engine: AsyncEngine, tenant: str, executor: Executor, caplog: pytest.LogCaptureFixture
 ) -> None:
     run = await start(engine, tenant, BAD_ITEM, {"symbols": ["ACME", ""]})
-    assert await executor.drain([run.id]) == {run.id: "failed"}
+    with caplog.at_level(logging.WARNING):
+        assert await executor.drain([run.id]) == {run.id: "failed"}
+    # A refused input is the caller's mistake, reported on the run: nothing is logged as an error.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     async with reading(engine) as conn:
         attempts = await run_store.list_attempts(conn, tenant, run.id)
     found = sorted(
