@@ -88,6 +88,7 @@ async def test_a_started_run_is_executed_and_read_back_whole(signup: Signup) -> 
                 "finished_at": IsStr(),
                 "duration_ms": IsFloat(ge=0),
                 "error": None,
+                "args": {"value": "hello"},
             }
         ]
     }

@@ -112,6 +112,21 @@ async def test_an_edit_replaces_what_is_sent(
         (effect,) = await list_effects(conn, tenant, run_id)
     assert run.outputs == {"subject": "Hello Ada", "approved": True}
     assert effect["payload"] == edited
+    # Each attempt keeps what its templates resolved to: the review the original draft, the
+    # send step the edited email it sent.
+    async with reading(engine) as conn:
+        attempts = await run_store.list_attempts(conn, tenant, run_id)
+        review = await review_store.get_review(conn, tenant, review_id)
+    args = {a["step_key"]: (a["status"], a["args"]) for a in attempts}
+    assert args == {
+        "draft": (
+            "succeeded",
+            {"to": "ada@example.com", "name": "Ada", "company": "Analytical", "tier": "A"},
+        ),
+        "approve": ("waiting", {"subject": review.subject}),
+        "send": ("succeeded", edited),
+    }
+    assert review.subject != edited
 
 
 async def test_rejecting_fails_the_run_and_sends_nothing(

@@ -140,6 +140,7 @@ def attempt_record(
     worker: str = "w1",
     error: Any = None,
     started: datetime = STARTED,
+    args: Any = None,
 ) -> dict[str, Any]:
     return {
         "run_id": "r1",
@@ -154,6 +155,7 @@ def attempt_record(
         "finished_at": NOW,
         "duration_ms": round((NOW - started).total_seconds() * 1000, 3),
         "error": error,
+        "args": args,
     }
 
 
@@ -307,7 +309,8 @@ def test_success_commits_the_result_and_makes_the_next_step_ready() -> None:
     t = engine((run_row(), [running("a"), step_row("b")]))
     meta = {"agent": "demo", "capability": "demo.noop"}
 
-    assert t.apply(outcome("a", "succeeded", result={"value": 1}, meta=meta)) is True
+    args = {"value": 1}  # what the step's templates resolved to, kept on its attempt
+    assert t.apply(outcome("a", "succeeded", result={"value": 1}, meta=meta, args=args)) is True
     assert t.advance(t.runs["r1"]) is Settle.DONE
 
     assert steps_of(t) == {
@@ -334,7 +337,7 @@ def test_success_commits_the_result_and_makes_the_next_step_ready() -> None:
                 capability="demo.noop",
             )
         ],
-        attempts=[attempt_record("a", "succeeded")],
+        attempts=[attempt_record("a", "succeeded", args=args)],
         results={("r1", "a"): {"value": 1}},
         steps={("r1", "a"), ("r1", "b")},
         runs={"r1"},

@@ -250,6 +250,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dead Letters
+         * @description The tenant's dead runs, newest first: runs whose failed step used every attempt its
+         *     retry policy allows.
+         *
+         *     Needs the scope `runs:read`.
+         */
+        get: operations["list_dead_letters_api_v1_dead_letters_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/demo/outbox": {
         parameters: {
             query?: never;
@@ -1193,7 +1216,9 @@ export interface paths {
         };
         /**
          * List Runs
-         * @description Runs, newest first, a page at a time; filter by status (repeat), workflow, created range.
+         * @description Runs, newest first, a page at a time; filter by status (repeat), workflow, created range
+         *     and short id (`id`, what the CLI accepts: 6 or more of an id's first or last characters),
+         *     and search (`q`) the ids, workflow ids and inputs.
          *
          *     Needs the scope `runs:read`.
          */
@@ -3574,6 +3599,11 @@ export interface components {
         };
         /** AttemptOut */
         AttemptOut: {
+            /**
+             * Args
+             * @description what the step's templates resolved to for this attempt
+             */
+            args: unknown;
             /** Attempt */
             attempt: number;
             /** Dispatch */
@@ -4153,6 +4183,40 @@ export interface components {
             version?: string | null;
             /** Workflow Id */
             workflow_id: string;
+        };
+        /** DeadLetter */
+        DeadLetter: {
+            /**
+             * Attempts
+             * @description how many attempts the failed step had
+             */
+            attempts: number;
+            /**
+             * Error
+             * @description the run's error: the failed step's last error (a map's failed items in `details.failed_items`)
+             */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** Failed Step */
+            failed_step: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** @description the failed step's last attempt */
+            last_attempt: components["schemas"]["AttemptOut"] | null;
+            /** Run Id */
+            run_id: string;
+            /** Started At */
+            started_at: string | null;
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Version */
+            workflow_version: string;
+        };
+        /** DeadLetterList */
+        DeadLetterList: {
+            /** Items */
+            items: components["schemas"]["DeadLetter"][];
         };
         /** Deal */
         Deal: {
@@ -6952,6 +7016,18 @@ export interface components {
             inputs: {
                 [key: string]: unknown;
             };
+            /**
+             * Inputs Preview
+             * @description the first inputs, each cut to one line
+             */
+            inputs_preview: {
+                [key: string]: string;
+            };
+            /**
+             * Label
+             * @description the run's first text inputs, to tell it from its neighbours
+             */
+            label: string;
             /** Llm Calls */
             llm_calls: number;
             /** Outputs */
@@ -7037,6 +7113,18 @@ export interface components {
             finished_at: string | null;
             /** Id */
             id: string;
+            /**
+             * Inputs Preview
+             * @description the first inputs, each cut to one line
+             */
+            inputs_preview: {
+                [key: string]: string;
+            };
+            /**
+             * Label
+             * @description the run's first text inputs, to tell it from its neighbours
+             */
+            label: string;
             /** Llm Calls */
             llm_calls: number;
             /** Parent Run Id */
@@ -9002,6 +9090,73 @@ export interface operations {
                 };
             };
             /** @description too many registration attempts for this email or from this address (rate_limited) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_dead_letters_api_v1_dead_letters_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterList"];
+                };
+            };
+            /** @description no valid credentials (unauthenticated) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the caller lacks the scope (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description no such object in the caller's tenant (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request or its content is invalid (request_invalid, input_invalid, spec_invalid) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -12113,6 +12268,10 @@ export interface operations {
                 created_after?: string | null;
                 created_before?: string | null;
                 cursor?: string | null;
+                /** @description a run id, or its first or last characters */
+                id?: string | null;
+                /** @description text in the id's start or end, workflow or inputs */
+                q?: string | null;
                 limit?: number;
             };
             header?: never;

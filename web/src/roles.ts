@@ -12,6 +12,7 @@ export const ACTION_SCOPES = {
   "runs.cancel": "runs:write",
   "runs.retry": "runs:write",
   "runs.override": "runs:write",
+  "runs.dismiss": "runs:write",
   "workflows.view": "workflows:read",
   "workflows.write": "workflows:write",
   "reviews.view": "reviews:read",

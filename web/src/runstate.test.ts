@@ -24,8 +24,10 @@ describe("applyEvent", () => {
     state = applyEvent(state, { type: "step.completed", step_key: "draft", data: {} });
     expect(state.steps.draft).toBe("succeeded");
     expect(state.streams.draft).toBeUndefined();
-    state = applyEvent(state, { type: "step.failed", step_key: "send", data: { exhausted: false } });
+    state = applyEvent(state, { type: "step.failed", step_key: "send", data: { exhausted: false, retry_in: 0.5 } });
     expect(state.steps.send).toBe("ready");
+    // Not retryable (invalid arguments): final at once, though not exhausted.
+    expect(applyEvent(state, { type: "step.failed", step_key: "send", data: { exhausted: false, retry_in: null } }).steps.send).toBe("failed");
     state = applyEvent(state, { type: "step.failed", step_key: "send", data: { exhausted: true } });
     expect(state.steps.send).toBe("failed");
     state = applyEvent(state, { type: "run.dead", data: {} });
@@ -36,6 +38,8 @@ describe("applyEvent", () => {
     let state = initialLive(run);
     state = applyEvent(state, { type: "step.started", step_key: "fan[0]", data: {} });
     state = applyEvent(state, { type: "step.completed", step_key: "fan[0]", data: {} });
+    expect(state.steps.fan).toBe("running");
+    state = applyEvent(state, { type: "step.failed", step_key: "fan[1]", data: { exhausted: false, retry_in: null } });
     expect(state.steps.fan).toBe("running");
   });
 });

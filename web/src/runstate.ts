@@ -52,7 +52,10 @@ export function applyEvent(state: LiveState, event: RunEvent): LiveState {
     case "step.overridden":
       return event.step_key === key ? setStep("succeeded", true) : state;
     case "step.failed":
-      return setStep(data.exhausted === true ? "failed" : "ready", true);
+      // A map item's failure is its own; the map step ends with its own event. A failure with
+      // no retry coming (exhausted, or not retryable: no `retry_in`) is final.
+      if (event.step_key !== key) return state;
+      return setStep(data.exhausted === true || data.retry_in === null ? "failed" : "ready", true);
     case "step.skipped":
       return setStep("skipped", true);
     case "step.waiting":

@@ -154,6 +154,7 @@ class Attempt(Base):
     finished_at: Mapped[datetime]
     duration_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[dict[str, Any] | None]
+    args: Mapped[Any | None] = mapped_column(Json)  # what the step's templates resolved to
 
 
 class Event(Base):

@@ -41,3 +41,4 @@ class Outcome:
     parent_dispatch: int | None = None  # for map items: the map step's dispatch
     llm_calls: tuple[dict[str, Any], ...] = ()  # `llm.call` event data of the attempt's calls
     events: tuple[tuple[str, dict[str, Any]], ...] = ()  # more (type, data) of the attempt
+    args: dict[str, Any] | None = None  # what the step's templates resolved to

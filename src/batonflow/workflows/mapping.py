@@ -29,6 +29,7 @@ async def run_map(sc: StepContext, a: Attempt) -> Outcome:
     items = templates.evaluate(step.over, a.scope)
     if not isinstance(items, list | tuple):
         raise TemplateError(f"map over '{step.over}' gave {type(items).__name__}, not a list")
+    a.args["over"] = list(items)
     sc.fanout.check_map(len(items))
     existing = await sc.read(
         lambda conn: run_store.list_steps(conn, a.claim.tenant_id, a.claim.run_id)
@@ -145,6 +146,7 @@ async def _run_item(
         failure: BaseException | None = None
         try:
             args = templates.render(sub.args, scope)
+            common["args"] = args
             ctx = call_context(
                 sc, a, key, attempt, sub.timeout, calls, granting=sub, scope=scope, events=events
             )

@@ -25,6 +25,7 @@ from batonflow.runs.run import (
     check_step_transition,
 )
 from batonflow.runs.state import Changes, ClosedReviews, RunRow, StepRow
+from batonflow.workflows.attempts import Outcome
 
 _RUN_EVENTS = {
     RunStatus.WAITING: "run.waiting",
@@ -101,7 +102,12 @@ class Moves:
         self.emit(run, type_, **data)
 
     def record_attempt(
-        self, step: StepRow, status: AttemptStatus, worker: str, error: Any = None
+        self,
+        step: StepRow,
+        status: AttemptStatus,
+        worker: str,
+        error: Any = None,
+        args: dict[str, Any] | None = None,
     ) -> None:
         now = self.now
         started = step.started_at or now
@@ -119,8 +125,18 @@ class Moves:
                 "finished_at": now,
                 "duration_ms": round((now - started).total_seconds() * 1000, 3),
                 "error": error,
+                "args": args,
             }
         )
+
+    def record_outcome(self, step: StepRow, status: AttemptStatus, outcome: Outcome) -> None:
+        """Record the attempt `outcome` reports, with its error and its resolved arguments."""
+        self.record_attempt(step, status, outcome.worker, outcome.error, outcome.args)
+
+    def emit_reported(self, run: RunRow, outcome: Outcome) -> None:
+        """The events an attempt reports: its model calls, then the rest (tool refusals, ...)."""
+        for type_, data in [*(("llm.call", c) for c in outcome.llm_calls), *outcome.events]:
+            self.emit(run, type_, outcome.key, **data)
 
     def add_run(
         self, values: dict[str, Any], steps: list[dict[str, Any]] | tuple[Any, ...]

@@ -110,7 +110,10 @@ class Runner:
     async def run(self, claim: Claim) -> Outcome:
         calls: list[CallRecord] = []
         events: list[tuple[str, dict[str, Any]]] = []  # the gate's, kept when the attempt fails
-        outcome = await self._run(claim, calls, events)
+        args: dict[str, Any] = {}  # what the handler resolved, kept when the attempt fails
+        outcome = await self._run(claim, calls, events, args)
+        if args:
+            outcome = replace(outcome, args=dict(args))
         if calls:
             outcome = replace(outcome, llm_calls=tuple(call.event_data() for call in calls))
         if events:
@@ -118,7 +121,11 @@ class Runner:
         return outcome
 
     async def _run(
-        self, claim: Claim, calls: list[CallRecord], events: list[tuple[str, dict[str, Any]]]
+        self,
+        claim: Claim,
+        calls: list[CallRecord],
+        events: list[tuple[str, dict[str, Any]]],
+        args: dict[str, Any],
     ) -> Outcome:
         started = datetime.now(UTC)
         try:
@@ -142,6 +149,7 @@ class Runner:
                 started_at=started,
                 calls=calls,
                 events=events,
+                args=args,
             )
             # Agent and tool calls time out inside the registry, where the breaker sees it.
             own_timeout = None if step.kind in ("agent", "tool") else step.timeout

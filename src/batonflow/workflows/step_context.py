@@ -103,6 +103,7 @@ class Attempt:
     started_at: datetime
     calls: list[CallRecord] = field(default_factory=list)  # the attempt's model calls
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # tool.refused, ...
+    args: dict[str, Any] = field(default_factory=dict)  # what the step's templates resolved to
 
 
 Handler = Callable[[StepContext, Attempt], Awaitable[Outcome]]

@@ -57,6 +57,7 @@ async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, AgentStep | ToolStep)
     args = templates.render(step.args, a.scope)
+    a.args.update(args)
     name = step.capability if isinstance(step, AgentStep) else step.tool
     ctx = call_context(sc, a, a.claim.key, a.claim.attempt, step.timeout)
     if isinstance(step, ToolStep):  # through the gate: the grant's limits apply to it too
@@ -73,6 +74,7 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, LlmStep)
     variables = templates.render(step.args, a.scope)
+    a.args.update(variables)
     system = templates.render_text(step.system, a.scope) if step.system else None
     ref: tuple[str, int] | None = None
     if isinstance(step.prompt, PromptRef):
@@ -115,6 +117,7 @@ async def run_review(sc: StepContext, a: Attempt) -> Outcome:
     assert isinstance(step, ReviewStep | InputStep)
     if isinstance(step, ReviewStep):
         subject = templates.render(step.subject, a.scope)
+        a.args["subject"] = subject
         review = {
             "kind": "review",
             "subject": subject,
@@ -127,6 +130,7 @@ async def run_review(sc: StepContext, a: Attempt) -> Outcome:
             "prompt": templates.render(step.prompt, a.scope),
             "args": templates.render(step.args, a.scope),
         }
+        a.args.update(subject)
         review = {
             "kind": "input",
             "subject": subject,
@@ -150,6 +154,7 @@ async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, WorkflowStep)
     inputs = templates.render(step.args, a.scope)
+    a.args.update(inputs)
     await sc.fanout.check_child(sc.read, a.claim.tenant_id, a.claim.run_id, a.claim.key)
     version = await sc.read(
         lambda conn: workflow_store.get_version(

@@ -73,10 +73,11 @@ class Transition(Moves):
             or step.dispatch != outcome.dispatch
         ):
             return False
-        self._calls(run, outcome)
+        self.emit_reported(run, outcome)
         status = outcome.status
         if status == "succeeded":
-            self.succeed(run, step, outcome.result, outcome.worker, outcome.meta)
+            self.record_outcome(step, AttemptStatus.SUCCEEDED, outcome)
+            self.succeed(run, step, outcome.result, outcome.worker, outcome.meta, record=False)
         elif status == "skipped":
             release(step)
             self.move(step, StepStatus.SKIPPED)
@@ -92,7 +93,7 @@ class Transition(Moves):
             step.available_at = self.now
         elif status == "failed":
             assert outcome.error is not None
-            self.record_attempt(step, AttemptStatus.FAILED, outcome.worker, outcome.error)
+            self.record_outcome(step, AttemptStatus.FAILED, outcome)
             self.fail(run, step, self.policy(run, step.key), outcome.error, outcome.retryable)
         else:
             self._wait(run, step, outcome)
@@ -108,7 +109,7 @@ class Transition(Moves):
             or parent.dispatch != outcome.parent_dispatch
         ):
             return False
-        self._calls(run, outcome)
+        self.emit_reported(run, outcome)
         item = steps.get(outcome.key)
         if item is None:
             assert outcome.child_steps, "a new map item arrives with its row"
@@ -121,14 +122,14 @@ class Transition(Moves):
         item.started_at = outcome.meta.get("started_at", self.now)
         duration = round((self.now - item.started_at).total_seconds() * 1000, 3)
         if outcome.status == "succeeded":
-            self.record_attempt(item, AttemptStatus.SUCCEEDED, outcome.worker)
+            self.record_outcome(item, AttemptStatus.SUCCEEDED, outcome)
             self.move(item, StepStatus.SUCCEEDED)
             item.error = None
             self.set_result(item, outcome.result)
             self.emit(run, "step.completed", item.key, attempt=item.attempt, duration_ms=duration)
         else:
             assert outcome.error is not None
-            self.record_attempt(item, AttemptStatus.FAILED, outcome.worker, outcome.error)
+            self.record_outcome(item, AttemptStatus.FAILED, outcome)
             self.move(item, StepStatus.FAILED)
             item.error = outcome.error
             self.emit(
@@ -142,10 +143,6 @@ class Transition(Moves):
             )
         item.finished_at = self.now
         return True
-
-    def _calls(self, run: RunRow, outcome: Outcome) -> None:
-        for type_, data in [*(("llm.call", c) for c in outcome.llm_calls), *outcome.events]:
-            self.emit(run, type_, outcome.key, **data)
 
     def succeed(
         self,
@@ -219,7 +216,7 @@ class Transition(Moves):
             )
 
     def _wait(self, run: RunRow, step: StepRow, outcome: Outcome) -> None:
-        self.record_attempt(step, AttemptStatus.WAITING, outcome.worker)
+        self.record_outcome(step, AttemptStatus.WAITING, outcome)
         release(step)
         self.move(step, StepStatus.WAITING)
         if outcome.review is not None:

@@ -79,6 +79,7 @@ class AttemptOut(BaseModel):
     finished_at: datetime
     duration_ms: float
     error: dict[str, Any] | None
+    args: Any = Field(description="what the step's templates resolved to for this attempt")
 
 
 class PendingReview(BaseModel):

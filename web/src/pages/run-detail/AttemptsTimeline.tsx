@@ -1,8 +1,25 @@
-// Every attempt of a run's steps, in order, as bars on one time axis from the run's start.
+// Every attempt of a run's steps, in order, as bars on one time axis from the run's start. An
+// attempt that handed its step to a person (or a sub-workflow) says how that ended once it has.
 import { formatMs } from "../../format";
 import type { Attempt, AttemptList, RunDetail } from "../../types";
 import { ErrorBox, Loading } from "../../ui";
 import type { Loaded } from "../../ui";
+import { decidedLabel } from "./review";
+
+/** The status an attempt is shown with: a `waiting` attempt whose step has since moved on reads
+ * as what ended the wait (a review's decision, a sub-workflow's end, a cancel). */
+export function attemptOutcome(attempt: Attempt, run: RunDetail): { status: string; label: string } {
+  const step = run.steps.find((s) => s.key === attempt.step_key);
+  if (attempt.status !== "waiting" || !step || step.attempt !== attempt.attempt || step.status === "waiting") {
+    return { status: attempt.status, label: attempt.status };
+  }
+  const result = step.result as Record<string, unknown> | null;
+  if (step.kind === "review" && result && typeof result.decision === "string") {
+    return { status: step.status, label: `waited, then ${decidedLabel(result.decision)} by ${String(result.by ?? "")}` };
+  }
+  if (step.overridden_by) return { status: step.status, label: `waited, then set by hand by ${step.overridden_by}` };
+  return { status: step.status, label: `waited, then ${step.kind === "input" && step.status === "succeeded" ? "submitted" : step.status}` };
+}
 
 function Timeline({ attempts, run }: { attempts: Attempt[]; run: RunDetail }) {
   if (attempts.length === 0) return <p className="muted">No finished attempts yet.</p>;
@@ -14,11 +31,12 @@ function Timeline({ attempts, run }: { attempts: Attempt[]; run: RunDetail }) {
       {attempts.map((attempt) => {
         const left = ((Date.parse(attempt.started_at) - start) / span) * 100;
         const width = Math.max(0.8, (attempt.duration_ms / span) * 100);
+        const shown = attemptOutcome(attempt, run);
         return (
-          <li key={`${attempt.step_key}-${attempt.attempt}-${attempt.dispatch}`} className={`attempt state-${attempt.status}`}>
+          <li key={`${attempt.step_key}-${attempt.attempt}-${attempt.dispatch}`} className={`attempt state-${shown.status}`}>
             <span className="attempt-label">
               <strong>{attempt.step_key}</strong> #{attempt.attempt}
-              {attempt.dispatch > 1 ? ` (dispatch ${attempt.dispatch})` : ""} · {attempt.status} · {formatMs(attempt.duration_ms)}
+              {attempt.dispatch > 1 ? ` (dispatch ${attempt.dispatch})` : ""} · {shown.label} · {formatMs(attempt.duration_ms)}
             </span>
             <span className="attempt-track" aria-hidden="true">
               <span className="attempt-bar" style={{ left: `${Math.min(left, 99)}%`, width: `${Math.min(width, 100 - Math.min(left, 99))}%` }} />

@@ -1,11 +1,12 @@
 // The run at a glance: its workflow, who started it and when, how long it took, what it cost,
-// its error, and the decisions it waits for.
+// its error, who cancelled it or set a step by hand and why, and the decisions it waits for.
 import { When } from "../../components/When";
 import { formatCount, formatDuration, formatTime, formatUsd, secondsBetween } from "../../format";
 import { Link } from "../../router";
 import type { RunDetail } from "../../types";
 
-export function RunFacts({ run, cost }: { run: RunDetail; cost: string | null | undefined }) {
+export function RunFacts({ run, cost, cancelled }: { run: RunDetail; cost: string | null | undefined; cancelled: { by: string; reason: string } | null }) {
+  const overridden = run.steps.filter((step) => step.overridden_by);
   return (
     <>
       <dl className="facts summary">
@@ -33,6 +34,21 @@ export function RunFacts({ run, cost }: { run: RunDetail; cost: string | null | 
           <strong>{run.error.code}</strong>
           <p>{run.error.message}</p>
         </div>
+      ) : null}
+      {run.status === "cancelled" && cancelled ? (
+        <p className="notice" data-testid="run-cancelled">
+          Cancelled by {cancelled.by}
+          {cancelled.reason ? `: ${cancelled.reason}` : " (no reason given)"}
+        </p>
+      ) : null}
+      {overridden.length > 0 ? (
+        <ul className="notice overrides" aria-label="Steps set by hand">
+          {overridden.map((step) => (
+            <li key={step.key}>
+              Step <span className="mono">{step.key}</span> set by hand by {step.overridden_by}: {step.override_reason}
+            </li>
+          ))}
+        </ul>
       ) : null}
       {run.reviews.length > 0 ? (
         <p className="notice">

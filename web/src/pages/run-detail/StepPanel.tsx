@@ -1,5 +1,6 @@
 // The chosen step: its state and timing, the model's text while it streams, what the workflow
-// gives it, its output or error, its items (for a fan-out), its model calls, and the override.
+// gives it beside what that resolved to, a person's decision on it, its output or error, its
+// items (for a fan-out), its model calls, its events, and the override.
 import { useState } from "react";
 import { When } from "../../components/When";
 import { formatDuration, secondsBetween } from "../../format";
@@ -8,17 +9,25 @@ import { FINISHED_RUN } from "../../runstate";
 import type { LiveState } from "../../runstate";
 import { Link } from "../../router";
 import { useMe } from "../../session";
-import type { LlmCall, RunDetail, StepState, WorkflowDetail } from "../../types";
+import type { Attempt, LlmCall, RunDetail, StepState, WorkflowDetail } from "../../types";
 import { Json, StatusBadge } from "../../ui";
+import { cancellation } from "./events";
+import type { RunEvents } from "./events";
+import { EventsList, ofStep } from "./EventsList";
 import { CallsTable } from "./ModelCalls";
 import { OverrideForm } from "./OverrideForm";
-import { specStep, stepInputs } from "./stepDefinition";
+import { ReviewDecision } from "./ReviewDecision";
+import { reviewOutcome } from "./review";
+import { resolvedArgs, specStep, stepInputs } from "./stepDefinition";
+import { Tabs } from "./Tabs";
 
-export function StepPanel({ run, step, workflow, calls, stream, state, onChanged }: {
+export function StepPanel({ run, step, workflow, calls, attempts, events, stream, state, onChanged }: {
   run: RunDetail;
   step: string;
   workflow: WorkflowDetail | undefined;
   calls: LlmCall[];
+  attempts: Attempt[];
+  events: RunEvents;
   stream: LiveState["streams"][string] | undefined;
   state: string;
   onChanged: () => void;
@@ -31,11 +40,11 @@ export function StepPanel({ run, step, workflow, calls, stream, state, onChanged
   const mine = calls.filter((call) => call.step_key === step || call.step_key?.startsWith(`${step}[`));
   const review = run.reviews.find((r) => r.step_key === step);
   const done = state === "succeeded" || state === "skipped";
-  return (
-    <section className="card step-panel" aria-labelledby="step-title" data-testid="step-panel">
-      <h2 id="step-title">
-        Step <span className="mono">{step}</span> <StatusBadge status={state} />
-      </h2>
+  const resolved = resolvedArgs(attempts, step);
+  const decided = reviewOutcome(main, attempts);
+  const cancelled = main?.status === "cancelled" ? cancellation(events.items) : null;
+  const details = () => (
+    <>
       <dl className="facts">
         <dt>Kind</dt>
         <dd>{main?.kind ?? String(definition?.kind ?? "—")}</dd>
@@ -55,6 +64,15 @@ export function StepPanel({ run, step, workflow, calls, stream, state, onChanged
             </dd>
           </>
         ) : null}
+        {cancelled ? (
+          <>
+            <dt>Cancelled by</dt>
+            <dd data-testid="step-cancelled">
+              {cancelled.by}
+              {cancelled.reason ? `: ${cancelled.reason}` : ""}
+            </dd>
+          </>
+        ) : null}
       </dl>
       {review ? (
         <p className="notice">
@@ -67,8 +85,17 @@ export function StepPanel({ run, step, workflow, calls, stream, state, onChanged
           <pre className="json streaming">{stream.text}</pre>
         </div>
       ) : null}
-      <h3>Inputs (as the workflow gives them)</h3>
-      <Json value={stepInputs(definition)} label="Step inputs" />
+      <div className="resolved">
+        <div>
+          <h3>Inputs (as the workflow gives them)</h3>
+          <Json value={stepInputs(definition)} label="Step inputs" />
+        </div>
+        <div>
+          <h3>{resolved ? `Resolved for attempt ${resolved.attempt}` : "Resolved"}</h3>
+          {resolved ? <Json value={resolved.args} label="Resolved inputs" /> : <p className="muted">Not resolved yet: the step has not run.</p>}
+        </div>
+      </div>
+      {decided ? <ReviewDecision outcome={decided} /> : null}
       <h3>Output</h3>
       <Json value={main?.result ?? null} label="Step output" />
       {main?.error ? (
@@ -113,6 +140,22 @@ export function StepPanel({ run, step, workflow, calls, stream, state, onChanged
           </button>
         )
       ) : null}
+    </>
+  );
+  const count = events.items ? ofStep(events.items, step).length : null;
+  return (
+    <section className="card step-panel" aria-labelledby="step-title" data-testid="step-panel">
+      <h2 id="step-title">
+        Step <span className="mono">{step}</span> <StatusBadge status={state} />
+      </h2>
+      <Tabs
+        key={step}
+        label={`Step ${step}`}
+        tabs={[
+          { id: "details", label: "Details", panel: details },
+          { id: "events", label: count === null ? "Events" : `Events (${count})`, panel: () => <EventsList events={events} step={step} /> },
+        ]}
+      />
     </section>
   );
 }

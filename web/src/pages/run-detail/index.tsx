@@ -1,6 +1,7 @@
-// One run: its graph coloured live from the event stream, the chosen step's arguments, output,
-// errors and model calls (with the model's text as it streams), the attempts timeline, and the
-// operator's cancel, retry and override.
+// One run: its graph coloured live from the event stream, the chosen step's arguments (as the
+// workflow gives them and as they resolved), output, errors, decisions, model calls (with the
+// model's text as it streams) and events, the run's attempts, model calls and events in tabs,
+// and the operator's cancel, retry and override. A failed run opens on the step it failed at.
 import { useCallback, useState } from "react";
 import { GraphView } from "../../components/GraphView";
 import { shortId } from "../../format";
@@ -11,10 +12,13 @@ import type { AttemptList, LlmCallList, RunDetail, WorkflowDetail } from "../../
 import { Empty, ErrorBox, Json, Loading, StatusBadge, useLoad, usePageTitle } from "../../ui";
 import { Actions } from "./Actions";
 import { AttemptsTimeline } from "./AttemptsTimeline";
+import { cancellation, useRunEvents } from "./events";
+import { EventsList } from "./EventsList";
 import { ModelCalls } from "./ModelCalls";
 import { RunFacts } from "./RunFacts";
 import { ShortIdRun, isFullId } from "./ShortIdRun";
 import { StepPanel } from "./StepPanel";
+import { Tabs } from "./Tabs";
 import { useLiveRun } from "./useLiveRun";
 
 const STREAM_LABEL: Record<StreamState | "polling", string> = {
@@ -51,13 +55,20 @@ function FullRun({ runId }: { runId: string }) {
   const reloadRun = run.reload;
   const reloadAttempts = attempts.reload;
   const reloadCalls = calls.reload;
+  const events = useRunEvents(api, runId);
+  const reloadEvents = events.reload;
   const refresh = useCallback(async () => {
-    await Promise.all([reloadRun(), reloadAttempts(), reloadCalls()]);
-  }, [reloadRun, reloadAttempts, reloadCalls]);
+    await Promise.all([reloadRun(), reloadAttempts(), reloadCalls(), reloadEvents()]);
+  }, [reloadRun, reloadAttempts, reloadCalls, reloadEvents]);
   const { live, streamState, status, finished, followAgain } = useLiveRun(runId, run.data, refresh);
 
   const steps = workflow.data?.steps ?? [];
-  const chosen = selected ?? steps.find((s) => live.steps[s.id] === "running" || live.steps[s.id] === "waiting")?.id ?? steps[0]?.id ?? null;
+  const chosen =
+    selected ??
+    steps.find((s) => live.steps[s.id] === "running" || live.steps[s.id] === "waiting")?.id ??
+    failedStep(run.data, steps.map((s) => s.id)) ??
+    steps[0]?.id ??
+    null;
 
   if (!run.data) {
     if (run.error) {
@@ -87,7 +98,7 @@ function FullRun({ runId }: { runId: string }) {
           {finished ? "Finished" : STREAM_LABEL[streamState]}
         </span>
       </div>
-      <RunFacts run={detail} cost={calls.data?.cost_usd} />
+      <RunFacts run={detail} cost={calls.data?.cost_usd} cancelled={cancellation(events.items)} />
       <Actions runId={detail.id} status={status} finished={finished} onChanged={refresh} onRetried={followAgain} />
       <h2>Graph</h2>
       {workflow.data ? (
@@ -104,6 +115,8 @@ function FullRun({ runId }: { runId: string }) {
             step={chosen}
             workflow={workflow.data}
             calls={calls.data?.items ?? []}
+            attempts={attempts.data?.items ?? []}
+            events={events}
             stream={live.streams[chosen]}
             state={live.steps[chosen] ?? "pending"}
             onChanged={() => void refresh()}
@@ -117,9 +130,22 @@ function FullRun({ runId }: { runId: string }) {
           {detail.outputs ? <Json value={detail.outputs} label="Run outputs" /> : <p className="muted">Not yet.</p>}
         </section>
       </div>
-      <AttemptsTimeline attempts={attempts} run={detail} />
-      <ModelCalls calls={calls} />
+      <Tabs
+        label="What happened"
+        tabs={[
+          { id: "attempts", label: "Attempts", panel: () => <AttemptsTimeline attempts={attempts} run={detail} /> },
+          { id: "calls", label: "Model calls", panel: () => <ModelCalls calls={calls} /> },
+          { id: "events", label: events.items ? `Events (${events.items.length})` : "Events", panel: () => <EventsList events={events} /> },
+        ]}
+      />
       {steps.length === 0 && workflow.data ? <Empty>This workflow has no steps.</Empty> : null}
     </section>
   );
+}
+
+/** The step a failed or dead run stopped at (its error names it), if the graph has it. */
+function failedStep(run: RunDetail | undefined, ids: string[]): string | undefined {
+  if (!run || (run.status !== "failed" && run.status !== "dead")) return undefined;
+  const step = (run.error as { step?: unknown } | null)?.step;
+  return typeof step === "string" && ids.includes(step) ? step : run.steps.find((s) => s.parent_key === null && s.status === "failed")?.key;
 }

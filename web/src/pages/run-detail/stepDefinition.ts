@@ -1,6 +1,6 @@
-// A step as the workflow defines it (its entry in the version's spec), and what of it the step
-// panel shows as the step's inputs.
-import type { WorkflowDetail } from "../../types";
+// A step as the workflow defines it (its entry in the version's spec), what of it the step
+// panel shows as the step's inputs, and what those resolved to on its latest attempt.
+import type { Attempt, WorkflowDetail } from "../../types";
 
 export function specStep(workflow: WorkflowDetail | undefined, id: string): Record<string, unknown> | undefined {
   const steps = (workflow?.spec as { steps?: Record<string, unknown>[] } | undefined)?.steps ?? [];
@@ -20,4 +20,10 @@ export function stepInputs(definition: Record<string, unknown> | undefined): Rec
     shown[key] = value;
   }
   return shown;
+}
+
+/** The arguments the step's latest attempt that resolved any was given (templates filled in). */
+export function resolvedArgs(attempts: Attempt[], step: string): { attempt: number; args: unknown } | null {
+  const found = [...attempts].reverse().find((a) => a.step_key === step && a.args !== null && a.args !== undefined);
+  return found ? { attempt: found.attempt, args: found.args } : null;
 }
