@@ -85,7 +85,7 @@ def test_a_prompt_reading_an_undeclared_variable_is_refused(sqlite_cli: Cli) -> 
     assert done.returncode == 2
     assert said(done.stderr) == (
         "error (input_invalid): prompt 'greet' is invalid: template: reads 'name', which is not "
-        "a declared variable (declare it with --var name)"
+        "a declared variable (add 'name' to the prompt's variables)"
     )
     missing = sqlite_cli("prompts", "show", "nope")
     assert (missing.returncode, said(missing.stderr)) == (
