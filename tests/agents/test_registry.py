@@ -113,6 +113,25 @@ async def test_call_returns_the_whole_output() -> None:
     )
 
 
+async def test_the_demo_computes_a_leads_fit_label_from_its_score_in_code() -> None:
+    registry = demo_registry()
+
+    fits = [
+        (await registry.call("lead.fit", {"company": "Acme", **lead}, context())).output
+        for lead in (
+            {"employees": 450, "budget": 90_000},
+            {"employees": 250, "budget": 50_000},
+            {"employees": 12, "budget": 0},
+        )
+    ]
+
+    assert fits == [
+        {"score": 90, "fit": "good"},
+        {"score": 50, "fit": "maybe"},
+        {"score": 1, "fit": "poor"},
+    ]
+
+
 async def test_call_output_is_json_ready() -> None:
     registry = demo_registry()
 
@@ -358,6 +377,7 @@ def test_build_registry_has_the_demo_agents() -> None:
         "demo.noop",
         "demo.sleep",
         "email.draft",
+        "lead.fit",
         "lead.score",
         "news.headline",
         "quote.price",
