@@ -132,6 +132,17 @@ async def test_the_demo_computes_a_leads_fit_label_from_its_score_in_code() -> N
     ]
 
 
+def test_the_demo_brief_keeps_the_models_first_sentence() -> None:
+    assert [
+        demo._first_sentence(text)
+        for text in (
+            "Thank you for your interest! I'm happy to share some insights and",
+            "Thanks, Ada.\nWe look forward",
+            "Acme looks promising",
+        )
+    ] == ["Thank you for your interest!", "Thanks, Ada.", "Acme looks promising"]
+
+
 async def test_call_output_is_json_ready() -> None:
     registry = demo_registry()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -235,6 +236,12 @@ class Brief(BaseModel):
     model: str
 
 
+def _first_sentence(text: str) -> str:
+    """Up to the first sentence's end: a small model tends to run on past what was asked."""
+    found = re.match(r"(.+?[.!?])(\s|$)", text, re.DOTALL)
+    return found.group(1).strip() if found else text
+
+
 @writer.capability("brief.write")
 async def write_brief(ctx: CallContext, args: BriefIn) -> Brief:
     """A brief for a salesperson: the facts, score and fit come from the arguments (code);
@@ -250,7 +257,7 @@ async def write_brief(ctx: CallContext, args: BriefIn) -> Brief:
         max_tokens=50,
         temperature=0,
     )
-    opening = reply.text.strip().strip('"').strip()
+    opening = _first_sentence(reply.text.strip().strip('"').strip())
     scored = f", scored {args.score}/100" if args.score is not None else ""
     why = f" ({args.reason})" if args.reason else ""
     text = f"{args.company}: a {args.fit} fit{scored}{why}.\nOpening line: {opening}"
