@@ -3,8 +3,9 @@
 // workflow, reviews, dead letters, prompts, usage, knowledge, schedules, hooks, admin, a missing
 // page) and every page the enabled apps add. A page fails on any console error or on being wider
 // than the screen. On the phone every navigation entry can be reached without scrolling the bar
-// sideways, reviewers land on Reviews with the pending count in the navigation, and the dark theme
-// and the keyboard shortcuts work on the way.
+// sideways (and the phone prefers the dark theme, which the dashboard follows); reviewers land on
+// Reviews with the pending count in the navigation; the theme switch and the keyboard shortcuts
+// work.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
@@ -83,14 +84,18 @@ test.afterEach(() => {
   problems.splice(0);
 });
 
-async function open(browser: Browser, role: string, width: number, height: number): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height } });
+async function open(browser: Browser, role: string, width: number, height: number, colorScheme: "light" | "dark" = "light"): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
   const page = await context.newPage();
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() === "error") problems.push(`console: ${message.text()} (${message.location().url})`);
   });
   const { email, password } = account(role);
+  // The pages before signing in: joining by invitation, then signing in.
+  await page.goto(`${server.url}/join`);
+  await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+  await fits(page);
   await page.goto(`${server.url}/`);
   await fits(page);
   await page.getByLabel("Email").fill(email);
@@ -129,12 +134,14 @@ async function visit(page: Page, to: string, heading: RegExp | string): Promise<
   await page.screenshot({ path: path.join(SHOTS, `page${to.replace(/[^a-z0-9]+/gi, "-")}-${page.viewportSize()?.width}.png`), fullPage: true });
 }
 
-for (const [label, width, height] of [
-  ["at 1280x800", 1280, 800],
-  ["on a 390 px phone", 390, 844],
+// The phone also prefers a dark theme, so every page is seen in both themes.
+for (const [label, width, height, scheme] of [
+  ["at 1280x800", 1280, 800, "light"],
+  ["on a 390 px phone in the dark", 390, 844, "dark"],
 ] as const) {
   test(`every page fits and logs no error ${label}`, async ({ browser }) => {
-    const page = await open(browser, "admin", width, height);
+    const page = await open(browser, "admin", width, height, scheme);
+    await expect(page.locator("html")).toHaveAttribute("data-theme", scheme);
     const nav = page.getByRole("navigation", { name: "Pages" });
     // Every entry of the navigation is on screen, none hidden past the edge of a scrolling bar.
     const entries = nav.getByRole("link");
