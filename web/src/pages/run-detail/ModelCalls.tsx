@@ -35,7 +35,7 @@ function CallRows({ calls }: { calls: LlmCall[] }) {
             <tr key={call.id}>
               <td>
                 {call.step_key ?? "—"}
-                {call.attempt ? <span className="muted"> #{call.attempt}</span> : null}
+                {call.attempt && call.attempt > 1 ? <span className="muted"> (attempt {call.attempt})</span> : null}
               </td>
               <td>
                 {call.provider}:{call.model}
