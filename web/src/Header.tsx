@@ -2,7 +2,7 @@
 // pages, the theme switch, the shortcuts list and who is signed in.
 import { useEffect } from "react";
 import { Link, navigate } from "./router";
-import { can, mainRole, navFor } from "./roles";
+import { can, homePath, mainRole, navFor } from "./roles";
 import { useSession } from "./session";
 import type { AppList, Me, ReviewList } from "./types";
 import { ThemeToggle } from "./components/ThemeToggle";
@@ -34,7 +34,7 @@ export function Header({ me, path, apps, onShortcuts }: { me: Me; path: string; 
   const who = me.user ? me.user.name || me.user.email : "API key";
   return (
     <header className="topbar">
-      <Link to="/runs" className="brand">
+      <Link to={homePath(me)} className="brand">
         Batonflow
       </Link>
       <nav aria-label="Pages">
