@@ -113,6 +113,36 @@ async def test_call_returns_the_whole_output() -> None:
     )
 
 
+async def test_the_demo_computes_a_leads_fit_label_from_its_score_in_code() -> None:
+    registry = demo_registry()
+
+    fits = [
+        (await registry.call("lead.fit", {"company": "Acme", **lead}, context())).output
+        for lead in (
+            {"employees": 450, "budget": 90_000},
+            {"employees": 250, "budget": 50_000},
+            {"employees": 12, "budget": 0},
+        )
+    ]
+
+    assert fits == [
+        {"score": 90, "fit": "good"},
+        {"score": 50, "fit": "maybe"},
+        {"score": 1, "fit": "poor"},
+    ]
+
+
+def test_the_demo_brief_keeps_the_models_first_sentence() -> None:
+    assert [
+        demo._first_sentence(text)
+        for text in (
+            "Thank you for your interest! I'm happy to share some insights and",
+            "Thanks, Ada.\nWe look forward",
+            "Acme looks promising",
+        )
+    ] == ["Thank you for your interest!", "Thanks, Ada.", "Acme looks promising"]
+
+
 async def test_call_output_is_json_ready() -> None:
     registry = demo_registry()
 
@@ -358,6 +388,7 @@ def test_build_registry_has_the_demo_agents() -> None:
         "demo.noop",
         "demo.sleep",
         "email.draft",
+        "lead.fit",
         "lead.score",
         "news.headline",
         "quote.price",

@@ -58,10 +58,10 @@ async def test_an_undeclared_variable_is_refused(signup: Signup) -> None:
     assert response.json()["error"] == {
         "code": "input_invalid",
         "message": "prompt 'oops' is invalid: template: reads 'name', which is not a declared "
-        "variable (declare it with --var name)",
+        "variable (add 'name' to the prompt's variables)",
         "details": {
             "issues": [
-                "template: reads 'name', which is not a declared variable (declare it with --var name)"
+                "template: reads 'name', which is not a declared variable (add 'name' to the prompt's variables)"
             ]
         },
     }

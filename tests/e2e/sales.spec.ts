@@ -125,7 +125,7 @@ test("an admin imports leads, runs the outreach pipeline and approves the email 
   await page.getByRole("link", { name: "Reviews", exact: true }).click();
   await expect(page.getByRole("heading", { name: "Reviews", level: 1 })).toBeVisible();
   const review = page.locator(`article.review:has(a[href="/runs/${runId}"])`);
-  await expect(review.getByRole("heading")).toHaveText("Approval needed: approve");
+  await expect(review.getByRole("heading")).toHaveText("Email to gavin@hooli.example");
   await expect(review).toContainText("gavin@hooli.example");
   await review.getByRole("button", { name: "Approve", exact: true }).click();
   await expect(review).toHaveCount(0);

@@ -75,7 +75,7 @@ def test_a_draft_reading_an_undeclared_variable_or_with_a_bad_key_is_refused() -
     )
     assert prompts.check(draft) == [
         "key 'Bad Key': use lowercase letters, digits, '.', '_' or '-' (up to 128)",
-        "template: reads 'nme', which is not a declared variable (declare it with --var nme)",
+        "template: reads 'nme', which is not a declared variable (add 'nme' to the prompt's variables)",
         "system: template syntax error: unexpected '}'",
     ]
 

@@ -303,7 +303,10 @@ outputs: {brief: "{{ state.brief.text }}", model: "{{ state.brief.model }}"}
     async with reading(engine) as conn:
         stored = await run_store.get_run(conn, tenant, run.id)
         calls = await call_store.list_calls(conn, tenant, run.id)
-    assert stored.outputs == {"brief": "Acme looks promising", "model": "scripted:writer"}
+    assert stored.outputs == {
+        "brief": "Acme: a good fit (budget approved).\nOpening line: Acme looks promising",
+        "model": "scripted:writer",
+    }
     assert [(c["step_key"], c["status"], c["ttft_ms"]) for c in calls] == [
         ("brief", "ok", IsPositiveFloat | 0.0)
     ]

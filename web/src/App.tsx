@@ -1,9 +1,12 @@
-// The shell: a header with the pages this role may use and who is signed in, then the page.
-import { useEffect } from "react";
+// The shell: the header (Header.tsx), the page for the path, the keyboard shortcuts and their list.
+import { useEffect, useState } from "react";
 import { appPage } from "./apps/pages";
 import type { AppList } from "./types";
-import { Link, match, navigate, useFocusOnNavigate, useLocation } from "./router";
-import { mainRole, navFor } from "./roles";
+import { ShortcutsHelp } from "./components/ShortcutsHelp";
+import { Header } from "./Header";
+import { match, navigate, useFocusOnNavigate, useLocation } from "./router";
+import { homePath } from "./roles";
+import { actOnPage, useShortcuts } from "./shortcuts";
 import { useSession } from "./session";
 import { Loading, useLoad } from "./ui";
 import { AdminPage } from "./pages/admin";
@@ -61,7 +64,7 @@ function Page({ path, apps }: { path: string; apps: AppList | undefined }) {
 }
 
 export function App() {
-  const { me, loading, signOut, api } = useSession();
+  const { me, loading, api } = useSession();
   // The enabled apps' pages join the navigation; the server says which apps are enabled.
   const apps = useLoad<AppList>(
     () => (me ? api.get<AppList>("/api/v1/apps") : Promise.resolve({ items: [] })),
@@ -71,8 +74,16 @@ export function App() {
   useFocusOnNavigate(path);
 
   useEffect(() => {
-    if (me && (path === "/" || path === "/login" || path === "/join")) navigate("/runs", true);
+    if (me && (path === "/" || path === "/login" || path === "/join")) navigate(homePath(me), true);
   }, [me, path]);
+  const [help, setHelp] = useState(false);
+  useShortcuts((command) => {
+    if (!me) return;
+    if (command.kind === "help") setHelp((open) => !open);
+    else if (command.kind === "close") setHelp(false);
+    else if (command.kind === "go") navigate(command.path);
+    else actOnPage(command);
+  });
 
   if (loading) {
     return (
@@ -83,51 +94,13 @@ export function App() {
   }
   if (!me) return path === "/join" ? <JoinPage /> : <LoginPage />;
 
-  const who = me.user ? me.user.name || me.user.email : "API key";
   return (
     <div className="shell">
       <a className="skip" href="#main">
         Skip to content
       </a>
-      <header className="topbar">
-        <Link to="/runs" className="brand">
-          Batonflow
-        </Link>
-        <nav aria-label="Pages">
-          <ul>
-            {navFor(me).map((item) => (
-              <li key={item.path}>
-                <Link to={item.path} aria-current={path === item.path || path.startsWith(`${item.path}/`) ? "page" : undefined}>
-                  {item.label}
-                </Link>
-              </li>
-            ))}
-            {(apps.data?.items ?? []).flatMap((app) =>
-              app.pages.map((page) => (
-                <li key={page.path}>
-                  <Link to={page.path} aria-current={path === page.path ? "page" : undefined} title={app.title}>
-                    {page.title}
-                  </Link>
-                </li>
-              )),
-            )}
-          </ul>
-        </nav>
-        <div className="whoami" data-testid="whoami">
-          <span className="who" title={me.user?.email}>
-            {who}
-          </span>
-          <span className="tenant" title="Tenant">
-            {me.tenant.name || me.tenant.slug}
-          </span>
-          <span className={`badge role-${mainRole(me)}`} title="Role">
-            {mainRole(me)}
-          </span>
-          <button type="button" className="link" onClick={() => void signOut().then(() => navigate("/login"))}>
-            Sign out
-          </button>
-        </div>
-      </header>
+      <Header me={me} path={path} apps={apps.data} onShortcuts={() => setHelp(true)} />
+      {help ? <ShortcutsHelp onClose={() => setHelp(false)} /> : null}
       <main id="main">
         <Page path={path === "/" ? "/runs" : path} apps={apps.data} />
       </main>

@@ -4,6 +4,9 @@ import { Api } from "./api";
 import { App } from "./App";
 import { SessionProvider } from "./session";
 import "./styles.css";
+import { applyTheme, storedTheme, systemTheme } from "./theme";
+
+applyTheme(storedTheme() ?? systemTheme());
 
 const root = document.getElementById("root");
 if (root) {

@@ -1,9 +1,9 @@
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Api } from "./api";
 import type { TokenStore } from "./api";
 import { App } from "./App";
-import { can, canDecide, mainRole, navFor } from "./roles";
+import { can, canDecide, homePath, mainRole, navFor } from "./roles";
 import { SessionProvider } from "./session";
 import type { Me, Role } from "./types";
 
@@ -48,6 +48,11 @@ describe("role gating", () => {
     expect(mainRole(me("admin"))).toBe("admin");
   });
 
+  it("lands reviewers on their queue and everyone else on Runs", () => {
+    expect((["viewer", "reviewer", "operator", "admin"] as const).map((role) => homePath(me(role)))).toEqual(["/runs", "/reviews", "/runs", "/runs"]);
+    expect(homePath({ roles: [], scopes: ["reviews:read"] })).toBe("/reviews");
+  });
+
   it("lets only the roles a review names decide it", () => {
     const review = { reviewers: ["reviewer"] };
     expect(canDecide(me("reviewer"), review)).toBe(true);
@@ -57,6 +62,28 @@ describe("role gating", () => {
     expect(canDecide(me("reviewer"), { reviewers: [] })).toBe(true);
   });
 });
+
+function review(id: string) {
+  return {
+    id,
+    run_id: "run-1",
+    step_key: "approve",
+    attempt: 1,
+    kind: "review",
+    status: "pending",
+    subject: { amount: 3 },
+    instructions: "",
+    input_schema: null,
+    reviewers: [],
+    allow_edit: false,
+    decision: null,
+    data: null,
+    comment: null,
+    decided_by: null,
+    decided_at: null,
+    created_at: "2026-01-01T00:00:00Z",
+  };
+}
 
 describe("the shell by role", () => {
   const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
@@ -68,7 +95,9 @@ describe("the shell by role", () => {
           ? { items: [], next_cursor: null }
           : input.startsWith("/api/v1/workflows")
             ? { items: [] }
-            : {};
+            : input.startsWith("/api/v1/reviews")
+              ? { items: [review("rv1"), review("rv2")] }
+              : {};
     return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
   };
   beforeEach(() => window.history.replaceState(null, "", "/runs"));
@@ -97,6 +126,44 @@ describe("the shell by role", () => {
     expect(await screen.findByText(/No runs yet/)).toBeTruthy();
     expect(screen.getByRole("link", { name: "Admin" })).toBeTruthy();
     expect(screen.getByRole("button", { name: "Start run" })).toBeTruthy();
+  });
+
+  it("lands a reviewer on Reviews with the waiting count in the navigation", async () => {
+    window.history.replaceState(null, "", "/");
+    render(
+      <SessionProvider api={new Api(store, answer("reviewer"))}>
+        <App />
+      </SessionProvider>,
+    );
+    expect(await screen.findByRole("heading", { name: "Reviews", level: 1 })).toBeTruthy();
+    expect(window.location.pathname).toBe("/reviews");
+    const link = await screen.findByRole("link", { name: "Reviews, 2 waiting" });
+    expect(link.getAttribute("aria-current")).toBe("page");
+    expect(link.textContent).toBe("Reviews2");
+  });
+
+  it("opens pages and the shortcuts list from the keyboard", async () => {
+    render(
+      <SessionProvider api={new Api(store, answer("admin"))}>
+        <App />
+      </SessionProvider>,
+    );
+    expect(await screen.findByText(/No runs yet/)).toBeTruthy();
+    fireEvent.keyDown(document.body, { key: "g" });
+    fireEvent.keyDown(document.body, { key: "v" });
+    expect(await screen.findByRole("heading", { name: "Reviews", level: 1 })).toBeTruthy();
+    expect(window.location.pathname).toBe("/reviews");
+    fireEvent.keyDown(document.body, { key: "?" });
+    const dialog = screen.getByRole("dialog", { name: "Keyboard shortcuts" });
+    expect(dialog.textContent).toContain("Go to Runs");
+    expect(dialog.textContent).toContain("Approve the focused review");
+    fireEvent.keyDown(document.body, { key: "Escape" });
+    expect(screen.queryByRole("dialog")).toBeNull();
+    // Keys typed into a field are text, not shortcuts.
+    const field = document.body.appendChild(document.createElement("input"));
+    fireEvent.keyDown(field, { key: "?" });
+    expect(screen.queryByRole("dialog")).toBeNull();
+    field.remove();
   });
 
   it("asks a signed-out visitor to sign in", async () => {

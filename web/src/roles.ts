@@ -62,6 +62,13 @@ export function navFor(me: Pick<Me, "scopes"> | null | undefined): NavItem[] {
   return NAV.filter((item) => can(me, item.action));
 }
 
+/** Where signing in lands: a reviewer (who starts nothing) on the review queue, others on Runs. */
+export function homePath(me: Pick<Me, "roles" | "scopes">): string {
+  const role = mainRole(me);
+  if ((role === "reviewer" || !can(me, "runs.view")) && can(me, "reviews.view")) return "/reviews";
+  return "/runs";
+}
+
 /** The most capable role, to show beside the user's name. */
 export function mainRole(me: Pick<Me, "roles">): string {
   for (const role of ["admin", "operator", "reviewer", "viewer"] as const) {

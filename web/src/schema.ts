@@ -2,7 +2,13 @@
 // data) and the conversion of what a person typed into the JSON the API takes.
 import type { JsonSchema } from "./types";
 
-export type FieldKind = "string" | "integer" | "number" | "boolean" | "enum" | "json" | "text";
+export type FieldKind = "string" | "integer" | "number" | "boolean" | "enum" | "list" | "json" | "text";
+
+/** A list whose items are plain text or numbers gets one box per item; other lists stay JSON. */
+function isPlainList(schema: JsonSchema): boolean {
+  const item = schema.items ? typeOf(schema.items) : "string";
+  return ["string", "integer", "number"].includes(item) && !schema.items?.enum;
+}
 
 export interface Field {
   name: string;
@@ -27,6 +33,7 @@ export function fieldsOf(schema: JsonSchema | null | undefined): Field[] {
     let kind: FieldKind;
     if (property.enum && property.enum.length > 0) kind = "enum";
     else if (type === "integer" || type === "number" || type === "boolean") kind = type;
+    else if (type === "array" && isPlainList(property)) kind = "list";
     else if (type === "object" || type === "array") kind = "json";
     else if (/body|text|notes|description|message/i.test(name)) kind = "text";
     else kind = "string";
@@ -42,7 +49,8 @@ export function fieldsOf(schema: JsonSchema | null | undefined): Field[] {
   });
 }
 
-export type FormValues = Record<string, string | boolean>;
+export type FormValue = string | boolean | string[];
+export type FormValues = Record<string, FormValue>;
 
 /** What the form shows before anyone types: defaults, or what `given` holds (an edit). */
 export function initialValues(fields: Field[], given?: Record<string, unknown>): FormValues {
@@ -50,6 +58,7 @@ export function initialValues(fields: Field[], given?: Record<string, unknown>):
   for (const field of fields) {
     const value = given && field.name in given ? given[field.name] : field.default;
     if (field.kind === "boolean") values[field.name] = value === true;
+    else if (field.kind === "list") values[field.name] = Array.isArray(value) ? value.map(String) : [];
     else if (value === undefined || value === null) values[field.name] = "";
     else if (field.kind === "json") values[field.name] = JSON.stringify(value, null, 2);
     else if (field.kind === "enum") values[field.name] = JSON.stringify(value);
@@ -71,6 +80,22 @@ export function coerce(fields: Field[], values: FormValues): Coerced {
     const raw = values[field.name];
     if (field.kind === "boolean") {
       value[field.name] = raw === true;
+      continue;
+    }
+    if (field.kind === "list") {
+      const items = (Array.isArray(raw) ? raw : []).map((item) => item.trim()).filter((item) => item !== "");
+      if (items.length === 0) {
+        if (field.required) errors[field.name] = "needs at least one item";
+        continue;
+      }
+      const itemType = field.schema.items ? typeOf(field.schema.items) : "string";
+      if (itemType === "string") value[field.name] = items;
+      else {
+        const numbers = items.map(Number);
+        const bad = items.find((_, index) => !Number.isFinite(numbers[index]) || (itemType === "integer" && !Number.isInteger(numbers[index])));
+        if (bad !== undefined) errors[field.name] = `has “${bad}”, which is not ${itemType === "integer" ? "a whole number" : "a number"}`;
+        else value[field.name] = numbers;
+      }
       continue;
     }
     const text = typeof raw === "string" ? raw : "";

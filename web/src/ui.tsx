@@ -117,11 +117,14 @@ export function ActionButton({
   children,
   className,
   disabled,
+  shortcut,
 }: {
   onAction: () => Promise<unknown>;
   children: ReactNode;
   className?: string;
   disabled?: boolean;
+  /** the keyboard shortcut that presses it (shortcuts.ts), e.g. "approve" */
+  shortcut?: string;
 }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -130,6 +133,7 @@ export function ActionButton({
       <button
         type="button"
         className={className}
+        data-shortcut={shortcut}
         disabled={busy || disabled}
         aria-busy={busy}
         onClick={async () => {

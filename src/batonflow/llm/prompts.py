@@ -75,7 +75,7 @@ def check(draft: PromptDraft) -> list[str]:
             if ref not in declared:
                 issues.append(
                     f"{where}: reads '{ref}', which is not a declared variable "
-                    f"(declare it with --var {ref})"
+                    f"(add '{ref}' to the prompt's variables)"
                 )
     return issues
 

@@ -3,7 +3,7 @@
 import { useId, useMemo, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { coerce, fieldsOf, initialValues } from "../schema";
-import type { Field, FormValues } from "../schema";
+import type { Field, FormValue, FormValues } from "../schema";
 import type { JsonSchema } from "../types";
 
 interface Props {
@@ -20,11 +20,57 @@ function label(name: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/** A hint after the label where the control alone does not say what to type. */
+function typeHint(field: Field): string {
+  if (field.kind === "integer") return "whole number";
+  if (field.kind === "number") return "number";
+  if (field.kind === "json") return field.schema.type === "array" ? "JSON list" : "JSON object";
+  return "";
+}
+
+/** One box per item, with add and remove: a list without typing JSON. */
+function ListEditor({ field, id, items, onChange, describedBy }: {
+  field: Field;
+  id: string;
+  items: string[];
+  onChange: (items: string[]) => void;
+  describedBy: string | undefined;
+}) {
+  const shown = items.length === 0 ? [""] : items;
+  const numeric = field.schema.items?.type === "integer" || field.schema.items?.type === "number";
+  const name = label(field.name);
+  return (
+    <div className="list-editor" role="group" aria-labelledby={`${id}-label`} aria-describedby={describedBy}>
+      <ol>
+        {shown.map((item, index) => (
+          <li key={index}>
+            <input
+              id={index === 0 ? id : `${id}-${index}`}
+              aria-label={`${name}, item ${index + 1}`}
+              inputMode={numeric ? "decimal" : undefined}
+              value={item}
+              onChange={(e) => onChange(shown.map((old, at) => (at === index ? e.target.value : old)))}
+            />
+            {shown.length > 1 ? (
+              <button type="button" className="link" aria-label={`Remove item ${index + 1} of ${name}`} onClick={() => onChange(shown.filter((_, at) => at !== index))}>
+                Remove
+              </button>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+      <button type="button" onClick={() => onChange([...shown, ""])}>
+        Add an item
+      </button>
+    </div>
+  );
+}
+
 function Control({ field, id, value, onChange, invalid, describedBy }: {
   field: Field;
   id: string;
-  value: string | boolean;
-  onChange: (value: string | boolean) => void;
+  value: FormValue;
+  onChange: (value: FormValue) => void;
   invalid: boolean;
   describedBy: string | undefined;
 }) {
@@ -63,6 +109,8 @@ function Control({ field, id, value, onChange, invalid, describedBy }: {
           onChange={(e) => onChange(e.target.value)}
         />
       );
+    case "list":
+      return <ListEditor field={field} id={id} items={Array.isArray(value) ? value : []} onChange={onChange} describedBy={describedBy} />;
     case "json":
       return <textarea {...common} rows={4} className="mono" value={String(value)} onChange={(e) => onChange(e.target.value)} />;
     case "text":
@@ -109,10 +157,10 @@ export function SchemaForm({ schema, initial, submitLabel, onSubmit, children, b
         const describedBy = [help, problem].filter(Boolean).join(" ") || undefined;
         return (
           <div className={`field field-${field.kind}`} key={field.name}>
-            <label htmlFor={id}>
+            <label htmlFor={id} id={`${id}-label`}>
               {label(field.name)}
               {field.required ? <span className="required" aria-hidden="true"> *</span> : <span className="muted"> (optional)</span>}
-              <span className="type">{field.kind === "enum" ? "choice" : field.schema.type === undefined ? "" : String(field.schema.type)}</span>
+              {typeHint(field) ? <span className="type">{typeHint(field)}</span> : null}
             </label>
             <Control
               field={field}

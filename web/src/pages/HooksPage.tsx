@@ -50,53 +50,55 @@ export function HooksPage() {
           page.items.length === 0 ? (
             <Empty>No hooks yet.</Empty>
           ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th>Hook</th>
-                  <th>Workflow</th>
-                  <th>URL</th>
-                  <th>Secret from</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {page.items.map((hook) => (
-                  <tr key={hook.id}>
-                    <td>{hook.name}</td>
-                    <td>
-                      {hook.workflow_id}
-                      {hook.version ? <span className="muted"> v{hook.version}</span> : null}
-                    </td>
-                    <td className="mono">POST {hook.path}</td>
-                    <td>
-                      <When iso={hook.rotated_at} />
-                    </td>
-                    <td>
-                      <Can action="triggers.write">
-                        <ActionButton
-                          onAction={async () => {
-                            setShown(await api.post<HookSecret>(`${path(hook)}/rotate`));
-                            await hooks.reload();
-                          }}
-                        >
-                          Rotate secret
-                        </ActionButton>{" "}
-                        <ActionButton
-                          className="danger"
-                          onAction={async () => {
-                            await api.request("DELETE", path(hook));
-                            await hooks.reload();
-                          }}
-                        >
-                          Delete
-                        </ActionButton>
-                      </Can>
-                    </td>
+            <div className="table-scroll">
+              <table>
+                <thead>
+                  <tr>
+                    <th>Hook</th>
+                    <th>Workflow</th>
+                    <th>URL</th>
+                    <th>Secret from</th>
+                    <th />
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {page.items.map((hook) => (
+                    <tr key={hook.id}>
+                      <td>{hook.name}</td>
+                      <td>
+                        {hook.workflow_id}
+                        {hook.version ? <span className="muted"> v{hook.version}</span> : null}
+                      </td>
+                      <td className="mono">POST {hook.path}</td>
+                      <td>
+                        <When iso={hook.rotated_at} />
+                      </td>
+                      <td>
+                        <Can action="triggers.write">
+                          <ActionButton
+                            onAction={async () => {
+                              setShown(await api.post<HookSecret>(`${path(hook)}/rotate`));
+                              await hooks.reload();
+                            }}
+                          >
+                            Rotate secret
+                          </ActionButton>{" "}
+                          <ActionButton
+                            className="danger"
+                            onAction={async () => {
+                              await api.request("DELETE", path(hook));
+                              await hooks.reload();
+                            }}
+                          >
+                            Delete
+                          </ActionButton>
+                        </Can>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )
         }
       </Show>

@@ -4,7 +4,7 @@ import { Api } from "../api";
 import type { TokenStore } from "../api";
 import { SessionProvider } from "../session";
 import type { Me, Review } from "../types";
-import { ReviewsPage, editSchema } from "./ReviewsPage";
+import { ReviewsPage, editSchema, reviewTitle } from "./ReviewsPage";
 
 const reviewer: Me = {
   kind: "user",
@@ -75,6 +75,9 @@ describe("ReviewsPage", () => {
   it("edits the subject's fields, then approves the edited email", async () => {
     const decisions = serve(reviewer, [base]);
     fireEvent.click(await screen.findByRole("button", { name: "Edit and approve…" }));
+    expect(screen.getByRole("heading", { level: 2 }).textContent).toBe("Email to ada@example.com");
+    // The draft's fields stay required and untyped: no "(optional) string" on an address.
+    expect(["To", "Subject", "Body"].map((name) => screen.getByText(name, { selector: "label" }).textContent)).toEqual(["To *", "Subject *", "Body *"]);
     fireEvent.change(screen.getByLabelText(/^Subject/), { target: { value: "Hello, Ada" } });
     fireEvent.click(screen.getByRole("button", { name: "Approve with these edits" }));
     await vi.waitFor(() =>
@@ -110,7 +113,14 @@ describe("ReviewsPage", () => {
     expect(editSchema({ to: "a", n: 2, ok: true, tags: ["x"] })).toEqual({
       type: "object",
       properties: { to: { type: "string" }, n: { type: "number" }, ok: { type: "boolean" }, tags: { type: "array" } },
-      required: [],
+      required: ["to"],
     });
+    expect(editSchema({ to: "", subject: "Hi" }).required).toEqual(["subject"]);
+  });
+
+  it("titles a review by what it asks", () => {
+    expect(reviewTitle(base)).toBe("Email to ada@example.com");
+    expect(reviewTitle({ ...base, subject: { amount: 12 } })).toBe("Decision on step “approve”");
+    expect(reviewTitle({ ...base, kind: "input", step_key: "collect" })).toBe("Information for step “collect”");
   });
 });

@@ -61,7 +61,18 @@ export function editSchema(subject: Plain): JsonSchema {
     const type = typeof value === "number" ? "number" : typeof value === "boolean" ? "boolean" : typeof value === "string" ? "string" : "object";
     properties[key] = { type: Array.isArray(value) ? "array" : type };
   }
-  return { type: "object", properties, required: [] };
+  // A field the draft filled in stays filled in: an email keeps its address, subject and body.
+  const required = Object.entries(subject)
+    .filter(([, value]) => typeof value === "string" && value !== "")
+    .map(([key]) => key);
+  return { type: "object", properties, required };
+}
+
+/** What the card asks, in words: an email by its address, otherwise the step by name. */
+export function reviewTitle(review: Pick<Review, "kind" | "step_key" | "subject">): string {
+  if (review.kind === "input") return `Information for step “${review.step_key}”`;
+  if (isEmail(review.subject) && review.subject.to) return `Email to ${String(review.subject.to)}`;
+  return `Decision on step “${review.step_key}”`;
 }
 
 function ReviewCard({ review, onDecided }: { review: Review; onDecided: () => void }) {
@@ -78,15 +89,16 @@ function ReviewCard({ review, onDecided }: { review: Review; onDecided: () => vo
   };
   const commentId = `comment-${review.id}`;
   return (
-    <article className="card review" aria-labelledby={`review-${review.id}`} data-review={review.id}>
+    <article className="card review" aria-labelledby={`review-${review.id}`} data-review={review.id} tabIndex={-1}>
       <header className="review-head">
         <h2 id={`review-${review.id}`}>
-          {review.kind === "input" ? "Input needed" : "Approval needed"}: <span className="mono">{review.step_key}</span>
+          {reviewTitle(review)}
         </h2>
         <StatusBadge status={review.status} />
       </header>
       <p className="muted small">
-        <RunLink id={review.run_id} /> · asked <When iso={review.created_at} />
+        Step <span className="mono">{review.step_key}</span> of run <RunLink id={review.run_id} /> · asked{" "}
+        <When iso={review.created_at} />
         {review.reviewers.length ? ` · for ${review.reviewers.join(", ")}` : ""}
       </p>
       {review.instructions ? <p className="instructions">{review.instructions}</p> : null}
@@ -118,7 +130,7 @@ function ReviewCard({ review, onDecided }: { review: Review; onDecided: () => vo
               <input id={commentId} value={comment} onChange={(e) => setComment(e.target.value)} />
             </div>
             <div className="actions">
-              <ActionButton className="primary" onAction={() => decide("approve")}>
+              <ActionButton className="primary" shortcut="approve" onAction={() => decide("approve")}>
                 Approve
               </ActionButton>
               {review.allow_edit && isPlain(review.subject) ? (
@@ -126,7 +138,7 @@ function ReviewCard({ review, onDecided }: { review: Review; onDecided: () => vo
                   Edit and approve…
                 </button>
               ) : null}
-              <ActionButton className="danger" onAction={() => decide("reject")}>
+              <ActionButton className="danger" shortcut="reject" onAction={() => decide("reject")}>
                 Reject
               </ActionButton>
             </div>

@@ -36,65 +36,67 @@ export function SchedulesPage() {
           page.items.length === 0 ? (
             <Empty>No schedules yet.</Empty>
           ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th>Schedule</th>
-                  <th>Workflow</th>
-                  <th>When</th>
-                  <th>Next fire times</th>
-                  <th>Runs started</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {page.items.map((schedule) => (
-                  <tr key={schedule.id}>
-                    <td>
-                      {schedule.name} {schedule.paused ? <StatusBadge status="paused" /> : null}
-                    </td>
-                    <td>
-                      {schedule.workflow_id}
-                      {schedule.version ? <span className="muted"> v{schedule.version}</span> : null}
-                    </td>
-                    <td>
-                      {timingOf(schedule)}
-                      <div className="muted">catch-up: {schedule.catch_up}</div>
-                    </td>
-                    <td>
-                      <List items={schedule.upcoming.map((time) => formatTime(time))} empty={schedule.paused ? "paused" : "none"} label={`Next fire times of ${schedule.name}`} />
-                    </td>
-                    <td>
-                      <List
-                        label={`Runs of ${schedule.name}`}
-                        empty="none yet"
-                        items={schedule.fires.map((fire) =>
-                          fire.run_id ? (
-                            <Link to={`/runs/${fire.run_id}`} className="mono">
-                              {shortId(fire.run_id)}
-                            </Link>
-                          ) : (
-                            <span className="inline-error">not started: {fire.error}</span>
-                          ),
-                        )}
-                      />
-                    </td>
-                    <td>
-                      <Can action="triggers.write">
-                        {schedule.paused ? (
-                          <ActionButton onAction={() => act(schedule, "resume")}>Resume</ActionButton>
-                        ) : (
-                          <ActionButton onAction={() => act(schedule, "pause")}>Pause</ActionButton>
-                        )}{" "}
-                        <ActionButton className="danger" onAction={() => act(schedule, "delete")}>
-                          Delete
-                        </ActionButton>
-                      </Can>
-                    </td>
+            <div className="table-scroll">
+              <table>
+                <thead>
+                  <tr>
+                    <th>Schedule</th>
+                    <th>Workflow</th>
+                    <th>When</th>
+                    <th>Next fire times</th>
+                    <th>Runs started</th>
+                    <th />
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {page.items.map((schedule) => (
+                    <tr key={schedule.id}>
+                      <td>
+                        {schedule.name} {schedule.paused ? <StatusBadge status="paused" /> : null}
+                      </td>
+                      <td>
+                        {schedule.workflow_id}
+                        {schedule.version ? <span className="muted"> v{schedule.version}</span> : null}
+                      </td>
+                      <td>
+                        {timingOf(schedule)}
+                        <div className="muted">catch-up: {schedule.catch_up}</div>
+                      </td>
+                      <td>
+                        <List items={schedule.upcoming.map((time) => formatTime(time))} empty={schedule.paused ? "paused" : "none"} label={`Next fire times of ${schedule.name}`} />
+                      </td>
+                      <td>
+                        <List
+                          label={`Runs of ${schedule.name}`}
+                          empty="none yet"
+                          items={schedule.fires.map((fire) =>
+                            fire.run_id ? (
+                              <Link to={`/runs/${fire.run_id}`} className="mono">
+                                {shortId(fire.run_id)}
+                              </Link>
+                            ) : (
+                              <span className="inline-error">not started: {fire.error}</span>
+                            ),
+                          )}
+                        />
+                      </td>
+                      <td>
+                        <Can action="triggers.write">
+                          {schedule.paused ? (
+                            <ActionButton onAction={() => act(schedule, "resume")}>Resume</ActionButton>
+                          ) : (
+                            <ActionButton onAction={() => act(schedule, "pause")}>Pause</ActionButton>
+                          )}{" "}
+                          <ActionButton className="danger" onAction={() => act(schedule, "delete")}>
+                            Delete
+                          </ActionButton>
+                        </Can>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )
         }
       </Show>

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -34,14 +35,37 @@ class LeadScore(BaseModel):
     tier: str
 
 
+def _score(employees: int, budget: float) -> int:
+    """0-100: half from company size (500 people or more is full), half from budget (100k)."""
+    size = min(employees / 500, 1.0) * 50
+    money = min(budget / 100_000, 1.0) * 50
+    return round(size + money)
+
+
 @sales.capability("lead.score")
 async def score_lead(ctx: CallContext, args: Lead) -> LeadScore:
     """Score a lead 0-100 from company size and budget."""
-    size = min(args.employees / 500, 1.0) * 50
-    money = min(args.budget / 100_000, 1.0) * 50
-    score = round(size + money)
+    score = _score(args.employees, args.budget)
     tier = "A" if score >= 70 else "B" if score >= 40 else "C"
     return LeadScore(score=score, tier=tier)
+
+
+class Company(BaseModel):
+    company: str = Field(min_length=1)
+    employees: int = Field(ge=0)
+    budget: float = Field(ge=0)
+
+
+class Fit(BaseModel):
+    score: int
+    fit: str
+
+
+@sales.capability("lead.fit")
+async def fit_lead(ctx: CallContext, args: Company) -> Fit:
+    """The lead's score and its fit label, both computed here: a label is never left to a model."""
+    score = _score(args.employees, args.budget)
+    return Fit(score=score, fit="good" if score >= 70 else "maybe" if score >= 40 else "poor")
 
 
 class DraftIn(BaseModel):
@@ -202,28 +226,42 @@ class BriefIn(BaseModel):
     company: str = Field(min_length=1)
     fit: str
     reason: str = ""
+    score: int | None = Field(None, ge=0, le=100)
     model: str | None = None
 
 
 class Brief(BaseModel):
     text: str
+    opening: str
     model: str
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first sentence's end: a small model tends to run on past what was asked."""
+    found = re.match(r"(.+?[.!?])(\s|$)", text, re.DOTALL)
+    return found.group(1).strip() if found else text
 
 
 @writer.capability("brief.write")
 async def write_brief(ctx: CallContext, args: BriefIn) -> Brief:
-    """Two sentences for a salesperson about a lead, written by a model."""
+    """A brief for a salesperson: the facts, score and fit come from the arguments (code);
+    the model writes only a friendly opening line for the first email, which is the kind of
+    short text a tiny model writes coherently."""
     if ctx.llm is None:
         raise StepFailed("brief.write needs the LLM gateway", retryable=False)
     reply = await ctx.llm.complete(
-        f"Write two short sentences for a salesperson about {args.company}. "
-        f"It was rated a {args.fit} fit: {args.reason}",
-        system="You write short, plain sales briefs.",
+        f"Write one friendly sentence thanking the team at {args.company} "
+        "for their interest in our workflow software.",
+        system="You write one short, friendly sentence.",
         model=args.model,
-        max_tokens=60,
+        max_tokens=50,
         temperature=0,
     )
-    return Brief(text=reply.text.strip().strip('"').strip(), model=reply.model)
+    opening = _first_sentence(reply.text.strip().strip('"').strip())
+    scored = f", scored {args.score}/100" if args.score is not None else ""
+    why = f" ({args.reason})" if args.reason else ""
+    text = f"{args.company}: a {args.fit} fit{scored}{why}.\nOpening line: {opening}"
+    return Brief(text=text, opening=opening, model=reply.model)
 
 
 AGENTS = (sales, market, ops, writer, mail)

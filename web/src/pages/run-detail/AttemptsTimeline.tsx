@@ -35,8 +35,9 @@ function Timeline({ attempts, run }: { attempts: Attempt[]; run: RunDetail }) {
         return (
           <li key={`${attempt.step_key}-${attempt.attempt}-${attempt.dispatch}`} className={`attempt state-${shown.status}`}>
             <span className="attempt-label">
-              <strong>{attempt.step_key}</strong> #{attempt.attempt}
-              {attempt.dispatch > 1 ? ` (dispatch ${attempt.dispatch})` : ""} · {shown.label} · {formatMs(attempt.duration_ms)}
+              <strong>{attempt.step_key}</strong> attempt {attempt.attempt}
+              {attempt.dispatch > 1 ? ` (picked up again ${attempt.dispatch === 2 ? "once" : `${attempt.dispatch - 1} times`} after a worker stopped)` : ""} · {shown.label} ·{" "}
+              {formatMs(attempt.duration_ms)}
             </span>
             <span className="attempt-track" aria-hidden="true">
               <span className="attempt-bar" style={{ left: `${Math.min(left, 99)}%`, width: `${Math.min(width, 100 - Math.min(left, 99))}%` }} />

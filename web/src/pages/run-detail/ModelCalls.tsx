@@ -1,12 +1,22 @@
 // A run's model calls: the table (model, status, tokens, cost, latency) the step panel shows for
 // one step, and the run page's section with all of them and their total.
 import { formatCount, formatMs, formatUsd } from "../../format";
+import { LocalModelNote } from "../../components/LocalModelNote";
 import type { LlmCall, LlmCallList } from "../../types";
 import { ErrorBox, Loading, StatusBadge } from "../../ui";
 import type { Loaded } from "../../ui";
 
 export function CallsTable({ calls }: { calls: LlmCall[] }) {
   if (calls.length === 0) return <p className="muted">No model calls.</p>;
+  return (
+    <>
+      <LocalModelNote calls={calls} />
+      <CallRows calls={calls} />
+    </>
+  );
+}
+
+function CallRows({ calls }: { calls: LlmCall[] }) {
   return (
     <div className="table-scroll">
       <table className="calls">
@@ -25,7 +35,7 @@ export function CallsTable({ calls }: { calls: LlmCall[] }) {
             <tr key={call.id}>
               <td>
                 {call.step_key ?? "—"}
-                {call.attempt ? <span className="muted"> #{call.attempt}</span> : null}
+                {call.attempt && call.attempt > 1 ? <span className="muted"> (attempt {call.attempt})</span> : null}
               </td>
               <td>
                 {call.provider}:{call.model}

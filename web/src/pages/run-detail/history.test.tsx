@@ -178,7 +178,7 @@ describe("RunDetailPage, what happened", () => {
 
     const timeline = await screen.findByRole("list", { name: "Attempts, in order" });
     const rows = within(timeline).getAllByRole("listitem").map((li) => li.querySelector(".attempt-label")?.textContent);
-    expect(rows).toEqual(["draft #1 · succeeded · 1 s", "approve #1 · waited, then edited and approved by rita · 1 s", "send #1 · succeeded · 1 s"]);
+    expect(rows).toEqual(["draft attempt 1 · succeeded · 1 s", "approve attempt 1 · waited, then edited and approved by rita · 1 s", "send attempt 1 · succeeded · 1 s"]);
   });
 
   it("shows who cancelled the run and why, on the run and its step, and the events of each", async () => {
