@@ -33,6 +33,15 @@ def test_json_that_fits_gives_its_value() -> None:
     ) == (({"answer": 4}, None), (Answer(answer=4), None))
 
 
+def test_line_breaks_written_raw_in_a_string_are_read_as_line_breaks() -> None:
+    # The local model's grammar lets a model write a letter's paragraphs unescaped.
+    text = '{"letter": "Dear Ada,\n\nThank you.\tBest"}'
+    assert check_output(text, {"type": "object"}) == (
+        {"letter": "Dear Ada,\n\nThank you.\tBest"},
+        None,
+    )
+
+
 def test_what_is_wrong_is_named() -> None:
     assert [
         check_output("four", SCHEMA),

@@ -9,6 +9,7 @@ The gateway asks again up to `llm_output_retries` times, then raises OutputInval
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -29,12 +30,25 @@ def strip_fences(text: str) -> str:
     return stripped.strip()
 
 
+def _parsed(text: str) -> Any:
+    """The JSON value of `text`, line breaks and tabs written raw inside its strings allowed: the
+    local model's grammar lets a model write them so (a letter's paragraphs), and they mean what
+    their escapes would."""
+    try:
+        return pydantic_core.from_json(text)
+    except ValueError as strict:
+        try:
+            return json.loads(text, strict=False)
+        except ValueError:
+            raise strict from None
+
+
 def check_output(
     text: str, schema: dict[str, Any], model: type[BaseModel] | None = None
 ) -> tuple[Any, str | None]:
     """(value, None) when `text` is JSON that fits; (None, what is wrong) otherwise."""
     try:
-        value = pydantic_core.from_json(strip_fences(text))
+        value = _parsed(strip_fences(text))
     except ValueError as exc:
         return None, f"the reply is not valid JSON ({exc})"
     if model is not None:
