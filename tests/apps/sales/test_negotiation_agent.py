@@ -37,17 +37,19 @@ REASONING = "Seats are capped by their product maximum. The terms keep the deal 
 
 @dataclass
 class Negotiator:
-    """The model: words our terms from the figures in the prompt (`invent` adds one of its
-    own), and keeps the prompts."""
+    """The model: words our terms from the figures in the prompt (`invent` adds text of its
+    own, `only` replaces the reply), and keeps the prompts."""
 
     invent: str = ""
+    only: str = ""  # the whole reply, instead of one wording our terms
     prompts: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def __call__(self, path: str, body: dict[str, Any]) -> Behaviour:
         self.prompts.append(body["messages"])
         ours = OURS.search(body["messages"][-1]["content"])
         assert ours is not None
-        reply = f"Thank you. We can offer {ours[1]} % off: {ours[2]} EUR in all.{self.invent}"
+        reply = self.only or f"Thank you. We can offer {ours[1]} % off: {ours[2]} EUR in all."
+        reply += self.invent
         return Reply(json.dumps({"reply": reply, "reasoning": REASONING}))
 
 
@@ -197,10 +199,25 @@ async def test_another_tenants_deal_is_not_found_by_the_agent(
     assert negotiator.prompts == []
 
 
-async def test_a_reply_with_a_number_code_did_not_compute_fails_and_stores_nothing(
+async def test_a_sentence_stating_a_number_code_did_not_compute_is_left_out(
     sales_member: Join, sales_state: ApiState, negotiator: Negotiator
 ) -> None:
-    negotiator.invent = " Sign today and training is 25 % off."
+    negotiator.invent = " Sign today and training is 25 % off.\n\nBest regards."
+    acme = await sales_member("acme")
+    await acme.client.put(f"{SALES}/policy", json=POLICY)
+    deal = await seed_deal(sales_state, acme.tenant_id)
+
+    out = await respond(context(sales_state, acme.tenant_id), asking(deal, discount="20"))
+
+    assert out.reply == "Thank you. We can offer 13 % off: 26100 EUR in all.\n\nBest regards."
+    listed = (await acme.client.get(f"{SALES}/deals/{deal}/offers")).json()
+    assert [o["reply"] for o in listed] == ["", out.reply]
+
+
+async def test_a_reply_all_of_numbers_code_did_not_compute_fails_and_stores_nothing(
+    sales_member: Join, sales_state: ApiState, negotiator: Negotiator
+) -> None:
+    negotiator.only = "Training is 25 % off until 2027."
     acme = await sales_member("acme")
     await acme.client.put(f"{SALES}/policy", json=POLICY)
     deal = await seed_deal(sales_state, acme.tenant_id)
@@ -209,8 +226,8 @@ async def test_a_reply_with_a_number_code_did_not_compute_fails_and_stores_nothi
         await respond(context(sales_state, acme.tenant_id), asking(deal, discount="20"))
 
     assert (failed.value.message, failed.value.retryable) == (
-        "the reply states numbers code did not compute: 25; it may state only the figures it "
-        "was given",
+        "the reply states numbers code did not compute: 25, 2027; it may state only the "
+        "figures it was given",
         True,
     )
     assert (await acme.client.get(f"{SALES}/deals/{deal}/offers")).json() == []

@@ -42,6 +42,8 @@ ACTOR = "agent:sales-negotiation"
 REPLY_CHARS = 600
 REASONING_CHARS = 240
 DRAFT_TOKENS = 40 + REPLY_CHARS + REASONING_CHARS
+_TRAILING = re.compile(r"[ \t]+\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)")
 _NUMBER = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 
@@ -153,6 +155,20 @@ def invented(reply: str, prompt: str) -> list[str]:
     return list(dict.fromkeys(stated))
 
 
+def kept_sentences(text: str, prompt: str) -> tuple[str, list[str]]:
+    """`text` without the sentences that state a number `prompt` does not hold, and those
+    numbers: a small model adds one of its own ("within 24 hours", "10 seats") where the rest
+    of its reply is right, and only code's figures may reach the customer."""
+    parts = _SENTENCE_END.split(text.strip())  # sentence, the space after it, sentence, ...
+    kept, made_up = [], []
+    for sentence, space in zip(parts[::2], [*parts[1::2], ""], strict=True):
+        stated = invented(sentence, prompt)
+        made_up += stated
+        # A left-out sentence keeps its line break, so the paragraphs stay as written.
+        kept.append(space if stated and "\n" in space else "" if stated else sentence + space)
+    return _TRAILING.sub("\n", "".join(kept)).strip(), list(dict.fromkeys(made_up))
+
+
 @negotiator.capability("offer.respond")
 async def respond(ctx: CallContext, args: RespondIn) -> RespondOut:
     """Judge a customer's counter-offer against the discount policy, compute our response by
@@ -190,8 +206,9 @@ async def respond(ctx: CallContext, args: RespondIn) -> RespondOut:
         temperature=0 if ctx.attempt <= 1 else 0.7,
     )
     draft = _Draft.model_validate(reply.value)
-    made_up = invented(f"{draft.reply}\n{draft.reasoning}", prompt)
-    if made_up:  # the model may do better on the next attempt
+    text, made_up = kept_sentences(draft.reply, prompt)
+    reasoning, _ = kept_sentences(draft.reasoning, prompt)
+    if not text:  # nothing the model said stands: it may do better on the next attempt
         raise StepFailed(
             f"the reply states numbers code did not compute: {', '.join(made_up)}; it may "
             "state only the figures it was given",
@@ -206,8 +223,8 @@ async def respond(ctx: CallContext, args: RespondIn) -> RespondOut:
             actor=ACTOR,
             now=datetime.now(UTC),
             run_id=ctx.run_id,
-            reasoning=draft.reasoning.strip()[:2000] or found.response.basis,
-            reply=draft.reply.strip()[:4000],
+            reasoning=reasoning or found.response.basis,
+            reply=text,
         )
     )
     return _out(stored)
