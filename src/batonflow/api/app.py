@@ -177,8 +177,8 @@ def create_app(
     `apps` are the enabled apps, by default those `BATONFLOW_APPS` names."""
     check_secret(settings)
     enabled = load_apps(settings.apps) if apps is None else apps
-    if settings.executor not in ("inprocess", "none"):
-        raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess' or 'none'")
+    if settings.executor not in ("inprocess", "none", "celery"):
+        raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess', 'none' or 'celery'")
     run_executor = settings.executor == "inprocess" if executor is None else executor
     owned = telemetry is None
     observed = telemetry if telemetry is not None else build_telemetry(settings)

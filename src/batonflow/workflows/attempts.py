@@ -41,3 +41,14 @@ class Outcome:
     parent_dispatch: int | None = None  # for map items: the map step's dispatch
     llm_calls: tuple[dict[str, Any], ...] = ()  # `llm.call` event data of the attempt's calls
     events: tuple[tuple[str, dict[str, Any]], ...] = ()  # more (type, data) of the attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """A ready step announced on a queue: the claim it asks for is `dispatch` (its next)."""
+
+    tenant_id: str
+    run_id: str
+    key: str
+    dispatch: int
+    queue: str
