@@ -116,11 +116,10 @@ def celery_worker(
         fail(UserError("--until-idle is for the polling worker; a Celery worker serves queues"))
     port = metrics_port if metrics_port is not None else settings.worker_metrics_port
     reporting = init_sentry(settings)
+    queues = queues or [settings.default_queue]
     try:
         errors.print(f"worker {settings.worker_id} serving {', '.join(queues)}", highlight=False)
-        code = run_worker(
-            settings, queues or [settings.default_queue], grace=grace, metrics_port=port
-        )
+        code = run_worker(settings, queues, grace=grace, metrics_port=port)
         errors.print(f"worker {settings.worker_id} stopped", highlight=False)
         return code
     except BatonflowError as exc:

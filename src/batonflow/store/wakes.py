@@ -69,7 +69,7 @@ async def unannounced(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(of=steps_t, skip_locked=True)
     rows = await conn.execute(query)
-    return [Unannounced(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [Unannounced(r[0], r[1], r[2], r[3] + 1, r[4]) for r in rows]
 
 
 async def mark_announced(
