@@ -1,0 +1,179 @@
+"""Celery execution with real worker processes on Redis and RabbitMQ, on both databases: steps
+routed to three queues served by three processes; duplicated, stale and out-of-order wake-ups
+that run nothing twice; a lost wake-up that the sweep sends again."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batonflow.agents.registry import build_registry
+from batonflow.apps.demo import agents as demo
+from batonflow.cluster.broker import Publisher, celery_app
+from batonflow.cluster.routes import Routes
+from batonflow.settings import Settings
+from batonflow.store.db import reading
+from batonflow.store.tables import Attempt, Step
+from batonflow.store.tenants import ensure_tenant
+from batonflow.workflows.attempts import Wake
+from batonflow.workflows.checkpoint import Checkpointer, SpecCache
+from tests.cluster.conftest import TENANT, Queues, Workers, settled, worker_id
+from tests.conftest import now, start
+from tests.workflows import crashapp
+
+pytestmark = pytest.mark.slow
+
+REGISTRY = build_registry([*demo.AGENTS, *crashapp.app.agents])
+
+THREE = """
+id: three-queues
+version: 1
+steps:
+  - {id: greet, kind: agent, capability: demo.sleep, args: {value: hi}}
+  - {id: price, kind: agent, capability: quote.price, needs: [greet], args: {symbol: abc}}
+  - {id: close, kind: agent, capability: demo.noop, needs: [price]}
+outputs: {price: "{{ state.price.price }}"}
+"""
+
+JOURNALLED = """
+id: journalled
+version: 1
+inputs:
+  journal: {type: string}
+steps:
+  - {id: fetch, kind: agent, capability: crash.work, args: {journal: "{{ inputs.journal }}"}}
+  - {id: left, kind: agent, capability: crash.work, needs: [fetch],
+     args: {journal: "{{ inputs.journal }}"}}
+  - {id: right, kind: agent, capability: crash.work, needs: [fetch],
+     args: {journal: "{{ inputs.journal }}"}}
+  - {id: join, kind: agent, capability: crash.work, needs: [left, right],
+     args: {journal: "{{ inputs.journal }}"}}
+"""
+JOURNAL_STEPS = ["fetch", "join", "left", "right"]
+
+
+async def _tenant(engine: AsyncEngine) -> str:
+    async with engine.begin() as conn:
+        return await ensure_tenant(conn, TENANT, now())
+
+
+async def _steps(engine: AsyncEngine, run_ids: list[str]) -> list[tuple[str, str, str | None]]:
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Step.run_id, Step.key, Step.queue).where(Step.run_id.in_(run_ids))
+        )
+        return sorted((row.run_id, row.key, row.queue) for row in rows)
+
+
+async def _attempts(engine: AsyncEngine, run_ids: list[str]) -> list[tuple[str, str, int, str]]:
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Attempt.run_id, Attempt.step_key, Attempt.dispatch, Attempt.status).where(
+                Attempt.run_id.in_(run_ids)
+            )
+        )
+        return sorted((r.run_id, r.step_key, r.dispatch, r.status) for r in rows)
+
+
+async def _start_announced(
+    engine: AsyncEngine, tenant_id: str, spec: str, inputs: dict[str, str], count: int, queue: str
+) -> tuple[list[str], list[Wake]]:
+    """Queue runs and start them here, as a worker's commit would: their first steps are
+    recorded as announced on `queue`. The wake-ups are returned, not sent."""
+    run_ids = [(await start(engine, tenant_id, spec, inputs, REGISTRY)).id for _ in range(count)]
+    checkpointer = Checkpointer(SpecCache(), worker="tester", lease_seconds=5)
+    checkpointer.route = Routes({}, queue, REGISTRY)
+    async with engine.begin() as conn:
+        result = await checkpointer.commit(conn, now(), start_runs=run_ids)
+    return run_ids, result.ready
+
+
+async def test_steps_go_to_three_queues_served_by_three_processes(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    sdr, finance, pipeline = queues("agents.sdr"), queues("agents.finance"), queues("pipeline")
+    # By capability (demo.sleep, demo.noop) and by the agent that provides one (demo-market).
+    routes = f"demo.sleep={sdr},demo-market={finance},demo.noop={pipeline}"
+    procs = {
+        queue: workers.celery(queues, [queue], queue_routes=routes, default_queue=queues("none"))
+        for queue in (sdr, finance, pipeline)
+    }
+    run_ids = [(await start(engine, tenant_id, THREE, {}, REGISTRY)).id for _ in range(4)]
+    assert await settled(engine, run_ids, workers) == {run_id: "succeeded" for run_id in run_ids}
+    by_step = {"greet": sdr, "price": finance, "close": pipeline}
+    assert await _steps(engine, run_ids) == sorted(
+        (run_id, key, queue) for run_id in run_ids for key, queue in by_step.items()
+    )
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Attempt.step_key, Attempt.worker).where(Attempt.run_id.in_(run_ids))
+        )
+        ran = sorted({(row.step_key, row.worker) for row in rows})
+    assert ran == sorted((key, worker_id(procs[queue])) for key, queue in by_step.items())
+    assert [queues.depth(q) for q in (sdr, finance, pipeline)] == [0, 0, 0]
+
+
+async def test_duplicated_stale_and_reordered_wake_ups_run_no_step_twice(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues, tmp_path: Path
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    queue = queues("work")
+    journal = tmp_path / "journal.txt"
+    run_ids, wakes = await _start_announced(
+        engine, tenant_id, JOURNALLED, {"journal": str(journal)}, 6, queue
+    )
+    assert sorted((w.key, w.dispatch, w.queue) for w in wakes) == [("fetch", 1, queue)] * 6
+    publisher = Publisher(celery_app(Settings(broker_url=queues.url, default_queue=queue)))
+    stale = [Wake(w.tenant_id, w.run_id, w.key, 0, queue) for w in wakes]
+    ahead = [Wake(w.tenant_id, w.run_id, w.key, 2, queue) for w in wakes]
+    other_tenant = [Wake("another-tenant", w.run_id, w.key, 1, queue) for w in wakes]
+    # Out of order: a wake-up for a later dispatch, and another tenant's, come first.
+    publisher.send([*ahead, *other_tenant, *wakes, *wakes, *stale, *wakes])
+    publisher.close()
+    # Two processes, and wake-ups announced again whenever a step waits half a second.
+    for _ in range(2):
+        workers.celery(queues, [queue], default_queue=queue, republish_seconds="0.5")
+    assert await settled(engine, run_ids, workers) == {run_id: "succeeded" for run_id in run_ids}
+
+    executions = Counter(tuple(line.split(" ")[:2]) for line in journal.read_text().splitlines())
+    expected = {(run_id, key): 1 for run_id in run_ids for key in JOURNAL_STEPS}
+    assert dict(executions) == expected
+    assert await _attempts(engine, run_ids) == sorted(
+        (run_id, key, 1, "succeeded") for run_id in run_ids for key in JOURNAL_STEPS
+    )
+    assert queues.depth(queue) == 0
+
+
+async def test_a_lost_wake_up_is_sent_again_by_the_sweep(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues, tmp_path: Path
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    queue = queues("work")
+    journal = tmp_path / "journal.txt"
+    # Announced, never sent: the process that committed died before publishing.
+    run_ids, wakes = await _start_announced(
+        engine, tenant_id, JOURNALLED, {"journal": str(journal)}, 3, queue
+    )
+    async with reading(engine) as conn:
+        rows = await conn.execute(select(Step.published_at).where(Step.key == "fetch"))
+        announced: set[datetime] = {row.published_at for row in rows}
+    assert len(wakes) == 3 and len(announced) == 1 and queues.depth(queue) == 0
+
+    workers.celery(queues, [queue], default_queue=queue, republish_seconds="1")
+    assert await settled(engine, run_ids, workers) == {run_id: "succeeded" for run_id in run_ids}
+    async with reading(engine) as conn:
+        rows = await conn.execute(select(Step.published_at).where(Step.key == "fetch"))
+        again = {row.published_at for row in rows}
+    assert again.isdisjoint(announced)  # each was announced anew, then claimed
+    assert await _attempts(engine, run_ids) == sorted(
+        (run_id, key, 1, "succeeded") for run_id in run_ids for key in JOURNAL_STEPS
+    )
