@@ -133,3 +133,4 @@ async def test_the_sweep_announces_again_a_wake_up_left_unclaimed(
     assert await _next(sent, 2) == [wake, wake]
     assert swept in ([wake], [])
     assert await executor.sweep() == []
+    assert sent == [wake, wake]

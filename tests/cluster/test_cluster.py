@@ -4,6 +4,7 @@ that run nothing twice; a lost wake-up that the sweep sends again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from batonflow.agents.registry import build_registry
 from batonflow.apps.demo import agents as demo
 from batonflow.cluster.broker import Publisher, celery_app
 from batonflow.cluster.routes import Routes
+from batonflow.runs.service import cancel_run
 from batonflow.settings import Settings
 from batonflow.store.db import reading
 from batonflow.store.tables import Attempt, Step
@@ -23,7 +25,7 @@ from batonflow.store.tenants import ensure_tenant
 from batonflow.workflows.attempts import Wake
 from batonflow.workflows.checkpoint import Checkpointer, SpecCache
 from tests.cluster.conftest import TENANT, Queues, Workers, settled, worker_id
-from tests.conftest import now, start
+from tests.conftest import ACTOR, now, start
 from tests.workflows import crashapp
 
 pytestmark = pytest.mark.slow
@@ -177,3 +179,39 @@ async def test_a_lost_wake_up_is_sent_again_by_the_sweep(
     assert await _attempts(engine, run_ids) == sorted(
         (run_id, key, 1, "succeeded") for run_id in run_ids for key in JOURNAL_STEPS
     )
+
+
+async def test_cancelling_a_run_stops_its_attempt_on_the_worker_at_once(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues, tmp_path: Path
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    queue = queues("work")
+    # Heartbeats too far apart to be what stops the attempt: the broadcast must.
+    workers.celery(
+        queues, [queue], default_queue=queue, heartbeat_seconds="60", lease_seconds="120"
+    )
+    spec = "id: long\nversion: 1\nsteps:\n  - {id: nap, kind: agent, capability: crash.work,"
+    spec += " args: {journal: '" + str(tmp_path / "journal.txt") + "', ms: 10000}}\n"
+    run = await start(engine, tenant_id, spec, {}, REGISTRY)
+    for _ in range(600):
+        async with reading(engine) as conn:
+            status = await conn.scalar(select(Step.status).where(Step.run_id == run.id))
+        if status == "running":
+            break
+        await asyncio.sleep(0.05)
+    assert status == "running", workers.output()
+    async with engine.begin() as conn:
+        await cancel_run(
+            conn, tenant_id=tenant_id, run_id=run.id, actor=ACTOR, reason="stop", now=now()
+        )
+    publisher = Publisher(celery_app(Settings(broker_url=queues.url)))
+    publisher.check_leases()  # what the API's announcer does when a run is cancelled
+    publisher.close()
+    gone = f"lease on step nap of run {run.id} is gone; stopping the attempt"
+    for _ in range(200):
+        if gone in workers.output():
+            break
+        await asyncio.sleep(0.05)
+    assert gone in workers.output()
+    assert await settled(engine, [run.id], workers) == {run.id: "cancelled"}

@@ -23,6 +23,7 @@ from batonflow.workflows.attempts import Wake
 
 log = logging.getLogger("batonflow.cluster")
 TASK = "batonflow.execute_step"
+CHECK_LEASES = "batonflow_check_leases"
 SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
 
 
@@ -55,7 +56,8 @@ def celery_app(settings: Settings) -> Celery:
         result_backend=None,
         task_send_sent_event=True,  # Celery events, for the usual monitoring tools
         worker_send_task_events=True,
-        worker_hijack_root_logger=False,
+        worker_hijack_root_logger=False,  # the process's logging is Batonflow's
+        worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
         enable_utc=True,
@@ -94,6 +96,18 @@ class Publisher:
                         self.sent += 1
             except Exception:
                 log.exception("could not publish wake-ups; the sweep will publish them again")
+
+    def check_leases(self) -> None:
+        """Ask every worker to check its leases now (the `batonflow_check_leases` control
+        command): an attempt whose run was cancelled or failed stops at once, not at its next
+        heartbeat."""
+        self._thread.submit(self._broadcast, CHECK_LEASES)
+
+    def _broadcast(self, command: str) -> None:
+        try:
+            self.app.control.broadcast(command)
+        except Exception:
+            log.warning("could not broadcast %s; heartbeats will find it", command, exc_info=True)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

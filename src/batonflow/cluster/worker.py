@@ -16,7 +16,10 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from celery.worker.control import control_command
+
 from batonflow.cluster.broker import TASK, Publisher, celery_app
+from batonflow.cluster.announce import stopping_runs
 from batonflow.cluster.executor import ClusterExecutor
 from batonflow.cluster.metrics import QueueGauges
 from batonflow.cluster.routes import Routes
@@ -105,7 +108,8 @@ class Loop:
             serving = asyncio.create_task(executor.serve(stop, grace=self.grace))
             self.ready.set()
             try:
-                await serving
+                async with platform.bus.observing(stopping_runs(self.publisher)):
+                    await serving
             finally:
                 stop.set()
                 if firing is not None:
@@ -126,6 +130,13 @@ def run_worker(
     loop = Loop(settings, publisher, queues, grace, metrics_port)
     loop.start()
 
+    @control_command()  # type: ignore[untyped-decorator]
+    def batonflow_check_leases(state: Any) -> dict[str, str]:
+        executor = loop.executor
+        if executor is not None:
+            asyncio.run_coroutine_threadsafe(executor.leases.heartbeat(), loop.loop)
+        return {"ok": "checking leases"}
+
     @app.task(name=TASK, bind=True)  # type: ignore[untyped-decorator]
     def execute_step(task: Any, tenant_id: str, run_id: str, key: str, dispatch: int) -> str:
         executor = loop.executor
@@ -142,7 +153,7 @@ def run_worker(
         queues=queues,
         concurrency=settings.concurrency,
         pool="threads",
-        hostname=f"batonflow-{settings.worker_id}".replace(":", "-") + "@%h",
+        hostname=f"batonflow@{settings.worker_id}".replace(":", "."),
         loglevel=(settings.log_level or "WARNING").upper(),
         without_mingle=True,
         without_gossip=True,
