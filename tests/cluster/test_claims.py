@@ -125,7 +125,9 @@ async def test_the_sweep_announces_again_a_wake_up_left_unclaimed(
     async with engine.begin() as conn:  # as if it was sent two minutes ago and lost
         sent_at = now() - timedelta(minutes=2)
         await conn.execute(
-            update(Step).where(Step.run_id == run.id, Step.key == "one").values(published_at=sent_at)
+            update(Step)
+            .where(Step.run_id == run.id, Step.key == "one")
+            .values(published_at=sent_at)
         )
         assert await wake_store.oldest_unclaimed(conn) == {"batonflow": sent_at}
     # The poll loop sweeps too: whichever sweep comes first sends it, once.

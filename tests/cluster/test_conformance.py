@@ -163,9 +163,7 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], str, Any, dict[str, tuple[str, i
         "dead",
         None,
         {"ok": ("succeeded", 1), "boom": ("failed", 2)},
-        ["run.queued", "run.started", STARTED, DONE]
-        + [STARTED, "step.failed"] * 2
-        + ["run.dead"],
+        ["run.queued", "run.started", STARTED, DONE] + [STARTED, "step.failed"] * 2 + ["run.dead"],
     ),
     "branches": (
         BRANCHES,
@@ -226,9 +224,7 @@ async def test_conformance_in_process(engine: AsyncEngine, settings: Settings) -
     await check(engine, tenant_id, runs)
 
 
-async def test_conformance_polling_worker(
-    store: tuple[str, AsyncEngine], workers: Workers
-) -> None:
+async def test_conformance_polling_worker(store: tuple[str, AsyncEngine], workers: Workers) -> None:
     engine = store[1]
     tenant_id, runs = await start_scenarios(engine)
     workers.spawn()

@@ -41,7 +41,9 @@ async def announcing(platform: Platform) -> AsyncIterator[ClusterExecutor]:
     settings = platform.settings
     publisher = Publisher(celery_app(settings))
     routes = Routes(settings.queue_routes, settings.default_queue, platform.registry)
-    executor = platform.executor(kind=ClusterExecutor, route=routes, publish=publisher, claims=False)
+    executor = platform.executor(
+        kind=ClusterExecutor, route=routes, publish=publisher, claims=False
+    )
     assert isinstance(executor, ClusterExecutor)
     stop = asyncio.Event()
     serving = asyncio.create_task(executor.serve(stop), name="batonflow-announce")

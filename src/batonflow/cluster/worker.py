@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from celery.worker.control import control_command
 
-from batonflow.cluster.broker import TASK, Publisher, celery_app
 from batonflow.cluster.announce import stopping_runs
+from batonflow.cluster.broker import TASK, Publisher, celery_app
 from batonflow.cluster.executor import ClusterExecutor
 from batonflow.cluster.metrics import QueueGauges
 from batonflow.cluster.routes import Routes

@@ -69,7 +69,10 @@ async def unannounced(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(of=steps_t, skip_locked=True)
     rows = await conn.execute(query)
-    return [Unannounced(r[0], r[1], r[2], r[3] + 1, r[4]) for r in rows]
+    return [
+        Unannounced(r.tenant_id, r.run_id, r.key, r.dispatch + 1, r.workflow_version_pk)
+        for r in rows
+    ]
 
 
 async def mark_announced(
@@ -90,7 +93,7 @@ async def mark_announced(
 async def oldest_unclaimed(conn: Conn) -> dict[str, datetime]:
     """Per queue, when the oldest wake-up still waiting for a claim was sent."""
     query = (
-        select(steps_t.c.queue, func.min(steps_t.c.published_at))
+        select(steps_t.c.queue, func.min(steps_t.c.published_at).label("oldest"))
         .where(
             steps_t.c.status == StepStatus.READY.value,
             steps_t.c.parent_key.is_(None),
@@ -100,4 +103,4 @@ async def oldest_unclaimed(conn: Conn) -> dict[str, datetime]:
         .group_by(steps_t.c.queue)
     )
     rows = await conn.execute(query)
-    return {row[0]: row[1] for row in rows if row[1] is not None}
+    return {row.queue: row.oldest for row in rows if row.oldest is not None}
