@@ -5,11 +5,15 @@ that run nothing twice; a lost wake-up that the sweep sends again."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,13 +21,15 @@ from batonflow.agents.registry import build_registry
 from batonflow.apps.demo import agents as demo
 from batonflow.cluster.broker import Publisher, celery_app
 from batonflow.cluster.routes import Routes
-from batonflow.runs.service import cancel_run
+from batonflow.runs.service import cancel_run, start_run
 from batonflow.settings import Settings
 from batonflow.store.db import reading
 from batonflow.store.tables import Attempt, Step
 from batonflow.store.tenants import ensure_tenant
+from batonflow.store.workflows import save_version
 from batonflow.workflows.attempts import Wake
 from batonflow.workflows.checkpoint import Checkpointer, SpecCache
+from batonflow.workflows.validation import load_spec
 from tests.cluster.conftest import TENANT, Queues, Workers, settled, worker_id
 from tests.conftest import ACTOR, now, start
 from tests.workflows import crashapp
@@ -215,3 +221,71 @@ async def test_cancelling_a_run_stops_its_attempt_on_the_worker_at_once(
         await asyncio.sleep(0.05)
     assert gone in workers.output()
     assert await settled(engine, [run.id], workers) == {run.id: "cancelled"}
+
+
+class Collector(ThreadingHTTPServer):
+    """An OTLP/HTTP collector on loopback: keeps the spans workers export."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    for scope in resource.scope_spans:
+                        collector.spans.extend(scope.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+async def test_the_runs_trace_continues_across_the_broker(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    queue = queues("work")
+    trace_id, run_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    traceparent = f"00-{trace_id}-{run_span}-01"
+    spec = load_spec(THREE, "three.yaml", REGISTRY)
+    async with engine.begin() as conn:
+        version, _ = await save_version(conn, tenant_id, spec, THREE, now())
+        run = await start_run(
+            conn,
+            tenant_id=tenant_id,
+            version=version,
+            inputs={},
+            actor=ACTOR,
+            now=now(),
+            ctx={"traceparent": traceparent},
+        )
+    collector = Collector()
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    try:
+        proc = workers.celery(queues, [queue], default_queue=queue, otlp_endpoint=collector.url)
+        assert await settled(engine, [run.id], workers) == {run.id: "succeeded"}
+        proc.terminate()  # a worker exports what is left as it stops
+        proc.wait(timeout=30)
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    wakes = sorted(
+        (span.name, span.trace_id.hex(), span.parent_span_id.hex())
+        for span in collector.spans
+        if span.name.startswith("wake ")
+    )
+    assert wakes == [
+        (f"wake {key}", trace_id, run_span) for key in sorted(["greet", "price", "close"])
+    ]

@@ -42,6 +42,12 @@ def task_id(wake: Wake) -> str:
     return f"{wake.run_id}:{wake.key}:{wake.dispatch}"
 
 
+def headers(wake: Wake) -> dict[str, str]:
+    """The message's own headers: the run's W3C trace context, so the trace continues across
+    the broker (the worker's `wake` span is its child)."""
+    return {"traceparent": wake.traceparent} if wake.traceparent else {}
+
+
 def celery_app(settings: Settings) -> Celery:
     """The Celery app of this process, configured for wake-ups (see the module docstring)."""
     app = Celery("batonflow", broker=broker_url(settings), set_as_current=False)
@@ -91,6 +97,7 @@ class Publisher:
                             queue=wake.queue,
                             routing_key=wake.queue,
                             task_id=task_id(wake),
+                            headers=headers(wake),
                             producer=producer,
                         )
                         self.sent += 1

@@ -118,7 +118,16 @@ class ClusterExecutor(Executor):
             for step in found:
                 spec = await self.specs.get(conn, step.tenant_id, step.workflow_version_pk)
                 queue = self.route(spec, step.key)
-                wakes.append(Wake(step.tenant_id, step.run_id, step.key, step.dispatch, queue))
+                wakes.append(
+                    Wake(
+                        step.tenant_id,
+                        step.run_id,
+                        step.key,
+                        step.dispatch,
+                        queue,
+                        step.traceparent,
+                    )
+                )
             announced = [(w.run_id, w.key, w.queue) for w in wakes]
             await wake_store.mark_announced(conn, announced, now)
             return wakes

@@ -17,6 +17,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from celery.worker.control import control_command
+from opentelemetry.trace import SpanKind, Tracer
 
 from batonflow.cluster.announce import stopping_runs
 from batonflow.cluster.broker import TASK, Publisher, celery_app
@@ -25,6 +26,7 @@ from batonflow.cluster.metrics import QueueGauges
 from batonflow.cluster.routes import Routes
 from batonflow.errors import ConfigError
 from batonflow.settings import Settings
+from batonflow.telemetry import traces
 from batonflow.workflows.attempts import Wake
 
 log = logging.getLogger("batonflow.cluster")
@@ -51,6 +53,7 @@ class Loop:
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.executor: ClusterExecutor | None = None
+        self.tracer: Tracer = traces.NO_TRACER
         self._stop: asyncio.Event | None = None
         self.thread = threading.Thread(target=self._main, name="batonflow-loop", daemon=True)
 
@@ -90,6 +93,7 @@ class Loop:
             executor = platform.executor(kind=ClusterExecutor, route=routes, publish=self.publisher)
             assert isinstance(executor, ClusterExecutor)
             self.executor = executor
+            self.tracer = platform.telemetry.tracer
             server = None
             served = sorted({*routes.queues(), *self.queues})
             gauges = QueueGauges(self.publisher.app, platform.db, served)
@@ -142,12 +146,21 @@ def run_worker(
         executor = loop.executor
         assert executor is not None
         queue = (task.request.delivery_info or {}).get("routing_key") or ""
+        trace = task.request.get("traceparent")
         try:
-            wake = Wake(str(tenant_id), str(run_id), str(key), int(dispatch), str(queue))
+            wake = Wake(str(tenant_id), str(run_id), str(key), int(dispatch), str(queue), trace)
         except (TypeError, ValueError):
             log.warning("dropping a malformed wake-up: %r", task.request.args)
             return "ignored"
-        return loop.call(executor.execute(wake))
+        with loop.tracer.start_as_current_span(
+            f"wake {wake.key}",
+            context=traces.parent({"traceparent": trace}),
+            kind=SpanKind.CONSUMER,
+            attributes={"batonflow.run_id": wake.run_id, "messaging.destination.name": queue},
+        ) as span:
+            happened = loop.call(executor.execute(wake))
+            span.set_attribute("batonflow.wake", happened)
+        return happened
 
     worker = app.Worker(
         queues=queues,

@@ -32,6 +32,7 @@ class Unannounced:
     key: str
     dispatch: int
     workflow_version_pk: str
+    traceparent: str | None  # the run's trace context, if it has one
 
 
 async def unannounced(
@@ -47,6 +48,7 @@ async def unannounced(
             steps_t.c.key,
             steps_t.c.dispatch,
             runs_t.c.workflow_version_pk,
+            runs_t.c.ctx,
         )
         .join(runs_t, runs_t.c.id == steps_t.c.run_id)
         .where(
@@ -69,10 +71,13 @@ async def unannounced(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(of=steps_t, skip_locked=True)
     rows = await conn.execute(query)
-    return [
-        Unannounced(r.tenant_id, r.run_id, r.key, r.dispatch + 1, r.workflow_version_pk)
-        for r in rows
-    ]
+    found = []
+    for r in rows:
+        trace = (r.ctx or {}).get("traceparent")
+        pk = r.workflow_version_pk
+        trace = trace if isinstance(trace, str) else None
+        found.append(Unannounced(r.tenant_id, r.run_id, r.key, r.dispatch + 1, pk, trace))
+    return found
 
 
 async def mark_announced(

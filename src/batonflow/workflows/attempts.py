@@ -52,3 +52,4 @@ class Wake:
     key: str
     dispatch: int
     queue: str
+    traceparent: str | None = None  # the run's trace context, carried in the message's headers

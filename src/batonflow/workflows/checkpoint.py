@@ -194,7 +194,17 @@ class Checkpointer:
             for step in tx.steps[run_id].values():
                 if step.parent_key is None and t.claimable(step):
                     queue = self.route(spec, step.key)
-                    ready.append(Wake(run.tenant_id, run_id, step.key, step.dispatch + 1, queue))
+                    trace = run.ctx.get("traceparent")
+                    ready.append(
+                        Wake(
+                            run.tenant_id,
+                            run_id,
+                            step.key,
+                            step.dispatch + 1,
+                            queue,
+                            trace if isinstance(trace, str) else None,
+                        )
+                    )
         return ready
 
     async def reap(
