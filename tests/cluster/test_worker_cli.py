@@ -15,7 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.cluster.broker import Publisher, celery_app
+from batonflow.cluster.metrics import broker_depths
+from batonflow.settings import Settings
 from batonflow.store.tables import Run
+from batonflow.workflows.attempts import Wake
 from tests.cli.conftest import BATONFLOW, REPO, Cli, environment, said
 from tests.cluster.conftest import BROKERS, Queues
 
@@ -135,3 +139,12 @@ async def test_two_celery_workers_run_the_market_report_and_report_their_queues(
         for proc in procs:
             assert proc.wait(timeout=30) == 0
     assert broker == expected
+
+
+def test_queue_depth_counts_the_messages_waiting_on_the_broker(queues: Queues) -> None:
+    waiting, never = queues("waiting"), queues("never-used")
+    app = celery_app(Settings(broker_url=queues.url, default_queue=waiting))
+    publisher = Publisher(app)
+    publisher.send([Wake("t", f"run-{n}", "step", 1, waiting) for n in range(3)])
+    publisher.close()
+    assert broker_depths(app, [waiting, never]) == {waiting: 3, never: 0}
