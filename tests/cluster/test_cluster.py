@@ -5,6 +5,7 @@ that run nothing twice; a lost wake-up that the sweep sends again."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections import Counter
 from datetime import datetime
@@ -288,4 +289,41 @@ async def test_the_runs_trace_continues_across_the_broker(
     )
     assert wakes == [
         (f"wake {key}", trace_id, run_span) for key in sorted(["greet", "price", "close"])
+    ]
+
+
+async def test_sigterm_hands_the_attempt_back_within_grace_and_another_worker_finishes(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    queue = queues("work")
+    first = workers.celery(queues, [queue], default_queue=queue)
+    spec = "id: nap\nversion: 1\nsteps:\n  - {id: nap, kind: agent, capability: demo.sleep,"
+    spec += " args: {ms: 4000, value: rested}}\noutputs: {value: '{{ state.nap.value }}'}\n"
+    run = await start(engine, tenant_id, spec, {}, REGISTRY)
+    for _ in range(600):
+        async with reading(engine) as conn:
+            status = await conn.scalar(select(Step.status).where(Step.run_id == run.id))
+        if status == "running":
+            break
+        await asyncio.sleep(0.05)
+    assert status == "running", workers.output()
+    first.send_signal(signal.SIGTERM)
+    # `--grace 0.5`: the 4-second attempt is handed back, not waited for.
+    assert await asyncio.to_thread(first.wait, 3) == 0, workers.output()
+    async with reading(engine) as conn:
+        status = await conn.scalar(select(Step.status).where(Step.run_id == run.id))
+    assert status == "ready"
+    assert queues.depth(queue) == 1  # its wake-up, published again as it was handed back
+    second = workers.celery(queues, [queue], default_queue=queue)
+    assert await settled(engine, [run.id], workers) == {run.id: "succeeded"}
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Attempt.dispatch, Attempt.status, Attempt.worker).where(Attempt.run_id == run.id)
+        )
+        attempts = sorted((row.dispatch, row.status, row.worker) for row in rows)
+    assert attempts == [
+        (1, "cancelled", worker_id(first)),
+        (2, "succeeded", worker_id(second)),
     ]

@@ -49,6 +49,7 @@ class ClusterExecutor(Executor):
         self.route = route
         self.publish = publish
         self.claims = claims
+        self.closing = False  # set when the worker begins to stop
         self._ran: dict[tuple[str, str, int], asyncio.Future[str]] = {}
 
     def _free(self) -> int:
@@ -56,9 +57,12 @@ class ClusterExecutor(Executor):
 
     async def execute(self, wake: Wake) -> str:
         """Claim and run the step `wake` names; what happened: `ran`, `lost` (its lease went
-        away: the run was cancelled, or the reaper took it), or `ignored` (not the next claim)."""
-        if not self.claims or self._stopping:
+        away: the run was cancelled, the reaper took it, or it was handed back at shutdown),
+        `ignored` (not the next claim), or `stopping` (this executor takes no more work)."""
+        if not self.claims:
             return "ignored"
+        if self._stopping or self.closing:
+            return "stopping"
 
         async def work(conn: Conn) -> CommitResult:
             return await self.checkpointer.claim_named(

@@ -11,11 +11,14 @@ and closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from celery.exceptions import Reject
+from celery.signals import worker_shutting_down
 from celery.worker.control import control_command
 from opentelemetry.trace import SpanKind, Tracer
 
@@ -67,9 +70,17 @@ class Loop:
         """Run `coro` in the loop thread and wait for it (from a Celery pool thread)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
+    def halt(self) -> None:
+        """Begin stopping (from any thread): attempts in flight get `grace` seconds, then are
+        handed back; wake-ups that arrive from now on go back to the broker."""
+        if self.executor is not None:
+            self.executor.closing = True
+        if self._stop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing left to stop
+                self.loop.call_soon_threadsafe(self._stop.set)
+
     def stop(self) -> None:
-        if self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
+        self.halt()
         self.thread.join()
 
     def _main(self) -> None:
@@ -152,6 +163,8 @@ def run_worker(
         except (TypeError, ValueError):
             log.warning("dropping a malformed wake-up: %r", task.request.args)
             return "ignored"
+        if executor.closing:
+            raise Reject("the worker is stopping", requeue=True)
         with loop.tracer.start_as_current_span(
             f"wake {wake.key}",
             context=traces.parent({"traceparent": trace}),
@@ -160,7 +173,13 @@ def run_worker(
         ) as span:
             happened = loop.call(executor.execute(wake))
             span.set_attribute("batonflow.wake", happened)
+        if happened == "stopping":
+            raise Reject("the worker is stopping", requeue=True)
         return happened
+
+    # A warm shutdown (SIGTERM) waits for running tasks: give their attempts `--grace` seconds
+    # and hand the rest back, as the polling worker does.
+    worker_shutting_down.connect(lambda **_: loop.halt(), weak=False)
 
     worker = app.Worker(
         queues=queues,
