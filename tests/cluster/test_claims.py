@@ -136,3 +136,31 @@ async def test_the_sweep_announces_again_a_wake_up_left_unclaimed(
     assert swept in ([wake], [])
     assert await executor.sweep() == []
     assert sent == [wake, wake]
+
+
+TWO_BRANCHES = """
+id: branches
+version: 1
+steps:
+  - {id: left, kind: agent, capability: demo.sleep, args: {value: a}}
+  - {id: right, kind: agent, capability: quote.price, args: {symbol: "b"}}
+  - {id: join, kind: agent, capability: demo.noop, needs: [left, right]}
+"""
+
+
+async def test_a_commit_announces_only_the_steps_it_made_ready(
+    engine: AsyncEngine, tenant: str, cluster: tuple[ClusterExecutor, Wakes]
+) -> None:
+    executor, sent = cluster
+    run = await start(engine, tenant, TWO_BRANCHES)
+    first = await _next(sent, 2)
+    assert sorted(first, key=lambda w: w.key) == [
+        Wake(tenant, run.id, "left", 1, "batonflow"),
+        Wake(tenant, run.id, "right", 1, "agents.finance"),
+    ]
+    left = next(w for w in first if w.key == "left")
+    assert await executor.execute(left) == "ran"
+    assert sent[2:] == []  # `right` is still waiting for its first wake-up: none sent again
+    right = next(w for w in first if w.key == "right")
+    assert await executor.execute(right) == "ran"
+    assert sent[2:] == [Wake(tenant, run.id, "join", 1, "batonflow")]

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from batonflow.audit import log as audit
-from batonflow.runs.run import RunStatus
+from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.runs.state import RunRow
 from batonflow.store import runs as run_store
 from batonflow.store import wakes as wake_store
@@ -130,6 +130,13 @@ class Checkpointer:
         await tx.load({o.run_id for o in outcomes})
         await self.specs.load(conn, tx.runs.values())
         t = self.transition(tx)
+        # Steps ready before this transaction were announced by the one that made them ready.
+        was_ready = {
+            (run_id, key)
+            for run_id, steps in tx.steps.items()
+            for key, step in steps.items()
+            if self.route is not None and step.status is StepStatus.READY
+        }
         touched: dict[str, None] = {}
         for run_id in start_runs:
             if t.start(run_id):
@@ -156,7 +163,7 @@ class Checkpointer:
                     result.claims.append(t.claim(step))
                     budget -= 1
         if self.route is not None:
-            result.ready = self._ready(tx, t, touched)
+            result.ready = self._ready(tx, t, touched, was_ready)
         result.events = await tx.flush(t.changes)
         if result.ready:
             announced = [(w.run_id, w.key, w.queue) for w in result.ready]
@@ -185,14 +192,18 @@ class Checkpointer:
         result.events = await tx.flush(t.changes)
         return result
 
-    def _ready(self, tx: RunTx, t: Transition, run_ids: Iterable[str]) -> list[Wake]:
+    def _ready(
+        self, tx: RunTx, t: Transition, run_ids: Iterable[str], was_ready: set[tuple[str, str]]
+    ) -> list[Wake]:
+        """The steps of `run_ids` this transaction made ready and due, routed to their queues."""
         assert self.route is not None
         ready = []
         for run_id in run_ids:
             run = tx.runs[run_id]
             spec = self.specs.loaded[run.workflow_version_pk]
             for step in tx.steps[run_id].values():
-                if step.parent_key is None and t.claimable(step):
+                fresh = (run_id, step.key) not in was_ready
+                if fresh and step.parent_key is None and t.claimable(step):
                     queue = self.route(spec, step.key)
                     trace = run.ctx.get("traceparent")
                     ready.append(
