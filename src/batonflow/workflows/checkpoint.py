@@ -131,12 +131,14 @@ class Checkpointer:
         await self.specs.load(conn, tx.runs.values())
         t = self.transition(tx)
         # Steps ready before this transaction were announced by the one that made them ready.
-        was_ready = {
-            (run_id, key)
-            for run_id, steps in tx.steps.items()
-            for key, step in steps.items()
-            if self.route is not None and step.status is StepStatus.READY
-        }
+        was_ready: set[tuple[str, str]] = set()
+        if self.route is not None:
+            was_ready = {
+                (run_id, key)
+                for run_id, steps in tx.steps.items()
+                for key, step in steps.items()
+                if step.status is StepStatus.READY
+            }
         touched: dict[str, None] = {}
         for run_id in start_runs:
             if t.start(run_id):
