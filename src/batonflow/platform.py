@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.trace import Tracer
 
@@ -95,11 +95,18 @@ class Platform:
     branches: list[migrate.Branch] = field(default_factory=list)  # every installed app's
     executors: list[Executor] = field(default_factory=list)
 
-    def executor(self, settings: Settings | None = None) -> Executor:
+    def executor(
+        self,
+        settings: Settings | None = None,
+        *,
+        kind: Callable[..., Executor] = Executor,
+        **extra: Any,
+    ) -> Executor:
         """An executor on the platform's parts, writing through `writer`; closed with the
         platform. `settings` replaces the platform's for this executor (a benchmark's
-        concurrency, say)."""
-        executor = Executor(
+        concurrency, say); `kind` is the executor class (a Celery worker's), `extra` more of
+        its arguments."""
+        executor = kind(
             self.engine,
             self.registry,
             settings or self.settings,
@@ -110,6 +117,7 @@ class Platform:
             db=self.writer,
             embedders=self.embedders,
             rerankers=self.rerankers,
+            **extra,
         )
         self.executors.append(executor)
         return executor

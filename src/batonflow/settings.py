@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from decimal import Decimal
@@ -136,7 +137,23 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8420, ge=0, le=65_535)
     executor: str = Field(
-        "inprocess", description="inprocess: `serve` runs the executor; none: workers do"
+        "inprocess",
+        description="inprocess: `serve` runs the executor; none: polling workers do; celery: "
+        "`batonflow worker --queues` processes do, woken through the broker",
+    )
+    broker_url: str | None = Field(
+        None, description="redis://host:6379/1 or amqp://user:pass@host:5672//: the Celery broker"
+    )
+    queue_routes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="steps to Celery queues by agent, capability, tool or step kind: "
+        "sdr=agents.sdr,invoice.issue=agents.finance (or a JSON object)",
+    )
+    default_queue: str = Field("batonflow", description="the queue of steps no route names")
+    republish_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a ready step published this long ago and still unclaimed is published again",
     )
     scheduler: bool = Field(
         True,
@@ -202,6 +219,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @field_validator("queue_routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("{"):
+            return json.loads(value)
+        routes: dict[str, str] = {}
+        for pair in value.split(","):
+            name, sep, queue = pair.partition("=")
+            if pair.strip() and (not sep or not name.strip() or not queue.strip()):
+                raise ValueError(f"a queue route is name=queue, got '{pair.strip()}'")
+            if sep:
+                routes[name.strip()] = queue.strip()
+        return routes
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,9 @@ The lifespan builds what requests share (`ApiState`): the platform (`batonflow.p
 database, the agent registry, the LLM gateway, the event bus, metrics), the rate limiter and,
 with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the work in this
 process and a scheduler loop that fires due schedules (unless `BATONFLOW_SCHEDULER=false`).
-With `none`, `batonflow worker` processes do the work. Each enabled app's `lifespan` (what it
+With `none`, `batonflow worker` processes do the work; with `celery`, `batonflow worker --queues`
+processes do, and the API announces on the broker the steps its own commits make ready
+(cluster/announce.py). Each enabled app's `lifespan` (what it
 runs beside the API, like the sales app's local mail catcher) is entered once the state is
 built and left when the API stops.
 
@@ -177,8 +179,8 @@ def create_app(
     `apps` are the enabled apps, by default those `BATONFLOW_APPS` names."""
     check_secret(settings)
     enabled = load_apps(settings.apps) if apps is None else apps
-    if settings.executor not in ("inprocess", "none"):
-        raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess' or 'none'")
+    if settings.executor not in ("inprocess", "none", "celery"):
+        raise ConfigError("BATONFLOW_EXECUTOR must be 'inprocess', 'none' or 'celery'")
     run_executor = settings.executor == "inprocess" if executor is None else executor
     owned = telemetry is None
     observed = telemetry if telemetry is not None else build_telemetry(settings)
@@ -211,6 +213,10 @@ def create_app(
                 try:
                     app.state.batonflow = state
                     async with contextlib.AsyncExitStack() as beside:
+                        if settings.executor == "celery" and executor is None:
+                            from batonflow.cluster.announce import announcing
+
+                            await beside.enter_async_context(announcing(platform))
                         for each in enabled:
                             if each.lifespan is not None:
                                 await beside.enter_async_context(each.lifespan(state))

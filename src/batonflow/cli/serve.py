@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from batonflow.cli.terminal import console, errors, run, settings_for
+from batonflow.cli.terminal import console, errors, fail, run, settings_for
+from batonflow.errors import BatonflowError, UserError
 
 if TYPE_CHECKING:
     import uvicorn
@@ -35,16 +36,29 @@ def worker(
             help="Serve /metrics on BATONFLOW_HOST at this port (or BATONFLOW_WORKER_METRICS_PORT)."
         ),
     ] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            help="Celery queues to serve, comma separated (agents.sdr,agents.finance); "
+            "default: BATONFLOW_DEFAULT_QUEUE. Needs BATONFLOW_EXECUTOR=celery."
+        ),
+    ] = None,
 ) -> None:
-    """Execute queued runs, and runs a crash interrupted, until stopped (no API)."""
+    """Execute queued runs, and runs a crash interrupted, until stopped (no API). With
+    BATONFLOW_EXECUTOR=celery, a Celery worker serving the steps routed to `--queues`."""
+    settings = settings_for(command="worker")
+    if concurrency is not None:
+        settings = settings.model_copy(update={"concurrency": concurrency})
+    names = [name.strip() for name in (queues or "").split(",") if name.strip()]
+    if settings.executor == "celery":
+        raise typer.Exit(celery_worker(settings, names, until_idle, grace, metrics_port))
+    if queues is not None:
+        fail(UserError("--queues needs BATONFLOW_EXECUTOR=celery (and BATONFLOW_BROKER_URL)"))
     from batonflow.platform import open_platform
     from batonflow.telemetry.metrics import serve_metrics
     from batonflow.telemetry.sentry import init_sentry
 
     async def main() -> int:
-        settings = settings_for(command="worker")
-        if concurrency is not None:
-            settings = settings.model_copy(update={"concurrency": concurrency})
         port = metrics_port if metrics_port is not None else settings.worker_metrics_port
         reporting = init_sentry(settings)
         try:
@@ -85,6 +99,34 @@ def worker(
         return 0
 
     raise typer.Exit(run(main(), serving=True))
+
+
+def celery_worker(
+    settings: Settings,
+    queues: list[str],
+    until_idle: bool,
+    grace: float,
+    metrics_port: int | None,
+) -> int:
+    """`worker` with BATONFLOW_EXECUTOR=celery (see cluster/worker.py)."""
+    from batonflow.cluster.worker import run_worker
+    from batonflow.telemetry.sentry import init_sentry
+
+    if until_idle:
+        fail(UserError("--until-idle is for the polling worker; a Celery worker serves queues"))
+    port = metrics_port if metrics_port is not None else settings.worker_metrics_port
+    reporting = init_sentry(settings)
+    queues = queues or [settings.default_queue]
+    try:
+        errors.print(f"worker {settings.worker_id} serving {', '.join(queues)}", highlight=False)
+        code = run_worker(settings, queues, grace=grace, metrics_port=port)
+        errors.print(f"worker {settings.worker_id} stopped", highlight=False)
+        return code
+    except BatonflowError as exc:
+        fail(exc)
+    finally:
+        if reporting is not None:
+            reporting.close()
 
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to bind (default BATONFLOW_HOST).")]

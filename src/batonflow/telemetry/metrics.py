@@ -166,6 +166,10 @@ class Metrics:
         self._queue_source = source
         self._watched["queue"] = self._queue_families
 
+    def watch(self, name: str, families: Callable[[], Iterable[Any]]) -> None:
+        """Report what `families` yields at each scrape (a gauge read elsewhere, say)."""
+        self._watched[name] = families
+
     def watch_breakers(self, source: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
         """Report `(scope, name, state)` of every circuit breaker `source` yields."""
         states = ("closed", "open", "half_open")

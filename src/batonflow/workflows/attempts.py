@@ -42,3 +42,15 @@ class Outcome:
     llm_calls: tuple[dict[str, Any], ...] = ()  # `llm.call` event data of the attempt's calls
     events: tuple[tuple[str, dict[str, Any]], ...] = ()  # more (type, data) of the attempt
     args: dict[str, Any] | None = None  # what the step's templates resolved to
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """A ready step announced on a queue: the claim it asks for is `dispatch` (its next)."""
+
+    tenant_id: str
+    run_id: str
+    key: str
+    dispatch: int
+    queue: str
+    traceparent: str | None = None  # the run's trace context, carried in the message's headers

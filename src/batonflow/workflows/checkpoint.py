@@ -23,13 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from batonflow.audit import log as audit
-from batonflow.runs.run import RunStatus
+from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.runs.state import RunRow
 from batonflow.store import runs as run_store
+from batonflow.store import wakes as wake_store
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
 from batonflow.store.run_tx import RowCache, RunTx
-from batonflow.workflows.attempts import Claim, Outcome
+from batonflow.workflows.attempts import Claim, Outcome, Wake
 from batonflow.workflows.spec import WorkflowSpec
 from batonflow.workflows.transitions import Settle, Transition
 
@@ -40,6 +41,7 @@ class CommitResult:
     claims: list[Claim] = field(default_factory=list)
     rejected: list[Outcome] = field(default_factory=list)
     finished_runs: dict[str, RunStatus] = field(default_factory=dict)
+    ready: list[Wake] = field(default_factory=list)  # ready steps left unclaimed, announced
 
 
 class SpecCache:
@@ -86,6 +88,9 @@ class Checkpointer:
         self.max_lost = max_lost
         self.rand = rand
         self.cache: RowCache | None = None  # an executor keeps the rows it committed
+        # Celery execution: the queue of a step (spec, key); set, the ready steps a commit
+        # leaves unclaimed are recorded as announced there, for the caller to publish.
+        self.route: Callable[[WorkflowSpec, str], str] | None = None
 
     def transition(self, tx: RunTx) -> Transition:
         """The engine over the rows `tx` loads, deciding as this worker."""
@@ -125,6 +130,15 @@ class Checkpointer:
         await tx.load({o.run_id for o in outcomes})
         await self.specs.load(conn, tx.runs.values())
         t = self.transition(tx)
+        # Steps ready before this transaction were announced by the one that made them ready.
+        was_ready: set[tuple[str, str]] = set()
+        if self.route is not None:
+            was_ready = {
+                (run_id, key)
+                for run_id, steps in tx.steps.items()
+                for key, step in steps.items()
+                if step.status is StepStatus.READY
+            }
         touched: dict[str, None] = {}
         for run_id in start_runs:
             if t.start(run_id):
@@ -150,8 +164,61 @@ class Checkpointer:
                 if step.parent_key is None and t.claimable(step):
                     result.claims.append(t.claim(step))
                     budget -= 1
+        if self.route is not None:
+            result.ready = self._ready(tx, t, touched, was_ready)
+        result.events = await tx.flush(t.changes)
+        if result.ready:
+            announced = [(w.run_id, w.key, w.queue) for w in result.ready]
+            await wake_store.mark_announced(conn, announced, now)
+        return result
+
+    async def claim_named(
+        self, conn: Conn, now: datetime, tenant_id: str, run_id: str, key: str, dispatch: int
+    ) -> CommitResult:
+        """Claim one step a wake-up names, if it is still the claim the wake-up asked for: the
+        step is ready and due, its run running, and its next dispatch is `dispatch`. Anything
+        else (claimed, finished, an older wake-up, another tenant's run) claims nothing."""
+        tx = RunTx(conn, now, self.cache)
+        result = CommitResult()
+        await tx.load([run_id], tenant_id=tenant_id)
+        await self.specs.load(conn, tx.runs.values())
+        t = self.transition(tx)
+        step = tx.steps.get(run_id, {}).get(key)
+        if (
+            step is not None
+            and step.parent_key is None
+            and step.dispatch + 1 == dispatch
+            and t.claimable(step)
+        ):
+            result.claims.append(t.claim(step))
         result.events = await tx.flush(t.changes)
         return result
+
+    def _ready(
+        self, tx: RunTx, t: Transition, run_ids: Iterable[str], was_ready: set[tuple[str, str]]
+    ) -> list[Wake]:
+        """The steps of `run_ids` this transaction made ready and due, routed to their queues."""
+        assert self.route is not None
+        ready = []
+        for run_id in run_ids:
+            run = tx.runs[run_id]
+            spec = self.specs.loaded[run.workflow_version_pk]
+            for step in tx.steps[run_id].values():
+                fresh = (run_id, step.key) not in was_ready
+                if fresh and step.parent_key is None and t.claimable(step):
+                    queue = self.route(spec, step.key)
+                    trace = run.ctx.get("traceparent")
+                    ready.append(
+                        Wake(
+                            run.tenant_id,
+                            run_id,
+                            step.key,
+                            step.dispatch + 1,
+                            queue,
+                            trace if isinstance(trace, str) else None,
+                        )
+                    )
+        return ready
 
     async def reap(
         self, conn: Conn, now: datetime, expired: Iterable[tuple[str, str]]
