@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from batonflow.apps.app import load_apps
 from batonflow.settings import Settings
 from tests.cli.conftest import BATONFLOW, environment, said
 
@@ -94,11 +95,17 @@ def test_every_route_goes_to_a_queue_a_worker_serves() -> None:
     routes = json.loads(services["api"]["environment"]["BATONFLOW_QUEUE_ROUTES"])
     assert served == set(WORKERS.values())
     assert set(routes.values()) <= served
-    # every process that commits steps publishes them, to the same queues
+    # one executor and one routing everywhere: the API and the scheduler run no executor
     assert {
         (spec["environment"]["BATONFLOW_EXECUTOR"], spec["environment"]["BATONFLOW_QUEUE_ROUTES"])
         for spec in services.values()
     } == {("celery", json.dumps(routes, separators=(", ", ": ")))}
+
+
+def test_every_route_names_an_agent_of_the_apps() -> None:
+    routes = json.loads(built()["api"]["environment"]["BATONFLOW_QUEUE_ROUTES"])
+    agents = {agent.name for agent in load_apps(None).agents()}
+    assert sorted(set(routes) - agents) == []
 
 
 def test_every_setting_it_sets_is_one_batonflow_reads() -> None:
