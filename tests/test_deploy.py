@@ -135,6 +135,13 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
     assert {spec["env_file"] for spec in built().values()} == {".env"}
 
 
+def test_every_variable_it_reads_from_env_is_documented_in_the_example() -> None:
+    read = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text(encoding="utf-8")))
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^# ([A-Z0-9_]+)=", example, re.MULTILINE))
+    assert sorted(read - documented) == []
+
+
 def test_migrations_run_first_and_the_stores_are_checked_and_kept() -> None:
     services = compose()["services"]
     after_migrations = {
