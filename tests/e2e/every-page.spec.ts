@@ -11,6 +11,7 @@ import path from "node:path";
 import { expect, test } from "@playwright/test";
 import type { Browser, Page } from "@playwright/test";
 import { ROOT, startServer } from "./server";
+import { fits } from "./fits";
 import type { Account, Server } from "./server";
 
 const SHOTS = path.join(ROOT, "artifacts", "screenshots");
@@ -95,9 +96,9 @@ async function open(browser: Browser, role: string, width: number, height: numbe
   // The pages before signing in: joining by invitation, then signing in.
   await page.goto(`${server.url}/join`);
   await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
-  await fits(page);
+  await fits(page, { soft: true });
   await page.goto(`${server.url}/`);
-  await fits(page);
+  await fits(page, { soft: true });
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -105,23 +106,6 @@ async function open(browser: Browser, role: string, width: number, height: numbe
   return page;
 }
 
-/** The page is no wider than its viewport; on failure, the elements that reach past it are named. */
-async function fits(page: Page): Promise<void> {
-  await expect(page.locator(".state-loading")).toHaveCount(0);
-  const measured = await page.evaluate(() => {
-    const width = document.documentElement.scrollWidth;
-    const wide =
-      width > window.innerWidth
-        ? Array.from(document.querySelectorAll("body *"))
-            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 4)
-            .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)
-        : [];
-    return { width, wide };
-  });
-  const where = new URL(page.url()).pathname;
-  expect.soft({ where, ...measured }).toEqual({ where, width: page.viewportSize()?.width, wide: [] });
-}
 
 /** Move within the dashboard as its links do (a reload per page would test the sign-in again). */
 async function visit(page: Page, to: string, heading: RegExp | string): Promise<void> {
@@ -130,7 +114,7 @@ async function visit(page: Page, to: string, heading: RegExp | string): Promise<
     window.dispatchEvent(new PopStateEvent("popstate"));
   }, to);
   await expect(page.getByRole("heading", { level: 1, name: heading })).toBeVisible();
-  await fits(page);
+  await fits(page, { soft: true });
   await page.screenshot({ path: path.join(SHOTS, `page${to.replace(/[^a-z0-9]+/gi, "-")}-${page.viewportSize()?.width}.png`), fullPage: true });
 }
 
@@ -179,19 +163,19 @@ for (const [label, width, height, scheme] of [
     await visit(page, `/runs/${runId}`, /^Run /);
     await page.locator('g.graph-node[data-step="draft"]').click();
     await expect(page.getByTestId("step-panel")).toContainText("ada@example.com");
-    await fits(page);
+    await fits(page, { soft: true });
     // A workflow's YAML and the shortcuts list.
     await visit(page, "/workflows/outreach", "Workflow outreach");
     await page.keyboard.press("?");
     await expect(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toBeVisible();
-    await fits(page);
+    await fits(page, { soft: true });
     await page.keyboard.press("Escape");
     await expect(page.getByRole("dialog")).toHaveCount(0);
     // The prompt page with a version open, and its diff.
     await visit(page, "/prompts", "Prompts");
     await page.getByRole("list", { name: "Prompt keys" }).getByRole("button").first().click();
     await expect(page.locator(".diff-add")).toContainText("friendly");
-    await fits(page);
+    await fits(page, { soft: true });
     await page.context().close();
   });
 }

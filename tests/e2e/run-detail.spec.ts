@@ -10,6 +10,7 @@ import path from "node:path";
 import { expect, test } from "@playwright/test";
 import type { Browser, Page } from "@playwright/test";
 import { ROOT, startServer } from "./server";
+import { fits } from "./fits";
 import type { Account, Server } from "./server";
 
 const SHOTS = path.join(ROOT, "artifacts", "screenshots");
@@ -90,22 +91,6 @@ async function open(browser: Browser, width: number, height: number): Promise<Pa
   return page;
 }
 
-/** The page is no wider than its viewport; on failure, the elements past the screen are named. */
-async function fits(page: Page): Promise<void> {
-  await expect(page.locator(".state-loading")).toHaveCount(0);
-  const measured = await page.evaluate(() => {
-    const width = document.documentElement.scrollWidth;
-    const wide =
-      width > window.innerWidth
-        ? Array.from(document.querySelectorAll("main *"))
-            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 4)
-            .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
-        : [];
-    return { width, wide };
-  });
-  expect({ path: new URL(page.url()).pathname, ...measured }).toEqual({ path: new URL(page.url()).pathname, width: page.viewportSize()?.width, wide: [] });
-}
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}-${page.viewportSize()?.width}.png`), fullPage: true });

@@ -9,6 +9,7 @@ import path from "node:path";
 import { expect, test } from "@playwright/test";
 import type { Browser, Page } from "@playwright/test";
 import { ROOT, startServer } from "./server";
+import { fits } from "./fits";
 import type { Account, Server } from "./server";
 
 const SHOTS = path.join(ROOT, "artifacts", "screenshots");
@@ -54,24 +55,6 @@ async function open(browser: Browser, role: string, width: number, height: numbe
   return page;
 }
 
-/** The page is no wider than its viewport (the navigation and tables scroll by themselves);
- * on failure, the elements that reach past the screen are named. */
-async function fits(page: Page): Promise<void> {
-  await expect(page.locator(".state-loading")).toHaveCount(0);
-  const measured = await page.evaluate(() => {
-    const width = document.documentElement.scrollWidth;
-    const wide =
-      width > window.innerWidth
-        ? Array.from(document.querySelectorAll("main *"))
-            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 4)
-            .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
-        : [];
-    return { width, wide };
-  });
-  const viewport = page.viewportSize()?.width;
-  expect({ path: new URL(page.url()).pathname, ...measured }).toEqual({ path: new URL(page.url()).pathname, width: viewport, wide: [] });
-}
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}-${page.viewportSize()?.width}.png`), fullPage: true });
