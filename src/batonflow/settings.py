@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         "`batonflow worker --queues` processes do, woken through the broker",
     )
     broker_url: str | None = Field(
-        None, description="redis://host:6379/1 or amqp://host:5672// (credentials in the URL): the Celery broker"
+        None,
+        description="redis://host:6379/1 or amqp://host:5672// (credentials in the URL): the Celery broker",
     )
     queue_routes: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
