@@ -404,6 +404,7 @@ async def test_sigterm_stops_the_worker_within_its_grace_and_the_next_worker_fin
                 "message": "the worker stopped and handed the attempt back",
                 "details": {},
             },
+            "args": None,  # handed back by the stopping worker, not reported by the attempt
         }
     ]
     assert (nap["attempt"], nap["error"]) == (1, None)
