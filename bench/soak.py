@@ -56,7 +56,15 @@ from batonflow.store.tables import Attempt, Effect, Run, Step
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import save_version
 from batonflow.workflows.validation import load_spec
-from soak_procs import Broker, Workers, delete_queue, log
+from soak_procs import (
+    Broker,
+    Workers,
+    batonflow_worker,
+    delete_queue,
+    installed_soak_app,
+    log,
+    worker_env,
+)
 
 PG_ADMIN = os.environ.get("BATONFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ACTOR = Actor("soak")
@@ -227,7 +235,25 @@ async def drive(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         if broker is not None:
             await broker.start()
         broker_url = args.broker or (broker.url if broker else "")
-        workers = Workers(args, url, broker_url, queue, workdir)
+        settings = {
+            "database_url": url,
+            "data_dir": str(workdir / "data"),
+            "apps": "soak",
+            "executor": "celery",
+            "broker_url": broker_url,
+            "default_queue": queue,
+            "concurrency": str(args.concurrency),
+            "lease_seconds": str(args.lease),
+            "heartbeat_seconds": str(max(args.lease / 5, 0.2)),
+            "reap_seconds": "1",
+            "poll_seconds": "0.2",
+            "republish_seconds": str(args.republish),
+            "scheduler": "false",
+            "log_format": "json",
+            "log_level": "WARNING",
+        }
+        env = worker_env(settings, installed_soak_app(workdir))
+        workers = Workers([*batonflow_worker(queue), "--grace", "1"], env, workdir)
         for _ in range(args.workers):
             workers.spawn()
         log(f"{args.workers} workers on {broker_url.split('@')[-1]}, queue {queue}")

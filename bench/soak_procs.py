@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -72,51 +71,50 @@ class Broker:
         self.restarts += 1
 
 
-class Workers:
-    """`batonflow worker --queues <queue>` processes on Celery, each logging to a file."""
+def installed_soak_app(workdir: Path) -> Path:
+    """A folder that, on PYTHONPATH, makes bench/soak_app.py the installed app `soak`."""
+    apps = workdir / "apps"
+    dist = apps / "batonflow_soak_app-0.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: batonflow-soak-app\n")
+    (dist / "entry_points.txt").write_text("[batonflow.apps]\nsoak = soak_app:app\n")
+    return apps
 
-    def __init__(self, args: argparse.Namespace, url: str, broker: str, queue: str, workdir: Path):
-        apps = workdir / "apps"
-        dist = apps / "batonflow_soak_app-0.0.dist-info"  # makes bench/soak_app.py an app
-        dist.mkdir(parents=True)
-        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: batonflow-soak-app\n")
-        (dist / "entry_points.txt").write_text("[batonflow.apps]\nsoak = soak_app:app\n")
-        self.args = args
-        self.queue = queue
+
+def worker_env(settings: dict[str, str], *paths: Path) -> dict[str, str]:
+    """This process's environment without its BATONFLOW_ settings, with `settings` (names
+    without the prefix) and the checkout's code (and `paths`) on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATONFLOW_")}
+    env |= {f"BATONFLOW_{key.upper()}": value for key, value in settings.items()}
+    env["PYTHONPATH"] = os.pathsep.join(map(str, [REPO / "src", REPO, BENCH, *paths]))
+    return env
+
+
+def batonflow_worker(queue: str) -> list[str]:
+    """`batonflow worker --queues <queue>` (with BATONFLOW_EXECUTOR=celery: a Celery worker)."""
+    return [str(Path(sys.executable).with_name("batonflow")), "worker", "--queues", queue]
+
+
+class Workers:
+    """Worker processes of one command, each logging to a file; killed and replaced on demand."""
+
+    def __init__(self, command: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.command = command
+        self.env = env
         self.workdir = workdir
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATONFLOW_")}
-        self.env = env | {
-            "BATONFLOW_DATABASE_URL": url,
-            "BATONFLOW_DATA_DIR": str(workdir / "data"),
-            "BATONFLOW_APPS": "soak",
-            "BATONFLOW_EXECUTOR": "celery",
-            "BATONFLOW_BROKER_URL": broker,
-            "BATONFLOW_DEFAULT_QUEUE": queue,
-            "BATONFLOW_CONCURRENCY": str(args.concurrency),
-            "BATONFLOW_LEASE_SECONDS": str(args.lease),
-            "BATONFLOW_HEARTBEAT_SECONDS": str(max(args.lease / 5, 0.2)),
-            "BATONFLOW_REAP_SECONDS": "1",
-            "BATONFLOW_POLL_SECONDS": "0.2",
-            "BATONFLOW_REPUBLISH_SECONDS": str(args.republish),
-            "BATONFLOW_SCHEDULER": "false",
-            "BATONFLOW_LOG_FORMAT": "json",
-            "BATONFLOW_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join(map(str, [REPO / "src", REPO, BENCH, apps])),
-        }
         self.procs: list[subprocess.Popen[bytes]] = []
         self.spawned = 0
         self.kills = 0
         self.crashes = 0  # exits nobody asked for
 
     def spawn(self) -> subprocess.Popen[bytes]:
-        batonflow = Path(sys.executable).with_name("batonflow")
         out = self.workdir / f"worker-{self.spawned}.log"
         self.spawned += 1
         with out.open("wb") as sink:
             proc = subprocess.Popen(
-                [str(batonflow), "worker", "--queues", self.queue, "--grace", "1"],
+                self.command,
                 env=self.env,
-                cwd=REPO,
+                cwd=BENCH,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
@@ -140,7 +138,8 @@ class Workers:
 
     def stop(self) -> None:
         for proc in self.procs:
-            proc.terminate()
+            if proc.poll() is None:
+                proc.terminate()
         for proc in self.procs:
             try:
                 proc.wait(timeout=30)
