@@ -96,7 +96,8 @@ def batonflow_worker(queue: str) -> list[str]:
 
 
 class Workers:
-    """Worker processes of one command, each logging to a file; killed and replaced on demand."""
+    """Worker processes of one command, each logging to a file; killed and replaced on demand.
+    `{n}` in the command becomes the process's number (for names that must differ)."""
 
     def __init__(self, command: list[str], env: dict[str, str], workdir: Path) -> None:
         self.command = command
@@ -109,15 +110,15 @@ class Workers:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         out = self.workdir / f"worker-{self.spawned}.log"
-        self.spawned += 1
         with out.open("wb") as sink:
             proc = subprocess.Popen(
-                self.command,
+                [part.replace("{n}", str(self.spawned)) for part in self.command],
                 env=self.env,
                 cwd=BENCH,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
+        self.spawned += 1
         self.procs.append(proc)
         return proc
 

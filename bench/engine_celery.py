@@ -1,0 +1,347 @@
+"""Engine benchmark, the Celery column: Batonflow through the broker, beside the in-process
+executor and a plain Celery chain of the same no-op steps (the peer).
+
+    .venv/bin/python bench/engine_celery.py              # 1, 2 and 4 workers, a few minutes
+    .venv/bin/python bench/engine_celery.py --quick      # a smoke version
+
+Prints exactly one JSON line on stdout; progress goes to stderr. One fresh PostgreSQL database
+(dropped at the end) and one private `redis-server` on a free port serve every system:
+
+- `inprocess`: the engine as `bench/engine.py` drives it (`start_run`, then `Executor.drain` in
+  this process), on PostgreSQL;
+- `batonflow_celery_wN`: N `batonflow worker --queues` processes (BATONFLOW_EXECUTOR=celery,
+  8 threads each) claim every step; this process plays the API: it starts each queued run and
+  publishes its first wake-up (`cluster/announce.py`), then reads the run's status from the
+  database every 2 ms (20 ms in the throughput workload) until it succeeds;
+- `celery_chain_wN`: N `celery -A chain_peer worker` processes (8 threads each, the same
+  delivery settings) run `chain(noop, noop, ...)`; the caller waits on the Redis result backend.
+
+Workloads, as in `bench/engine.py`: per-step latency (a 10-step linear run of no-op steps, wall
+time divided by 10, the median of repeated runs after a warm-up) and throughput (independent
+3-step runs all started at once, runs per second until the last succeeds). The target (issue
+17): Batonflow's throughput through the broker within 2x of the chain's, with every durability
+guarantee the chain does not have (a chain whose message is lost is lost; a run is not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import importlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batonflow.cluster.announce import announcing
+from batonflow.platform import open_platform
+from batonflow.runs.service import start_run
+from batonflow.settings import Settings
+from batonflow.store import runs as run_store
+from batonflow.store.db import Conn
+from batonflow.store.tenants import ensure_tenant
+from batonflow.store.workflows import VersionRow, save_version
+from batonflow.workflows.executor import utcnow
+from batonflow.workflows.validation import load_spec
+from engine import ACTOR, LINEAR_STEPS, PG_ADMIN, THROUGHPUT_STEPS, Batonflow, _admin, linear_spec
+from soak_procs import Broker, Workers, batonflow_worker, log, worker_env
+
+CONCURRENCY = 8  # threads per worker process, for both Batonflow and the chain
+RUN_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    warmup: int
+    linear_reps: int
+    throughput_runs: int
+    workers: tuple[int, ...]
+
+
+FULL = Plan(warmup=5, linear_reps=15, throughput_runs=300, workers=(1, 2, 4))
+QUICK = Plan(warmup=2, linear_reps=5, throughput_runs=40, workers=(1, 2))
+
+
+async def timed_inprocess(url: str, workdir: Path, plan: Plan) -> tuple[list[float], float]:
+    system = Batonflow("inprocess", url, workdir)
+    await system.setup()
+    try:
+        for _ in range(plan.warmup):
+            await system.linear()
+        linear = [await system.linear() for _ in range(plan.linear_reps)]
+        total, _ = await system.throughput(plan.throughput_runs)
+    finally:
+        await system.close()
+    return linear, total
+
+
+class Announcer:
+    """This process as the API: it starts the runs and publishes their first wake-ups."""
+
+    def __init__(self, url: str, broker: str, queue: str, workdir: Path) -> None:
+        self.settings = Settings(
+            data_dir=workdir,
+            database_url=url,
+            worker_id="bench-announcer",
+            executor="celery",
+            broker_url=broker,
+            default_queue=queue,
+            apps=["demo"],
+            scheduler=False,
+        )
+        self._open = contextlib.AsyncExitStack()
+        self.platform: Any = None
+        self.executor: Any = None
+        self.tenant = ""
+        self.versions: dict[str, VersionRow] = {}
+
+    async def setup(self) -> None:
+        platform = self.platform = await self._open.enter_async_context(
+            open_platform(self.settings)
+        )
+        self.tenant = await platform.write(
+            functools.partial(ensure_tenant, slug="bench-celery", now=utcnow())
+        )
+        texts = {
+            "linear": linear_spec("bench-celery-linear", LINEAR_STEPS),
+            "three": linear_spec("bench-celery-three", THROUGHPUT_STEPS),
+        }
+        async with platform.engine.begin() as conn:
+            for key, text in texts.items():
+                spec = load_spec(text, f"{key}.yaml", platform.registry)
+                self.versions[key], _ = await save_version(conn, self.tenant, spec, text, utcnow())
+        self.executor = await self._open.enter_async_context(announcing(platform))
+
+    async def close(self) -> None:
+        await self._open.aclose()
+
+    async def start(self, workflow: str) -> str:
+        async def work(conn: Conn) -> str:
+            run = await start_run(
+                conn,
+                tenant_id=self.tenant,
+                version=self.versions[workflow],
+                inputs={},
+                actor=ACTOR,
+                now=utcnow(),
+            )
+            return run.id
+
+        run_id: str = await self.platform.write(work)
+        self.executor.wake()  # start it now, as the API's announcer does after its commit
+        return run_id
+
+    async def finished(self, run_ids: list[str], every: float) -> None:
+        async def read(conn: Conn) -> list[tuple[str, str]]:
+            return await run_store.run_statuses(conn, run_ids)
+
+        async with asyncio.timeout(RUN_TIMEOUT):
+            while True:
+                found = dict(await self.platform.db.read(read))
+                if all(found.get(run_id) == "succeeded" for run_id in run_ids):
+                    return
+                bad = {s for s in found.values() if s in ("failed", "dead", "cancelled")}
+                if bad:
+                    raise RuntimeError(f"a benchmark run ended {sorted(bad)}")
+                await asyncio.sleep(every)
+
+    async def linear(self) -> float:
+        began = time.perf_counter()
+        await self.finished([await self.start("linear")], 0.002)
+        return time.perf_counter() - began
+
+    async def throughput(self, runs: int) -> float:
+        began = time.perf_counter()
+        run_ids = [await self.start("three") for _ in range(runs)]
+        await self.finished(run_ids, 0.02)
+        return time.perf_counter() - began
+
+
+async def ready(app: Any, count: int, timeout: float = 90.0) -> None:
+    """Wait until `count` Celery workers answer a ping."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = await asyncio.to_thread(app.control.ping, timeout=0.5)
+        if len(replies or []) >= count:
+            return
+    raise RuntimeError(f"{count} Celery workers did not answer within {timeout:.0f} s")
+
+
+async def timed_celery(
+    url: str, broker: Broker, workdir: Path, plan: Plan, count: int
+) -> tuple[list[float], float]:
+    queue = f"bench.{uuid.uuid4().hex[:8]}"
+    settings = {
+        "database_url": url,
+        "data_dir": str(workdir / "data"),
+        "apps": "demo",
+        "executor": "celery",
+        "broker_url": broker.url,
+        "default_queue": queue,
+        "concurrency": str(CONCURRENCY),
+        "scheduler": "false",
+        "log_level": "WARNING",
+        "log_format": "json",
+    }
+    workers = Workers(batonflow_worker(queue), worker_env(settings), workdir / f"w{count}")
+    workers.workdir.mkdir()
+    announcer = Announcer(url, broker.url, queue, workdir)
+    try:
+        for _ in range(count):
+            workers.spawn()
+        await announcer.setup()
+        await ready(announcer.executor.publish.app, count)
+        for _ in range(plan.warmup):
+            await announcer.linear()
+        linear = [await announcer.linear() for _ in range(plan.linear_reps)]
+        total = await announcer.throughput(plan.throughput_runs)
+    finally:
+        await announcer.close()
+        workers.stop()
+    return linear, total
+
+
+async def timed_chain(
+    broker: Broker, workdir: Path, plan: Plan, count: int
+) -> tuple[list[float], float]:
+    from celery import chain
+
+    queue = f"chain.{uuid.uuid4().hex[:8]}"
+    base = broker.url.rsplit("/", 1)[0]
+    os.environ |= {
+        "CHAIN_PEER_BROKER": f"{base}/1",
+        "CHAIN_PEER_BACKEND": f"{base}/2",
+        "CHAIN_PEER_QUEUE": queue,
+    }
+    peer = importlib.reload(importlib.import_module("chain_peer"))
+    command = [sys.executable, "-m", "celery", "-A", "chain_peer", "worker", "-Q", queue]
+    command += ["-P", "threads", "-c", str(CONCURRENCY), "-l", "WARNING"]
+    command += ["--without-mingle", "--without-gossip", "--hostname", "chain{n}@%h"]
+    workers = Workers(command, worker_env({}), workdir / f"c{count}")
+    workers.workdir.mkdir()
+
+    def one(steps: int) -> Any:
+        first = peer.noop.s(None, name="s00")
+        rest = [peer.noop.s(name=f"s{i:02d}") for i in range(1, steps)]
+        return chain(first, *rest).apply_async()
+
+    def linear_once() -> float:
+        began = time.perf_counter()
+        one(LINEAR_STEPS).get(timeout=RUN_TIMEOUT)
+        return time.perf_counter() - began
+
+    def throughput() -> float:
+        began = time.perf_counter()
+        results = [one(THROUGHPUT_STEPS) for _ in range(plan.throughput_runs)]
+        for result in results:
+            result.get(timeout=RUN_TIMEOUT)
+        return time.perf_counter() - began
+
+    try:
+        for _ in range(count):
+            workers.spawn()
+        await ready(peer.app, count)
+        for _ in range(plan.warmup):
+            await asyncio.to_thread(linear_once)
+        linear = [await asyncio.to_thread(linear_once) for _ in range(plan.linear_reps)]
+        total = await asyncio.to_thread(throughput)
+    finally:
+        workers.stop()
+        peer.app.close()
+    return linear, total
+
+
+def figures(linear: list[float], total: float, runs: int) -> dict[str, float]:
+    per_step = [seconds / LINEAR_STEPS * 1000 for seconds in linear]
+    return {
+        "per_step_ms": round(statistics.median(per_step), 2),
+        "per_step_ms_min": round(min(per_step), 2),
+        "per_step_ms_max": round(max(per_step), 2),
+        "runs_per_s": round(runs / total, 1),
+    }
+
+
+async def bench(plan: Plan, workdir: Path) -> dict[str, Any]:
+    began = time.perf_counter()
+    name = f"batonflow_bench_celery_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    broker = Broker(workdir)
+    results: dict[str, dict[str, float]] = {}
+    load = os.getloadavg()
+    try:
+        log("inprocess: measuring")
+        results["inprocess"] = figures(
+            *await timed_inprocess(url, workdir, plan), plan.throughput_runs
+        )
+        await broker.start()
+        for count in plan.workers:
+            for label, timed in (("batonflow_celery", timed_celery), ("celery_chain", None)):
+                key = f"{label}_w{count}"
+                log(f"{key}: measuring")
+                if timed is None:
+                    found = await timed_chain(broker, workdir, plan, count)
+                else:
+                    found = await timed(url, broker, workdir, plan, count)
+                results[key] = figures(*found, plan.throughput_runs)
+                log(f"{key}: {results[key]}")
+    finally:
+        broker.kill()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    ratios = {}
+    for count in plan.workers:
+        ours, chain = results[f"batonflow_celery_w{count}"], results[f"celery_chain_w{count}"]
+        ratios[f"w{count}"] = {
+            "per_step_ours_over_chain": round(ours["per_step_ms"] / chain["per_step_ms"], 2),
+            "throughput_chain_over_ours": round(chain["runs_per_s"] / ours["runs_per_s"], 2),
+            "throughput_within_2x": chain["runs_per_s"] <= 2 * ours["runs_per_s"],
+        }
+    return {
+        "bench": "engine_celery",
+        "database": "postgresql",
+        "broker": "redis (private)",
+        "systems": results,
+        "ratios": ratios,
+        "plan": {
+            "warmup": plan.warmup,
+            "linear_reps": plan.linear_reps,
+            "linear_steps": LINEAR_STEPS,
+            "throughput_runs": plan.throughput_runs,
+            "throughput_steps": THROUGHPUT_STEPS,
+            "threads_per_worker": CONCURRENCY,
+        },
+        "load_average_at_start": [round(x, 2) for x in load],
+        "elapsed_s": round(time.perf_counter() - began, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller smoke version")
+    parser.add_argument("--workers", help="comma-separated worker counts (default: 1,2,4)")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    if args.workers:
+        counts = tuple(int(n) for n in args.workers.split(",") if n.strip())
+        if not counts or min(counts) < 1:
+            parser.error("--workers takes counts of 1 or more, e.g. 1,2,4")
+        plan = Plan(plan.warmup, plan.linear_reps, plan.throughput_runs, counts)
+    workdir = Path(tempfile.mkdtemp(prefix="batonflow-bench-celery-"))
+    try:
+        result = asyncio.run(bench(plan, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
