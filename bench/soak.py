@@ -230,7 +230,7 @@ async def drive(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         text = spec_text(args.step_ms)
         spec = load_spec(text, "soak.yaml", build_registry([soak_app.soaker]))
         async with engine.begin() as conn:
-            tenant_id = await ensure_tenant(conn, "soak", utcnow())
+            tenant_id = await ensure_tenant(conn, f"soak-{queue.split('.')[1]}", utcnow())
             version, _ = await save_version(conn, tenant_id, spec, text, utcnow())
         if broker is not None:
             await broker.start()
