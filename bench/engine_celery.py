@@ -12,7 +12,7 @@ Prints exactly one JSON line on stdout; progress goes to stderr. One fresh Postg
 - `batonflow_celery_wN`: N `batonflow worker --queues` processes (BATONFLOW_EXECUTOR=celery,
   8 threads each) claim every step; this process plays the API: it starts each queued run and
   publishes its first wake-up (`cluster/announce.py`), then reads the run's status from the
-  database every 2 ms (20 ms in the throughput workload) until it succeeds;
+  database every 5 ms (20 ms in the throughput workload) until it succeeds;
 - `celery_chain_wN`: N `celery -A chain_peer worker` processes (8 threads each, the same
   delivery settings) run `chain(noop, noop, ...)`; the caller waits on the Redis result backend.
 
@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import itertools
 import json
 import os
 import shutil
@@ -42,12 +43,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from batonflow.cluster.announce import announcing
 from batonflow.platform import open_platform
 from batonflow.runs.service import start_run
 from batonflow.settings import Settings
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn
+from batonflow.store.tables import Step
 from batonflow.store.tenants import ensure_tenant
 from batonflow.store.workflows import VersionRow, save_version
 from batonflow.workflows.executor import utcnow
@@ -57,6 +61,8 @@ from soak_procs import Broker, Workers, batonflow_worker, log, worker_env
 
 CONCURRENCY = 8  # threads per worker process, for both Batonflow and the chain
 RUN_TIMEOUT = 180.0
+POLL = 0.005  # how often the announcer reads a linear run's status
+Timings = tuple[list[float], float, float]  # linear runs' seconds, throughput total and start
 
 
 @dataclass(frozen=True)
@@ -71,17 +77,17 @@ FULL = Plan(warmup=5, linear_reps=15, throughput_runs=300, workers=(1, 2, 4))
 QUICK = Plan(warmup=2, linear_reps=5, throughput_runs=40, workers=(1, 2))
 
 
-async def timed_inprocess(url: str, workdir: Path, plan: Plan) -> tuple[list[float], float]:
+async def timed_inprocess(url: str, workdir: Path, plan: Plan) -> Timings:
     system = Batonflow("inprocess", url, workdir)
     await system.setup()
     try:
         for _ in range(plan.warmup):
             await system.linear()
         linear = [await system.linear() for _ in range(plan.linear_reps)]
-        total, _ = await system.throughput(plan.throughput_runs)
+        total, drain = await system.throughput(plan.throughput_runs)
     finally:
         await system.close()
-    return linear, total
+    return linear, total, total - drain
 
 
 class Announcer:
@@ -103,6 +109,7 @@ class Announcer:
         self.executor: Any = None
         self.tenant = ""
         self.versions: dict[str, VersionRow] = {}
+        self.linear_runs: list[str] = []
 
     async def setup(self) -> None:
         platform = self.platform = await self._open.enter_async_context(
@@ -156,14 +163,39 @@ class Announcer:
 
     async def linear(self) -> float:
         began = time.perf_counter()
-        await self.finished([await self.start("linear")], 0.002)
+        run_id = await self.start("linear")
+        await self.finished([run_id], POLL)
+        self.linear_runs.append(run_id)
         return time.perf_counter() - began
 
-    async def throughput(self, runs: int) -> float:
+    async def breakdown(self) -> dict[str, float]:
+        """Where a linear step's time goes, from the steps' own times (median, ms): `handoff`
+        from one step's commit to the next one's claim (the wake-up's trip through the broker
+        and the claim), `in_step` from its claim to its commit (running it and committing)."""
+
+        async def read(conn: Conn) -> list[Any]:
+            query = select(Step.run_id, Step.key, Step.started_at, Step.finished_at)
+            rows = await conn.execute(query.where(Step.run_id.in_(self.linear_runs)))
+            return sorted(rows, key=lambda row: (row.run_id, row.key))
+
+        rows = await self.platform.db.read(read)
+        handoff, in_step = [], []
+        for before, after in itertools.pairwise(rows):
+            in_step.append((before.finished_at - before.started_at).total_seconds())
+            if before.run_id == after.run_id:
+                handoff.append((after.started_at - before.finished_at).total_seconds())
+        return {
+            "handoff_ms": round(statistics.median(handoff) * 1000, 2),
+            "in_step_ms": round(statistics.median(in_step) * 1000, 2),
+        }
+
+    async def throughput(self, runs: int) -> tuple[float, float]:
+        """Seconds until every run succeeded, and until every run was started."""
         began = time.perf_counter()
         run_ids = [await self.start("three") for _ in range(runs)]
+        started = time.perf_counter() - began
         await self.finished(run_ids, 0.02)
-        return time.perf_counter() - began
+        return time.perf_counter() - began, started
 
 
 async def ready(app: Any, count: int, timeout: float = 90.0) -> None:
@@ -176,9 +208,7 @@ async def ready(app: Any, count: int, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{count} Celery workers did not answer within {timeout:.0f} s")
 
 
-async def timed_celery(
-    url: str, broker: Broker, workdir: Path, plan: Plan, count: int
-) -> tuple[list[float], float]:
+async def timed_celery(url: str, broker: Broker, workdir: Path, plan: Plan, count: int) -> Timings:
     queue = f"bench.{uuid.uuid4().hex[:8]}"
     settings = {
         "database_url": url,
@@ -202,17 +232,17 @@ async def timed_celery(
         await ready(announcer.executor.publish.app, count)
         for _ in range(plan.warmup):
             await announcer.linear()
+        announcer.linear_runs.clear()
         linear = [await announcer.linear() for _ in range(plan.linear_reps)]
-        total = await announcer.throughput(plan.throughput_runs)
+        log(f"batonflow_celery_w{count}: a linear step, median: {await announcer.breakdown()}")
+        total, started = await announcer.throughput(plan.throughput_runs)
     finally:
         await announcer.close()
         workers.stop()
-    return linear, total
+    return linear, total, started
 
 
-async def timed_chain(
-    broker: Broker, workdir: Path, plan: Plan, count: int
-) -> tuple[list[float], float]:
+async def timed_chain(broker: Broker, workdir: Path, plan: Plan, count: int) -> Timings:
     from celery import chain
 
     queue = f"chain.{uuid.uuid4().hex[:8]}"
@@ -239,34 +269,40 @@ async def timed_chain(
         one(LINEAR_STEPS).get(timeout=RUN_TIMEOUT)
         return time.perf_counter() - began
 
-    def throughput() -> float:
+    def throughput() -> tuple[float, float]:
         began = time.perf_counter()
         results = [one(THROUGHPUT_STEPS) for _ in range(plan.throughput_runs)]
+        started = time.perf_counter() - began
         for result in results:
             result.get(timeout=RUN_TIMEOUT)
-        return time.perf_counter() - began
+        return time.perf_counter() - began, started
+
+    def measure() -> Timings:
+        for _ in range(plan.warmup):
+            linear_once()
+        linear = [linear_once() for _ in range(plan.linear_reps)]
+        return (linear, *throughput())
 
     try:
         for _ in range(count):
             workers.spawn()
         await ready(peer.app, count)
-        for _ in range(plan.warmup):
-            await asyncio.to_thread(linear_once)
-        linear = [await asyncio.to_thread(linear_once) for _ in range(plan.linear_reps)]
-        total = await asyncio.to_thread(throughput)
+        # In one thread: the result backend's consumer is not safe to share between threads.
+        return await asyncio.to_thread(measure)
     finally:
         workers.stop()
         peer.app.close()
-    return linear, total
 
 
-def figures(linear: list[float], total: float, runs: int) -> dict[str, float]:
+def figures(linear: list[float], total: float, started: float, runs: int) -> dict[str, float]:
     per_step = [seconds / LINEAR_STEPS * 1000 for seconds in linear]
     return {
         "per_step_ms": round(statistics.median(per_step), 2),
         "per_step_ms_min": round(min(per_step), 2),
         "per_step_ms_max": round(max(per_step), 2),
         "runs_per_s": round(runs / total, 1),
+        "throughput_total_s": round(total, 3),
+        "throughput_start_s": round(started, 3),  # starting (or sending) every run
     }
 
 
