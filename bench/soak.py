@@ -160,10 +160,12 @@ async def chaos(
 
 
 def journal_lines(folder: Path) -> list[list[str]]:
+    """Every execution the workers journalled (a line cut short by a kill counts as none: its
+    step had not returned, so its result cannot have been committed)."""
     lines = []
     for path in sorted(folder.glob("*.log")):
-        lines += [line.split(" ") for line in path.read_text().splitlines() if line]
-    return lines
+        lines += [line.split(" ") for line in path.read_text().splitlines()]
+    return [line for line in lines if len(line) == 6]
 
 
 async def figures(engine: AsyncEngine, tenant_id: str, run_ids: list[str], journal: Path) -> dict:
