@@ -342,7 +342,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="steps at once per worker")
     parser.add_argument("--window", type=int, default=64, help="runs in flight at once")
-    parser.add_argument("--step-ms", type=int, default=40, help="a step sleeps up to this long")
+    parser.add_argument("--step-ms", type=int, default=100, help="a step sleeps up to this long")
     parser.add_argument("--kill-every", type=float, default=4.0, help="seconds; 0: no kills")
     parser.add_argument("--broker", help="a broker URL (default: a private redis-server)")
     parser.add_argument("--broker-down", type=float, default=2.0, help="seconds the broker is off")
