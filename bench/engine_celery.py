@@ -208,7 +208,10 @@ async def ready(app: Any, count: int, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{count} Celery workers did not answer within {timeout:.0f} s")
 
 
-async def timed_celery(url: str, broker: Broker, workdir: Path, plan: Plan, count: int) -> Timings:
+async def timed_celery(
+    url: str, broker: Broker, workdir: Path, plan: Plan, count: int, where: dict[str, float]
+) -> Timings:
+    """`count` Batonflow workers; `where` gets where a linear step's time went."""
     queue = f"bench.{uuid.uuid4().hex[:8]}"
     settings = {
         "database_url": url,
@@ -234,7 +237,7 @@ async def timed_celery(url: str, broker: Broker, workdir: Path, plan: Plan, coun
             await announcer.linear()
         announcer.linear_runs.clear()
         linear = [await announcer.linear() for _ in range(plan.linear_reps)]
-        log(f"batonflow_celery_w{count}: a linear step, median: {await announcer.breakdown()}")
+        where.update(await announcer.breakdown())
         total, started = await announcer.throughput(plan.throughput_runs)
     finally:
         await announcer.close()
@@ -295,6 +298,7 @@ async def timed_chain(broker: Broker, workdir: Path, plan: Plan, count: int) -> 
 
 
 def figures(linear: list[float], total: float, started: float, runs: int) -> dict[str, float]:
+    """Per-step latency (ms: median, min, max) and throughput of one system."""
     per_step = [seconds / LINEAR_STEPS * 1000 for seconds in linear]
     return {
         "per_step_ms": round(statistics.median(per_step), 2),
@@ -321,15 +325,18 @@ async def bench(plan: Plan, workdir: Path) -> dict[str, Any]:
         )
         await broker.start()
         for count in plan.workers:
-            for label, timed in (("batonflow_celery", timed_celery), ("celery_chain", None)):
-                key = f"{label}_w{count}"
-                log(f"{key}: measuring")
-                if timed is None:
-                    found = await timed_chain(broker, workdir, plan, count)
-                else:
-                    found = await timed(url, broker, workdir, plan, count)
-                results[key] = figures(*found, plan.throughput_runs)
-                log(f"{key}: {results[key]}")
+            key = f"batonflow_celery_w{count}"
+            log(f"{key}: measuring")
+            where: dict[str, float] = {}
+            found = await timed_celery(url, broker, workdir, plan, count, where)
+            results[key] = figures(*found, plan.throughput_runs) | where
+            log(f"{key}: {results[key]}")
+            key = f"celery_chain_w{count}"
+            log(f"{key}: measuring")
+            results[key] = figures(
+                *await timed_chain(broker, workdir, plan, count), plan.throughput_runs
+            )
+            log(f"{key}: {results[key]}")
     finally:
         broker.kill()
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -19,7 +19,8 @@ REPO = BENCH.parent
 
 
 def log(message: str) -> None:
-    print(f"[soak {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    script = Path(sys.argv[0]).stem  # soak, engine_celery
+    print(f"[{script} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
