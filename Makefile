@@ -10,7 +10,7 @@ DEMO_ENV := BATONFLOW_TENANT=demo BATONFLOW_ACTOR=demo-operator
 # the first token; a portable build also runs wherever pip's wheel cache carries it.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: setup demo cli-demo test lint security typecheck unit webtest web-types web-types-check e2e bench lock clean
+.PHONY: setup demo cli-demo test lint security typecheck unit webtest web-types web-types-check e2e bench bench-cluster soak lock clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,12 @@ test: lint typecheck security unit webtest e2e
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/gateway.py
+
+bench-cluster: setup
+	$(BIN)/python bench/engine_celery.py
+
+soak: setup
+	$(BIN)/python bench/soak.py
 
 lock:
 	$(BIN)/pip-compile --quiet --no-strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --extra dev --extra bench -o requirements.lock pyproject.toml
