@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/soak.py                       # 1,000 runs, 4 workers, about 2-4 min
     .venv/bin/python bench/soak.py --runs 30 --workers 2 # a smoke version
-    .venv/bin/python bench/soak.py --broker amqp://guest:guest@127.0.0.1:5672//
+    .venv/bin/python bench/soak.py --broker amqp://127.0.0.1:5672//  # RabbitMQ as its default user
 
 Prints exactly one JSON line on stdout (progress goes to stderr) and exits 1 unless every run
 succeeded and every "twice" figure is 0. What happens:
