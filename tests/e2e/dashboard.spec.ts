@@ -288,6 +288,7 @@ test("a model's text streams into the run page while its step generates", async 
   await shot(page, "run-detail-streaming");
   // The step's finished call shows with its model and tokens; the rest of the run is not waited for.
   await expect(page.locator('g.graph-node[data-step="subject"]')).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+  await page.getByRole("tab", { name: "Model calls" }).click();
   await expect(page.locator("table.calls").last()).toContainText("local:");
   // A run on the local model says so, and what such a tiny model is for.
   await expect(page.getByTestId("local-model-note").last()).toContainText("tiny local model (SmolLM2-135M)");

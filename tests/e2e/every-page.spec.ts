@@ -135,8 +135,8 @@ for (const [label, width, height, scheme] of [
     await expect(nav.getByRole("link", { name: /^Reviews/ })).toHaveAccessibleName("Reviews, 1 waiting");
     const pages: [string, RegExp | string][] = [
       ["/runs", "Runs"],
-      [`/runs/${runId}`, /^Run /],
-      [`/runs/${deadId}`, /^Run /],
+      [`/runs/${runId}`, new RegExp(runId.slice(-12))],
+      [`/runs/${deadId}`, new RegExp(deadId.slice(-12))],
       ["/workflows", "Workflows"],
       ["/workflows/outreach", "Workflow outreach"],
       ["/reviews", "Reviews"],
@@ -160,7 +160,7 @@ for (const [label, width, height, scheme] of [
     expect(await entries.count()).toBe(10 + appPages.length);
     for (const [to, heading] of pages) await visit(page, to, heading);
     // A run with its drafted email open in the step panel, and its attempts.
-    await visit(page, `/runs/${runId}`, /^Run /);
+    await visit(page, `/runs/${runId}`, new RegExp(runId.slice(-12)));
     await page.locator('g.graph-node[data-step="draft"]').click();
     await expect(page.getByTestId("step-panel")).toContainText("ada@example.com");
     await fits(page, { soft: true });

@@ -135,7 +135,7 @@ for (const [label, width, height] of [
     const panel = page.getByTestId("step-panel");
     await expect(panel.getByLabel("Step inputs")).toContainText("{{ state.approve.subject.body }}");
     await expect(panel.getByLabel("Resolved inputs")).toContainText(edited.body);
-    await expect(page.getByRole("list", { name: "Attempts, in order" })).toContainText(`approve #1 · waited, then edited and approved by ${account("admin").email}`);
+    await expect(page.getByRole("list", { name: "Attempts, in order" })).toContainText(`approve attempt 1 · waited, then edited and approved by ${account("admin").email}`);
     await fits(page);
     await shot(page, "run-detail-resolved");
 
