@@ -5,7 +5,6 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { query } from "../api";
 import { RunLink } from "../components/RunLink";
-import { SchemaForm } from "../components/SchemaForm";
 import { When } from "../components/When";
 import { dayBoundary, formatDuration, formatUsd, secondsBetween } from "../format";
 import { can } from "../roles";
@@ -14,8 +13,9 @@ import { useMe, useSession } from "../session";
 import { followTenant } from "../sse";
 import type { StreamState } from "../sse";
 import { RUN_STATUSES } from "../types";
-import type { NewRun, RunDetail, RunPage, RunSummary, WorkflowDetail, WorkflowVersion, WorkflowVersionList } from "../types";
-import { Empty, ErrorBox, Loading, Show, StatusBadge, messageOf, useLoad, usePageTitle } from "../ui";
+import type { RunPage, RunSummary, WorkflowDetail, WorkflowVersion, WorkflowVersionList } from "../types";
+import { Empty, ErrorBox, Loading, Show, StatusBadge, useLoad, usePageTitle } from "../ui";
+import { StartRunForm } from "./workflows/StartRun";
 
 const LIST_STREAM_LABEL: Record<StreamState, string> = {
   connecting: "Connecting…",
@@ -101,8 +101,6 @@ function StartRun({ workflows, initial }: { workflows: WorkflowVersion[]; initia
   const { api } = useSession();
   const [workflowId, setWorkflowId] = useState(initial || workflows[0]?.workflow_id || "");
   const detail = useLoad(() => (workflowId ? api.get<WorkflowDetail>(`/api/v1/workflows/${encodeURIComponent(workflowId)}`) : Promise.resolve(undefined as unknown as WorkflowDetail)), workflowId);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
 
   if (workflows.length === 0) {
     return <Empty>No workflows are stored yet. Store one with <code>batonflow workflows add my-workflow.yaml</code> or the API, then start it here.</Empty>;
@@ -125,29 +123,7 @@ function StartRun({ workflows, initial }: { workflows: WorkflowVersion[]; initia
           workflow ? (
             <>
               {workflow.description ? <p className="muted">{workflow.description}</p> : null}
-              <SchemaForm
-                key={workflow.id}
-                schema={workflow.inputs_schema}
-                submitLabel={busy ? "Starting…" : "Start run"}
-                busy={busy}
-                onSubmit={async (inputs) => {
-                  setBusy(true);
-                  setError(null);
-                  try {
-                    const run = await api.post<RunDetail>("/api/v1/runs", { workflow_id: workflow.workflow_id, version: workflow.version, inputs } satisfies NewRun);
-                    navigate(`/runs/${run.id}`);
-                  } catch (caught) {
-                    setError(caught);
-                    setBusy(false);
-                  }
-                }}
-              >
-                {error ? (
-                  <p className="inline-error" role="alert">
-                    {messageOf(error)}
-                  </p>
-                ) : null}
-              </SchemaForm>
+              <StartRunForm workflow={workflow} />
             </>
           ) : null
         }
