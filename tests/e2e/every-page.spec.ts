@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import type { Browser, Page } from "@playwright/test";
-import { ROOT, startServer } from "./server";
+import { ROOT, accountOf, startServer } from "./server";
 import { fits } from "./fits";
 import type { Account, Server } from "./server";
 
@@ -25,9 +25,7 @@ const problems: string[] = [];
 test.describe.configure({ mode: "serial" });
 
 function account(role: string): Account {
-  const found = server.accounts.find((item) => item.role === role);
-  if (!found) throw new Error(`no ${role} in the demo credentials: ${JSON.stringify(server.accounts)}`);
-  return found;
+  return accountOf(server, role);
 }
 
 async function call(method: string, route: string, body?: unknown): Promise<unknown> {

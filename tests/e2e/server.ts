@@ -98,3 +98,10 @@ export async function startServer(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ser
   const accounts = (JSON.parse(readFileSync(credentials, "utf8")) as { users: Account[] }).users;
   return { url, accounts, stop, log };
 }
+
+/** The demo account of `role` the server printed; a clear error when it printed none. */
+export function accountOf(server: Server, role: string): Account {
+  const found = server.accounts.find((item) => item.role === role);
+  if (!found) throw new Error(`no ${role} in the demo credentials: ${JSON.stringify(server.accounts)}`);
+  return found;
+}

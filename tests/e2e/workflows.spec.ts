@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import type { Browser, Page } from "@playwright/test";
-import { ROOT, startServer } from "./server";
+import { ROOT, accountOf, startServer } from "./server";
 import { fits } from "./fits";
 import type { Account, Server } from "./server";
 
@@ -34,9 +34,7 @@ test.afterEach(() => {
 });
 
 function account(role: string): Account {
-  const found = server.accounts.find((item) => item.role === role);
-  if (!found) throw new Error(`no ${role} in the demo credentials: ${JSON.stringify(server.accounts)}`);
-  return found;
+  return accountOf(server, role);
 }
 
 async function open(browser: Browser, role: string, width: number, height: number): Promise<Page> {
