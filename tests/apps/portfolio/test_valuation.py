@@ -17,6 +17,7 @@ from batonflow.apps.portfolio.valuation import (
     Valuation,
     daily_values,
     from_json,
+    sources_used,
     to_json,
 )
 from batonflow.errors import InvalidInput
@@ -99,6 +100,29 @@ def test_a_ledger_valued_by_hand() -> None:
         cash={"EUR": D("250"), "USD": D("633")},
         by_currency={"EUR": D("550.00"), "USD": D("1153.0")},
     )
+
+
+def test_the_sources_used_are_those_of_the_series_read() -> None:
+    def source(found: Series, name: str) -> Series:
+        return Series(found.key, found.dates, found.values, name, found.currency)
+
+    pack = PackData(
+        "pack-3",
+        D4,
+        prices={
+            "AAA": source(PACK.prices["AAA"], "fmp"),
+            "BBB": source(PACK.prices["BBB"], "polygon"),
+            "CCC": series("CCC", {D1: "5"}),  # not traded: its source is not used
+        },
+        fx={"USDEUR": source(series("USDEUR", {D1: "0.9"}), "fred")},
+        macro={"DGS10": series("DGS10", {D1: "4.0"})},
+        sources=("fmp", "fred", "news", "polygon", "test"),
+    )
+    assert [
+        sources_used(LEDGER[:3], pack, "USD"),
+        sources_used(LEDGER, pack, "USD"),  # BBB in EUR: converted by the inverse pair
+        sources_used([txn("deposit", D1, "5", "EUR")], pack, "EUR"),
+    ] == [["fmp"], ["fmp", "fred", "polygon"], []]
 
 
 def test_the_caller_decimal_context_changes_nothing() -> None:

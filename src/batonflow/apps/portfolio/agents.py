@@ -123,7 +123,8 @@ async def apply_pack(ctx: CallContext, args: PackPinned) -> Priced:
 
     txns, pack, found = await data.read(work)
     valued = valuation.daily_values(txns, pack, found["base_currency"])
-    return Priced(valuation=valuation.to_json(valued), sources=sorted(pack.sources))
+    used = valuation.sources_used(txns, pack, found["base_currency"])
+    return Priced(valuation=valuation.to_json(valued), sources=used)
 
 
 class MetricsIn(PackPinned):
@@ -184,7 +185,7 @@ async def regime(ctx: CallContext, args: MacroIn) -> Computed:
 
     pack = await data.read(work)
     classified = macro.classify(pack.macro)
-    sources = sorted({series.source for series in pack.macro.values()})
+    sources = sorted({pack.macro[key].source for key in macro.REQUIRED})
     return Computed(result=classified.as_dict(), sources=sources)
 
 

@@ -293,6 +293,27 @@ def _convert(pack: PackData, amount: Decimal, ccy: str, base: str, day: date) ->
     raise InvalidInput(f"the pack has no FX series {ccy}{base} or {base}{ccy} to convert {ccy}")
 
 
+def sources_used(txns: Iterable[Txn], pack: PackData, base_currency: str) -> list[str]:
+    """The sources of the pack's series a valuation of `txns` reads: the closes of the symbols
+    traded and the FX pair (direct, else inverse, as `_convert` picks it) of every currency other
+    than the base. A pack's other series (another symbol, macro, news) are not used by it, so
+    their licences do not bind the result."""
+    base = base_currency.upper()
+    txns = list(txns)
+    used: set[str] = set()
+    currencies = {t.currency.upper() for t in txns}
+    for symbol in {t.symbol for t in txns if t.symbol}:
+        series = pack.prices.get(symbol)
+        if series is not None:
+            used.add(series.source)
+            currencies.add((series.currency or base).upper())
+    for ccy in currencies - {base}:
+        pair = pack.fx.get(ccy + base) or pack.fx.get(base + ccy)
+        if pair is not None:
+            used.add(pair.source)
+    return sorted(used)
+
+
 def to_json(valuation: Valuation) -> dict[str, Any]:
     """The valuation as JSON (decimals as exact strings, dates ISO), to hand it from one step
     of a run to the next; `from_json` gives it back unchanged."""
