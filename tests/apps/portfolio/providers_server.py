@@ -2,13 +2,19 @@
 providers, for their tests:
 
     FMP      GET /api/v3/historical-price-full/{symbol}?from=&to=&apikey=
+             GET /api/v3/historical-price-full/stock_split/{symbol}?apikey=
+             GET /api/v3/historical-price-full/stock_dividend/{symbol}?apikey=
     Polygon  GET /v2/aggs/ticker/{ticker}/range/1/day/{from}/{to}?apiKey=
+             GET /v3/reference/splits?ticker=&execution_date.gte=&execution_date.lte=&apiKey=
+             GET /v3/reference/dividends?ticker=&ex_dividend_date.gte=&ex_dividend_date.lte=
     FRED     GET /fred/series/observations?series_id=&api_key=&file_type=json
     news     GET /v2/everything?q=&from=&to=&apiKey=
 
-Each answers from `prices` (by symbol, or `C:EURUSD` style for Polygon's FX), `macro` and
-`news`, with the provider's own shapes: FMP's newest-first `historical` ({} for an unknown
-symbol), Polygon's `results` bars with millisecond `t`, FRED's string `value`s ("." when
+Each answers from `prices` (by symbol, or `C:EURUSD` style for Polygon's FX), `splits` (date,
+new shares, old shares), `dividends` (date, cash per share), `macro` and `news`, with the
+provider's own shapes: FMP's newest-first `historical` ({} for an unknown symbol; every split or
+dividend of the symbol, unfiltered, as FMP sends them), Polygon's `results` bars with
+millisecond `t` and its reference `results` filtered by the `.gte`/`.lte` dates, FRED's string `value`s ("." when
 missing; 400 "The series does not exist" for an unknown id), newsapi's `articles`. A wrong key
 gets each provider's refusal (FMP and Polygon 401, FRED 400, news 401). `script(Fail(...))`
 queues failures that the next requests take first. Every request is kept in `requests`.
@@ -44,6 +50,8 @@ class Seen:
 @dataclass
 class ProvidersServer:
     prices: dict[str, list[tuple[date, float]]] = field(default_factory=dict)
+    splits: dict[str, list[tuple[date, int, int]]] = field(default_factory=dict)
+    dividends: dict[str, list[tuple[date, float]]] = field(default_factory=dict)
     macro: dict[str, list[tuple[date, str]]] = field(default_factory=dict)
     news: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     key: str = KEY
@@ -104,10 +112,14 @@ class ProvidersServer:
             failed = self._script.popleft()
             headers = {"retry-after": failed.retry_after} if failed.retry_after else {}
             return failed.status, {"message": failed.message}, headers
+        if path.startswith("/api/v3/historical-price-full/stock_"):
+            return self._fmp_action(path.split("/")[4], path.rsplit("/", 1)[1], q)
         if path.startswith("/api/v3/historical-price-full/"):
             return self._fmp(path.rsplit("/", 1)[1], q)
         if path.startswith("/v2/aggs/ticker/"):
             return self._polygon(path.split("/"), q)
+        if path in ("/v3/reference/splits", "/v3/reference/dividends"):
+            return self._polygon_action(path.rsplit("/", 1)[1], q)
         if path == "/fred/series/observations":
             return self._fred(q)
         if path == "/v2/everything":
@@ -131,6 +143,58 @@ class ProvidersServer:
             for d, v in reversed(points)
         ]
         return 200, {"symbol": symbol, "historical": rows}, {}
+
+    def _fmp_action(
+        self, which: str, symbol: str, q: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        if q.get("apikey") != self.key:
+            message = "Invalid API KEY. Feel free to create a Free API Key or visit our FAQ."
+            return 401, {"Error Message": message}, {}
+        if which == "stock_split":
+            rows = [
+                {
+                    "date": d.isoformat(),
+                    "label": d.strftime("%B %d, %y"),
+                    "numerator": new,
+                    "denominator": old,
+                }
+                for d, new, old in self.splits.get(symbol, [])
+            ]
+        else:
+            rows = [
+                {
+                    "date": d.isoformat(),
+                    "label": d.strftime("%B %d, %y"),
+                    "adjDividend": cash,
+                    "dividend": cash,
+                    "recordDate": "",
+                    "paymentDate": "",
+                    "declarationDate": "",
+                }
+                for d, cash in self.dividends.get(symbol, [])
+            ]
+        if not rows:
+            return 200, {}, {}
+        return 200, {"symbol": symbol, "historical": rows[::-1]}, {}
+
+    def _polygon_action(self, which: str, q: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if q.get("apiKey") != self.key:
+            return 401, {"status": "ERROR", "request_id": "r1", "error": "Unknown API Key"}, {}
+        on = "execution_date" if which == "splits" else "ex_dividend_date"
+        ticker = q["ticker"]
+        if which == "splits":
+            found = [
+                (d, {"split_from": old, "split_to": new})
+                for d, new, old in self.splits.get(ticker, [])
+            ]
+        else:
+            found = [
+                (d, {"cash_amount": cash, "currency": "USD", "dividend_type": "CD", "frequency": 4})
+                for d, cash in self.dividends.get(ticker, [])
+            ]
+        within = self._within(found, q[f"{on}.gte"], q[f"{on}.lte"])
+        results = [{on: d.isoformat(), "ticker": ticker, **item} for d, item in within]
+        return 200, {"results": results, "status": "OK", "request_id": "r3"}, {}
 
     def _polygon(self, parts: list[str], q: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         ticker, start, end = parts[4], parts[8], parts[9]

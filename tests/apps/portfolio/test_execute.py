@@ -84,6 +84,7 @@ async def test_the_overview_runs_on_the_pinned_pack_and_ledger(tenants: Register
         "portfolio_id",
         "positions",
         "series",
+        "unbooked_splits",
     ]
     assert (result["portfolio_id"], result["base_currency"]) == (growth["id"], "USD")
     assert {p["symbol"] for p in result["positions"]} <= {"AAPL", "AMZN", "GOOG", "IBM", "MSFT"}
@@ -91,6 +92,7 @@ async def test_the_overview_runs_on_the_pinned_pack_and_ledger(tenants: Register
     assert len(result["series"]["dates"]) == len(result["series"]["values"])
     assert result["metrics"]["value_end"] == result["series"]["values"][-1]
     assert result["metrics"]["periods_per_year"] == 12  # the offline history is monthly
+    assert result["unbooked_splits"] == []  # the offline data records no splits
 
 
 async def test_the_same_pins_give_the_same_bytes_even_after_newer_data(tenants: Register) -> None:

@@ -94,6 +94,8 @@ async def test_a_build_started_over_the_api(tenants: Register) -> None:
                 "counts": {
                     "price": 5,
                     "fx": 0,
+                    "split": 0,
+                    "dividend": 0,
                     "macro": 0,
                     "news": 0,
                     "missing": [

@@ -74,6 +74,8 @@ def fresh_row(as_of: str, pack_id: Any, *, at: datetime = T0, took: float = 30.0
         "counts": {
             "price": 5,
             "fx": 0,
+            "split": 0,
+            "dividend": 0,
             "macro": 0,
             "news": 0,
             "missing": [
@@ -329,6 +331,8 @@ async def test_a_build_from_the_paid_providers(tenants: Register) -> None:
         {
             "price": 2,
             "fx": 0,
+            "split": 0,
+            "dividend": 0,
             "macro": 1,
             "news": 1,
             "missing": [

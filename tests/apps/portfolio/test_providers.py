@@ -149,6 +149,64 @@ async def test_each_provider_reads_its_wire_format(server: ProvidersServer) -> N
     ]
 
 
+async def test_fmp_and_polygon_read_splits_and_dividends() -> None:
+    async with ProvidersServer(
+        splits={
+            "AAPL": [(date(2020, 8, 31), 4, 1), (D2, 3, 2)],  # the first before the dates asked
+            "GE": [(D1, 1, 8)],  # a reverse split
+            "XYZ": [(D3, 2, 3)],  # a ratio that does not end
+        },
+        dividends={"AAPL": [(date(2023, 11, 10), 0.24), (D3, 0.25)]},
+    ) as server:
+        got = {
+            name: [
+                await fetch(settings_for(server, name), kind, key)
+                for kind, key in [
+                    ("split", "AAPL"),
+                    ("split", "GE"),
+                    ("split", "XYZ"),
+                    ("dividend", "AAPL"),
+                    ("dividend", "MSFT"),
+                ]
+            ]
+            for name in ("fmp", "polygon")
+        }
+        asked = [(r.path, r.query) for r in server.requests if r.path.startswith("/v3")]
+    splits = [
+        ("AAPL", {"dates": ["2024-01-03"], "values": ["1.5"]}),
+        ("GE", {"dates": ["2024-01-02"], "values": ["0.125"]}),
+        ("XYZ", {"dates": ["2024-01-04"], "values": ["0.6666666666666666666666666667"]}),
+    ]
+    dividend = {"dates": ["2024-01-04"], "values": ["0.25"]}
+    assert got == {
+        "fmp": [
+            *(Fetched("split", key, "fmp", None, body) for key, body in splits),
+            Fetched("dividend", "AAPL", "fmp", None, dividend),
+            None,
+        ],
+        "polygon": [
+            *(Fetched("split", key, "polygon", None, body) for key, body in splits),
+            Fetched("dividend", "AAPL", "polygon", "USD", dividend),
+            None,
+        ],
+    }
+    window = {"limit": "1000", "apiKey": KEY}
+    assert asked[0] == (
+        "/v3/reference/splits",
+        {"ticker": "AAPL", "execution_date.gte": "2024-01-02", "execution_date.lte": "2024-01-04"}
+        | window,
+    )
+    assert asked[3] == (
+        "/v3/reference/dividends",
+        {
+            "ticker": "AAPL",
+            "ex_dividend_date.gte": "2024-01-02",
+            "ex_dividend_date.lte": "2024-01-04",
+        }
+        | window,
+    )
+
+
 async def test_an_unknown_key_is_none_not_an_error(server: ProvidersServer) -> None:
     assert await fetch(settings_for(server, "fmp"), "price", "NOPE") is None
     assert await fetch(settings_for(server, "polygon"), "price", "NOPE") is None

@@ -16,7 +16,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from batonflow.agents.agent import Agent, CallContext, TenantData
-from batonflow.apps.portfolio import ledger, macro, metrics, narrative, packs, results, valuation
+from batonflow.apps.portfolio import (
+    actions,
+    ledger,
+    macro,
+    metrics,
+    narrative,
+    packs,
+    results,
+    valuation,
+)
 from batonflow.apps.portfolio.custodian import data_harvester  # with custodian.reconcile
 from batonflow.apps.portfolio.settings import PortfolioSettings
 from batonflow.errors import InvalidInput, StepFailed
@@ -99,10 +108,12 @@ class Computed(BaseModel):
 
 
 class Priced(BaseModel):
-    """The portfolio valued on each date of the pack (`valuation.to_json`), and its sources."""
+    """The portfolio valued on each date of the pack (`valuation.to_json`), the pack's splits the
+    ledger lacks (`actions.py`), and its sources."""
 
     valuation: dict[str, Any]
     sources: list[str]
+    unbooked_splits: list[dict[str, str]] = Field(default_factory=list)
 
 
 @financial_analyst.capability("pricing.apply_pack")
@@ -124,7 +135,8 @@ async def apply_pack(ctx: CallContext, args: PackPinned) -> Priced:
     txns, pack, found = await data.read(work)
     valued = valuation.daily_values(txns, pack, found["base_currency"])
     used = valuation.sources_used(txns, pack, found["base_currency"])
-    return Priced(valuation=valuation.to_json(valued), sources=used)
+    unbooked = actions.unbooked_splits(txns, pack)
+    return Priced(valuation=valuation.to_json(valued), sources=used, unbooked_splits=unbooked)
 
 
 class MetricsIn(PackPinned):
@@ -167,6 +179,7 @@ async def compute_metrics(ctx: CallContext, args: MetricsIn) -> Computed:
             "values": [str(value.quantize(CENT)) for value in valued.values],
         },
         "metrics": figures,
+        "unbooked_splits": args.priced.unbooked_splits,
     }
     return Computed(result=result, sources=sorted(sources))
 

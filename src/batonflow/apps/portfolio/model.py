@@ -75,7 +75,8 @@ class PackData:
     as_of: date
     prices: dict[str, Series] = field(default_factory=dict)  # by symbol
     fx: dict[str, Series] = field(default_factory=dict)  # by pair, "EURUSD"
-    actions: list[dict[str, Any]] = field(default_factory=list)  # splits, dividends
+    # splits and dividends by date: {kind, symbol, date, value, currency, source} (packs.load)
+    actions: list[dict[str, Any]] = field(default_factory=list)
     macro: dict[str, Series] = field(default_factory=dict)  # by series id, "DGS10"
     news: list[dict[str, Any]] = field(default_factory=list)
     sources: tuple[str, ...] = ()  # every source that contributed

@@ -4,10 +4,12 @@ it), and the build row's moves (`pack_rows.py`). The fetching happens outside an
 `begin` and `finish` (or `fail`) are short write transactions of their own.
 
 What a build asks for, unless the caller names symbols: every symbol of the tenant's ledgers
-and every portfolio's benchmark (a tenant with neither gets the offline provider's symbols);
-the pair `XXXUSD` of every other currency its ledgers and portfolios use; and `MACRO`. Prices
-run from ten days before the first trade (or `HISTORY` before `as_of`) to `as_of`; macro series
-from `MACRO_HISTORY` before `as_of` at the latest.
+and every portfolio's benchmark (a tenant with neither gets the offline provider's symbols),
+with their splits and dividends; the pair `XXXUSD` of every other currency its ledgers and
+portfolios use; and `MACRO`. Prices and corporate actions run from ten days before the first
+trade (or `HISTORY` before `as_of`) to `as_of`; macro series from `MACRO_HISTORY` before `as_of`
+at the latest. A symbol without a split or a dividend in those dates is the norm, not a missing
+key.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from batonflow.apps.portfolio import pack_rows
-from batonflow.apps.portfolio.providers import Fetched, Provider, open_providers
+from batonflow.apps.portfolio.providers import ACTIONS, Fetched, Provider, open_providers
 from batonflow.apps.portfolio.providers.client import Backoff
 from batonflow.apps.portfolio.providers.offline import Offline
 from batonflow.apps.portfolio.settings import PortfolioSettings
@@ -85,7 +87,14 @@ async def plan(conn: Conn, tenant_id: str, as_of: date, symbols: list[str] | Non
     pairs = sorted(f"{c}USD" for c in currencies if c and c != "USD")
     first = min((r.trade_date for r in traded), default=None)
     start = first - LEAD if first is not None else as_of - HISTORY
-    keys = {"price": wanted, "fx": pairs, "macro": list(MACRO), "news": wanted}
+    keys = {
+        "price": wanted,
+        "fx": pairs,
+        "split": wanted,
+        "dividend": wanted,
+        "macro": list(MACRO),
+        "news": wanted,
+    }
     start = min(start, as_of)
     return Plan(as_of, start, keys, macro_start=min(start, as_of - MACRO_HISTORY))
 
@@ -110,7 +119,11 @@ async def fetch(providers: list[Provider], plan: Plan) -> tuple[list[Fetched], l
     ]
     got = await asyncio.gather(*(one(kind, key) for kind, key in asked))
     rows = [row for row in got if row is not None]
-    missing = [f"{kind}:{key}" for (kind, key), row in zip(asked, got, strict=True) if row is None]
+    missing = [
+        f"{kind}:{key}"
+        for (kind, key), row in zip(asked, got, strict=True)
+        if row is None and kind not in ACTIONS
+    ]
     return rows, missing
 
 

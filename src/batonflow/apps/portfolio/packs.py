@@ -1,4 +1,5 @@
-"""Pricing packs: immutable, dated snapshots of prices, FX, macro series and news that the
+"""Pricing packs: immutable, dated snapshots of prices, FX, corporate actions (splits and
+dividends), macro series and news that the
 portfolio patterns compute on, so a result can name exactly the data it used.
 
 A build is a `portfolio_packs` row that moves
@@ -28,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batonflow.apps.portfolio.model import PackData, Series
+from batonflow.apps.portfolio.providers import ACTIONS
 from batonflow.apps.portfolio.tables import pack_series, packs
 from batonflow.errors import Conflict, NotFound, NotReady
 from batonflow.store.db import Conn
@@ -170,10 +172,13 @@ async def load(
         pack_id=pack_id, as_of=date.fromisoformat(row["as_of"]), sources=tuple(row["sources"])
     )
     for s in found:
-        if s.kind in ("price", "news") and wanted is not None and s.key not in wanted:
+        if s.kind not in ("fx", "macro") and wanted is not None and s.key not in wanted:
             continue
         if s.kind == "news":
             data.news.extend({"symbol": s.key, **a} for a in s.body["articles"])
+            continue
+        if s.kind in ACTIONS:
+            data.actions.extend(_actions(s))
             continue
         series = Series(
             key=s.key,
@@ -183,7 +188,24 @@ async def load(
             currency=s.currency,
         )
         {"price": data.prices, "fx": data.fx, "macro": data.macro}[s.kind][s.key] = series
+    data.actions.sort(key=lambda a: (a["date"], a["symbol"], a["kind"]))
     return data
+
+
+def _actions(row: Any) -> list[dict[str, Any]]:
+    """A split or dividend series as the pack's corporate actions: `{kind, symbol, date, value,
+    currency, source}`, the value a split's ratio (new shares per old) or a dividend per share."""
+    return [
+        {
+            "kind": row.kind,
+            "symbol": row.key,
+            "date": date.fromisoformat(day),
+            "value": Decimal(value),
+            "currency": row.currency,
+            "source": row.source,
+        }
+        for day, value in zip(row.body["dates"], row.body["values"], strict=True)
+    ]
 
 
 def _wait(build: dict[str, Any], now: datetime) -> float:

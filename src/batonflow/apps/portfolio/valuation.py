@@ -294,15 +294,16 @@ def _convert(pack: PackData, amount: Decimal, ccy: str, base: str, day: date) ->
 
 
 def sources_used(txns: Iterable[Txn], pack: PackData, base_currency: str) -> list[str]:
-    """The sources of the pack's series a valuation of `txns` reads: the closes of the symbols
-    traded and the FX pair (direct, else inverse, as `_convert` picks it) of every currency other
-    than the base. A pack's other series (another symbol, macro, news) are not used by it, so
-    their licences do not bind the result."""
+    """The sources of the pack's series a valuation of `txns` reads: the closes and the splits
+    (`actions.py`) of the symbols traded and the FX pair (direct, else inverse, as `_convert`
+    picks it) of every currency other than the base. A pack's other series (another symbol,
+    macro, news) are not used by it, so their licences do not bind the result."""
     base = base_currency.upper()
     txns = list(txns)
-    used: set[str] = set()
+    traded = {t.symbol for t in txns if t.symbol}
+    used = {a["source"] for a in pack.actions if a["kind"] == "split" and a["symbol"] in traded}
     currencies = {t.currency.upper() for t in txns}
-    for symbol in {t.symbol for t in txns if t.symbol}:
+    for symbol in traded:
         series = pack.prices.get(symbol)
         if series is not None:
             used.add(series.source)

@@ -217,6 +217,7 @@ describe("the portfolios page", () => {
       "Result hash: 77aa01bb02cc",
       "Benchmark: SPY",
     ]);
+    expect(screen.queryByLabelText("Splits the ledger lacks")).toBeNull();
     expect(screen.getByTitle(PACK).textContent).toBe(PACK.slice(0, 12));
     expect(screen.getByTitle(RESULT_HASH).textContent).toBe("77aa01bb02cc");
     const positions = screen.getByRole("table", { name: "Priced positions" });
@@ -238,6 +239,17 @@ describe("the portfolios page", () => {
       "Export CSV",
       "Export JSON",
       "Export PDF",
+    ]);
+  });
+
+  it("lists the pack's splits the ledger does not book", async () => {
+    const split = { symbol: "ACME", date: "2010-02-15", ratio: "2", held: "1000", source: "fmp" };
+    const unbooked: Execution = { ...done, result: { ...done.result, unbooked_splits: [split] } };
+    serve(PAGE, routes({ [`POST ${P}/execute`]: [200, unbooked] }));
+    fireEvent.click(await screen.findByRole("button", { name: "Run overview" }));
+    const notice = await screen.findByLabelText("Splits the ledger lacks");
+    expect(within(notice).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
+      "ACME: 2 new shares per share on 2010-02-15 (1,000 held before it; from fmp)",
     ]);
   });
 

@@ -1,7 +1,7 @@
 // An overview's result: what it was computed from (pack, ledger commit, result hash), the
-// metrics with their units, the priced positions with their weights, the value over time, the
-// sources' attribution and the exports (refused, with the licence's reason, when a source
-// forbids it).
+// pack's splits the ledger lacks (values to doubt until they are booked), the metrics with
+// their units, the priced positions with their weights, the value over time, the sources'
+// attribution and the exports (refused, with the licence's reason, when a source forbids it).
 import { useState } from "react";
 import { errorFrom } from "../../api";
 import { LineChart } from "../../components/LineChart";
@@ -51,7 +51,30 @@ export function readOverview(result: Json) {
     byCurrency: Object.entries(byCurrency).map(([currency, value]) => [currency, String(value)] as const),
     series,
     narrative: typeof result.narrative === "string" ? result.narrative : "",
+    unbookedSplits: (Array.isArray(result.unbooked_splits) ? result.unbooked_splits : []).map((item) => object(item)).map((item) => ({
+      symbol: String(item.symbol),
+      date: String(item.date),
+      ratio: String(item.ratio),
+      held: String(item.held),
+      source: String(item.source),
+    })),
   };
+}
+
+function UnbookedSplits({ splits }: { splits: ReturnType<typeof readOverview>["unbookedSplits"] }) {
+  if (splits.length === 0) return null;
+  return (
+    <div className="notice" role="status" aria-label="Splits the ledger lacks">
+      <p>The pricing pack records splits the ledger does not book, so the values after them are off by the ratio. Book each split to value it right:</p>
+      <ul>
+        {splits.map((split) => (
+          <li key={`${split.symbol}-${split.date}`}>
+            {split.symbol}: {formatDecimal(split.ratio)} new shares per share on {split.date} ({formatDecimal(split.held)} held before it; from {split.source})
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
 }
 
 export function ResultView({ execution }: { execution: Execution }) {
@@ -85,6 +108,7 @@ export function ResultView({ execution }: { execution: Execution }) {
           </>
         ) : null}
       </dl>
+      <UnbookedSplits splits={overview.unbookedSplits} />
       <h3>Metrics</h3>
       <dl className="facts portfolio-metrics" aria-label="Metrics">
         {figures(overview.metrics, base).map((figure) => (

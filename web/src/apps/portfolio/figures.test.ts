@@ -56,6 +56,7 @@ describe("the overview's figures", () => {
       byCurrency: [["EUR", "5.00"]],
       series: [],
       narrative: "",
+      unbookedSplits: [],
     });
   });
 });

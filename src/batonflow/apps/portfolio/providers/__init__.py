@@ -1,11 +1,13 @@
 """Where a pricing pack's data comes from. Each provider gives some kinds of series (`price`
-closes by symbol, `fx` rates by pair, `macro` series by id, `news` by symbol) as `Fetched` rows,
-or None for a key it does not know; `open_providers` builds the ones `providers` names, in
-that order (the first that knows a key gives it):
+closes by symbol, `fx` rates by pair, the corporate actions `split` (new shares per old share,
+on the ex-date) and `dividend` (cash per share, on the ex-date) by symbol, `macro` series by id,
+`news` by symbol) as `Fetched` rows, or None for a key it does not know or that has no data in
+the dates asked; `open_providers` builds the ones `providers` names, in that order (the first
+that knows a key gives it):
 
     offline   bundled real history, no network, no key (offline.py)
-    fmp       Financial Modeling Prep daily prices and FX (fmp.py)
-    polygon   Polygon daily aggregates, stocks and FX (polygon.py)
+    fmp       Financial Modeling Prep daily prices, FX, splits and dividends (fmp.py)
+    polygon   Polygon daily aggregates (stocks and FX), splits and dividends (polygon.py)
     fred      FRED macro series (fred.py)
     news      a newsapi.org-style article search (news.py)
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -24,7 +26,8 @@ from batonflow.apps.portfolio.providers.client import Backoff, ProviderClient
 from batonflow.apps.portfolio.settings import PortfolioSettings
 from batonflow.errors import ConfigError
 
-KINDS = ("price", "fx", "macro", "news")
+KINDS = ("price", "fx", "split", "dividend", "macro", "news")
+ACTIONS = frozenset({"split", "dividend"})  # corporate actions: most symbols have none
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,17 @@ def decimal_text(value: Any) -> str | None:
     except (InvalidOperation, TypeError):
         return None
     return format(number.normalize(), "f") if number.is_finite() else None
+
+
+def split_ratio(new: Any, old: Any) -> str | None:
+    """A split's new shares per old share as decimal text ("4" for 4-for-1, "0.1" for 1-for-10),
+    None when either side is not a positive number. A ratio that does not end (2-for-3) keeps 28
+    significant digits."""
+    to, of = decimal_text(new), decimal_text(old)
+    if to is None or of is None or Decimal(to) <= 0 or Decimal(of) <= 0:
+        return None
+    with localcontext(Context(prec=28, rounding=ROUND_HALF_EVEN)):
+        return decimal_text(Decimal(to) / Decimal(of))
 
 
 def series_body(points: list[tuple[date, Any]]) -> dict[str, Any]:
