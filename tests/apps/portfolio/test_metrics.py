@@ -1,7 +1,8 @@
 """The metrics against empyrical (the library quant tooling is built on) run on the same
-returns, and against short series worked by hand. Each pitfall has its test: periods per year,
-an annual risk-free rate, sample against population deviation, Sortino's denominator, a series
-that starts with a loss, a benchmark on other dates, and a deposit that is not a gain."""
+returns, the money-weighted return against scipy's root finder, and against short series worked
+by hand. Each pitfall has its test: periods per year, calendar against 252-day years, an annual
+risk-free rate, sample against population deviation, Sortino's denominator, a series that
+starts with a loss, a benchmark on other dates, and a deposit that is not a gain."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from decimal import Decimal
 import empyrical
 import numpy as np
 import pytest
+import scipy.optimize
 
 from batonflow.apps.portfolio.metrics import compute, infer_periods, period_returns, xirr
 from batonflow.apps.portfolio.model import Series
@@ -103,6 +105,54 @@ def test_the_risk_free_rate_is_annual() -> None:
     taken_as_monthly = empyrical.sharpe_ratio(r, risk_free=0.05, annualization=12)
     assert got == pytest.approx(per_month, rel=1e-9)
     assert got != pytest.approx(taken_as_monthly, rel=1e-3)
+
+
+def test_the_annualised_twr_is_empyrical_s_when_calendar_and_periods_agree() -> None:
+    # four years of 365.25 days on average (one leap day): the calendar year and the yearly
+    # period are the same length, so our calendar annualisation is empyrical's period one
+    years = [date(2020 + n, 1, 1) for n in range(5)]
+    valued = valuation(["100", "112", "98", "120", "131"], years)
+    r = period_returns(valued)[1]
+    got = compute(valued, None, periods_per_year=1)["twr_annualized"]
+    assert got == pytest.approx(empyrical.annual_return(r, annualization=1), rel=1e-9)
+
+
+def test_daily_returns_are_annualised_over_calendar_days_not_252_day_years() -> None:
+    # the pitfall: 2024 has 262 weekdays, so counting 252 periods to a year stretches it by 4%
+    days = [date(2024, 1, 1) + timedelta(n) for n in range(366)]
+    weekdays = [d for d in days if d.weekday() < 5]
+    rng = np.random.default_rng(3)
+    values = 100 * np.cumprod(np.concatenate([[1.0], 1 + rng.normal(0.0004, 0.01, 261)]))
+    valued = valuation([f"{v:.4f}" for v in values], weekdays)
+    r = period_returns(valued)[1]
+    got = compute(valued, None, periods_per_year=infer_periods(weekdays))
+    span = (weekdays[-1] - weekdays[0]).days / 365.25
+    assert (got["periods_per_year"], got["twr_annualized"]) == (
+        252,
+        pytest.approx((1 + empyrical.cum_returns_final(r)) ** (1 / span) - 1, rel=1e-9),
+    )
+    assert got["twr_annualized"] != pytest.approx(empyrical.annual_return(r), rel=1e-3)
+    assert got["volatility"] == pytest.approx(empyrical.annual_volatility(r), rel=1e-9)
+
+
+def test_the_money_weighted_return_is_the_root_scipy_finds() -> None:
+    days = month_ends(25)
+    rng = np.random.default_rng(5)
+    flows = ["10000"] + [f"{f:.2f}" for f in rng.choice([0, 0, 500, -300], 24)]
+    values, held = [], 0.0
+    for flow, growth in zip(flows, 1 + rng.normal(0.005, 0.03, 25), strict=True):
+        held = held * growth + float(flow)
+        values.append(f"{held:.2f}")
+    valued = valuation(values, days, flows=flows)
+    t = [(d - days[0]).days / 365.25 for d in days]
+    cash = [-float(values[0])] + [-float(f) for f in flows[1:]]
+    cash[-1] += float(values[-1])
+
+    def worth(rate: float) -> float:
+        return sum(c / (1 + rate) ** years for c, years in zip(cash, t, strict=True))
+
+    got = compute(valued, None, periods_per_year=12)["mwr_annualized"]
+    assert got == pytest.approx(scipy.optimize.brentq(worth, -0.9, 10.0, xtol=1e-14), rel=1e-9)
 
 
 # 100 -> 110 -> 104.5: returns +10% then -5%, mean 2.5%, deviations 7.5% either side.
