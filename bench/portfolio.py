@@ -1,6 +1,6 @@
 """The portfolio overview's computation against a numpy floor, at 10, 100 and 1,000 positions.
 
-    .venv/bin/python bench/portfolio.py            # about a minute on 2 cores
+    .venv/bin/python bench/portfolio.py            # a few minutes on 2 cores
     .venv/bin/python bench/portfolio.py --quick    # 10 and 100 positions, fewer repeats
 
 Prints exactly one JSON line on stdout; progress goes to stderr.
@@ -17,11 +17,18 @@ is that floor starting from the pack as it arrives (every close a Decimal): each
 float64 array first, which costs about what our one exact multiply-add per close does. All
 report the p50 over repeats; `ratio` is ours / floor, `ratio_to_floor_from_pack` ours /
 floor_from_pack, and `agree` says our final value and the floor's match to 1e-9.
+
+`pattern` times what a user waits for (bench/portfolio_pattern.py): the same ledger and closes
+in the database (a SQLite file), and `POST /api/v1/portfolio/execute` of `portfolio_overview`
+answered with its result: the steps reading the ledger and the pack's series, the valuation and
+metrics, every step checkpointed, the result hashed and recorded. `ratio_pattern` is pattern /
+floor_from_pack, and `pattern_agrees` says its final value is ours to the cent.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import statistics
@@ -32,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from bench.portfolio_pattern import pattern_p50
 
 from batonflow.apps.portfolio import metrics, valuation
 from batonflow.apps.portfolio.model import PackData, Series, Txn
@@ -194,6 +202,7 @@ def main(quick: bool) -> dict[str, Any]:
         ours_ms, (our_value, _) = p50(lambda d=data: ours(d), repeats)
         floor_ms, (floor_value, _) = p50(lambda d=data: floor(d["arrays"]), max(repeats, 20))
         from_pack_ms, _ = p50(lambda d=data: floor_from_pack(d), repeats)
+        pattern_ms, pattern_value = asyncio.run(pattern_p50(data, repeats))
         out["days"] = len(data["pack"].fx["EURUSD"].dates)
         out["sizes"][str(size)] = {
             "transactions": len(data["txns"]),
@@ -203,6 +212,9 @@ def main(quick: bool) -> dict[str, Any]:
             "floor_from_pack_p50_ms": from_pack_ms,
             "ratio_to_floor_from_pack": round(ours_ms / from_pack_ms, 2),
             "agree": abs(our_value - floor_value) <= 1e-9 * abs(floor_value),
+            "pattern_p50_ms": pattern_ms,
+            "ratio_pattern": round(pattern_ms / from_pack_ms, 2),
+            "pattern_agrees": abs(pattern_value - our_value) <= 0.01,
         }
         say(json.dumps(out["sizes"][str(size)]))
     return out

@@ -98,8 +98,7 @@ async def _newest_build(conn: Conn, tenant_id: str) -> dict[str, Any] | None:
     return row
 
 
-async def get_pack(conn: Conn, tenant_id: str, pack_id: str) -> dict[str, Any]:
-    """A pack by its id, with a summary of each series; `NotFound` otherwise."""
+async def _pack_row(conn: Conn, tenant_id: str, pack_id: str) -> Any:
     found = (
         await conn.execute(
             sa.select(packs).where(packs.c.tenant_id == tenant_id, packs.c.pack_id == pack_id)
@@ -107,6 +106,12 @@ async def get_pack(conn: Conn, tenant_id: str, pack_id: str) -> dict[str, Any]:
     ).first()
     if found is None:
         raise NotFound(f"no pricing pack '{pack_id}'")
+    return found
+
+
+async def get_pack(conn: Conn, tenant_id: str, pack_id: str) -> dict[str, Any]:
+    """A pack by its id, with a summary of each series; `NotFound` otherwise."""
+    found = await _pack_row(conn, tenant_id, pack_id)
     row = row_of(found)
     series = await conn.execute(
         sa.select(pack_series)
@@ -159,31 +164,36 @@ async def list_packs(
 async def load(
     conn: Conn, tenant_id: str, pack_id: str, *, symbols: Iterable[str] | None = None
 ) -> PackData:
-    """A pack's data (prices and news of `symbols` only, when given; FX and macro whole)."""
-    row = await get_pack(conn, tenant_id, pack_id)
-    wanted = None if symbols is None else set(symbols)
-    found = await conn.execute(
+    """A pack's data (prices, corporate actions and news of `symbols` only, when given; FX and
+    macro whole). The other symbols' rows are not read: a pattern on a few symbols of a large
+    pack parses only theirs. Series on the same dates share one tuple of dates, parsed once."""
+    row = row_of(await _pack_row(conn, tenant_id, pack_id))
+    query = (
         sa.select(pack_series)
-        .join(packs, packs.c.build_id == pack_series.c.build_id)
-        .where(pack_series.c.tenant_id == tenant_id, packs.c.pack_id == pack_id)
+        .where(pack_series.c.tenant_id == tenant_id, pack_series.c.build_id == row["build_id"])
         .order_by(pack_series.c.kind, pack_series.c.key)
     )
+    if symbols is not None:
+        whole = pack_series.c.kind.in_(("fx", "macro"))
+        query = query.where(sa.or_(whole, pack_series.c.key.in_(sorted(set(symbols)))))
+    found = await conn.execute(query)
     data = PackData(
         pack_id=pack_id, as_of=date.fromisoformat(row["as_of"]), sources=tuple(row["sources"])
     )
+    seen: tuple[list[str], tuple[date, ...]] = ([], ())
     for s in found:
-        if s.kind not in ("fx", "macro") and wanted is not None and s.key not in wanted:
-            continue
         if s.kind == "news":
             data.news.extend({"symbol": s.key, **a} for a in s.body["articles"])
             continue
         if s.kind in ACTIONS:
             data.actions.extend(_actions(s))
             continue
+        if s.body["dates"] != seen[0]:
+            seen = (s.body["dates"], tuple(map(date.fromisoformat, s.body["dates"])))
         series = Series(
             key=s.key,
-            dates=tuple(date.fromisoformat(d) for d in s.body["dates"]),
-            values=tuple(Decimal(v) for v in s.body["values"]),
+            dates=seen[1],
+            values=tuple(map(Decimal, s.body["values"])),
             source=s.source,
             currency=s.currency,
         )

@@ -137,7 +137,7 @@ pack_series = sa.Table(
     "portfolio_pack_series",
     metadata,
     sa.Column("build_id", sa.String(36), primary_key=True),
-    sa.Column("kind", sa.String(12), primary_key=True),  # price|fx|action|macro|news
+    sa.Column("kind", sa.String(12), primary_key=True),  # price|fx|split|dividend|macro|news
     sa.Column("key", sa.String(64), primary_key=True),  # symbol, pair ("EURUSD"), series id
     _tenant(),
     sa.Column("source", sa.String(32), nullable=False),
