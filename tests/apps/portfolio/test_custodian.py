@@ -1,19 +1,24 @@
 """The scheduled reconciliation, through the real API on SQLite and PostgreSQL: the
 `portfolio-reconcile` run fetches the statement from a local custodian server (only from a base
-URL the installation allows) and records its breaks; a retried attempt records nothing twice."""
+URL the installation allows) and records its breaks, started by hand or by a nightly schedule
+firing; a retried attempt records nothing twice."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from dirty_equals import IsStr
 from fastapi import FastAPI
 
 from batonflow.agents.agent import CallContext
 from batonflow.api.app import create_app
+from batonflow.api.deps import ApiState
 from batonflow.apps.portfolio.custodian import ReconcileIn, reconcile_statement
+from batonflow.schedules.service import fire_next
 from batonflow.settings import Settings
 from batonflow.workflows.step_context import TenantRows
 from tests.api.flows import settled, start
@@ -99,6 +104,43 @@ async def test_a_scheduled_reconciliation_records_the_breaks_once(
         {"symbol": "MSFT", "ledger": "800", "custodian": "790", "difference": "-10"},
         {"symbol": "NVDA", "ledger": "0", "custodian": "10", "difference": "10"},
     ]
+
+
+async def test_a_nightly_schedule_fires_the_reconciliation(
+    tenants: Register, custodian: Custodian, pack_app: FastAPI
+) -> None:
+    acme = await tenants("acme")
+    growth = await ledger_of(acme.client)
+    inputs = reconcile_inputs(growth["id"], f"{custodian.url}/statements/brokerage.csv")
+    made = await acme.client.post(
+        "/api/v1/schedules",
+        json={
+            "name": "nightly-recon",
+            "workflow_id": "portfolio-reconcile",
+            "kind": "cron",
+            "cron": "0 7 * * *",
+            "timezone": "UTC",
+            "inputs": inputs,
+        },
+    )
+    assert made.status_code == 201, made.text
+    first = datetime.fromisoformat(made.json()["upcoming"][0])
+    state: ApiState = pack_app.state.batonflow
+    for night in (first, first + timedelta(days=1)):
+        fired = await state.transact(
+            lambda c, at=night: fire_next(c, now=at + timedelta(seconds=1), worker="test")
+        )
+        assert fired is not None
+        state.committed([])
+        done = await settled(acme.client, str(fired[1][0].run_id), ("succeeded", "failed", "dead"))
+        assert done["status"] == "succeeded", done
+
+    listed = (await acme.client.get(f"{P}/portfolios/{growth['id']}/reconciliations")).json()
+    assert [(r["created_by"], len(r["breaks"])) for r in listed] == [
+        (IsStr(regex=r"run:.+"), 4),
+        (IsStr(regex=r"run:.+"), 4),
+    ]
+    assert listed[0]["created_by"] != listed[1]["created_by"]  # one per night, each its run's
 
 
 async def test_a_statement_url_outside_the_allowed_ones_is_refused(
