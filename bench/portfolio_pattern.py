@@ -28,6 +28,7 @@ from batonflow.store.db import Conn
 
 PASSWORD = "correct horse battery staple"  # pragma: allowlist secret (a benchmark account)
 P = "/api/v1/portfolio"
+COMMIT = 2000  # transactions a commit
 
 
 def _settings(folder: Path) -> Settings:
@@ -109,7 +110,8 @@ async def _run(
     path = f"{P}/portfolios/{made['id']}"
     account = await _ok(await client.post(f"{path}/accounts", json={"name": "acc"}), 201)
     ledger = [_txn(t, account["id"]) for t in data["txns"]]
-    await _ok(await client.post(f"{path}/transactions", json=ledger), 201)
+    for at in range(0, len(ledger), COMMIT):  # a request body is at most 1 MiB
+        await _ok(await client.post(f"{path}/transactions", json=ledger[at : at + COMMIT]), 201)
 
     pack = data["pack"]
     rows = [_row("price", s) for s in [*pack.prices.values(), data["benchmark"]]]

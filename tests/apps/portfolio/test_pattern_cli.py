@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from batonflow.apps.portfolio import HERE, results
+from batonflow.apps.portfolio import HERE, pattern_commands, results
 from batonflow.cli.main import app as batonflow
 
 SAMPLE = HERE / "samples" / "ledger.csv"
@@ -260,4 +260,28 @@ def test_errors_say_what_to_fix(pattern_cli: CliRunner) -> None:
     ) == ("error (input_invalid): --input takes key=value, got 'narrate'")
     assert refused("rerun", "01a00000-0000-7000-8000-000000000000") == (
         "error (not_found): no pattern execution '01a00000-0000-7000-8000-000000000000'"
+    )
+
+
+def test_execute_names_the_splits_the_ledger_lacks(capsys: pytest.CaptureFixture[str]) -> None:
+    split = {"symbol": "ACME", "date": "2010-02-15", "ratio": "2", "held": "10", "source": "fmp"}
+    found = {
+        "pattern_id": "portfolio_overview",
+        "run_id": "run-1",
+        "status": "succeeded",
+        "pricing_pack_id": "pack-1",
+        "ledger_commit_hash": "c0ffee",
+        "result_hash": "beef",
+        "result": {"metrics": {"twr": 0.5}, "unbooked_splits": [split]},
+        "attribution": ["Market data: Financial Modeling Prep (financialmodelingprep.com)"],
+    }
+    assert pattern_commands._show(found, as_json=False) == 0
+    assert words(capsys.readouterr().out) == words(
+        """portfolio_overview run run-1: succeeded
+        pricing pack pack-1
+        ledger commit c0ffee
+        result hash beef
+        twr 0.5
+        unbooked split ACME: 2 new shares per share on 2010-02-15 (10 held; from fmp): book it
+        Market data: Financial Modeling Prep (financialmodelingprep.com)"""
     )

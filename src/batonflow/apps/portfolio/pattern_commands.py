@@ -75,6 +75,12 @@ def _show(found: dict[str, Any], as_json: bool) -> int:
     figures = result.get("metrics") or {k: v for k, v in result.items() if k != "narrative"}
     for name, value in figures.items():
         console.print(f"  {name:<18} {_figure(value)}", highlight=False)
+    for split in result.get("unbooked_splits") or []:
+        console.print(
+            f"[yellow]unbooked split[/yellow] {split['symbol']}: {split['ratio']} new shares per "
+            f"share on {split['date']} ({split['held']} held; from {split['source']}): book it",
+            highlight=False,
+        )
     if result.get("narrative"):
         console.print(result["narrative"], highlight=False)
     for line in found["attribution"]:
