@@ -249,3 +249,28 @@ async def test_an_execution_that_does_not_wait_is_followed_at_its_location(
         await asyncio.sleep(0.05)
     assert followed["result_hash"] == results.result_hash(followed["result"])
     assert followed["pricing_pack_id"] == queued["pricing_pack_id"]
+
+
+async def test_a_synchronous_execution_past_its_timeout_answers_202_with_the_run(
+    tenants: Register,
+) -> None:
+    acme = await tenants("acme")
+    growth = await ledger_of(acme.client)
+    await fresh_pack(acme.client)
+
+    # five steps, each committed, cannot end within a millisecond: the wait gives up
+    answered = await overview(acme.client, portfolio_id=growth["id"], timeout=0.001)
+
+    assert answered.status_code == 202, answered.text
+    going = answered.json()
+    assert (going["status"] in ("queued", "running"), going["result"]) == (True, None)
+    assert answered.headers["location"] == f"{P}/executions/{going['run_id']}"
+    for _ in range(400):
+        followed = (await acme.client.get(answered.headers["location"])).json()
+        if followed["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    assert (followed["status"], followed["result_hash"]) == (
+        "succeeded",
+        results.result_hash(followed["result"]),
+    )
