@@ -1,17 +1,23 @@
 """A pattern's steps carry its pins on their spans: `batonflow.pattern_id`,
-`batonflow.pricing_pack_id` and `batonflow.ledger_commit_hash` (the run's labels)."""
+`batonflow.pricing_pack_id` and `batonflow.ledger_commit_hash` (the run's labels); its run and
+step metrics are labelled by the pattern id (the hashes are not metric labels: each pack and
+commit would add a time series for ever)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 
 from batonflow.api.app import create_app
 from batonflow.settings import Settings
 from batonflow.telemetry.process import build_telemetry
+from tests.api.conftest import client_for
+from tests.api.test_metrics import TOKEN, samples
 from tests.apps.portfolio.pack_fixtures import Register, portfolio_apps, tenants
 from tests.apps.portfolio.test_execute import fresh_pack, ledger_of, overview
 
@@ -27,9 +33,10 @@ def exporter() -> InMemorySpanExporter:
 async def pack_app(
     api_settings: Settings, monkeypatch: pytest.MonkeyPatch, exporter: InMemorySpanExporter
 ) -> AsyncIterator[FastAPI]:
-    telemetry = build_telemetry(api_settings, span_exporter=exporter)
+    settings = api_settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})
+    telemetry = build_telemetry(settings, span_exporter=exporter)
     app = create_app(
-        api_settings,
+        settings,
         telemetry=telemetry,
         apps=portfolio_apps(monkeypatch, providers="offline"),
     )
@@ -71,3 +78,43 @@ async def test_the_steps_of_a_pattern_carry_its_pins(
             "batonflow.pricing_pack_id": done["pricing_pack_id"],
             "batonflow.ledger_commit_hash": done["ledger_commit_hash"],
         }
+
+
+async def test_run_and_step_metrics_are_labelled_by_the_pattern(
+    tenants: Register, pack_app: FastAPI
+) -> None:
+    acme = await tenants("acme")
+    growth = await ledger_of(acme.client)
+    await fresh_pack(acme.client)
+    done = (await overview(acme.client, portfolio_id=growth["id"])).json()
+    assert done["status"] == "succeeded"
+
+    async def scrape() -> dict[str, float]:
+        async with client_for(pack_app, TOKEN) as scraper:
+            text = (await scraper.get("/metrics")).text
+        return samples(text, "batonflow_runs_", "batonflow_step_duration_seconds_count")
+
+    for _ in range(200):  # the executor publishes a commit's events just after the commit
+        found = await scrape()
+        if (
+            'batonflow_runs_finished_total{status="succeeded",workflow="portfolio_overview"}'
+            in found
+        ):
+            break
+        await asyncio.sleep(0.02)
+    overview_only = {k: v for k, v in found.items() if 'workflow="portfolio_overview"' in k}
+    assert overview_only == {
+        'batonflow_runs_started_total{workflow="portfolio_overview"}': 1.0,
+        'batonflow_runs_finished_total{status="succeeded",workflow="portfolio_overview"}': 1.0,
+        **{
+            "batonflow_step_duration_seconds_count{"
+            f'capability="{capability}",kind="agent",workflow="portfolio_overview"}}': 1.0
+            for capability in (
+                "ledger.positions",
+                "pricing.apply_pack",
+                "metrics.compute",
+                "narrative.write",
+                "result.seal",
+            )
+        },
+    }
