@@ -144,6 +144,7 @@ def test_execute_prints_the_overview_and_rerun_reproduces_it(pattern_cli: CliRun
             }
             for symbol, quantity, price, value, weight in POSITIONS
         ],
+        "unbooked_splits": [],  # the sample ledger books AAPL's 2005 split; offline has none
     }
     # One value a month (the offline closes are monthly) from the first month-end after the
     # first trade to the pack's date; the ends are the metrics' start and end values.
