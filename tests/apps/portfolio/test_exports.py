@@ -116,6 +116,24 @@ def test_the_csv_is_blocks_of_rows_ending_with_the_attribution() -> None:
     ]
 
 
+def test_the_splits_the_ledger_lacks_head_the_csv_and_the_pdf() -> None:
+    split = {"symbol": "ACME", "date": "2010-02-15", "ratio": "2", "held": "10", "source": "fmp"}
+    found = row(["offline"], body={"metrics": {"twr": "0.1"}, "unbooked_splits": [split]})
+    verdict = rights.check_export(DEFAULTS, ["offline"], "csv")
+    said = (
+        "ACME: 2 new shares per share on 2010-02-15 (10 held; from fmp); "
+        "the values after it are off until the ledger books it"
+    )
+    rows = list(csv.reader(io.StringIO(exports.render(found, verdict, "csv").body.decode())))
+    assert rows[6:9] == [
+        ["Computed at", "2026-12-03T12:00:00Z"],
+        ["Unbooked split", said],
+        [],
+    ]
+    page = " ".join(pdf_text(exports.render(found, verdict, "pdf").body)[0].split())
+    assert f"Unbooked split {said}" in page
+
+
 def test_a_csv_of_a_result_without_sections_still_carries_the_attribution() -> None:
     found = row(["fred"], body={"regime": "expansion"})
     export = exports.render(found, rights.check_export(DEFAULTS, ["fred"], "csv"), "csv")

@@ -14,7 +14,9 @@ What each format carries (`attribution`: one line per source):
   licence watermark text when a source requires one, or null).
 - CSV: spreadsheet-friendly blocks of rows, separated by an empty row: the header block
   (`Result`, `Pattern`, `Portfolio`, `Pricing pack`, `Ledger commit`, `Result hash`,
-  `Computed at`, `Narrative`: label, value; an absent one is left out), the positions table (its header row first), the metrics (`metric,value`), and last
+  `Computed at`, an `Unbooked split` row per split of the pack the ledger lacks, `Narrative`:
+  label, value; an absent one is left out), the positions table (its header row first), the
+  metrics (`metric,value`), and last
   the licence block: an `Attribution,<line>` row per source, then `Notice,<text>` and
   `Watermark,<text>` when they apply. A text cell a spreadsheet would run as a formula (=, +,
   -, @ first) gets a leading apostrophe; numbers stay numbers.
@@ -130,7 +132,19 @@ def header(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Result hash", row.get("result_hash")),
         ("Computed at", _text(row.get("created_at"))),
     ]
+    splits = _section(row, "unbooked_splits")
+    for split in splits if isinstance(splits, list) else []:
+        found.append(("Unbooked split", _split(split)))
     return [(label, str(value)) for label, value in found if value not in (None, "")]
+
+
+def _split(split: Mapping[str, Any]) -> str:
+    """A split of the pack the ledger lacks (`actions.py`), as a sentence that says what to do."""
+    return (
+        f"{split.get('symbol')}: {split.get('ratio')} new shares per share on "
+        f"{split.get('date')} ({split.get('held')} held; from {split.get('source')}); "
+        "the values after it are off until the ledger books it"
+    )
 
 
 def positions(row: Mapping[str, Any]) -> list[list[str]]:
