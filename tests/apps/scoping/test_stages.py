@@ -135,6 +135,35 @@ async def test_going_back_marks_later_stages_stale_and_analyses_them_again(
     mine = [i["answer"] for i in log if i["question_id"] == question["id"]]
     assert mine == ["Invoices are keyed by hand", "Revenue per customer"]
 
+    # The session's workflow: the five stages and the charter, each with the runs that executed
+    # it; the one analysis run after going back is under stages 2, 3 and 4.
+    workflow = (await ada.get(f"{S}/{session}")).json()["workflow"]
+    assert [(w["step"], w["status"]) for w in workflow] == [
+        ("stage-1", "analysed"),
+        ("stage-2", "analysed"),
+        ("stage-3", "analysed"),
+        ("stage-4", "analysed"),
+        ("stage-5", "locked"),
+        ("charter", "locked"),
+    ]
+    three = workflow[2]["runs"]
+    assert [
+        (r["workflow"], r["kind"], r["stages"], r["status"], r["run_status"]) for r in three
+    ] == [
+        *[("scoping-question", "question", [3], "succeeded", "succeeded")] * 5,
+        ("scoping-analysis", "analysis", [3], "succeeded", "succeeded"),
+        ("scoping-analysis", "analysis", [2, 3, 4], "succeeded", "succeeded"),
+    ]
+    assert workflow[1]["runs"][-1] == three[-1] == workflow[3]["runs"][-1]
+    assert (workflow[4]["runs"], workflow[5]["runs"]) == ([], [])
+    # Each is a run of the tenant's, as any run: the engine's record names the session.
+    run = (await ada.get(f"/api/v1/runs/{three[-1]['run_id']}")).json()
+    assert (run["workflow_id"], run["status"], run["ctx"]["scoping_session"]) == (
+        "scoping-analysis",
+        "succeeded",
+        session,
+    )
+
 
 async def test_a_model_failure_mid_stage_keeps_the_answers_and_resumes(
     people: Person, script: Scoping
@@ -162,6 +191,14 @@ async def test_a_model_failure_mid_stage_keeps_the_answers_and_resumes(
     stage = await settled_stage(ada, session, 1)
     assert stage["status"] == "answering"
     assert [q["answer"] for q in stage["questions"]] == ["medium", "By hand", None]
+    runs = (await ada.get(f"{S}/{session}")).json()["workflow"][0]["runs"]
+    assert [(r["status"], r["run_status"]) for r in runs] == [
+        ("succeeded", "succeeded"),
+        ("succeeded", "succeeded"),
+        ("failed", "dead"),
+        ("succeeded", "succeeded"),
+    ]
+    assert runs[2]["error"]["code"] == "model_unavailable"
 
     # A failure the step's own retries ride out is invisible but for the time it took.
     script.fail = 2
@@ -198,8 +235,18 @@ async def test_progress_streams_over_server_sent_events(people: Person, scoping:
             if frames[-1]["event"] == "session" and status_of(frames[-1]) == "answering":
                 break
     assert (b"content-type", b"text/event-stream; charset=utf-8") in stream.start["headers"]
+    # A frame comes whenever the session changes, the run's own status too (queued, running):
+    # the stage's status goes through these, in order.
     sessions = [status_of(f) for f in frames if f["event"] == "session"]
-    assert sessions == ["waiting", "asking", "answering"]
+    assert [s for i, s in enumerate(sessions) if i == 0 or s != sessions[i - 1]] == [
+        "waiting",
+        "asking",
+        "answering",
+    ]
+    runs = frames[-1]["data"]["workflow"][0]["runs"]
+    assert [(r["workflow"], r["status"], r["run_status"]) for r in runs] == [
+        ("scoping-question", "succeeded", "succeeded")
+    ]
     text = "".join(f["data"]["text"] for f in frames if f["event"] == "delta")
     assert text == json.dumps(question(1, 1))
 

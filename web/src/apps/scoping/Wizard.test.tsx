@@ -5,7 +5,7 @@ import type { TokenStore } from "../../api";
 import { App } from "../../App";
 import { SessionProvider } from "../../session";
 import type { AppList, Me } from "../../types";
-import type { Question, ScopingSession, Stage } from "./types";
+import type { Question, ScopingSession, Stage, WorkflowStep } from "./types";
 
 const operator: Me = {
   kind: "user",
@@ -62,7 +62,31 @@ function stage(number: number, status: Stage["status"], questions: Question[] = 
   };
 }
 
-const session: ScopingSession = {
+const workflow: WorkflowStep[] = [
+  {
+    step: "stage-1",
+    stage: 1,
+    title: "Stage title 1",
+    status: "answering",
+    runs: [
+      {
+        run_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", // pragma: allowlist secret (a run id)
+        workflow: "scoping-question",
+        kind: "question",
+        stages: [1],
+        status: "succeeded",
+        run_status: "succeeded",
+        error: null,
+        created_at: "2026-12-01T10:00:01Z",
+        settled_at: "2026-12-01T10:00:03Z",
+      },
+    ],
+  },
+  ...[2, 3, 4, 5].map((n) => ({ step: `stage-${n}`, stage: n, title: `Stage title ${n}`, status: "locked", runs: [] })),
+  { step: "charter", stage: null, title: "Charter", status: "locked", runs: [] },
+];
+
+const session: ScopingSession & { workflow: WorkflowStep[] } = {
   id: "s1",
   title: "Invoice automation",
   owner_id: "u1",
@@ -76,6 +100,7 @@ const session: ScopingSession = {
   running: null,
   charter_version: null,
   shares: [],
+  workflow,
 };
 
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
@@ -109,7 +134,7 @@ describe("the scoping wizard", () => {
   it("shows the progress, the stages and the pending question with its recommended choice", async () => {
     const sent = open("/apps/scoping/sessions?session=s1");
 
-    expect(await screen.findByRole("heading", { level: 1, name: "Invoice automation" })).toBeTruthy();
+    expect(await screen.findByRole("heading", { level: 1, name: "Invoice automation" }, { timeout: 5000 })).toBeTruthy();
     expect(screen.getByRole("progressbar", { name: "Progress" }).getAttribute("value")).toBe("0");
     const stages = screen.getByRole("list", { name: "Stages" });
     expect(within(stages).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
@@ -128,6 +153,24 @@ describe("the scoping wizard", () => {
       expect(sent).toEqual([
         { url: "/api/v1/scoping/sessions/s1/stages/1/answer", body: { question_id: "q1", answer: "thousands" } },
       ]),
+    );
+  });
+
+  it("shows the session as its workflow: each stage a step, with the runs that executed it", async () => {
+    open("/apps/scoping/sessions?session=s1");
+
+    const table = await screen.findByRole("table", { name: "Workflow steps" });
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((row) => row.textContent)).toEqual([
+      "1. Stage title 1answeringquestion 0c1d2e3f4a5b succeeded",
+      "2. Stage title 2lockednone yet",
+      "3. Stage title 3lockednone yet",
+      "4. Stage title 4lockednone yet",
+      "5. Stage title 5lockednone yet",
+      "Charterlockednone yet",
+    ]);
+    expect(within(rows[0] as HTMLElement).getByRole("link", { name: "question 0c1d2e3f4a5b" }).getAttribute("href")).toBe(
+      "/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
     );
   });
 
