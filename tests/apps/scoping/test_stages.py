@@ -86,6 +86,17 @@ async def test_five_stages_asked_answered_and_analysed(people: Person, script: S
         *[s for n in range(2, 6) for s in [*(f"ask {n}.{q}" for q in range(1, 6)), f"analyse {n}"]],
     ]
     # Earlier answers shape later questions: stage 3's first question saw stages 1 and 2.
+    asked = script.prompts[script.seen.index("ask 3.1")]
+    earlier = asked.split("Earlier stages:\n")[1].split("\n\n")[0]
+    assert earlier.splitlines()[:3] == [
+        "Stage 1 (Problem and context):",
+        "- Q: Stage 1, question 1: which option fits?",
+        "  A: medium",
+    ]
+    assert "Stage 2 (Goals, success metrics and stakeholders):" in earlier
+    assert "  A: Finance" in earlier
+    assert "  A: (skipped)" in earlier
+    assert "Stage 3" not in earlier
     log = (await ada.get(f"{S}/{session}/log")).json()["items"]
     assert len(log) == 2 + 4 * 5
     assert [i["answer"] for i in log[:2]] == ["medium", "Invoices are keyed by hand"]
