@@ -105,16 +105,21 @@ const session: ScopingSession & { workflow: WorkflowStep[] } = {
 
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
-function open(path: string) {
+function open(path: string, events?: string) {
   window.history.pushState(null, "", path);
   const sent: { url: string; body: unknown }[] = [];
+  let streamed = false;
   const fetcher = async (input: string, init?: RequestInit) => {
     let body: unknown = { items: [], next_cursor: null };
     if (init?.method === "POST") sent.push({ url: input, body: JSON.parse(String(init.body)) });
     if (input === "/api/v1/me") body = operator;
     else if (input === "/api/v1/apps") body = { items: [scoping] };
     else if (input === "/api/v1/scoping/sessions/s1") body = session;
-    else if (input.endsWith("/events")) return new Response("", { status: 404 });
+    else if (input.endsWith("/events")) {
+      if (events === undefined || streamed) return new Response("", { status: 404 });
+      streamed = true; // one stream; the reconnection after it ends is refused
+      return new Response(events, { status: 200, headers: { "Content-Type": "text/event-stream" } });
+    }
     return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
   };
   render(
@@ -154,7 +159,7 @@ describe("the scoping wizard", () => {
         { url: "/api/v1/scoping/sessions/s1/stages/1/answer", body: { question_id: "q1", answer: "thousands" } },
       ]),
     );
-  });
+  }, 30_000);
 
   it("shows the session as its workflow: each stage a step, with the runs that executed it", async () => {
     open("/apps/scoping/sessions?session=s1");
@@ -173,6 +178,26 @@ describe("the scoping wizard", () => {
       "/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
     );
   });
+
+  it("streams the analysis while the model writes it", async () => {
+    const analysing: ScopingSession = {
+      ...session,
+      stages: [stage(1, "analysing", [{ ...asked, answer: "thousands", answered: true }]), ...session.stages.slice(1)],
+      running: { run_id: "r1", kind: "analysis", stages: [1], status: "running", error: null, created_at: "2026-12-01T10:01:00Z" },
+    };
+    const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    open(
+      "/apps/scoping/sessions?session=s1",
+      frame("session", analysing) +
+        frame("delta", { run_id: "r1", retry: 0, text: '{"summary": "Thousands of ' }) +
+        frame("delta", { run_id: "r1", retry: 0, text: 'invoices a month"' }),
+    );
+
+    const panel = await screen.findByLabelText("Stage 1", {}, { timeout: 5000 });
+    expect(await within(panel).findByRole("status")).toHaveProperty("textContent", "The agent is analysing the stage…");
+    const live = await within(panel).findByLabelText("Model output");
+    await waitFor(() => expect(live.textContent).toBe('{"summary": "Thousands of invoices a month"'));
+  }, 30_000);
 
   it("lists the scoping page in the navigation", async () => {
     open("/apps/scoping/sessions");
