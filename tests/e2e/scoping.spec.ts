@@ -1,8 +1,8 @@
 // The scoping app end to end, in Chromium against a real `batonflow serve` whose agents are
 // answered by the tests' scripted model on loopback (tests/apps/scoping/serve_model.py):
 // register, sign in, create a session, answer the five stages while the progress bar moves, go
-// back to stage 2 and change an answer, write the charter and download its PDF; a user of
-// another tenant sees nothing of it.
+// back to stage 2 and change an answer, see each stage's runs, write the charter and download its
+// PDF; another user of the tenant and a user of another tenant see nothing of it.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -38,13 +38,31 @@ test.afterAll(async () => {
   model?.kill("SIGTERM");
 });
 
-async function register(tenant: string, email: string): Promise<void> {
+async function register(tenant: string, email: string): Promise<string> {
   const response = await fetch(`${server.url}/api/v1/auth/register`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ tenant, email, password: PASSWORD, name: tenant }),
   });
   expect(response.status).toBe(201);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** A colleague in the admin's tenant: invited by the admin, then registered. */
+async function colleague(adminToken: string, email: string): Promise<void> {
+  const invited = await fetch(`${server.url}/api/v1/invitations`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ email, role: "operator" }),
+  });
+  expect(invited.status).toBe(201);
+  const { token } = (await invited.json()) as { token: string };
+  const registered = await fetch(`${server.url}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ invitation: token, email, password: PASSWORD, name: "Sam" }),
+  });
+  expect(registered.status).toBe(201);
 }
 
 async function signIn(page: Page, email: string): Promise<void> {
@@ -78,8 +96,9 @@ async function answerStage(page: Page, number: number): Promise<void> {
   await expect(panel.getByText(`Stage ${number} summary`)).toBeVisible();
 }
 
-test("a person scopes a project through five stages to a charter PDF; another tenant sees nothing", async ({ browser }) => {
-  await register("scope", "pat@scope.example");
+test("a person scopes a project through five stages to a charter PDF; another user sees nothing", async ({ browser }) => {
+  const admin = await register("scope", "pat@scope.example");
+  await colleague(admin, "sam@scope.example");
   await register("elsewhere", "eve@elsewhere.example");
   const page = await browser.newPage();
   await signIn(page, "pat@scope.example");
@@ -97,6 +116,12 @@ test("a person scopes a project through five stages to a charter PDF; another te
     await answerStage(page, number);
     await expect(progress).toHaveAttribute("value", String(number * 20));
   }
+  // The session as its workflow: stage 1's step lists the runs that executed it (three
+  // questions, one analysis), each a link to the run's page.
+  const stepOne = page.getByRole("table", { name: "Workflow steps" }).getByRole("row").nth(1);
+  await expect(stepOne).toContainText("1. Problem and context");
+  await expect(stepOne.getByRole("link")).toHaveCount(4);
+  await expect(stepOne.getByRole("link").first()).toHaveAttribute("href", /^\/runs\/[0-9a-f-]{36}$/);
 
   // Back to stage 2: change an answer; the later stages are analysed again.
   await page.getByRole("list", { name: "Stages" }).getByRole("button", { name: /^2\. / }).click();
@@ -126,12 +151,15 @@ test("a person scopes a project through five stages to a charter PDF; another te
   const file = await download.path();
   expect(readFileSync(file).subarray(0, 5).toString()).toBe("%PDF-");
 
-  // Another tenant's user: an empty list, and the session's address shows nothing.
-  const other = await browser.newPage();
-  await signIn(other, "eve@elsewhere.example");
-  await other.goto(`${server.url}/apps/scoping/sessions`);
-  await expect(other.getByText("No sessions yet.")).toBeVisible();
-  await other.goto(sessionUrl);
-  await expect(other.getByRole("alert")).toContainText("Not found");
-  await expect(other.getByRole("alert")).toContainText("no scoping session");
+  // Another user of the same tenant, and one of another tenant: an empty list each, and the
+  // session's address shows nothing.
+  for (const email of ["sam@scope.example", "eve@elsewhere.example"]) {
+    const other = await browser.newPage();
+    await signIn(other, email);
+    await other.goto(`${server.url}/apps/scoping/sessions`);
+    await expect(other.getByText("No sessions yet.")).toBeVisible();
+    await other.goto(sessionUrl);
+    await expect(other.getByRole("alert")).toContainText("Not found");
+    await expect(other.getByRole("alert")).toContainText("no scoping session");
+  }
 });

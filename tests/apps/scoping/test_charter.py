@@ -36,6 +36,7 @@ async def test_the_charter_versions_formats_diff_and_sign_off(
     admin = await people("acme")
     ada = await people(admin=admin, email="ada@acme.example")
     fin = await people(admin=admin, email="fin@acme.example")
+    ops = await people(admin=admin, email="ops@acme.example")
     session = await new_session(ada, "Invoice automation")
     early = await ada.post(f"{S}/{session}/charter")
     assert early.status_code == 409
@@ -96,6 +97,23 @@ async def test_the_charter_versions_formats_diff_and_sign_off(
     assert (signed["decision"], signed["comment"]) == ("approved", "Go ahead")
     again = await fin.post(f"{S}/{session}/charter/signoff", json={"decision": "changes_requested"})
     assert again.status_code == 409
+    # A review per stakeholder: a second one requests changes, each decision kept apart.
+    await ada.post(
+        f"{S}/{session}/charter/signoffs", json={"email": "ops@acme.example", "role": "operations"}
+    )
+    changes = await ops.post(
+        f"{S}/{session}/charter/signoff",
+        json={"decision": "changes_requested", "comment": "Add the ERP cut-over"},
+    )
+    assert changes.status_code == 200, changes.text
+    assert [
+        (s["name"], s["role"], s["decision"], s["comment"]) for s in changes.json()["signoffs"]
+    ] == [
+        ("Fin", "sponsor", "approved", "Go ahead"),
+        ("Ops", "operations", "changes_requested", "Add the ERP cut-over"),
+    ]
+    # Sign-off is per version: version 1 has none.
+    assert (await ada.get(f"{S}/{session}/charter", params={"version": 1})).json()["signoffs"] == []
 
     pdf = await fin.get(f"{S}/{session}/charter", params={"format": "pdf"})
     assert pdf.headers["content-type"] == "application/pdf"
@@ -112,5 +130,7 @@ async def test_the_charter_versions_formats_diff_and_sign_off(
         "Q: Stage 5, question 5: which option fits?",
         "Fin (sponsor): approved on",
         "Go ahead",
+        "Ops (operations): requested changes on",
+        "Add the ERP cut-over",
     ]:
         assert expected in flat, expected

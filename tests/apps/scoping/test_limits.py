@@ -90,6 +90,52 @@ async def test_hourly_limits_per_user_and_per_tenant(people: Person) -> None:
     assert (reset.json()["user_hourly"], reset.json()["custom"]) == (100, False)
 
 
+async def test_a_tenant_sets_its_own_running_limit_and_a_tenant_wide_hourly_cap(
+    people: Person, script: Scoping
+) -> None:
+    admin = await people("acme")
+    ada = await people(admin=admin, email="ada@acme.example")
+    set_ = await admin.put(
+        "/api/v1/scoping/limits",
+        json={"user_concurrent": 2, "user_hourly": 100, "tenant_hourly": 3},
+    )
+    assert set_.json() == {
+        "user_concurrent": 2,
+        "user_hourly": 100,
+        "tenant_hourly": 3,
+        "installation_hourly": 10_000,
+        "custom": True,
+    }
+    assert (await ada.get("/api/v1/scoping/limits")).json() == set_.json()
+    one, two, three = [await new_session(ada, title) for title in ("one", "two", "three")]
+
+    # Two of a user's stages run at once in this tenant; a third waits.
+    script.delay = 3.0
+    assert (await ada.post(f"{S}/{one}/stages/1/open")).status_code == 200
+    assert (await ada.post(f"{S}/{two}/stages/1/open")).status_code == 200
+    retry, limit, message = refusal(await ada.post(f"{S}/{three}/stages/1/open"))
+    assert (retry, limit) == (5, "scoping_user_running")
+    assert "(2 at a time)" in message
+    script.delay = 0.0
+    await settled_stage(ada, one, 1)
+    await settled_stage(ada, two, 1)
+
+    # The tenant's cap counts every user's executions: the admin's is the third of the hour.
+    mine = await new_session(admin)
+    assert (await admin.post(f"{S}/{mine}/stages/1/open")).status_code == 200
+    await settled_stage(admin, mine, 1)
+    retry, limit, message = refusal(await ada.post(f"{S}/{three}/stages/1/open"))
+    assert (limit, 1 <= retry <= 3600) == ("scoping_tenant_hourly", True)
+    assert message == (
+        "rate limited by the tenant's limit on stage executions (3 per 1 hour); "
+        f"retry after {retry} s"
+    )
+    # Another tenant is not held by it.
+    rival = await people("rival")
+    theirs = await new_session(rival)
+    assert (await rival.post(f"{S}/{theirs}/stages/1/open")).status_code == 200
+
+
 async def test_the_installation_wide_hourly_limit(
     scoping_settings: Settings, monkeypatch: pytest.MonkeyPatch, people: Person
 ) -> None:

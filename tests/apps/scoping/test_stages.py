@@ -86,6 +86,17 @@ async def test_five_stages_asked_answered_and_analysed(people: Person, script: S
         *[s for n in range(2, 6) for s in [*(f"ask {n}.{q}" for q in range(1, 6)), f"analyse {n}"]],
     ]
     # Earlier answers shape later questions: stage 3's first question saw stages 1 and 2.
+    asked = script.prompts[script.seen.index("ask 3.1")]
+    earlier = asked.split("Earlier stages:\n")[1].split("\n\n")[0]
+    assert earlier.splitlines()[:3] == [
+        "Stage 1 (Problem and context):",
+        "- Q: Stage 1, question 1: which option fits?",
+        "  A: medium",
+    ]
+    assert "Stage 2 (Goals, success metrics and stakeholders):" in earlier
+    assert "  A: Finance" in earlier
+    assert "  A: (skipped)" in earlier
+    assert "Stage 3" not in earlier
     log = (await ada.get(f"{S}/{session}/log")).json()["items"]
     assert len(log) == 2 + 4 * 5
     assert [i["answer"] for i in log[:2]] == ["medium", "Invoices are keyed by hand"]
@@ -135,6 +146,35 @@ async def test_going_back_marks_later_stages_stale_and_analyses_them_again(
     mine = [i["answer"] for i in log if i["question_id"] == question["id"]]
     assert mine == ["Invoices are keyed by hand", "Revenue per customer"]
 
+    # The session's workflow: the five stages and the charter, each with the runs that executed
+    # it; the one analysis run after going back is under stages 2, 3 and 4.
+    workflow = (await ada.get(f"{S}/{session}")).json()["workflow"]
+    assert [(w["step"], w["status"]) for w in workflow] == [
+        ("stage-1", "analysed"),
+        ("stage-2", "analysed"),
+        ("stage-3", "analysed"),
+        ("stage-4", "analysed"),
+        ("stage-5", "locked"),
+        ("charter", "locked"),
+    ]
+    three = workflow[2]["runs"]
+    assert [
+        (r["workflow"], r["kind"], r["stages"], r["status"], r["run_status"]) for r in three
+    ] == [
+        *[("scoping-question", "question", [3], "succeeded", "succeeded")] * 5,
+        ("scoping-analysis", "analysis", [3], "succeeded", "succeeded"),
+        ("scoping-analysis", "analysis", [2, 3, 4], "succeeded", "succeeded"),
+    ]
+    assert workflow[1]["runs"][-1] == three[-1] == workflow[3]["runs"][-1]
+    assert (workflow[4]["runs"], workflow[5]["runs"]) == ([], [])
+    # Each is a run of the tenant's, as any run: the engine's record names the session.
+    run = (await ada.get(f"/api/v1/runs/{three[-1]['run_id']}")).json()
+    assert (run["workflow_id"], run["status"], run["ctx"]["scoping_session"]) == (
+        "scoping-analysis",
+        "succeeded",
+        session,
+    )
+
 
 async def test_a_model_failure_mid_stage_keeps_the_answers_and_resumes(
     people: Person, script: Scoping
@@ -162,6 +202,14 @@ async def test_a_model_failure_mid_stage_keeps_the_answers_and_resumes(
     stage = await settled_stage(ada, session, 1)
     assert stage["status"] == "answering"
     assert [q["answer"] for q in stage["questions"]] == ["medium", "By hand", None]
+    runs = (await ada.get(f"{S}/{session}")).json()["workflow"][0]["runs"]
+    assert [(r["status"], r["run_status"]) for r in runs] == [
+        ("succeeded", "succeeded"),
+        ("succeeded", "succeeded"),
+        ("failed", "dead"),
+        ("succeeded", "succeeded"),
+    ]
+    assert runs[2]["error"]["code"] == "model_unavailable"
 
     # A failure the step's own retries ride out is invisible but for the time it took.
     script.fail = 2
@@ -198,8 +246,18 @@ async def test_progress_streams_over_server_sent_events(people: Person, scoping:
             if frames[-1]["event"] == "session" and status_of(frames[-1]) == "answering":
                 break
     assert (b"content-type", b"text/event-stream; charset=utf-8") in stream.start["headers"]
+    # A frame comes whenever the session changes, the run's own status too (queued, running):
+    # the stage's status goes through these, in order.
     sessions = [status_of(f) for f in frames if f["event"] == "session"]
-    assert sessions == ["waiting", "asking", "answering"]
+    assert [s for i, s in enumerate(sessions) if i == 0 or s != sessions[i - 1]] == [
+        "waiting",
+        "asking",
+        "answering",
+    ]
+    runs = frames[-1]["data"]["workflow"][0]["runs"]
+    assert [(r["workflow"], r["status"], r["run_status"]) for r in runs] == [
+        ("scoping-question", "succeeded", "succeeded")
+    ]
     text = "".join(f["data"]["text"] for f in frames if f["event"] == "delta")
     assert text == json.dumps(question(1, 1))
 

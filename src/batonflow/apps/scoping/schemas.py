@@ -119,12 +119,35 @@ class Stage(BaseModel):
     execution: Execution | None
 
 
+class SessionRun(Execution):
+    """A run of the session's workflow (`status`: what the session took from it)."""
+
+    workflow: Literal["scoping-question", "scoping-analysis", "scoping-charter"]
+    run_status: str = Field(description="the run's own status on the engine")
+    settled_at: datetime | None
+
+
+class WorkflowStep(BaseModel):
+    """A step of the session's workflow: one of the five stages, or the charter."""
+
+    step: str = Field(description="stage-1 ... stage-5, charter")
+    stage: int | None
+    title: str
+    status: str = Field(
+        description="a stage's status; the charter: locked, ready, writing, written or failed"
+    )
+    runs: list[SessionRun] = Field(description="the runs that executed this step, oldest first")
+
+
 class Session(SessionSummary):
     access: Literal["owner", "edit", "read"]
     progress: int = Field(description="percent of the way through the five stages")
     stages: list[Stage]
     running: Execution | None
     charter_version: int | None
+    workflow: list[WorkflowStep] = Field(
+        description="the session's workflow: its five stages and the charter, each with its runs"
+    )
     shares: list[Share]
 
 

@@ -157,6 +157,7 @@ async def view(host: Host, viewer: Viewer, session_id: str) -> dict[str, Any]:
             "progress": views.progress(stages),
             "running": views.execution_view(running[-1] if running else None),
             "charter_version": charters[-1]["version"] if charters else None,
+            "workflow": views.workflow_view(stages, executions, len(charters)),
             "shares": await sessions.shares_of(conn, viewer.tenant_id, session_id),
         }
 

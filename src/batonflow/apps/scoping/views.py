@@ -147,6 +147,69 @@ def stage_view(
     }
 
 
+WORKFLOWS = {
+    "question": "scoping-question",
+    "analysis": "scoping-analysis",
+    "charter": "scoping-charter",
+}
+
+
+def run_view(e: dict[str, Any]) -> dict[str, Any]:
+    """An execution as a run of the session's workflow: which workflow, and the run's own
+    status beside what the session took from it."""
+    return {
+        **(execution_view(e) or {}),
+        "workflow": WORKFLOWS[e["kind"]],
+        "run_status": e["run_status"],
+        "settled_at": e["settled_at"],
+    }
+
+
+def _charter_status(
+    stages: list[dict[str, Any]], writes: list[dict[str, Any]], versions: int
+) -> str:
+    last = writes[-1]["status"] if writes else None
+    if last == "running":
+        return "writing"
+    if last == "failed":
+        return "failed"
+    if versions:
+        return "written"
+    return "ready" if all(s["status"] == "analysed" for s in stages) else "locked"
+
+
+def workflow_view(
+    stages: list[dict[str, Any]], executions: list[dict[str, Any]], versions: int
+) -> list[dict[str, Any]]:
+    """The session as its workflow: the five stages and the charter, in order, each step with
+    the runs that executed it (an analysis run that re-analysed stale stages is under each)."""
+    steps = [
+        {
+            "step": f"stage-{s['number']}",
+            "stage": s["number"],
+            "title": s["title"],
+            "status": s["status"],
+            "runs": [
+                run_view(e)
+                for e in executions
+                if e["kind"] != "charter" and s["number"] in e["stages"]
+            ],
+        }
+        for s in stages
+    ]
+    writes = [e for e in executions if e["kind"] == "charter"]
+    steps.append(
+        {
+            "step": "charter",
+            "stage": None,
+            "title": "Charter",
+            "status": _charter_status(stages, writes, versions),
+            "runs": [run_view(e) for e in writes],
+        }
+    )
+    return steps
+
+
 def progress(stages: list[dict[str, Any]]) -> int:
     """Percent of the way through the five stages: each analysed stage counts a fifth, a
     stage under way a share by the questions answered."""

@@ -5,7 +5,7 @@ import type { TokenStore } from "../../api";
 import { App } from "../../App";
 import { SessionProvider } from "../../session";
 import type { AppList, Me } from "../../types";
-import type { Question, ScopingSession, Stage } from "./types";
+import type { Question, ScopingSession, Stage, WorkflowStep } from "./types";
 
 const operator: Me = {
   kind: "user",
@@ -62,7 +62,31 @@ function stage(number: number, status: Stage["status"], questions: Question[] = 
   };
 }
 
-const session: ScopingSession = {
+const workflow: WorkflowStep[] = [
+  {
+    step: "stage-1",
+    stage: 1,
+    title: "Stage title 1",
+    status: "answering",
+    runs: [
+      {
+        run_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", // pragma: allowlist secret (a run id)
+        workflow: "scoping-question",
+        kind: "question",
+        stages: [1],
+        status: "succeeded",
+        run_status: "succeeded",
+        error: null,
+        created_at: "2026-12-01T10:00:01Z",
+        settled_at: "2026-12-01T10:00:03Z",
+      },
+    ],
+  },
+  ...[2, 3, 4, 5].map((n) => ({ step: `stage-${n}`, stage: n, title: `Stage title ${n}`, status: "locked", runs: [] })),
+  { step: "charter", stage: null, title: "Charter", status: "locked", runs: [] },
+];
+
+const session: ScopingSession & { workflow: WorkflowStep[] } = {
   id: "s1",
   title: "Invoice automation",
   owner_id: "u1",
@@ -76,20 +100,26 @@ const session: ScopingSession = {
   running: null,
   charter_version: null,
   shares: [],
+  workflow,
 };
 
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
-function open(path: string) {
+function open(path: string, events?: string) {
   window.history.pushState(null, "", path);
   const sent: { url: string; body: unknown }[] = [];
+  let streamed = false;
   const fetcher = async (input: string, init?: RequestInit) => {
     let body: unknown = { items: [], next_cursor: null };
     if (init?.method === "POST") sent.push({ url: input, body: JSON.parse(String(init.body)) });
     if (input === "/api/v1/me") body = operator;
     else if (input === "/api/v1/apps") body = { items: [scoping] };
     else if (input === "/api/v1/scoping/sessions/s1") body = session;
-    else if (input.endsWith("/events")) return new Response("", { status: 404 });
+    else if (input.endsWith("/events")) {
+      if (events === undefined || streamed) return new Response("", { status: 404 });
+      streamed = true; // one stream; the reconnection after it ends is refused
+      return new Response(events, { status: 200, headers: { "Content-Type": "text/event-stream" } });
+    }
     return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
   };
   render(
@@ -109,7 +139,7 @@ describe("the scoping wizard", () => {
   it("shows the progress, the stages and the pending question with its recommended choice", async () => {
     const sent = open("/apps/scoping/sessions?session=s1");
 
-    expect(await screen.findByRole("heading", { level: 1, name: "Invoice automation" })).toBeTruthy();
+    expect(await screen.findByRole("heading", { level: 1, name: "Invoice automation" }, { timeout: 5000 })).toBeTruthy();
     expect(screen.getByRole("progressbar", { name: "Progress" }).getAttribute("value")).toBe("0");
     const stages = screen.getByRole("list", { name: "Stages" });
     expect(within(stages).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
@@ -129,7 +159,45 @@ describe("the scoping wizard", () => {
         { url: "/api/v1/scoping/sessions/s1/stages/1/answer", body: { question_id: "q1", answer: "thousands" } },
       ]),
     );
+  }, 30_000);
+
+  it("shows the session as its workflow: each stage a step, with the runs that executed it", async () => {
+    open("/apps/scoping/sessions?session=s1");
+
+    const table = await screen.findByRole("table", { name: "Workflow steps" });
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((row) => row.textContent)).toEqual([
+      "1. Stage title 1answeringquestion 0c1d2e3f4a5b succeeded",
+      "2. Stage title 2lockednone yet",
+      "3. Stage title 3lockednone yet",
+      "4. Stage title 4lockednone yet",
+      "5. Stage title 5lockednone yet",
+      "Charterlockednone yet",
+    ]);
+    expect(within(rows[0] as HTMLElement).getByRole("link", { name: "question 0c1d2e3f4a5b" }).getAttribute("href")).toBe(
+      "/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+    );
   });
+
+  it("streams the analysis while the model writes it", async () => {
+    const analysing: ScopingSession = {
+      ...session,
+      stages: [stage(1, "analysing", [{ ...asked, answer: "thousands", answered: true }]), ...session.stages.slice(1)],
+      running: { run_id: "r1", kind: "analysis", stages: [1], status: "running", error: null, created_at: "2026-12-01T10:01:00Z" },
+    };
+    const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    open(
+      "/apps/scoping/sessions?session=s1",
+      frame("session", analysing) +
+        frame("delta", { run_id: "r1", retry: 0, text: '{"summary": "Thousands of ' }) +
+        frame("delta", { run_id: "r1", retry: 0, text: 'invoices a month"' }),
+    );
+
+    const panel = await screen.findByLabelText("Stage 1", {}, { timeout: 5000 });
+    expect(await within(panel).findByRole("status")).toHaveProperty("textContent", "The agent is analysing the stage…");
+    const live = await within(panel).findByLabelText("Model output");
+    await waitFor(() => expect(live.textContent).toBe('{"summary": "Thousands of invoices a month"'));
+  }, 30_000);
 
   it("lists the scoping page in the navigation", async () => {
     open("/apps/scoping/sessions");

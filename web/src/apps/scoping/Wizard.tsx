@@ -1,13 +1,14 @@
 // A session's stage-by-stage wizard: a progress bar, the five stages, the pending question
 // (its choices with the recommended one, or free text) with answer, skip and done, the
 // analysis (streaming while the model writes it), going back to a stage, the documents the
-// questions draw on, and the charter.
+// questions draw on, the charter, and the session's workflow with its runs.
 import { useEffect, useRef, useState } from "react";
 import { Link } from "../../router";
 import { useSession } from "../../session";
 import { ActionButton, ErrorBox, Loading, StatusBadge, usePageTitle } from "../../ui";
 import { DocumentsPanel } from "./DocumentsPanel";
 import { followSession } from "./follow";
+import { SessionWorkflow, workflowOf } from "./SessionWorkflow";
 import { PAGE } from "./SessionsList";
 import { BASE } from "./types";
 import type { Question, ScopingSession, Source, Stage } from "./types";
@@ -117,6 +118,7 @@ export function Wizard({ sessionId }: { sessionId: string }) {
           ) : null}
         </div>
       ) : null}
+      <SessionWorkflow steps={workflowOf(session)} />
     </section>
   );
 }

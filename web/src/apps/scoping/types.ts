@@ -45,3 +45,25 @@ export interface Source {
   source: string;
   heading_path: string[];
 }
+
+// The session as its workflow (the `workflow` field of GET /api/v1/scoping/sessions/{id}):
+// the five stages and the charter, each step with the runs that executed it.
+export interface SessionRun {
+  run_id: string;
+  workflow: "scoping-question" | "scoping-analysis" | "scoping-charter";
+  kind: "question" | "analysis" | "charter";
+  stages: number[];
+  status: "running" | "succeeded" | "failed";
+  run_status: string;
+  error: Record<string, unknown> | null;
+  created_at: string;
+  settled_at: string | null;
+}
+
+export interface WorkflowStep {
+  step: string;
+  stage: number | null;
+  title: string;
+  status: string;
+  runs: SessionRun[];
+}
