@@ -10,6 +10,9 @@ the model before the tool runs:
 
 A refused call raises `ToolRefused` and is recorded as a `tool.refused` event with the reason
 (a value quoted in a reason has its leaks redacted: events and the audit log are read too).
+A call the platform stops while it runs (the outbound client refuses a host or an address, the
+sandbox stops code) keeps its own error (`outbound_refused`, `sandbox_stopped`) and is recorded
+as a `tool.refused` event too, with that code as its `refusal`.
 An allowed call runs with `ctx.http` limited to the hosts of the tool (narrowed by the grant).
 """
 
@@ -23,7 +26,13 @@ from typing import Any, Literal
 from batonflow.agents.agent import CallContext
 from batonflow.agents.needs import NO_NEEDS
 from batonflow.agents.registry import CallResult, Registry
-from batonflow.errors import InvalidArgs, NotFound, ToolRefused
+from batonflow.errors import (
+    InvalidArgs,
+    NotFound,
+    OutboundRefused,
+    SandboxStopped,
+    ToolRefused,
+)
 from batonflow.llm.leaks import LeakCheck, labels
 from batonflow.llm.messages import ToolSpec
 from batonflow.net.outbound import Outbound
@@ -90,9 +99,13 @@ class ToolGate:
         return tuple(found)
 
     def refuse(self, name: str, refusal: str, reason: str, by: Caller) -> ToolRefused:
+        data = self.record(name, refusal, reason, by)
+        return ToolRefused(f"tool '{name}' refused: {data['reason']}", details=data)
+
+    def record(self, name: str, refusal: str, reason: str, by: Caller) -> dict[str, Any]:
         data = {"tool": name, "refusal": refusal, "reason": self.leaks().redact(reason), "by": by}
         self.events.append(("tool.refused", {**data, "attempt": self.ctx.attempt}))
-        return ToolRefused(f"tool '{name}' refused: {reason}", details=data)
+        return data
 
     def check(self, name: str, args: Any, by: Caller) -> dict[str, Any]:
         """The arguments as the tool's schema reads them; `ToolRefused` if the call may not run."""
@@ -131,4 +144,8 @@ class ToolGate:
         needs = self.registry.tool_needs(name) or NO_NEEDS
         hosts = grant.hosts if grant.hosts is not None else needs.hosts
         ctx = replace(self.ctx, tools=None, http=self.outbound.limited(hosts), leaks=self.leaks)
-        return await self.registry.call(name, args, ctx, tool=True, timeout=self.timeout)
+        try:
+            return await self.registry.call(name, args, ctx, tool=True, timeout=self.timeout)
+        except (OutboundRefused, SandboxStopped) as exc:
+            self.record(name, exc.code, exc.message, by)
+            raise
