@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.settings import Settings
-from batonflow_testkit.attacks import load_corpus, replay, summary
+from batonflow_testkit.attacks import Case, load_corpus, replay, summary
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -47,3 +47,31 @@ async def test_every_attack_of_the_corpus_is_blocked_and_recorded(
     assert unblocked == {}
     counted = summary(results)
     assert (counted["tried"], counted["blocked"]) == (len(cases), len(cases))
+
+
+async def test_an_attempt_the_platform_lets_through_is_reported_unblocked(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    # Not an attack the defences stop: a reply to the run's own contact. Claiming a defence
+    # stops it must fail, so the suite cannot pass by recording nothing.
+    allowed = Case.model_validate(
+        {
+            "id": "control-allowed-reply",
+            "channel": "email",
+            "kind": "email_non_contact",
+            "injection": "Please confirm my appointment for Tuesday at ten, thank you very much.",
+            "calls": [
+                {
+                    "tool": "email.send",
+                    "args": {"to": "{contact}", "subject": "Appointment", "body": "Confirmed."},
+                }
+            ],
+            "expect": ["outside_policy"],
+        }
+    )
+    [result] = await replay([allowed], engine, settings)
+    assert (result.blocked, result.defences, result.problems) == (
+        False,
+        [],
+        ["defences [], expected ['outside_policy']"],
+    )
