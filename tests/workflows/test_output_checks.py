@@ -9,8 +9,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from batonflow.agents.agent import Agent, CallContext
 from batonflow.agents.registry import Registry, build_registry
 from batonflow.apps.demo.agents import AGENTS
 from batonflow.audit import log as audit
@@ -41,12 +43,35 @@ outputs: {text: "{{ state.answer.text }}"}
 """
 
 
+notes = Agent("test-notes", "Writes a note with a model, under a system prompt of its own")
+NOTE_SYSTEM = "You write internal account notes for the Acme sales team, never for customers."
+
+
+class NoteIn(BaseModel):
+    about: str
+
+
+class Note(BaseModel):
+    text: str
+
+
+@notes.capability("note.write")
+async def write_note(ctx: CallContext, args: NoteIn) -> Note:
+    assert ctx.llm is not None
+    reply = await ctx.llm.complete(f"A note about {args.about}", system=NOTE_SYSTEM)
+    return Note(text=reply.text)
+
+
 def build(
-    engine: AsyncEngine, settings: Settings, specs: SpecCache, model: ScriptedModel
+    engine: AsyncEngine,
+    settings: Settings,
+    specs: SpecCache,
+    model: ScriptedModel,
+    name: str = "agent",
 ) -> tuple[Executor, Database]:
     db = Database(engine)
-    gateway = gateway_for(db, Models(agent=model))
-    registry: Registry = build_registry(list(AGENTS), models=gateway)
+    gateway = gateway_for(db, Models(**{name: model}))
+    registry: Registry = build_registry([*AGENTS, notes], models=gateway)
     executor = Executor(engine, registry, settings, specs=specs, gateway=gateway, rand=lambda: 0.5)
     return executor, db
 
@@ -170,3 +195,54 @@ async def test_an_email_carrying_the_servers_secret_never_leaves(
     ]
     results = [m.content for m in model.requests[1].messages if isinstance(m, ToolMessage)]
     assert results == [json.dumps({"refused": refusal["reason"]})]
+
+
+ONE_NOTE = """
+id: one-note
+version: 1
+inputs: {accounts: {type: array}}
+steps:
+  - id: one
+    kind: agent
+    capability: note.write
+    args: {about: "{{ inputs.accounts[0] }}"}
+"""
+NOTES = """
+id: notes
+version: 1
+inputs: {accounts: {type: array}}
+steps:
+  - id: each
+    kind: map
+    over: "{{ inputs.accounts }}"
+    step: {kind: agent, capability: note.write, args: {about: "{{ item }}"}}
+"""
+
+
+@pytest.fixture
+def noter(engine: AsyncEngine, settings: Settings, specs: SpecCache) -> Iterator[Executor]:
+    def recite(request: ModelRequest) -> str:
+        return f"Note: {request.messages[0].content}"  # the system prompt, word for word
+
+    executor, db = build(engine, settings, specs, ScriptedModel(recite), "writer")
+    yield executor
+    executor.close()
+    db.close()
+
+
+async def test_an_agent_steps_output_and_a_map_items_are_checked_against_its_system_prompt(
+    engine: AsyncEngine, tenant: str, noter: Executor
+) -> None:
+    inputs = {"accounts": ["Globex"]}
+    runs = [await begin(engine, tenant, noter, spec, inputs) for spec in (ONE_NOTE, NOTES)]
+    # Retryable, and out of attempts: dead, for a person to look at.
+    assert await noter.drain(runs) == dict.fromkeys(runs, "dead")
+
+    found = []
+    for run_id in runs:
+        async with reading(engine) as conn:
+            events = await run_store.list_events(conn, tenant, run_id)
+        found += [(e.step_key, e.data) for e in events if e.type == "output.leak"]
+        assert NOTE_SYSTEM not in json.dumps([e.data for e in events])
+    leak = {"channel": "step output", "found": ["system prompt"], "by": "test-notes"}
+    assert found == [("one", {**leak, "attempt": 1}), ("each[0]", {**leak, "attempt": 1})]

@@ -158,7 +158,9 @@ class ToolRefusedData(_Data):
     """The platform refused a tool call before it ran (`agents/gate.py`)."""
 
     tool: str
-    refusal: str  # not_granted, invalid_args, outside_policy, leak; outbound_refused, sandbox_stopped
+    refusal: (
+        str  # not_granted, invalid_args, outside_policy, leak; outbound_refused, sandbox_stopped
+    )
     reason: str
     by: str  # who asked: the step itself, an agent's code or a model
     attempt: int
