@@ -14,7 +14,7 @@ The rules, each a `Leak.kind`:
 - `credential`: a string shaped like a credential of any installation (`SHAPES`): Batonflow API
   keys, OpenAI/Anthropic-style `sk-` keys, AWS access key ids and secret keys, GitHub and Slack
   tokens, Google API keys, Stripe keys, JWTs, PEM private keys, `Bearer` tokens and a password
-  in a URL (`scheme://user:password@host`).
+  in a URL (a user and a password before the host).
 - `system_prompt`: the text shares a run of `SHINGLE` (8) consecutive words with a system
   prompt, compared word by word without case, punctuation or spacing (so re-wrapping or
   re-punctuating a prompt still counts). A system prompt shorter than 8 words is not checked.
