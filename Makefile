@@ -88,9 +88,12 @@ lint: setup
 # lines that must build SQL say why with `# nosec B608`) and the secret scan of every tracked
 # file against the reviewed baseline (.secrets.baseline: test fixtures' passwords and keys);
 # a finding the baseline does not list fails (tools/check_secrets.py says what to do).
+# The attack suite (bench/attacks.py) prints what it tried and blocked, and fails on any case
+# that got through (docs/security.md, "The attack suite").
 security: setup
 	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(BIN)/python tools/check_secrets.py
+	$(BIN)/python bench/attacks.py
 
 typecheck: setup
 	$(BIN)/mypy

@@ -29,6 +29,8 @@
         │                             allowed, a redirect elsewhere, or an answer over the size cap
         ├── SandboxStopped            sandbox_stopped: sandboxed code passed a limit or did what
         │                             its grant does not allow, and was stopped
+        ├── OutputLeak                output_leak: text about to leave (a step's output, an email)
+        │                             carries a secret, a credential or its system prompt
         └── ModelError                model_error: a model call failed (classified below)
             ├── ModelRateLimited      model_rate_limited: 429, perhaps with Retry-After
             ├── ModelUnavailable      model_unavailable: 5xx, refused connection, malformed reply
@@ -217,6 +219,13 @@ class SandboxStopped(RunError):
 
     code = "sandbox_stopped"
     retryable = False
+
+
+class OutputLeak(RunError):
+    """`details`: `channel` (where the text was going) and `found` (what it carries, never the
+    value). Retryable: a model's next attempt may write it without the leak."""
+
+    code = "output_leak"
 
 
 class ModelError(RunError):

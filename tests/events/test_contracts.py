@@ -14,6 +14,7 @@ EVERY_TYPE = [
     "kb.searched@1",
     "llm.call@1",
     "llm.delta@1",
+    "output.leak@1",
     "review.decided@1",
     "review.requested@1",
     "run.cancelled@1",

@@ -12,8 +12,10 @@ the deadline, `effects` for side effects that must apply once per key, `llm`, th
 gateway bound to the attempt (its calls are accounted to the run and step), `kb`, a search
 of the tenant's knowledge bases, `data`, transactions on the database for an app's own rows
 (every query filters on `data.tenant_id`), `tools`, the tools the workflow grants the step (each call
-checked by the platform: `agents/gate.py`), and `http`, the outbound HTTP client limited to
-the calling tool's hosts (`net/outbound.py`).
+checked by the platform: `agents/gate.py`), `http`, the outbound HTTP client limited to
+the calling tool's hosts (`net/outbound.py`), and `leaks`, the output check (`llm/leaks.py`)
+for text the call sends out of the platform (the installation's secrets and the system prompts
+of the attempt's model calls so far).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from batonflow.errors import ConfigError
 if TYPE_CHECKING:
     from batonflow.agents.gate import ToolGate
     from batonflow.llm.client import LlmClient
+    from batonflow.llm.leaks import LeakCheck
     from batonflow.net.outbound import Outbound
 
 T = TypeVar("T")
@@ -95,6 +98,7 @@ class CallContext:
     data: TenantData | None = None  # the database, for an app's own tenant-owned rows
     tools: ToolGate | None = None  # the tools the workflow grants this step, checked
     http: Outbound | None = None  # outbound HTTP, limited to the tool's allowed hosts
+    leaks: Callable[[], LeakCheck] | None = None  # the output check for what leaves, as of now
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -3,23 +3,37 @@ the model before the tool runs:
 
 1. the tool is granted to the step (`tools:` in the workflow; a `tool` step is granted its own);
 2. the arguments fit the tool's input schema;
-3. every argument the tool declares `bounded` takes only values the grant's `allow` lists.
+3. every argument the tool declares `bounded` takes only values the grant's `allow` lists;
+4. a tool with side effects (an email, an ingested document) gets no argument that carries a
+   secret of the installation, a credential or the text of the attempt's system prompts
+   (`llm/leaks.py`): what it would send leaves the platform.
 
-A refused call raises `ToolRefused` and is recorded as a `tool.refused` event with the reason.
+A refused call raises `ToolRefused` and is recorded as a `tool.refused` event with the reason
+(a value quoted in a reason has its leaks redacted: events and the audit log are read too).
+A call the platform stops while it runs (the outbound client refuses a host or an address, the
+sandbox stops code) keeps its own error (`outbound_refused`, `sandbox_stopped`) and is recorded
+as a `tool.refused` event too, with that code as its `refusal`.
 An allowed call runs with `ctx.http` limited to the hosts of the tool (narrowed by the grant).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from batonflow.agents.agent import CallContext
 from batonflow.agents.needs import NO_NEEDS
 from batonflow.agents.registry import CallResult, Registry
-from batonflow.errors import InvalidArgs, NotFound, ToolRefused
+from batonflow.errors import (
+    InvalidArgs,
+    NotFound,
+    OutboundRefused,
+    SandboxStopped,
+    ToolRefused,
+)
+from batonflow.llm.leaks import LeakCheck, labels
 from batonflow.llm.messages import ToolSpec
 from batonflow.net.outbound import Outbound
 
@@ -61,12 +75,14 @@ class ToolGate:
         outbound: Outbound,
         *,
         timeout: float | None = None,
+        leaks: Callable[[], LeakCheck] = LeakCheck,
     ) -> None:
         self.registry = registry
         self.grants = dict(grants)
         self.ctx = ctx
         self.outbound = outbound
         self.timeout = timeout
+        self.leaks = leaks
         self.events: list[tuple[str, dict[str, Any]]] = []
 
     @property
@@ -83,9 +99,13 @@ class ToolGate:
         return tuple(found)
 
     def refuse(self, name: str, refusal: str, reason: str, by: Caller) -> ToolRefused:
-        data = {"tool": name, "refusal": refusal, "reason": reason, "by": by}
+        data = self.record(name, refusal, reason, by)
+        return ToolRefused(f"tool '{name}' refused: {data['reason']}", details=data)
+
+    def record(self, name: str, refusal: str, reason: str, by: Caller) -> dict[str, Any]:
+        data = {"tool": name, "refusal": refusal, "reason": self.leaks().redact(reason), "by": by}
         self.events.append(("tool.refused", {**data, "attempt": self.ctx.attempt}))
-        return ToolRefused(f"tool '{name}' refused: {reason}", details=data)
+        return data
 
     def check(self, name: str, args: Any, by: Caller) -> dict[str, Any]:
         """The arguments as the tool's schema reads them; `ToolRefused` if the call may not run."""
@@ -111,6 +131,10 @@ class ToolGate:
                 if not any(_same(one, choice) for choice in allowed):
                     reason = f"{arg} {json.dumps(one)[:200]} is outside the grant's allow list"
                     raise self.refuse(name, "outside_policy", reason, by)
+        needs = self.registry.tool_needs(name) or NO_NEEDS
+        if needs.side_effects and (found := self.leaks().find_in(parsed)):
+            reason = f"its arguments carry {', '.join(labels(found))}, which may not leave"
+            raise self.refuse(name, "leak", reason, by)
         return parsed
 
     async def call(self, name: str, args: Any, *, by: Caller = "agent") -> CallResult:
@@ -119,5 +143,9 @@ class ToolGate:
         grant = self.grants[name]
         needs = self.registry.tool_needs(name) or NO_NEEDS
         hosts = grant.hosts if grant.hosts is not None else needs.hosts
-        ctx = replace(self.ctx, tools=None, http=self.outbound.limited(hosts))
-        return await self.registry.call(name, args, ctx, tool=True, timeout=self.timeout)
+        ctx = replace(self.ctx, tools=None, http=self.outbound.limited(hosts), leaks=self.leaks)
+        try:
+            return await self.registry.call(name, args, ctx, tool=True, timeout=self.timeout)
+        except (OutboundRefused, SandboxStopped) as exc:
+            self.record(name, exc.code, exc.message, by)
+            raise

@@ -15,7 +15,15 @@ from batonflow.agents.agent import Agent, CallContext, Capability
 from batonflow.agents.breaker import CircuitBreaker
 from batonflow.agents.needs import NO_NEEDS, ToolNeeds
 from batonflow.agents.tools import Toolbox
-from batonflow.errors import ConfigError, InvalidArgs, NotFound, StepFailed, StepTimeout
+from batonflow.errors import (
+    ConfigError,
+    InvalidArgs,
+    NotFound,
+    OutboundRefused,
+    SandboxStopped,
+    StepFailed,
+    StepTimeout,
+)
 from batonflow.telemetry.traces import NO_TRACER
 
 BASE_STEP_KINDS = ("agent", "tool", "retrieve", "review", "input", "map", "workflow")
@@ -159,6 +167,12 @@ class Registry:
         except ValidationError as exc:
             breaker.record_failure()
             raise StepFailed(f"'{name}' returned output that does not fit: {exc}") from exc
+        except (OutboundRefused, SandboxStopped):
+            # The platform refused what the caller asked (a host, what its code did): that says
+            # nothing of the tool's health, and counting it would let injected calls open the
+            # breaker for every tenant.
+            breaker.release_probe()
+            raise
         except Exception:
             breaker.record_failure()
             raise

@@ -35,6 +35,7 @@ STATUS: dict[type[errors.BatonflowError], int] = {
     errors.Conflict: 409,
     errors.ConfigError: 500,
     errors.ModelError: 502,  # a model the request needed (embeddings, rerank) failed
+    errors.OutputLeak: 422,  # text a request would send out carries a secret or a credential
     errors.UserError: 400,
     errors.BatonflowError: 500,
 }

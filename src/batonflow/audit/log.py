@@ -16,7 +16,11 @@ principal and client address, from an agent inside a run (`Actor.agent`), or the
 - the run and review services (API and CLI alike): cancels, retries, dismissals, overrides,
   decisions;
 - the executor's checkpoint: tool calls the gate refused (`tool.refused`, the agent or model as
-  the actor, the run as the target).
+  the actor, the run as the target), and text a step's output check stopped (`output.leak`).
+
+An export (`export`) redacts from each entry's `details` what the output check finds there
+(`llm/leaks.py`: the installation's secrets, credentials), as `[redacted: <what>]`: a model can
+put a key into the arguments of a call the gate then refuses. The stored entry is unchanged.
 
 There is no update or delete here, in the store (`store/audit.py`) or in the database, whose
 triggers refuse both.
@@ -35,6 +39,7 @@ from typing import Any, Literal, Protocol
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.ids import new_id
+from batonflow.llm.leaks import LeakCheck
 from batonflow.store import audit as audit_store
 from batonflow.store.db import Conn
 
@@ -54,6 +59,8 @@ ACTIONS: dict[str, str] = {
     "step.override": "a step's output was set by hand",
     "run.cancel": "a run was cancelled",
     "tool.refused": "the platform refused a tool call a step, agent or model made in a run",
+    "output.leak": "a step's output or an email carried a secret, a credential or its system "
+    "prompt, and was not kept or sent",
     "run.dismiss": "a dead run was dismissed from the dead letters",
     "run.retry": "a failed or dead run was retried",
     "audit.export": "the audit log was exported",
@@ -188,14 +195,17 @@ async def list_entries(
 
 async def export(
     read: Callable[[tuple[datetime, str] | None], Any],
+    leaks: LeakCheck | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Every entry `read` gives, oldest first, a batch (one short read transaction) at a time:
-    `read(after)` returns the next batch after the `(created_at, id)` of `after`."""
+    `read(after)` returns the next batch after the `(created_at, id)` of `after`; each entry's
+    details redacted by `leaks` (credential shapes when it is None)."""
+    checker = leaks or LeakCheck()
     after: tuple[datetime, str] | None = None
     while True:
         batch: list[dict[str, Any]] = await read(after)
         for row in batch:
-            yield row
+            yield {**row, "details": checker.redact_value(row["details"])}
         if len(batch) < EXPORT_BATCH:
             return
         after = (batch[-1]["created_at"], batch[-1]["id"])

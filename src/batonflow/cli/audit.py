@@ -19,6 +19,7 @@ from batonflow.cli import display
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
 from batonflow.errors import InvalidInput
+from batonflow.llm.leaks import LeakCheck
 from batonflow.store.db import Conn
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tenant's audit log: who did what, when.")
@@ -144,7 +145,7 @@ def audit_export(
             try:
                 if format == "csv":
                     out.write(audit.csv_header())
-                async for row in audit.export(batch):
+                async for row in audit.export(batch, LeakCheck.of(settings)):
                     out.write(audit.csv_line(row) if format == "csv" else audit.jsonl_line(row))
             finally:
                 if output:

@@ -158,9 +158,21 @@ class ToolRefusedData(_Data):
     """The platform refused a tool call before it ran (`agents/gate.py`)."""
 
     tool: str
-    refusal: str  # not_granted, invalid_args or outside_policy
+    refusal: (
+        str  # not_granted, invalid_args, outside_policy, leak; outbound_refused, sandbox_stopped
+    )
     reason: str
     by: str  # who asked: the step itself, an agent's code or a model
+    attempt: int
+
+
+class OutputLeakData(_Data):
+    """Text about to leave a run (a step's output, an email) carried a secret, a credential or
+    its system prompt, and was not kept or sent (`llm/leaks.py`)."""
+
+    channel: str  # where the text was going: `step output`, `email`, ...
+    found: list[str]  # what it carried (a setting's name, a credential's shape), never the value
+    by: str  # who wrote it: the model of an `llm` step, or the agent
     attempt: int
 
 
@@ -188,6 +200,7 @@ CONTRACTS: dict[tuple[str, int], type[_Data]] = {
     ("kb.searched", 1): KbSearched,
     ("kb.document.ingested", 1): KbDocumentIngested,
     ("tool.refused", 1): ToolRefusedData,
+    ("output.leak", 1): OutputLeakData,
 }
 
 

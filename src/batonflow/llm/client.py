@@ -24,11 +24,14 @@ class LlmClient:
         *,
         publish: Publish | None = None,
         calls: list[CallRecord] | None = None,
+        systems: list[str] | None = None,
     ) -> None:
         self.gateway = gateway
         self.scope = scope
         self.publish = publish
         self.calls: list[CallRecord] = [] if calls is None else calls
+        # The system prompts sent, for the output check (`llm/leaks.py`) of what leaves.
+        self.systems: list[str] = [] if systems is None else systems
 
     async def complete(
         self,
@@ -41,6 +44,7 @@ class LlmClient:
         temperature: float | None = None,
     ) -> Completion:
         messages = messages_for(prompt, system) if isinstance(prompt, str) else tuple(prompt)
+        self.systems.extend(m.content for m in messages if isinstance(m, SystemMessage))
         output_model = output if isinstance(output, type) else None
         request = ModelRequest(
             messages=messages,

@@ -265,13 +265,14 @@ class Checkpointer:
 
 
 async def _audit_refusals(conn: Conn, tenant_id: str, outcome: Outcome, now: datetime) -> None:
-    """A tool call the gate refused is in the tenant's audit log too, beside its event."""
+    """A tool call the gate refused, and output a check stopped, are in the tenant's audit log
+    too, beside their events."""
     for type_, data in outcome.events:
-        if type_ == "tool.refused":
+        if type_ in ("tool.refused", "output.leak"):
             await audit.record(
                 conn,
                 tenant_id,
-                "tool.refused",
+                type_,
                 actor=audit.Actor.agent(str(data["by"])),
                 target=("run", outcome.run_id),
                 details={"step": outcome.key, **data},

@@ -11,7 +11,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from batonflow.errors import StepFailed, TemplateError, is_retryable
+from batonflow.errors import OutputLeak, StepFailed, TemplateError, is_retryable
+from batonflow.llm.leaks import labels
 from batonflow.llm.records import CallRecord
 from batonflow.runs.run import StepStatus
 from batonflow.store import runs as run_store
@@ -152,6 +153,12 @@ async def _run_item(
             )
             if isinstance(sub, MapItemAgent):
                 result = await sc.registry.call(sub.capability, args, ctx, timeout=sub.timeout)
+                if found := a.leaks(sc).find_in(result.output):  # the output check, per item
+                    named = labels(found)
+                    leak = {"channel": "step output", "found": named}
+                    events.append(("output.leak", {**leak, "by": result.agent, "attempt": attempt}))
+                    message = f"the step output carries {', '.join(named)}; it was not kept"
+                    raise OutputLeak(message, details=leak)
             else:  # through the gate: the grant's limits apply to it too
                 assert ctx.tools is not None
                 result = await ctx.tools.call(sub.tool, args, by="step")

@@ -16,6 +16,7 @@ from batonflow.agents.registry import Registry
 from batonflow.errors import error_code
 from batonflow.llm.client import LlmClient
 from batonflow.llm.gateway import Gateway
+from batonflow.llm.leaks import LeakCheck
 from batonflow.llm.ledger import Budget, CallScope
 from batonflow.llm.records import CallRecord
 from batonflow.net.outbound import Outbound, policy_of
@@ -60,6 +61,7 @@ class StepContext:
     outbound: Outbound = field(default_factory=Outbound)  # tools' HTTP (net/outbound.py)
     embedders: Embedders = field(default_factory=Embedders)  # knowledge bases' models
     rerankers: Rerankers = field(default_factory=Rerankers)
+    leaks: LeakCheck = field(default_factory=LeakCheck)  # the installation's secrets
 
 
 def configured(
@@ -74,6 +76,7 @@ def configured(
         "outbound": Outbound(policy_of(settings)),
         "embedders": embedders or Embedders.of(settings, gateway.accounts),
         "rerankers": rerankers or Rerankers.of(settings),
+        "leaks": LeakCheck.of(settings),
     }
 
 
@@ -104,6 +107,11 @@ class Attempt:
     calls: list[CallRecord] = field(default_factory=list)  # the attempt's model calls
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # tool.refused, ...
     args: dict[str, Any] = field(default_factory=dict)  # what the step's templates resolved to
+    systems: list[str] = field(default_factory=list)  # the system prompts its model calls sent
+
+    def leaks(self, sc: StepContext) -> LeakCheck:
+        """The output check for what this attempt sends out, as of now."""
+        return sc.leaks.with_prompts(*self.systems)
 
 
 Handler = Callable[[StepContext, Attempt], Awaitable[Outcome]]
@@ -144,7 +152,7 @@ def llm_client(
         prompt_version=prompt[1] if prompt else None,
     )
     publish = sc.publish_delta(a.claim.tenant_id, a.claim.run_id, key)
-    return LlmClient(sc.gateway, scope, publish=publish, calls=calls)
+    return LlmClient(sc.gateway, scope, publish=publish, calls=calls, systems=a.systems)
 
 
 def call_context(
@@ -164,6 +172,10 @@ def call_context(
     deadline = datetime.now(UTC) + timedelta(seconds=timeout) if timeout else None
     idem = idempotency_key(a.claim.run_id, key, attempt)
     calls = a.calls if calls is None else calls
+
+    def leaks() -> LeakCheck:
+        return a.leaks(sc)
+
     ctx = CallContext(
         tenant_id=a.claim.tenant_id,
         run_id=a.claim.run_id,
@@ -182,8 +194,9 @@ def call_context(
             calls,
         ),
         data=TenantRows(a.claim.tenant_id, sc.read, sc.write),
+        leaks=leaks,
     )
     allowed = grants(granting if granting is not None else a.step, scope or a.scope)
-    gate = ToolGate(sc.registry, allowed, ctx, sc.outbound, timeout=timeout)
+    gate = ToolGate(sc.registry, allowed, ctx, sc.outbound, timeout=timeout, leaks=leaks)
     gate.events = a.events if events is None else events
     return replace(ctx, tools=gate)

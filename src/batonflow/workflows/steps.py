@@ -7,6 +7,12 @@ attempt records), both in `step_context.py`, and returns an `Outcome` for
 the checkpoint transaction. `review` and `input` steps hand the run to a person; `workflow` steps
 start a child run; `map` steps are `workflows/mapping.py`. The runner (`workflows/runner.py`)
 picks the handler by the step's kind.
+
+What an `llm` or `agent` step returns is its output in the API and the input of later steps: it
+passes the output check (`llm/leaks.py`: the installation's secrets, credentials, the system
+prompts the attempt's model calls sent) before it is kept. A leak fails the attempt with
+`output_leak` (retried by the step's policy) and is an `output.leak` event and audit entry; so
+is a leak an agent's own send refused (the sales app's email).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from batonflow.errors import OutputLeak
 from batonflow.ids import new_id
-from batonflow.llm import prompts, untrusted
+from batonflow.llm import leaks, prompts, untrusted
 from batonflow.llm.client import messages_for
 from batonflow.llm.messages import ModelRequest
 from batonflow.runs.layout import new_run_rows
@@ -53,6 +60,22 @@ def outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
     return Outcome(run_id=a.claim.run_id, worker=sc.worker, **fields)
 
 
+def leaked(a: Attempt, exc: OutputLeak, by: str) -> OutputLeak:
+    """Record a leak the output check stopped (`output.leak`), and give the error back."""
+    data = {"channel": exc.details["channel"], "found": exc.details["found"], "by": by}
+    a.events.append(("output.leak", {**data, "attempt": a.claim.attempt}))
+    return exc
+
+
+def check_output(sc: StepContext, a: Attempt, value: Any, channel: str, by: str) -> None:
+    """`OutputLeak` (recorded) when `value` carries what may not leave."""
+    found = a.leaks(sc).find_in(value)
+    if found:
+        named = leaks.labels(found)
+        message = f"the {channel} carries {', '.join(named)}; it was not kept"
+        raise leaked(a, OutputLeak(message, details={"channel": channel, "found": named}), by)
+
+
 async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
     step = a.step
     assert isinstance(step, AgentStep | ToolStep)
@@ -60,11 +83,16 @@ async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
     a.args.update(args)
     name = step.capability if isinstance(step, AgentStep) else step.tool
     ctx = call_context(sc, a, a.claim.key, a.claim.attempt, step.timeout)
-    if isinstance(step, ToolStep):  # through the gate: the grant's limits apply to it too
-        assert ctx.tools is not None
-        result = await ctx.tools.call(name, args, by="step")
-    else:
-        result = await sc.registry.call(name, args, ctx, timeout=step.timeout)
+    try:
+        if isinstance(step, ToolStep):  # through the gate: the grant's limits apply to it too
+            assert ctx.tools is not None
+            result = await ctx.tools.call(name, args, by="step")
+        else:
+            result = await sc.registry.call(name, args, ctx, timeout=step.timeout)
+    except OutputLeak as exc:  # an agent's own send refused what it would send
+        raise leaked(a, exc, name) from None
+    if isinstance(step, AgentStep):
+        check_output(sc, a, result.output, "step output", result.agent)
     meta = {"agent": result.agent, "capability": result.capability}
     events = tuple(ctx.kb.events) if isinstance(ctx.kb, TenantKnowledge) else ()
     return outcome(sc, a, status="succeeded", result=result.output, meta=meta, events=events)
@@ -85,6 +113,8 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
         ref = (stored["key"], stored["version"])
     else:
         text = templates.render_text(step.prompt, {**a.scope, "args": variables})
+    if system:
+        a.systems.append(system)
     client = llm_client(sc, a, a.claim.key, a.claim.attempt, step.timeout, a.calls, ref)
     grounded = ground(step, a.scope, system, text) if step.context is not None else None
     if grounded is not None:  # retrieved passages, framed as data; citations checked
@@ -108,6 +138,7 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
     result = completion.value if step.output_schema is not None else {"text": completion.text}
     if grounded is not None:
         result = grounded.result(completion.value)
+    check_output(sc, a, result, "step output", "model")
     meta = {"agent": "llm", "capability": completion.model}
     return outcome(sc, a, status="succeeded", result=result, meta=meta)
 

@@ -3,7 +3,8 @@ with the `audit:read` scope, which only the admin role holds.
 
 The list is a keyset page, newest first, filtered by actor (name or id), action and a time
 range. The export streams every matching entry, oldest first, as CSV or JSON Lines, reading the
-log in batches; the export itself is recorded first, so it shows in the log it exports.
+log in batches; the export itself is recorded first, so it shows in the log it exports. What the
+output check finds in an entry's details (secrets, credentials) is redacted from the export.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import PageSize, State, client_address, require
 from batonflow.audit import log as audit
 from batonflow.auth.scopes import Principal
+from batonflow.llm.leaks import LeakCheck
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, require("audit:read")]
@@ -145,7 +147,7 @@ async def export_audit(
     async def lines() -> AsyncIterator[str]:
         if format == "csv":
             yield audit.csv_header()
-        async for row in audit.export(batch):
+        async for row in audit.export(batch, LeakCheck.of(state.settings)):
             yield audit.csv_line(row) if format == "csv" else audit.jsonl_line(row)
 
     stamp = now.strftime("%Y%m%dT%H%M%SZ")

@@ -2,7 +2,12 @@
 
 `authorise` decides, in the caller's transaction, whether a result may leave as a file (every
 source it used must allow export, `rights.check_export`) and writes the audit entry either way
-(`portfolio.export` or `portfolio.export_refused`, naming the sources and their terms). The API
+(`portfolio.export` or `portfolio.export_refused`, naming the sources and their terms). An
+allowed export is redacted: what the output check (`llm/leaks.py`) finds in the result (a
+narrative a model wrote quoting a secret, a credential) leaves as `[redacted: <what>]`, and the
+audit entry's `redacted` lists what was found. Redacted, not refused: the stored result is
+immutable (its hash pins it), so refusing would make it unexportable for good, and the numbers
+around the leak are the export's point. The API
 commits that transaction before it answers a refusal with 403, so every refusal is on record.
 The platform's events are a run's events; an export is not part of a run, so its audit entry
 is its event.
@@ -39,6 +44,7 @@ from batonflow.apps.portfolio import export_pdf, results, rights
 from batonflow.apps.portfolio.rights import Verdict
 from batonflow.audit import log as audit
 from batonflow.errors import PermissionDenied
+from batonflow.llm.leaks import LeakCheck, labels
 from batonflow.store.db import Conn
 
 MEDIA = {
@@ -64,14 +70,21 @@ async def authorise(
     *,
     actor: audit.Acting,
     now: datetime,
+    leaks: LeakCheck | None = None,
 ) -> tuple[dict[str, Any], Verdict]:
-    """The result and the verdict on exporting it as `fmt`, audited (allowed or refused)."""
+    """The result (redacted) and the verdict on exporting it as `fmt`, audited (allowed or
+    refused)."""
     row = await results.get(conn, tenant_id, result_id)
     verdict = rights.check_export(await rights.effective(conn, tenant_id), row["sources"], fmt)
     details: dict[str, Any] = {"format": fmt, "sources": row["sources"]}
     if verdict.allowed:
         details["watermark"] = verdict.watermark
         action = "portfolio.export"
+        checker = leaks or LeakCheck()
+        found = checker.find_in(row["result"])
+        if found:
+            details["redacted"] = labels(found)
+            row = {**row, "result": checker.redact_value(row["result"])}
     else:
         details["reasons"] = list(verdict.reasons)
         action = "portfolio.export_refused"

@@ -18,6 +18,7 @@ from batonflow.api.routes.auth import Strict
 from batonflow.apps.portfolio import exports, results, rights
 from batonflow.audit import log as audit
 from batonflow.auth.scopes import Principal
+from batonflow.llm.leaks import LeakCheck
 from batonflow.store.db import Conn
 
 router = APIRouter(tags=["portfolio"])
@@ -211,7 +212,13 @@ async def export_result(
     actor = audit.Actor.of(caller, client_address(request))
     row, verdict = await state.transact(
         lambda conn: exports.authorise(
-            conn, caller.tenant_id, result_id, format, actor=actor, now=state.now()
+            conn,
+            caller.tenant_id,
+            result_id,
+            format,
+            actor=actor,
+            now=state.now(),
+            leaks=LeakCheck.of(state.settings),
         )
     )
     if not verdict.allowed:

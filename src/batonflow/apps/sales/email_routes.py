@@ -26,6 +26,7 @@ from batonflow.apps.sales.settings import SalesSettings
 from batonflow.audit import log as audit
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
+from batonflow.llm.leaks import LeakCheck
 from batonflow.store.db import Conn
 
 router = APIRouter(tags=["sales"])
@@ -76,6 +77,7 @@ async def send_email(state: State, caller: Writer, body: NewEmail) -> Email:
             in_reply_to=body.in_reply_to,
             attachments=_attachments(body),
         ),
+        leaks=LeakCheck.of(state.settings),
     )
     return Email.model_validate(row)
 

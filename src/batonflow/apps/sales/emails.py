@@ -15,6 +15,11 @@ The Message-ID is derived from the tenant, the key and the sender's domain, so e
 and a resend carry the same one, and the raw message is stored before the first attempt so a
 resend sends the very same bytes. A follow-up (`in_reply_to` an earlier email's id) carries
 In-Reply-To and References and joins the earlier email's thread.
+
+Before anything is stored, the subject and body pass the output check (`llm/leaks.py`): the
+caller's `leaks` (in a run: the installation's secrets and the system prompts of the attempt's
+model calls), the SMTP password, and credential shapes. A find raises `OutputLeak` and nothing
+is stored or sent; in a run it is an `output.leak` event and audit entry, from the API a 422.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ from batonflow.apps.sales.mail_tables import emails
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.apps.sales.tables import deals, leads
 from batonflow.audit import log as audit
-from batonflow.errors import Conflict, InvalidInput, NotFound
+from batonflow.errors import Conflict, InvalidInput, NotFound, OutputLeak
 from batonflow.ids import new_id
+from batonflow.llm.leaks import LeakCheck, labels, secrets_of
 from batonflow.store.db import Conn
 
 T = TypeVar("T")
@@ -106,11 +112,30 @@ def check(key: str, outgoing: Outgoing) -> None:
             )
 
 
+def refuse_leaks(settings: SalesSettings, outgoing: Outgoing, leaks: LeakCheck | None) -> None:
+    """`OutputLeak` when the email's subject or body carries what may not leave."""
+    checker = (leaks or LeakCheck()).with_secrets(secrets_of(settings))
+    found = checker.find_in([outgoing.subject, outgoing.body])
+    if found:
+        named = labels(found)
+        raise OutputLeak(
+            f"the email carries {', '.join(named)}; it was not sent. Remove it and send again",
+            details={"channel": "email", "found": named},
+        )
+
+
 async def send_once(
-    db: Tx, settings: SalesSettings, tenant_id: str, key: str, outgoing: Outgoing
+    db: Tx,
+    settings: SalesSettings,
+    tenant_id: str,
+    key: str,
+    outgoing: Outgoing,
+    *,
+    leaks: LeakCheck | None = None,
 ) -> dict[str, Any]:
     """Send `outgoing` once under `key` (see the module docstring); the email's row."""
     check(key, outgoing)
+    refuse_leaks(settings, outgoing, leaks)
 
     async def begin(conn: Conn) -> tuple[dict[str, Any], bool]:
         now = datetime.now(UTC)

@@ -252,7 +252,14 @@ async def send_contract(ctx: CallContext, args: SendContractIn) -> ContractSent:
         deal_id=row["deal_id"],
         attachments=(pdf,),
     )
-    sent = await emails.send_once(data, SalesSettings(), tenant_id, ctx.idempotency_key, outgoing)
+    sent = await emails.send_once(
+        data,
+        SalesSettings(),
+        tenant_id,
+        ctx.idempotency_key,
+        outgoing,
+        leaks=ctx.leaks() if ctx.leaks else None,
+    )
     if sent["status"] == "failed":
         raise StepFailed(f"the contract email was not sent: {sent['smtp_message']}", retryable=True)
 
@@ -331,7 +338,14 @@ async def issue_invoice(ctx: CallContext, args: IssueIn) -> Issued:
             ),
         ),
     )
-    sent = await emails.send_once(data, SalesSettings(), tenant_id, ctx.idempotency_key, outgoing)
+    sent = await emails.send_once(
+        data,
+        SalesSettings(),
+        tenant_id,
+        ctx.idempotency_key,
+        outgoing,
+        leaks=ctx.leaks() if ctx.leaks else None,
+    )
     if sent["status"] == "failed":
         raise StepFailed(f"the invoice email was not sent: {sent['smtp_message']}", retryable=True)
     return Issued(

@@ -67,6 +67,7 @@ async def send_email(ctx: CallContext, args: SendIn) -> SendOut:
             invoice_id=args.invoice_id,
             in_reply_to=args.in_reply_to,
         ),
+        leaks=ctx.leaks() if ctx.leaks else None,
     )
     if row["status"] == "failed":
         # Retryable: the step's next attempt has a key of its own and sends anew; this email
