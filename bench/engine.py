@@ -29,7 +29,8 @@ OTEL_TRACES_SAMPLER_ARG=0.1` for one trace in ten. Under the default sampler the
 spans (`telemetry/lean.py`); `observability_sdk_spans` measures the SDK's own spans beside them.
 
 `--profile FILE` runs the Batonflow SQLite per-step workload under cProfile instead, writes the
-stats to FILE and prints the hottest functions and the SQL statements per step to stderr.
+stats to FILE and prints the hottest functions and the SQL statements per step to stderr; with
+`--systems batonflow_postgresql` it profiles the PostgreSQL path.
 """
 
 from __future__ import annotations
@@ -497,6 +498,47 @@ class Floor:
         return elapsed, elapsed
 
 
+class FloorPostgres(Floor):
+    """The floor on PostgreSQL, over asyncpg on the same server: each step is one transaction
+    with one INSERT (BEGIN, INSERT, COMMIT: three round trips, the second a prepared statement
+    asyncpg caches). Steps of different runs commit side by side on as many connections as our
+    engine's pool keeps (`store/postgres.py`), handed round without a pool's reset query."""
+
+    name = "floor_postgresql"
+    connections = 10
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+        self._runs = 0
+
+    async def setup(self) -> None:
+        for _ in range(self.connections):
+            self.idle.put_nowait(await asyncpg.connect(self.url))
+        conn = self.idle.get_nowait()
+        await conn.execute(
+            "CREATE TABLE floor_steps (id BIGSERIAL PRIMARY KEY, run TEXT, step INTEGER, result TEXT)"
+        )
+        self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
+
+    async def _step(self, run: str, index: int, result: dict[str, Any]) -> None:
+        conn = await self.idle.get()
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO floor_steps (run, step, result) VALUES ($1, $2, $3)",
+                    run,
+                    index,
+                    json.dumps(result),
+                )
+        finally:
+            self.idle.put_nowait(conn)
+
+
 # -- running ----------------------------------------------------------------------------------
 
 
@@ -588,9 +630,15 @@ def report(results: dict[str, Figures], plan: Plan, elapsed: float) -> dict[str,
 
     ratios: dict[str, float | None] = {}
     met: dict[str, bool | None] = {}
-    for label, system in (("ours", "batonflow_sqlite"), ("pg", "batonflow_postgresql")):
+    for label, system, floor in (
+        ("ours", "batonflow_sqlite", "floor"),
+        ("postgresql", "batonflow_postgresql", "floor_postgresql"),
+    ):
         over_lg = _ratio(get(system, "per_step_us"), get("langgraph", "per_step_us"))
-        over_floor = _ratio(get(system, "per_step_us"), get("floor", "per_step_us"))
+        over_floor = _ratio(get(system, "per_step_us"), get(floor, "per_step_us"))
+        ratios[f"throughput_{label}_over_floor"] = _ratio(
+            get(system, "runs_per_s"), get(floor, "runs_per_s")
+        )
         fan = get(system, "fanout_ms")
         tput = _ratio(get(system, "runs_per_s"), get("langgraph", "runs_per_s"))
         ratios[f"per_step_{label}_over_langgraph"] = over_lg
@@ -656,6 +704,7 @@ SYSTEMS = (
     "batonflow_sqlite_observed",
     "observability",
     "batonflow_postgresql",
+    "floor_postgresql",
     "langgraph",
     "floor",
 )
@@ -782,11 +831,16 @@ async def bench(
                     synchronous,
                     observed=True,
                 )
-            elif name == "batonflow_postgresql":
-                await _admin(f'CREATE DATABASE "{pg_name}"')
-                pg_created = True
+            elif name in ("batonflow_postgresql", "floor_postgresql"):
+                if not pg_created:  # one database on the server for both
+                    await _admin(f'CREATE DATABASE "{pg_name}"')
+                    pg_created = True
                 url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{pg_name}"
-                system = Batonflow(name, url, workdir)
+                system = (
+                    Batonflow(name, url, workdir)
+                    if name == "batonflow_postgresql"
+                    else FloorPostgres(url)
+                )
             elif name == "langgraph":
                 system = LangGraph(workdir / "langgraph.db", synchronous)
             else:
@@ -804,9 +858,24 @@ async def bench(
 # -- profiling ------------------------------------------------------------------------------
 
 
-async def profile(path: Path, workdir: Path, runs: int) -> None:
-    """cProfile the SQLite per-step path; count the SQL statements a step costs."""
-    system = Batonflow("batonflow_sqlite", f"sqlite:///{workdir / 'batonflow.db'}", workdir)
+async def profile(path: Path, workdir: Path, runs: int, postgresql: bool = False) -> None:
+    """cProfile the per-step path (SQLite, or PostgreSQL on a fresh database); count the SQL
+    statements a step costs and the time they take."""
+    pg_name = f"batonflow_profile_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    if postgresql:
+        await _admin(f'CREATE DATABASE "{pg_name}"')
+        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{pg_name}"
+        system = Batonflow("batonflow_postgresql", url, workdir)
+    else:
+        system = Batonflow("batonflow_sqlite", f"sqlite:///{workdir / 'batonflow.db'}", workdir)
+    try:
+        await _profiled(system, path, runs)
+    finally:
+        if postgresql:
+            await _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+async def _profiled(system: Batonflow, path: Path, runs: int) -> None:
     await system.setup()
     try:
         for _ in range(5):
@@ -877,7 +946,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="batonflow-bench-", dir=args.dir))
     try:
         if args.profile is not None:
-            asyncio.run(profile(args.profile, workdir, 10 if args.quick else 40))
+            postgresql = systems == ["batonflow_postgresql"]
+            asyncio.run(profile(args.profile, workdir, 10 if args.quick else 40, postgresql))
             return
         result = asyncio.run(
             bench(QUICK if args.quick else FULL, systems, workdir, args.synchronous)
