@@ -44,7 +44,7 @@ T = TypeVar("T")
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 # A unique constraint lost a race with a concurrent transaction: through SQLAlchemy, or from a
 # prepared statement the SQLite database thread ran on sqlite3 directly.
-_LOST_RACES = (IntegrityError, sqlite.IntegrityError)
+_LOST_RACES = (IntegrityError, sqlite.IntegrityError, postgres.IntegrityError)
 LOST_RACE = "a concurrent change to the same object won; send the request again"
 
 
@@ -228,6 +228,12 @@ class Prepared:
             if compiled is not None:
                 memo = conn.memo
                 return conn.run(compiled.sql, [compiled.params(row, memo) for row in rows])
+        elif isinstance(conn, AsyncConnection) and postgres.writes_directly(conn):
+            compiled = self._compile(conn.dialect, tuple(rows[0]) if keyed else None)
+            if compiled is not None:
+                memo: dict[Any, Any] = {}
+                params = [compiled.params(row, memo) for row in rows]
+                return await postgres.run(conn, compiled.sql, params)
         result = await conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
         return result.rowcount
 
@@ -240,7 +246,7 @@ class Prepared:
             if compiled is not None:
                 rows = conn.fetch(compiled.sql, compiled.params(params or {}, conn.memo))
                 return compiled.rows(rows)
-        elif isinstance(conn, AsyncConnection) and postgres.reads_directly(conn, READONLY):
+        elif isinstance(conn, AsyncConnection) and postgres.direct(conn, READONLY):
             compiled = self._compile(conn.dialect, None)
             if compiled is not None:
                 values = compiled.params(params or {}, {})
@@ -277,10 +283,13 @@ class Database:
         self._tracer = hooks.tracer
         self._idle = hooks.idle
         self._thread: sqlite.DatabaseThread | None = None
+        self._pg: postgres.Transactions | None = None
         if is_sqlite(engine):
             self._thread = sqlite.DatabaseThread(
                 engine.url, sqlite_synchronous, readonly_option=READONLY
             )
+        elif engine.dialect.driver == "asyncpg":
+            self._pg = postgres.Transactions(engine, readonly_option=READONLY)
 
     @property
     def threaded(self) -> bool:
@@ -290,7 +299,7 @@ class Database:
     async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and commit it; a lost unique race is `Conflict`."""
         try:
-            if self._thread is None:
+            if self._thread is None and self._pg is None:
                 async with self.engine.begin() as conn:
                     return await work(conn)
             tracer = self._tracer
@@ -298,21 +307,28 @@ class Database:
                 tracer is not None
                 and trace.get_current_span().get_span_context().trace_flags.sampled
             ):
-                attributes = {"db.system.name": "sqlite", "db.operation.name": "TRANSACTION"}
+                attributes = {
+                    "db.system.name": self.engine.dialect.name,
+                    "db.operation.name": "TRANSACTION",
+                }
                 with tracer.start_as_current_span(
                     "TRANSACTION", kind=SpanKind.CLIENT, attributes=attributes
                 ):
-                    return await self._in_thread(work)
-            return await self._in_thread(work)
+                    return await self._fast(work)
+            return await self._fast(work)
         except _LOST_RACES as exc:
             raise Conflict(LOST_RACE) from exc
 
-    async def _in_thread(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _fast(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        if self._pg is not None:
+            return await self._pg.run(work, readonly=False)
         assert self._thread is not None
         return await self._thread.run(work, readonly=False, committing=self._idle)
 
     async def read(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a read-only transaction."""
+        if self._pg is not None:
+            return await self._pg.run(work, readonly=True)
         if self._thread is None:
             async with reading(self.engine) as conn:
                 return await work(conn)
