@@ -119,6 +119,7 @@ class _Bind:
     process: Processor
     none: Any  # what `process` makes of None, worked out once
     memo: type | None  # a datetime type: equal values (a transaction's `now`) are processed once
+    type: Any  # the SQLAlchemy type
 
 
 class _Compiled:
@@ -180,7 +181,7 @@ def _bind(name: str, bind: Any, dialect: Dialect) -> _Bind:
     process = bind.type.dialect_impl(dialect).bind_processor(dialect)
     impl = bind.type.impl_instance if isinstance(bind.type, TypeDecorator) else bind.type
     memo = type(bind.type) if isinstance(impl, DateTime) else None
-    return _Bind(name, bind.value, process, process(None) if process else None, memo)
+    return _Bind(name, bind.value, process, process(None) if process else None, memo, bind.type)
 
 
 class Prepared:
@@ -193,6 +194,27 @@ class Prepared:
     def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, tuple[str, ...] | None], _Compiled | None] = {}
+        self._unnest: dict[tuple[str, ...] | None, Callable[[int, str], str]] = {}
+
+    def unnest(self, dialect: Dialect, keys: tuple[str, ...] | None) -> Callable[[int, str], str]:
+        """This INSERT or UPDATE (every condition `column = :name`) as one PostgreSQL statement
+        over arrays, one per parameter in the compiled order (`postgres.unnest_write`)."""
+        sql = self._unnest.get(keys)
+        if sql is None:
+            compiled = self._compile(dialect, keys)
+            assert compiled is not None
+            statement = self.statement
+            where = []
+            clause = getattr(statement, "whereclause", None)  # an INSERT has none
+            if clause is not None:
+                for term in getattr(clause, "clauses", [clause]):
+                    where.append((term.left.name, term.right.key))
+            types = [dialect.type_compiler_instance.process(bind.type) for bind in compiled.binds]
+            names = [bind.name for bind in compiled.binds]
+            sql = self._unnest[keys] = postgres.unnest_write(
+                statement.table.name, names, types, where
+            )
+        return sql
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...] | None) -> _Compiled | None:
         cached = self._compiled.get((dialect.name, keys), False)
@@ -231,8 +253,8 @@ class Prepared:
         elif isinstance(conn, AsyncConnection) and postgres.writes_directly(conn):
             compiled = self._compile(conn.dialect, tuple(rows[0]) if keyed else None)
             if compiled is not None:
-                memo: dict[Any, Any] = {}
-                params = [compiled.params(row, memo) for row in rows]
+                fresh: dict[Any, Any] = {}
+                params = [compiled.params(row, fresh) for row in rows]
                 return await postgres.run(conn, compiled.sql, params)
         result = await conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
         return result.rowcount
@@ -252,6 +274,68 @@ class Prepared:
                 values = compiled.params(params or {}, {})
                 return compiled.rows(await postgres.fetch(conn, compiled.sql, values))
         return list(await conn.execute(self.statement, params))
+
+
+class Batch:
+    """Writes of `Prepared` statements sent together: in a PostgreSQL transaction begun on
+    asyncpg (`store.postgres.Transactions`) as one statement, one round trip for all of them
+    (`store.postgres.batch`); elsewhere one after another, in the order added. The writes of a
+    batch must not depend on each other: none may change or count a row another one inserts, since
+    in one statement they all see the rows as they were before it. A guard (a version check) must
+    change one row per row it is given; if it changes fewer, the writes after it write nothing."""
+
+    def __init__(self) -> None:
+        self._writes: list[tuple[Prepared, Sequence[Mapping[str, Any]], bool, bool]] = []
+
+    def add(
+        self,
+        prepared: Prepared,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        keyed: bool = False,
+        guard: bool = False,
+    ) -> int:
+        """Add a write (of no rows, it writes nothing and counts 0); returns its place in what
+        `send` returns. `keyed` as for `Prepared.run`."""
+        self._writes.append((prepared, rows, keyed, guard))
+        return len(self._writes) - 1
+
+    async def send(self, conn: Conn) -> list[int]:
+        """Run the writes; returns the number of rows each changed."""
+        writes, self._writes = self._writes, []
+        if isinstance(conn, AsyncConnection) and postgres.writes_directly(conn):
+            sent = [self._arrays(conn, *write) for write in writes if write[1]]
+            counts = iter(await postgres.batch(conn, sent) if sent else [])
+            return [next(counts) if rows else 0 for _, rows, _, _ in writes]
+        out: list[int] = []
+        failed = False
+        for prepared, rows, keyed, guard in writes:
+            if failed or not rows:
+                out.append(0)
+                continue
+            if guard and len(rows) > 1 and not conn.dialect.supports_sane_multi_rowcount:
+                count = sum([await prepared.run(conn, [row], keyed=keyed) for row in rows])
+            else:
+                count = await prepared.run(conn, rows, keyed=keyed)
+            out.append(count)
+            failed = guard and count != len(rows)
+        return out
+
+    @staticmethod
+    def _arrays(
+        conn: AsyncConnection,
+        prepared: Prepared,
+        rows: Sequence[Mapping[str, Any]],
+        keyed: bool,
+        guard: bool,
+    ) -> tuple[Callable[[int, str], str], list[list[Any]], int | None]:
+        keys = tuple(rows[0]) if keyed else None
+        compiled = prepared._compile(conn.dialect, keys)
+        assert compiled is not None, "a batched write has no expanding parameters"
+        memo: dict[Any, Any] = {}
+        values = [compiled.params(row, memo) for row in rows]
+        columns = [list(column) for column in zip(*values, strict=True)]
+        return prepared.unnest(conn.dialect, keys), columns, len(rows) if guard else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -37,6 +38,7 @@ POOL_SIZE = 10
 # A unique (or other integrity) constraint refused a statement that ran on asyncpg directly.
 IntegrityError = asyncpg.IntegrityConstraintViolationError
 DRIVER_TX = "batonflow_driver_transaction"  # the transaction was begun on asyncpg itself
+_QUOTE = asyncpg_dialect().identifier_preparer  # type: ignore[no-untyped-call]
 
 
 def create_engine(
@@ -153,3 +155,56 @@ async def _release(conn: AsyncConnection, *, keep: bool) -> None:
     if not keep:
         await conn.invalidate()
     await conn.close()
+
+
+def unnest_write(
+    table: str, names: Sequence[str], types: Sequence[str], where: Sequence[tuple[str, str]]
+) -> Callable[[int, str], str]:
+    """A write of many rows as one statement that takes each column as an array, for `batch`:
+    an INSERT of the columns `names` (when `where` is empty), or an UPDATE that sets the columns
+    `names` that `where` does not name, on the rows whose column equals the named value for
+    every (column, name) pair of `where`. The result makes the SQL with its parameters numbered
+    from the given one, writing only if the given condition (SQL, or "") holds; the statement
+    returns one row per row written. Table and column names come from the tables' metadata."""
+    quote = _QUOTE.quote
+    value_names = [f"v{index}" for index in range(len(names))]
+    keyed = dict(zip(names, value_names, strict=True))
+    bound = {bind for _, bind in where}
+    sets = ", ".join(f"{quote(n)} = v.{keyed[n]}" for n in names if n not in bound)
+    match = " AND ".join(f"t.{quote(column)} = v.{keyed[bind]}" for column, bind in where)
+    columns = ", ".join(quote(name) for name in names)
+
+    # Names are quoted identifiers from the tables' metadata; every value is a parameter.
+    def sql(first: int, only_if: str) -> str:
+        arrays = ", ".join(f"${first + i}::{kind}[]" for i, kind in enumerate(types))
+        values = f"unnest({arrays}) AS v({', '.join(value_names)})"
+        if not where:
+            condition = f" WHERE {only_if}" if only_if else ""
+            return f"INSERT INTO {quote(table)} ({columns}) SELECT * FROM {values}{condition} RETURNING 1"  # noqa: S608  # nosec B608
+        condition = f" AND {only_if}" if only_if else ""
+        return f"UPDATE {quote(table)} AS t SET {sets} FROM {values} WHERE {match}{condition} RETURNING 1"  # noqa: S608  # nosec B608
+
+    return sql
+
+
+async def batch(
+    conn: AsyncConnection,
+    writes: Sequence[tuple[Callable[[int, str], str], list[list[Any]], int | None]],
+) -> list[int]:
+    """Several writes (from `unnest_write`, each with its columns' values as lists, and for a
+    guard the rows it must write) in one statement, so in one round trip; returns the rows each
+    wrote. Each is a data-modifying WITH clause: all run on the same snapshot, none sees the
+    rows another writes (so the writes of one batch must not depend on each other; a foreign key
+    to a row another inserts is fine, constraints are checked at the end of the statement), and
+    the writes after a guard write only if it wrote as many rows as it must."""
+    parts: list[str] = []
+    params: list[list[Any]] = []
+    guards: list[str] = []  # the clause names and row counts are integers made here
+    for index, (sql, columns, must) in enumerate(writes):
+        parts.append(f"w{index} AS ({sql(len(params) + 1, ' AND '.join(guards))})")
+        params.extend(columns)
+        if must is not None:
+            guards.append(f"(SELECT count(*) FROM w{index}) = {int(must)}")  # noqa: S608  # nosec B608
+    counts = ", ".join(f"(SELECT count(*) FROM w{i})" for i in range(len(writes)))  # noqa: S608  # nosec B608
+    row = await _driver(conn).fetchrow(f"WITH {', '.join(parts)} SELECT {counts}", *params)
+    return [int(count) for count in row]
