@@ -16,8 +16,12 @@ workloads in this one process, each on a fresh database:
 Systems: `batonflow_sqlite` and `batonflow_postgresql` (the engine as the tests drive it:
 `start_run` then `Executor.drain`, one executor per drain, built and closed outside the timing;
 PostgreSQL gets a fresh database that is dropped at the end), `langgraph` (a StateGraph
-checkpointed by `AsyncSqliteSaver` with the library's default durability) and `floor` (plain
-asyncio with one aiosqlite INSERT and COMMIT per step, with the pragmas our store uses).
+checkpointed by `AsyncSqliteSaver` with the library's default durability), `floor` (plain
+asyncio with one aiosqlite INSERT and COMMIT per step, with the pragmas our store uses) and
+`floor_postgresql` (the same over asyncpg, in the same database on the same server: BEGIN, one
+prepared INSERT and COMMIT per step, on 10 connections). `ratios.per_step_postgresql_over_floor`
+compares our PostgreSQL engine with the PostgreSQL floor (target: at most 2.0), as
+`per_step_ours_over_floor` does on SQLite; `throughput_*_over_floor` compare runs/s likewise.
 `batonflow_sqlite_observed` is `batonflow_sqlite` with everything an operator turns on: JSON logs
 at INFO (written to the null device), metrics counted from the bus, and tracing into an
 in-memory exporter, each run started under a run span; `ratios.observed_over_bare_*` compare it

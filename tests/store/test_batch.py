@@ -13,7 +13,8 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.store import runs as run_store
-from batonflow.store.db import Batch, Conn, Database, reading
+from batonflow.store.batch import Batch
+from batonflow.store.db import Conn, Database, reading
 from batonflow.store.run_tx import StaleRows
 from batonflow.workflows.attempts import Outcome
 from batonflow.workflows.checkpoint import Checkpointer, SpecCache

@@ -4,17 +4,19 @@ which every process's transactions go through.
 A SQLite file by default, PostgreSQL when the URL says so; each dialect's settings and fast path
 live in its own module (`store.sqlite`, `store.postgres`), and nothing outside `store/` touches a
 driver. `Database.write(work)` runs `work` in a transaction and commits it, `Database.read(work)`
-in a read-only one. On PostgreSQL that is the async engine. On SQLite the whole transaction runs
-in a dedicated database thread (`store.sqlite.DatabaseThread`), one thread hop per transaction
-instead of one per statement. Store functions are written once, against `Conn`, and run unchanged
+in a read-only one. On PostgreSQL each is begun and ended on asyncpg itself
+(`store.postgres.Transactions`), so a transaction costs no round trips beyond its statements.
+On SQLite the whole transaction runs in a dedicated database thread
+(`store.sqlite.DatabaseThread`), one thread hop per transaction instead of one per statement. Store functions are written once, against `Conn`, and run unchanged
 in both places. A unique constraint that loses a race leaves `Database` as `Conflict`, whichever
 way the statement ran.
 
 The statements of the hot paths are `Prepared`: compiled once per dialect, and run straight on
-the driver's connection where that is safe (the SQLite database thread, a read-only PostgreSQL
-transaction) with the bind and result processing the SQLAlchemy types define, so a value is
-stored exactly as SQLAlchemy would store it; elsewhere they go through SQLAlchemy as any
-statement does.
+the driver's connection where that is safe (the SQLite database thread, a PostgreSQL
+transaction of `Database`, a read-only one) with the bind and result processing the SQLAlchemy
+types define, so a value is stored exactly as SQLAlchemy would store it; elsewhere they go
+through SQLAlchemy as any statement does. A `store.batch.Batch` of prepared writes is one
+statement on PostgreSQL (one round trip).
 """
 
 from __future__ import annotations
@@ -261,8 +263,8 @@ class Prepared:
 
     async def fetch(self, conn: Conn, params: Mapping[str, Any] | None = None) -> list[Any]:
         """The rows of a SELECT, as tuples in column order. In the database thread it runs on
-        the sqlite3 connection; in a read-only PostgreSQL transaction (`reading`) on the asyncpg
-        connection itself (see `store.postgres`)."""
+        the sqlite3 connection; in a PostgreSQL transaction of `Database`, or a read-only one
+        (`reading`), on the asyncpg connection itself (see `store.postgres`)."""
         if isinstance(conn, sqlite.ThreadConnection):
             compiled = self._compile(conn.dialect, None)
             if compiled is not None:
@@ -276,75 +278,12 @@ class Prepared:
         return list(await conn.execute(self.statement, params))
 
 
-class Batch:
-    """Writes of `Prepared` statements sent together: in a PostgreSQL transaction begun on
-    asyncpg (`store.postgres.Transactions`) as one statement, one round trip for all of them
-    (`store.postgres.batch`); elsewhere one after another, in the order added. The writes of a
-    batch must not depend on each other: none may change or count a row another one inserts, since
-    in one statement they all see the rows as they were before it. A guard (a version check) must
-    change one row per row it is given; if it changes fewer, the writes after it write nothing."""
-
-    def __init__(self) -> None:
-        self._writes: list[tuple[Prepared, Sequence[Mapping[str, Any]], bool, bool]] = []
-
-    def add(
-        self,
-        prepared: Prepared,
-        rows: Sequence[Mapping[str, Any]],
-        *,
-        keyed: bool = False,
-        guard: bool = False,
-    ) -> int:
-        """Add a write (of no rows, it writes nothing and counts 0); returns its place in what
-        `send` returns. `keyed` as for `Prepared.run`."""
-        self._writes.append((prepared, rows, keyed, guard))
-        return len(self._writes) - 1
-
-    async def send(self, conn: Conn) -> list[int]:
-        """Run the writes; returns the number of rows each changed."""
-        writes, self._writes = self._writes, []
-        if isinstance(conn, AsyncConnection) and postgres.writes_directly(conn):
-            sent = [self._arrays(conn, *write) for write in writes if write[1]]
-            counts = iter(await postgres.batch(conn, sent) if sent else [])
-            return [next(counts) if rows else 0 for _, rows, _, _ in writes]
-        out: list[int] = []
-        failed = False
-        for prepared, rows, keyed, guard in writes:
-            if failed or not rows:
-                out.append(0)
-                continue
-            if guard and len(rows) > 1 and not conn.dialect.supports_sane_multi_rowcount:
-                count = sum([await prepared.run(conn, [row], keyed=keyed) for row in rows])
-            else:
-                count = await prepared.run(conn, rows, keyed=keyed)
-            out.append(count)
-            failed = guard and count != len(rows)
-        return out
-
-    @staticmethod
-    def _arrays(
-        conn: AsyncConnection,
-        prepared: Prepared,
-        rows: Sequence[Mapping[str, Any]],
-        keyed: bool,
-        guard: bool,
-    ) -> tuple[Callable[[int, str], str], list[list[Any]], int | None]:
-        keys = tuple(rows[0]) if keyed else None
-        compiled = prepared._compile(conn.dialect, keys)
-        assert compiled is not None, "a batched write has no expanding parameters"
-        memo: dict[Any, Any] = {}
-        values = [compiled.params(row, memo) for row in rows]
-        columns = [list(column) for column in zip(*values, strict=True)]
-        return prepared.unnest(conn.dialect, keys), columns, len(rows) if guard else None
-
-
 @dataclass(frozen=True, slots=True)
 class Hooks:
     """How a process observes a `Database`, handed in when it is built (`batonflow.platform`).
 
-    `tracer`: a span for each write transaction of the SQLite database thread made inside a
-    sampled trace (its statements bypass SQLAlchemy's events, where the engine's spans come
-    from).
+    `tracer`: a span for each write transaction made inside a sampled trace (the statements of
+    the fast paths bypass SQLAlchemy's events, where the engine's spans come from).
 
     `idle`: called on the event loop as a write transaction of the SQLite database thread
     commits, while the loop would only wait for the disk: work that may wait a little (the

@@ -5,7 +5,7 @@ It locks the runs it touches first (row locks on PostgreSQL; SQLite transactions
 (`workflows/transitions.py`) moves those rows in memory and records what else it decided in a
 `Changes`; `flush` writes it all back in a handful of batched statements: one UPDATE for steps,
 one INSERT for attempts, one INSERT for events and one UPDATE for runs, which PostgreSQL receives
-as one statement (`store.db.Batch`): a checkpoint there is BEGIN, that statement and COMMIT. A
+as one statement (`store.batch.Batch`): a checkpoint there is BEGIN, that statement and COMMIT. A
 cached run's UPDATE is also its version check (see `RunTx`). Event sequence numbers
 are assigned per run in the same transaction, so a run's events are stored in the order they
 happened. The caller owns the transaction. The run queries (lists, reads, the queue) are in
@@ -27,7 +27,8 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.runs.state import Changes, RunRow, StepRow
 from batonflow.store import reviews as review_store
-from batonflow.store.db import Batch, Conn, Prepared
+from batonflow.store.batch import Batch
+from batonflow.store.db import Conn, Prepared
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
 runs_t = table(Run)
@@ -234,7 +235,7 @@ class RunTx:
         """Write the changes a transition recorded over this unit's rows; returns the stored
         events in order. `changes` is emptied.
 
-        Two batches (`store.db.Batch`, one round trip each on PostgreSQL): the new rows first,
+        Two batches (`store.batch.Batch`, one round trip each on PostgreSQL): the new rows first,
         since the second may change them (a map item inserted and finished at once), then every
         other write; the review changes go between the two."""
         conn = self.conn
