@@ -9,14 +9,19 @@ workloads in this one process, each on a fresh database:
 1. per-step overhead: a 10-step linear workflow of no-op steps, wall time of a whole run (start to
    finished) divided by 10, median over repeated runs after a warm-up;
 2. fan-out: one run of 100 parallel steps that each sleep 50 ms (ideal: 50 ms), median of a few;
-3. throughput: 1,000 independent 3-step linear runs (runs/s); for Batonflow all runs are started
-   (queued) first and then one executor drains them, so a drain-only figure is reported as well.
+3. throughput: 1,000 independent 3-step linear runs (runs/s), at most 64 at a time; for Batonflow
+   all runs are started (queued) first, by up to 64 callers at once as API requests would, and
+   then one executor drains them, so a drain-only figure is reported as well.
 
 Systems: `batonflow_sqlite` and `batonflow_postgresql` (the engine as the tests drive it:
 `start_run` then `Executor.drain`, one executor per drain, built and closed outside the timing;
 PostgreSQL gets a fresh database that is dropped at the end), `langgraph` (a StateGraph
-checkpointed by `AsyncSqliteSaver` with the library's default durability) and `floor` (plain
-asyncio with one aiosqlite INSERT and COMMIT per step, with the pragmas our store uses).
+checkpointed by `AsyncSqliteSaver` with the library's default durability), `floor` (plain
+asyncio with one aiosqlite INSERT and COMMIT per step, with the pragmas our store uses) and
+`floor_postgresql` (the same over asyncpg, in the same database on the same server: BEGIN, one
+prepared INSERT and COMMIT per step, on 10 connections). `ratios.per_step_postgresql_over_floor`
+compares our PostgreSQL engine with the PostgreSQL floor (target: at most 2.0), as
+`per_step_ours_over_floor` does on SQLite; `throughput_*_over_floor` compare runs/s likewise.
 `batonflow_sqlite_observed` is `batonflow_sqlite` with everything an operator turns on: JSON logs
 at INFO (written to the null device), metrics counted from the bus, and tracing into an
 in-memory exporter, each run started under a run span; `ratios.observed_over_bare_*` compare it
@@ -29,7 +34,8 @@ OTEL_TRACES_SAMPLER_ARG=0.1` for one trace in ten. Under the default sampler the
 spans (`telemetry/lean.py`); `observability_sdk_spans` measures the SDK's own spans beside them.
 
 `--profile FILE` runs the Batonflow SQLite per-step workload under cProfile instead, writes the
-stats to FILE and prints the hottest functions and the SQL statements per step to stderr.
+stats to FILE and prints the hottest functions and the SQL statements per step to stderr; with
+`--systems batonflow_postgresql` it profiles the PostgreSQL path.
 """
 
 from __future__ import annotations
@@ -299,8 +305,14 @@ class Batonflow:
 
     async def throughput(self, runs: int) -> tuple[float, float]:
         executor = self.executor(CONCURRENCY)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one() -> str:
+            async with gate:
+                return await self.start("three")
+
         began = time.perf_counter()
-        run_ids = [await self.start("three") for _ in range(runs)]
+        run_ids = await asyncio.gather(*(one() for _ in range(runs)))
         drain_began = time.perf_counter()
         async with asyncio.timeout(RUN_TIMEOUT):
             statuses = await executor.drain(run_ids)
@@ -497,6 +509,47 @@ class Floor:
         return elapsed, elapsed
 
 
+class FloorPostgres(Floor):
+    """The floor on PostgreSQL, over asyncpg on the same server: each step is one transaction
+    with one INSERT (BEGIN, INSERT, COMMIT: three round trips, the second a prepared statement
+    asyncpg caches). Steps of different runs commit side by side on as many connections as our
+    engine's pool keeps (`store/postgres.py`), handed round without a pool's reset query."""
+
+    name = "floor_postgresql"
+    connections = 10
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+        self._runs = 0
+
+    async def setup(self) -> None:
+        for _ in range(self.connections):
+            self.idle.put_nowait(await asyncpg.connect(self.url))
+        conn = self.idle.get_nowait()
+        await conn.execute(
+            "CREATE TABLE floor_steps (id BIGSERIAL PRIMARY KEY, run TEXT, step INTEGER, result TEXT)"
+        )
+        self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
+
+    async def _step(self, run: str, index: int, result: dict[str, Any]) -> None:
+        conn = await self.idle.get()
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO floor_steps (run, step, result) VALUES ($1, $2, $3)",
+                    run,
+                    index,
+                    json.dumps(result),
+                )
+        finally:
+            self.idle.put_nowait(conn)
+
+
 # -- running ----------------------------------------------------------------------------------
 
 
@@ -588,9 +641,15 @@ def report(results: dict[str, Figures], plan: Plan, elapsed: float) -> dict[str,
 
     ratios: dict[str, float | None] = {}
     met: dict[str, bool | None] = {}
-    for label, system in (("ours", "batonflow_sqlite"), ("pg", "batonflow_postgresql")):
+    for label, system, floor in (
+        ("ours", "batonflow_sqlite", "floor"),
+        ("postgresql", "batonflow_postgresql", "floor_postgresql"),
+    ):
         over_lg = _ratio(get(system, "per_step_us"), get("langgraph", "per_step_us"))
-        over_floor = _ratio(get(system, "per_step_us"), get("floor", "per_step_us"))
+        over_floor = _ratio(get(system, "per_step_us"), get(floor, "per_step_us"))
+        ratios[f"throughput_{label}_over_floor"] = _ratio(
+            get(system, "runs_per_s"), get(floor, "runs_per_s")
+        )
         fan = get(system, "fanout_ms")
         tput = _ratio(get(system, "runs_per_s"), get("langgraph", "runs_per_s"))
         ratios[f"per_step_{label}_over_langgraph"] = over_lg
@@ -656,6 +715,7 @@ SYSTEMS = (
     "batonflow_sqlite_observed",
     "observability",
     "batonflow_postgresql",
+    "floor_postgresql",
     "langgraph",
     "floor",
 )
@@ -782,11 +842,16 @@ async def bench(
                     synchronous,
                     observed=True,
                 )
-            elif name == "batonflow_postgresql":
-                await _admin(f'CREATE DATABASE "{pg_name}"')
-                pg_created = True
+            elif name in ("batonflow_postgresql", "floor_postgresql"):
+                if not pg_created:  # one database on the server for both
+                    await _admin(f'CREATE DATABASE "{pg_name}"')
+                    pg_created = True
                 url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{pg_name}"
-                system = Batonflow(name, url, workdir)
+                system = (
+                    Batonflow(name, url, workdir)
+                    if name == "batonflow_postgresql"
+                    else FloorPostgres(url)
+                )
             elif name == "langgraph":
                 system = LangGraph(workdir / "langgraph.db", synchronous)
             else:
@@ -804,9 +869,24 @@ async def bench(
 # -- profiling ------------------------------------------------------------------------------
 
 
-async def profile(path: Path, workdir: Path, runs: int) -> None:
-    """cProfile the SQLite per-step path; count the SQL statements a step costs."""
-    system = Batonflow("batonflow_sqlite", f"sqlite:///{workdir / 'batonflow.db'}", workdir)
+async def profile(path: Path, workdir: Path, runs: int, postgresql: bool = False) -> None:
+    """cProfile the per-step path (SQLite, or PostgreSQL on a fresh database); count the SQL
+    statements a step costs and the time they take."""
+    pg_name = f"batonflow_profile_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    if postgresql:
+        await _admin(f'CREATE DATABASE "{pg_name}"')
+        url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{pg_name}"
+        system = Batonflow("batonflow_postgresql", url, workdir)
+    else:
+        system = Batonflow("batonflow_sqlite", f"sqlite:///{workdir / 'batonflow.db'}", workdir)
+    try:
+        await _profiled(system, path, runs)
+    finally:
+        if postgresql:
+            await _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+async def _profiled(system: Batonflow, path: Path, runs: int) -> None:
     await system.setup()
     try:
         for _ in range(5):
@@ -877,7 +957,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="batonflow-bench-", dir=args.dir))
     try:
         if args.profile is not None:
-            asyncio.run(profile(args.profile, workdir, 10 if args.quick else 40))
+            postgresql = systems == ["batonflow_postgresql"]
+            asyncio.run(profile(args.profile, workdir, 10 if args.quick else 40, postgresql))
             return
         result = asyncio.run(
             bench(QUICK if args.quick else FULL, systems, workdir, args.synchronous)

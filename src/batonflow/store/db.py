@@ -4,17 +4,19 @@ which every process's transactions go through.
 A SQLite file by default, PostgreSQL when the URL says so; each dialect's settings and fast path
 live in its own module (`store.sqlite`, `store.postgres`), and nothing outside `store/` touches a
 driver. `Database.write(work)` runs `work` in a transaction and commits it, `Database.read(work)`
-in a read-only one. On PostgreSQL that is the async engine. On SQLite the whole transaction runs
-in a dedicated database thread (`store.sqlite.DatabaseThread`), one thread hop per transaction
-instead of one per statement. Store functions are written once, against `Conn`, and run unchanged
+in a read-only one. On PostgreSQL each is begun and ended on asyncpg itself
+(`store.postgres.Transactions`), so a transaction costs no round trips beyond its statements.
+On SQLite the whole transaction runs in a dedicated database thread
+(`store.sqlite.DatabaseThread`), one thread hop per transaction instead of one per statement. Store functions are written once, against `Conn`, and run unchanged
 in both places. A unique constraint that loses a race leaves `Database` as `Conflict`, whichever
 way the statement ran.
 
 The statements of the hot paths are `Prepared`: compiled once per dialect, and run straight on
-the driver's connection where that is safe (the SQLite database thread, a read-only PostgreSQL
-transaction) with the bind and result processing the SQLAlchemy types define, so a value is
-stored exactly as SQLAlchemy would store it; elsewhere they go through SQLAlchemy as any
-statement does.
+the driver's connection where that is safe (the SQLite database thread, a PostgreSQL
+transaction of `Database`, a read-only one) with the bind and result processing the SQLAlchemy
+types define, so a value is stored exactly as SQLAlchemy would store it; elsewhere they go
+through SQLAlchemy as any statement does. A `store.batch.Batch` of prepared writes is one
+statement on PostgreSQL (one round trip).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ T = TypeVar("T")
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 # A unique constraint lost a race with a concurrent transaction: through SQLAlchemy, or from a
 # prepared statement the SQLite database thread ran on sqlite3 directly.
-_LOST_RACES = (IntegrityError, sqlite.IntegrityError)
+_LOST_RACES = (IntegrityError, sqlite.IntegrityError, postgres.IntegrityError)
 LOST_RACE = "a concurrent change to the same object won; send the request again"
 
 
@@ -119,6 +121,7 @@ class _Bind:
     process: Processor
     none: Any  # what `process` makes of None, worked out once
     memo: type | None  # a datetime type: equal values (a transaction's `now`) are processed once
+    type: Any  # the SQLAlchemy type
 
 
 class _Compiled:
@@ -180,7 +183,7 @@ def _bind(name: str, bind: Any, dialect: Dialect) -> _Bind:
     process = bind.type.dialect_impl(dialect).bind_processor(dialect)
     impl = bind.type.impl_instance if isinstance(bind.type, TypeDecorator) else bind.type
     memo = type(bind.type) if isinstance(impl, DateTime) else None
-    return _Bind(name, bind.value, process, process(None) if process else None, memo)
+    return _Bind(name, bind.value, process, process(None) if process else None, memo, bind.type)
 
 
 class Prepared:
@@ -193,6 +196,27 @@ class Prepared:
     def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, tuple[str, ...] | None], _Compiled | None] = {}
+        self._unnest: dict[tuple[str, ...] | None, Callable[[int, str], str]] = {}
+
+    def unnest(self, dialect: Dialect, keys: tuple[str, ...] | None) -> Callable[[int, str], str]:
+        """This INSERT or UPDATE (every condition `column = :name`) as one PostgreSQL statement
+        over arrays, one per parameter in the compiled order (`postgres.unnest_write`)."""
+        sql = self._unnest.get(keys)
+        if sql is None:
+            compiled = self._compile(dialect, keys)
+            assert compiled is not None
+            statement = self.statement
+            where = []
+            clause = getattr(statement, "whereclause", None)  # an INSERT has none
+            if clause is not None:
+                for term in getattr(clause, "clauses", [clause]):
+                    where.append((term.left.name, term.right.key))
+            types = [dialect.type_compiler_instance.process(bind.type) for bind in compiled.binds]
+            names = [bind.name for bind in compiled.binds]
+            sql = self._unnest[keys] = postgres.unnest_write(
+                statement.table.name, names, types, where
+            )
+        return sql
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...] | None) -> _Compiled | None:
         cached = self._compiled.get((dialect.name, keys), False)
@@ -228,19 +252,25 @@ class Prepared:
             if compiled is not None:
                 memo = conn.memo
                 return conn.run(compiled.sql, [compiled.params(row, memo) for row in rows])
+        elif isinstance(conn, AsyncConnection) and postgres.writes_directly(conn):
+            compiled = self._compile(conn.dialect, tuple(rows[0]) if keyed else None)
+            if compiled is not None:
+                fresh: dict[Any, Any] = {}
+                params = [compiled.params(row, fresh) for row in rows]
+                return await postgres.run(conn, compiled.sql, params)
         result = await conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
         return result.rowcount
 
     async def fetch(self, conn: Conn, params: Mapping[str, Any] | None = None) -> list[Any]:
         """The rows of a SELECT, as tuples in column order. In the database thread it runs on
-        the sqlite3 connection; in a read-only PostgreSQL transaction (`reading`) on the asyncpg
-        connection itself (see `store.postgres`)."""
+        the sqlite3 connection; in a PostgreSQL transaction of `Database`, or a read-only one
+        (`reading`), on the asyncpg connection itself (see `store.postgres`)."""
         if isinstance(conn, sqlite.ThreadConnection):
             compiled = self._compile(conn.dialect, None)
             if compiled is not None:
                 rows = conn.fetch(compiled.sql, compiled.params(params or {}, conn.memo))
                 return compiled.rows(rows)
-        elif isinstance(conn, AsyncConnection) and postgres.reads_directly(conn, READONLY):
+        elif isinstance(conn, AsyncConnection) and postgres.direct(conn, READONLY):
             compiled = self._compile(conn.dialect, None)
             if compiled is not None:
                 values = compiled.params(params or {}, {})
@@ -252,9 +282,8 @@ class Prepared:
 class Hooks:
     """How a process observes a `Database`, handed in when it is built (`batonflow.platform`).
 
-    `tracer`: a span for each write transaction of the SQLite database thread made inside a
-    sampled trace (its statements bypass SQLAlchemy's events, where the engine's spans come
-    from).
+    `tracer`: a span for each write transaction made inside a sampled trace (the statements of
+    the fast paths bypass SQLAlchemy's events, where the engine's spans come from).
 
     `idle`: called on the event loop as a write transaction of the SQLite database thread
     commits, while the loop would only wait for the disk: work that may wait a little (the
@@ -277,10 +306,13 @@ class Database:
         self._tracer = hooks.tracer
         self._idle = hooks.idle
         self._thread: sqlite.DatabaseThread | None = None
+        self._pg: postgres.Transactions | None = None
         if is_sqlite(engine):
             self._thread = sqlite.DatabaseThread(
                 engine.url, sqlite_synchronous, readonly_option=READONLY
             )
+        elif engine.dialect.driver == "asyncpg":
+            self._pg = postgres.Transactions(engine, readonly_option=READONLY)
 
     @property
     def threaded(self) -> bool:
@@ -290,7 +322,7 @@ class Database:
     async def write(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a write transaction and commit it; a lost unique race is `Conflict`."""
         try:
-            if self._thread is None:
+            if self._thread is None and self._pg is None:
                 async with self.engine.begin() as conn:
                     return await work(conn)
             tracer = self._tracer
@@ -298,21 +330,28 @@ class Database:
                 tracer is not None
                 and trace.get_current_span().get_span_context().trace_flags.sampled
             ):
-                attributes = {"db.system.name": "sqlite", "db.operation.name": "TRANSACTION"}
+                attributes = {
+                    "db.system.name": self.engine.dialect.name,
+                    "db.operation.name": "TRANSACTION",
+                }
                 with tracer.start_as_current_span(
                     "TRANSACTION", kind=SpanKind.CLIENT, attributes=attributes
                 ):
-                    return await self._in_thread(work)
-            return await self._in_thread(work)
+                    return await self._fast(work)
+            return await self._fast(work)
         except _LOST_RACES as exc:
             raise Conflict(LOST_RACE) from exc
 
-    async def _in_thread(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _fast(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        if self._pg is not None:
+            return await self._pg.run(work, readonly=False)
         assert self._thread is not None
         return await self._thread.run(work, readonly=False, committing=self._idle)
 
     async def read(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run `work` in a read-only transaction."""
+        if self._pg is not None:
+            return await self._pg.run(work, readonly=True)
         if self._thread is None:
             async with reading(self.engine) as conn:
                 return await work(conn)

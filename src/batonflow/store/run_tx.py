@@ -4,7 +4,9 @@ It locks the runs it touches first (row locks on PostgreSQL; SQLite transactions
 `BEGIN IMMEDIATE` and so already exclusive) and reads their step rows; the engine
 (`workflows/transitions.py`) moves those rows in memory and records what else it decided in a
 `Changes`; `flush` writes it all back in a handful of batched statements: one UPDATE for steps,
-one INSERT for attempts, one INSERT for events and one UPDATE for runs. Event sequence numbers
+one INSERT for attempts, one INSERT for events and one UPDATE for runs, which PostgreSQL receives
+as one statement (`store.batch.Batch`): a checkpoint there is BEGIN, that statement and COMMIT. A
+cached run's UPDATE is also its version check (see `RunTx`). Event sequence numbers
 are assigned per run in the same transaction, so a run's events are stored in the order they
 happened. The caller owns the transaction. The run queries (lists, reads, the queue) are in
 `store/runs.py`.
@@ -25,6 +27,7 @@ from batonflow.events.contracts import StoredEvent
 from batonflow.runs.run import RunStatus, StepStatus
 from batonflow.runs.state import Changes, RunRow, StepRow
 from batonflow.store import reviews as review_store
+from batonflow.store.batch import Batch
 from batonflow.store.db import Conn, Prepared
 from batonflow.store.tables import Attempt, Event, Review, Run, Step, table
 
@@ -230,10 +233,15 @@ class RunTx:
 
     async def flush(self, changes: Changes) -> list[StoredEvent]:
         """Write the changes a transition recorded over this unit's rows; returns the stored
-        events in order. `changes` is emptied."""
+        events in order. `changes` is emptied.
+
+        Two batches (`store.batch.Batch`, one round trip each on PostgreSQL): the new rows first,
+        since the second may change them (a map item inserted and finished at once), then every
+        other write; the review changes go between the two."""
         conn = self.conn
         rows = self._number_events(changes)
         dirty_runs = changes.runs
+        inserts = Batch()
         if changes.new_runs:
             inserted = []
             for row in changes.new_runs:
@@ -241,8 +249,11 @@ class RunTx:
                 current = {name: getattr(run, name) for name in _RUN_MUTABLE}
                 inserted.append({**row, **current, "status": run.status.value})
                 dirty_runs.discard(row["id"])
-            await _INSERT_RUNS.run(conn, inserted, keyed=True)
-        await self._write_runs(dirty_runs)
+            inserts.add(_INSERT_RUNS, inserted, keyed=True)
+        if changes.new_steps:
+            inserts.add(_INSERT_STEPS, changes.new_steps, keyed=True)
+        if changes.new_runs or changes.new_steps:
+            await inserts.send(conn)
         for closed in changes.closed_reviews:
             if closed.step_key is None:
                 await review_store.cancel_pending(
@@ -254,8 +265,8 @@ class RunTx:
                 )
         if changes.reviews:
             await conn.execute(insert(table(Review)), changes.reviews)
-        if changes.new_steps:
-            await _INSERT_STEPS.run(conn, changes.new_steps, keyed=True)
+        writes = Batch()
+        checked = self._write_runs(writes, dirty_runs)
         results = changes.results
         if changes.steps:
             params = []
@@ -267,12 +278,15 @@ class RunTx:
                 values["b_run_id"] = run_id
                 values["b_key"] = key
                 params.append(values)
-            await _UPDATE_STEP.run(conn, params)
-        if changes.attempts:
-            await _INSERT_ATTEMPTS.run(conn, changes.attempts, keyed=True)
+            writes.add(_UPDATE_STEP, params)
+        writes.add(_INSERT_ATTEMPTS, changes.attempts, keyed=True)
+        writes.add(_INSERT_EVENTS, rows, keyed=True)
+        counts = await writes.send(conn)
+        if counts[0] != len(checked):
+            # Some cached run moved on in the database: the caller rolls back, whichever it was.
+            raise StaleRows([params["b_id"] for params in checked])
         stored: list[StoredEvent] = []
         if rows:
-            await _INSERT_EVENTS.run(conn, rows, keyed=True)
             # Live subscribers get the events as written; their database ids are read back by
             # whoever needs them (a resumable stream reads from the table).
             stored = [StoredEvent(id=None, **row) for row in rows]
@@ -301,8 +315,10 @@ class RunTx:
             )
         return rows
 
-    async def _write_runs(self, dirty: set[str]) -> None:
-        """Update changed runs first: a cached run's update is also its version check."""
+    def _write_runs(self, writes: Batch, dirty: set[str]) -> list[dict[str, Any]]:
+        """Add the updates of changed runs to `writes`, the version-checked ones (cached runs)
+        first, as the batch's guard: if one of them moved on, nothing else is written; returns
+        them, whose count `flush` checks."""
         checked, plain = [], []
         for run_id in sorted(dirty):
             run = self.runs[run_id]
@@ -312,21 +328,9 @@ class RunTx:
                 checked.append({"b_id": run_id, "b_seq": self._cached_seq[run_id], **values})
             else:
                 plain.append({"b_id": run_id, **values})
-        if len(checked) > 1 and self.conn.dialect.supports_sane_multi_rowcount:
-            # One statement for all; a shortfall means some run moved on, which rolls the
-            # transaction back whichever it was.
-            if await _UPDATE_RUN_CHECKED.run(self.conn, checked) != len(checked):
-                raise StaleRows([params["b_id"] for params in checked])
-        else:
-            stale = [
-                params["b_id"]
-                for params in checked
-                if await _UPDATE_RUN_CHECKED.run(self.conn, [params]) != 1
-            ]
-            if stale:
-                raise StaleRows(stale)
-        if plain:
-            await _UPDATE_RUN.run(self.conn, plain)
+        writes.add(_UPDATE_RUN_CHECKED, checked, guard=True)
+        writes.add(_UPDATE_RUN, plain)
+        return checked
 
     def _remember(self) -> None:
         assert self.cache is not None

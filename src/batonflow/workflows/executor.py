@@ -245,8 +245,10 @@ class Executor:
             # finished it) is seen on the next refresh.
             while not stop.is_set():
                 await asyncio.sleep(self.settings.poll_seconds * 4)
-                self.statuses.update(await self.db.read(functools.partial(statuses, watched)))
-                check()
+                seen = await self.db.read(functools.partial(statuses, watched))
+                if not stop.is_set():  # else a commit settled them as it read: `seen` is older
+                    self.statuses.update(seen)
+                    check()
 
         async def statuses(run_ids: set[str], conn: Conn) -> list[tuple[str, str]]:
             return await run_store.run_statuses(conn, list(run_ids))
