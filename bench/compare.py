@@ -84,7 +84,7 @@ def git(*args: str) -> str:
     return done.stdout.strip()
 
 
-def checkout(ref: str, into: Path) -> Side:
+def checkout(ref: str, into: Path, name: str = "old") -> Side:
     """The commit `ref` as files in `into`, through `git archive` (no worktree to clean up)."""
     commit = git("rev-parse", "--verify", f"{ref}^{{commit}}")
     archive = subprocess.run(
@@ -94,7 +94,7 @@ def checkout(ref: str, into: Path) -> Side:
         raise CompareError(f"git archive {commit}: {archive.stderr.decode().strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
-    return Side("old", into, commit)
+    return Side(name, into, commit)
 
 
 def check_imports(side: Side) -> None:
@@ -157,7 +157,7 @@ def wall(sides: list[Side], rounds: int, api_root: Path) -> dict[str, Any]:
         order = sides if index % 2 == 0 else sides[::-1]
         for side in order:
             began = time.perf_counter()
-            api_dir = api_root / (side.commit if side.name == "old" else "worktree")
+            api_dir = api_root / (side.commit if side.root != REPO else "worktree")
             found[side.name].append(wall_once(side, api_dir))
             log(
                 f"wall round {index + 1}/{rounds}: {side.name} in {time.perf_counter() - began:.0f} s"
@@ -220,7 +220,9 @@ def read_dumps(folder: Path) -> dict[str, int]:
     return counts
 
 
-def instructions(sides: list[Side], databases: str, workdir: Path) -> dict[str, Any]:
+def instructions(
+    sides: list[Side], databases: str, workloads: str, workdir: Path
+) -> dict[str, Any]:
     if shutil.which("valgrind") is None:
         raise CompareError("valgrind is not installed: the instruction counts need callgrind")
     marks = build_marks(workdir)
@@ -239,6 +241,7 @@ def instructions(sides: list[Side], databases: str, workdir: Path) -> dict[str, 
             f"--marks={marks}",
             f"--dir={folder / 'db'}",
             f"--databases={databases}",
+            f"--workloads={workloads}",
         ]
         errors = (folder / "stderr.log").open("w")
         process = subprocess.Popen(  # both sides at once: counts do not mind the load
@@ -249,7 +252,7 @@ def instructions(sides: list[Side], databases: str, workdir: Path) -> dict[str, 
             text=True,
         )
         running.append((side, folder, process, errors))
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     units: dict[str, str] = {}
     for side, folder, process, errors in running:
         out, _ = process.communicate()
@@ -258,19 +261,34 @@ def instructions(sides: list[Side], databases: str, workdir: Path) -> dict[str, 
             tail = "\n".join((folder / "stderr.log").read_text().splitlines()[-15:])
             raise CompareError(f"{side.name} under callgrind exited {process.returncode}:\n{tail}")
         figures = json.loads(out.strip().splitlines()[-1])["figures"]
-        counts = read_dumps(folder)
-        results[side.name] = {
-            name: counts[name] / info["units"] for name, info in figures.items() if name in counts
-        }
+        results[side.name] = per_unit(figures, read_dumps(folder))
         units |= {name: info["unit"] for name, info in figures.items()}
     table: dict[str, Any] = {}
     for name, unit in units.items():
-        old, new = results["old"].get(name), results["new"].get(name)
-        if old is None or new is None:
-            raise CompareError(f"no callgrind dump for {name} on one side")
+        if name not in results["old"] or name not in results["new"]:
+            raise CompareError(f"{name} was measured on one side only")
+        (old, old_spread), (new, new_spread) = results["old"][name], results["new"][name]
         table[name] = {"per": unit, **row(old, new)}
-        table[name]["old"], table[name]["new"] = round(old), round(new)
+        table[name] |= {"old": round(old), "new": round(new)}
+        table[name] |= {"old_spread": round(old_spread, 4), "new_spread": round(new_spread, 4)}
     return table
+
+
+def per_unit(
+    figures: dict[str, dict[str, Any]], counts: dict[str, int]
+) -> dict[str, tuple[float, float]]:
+    """Each figure's instructions per unit, the least of its turns (what the machine's timing
+    adds, such as more event-loop turns while a step waits, only ever adds), and the spread of
+    its turns (most over least)."""
+    found: dict[str, tuple[float, float]] = {}
+    for name, info in figures.items():
+        labels = [f"{name}#{turn}" for turn in range(info["repeats"])]
+        missing = [label for label in labels if label not in counts]
+        if missing:
+            raise CompareError(f"no callgrind dump for {', '.join(missing)}")
+        turns = [counts[label] / info["units"] for label in labels]
+        found[name] = (min(turns), max(turns) / min(turns))
+    return found
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -291,7 +309,11 @@ def main() -> None:
     parser.add_argument("--old", default="e777ead", help="the commit before the change")
     parser.add_argument("--rounds", type=int, default=3, help="old/new alternations (wall)")
     parser.add_argument("--parts", default="instructions,wall", help="instructions, wall or both")
+    parser.add_argument(
+        "--new", help="compare with this commit instead of the checkout as it is on disk"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql", help="for the counts")
+    parser.add_argument("--workloads", default="engine,api", help="for the counts")
     parser.add_argument(
         "--api-dir",
         type=Path,
@@ -305,6 +327,10 @@ def main() -> None:
     parts = {part.strip() for part in args.parts.split(",") if part.strip()}
     if not parts or parts - {"instructions", "wall"}:
         parser.error("--parts takes instructions, wall or both")
+    if set(args.workloads.split(",")) - {"engine", "api"}:
+        parser.error("--workloads takes engine, api or both")
+    if set(args.databases.split(",")) - {"sqlite", "postgresql"}:
+        parser.error("--databases takes sqlite, postgresql or both")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     began = time.perf_counter()
@@ -312,7 +338,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="batonflow-compare-"))
     try:
         old = checkout(args.old, workdir / "old")
-        new = Side("new", REPO, git("rev-parse", "HEAD"))
+        if args.new:
+            new = checkout(args.new, workdir / "new", "new")
+        else:
+            new = Side("new", REPO, git("rev-parse", "HEAD"))
         for side in (old, new):
             check_imports(side)
         log(f"old {old.commit[:10]} in {old.root}; new {new.commit[:10]} (this checkout)")
@@ -320,13 +349,16 @@ def main() -> None:
             "bench": "compare",
             "old": {"ref": args.old, "commit": old.commit},
             "new": {
+                "ref": args.new,
                 "commit": new.commit,
-                "uncommitted_changes": bool(git("status", "--porcelain")),
+                "uncommitted_changes": not args.new and bool(git("status", "--porcelain")),
             },
             "limit_cost_ratio": LIMIT,
         }
         if "instructions" in parts:
-            result["instructions"] = instructions([old, new], args.databases, workdir)
+            result["instructions"] = instructions(
+                [old, new], args.databases, args.workloads, workdir
+            )
             print_table("CPU instructions per unit (callgrind)", result["instructions"])
         if "wall" in parts:
             result["rounds"] = args.rounds

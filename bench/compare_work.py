@@ -18,7 +18,8 @@ Figures, each on a fresh database per kind (SQLite file, or a PostgreSQL databas
 - `api_get`, `api_list_first`, `api_list_deep`: requests into the API's ASGI app in this process
   (no HTTP server, no executor), one at a time, per request, on API_RUNS seeded finished runs.
 
-Prints one JSON line: each figure's name, how many units it measured and of what.
+Each figure is measured `--repeats` times, in turns. Prints one JSON line: each figure's name,
+how many units one turn measures and of what, and how many turns.
 """
 
 from __future__ import annotations
@@ -34,15 +35,14 @@ import os
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-LINEAR_RUNS = 5
-THROUGHPUT_RUNS = 30
+LINEAR_RUNS = 3
+THROUGHPUT_RUNS = 20
 API_RUNS = 1200  # the deep page starts 1,000 runs deep
-API_REQUESTS = {"api_get": 100, "api_list_first": 50, "api_list_deep": 50}
+API_REQUESTS = {"api_get": 50, "api_list_first": 25, "api_list_deep": 25}
 WARMUP_REQUESTS = 20
 
 
@@ -63,16 +63,19 @@ class Marks:
 
     @contextlib.contextmanager
     def measure(self, name: str, units: int, unit: str) -> Iterator[None]:
+        """One repetition of a figure, dumped as `name#n`."""
+        found = self.found.setdefault(name, {"units": units, "unit": unit, "repeats": 0})
+        label = f"{name}#{found['repeats']}"
         gc.collect()
         self.lib.bf_zero()
         began = time.perf_counter()
         yield
-        self.lib.bf_dump(name.encode())
-        self.found[name] = {"units": units, "unit": unit}
-        log(f"{name}: {units} {unit}s in {time.perf_counter() - began:.1f} s")
+        self.lib.bf_dump(label.encode())
+        found["repeats"] += 1
+        log(f"{label}: {units} {unit}s in {time.perf_counter() - began:.1f} s")
 
 
-def load(root: Path, name: str) -> ModuleType:
+def load(root: Path, name: str) -> Any:
     """One of the checkout's benchmark modules, by path (not this folder's namesake)."""
     spec = importlib.util.spec_from_file_location(f"side_{name}", root / "bench" / f"{name}.py")
     assert spec is not None
@@ -102,7 +105,9 @@ async def pg_database(admin_url: str, name: str) -> AsyncIterator[str]:
         await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def engine_figures(root: Path, marks: Marks, kind: str, workdir: Path, tag: str) -> None:
+async def engine_figures(
+    root: Path, marks: Marks, kind: str, workdir: Path, tag: str, repeats: int
+) -> None:
     engine = load(root, "engine")
     async with contextlib.AsyncExitStack() as stack:
         if kind == "sqlite":
@@ -120,13 +125,14 @@ async def engine_figures(root: Path, marks: Marks, kind: str, workdir: Path, tag
             await system.throughput(10)
             marks.instrument(True)
             steps = engine.LINEAR_STEPS
-            with marks.measure(f"{kind}.per_step", LINEAR_RUNS * steps, "step"):
-                for _ in range(LINEAR_RUNS):
-                    await system.linear()
-            with marks.measure(f"{kind}.fanout", engine.FANOUT_STEPS, "step"):
-                await system.fanout()
-            with marks.measure(f"{kind}.throughput", THROUGHPUT_RUNS, "run"):
-                await system.throughput(THROUGHPUT_RUNS)
+            for _ in range(repeats):  # in turns, so a burst elsewhere spoils one turn at most
+                with marks.measure(f"{kind}.per_step", LINEAR_RUNS * steps, "step"):
+                    for _ in range(LINEAR_RUNS):
+                        await system.linear()
+                with marks.measure(f"{kind}.fanout", engine.FANOUT_STEPS, "step"):
+                    await system.fanout()
+                with marks.measure(f"{kind}.throughput", THROUGHPUT_RUNS, "run"):
+                    await system.throughput(THROUGHPUT_RUNS)
             marks.instrument(False)
         finally:
             await system.close()
@@ -218,7 +224,9 @@ def api_environment(url: str, data_dir: Path, runs: int) -> dict[str, str]:
     }
 
 
-async def api_figures(root: Path, marks: Marks, kind: str, workdir: Path, tag: str) -> None:
+async def api_figures(
+    root: Path, marks: Marks, kind: str, workdir: Path, tag: str, repeats: int
+) -> None:
     import httpx
     from sqlalchemy import select
 
@@ -257,7 +265,7 @@ async def api_figures(root: Path, marks: Marks, kind: str, workdir: Path, tag: s
             ids = [run_id for _, run_id in ordered]
             cursor = encode_cursor(*ordered[api.DEEP - 1])
             rng = random.Random(7)
-            requests = {
+            requests: dict[str, Callable[[], tuple[str, str]]] = {
                 "api_get": lambda: (f"/api/v1/runs/{rng.choice(ids)}", ""),
                 "api_list_first": lambda: ("/api/v1/runs", f"limit={api.PAGE}"),
                 "api_list_deep": lambda: ("/api/v1/runs", f"limit={api.PAGE}&cursor={cursor}"),
@@ -271,13 +279,14 @@ async def api_figures(root: Path, marks: Marks, kind: str, workdir: Path, tag: s
             if [item["id"] for item in page["items"]] != ids[api.DEEP : api.DEEP + api.PAGE]:
                 raise RuntimeError("the deep page does not hold the runs 1,001 to 1,050")
             marks.instrument(True)
-            for name, request in requests.items():
-                count = API_REQUESTS[name]
-                with marks.measure(f"{kind}.{name}", count, "request"):
-                    for _ in range(count):
-                        status, _ = await asgi_get(app, *request(), token)
-                        if status != 200:
-                            raise RuntimeError(f"{name}: HTTP {status}")
+            for _ in range(repeats):
+                for name, request in requests.items():
+                    count = API_REQUESTS[name]
+                    with marks.measure(f"{kind}.{name}", count, "request"):
+                        for _ in range(count):
+                            status, _ = await asgi_get(app, *request(), token)
+                            if status != 200:
+                                raise RuntimeError(f"{name}: HTTP {status}")
             marks.instrument(False)
     finally:
         os.environ.clear()
@@ -293,11 +302,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"batonflow comes from {batonflow.__file__}, not {root}: set PYTHONPATH")
     marks = Marks(args.marks)
     tag = f"{os.getpid()}"
+    parts = {"engine": engine_figures, "api": api_figures}
     for kind in args.databases.split(","):
-        for part in (engine_figures, api_figures):
+        for part in (parts[name] for name in args.workloads.split(",")):
             folder = args.dir / f"{kind}-{part.__name__}"
             folder.mkdir(parents=True)
-            await part(root, marks, kind, folder, tag)
+            await part(root, marks, kind, folder, tag, args.repeats)
     return {"root": str(root), "figures": marks.found}
 
 
@@ -307,4 +317,6 @@ if __name__ == "__main__":
     parser.add_argument("--marks", type=Path, required=True, help="the client-request library")
     parser.add_argument("--dir", type=Path, required=True, help="an empty folder for databases")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--workloads", default="engine,api", help="engine, api or both")
+    parser.add_argument("--repeats", type=int, default=3, help="turns of each figure")
     print(json.dumps(asyncio.run(main(parser.parse_args()))), flush=True)
