@@ -26,6 +26,7 @@ figure); `perf stat -e instructions` is no substitute where the kernel hides the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -37,6 +38,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,9 +74,33 @@ class Side:
     name: str  # "old" or "new"
     root: Path
     commit: str
+    metadata: Path | None = None  # the side's own package metadata (see own_metadata)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(self.root / "src"), **extra}
+        paths = [self.root / "src", *([self.metadata] if self.metadata else [])]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths)), **extra}
+
+
+def own_metadata(side: Side, into: Path) -> Side:
+    """The side's package metadata, ahead of the installed one on its path: the environment's
+    `batonflow` entry points name the apps of the code it was installed from, which a side
+    from another commit may not have (importlib.metadata takes the first `batonflow` found)."""
+    project = tomllib.loads((side.root / "pyproject.toml").read_text())["project"]
+    groups = dict(project.get("entry-points", {}))
+    if "scripts" in project:
+        groups["console_scripts"] = project["scripts"]
+    dist = into / f"batonflow-{project['version']}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: batonflow\nVersion: {project['version']}\n"
+    )
+    lines = [
+        line
+        for group, entries in groups.items()
+        for line in (f"[{group}]", *(f"{name} = {target}" for name, target in entries.items()))
+    ]
+    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    return dataclasses.replace(side, metadata=into)
 
 
 def git(*args: str) -> str:
@@ -342,6 +368,7 @@ def main() -> None:
             new = checkout(args.new, workdir / "new", "new")
         else:
             new = Side("new", REPO, git("rev-parse", "HEAD"))
+        old, new = (own_metadata(side, workdir / f"{side.name}-metadata") for side in (old, new))
         for side in (old, new):
             check_imports(side)
         log(f"old {old.commit[:10]} in {old.root}; new {new.commit[:10]} (this checkout)")
