@@ -4,9 +4,10 @@
     .venv/bin/python bench/compare.py --old REF --rounds 3 --parts wall,instructions
 
 Prints exactly one JSON line on stdout (and the table on stderr). The old commit is extracted
-with `git archive` into a temporary folder; the new side is this checkout as it is on disk.
-Both run in this Python (the same virtual environment), each with `PYTHONPATH` pointing at its
-own `src/`, and each through its own benchmark scripts:
+with `git archive` into a temporary folder; the new side is this checkout as it is on disk, or
+`--new REF`. Both run in this Python (the same virtual environment), each with `PYTHONPATH`
+pointing at its own `src/` and its own package metadata (entry points), and each through its
+own benchmark scripts:
 
 - wall: each side's `bench/engine.py --quick --systems batonflow_sqlite,batonflow_postgresql`
   and `bench/api.py --quick` (SQLite; each side keeps its seeded database in its own folder
@@ -15,8 +16,11 @@ own `src/`, and each through its own benchmark scripts:
   These move 2-3x with the machine's load, which hits both sides alike only on average.
 - instructions: `bench/compare_work.py` runs fixed workloads (per step, fan-out, throughput,
   get and list requests, on SQLite and PostgreSQL) under `valgrind --tool=callgrind`, the two
-  sides at once; the CPU instructions per step, run or request do not depend on the load.
-  Callgrind cannot see the PostgreSQL server's work, only this process's.
+  sides at once; the CPU instructions per step, run or request hardly depend on the load.
+  Each figure is counted in three turns and the least is kept (a slow moment adds event-loop
+  turns, never removes work); `*_spread` is a side's most over least. Callgrind cannot see the
+  PostgreSQL server's work, only this process's. `--workloads engine|api` and `--databases`
+  narrow the counts; `--keep` keeps the dumps for `callgrind_annotate`.
 
 A figure meets the line when new costs at most 1.10 times old (for runs/s: old/new). Needs git,
 valgrind and a C compiler with valgrind's headers (for the client requests that frame each
