@@ -375,7 +375,7 @@ def main() -> None:
         old, new = (own_metadata(side, workdir / f"{side.name}-metadata") for side in (old, new))
         for side in (old, new):
             check_imports(side)
-        log(f"old {old.commit[:10]} in {old.root}; new {new.commit[:10]} (this checkout)")
+        log(f"old {old.commit[:10]} in {old.root}; new {new.commit[:10]} in {new.root}")
         result: dict[str, Any] = {
             "bench": "compare",
             "old": {"ref": args.old, "commit": old.commit},
