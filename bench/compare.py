@@ -1,30 +1,17 @@
 """Old code against new, side by side in one run: wall-clock figures and CPU instruction counts.
 
     .venv/bin/python bench/compare.py                    # the old side is commit e777ead
-    .venv/bin/python bench/compare.py --old REF --rounds 3 --parts wall,instructions
+    .venv/bin/python bench/compare.py --old REF --new REF --parts instructions --keep
 
-Prints exactly one JSON line on stdout (and the table on stderr). The old commit is extracted
-with `git archive` into a temporary folder; the new side is this checkout as it is on disk, or
-`--new REF`. Both run in this Python (the same virtual environment), each with `PYTHONPATH`
-pointing at its own `src/` and its own package metadata (entry points), and each through its
-own benchmark scripts:
-
-- wall: each side's `bench/engine.py --quick --systems batonflow_sqlite,batonflow_postgresql`
-  and `bench/api.py --quick` (SQLite; each side keeps its seeded database in its own folder
-  under the temporary directory, reused by later runs), alternating old and new for `--rounds`
-  rounds (the order swapped every round). Reported: each figure's median per side and new/old.
-  These move 2-3x with the machine's load, which hits both sides alike only on average.
-- instructions: `bench/compare_work.py` runs fixed workloads (per step, fan-out, throughput,
-  get and list requests, on SQLite and PostgreSQL) under `valgrind --tool=callgrind`, the two
-  sides at once; the CPU instructions per step, run or request hardly depend on the load.
-  Each figure is counted in three turns and the least is kept (a slow moment adds event-loop
-  turns, never removes work); `*_spread` is a side's most over least. Callgrind cannot see the
-  PostgreSQL server's work, only this process's. `--workloads engine|api` and `--databases`
-  narrow the counts; `--keep` keeps the dumps for `callgrind_annotate`.
-
+Prints one JSON line (and the table on stderr). The old commit (and `--new`, else this checkout)
+is extracted with `git archive`; each side runs in this virtual environment with its own `src/`
+and package metadata first on `PYTHONPATH`, through its own benchmark scripts. wall: each side's
+`bench/engine.py --quick` (SQLite and PostgreSQL) and `bench/api.py --quick`, old and new in
+alternate turns for `--rounds`, medians per side. instructions: `bench/compare_work.py` under
+`valgrind --tool=callgrind`, both sides at once, each figure counted in three turns and the
+least kept (`*_spread`: most over least); callgrind sees this process, not PostgreSQL's server.
 A figure meets the line when new costs at most 1.10 times old (for runs/s: old/new). Needs git,
-valgrind and a C compiler with valgrind's headers (for the client requests that frame each
-figure); `perf stat -e instructions` is no substitute where the kernel hides the counter.
+valgrind and a C compiler with valgrind's headers. See the README's "bench/compare.py".
 """
 
 from __future__ import annotations
@@ -153,9 +140,6 @@ def run_json(side: Side, command: list[str], what: str, timeout: float) -> dict[
     return result
 
 
-# -- wall clock -------------------------------------------------------------------------------
-
-
 def wall_once(side: Side, api_dir: Path) -> dict[str, float]:
     """One round of one side: its engine and API benchmarks, quick modes, the same flags."""
     systems = ",".join(ENGINE_SYSTEMS)
@@ -213,9 +197,6 @@ def row(old: float, new: float, higher_better: bool = False) -> dict[str, Any]:
         "cost_ratio": None if cost is None else round(cost, 4),
         "within_10pct": cost is not None and cost <= LIMIT,
     }
-
-
-# -- instruction counts -----------------------------------------------------------------------
 
 
 def build_marks(folder: Path) -> Path:
@@ -319,9 +300,6 @@ def per_unit(
         turns = [counts[label] / info["units"] for label in labels]
         found[name] = (min(turns), max(turns) / min(turns))
     return found
-
-
-# -- the report -------------------------------------------------------------------------------
 
 
 def print_table(title: str, table: dict[str, Any]) -> None:
