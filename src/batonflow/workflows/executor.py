@@ -240,9 +240,8 @@ class Executor:
                 stop.set()
 
         async def watch() -> None:
-            # Commits made here update statuses as they happen (and `check` stops the loop at
-            # once); a change made elsewhere (an operator cancelled the run, another worker
-            # finished it) is seen on the next refresh.
+            # Commits made here update statuses at once; a change made elsewhere (a cancel,
+            # another worker) is seen on the next refresh.
             while not stop.is_set():
                 await asyncio.sleep(self.settings.poll_seconds * 4)
                 seen = await self.db.read(functools.partial(statuses, watched))
