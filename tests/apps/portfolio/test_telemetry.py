@@ -1,7 +1,7 @@
 """A pattern's steps carry its pins on their spans: `batonflow.pattern_id`,
 `batonflow.pricing_pack_id` and `batonflow.ledger_commit_hash` (the run's labels); its run and
-step metrics are labelled by the pattern id (the hashes are not metric labels: each pack and
-commit would add a time series for ever)."""
+step metrics are labelled by the pattern id, and the newest result per pattern and portfolio is a
+gauge labelled by all three (one series each, replaced by a newer result)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 
 from batonflow.api.app import create_app
+from batonflow.apps.portfolio import gauges
 from batonflow.settings import Settings
 from batonflow.telemetry.process import build_telemetry
 from tests.api.conftest import client_for
 from tests.api.test_metrics import TOKEN, samples
 from tests.apps.portfolio.pack_fixtures import Register, portfolio_apps, tenants
-from tests.apps.portfolio.test_execute import fresh_pack, ledger_of, overview
+from tests.apps.portfolio.test_execute import P, fresh_pack, ledger_of, overview
 
 __all__ = ["tenants"]
 
@@ -35,6 +36,7 @@ async def pack_app(
 ) -> AsyncIterator[FastAPI]:
     settings = api_settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})
     telemetry = build_telemetry(settings, span_exporter=exporter)
+    monkeypatch.setattr(gauges, "REFRESH_SECONDS", 0.05)
     app = create_app(
         settings,
         telemetry=telemetry,
@@ -118,3 +120,47 @@ async def test_run_and_step_metrics_are_labelled_by_the_pattern(
             )
         },
     }
+
+
+async def test_the_newest_result_is_a_gauge_labelled_by_its_pins(
+    tenants: Register, pack_app: FastAPI
+) -> None:
+    acme = await tenants("acme")
+    growth = await ledger_of(acme.client)
+    await fresh_pack(acme.client)
+    first = (await overview(acme.client, portfolio_id=growth["id"])).json()
+    account = (await acme.client.get(f"{P}/portfolios/{growth['id']}/accounts")).json()[0]
+    added = await acme.client.post(
+        f"{P}/portfolios/{growth['id']}/transactions",
+        json=[
+            {
+                "kind": "deposit",
+                "date": "2010-01-04",
+                "account_id": account["id"],
+                "amount": "5000",
+                "currency": "USD",
+            }
+        ],
+    )
+    assert added.status_code == 201, added.text
+    newer = await fresh_pack(acme.client, as_of="2010-02-01")
+    latest = (await overview(acme.client, portfolio_id=growth["id"])).json()
+    assert latest["ledger_commit_hash"] != first["ledger_commit_hash"]
+
+    def series(pack: str, ledger: str) -> str:
+        return (
+            "batonflow_portfolio_result_timestamp_seconds{"
+            f'ledger_commit_hash="{ledger}",pattern_id="portfolio_overview",'
+            f'portfolio_id="{growth["id"]}",pricing_pack_id="{pack}",tenant="{acme.id}"}}'
+        )
+
+    wanted = series(newer["pack_id"], latest["ledger_commit_hash"])
+    for _ in range(200):  # the gauge is read again every REFRESH_SECONDS
+        async with client_for(pack_app, TOKEN) as scraper:
+            text = (await scraper.get("/metrics")).text
+        found = samples(text, "batonflow_portfolio_result_timestamp_seconds")
+        if wanted in found:
+            break
+        await asyncio.sleep(0.05)
+    assert list(found) == [wanted]  # the first result's series is gone: one per portfolio
+    assert found[wanted] > 0

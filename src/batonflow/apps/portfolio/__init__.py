@@ -17,6 +17,8 @@ from batonflow.apps.portfolio.settings import PortfolioSettings
 from batonflow.store.migrate import Branch
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     import typer
     from fastapi import APIRouter
 
@@ -38,6 +40,12 @@ async def _demo(state: ApiState, tenant_id: str) -> list[str]:
     return await seed(state, tenant_id)
 
 
+def _gauges(state: ApiState) -> AbstractAsyncContextManager[None]:
+    from batonflow.apps.portfolio.gauges import following
+
+    return following(state)
+
+
 def _commands() -> typer.Typer:
     from batonflow.apps.portfolio.commands import commands
 
@@ -56,4 +64,5 @@ app = App(
     settings=PortfolioSettings,
     pages=(Page("portfolios", "Portfolios"), Page("packs", "Pricing packs")),
     demo=_demo,
+    lifespan=_gauges,
 )
