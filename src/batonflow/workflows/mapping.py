@@ -63,6 +63,9 @@ async def run_map(sc: StepContext, a: Attempt) -> Outcome:
                     group.create_task(one(i, item))
     except ExceptionGroup as group_error:
         raise group_error.exceptions[0] from None
+    if len(results) + len(failures) < len(items):  # an item's commit was refused (the run
+        # ended under the map, the lease is gone): that item's task was cancelled, so stop too
+        raise asyncio.CancelledError("the map step's lease is no longer held")
     if failures:
         raise _map_failed(failures, len(items))
     return outcome(sc, a, status="succeeded", result=[results[i] for i in range(len(items))])
