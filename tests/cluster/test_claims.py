@@ -242,11 +242,14 @@ async def test_a_worker_that_begins_to_stop_hands_nothing_over(
     engine: AsyncEngine, tenant: str, serving: tuple[ClusterExecutor, Wakes]
 ) -> None:
     executor, sent = serving
-    run = await start(engine, tenant, HANDED)
+    run = await start(engine, tenant, HANDED.replace("ms: 50", "ms: 1500"))
     (first,) = await _next(sent, 1)
     running = asyncio.create_task(executor.execute(first))
-    while (await _announced(engine, run.id))["one"][0] != "running":
+    for _ in range(500):
+        if (await _announced(engine, run.id))["one"][0] == "running":
+            break
         await asyncio.sleep(0.005)
+    assert (await _announced(engine, run.id))["one"][0] == "running"
     executor.closing = True  # SIGTERM: the attempt in flight finishes, nothing new is claimed
     assert await running == "ran"
     assert sent == [first, Wake(tenant, run.id, "two", 1, "batonflow")]

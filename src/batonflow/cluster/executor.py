@@ -25,6 +25,7 @@ The broker is only the wake-up: `publish` is the seam (`cluster/broker.py` sends
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +45,11 @@ Ident = tuple[str, str, int]  # run id, step key, dispatch
 # this: brokers give an unacknowledged message back after a while (RabbitMQ's consumer timeout
 # is 30 minutes, the Redis visibility timeout an hour).
 HOLD_SECONDS = 300.0
+
+
+def _lost(done: asyncio.Future[str], _task: object) -> None:
+    if not done.done():
+        done.set_result("lost")
 
 
 class ClusterExecutor(Executor):
@@ -138,6 +144,9 @@ class ClusterExecutor(Executor):
                 self._handed.append(ident)
                 self.handed_over += 1
         super()._dispatch(claims)
+        for claim in claims:  # a task cancelled before it started still ends its slot's wait
+            ident = (claim.run_id, claim.key, claim.dispatch)
+            self._tasks[ident].add_done_callback(functools.partial(_lost, self._ran[ident]))
 
     async def _execute(self, claim: Claim) -> None:
         ident = (claim.run_id, claim.key, claim.dispatch)
