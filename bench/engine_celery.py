@@ -10,17 +10,23 @@ Prints exactly one JSON line on stdout; progress goes to stderr. One fresh Postg
 - `inprocess`: the engine as `bench/engine.py` drives it (`start_run`, then `Executor.drain` in
   this process), on PostgreSQL;
 - `batonflow_celery_wN`: N `batonflow worker --queues` processes (BATONFLOW_EXECUTOR=celery,
-  8 threads each) claim every step; this process plays the API: it starts each queued run and
+  8 threads each) run every step; this process plays the API: it starts each queued run and
   publishes its first wake-up (`cluster/announce.py`), then reads the run's status from the
-  database every 5 ms (20 ms in the throughput workload) until it succeeds;
+  database every 5 ms (20 ms in the throughput workload) until it succeeds. Every step is on
+  the one queue the workers serve, so the worker that takes the first step's wake-up claims each
+  next step in the commit of the one before (the hand-over: no message, no claim transaction);
 - `celery_chain_wN`: N `celery -A chain_peer worker` processes (8 threads each, the same
   delivery settings) run `chain(noop, noop, ...)`; the caller waits on the Redis result backend.
 
 Workloads, as in `bench/engine.py`: per-step latency (a 10-step linear run of no-op steps, wall
 time divided by 10, the median of repeated runs after a warm-up) and throughput (independent
-3-step runs all started at once, runs per second until the last succeeds). The target (issue
-17): Batonflow's throughput through the broker within 2x of the chain's, with every durability
-guarantee the chain does not have (a chain whose message is lost is lost; a run is not).
+3-step runs all started at once, runs per second until the last succeeds; `throughput_start_s`
+is how long starting them took, within that). The target (issue 17): Batonflow's throughput
+through the broker within 2x of the chain's, with every durability guarantee the chain does not
+have (a chain whose message is lost is lost; a run is not). Batonflow's figures add where a
+linear step's time went: `handoff_ms` (one step's commit to the next one's claim: 0 when the
+commit claimed it) and `in_step_ms` (claim to the outcome's commit). The figures measured, and
+the ratio to the chain, are in the README ("bench/engine_celery.py: the Celery column").
 """
 
 from __future__ import annotations
@@ -170,8 +176,9 @@ class Announcer:
 
     async def breakdown(self) -> dict[str, float]:
         """Where a linear step's time goes, from the steps' own times (median, ms): `handoff`
-        from one step's commit to the next one's claim (the wake-up's trip through the broker
-        and the claim), `in_step` from its claim to its commit (running it and committing)."""
+        from one step's commit to the next one's claim (0 when that commit claimed it; else the
+        wake-up's trip through the broker and the claim), `in_step` from its claim to its commit
+        (running it and committing)."""
 
         async def read(conn: Conn) -> list[Any]:
             query = select(Step.run_id, Step.key, Step.started_at, Step.finished_at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from batonflow.cluster.routes import Routes
 from batonflow.settings import Settings
 from batonflow.store import wakes as wake_store
 from batonflow.store.db import reading
-from batonflow.store.tables import Step
+from batonflow.store.tables import Attempt, Step
 from batonflow.store.tenants import ensure_tenant
 from batonflow.workflows.attempts import Wake
 from tests.conftest import now, start
@@ -40,15 +41,21 @@ class Wakes(list[Wake]):
         self.extend(wakes)
 
 
-@pytest.fixture
-async def cluster(
-    engine: AsyncEngine, settings: Settings
+@asynccontextmanager
+async def _serving(
+    engine: AsyncEngine, settings: Settings, serves: list[str]
 ) -> AsyncIterator[tuple[ClusterExecutor, Wakes]]:
     sent = Wakes()
     routes = Routes({"demo-market": "agents.finance"}, "batonflow", demo_registry())
     settings = settings.model_copy(update={"republish_seconds": 60.0})
     executor = ClusterExecutor(
-        engine, demo_registry(), settings, route=routes, publish=sent, rand=lambda: 0.5
+        engine,
+        demo_registry(),
+        settings,
+        route=routes,
+        publish=sent,
+        serves=serves,
+        rand=lambda: 0.5,
     )
     stop = asyncio.Event()
     serving = asyncio.create_task(executor.serve(stop))
@@ -56,6 +63,24 @@ async def cluster(
     stop.set()
     await serving
     executor.close()
+
+
+@pytest.fixture
+async def cluster(
+    engine: AsyncEngine, settings: Settings
+) -> AsyncIterator[tuple[ClusterExecutor, Wakes]]:
+    """An executor that serves no queue: every step it makes ready is published."""
+    async with _serving(engine, settings, []) as served:
+        yield served
+
+
+@pytest.fixture
+async def serving(
+    engine: AsyncEngine, settings: Settings
+) -> AsyncIterator[tuple[ClusterExecutor, Wakes]]:
+    """An executor serving the default queue, `batonflow` (not `agents.finance`)."""
+    async with _serving(engine, settings, ["batonflow"]) as served:
+        yield served
 
 
 async def _next(sent: Wakes, count: int) -> list[Wake]:
@@ -164,3 +189,73 @@ async def test_a_commit_announces_only_the_steps_it_made_ready(
     right = next(w for w in first if w.key == "right")
     assert await executor.execute(right) == "ran"
     assert sent[2:] == [Wake(tenant, run.id, "join", 1, "batonflow")]
+
+
+HANDED = """
+id: handed
+version: 1
+steps:
+  - {id: one, kind: agent, capability: demo.sleep, args: {value: a, ms: 50}}
+  - {id: two, kind: agent, capability: demo.noop, needs: [one]}
+  - {id: three, kind: agent, capability: quote.price, needs: [two], args: {symbol: "b"}}
+"""
+
+
+async def _attempts(engine: AsyncEngine, run_id: str) -> list[tuple[str, int, str, str]]:
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Attempt.step_key, Attempt.dispatch, Attempt.status, Attempt.worker).where(
+                Attempt.run_id == run_id
+            )
+        )
+        return sorted((r.step_key, r.dispatch, r.status, r.worker) for r in rows)
+
+
+async def test_a_commit_claims_the_next_step_on_a_served_queue_and_publishes_none_for_it(
+    engine: AsyncEngine, tenant: str, serving: tuple[ClusterExecutor, Wakes]
+) -> None:
+    executor, sent = serving
+    run = await start(engine, tenant, HANDED)
+    (first,) = await _next(sent, 1)
+    assert first == Wake(tenant, run.id, "one", 1, "batonflow")
+    # The wake-up's slot runs `one`, then `two`, which `one`'s commit claimed here; `three` is
+    # routed to a queue this worker does not serve, so its wake-up is published.
+    assert await executor.execute(first) == "ran"
+    assert sent == [first, Wake(tenant, run.id, "three", 1, "agents.finance")]
+    assert executor.handed_over == 1
+    assert await _announced(engine, run.id) == {
+        "one": ("succeeded", "batonflow"),
+        "two": ("succeeded", None),  # no wake-up was ever sent for it
+        "three": ("ready", "agents.finance"),
+    }
+    assert await _attempts(engine, run.id) == [
+        ("one", 1, "succeeded", "test-worker"),
+        ("two", 1, "succeeded", "test-worker"),
+    ]
+    # A stale or duplicated wake-up for the step handed over still claims nothing.
+    assert await executor.execute(Wake(tenant, run.id, "two", 1, "batonflow")) == "ignored"
+    assert await executor.execute(first) == "ignored"
+    assert await executor.sweep() == []  # nothing ready is left without a wake-up
+
+
+async def test_a_worker_that_begins_to_stop_hands_nothing_over(
+    engine: AsyncEngine, tenant: str, serving: tuple[ClusterExecutor, Wakes]
+) -> None:
+    executor, sent = serving
+    run = await start(engine, tenant, HANDED.replace("ms: 50", "ms: 1500"))
+    (first,) = await _next(sent, 1)
+    running = asyncio.create_task(executor.execute(first))
+    for _ in range(500):
+        if (await _announced(engine, run.id))["one"][0] == "running":
+            break
+        await asyncio.sleep(0.005)
+    assert (await _announced(engine, run.id))["one"][0] == "running"
+    executor.closing = True  # SIGTERM: the attempt in flight finishes, nothing new is claimed
+    assert await running == "ran"
+    assert sent == [first, Wake(tenant, run.id, "two", 1, "batonflow")]
+    assert executor.handed_over == 0
+    assert await _announced(engine, run.id) == {
+        "one": ("succeeded", "batonflow"),
+        "two": ("ready", "batonflow"),
+        "three": ("pending", None),
+    }

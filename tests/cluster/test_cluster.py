@@ -129,6 +129,99 @@ async def test_steps_go_to_three_queues_served_by_three_processes(
     assert [queues.depth(q) for q in (sdr, finance, pipeline)] == [0, 0, 0]
 
 
+async def test_a_step_on_a_queue_the_worker_serves_is_handed_over_and_others_published(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    sdr, finance, pipeline = queues("agents.sdr"), queues("agents.finance"), queues("pipeline")
+    routes = f"demo.sleep={sdr},demo-market={finance},demo.noop={pipeline}"
+    both = workers.celery(queues, [sdr, finance], queue_routes=routes, default_queue=sdr)
+    last = workers.celery(queues, [pipeline], queue_routes=routes, default_queue=sdr)
+    run_ids = [(await start(engine, tenant_id, THREE, {}, REGISTRY)).id for _ in range(3)]
+    assert await settled(engine, run_ids, workers) == dict.fromkeys(run_ids, "succeeded")
+    # `price` was claimed by the commit of `greet` in the worker serving its queue: no wake-up
+    # was sent for it. `close` goes to a queue that worker does not serve: published.
+    by_step = {"greet": sdr, "price": None, "close": pipeline}
+    assert await _steps(engine, run_ids) == sorted(
+        (run_id, key, queue) for run_id in run_ids for key, queue in by_step.items()
+    )
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Attempt.step_key, Attempt.worker).where(Attempt.run_id.in_(run_ids))
+        )
+        ran = sorted({(row.step_key, row.worker) for row in rows})
+    assert ran == sorted(
+        [("greet", worker_id(both)), ("price", worker_id(both)), ("close", worker_id(last))]
+    )
+    assert [queues.depth(q) for q in (sdr, finance, pipeline)] == [0, 0, 0]
+
+
+HANDED = """
+id: handed
+version: 1
+inputs:
+  journal: {type: string}
+steps:
+  - {id: fetch, kind: agent, capability: crash.work, args: {journal: "{{ inputs.journal }}"}}
+  - {id: nap, kind: agent, capability: crash.work, needs: [fetch],
+     args: {journal: "{{ inputs.journal }}", ms: 3000}}
+  - {id: close, kind: agent, capability: crash.work, needs: [nap],
+     args: {journal: "{{ inputs.journal }}"}}
+"""
+
+
+async def _running_here(engine: AsyncEngine, run_id: str, key: str, workers: Workers) -> None:
+    """Wait until step `key` runs, claimed in the commit that made it ready: never announced."""
+    for _ in range(600):
+        async with reading(engine) as conn:
+            found = (
+                await conn.execute(
+                    select(Step.status, Step.published_at).where(
+                        Step.run_id == run_id, Step.key == key
+                    )
+                )
+            ).one()
+        if found.status == "running":
+            break
+        await asyncio.sleep(0.05)
+    assert tuple(found) == ("running", None), workers.output()
+
+
+async def test_a_worker_killed_after_a_hand_over_loses_nothing_and_runs_nothing_twice(
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues, tmp_path: Path
+) -> None:
+    engine = store[1]
+    tenant_id = await _tenant(engine)
+    queue = queues("work")
+    journal = tmp_path / "journal.txt"
+    first = workers.celery(queues, [queue], default_queue=queue)
+    run = await start(engine, tenant_id, HANDED, {"journal": str(journal)}, REGISTRY)
+    await _running_here(engine, run.id, "nap", workers)
+    first.kill()  # kill -9 while `nap`, claimed by `fetch`'s commit, sleeps
+    first.wait(timeout=10)
+    workers.procs.remove(first)
+    second = workers.celery(queues, [queue], default_queue=queue)
+    # The lease expires (5 s), the reaper makes `nap` ready, the sweep publishes it.
+    assert await settled(engine, [run.id], workers) == {run.id: "succeeded"}
+    executions = Counter(line.split(" ")[1] for line in journal.read_text().splitlines())
+    assert dict(executions) == {"fetch": 1, "nap": 1, "close": 1}
+    async with reading(engine) as conn:
+        rows = await conn.execute(
+            select(Attempt.step_key, Attempt.dispatch, Attempt.status, Attempt.worker).where(
+                Attempt.run_id == run.id
+            )
+        )
+        attempts = sorted((r.step_key, r.dispatch, r.status, r.worker) for r in rows)
+    assert attempts == [
+        ("close", 1, "succeeded", worker_id(second)),
+        ("fetch", 1, "succeeded", worker_id(first)),
+        ("nap", 1, "lost", worker_id(first)),
+        ("nap", 2, "succeeded", worker_id(second)),
+    ]
+    assert queues.depth(queue) == 0
+
+
 async def test_duplicated_stale_and_reordered_wake_ups_run_no_step_twice(
     store: tuple[str, AsyncEngine], workers: Workers, queues: Queues, tmp_path: Path
 ) -> None:
@@ -198,16 +291,18 @@ async def test_cancelling_a_run_stops_its_attempt_on_the_worker_at_once(
     workers.celery(
         queues, [queue], default_queue=queue, heartbeat_seconds="60", lease_seconds="120"
     )
-    spec = "id: long\nversion: 1\nsteps:\n  - {id: nap, kind: agent, capability: crash.work,"
-    spec += " args: {journal: '" + str(tmp_path / "journal.txt") + "', ms: 10000}}\n"
+    journal = str(tmp_path / "journal.txt")
+    # `nap` is claimed by the commit of `fetch`, in the same worker: no message names it.
+    spec = f"""
+id: long
+version: 1
+steps:
+  - {{id: fetch, kind: agent, capability: crash.work, args: {{journal: '{journal}'}}}}
+  - {{id: nap, kind: agent, capability: crash.work, needs: [fetch],
+     args: {{journal: '{journal}', ms: 10000}}}}
+"""
     run = await start(engine, tenant_id, spec, {}, REGISTRY)
-    for _ in range(600):
-        async with reading(engine) as conn:
-            status = await conn.scalar(select(Step.status).where(Step.run_id == run.id))
-        if status == "running":
-            break
-        await asyncio.sleep(0.05)
-    assert status == "running", workers.output()
+    await _running_here(engine, run.id, "nap", workers)
     async with engine.begin() as conn:
         await cancel_run(
             conn, tenant_id=tenant_id, run_id=run.id, actor=ACTOR, reason="stop", now=now()
@@ -285,45 +380,66 @@ async def test_the_runs_trace_continues_across_the_broker(
     wakes = sorted(
         (span.name, span.trace_id.hex(), span.parent_span_id.hex())
         for span in collector.spans
-        if span.name.startswith("wake ")
+        if span.name.startswith(("wake ", "step "))
     )
+    # One wake-up crossed the broker (`greet`'s); its commit claimed `price` in the worker, and
+    # that one's `close`. Each attempt's span is a child of the run's wherever it was claimed.
     assert wakes == [
-        (f"wake {key}", trace_id, run_span) for key in sorted(["greet", "price", "close"])
+        ("step close", trace_id, run_span),
+        ("step greet", trace_id, run_span),
+        ("step price", trace_id, run_span),
+        ("wake greet", trace_id, run_span),
     ]
 
 
+@pytest.mark.parametrize("handed", [False, True], ids=["woken", "handed-over"])
 async def test_sigterm_hands_the_attempt_back_within_grace_and_another_worker_finishes(
-    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues
+    store: tuple[str, AsyncEngine], workers: Workers, queues: Queues, handed: bool
 ) -> None:
     engine = store[1]
     tenant_id = await _tenant(engine)
     queue = queues("work")
     first = workers.celery(queues, [queue], default_queue=queue)
-    spec = "id: nap\nversion: 1\nsteps:\n  - {id: nap, kind: agent, capability: demo.sleep,"
+    # Handed over: `nap` is claimed by the commit of `lead`, with no message of its own.
+    lead = "  - {id: lead, kind: agent, capability: demo.noop}\n" if handed else ""
+    spec = f"id: nap\nversion: 1\nsteps:\n{lead}  - {{id: nap, kind: agent, capability: demo.sleep,"
+    spec += " needs: [lead]," if handed else ""
     spec += " args: {ms: 4000, value: rested}}\noutputs: {value: '{{ state.nap.value }}'}\n"
     run = await start(engine, tenant_id, spec, {}, REGISTRY)
     for _ in range(600):
         async with reading(engine) as conn:
-            status = await conn.scalar(select(Step.status).where(Step.run_id == run.id))
-        if status == "running":
+            found = (
+                await conn.execute(
+                    select(Step.status, Step.published_at).where(
+                        Step.run_id == run.id, Step.key == "nap"
+                    )
+                )
+            ).one()
+        if found.status == "running":
             break
         await asyncio.sleep(0.05)
-    assert status == "running", workers.output()
+    assert found.status == "running", workers.output()
+    assert (found.published_at is None) is handed
     first.send_signal(signal.SIGTERM)
     # `--grace 0.5`: the 4-second attempt is handed back, not waited for.
     assert await asyncio.to_thread(first.wait, 3) == 0, workers.output()
     async with reading(engine) as conn:
-        status = await conn.scalar(select(Step.status).where(Step.run_id == run.id))
+        status = await conn.scalar(
+            select(Step.status).where(Step.run_id == run.id, Step.key == "nap")
+        )
     assert status == "ready"
     assert queues.depth(queue) == 1  # its wake-up, published again as it was handed back
     second = workers.celery(queues, [queue], default_queue=queue)
     assert await settled(engine, [run.id], workers) == {run.id: "succeeded"}
     async with reading(engine) as conn:
         rows = await conn.execute(
-            select(Attempt.dispatch, Attempt.status, Attempt.worker).where(Attempt.run_id == run.id)
+            select(Attempt.step_key, Attempt.dispatch, Attempt.status, Attempt.worker).where(
+                Attempt.run_id == run.id
+            )
         )
-        attempts = sorted((row.dispatch, row.status, row.worker) for row in rows)
+        attempts = sorted((row.step_key, row.dispatch, row.status, row.worker) for row in rows)
     assert attempts == [
-        (1, "cancelled", worker_id(first)),
-        (2, "succeeded", worker_id(second)),
+        *([("lead", 1, "succeeded", worker_id(first))] if handed else []),
+        ("nap", 1, "cancelled", worker_id(first)),
+        ("nap", 2, "succeeded", worker_id(second)),
     ]

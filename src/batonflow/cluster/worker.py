@@ -101,7 +101,9 @@ class Loop:
         async with open_platform(settings, watch=True) as platform:
             self._stop = stop = asyncio.Event()
             routes = Routes(settings.queue_routes, settings.default_queue, platform.registry)
-            executor = platform.executor(kind=ClusterExecutor, route=routes, publish=self.publisher)
+            executor = platform.executor(
+                kind=ClusterExecutor, route=routes, publish=self.publisher, serves=self.queues
+            )
             assert isinstance(executor, ClusterExecutor)
             self.executor = executor
             self.tracer = platform.telemetry.tracer

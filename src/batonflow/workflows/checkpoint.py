@@ -89,8 +89,10 @@ class Checkpointer:
         self.rand = rand
         self.cache: RowCache | None = None  # an executor keeps the rows it committed
         # Celery execution: the queue of a step (spec, key); set, the ready steps a commit
-        # leaves unclaimed are recorded as announced there, for the caller to publish.
+        # leaves unclaimed are recorded as announced there, for the caller to publish. A commit
+        # claims (within its capacity) only the steps it makes ready on a queue in `serves`.
         self.route: Callable[[WorkflowSpec, str], str] | None = None
+        self.serves: frozenset[str] = frozenset()
 
     def transition(self, tx: RunTx) -> Transition:
         """The engine over the rows `tx` loads, deciding as this worker."""
@@ -161,7 +163,11 @@ class Checkpointer:
             for step in tx.steps[run_id].values():
                 if budget <= 0:
                     break
-                if step.parent_key is None and t.claimable(step):
+                if (
+                    step.parent_key is None
+                    and t.claimable(step)
+                    and self._here(tx, run_id, step.key, was_ready)
+                ):
                     result.claims.append(t.claim(step))
                     budget -= 1
         if self.route is not None:
@@ -193,6 +199,16 @@ class Checkpointer:
             result.claims.append(t.claim(step))
         result.events = await tx.flush(t.changes)
         return result
+
+    def _here(self, tx: RunTx, run_id: str, key: str, was_ready: set[tuple[str, str]]) -> bool:
+        """May this commit claim the step? Always, without routes; with them, only a step it
+        made ready (one ready before has its wake-up on the way) on a queue this worker serves."""
+        if self.route is None:
+            return True
+        if (run_id, key) in was_ready:
+            return False
+        spec = self.specs.loaded[tx.runs[run_id].workflow_version_pk]
+        return self.route(spec, key) in self.serves
 
     def _ready(
         self, tx: RunTx, t: Transition, run_ids: Iterable[str], was_ready: set[tuple[str, str]]

@@ -41,14 +41,14 @@ class Commits:
         self,
         checkpointer: Checkpointer,
         write: Writes,
-        reserve: Callable[[], int],
+        reserve: Callable[[list[Outcome]], int],
         release: Callable[[int], None],
         accepted: Callable[[Outcome], None],
         committed: Callable[[CommitResult, bool], None],
     ) -> None:
-        """`reserve` promises the executor's free slots to a commit's claims (and `release`
-        gives them back), `accepted` sees each outcome committed, and `committed` each
-        commit's result, and whether its claims took every slot it had."""
+        """`reserve` promises the executor's free slots to the claims of a commit of these
+        outcomes (and `release` gives them back), `accepted` sees each outcome committed, and
+        `committed` each commit's result, and whether its claims took every slot it had."""
         self.checkpointer = checkpointer
         self.write = write
         self.reserve = reserve
@@ -123,7 +123,7 @@ class Commits:
         delay = 0.05
         outcomes = [p.outcome for p in batch]
         for attempt in range(tries):
-            free = self.reserve()
+            free = self.reserve(outcomes)
 
             async def work(
                 conn: Conn, free: int = free, outcomes: list[Outcome] = outcomes

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -273,7 +273,7 @@ class Executor:
             return 0
         return max(0, self.settings.concurrency - len(self._tasks) - self._reserved)
 
-    def _reserve(self) -> int:
+    def _reserve(self, outcomes: Sequence[Outcome] = ()) -> int:
         free = self._free()
         self._reserved += free
         return free
