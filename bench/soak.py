@@ -37,6 +37,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -332,6 +333,12 @@ def ok(result: dict[str, Any]) -> bool:
 
 
 async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    # SIGINT or SIGTERM (even where a background shell ignores SIGINT) stop the soak through its
+    # `finally` blocks: workers stopped, the private broker killed, the database dropped.
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
     if args.database_url:
         return await drive(args, args.database_url, workdir)
     name = f"batonflow_soak_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -369,6 +376,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="batonflow-soak-"))
     try:
         result = asyncio.run(soak(args, workdir))
+    except asyncio.CancelledError:
+        log("stopped by a signal; workers, broker and database cleaned up")
+        sys.exit(130)
     finally:
         if args.keep:
             log(f"worker logs kept in {workdir}")
