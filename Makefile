@@ -116,8 +116,8 @@ bench: setup
 bench-cluster: setup
 	$(BIN)/python bench/engine_celery.py
 
-soak: setup
-	$(BIN)/python bench/soak.py
+soak: setup  # make soak SOAK_BROKER=rabbitmq: a private RabbitMQ node instead of Redis
+	$(BIN)/python bench/soak.py --broker $(or $(SOAK_BROKER),redis)
 
 lock:
 	$(BIN)/pip-compile --quiet --no-strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --extra dev --extra bench -o requirements.lock pyproject.toml

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/soak.py                       # 1,000 runs, 4 workers, about 2-4 min
     .venv/bin/python bench/soak.py --runs 30 --workers 2 # a smoke version
-    .venv/bin/python bench/soak.py --broker amqp://127.0.0.1:5672//  # RabbitMQ as its default user
+    .venv/bin/python bench/soak.py --broker rabbitmq     # a private RabbitMQ node instead of Redis
+    .venv/bin/python bench/soak.py --broker amqp://127.0.0.1:5672//  # a running broker: no restart
 
 Prints exactly one JSON line on stdout (progress goes to stderr) and exits 1 unless every run
 succeeded and every "twice" figure is 0. What happens:
@@ -10,13 +11,16 @@ succeeded and every "twice" figure is 0. What happens:
 - a fresh PostgreSQL database (or `--database-url`), migrated; runs of a 4-step diamond
   (`charge -> notify, ship -> close`), every step `soak.charge` (bench/soak_app.py): a random
   sleep, one effect applied under its idempotency key, one journal line per execution;
-- a private `redis-server` on a free port, without persistence, as the broker (unless
-  `--broker` names another; a broker this script did not start is never restarted);
+- a private broker the script starts and owns: `redis-server` on a free port without persistence
+  (`--broker redis`, the default), or a RabbitMQ node (`--broker rabbitmq`: its own node name,
+  ports, data folder and Erlang cookie in the work folder, no plugins); `--broker URL` uses a
+  running broker instead, which is never restarted;
 - `--workers` processes of `batonflow worker --queues ...` with BATONFLOW_EXECUTOR=celery;
 - runs started `--window` at a time (a new one as each finishes), as an application would;
 - every `--kill-every` seconds (randomly between half and one and a half times it) a random
   worker gets `kill -9` and a new one takes its place; when half the runs have finished the
-  private broker is killed (`kill -9`, so every queued message is lost) and started again;
+  private broker is killed (`kill -9`: Redis loses every queued message, RabbitMQ those it had
+  not yet written to disk) and started again;
 - at the end: runs that did not succeed (lost), steps with two successful attempts, effects
   applied twice (two effect rows for one step, or one key journalled as applied twice),
   committed results that name no journalled execution, and what the chaos cost (executions
@@ -33,6 +37,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -58,6 +63,7 @@ from batonflow.store.workflows import save_version
 from batonflow.workflows.validation import load_spec
 from soak_procs import (
     Broker,
+    RabbitBroker,
     Workers,
     batonflow_worker,
     delete_queue,
@@ -68,6 +74,7 @@ from soak_procs import (
 
 PG_ADMIN = os.environ.get("BATONFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ACTOR = Actor("soak")
+PRIVATE = {"redis": Broker, "rabbitmq": RabbitBroker}
 STEPS = {"charge": [], "notify": ["charge"], "ship": ["charge"], "close": ["notify", "ship"]}
 
 
@@ -139,7 +146,7 @@ class Starter:
 async def chaos(
     args: argparse.Namespace,
     workers: Workers,
-    broker: Broker | None,
+    broker: Broker | RabbitBroker | None,
     starter: Starter,
     finished: asyncio.Event,
 ) -> None:
@@ -222,7 +229,7 @@ async def figures(engine: AsyncEngine, tenant_id: str, run_ids: list[str], journ
 
 async def drive(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
     engine = create_engine(url)
-    broker = None if args.broker else Broker(workdir)
+    broker = PRIVATE[args.broker](workdir) if args.broker in PRIVATE else None
     queue = f"soak.{uuid.uuid4().hex[:8]}"
     workers: Workers | None = None
     try:
@@ -236,7 +243,7 @@ async def drive(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
             version, _ = await save_version(conn, tenant_id, spec, text, utcnow())
         if broker is not None:
             await broker.start()
-        broker_url = args.broker or (broker.url if broker else "")
+        broker_url = broker.url if broker else args.broker
         settings = {
             "database_url": url,
             "data_dir": str(workdir / "data"),
@@ -296,7 +303,7 @@ async def drive(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
             "kills": workers.kills,
             "worker_exits_unasked": workers.crashes,
             "broker_restarts": broker.restarts if broker else 0,
-            "broker": "redis (private, no persistence)" if broker else broker_url.split("://")[0],
+            "broker": broker.name if broker else broker_url.split("://")[0],
             "workers": args.workers,
             "concurrency": args.concurrency,
             "timed_out": timed_out,
@@ -313,7 +320,7 @@ async def drive(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
             workers.stop()
         if broker is not None:
             broker.kill()
-        elif args.broker:
+        else:
             delete_queue(args.broker, queue)
         await engine.dispose()
 
@@ -326,6 +333,12 @@ def ok(result: dict[str, Any]) -> bool:
 
 
 async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    # SIGINT or SIGTERM (even where a background shell ignores SIGINT) stop the soak through its
+    # `finally` blocks: workers stopped, the private broker killed, the database dropped.
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
     if args.database_url:
         return await drive(args, args.database_url, workdir)
     name = f"batonflow_soak_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -344,7 +357,11 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=64, help="runs in flight at once")
     parser.add_argument("--step-ms", type=int, default=100, help="a step sleeps up to this long")
     parser.add_argument("--kill-every", type=float, default=4.0, help="seconds; 0: no kills")
-    parser.add_argument("--broker", help="a broker URL (default: a private redis-server)")
+    parser.add_argument(
+        "--broker",
+        default="redis",
+        help="redis or rabbitmq (a private broker, restarted halfway), or a running broker's URL",
+    )
     parser.add_argument("--broker-down", type=float, default=2.0, help="seconds the broker is off")
     parser.add_argument("--database-url", help="default: a fresh PostgreSQL database, dropped")
     parser.add_argument("--lease", type=float, default=5.0, help="BATONFLOW_LEASE_SECONDS")
@@ -354,9 +371,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 1 or args.workers < 1 or args.window < 1:
         parser.error("--runs, --workers and --window must be at least 1")
+    if args.broker not in PRIVATE and "://" not in args.broker:
+        parser.error(f"--broker must be redis, rabbitmq or a URL (amqp://...), not {args.broker!r}")
     workdir = Path(tempfile.mkdtemp(prefix="batonflow-soak-"))
     try:
         result = asyncio.run(soak(args, workdir))
+    except asyncio.CancelledError:
+        log("stopped by a signal; workers, broker and database cleaned up")
+        sys.exit(130)
     finally:
         if args.keep:
             log(f"worker logs kept in {workdir}")

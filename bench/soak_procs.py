@@ -1,4 +1,5 @@
-"""The processes `bench/soak.py` runs and kills: a private Redis broker and Celery workers."""
+"""The processes `bench/soak.py` runs and kills: a private broker (Redis or RabbitMQ) and Celery
+workers."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def free_port() -> int:
 class Broker:
     """A private redis-server without persistence: a restart loses every message it held."""
 
+    name = "redis (private, no persistence)"
+
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.workdir = workdir
@@ -63,6 +66,98 @@ class Broker:
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    async def restart(self, down: float) -> None:
+        self.kill()
+        await asyncio.sleep(down)
+        await self.start()
+        self.restarts += 1
+
+
+RABBITMQ_SCRIPT = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+
+
+class RabbitBroker:
+    """A private RabbitMQ node: its own node name, ports, data and log folders, Erlang cookie
+    (its HOME) and configuration files (no plugins), so the machine's own RabbitMQ is never
+    touched. A restart after `kill -9` keeps its data folder, as a crashed broker's would:
+    persistent messages it had written survive, the rest are lost."""
+
+    name = "rabbitmq (private node)"
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.home = workdir / "rabbitmq"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"amqp://127.0.0.1:{self.port}//"  # the node's default user, from loopback
+
+    @staticmethod
+    def _server() -> str:
+        # As root, the packaged wrapper (/usr/sbin) would switch to the `rabbitmq` user and its
+        # HOME, the machine node's cookie: the script it wraps is started directly instead.
+        if os.geteuid() == 0 and os.access(RABBITMQ_SCRIPT, os.X_OK):
+            return RABBITMQ_SCRIPT
+        server = shutil.which("rabbitmq-server", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+        if server is None:
+            raise SystemExit("rabbitmq-server is not installed; install it or pass --broker URL")
+        return server
+
+    def _env(self) -> dict[str, str]:
+        home = self.home
+        home.mkdir(exist_ok=True)
+        (home / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (home / "enabled_plugins").write_text("[].\n")
+        (home / "rabbitmq-env.conf").write_text("")  # not the machine's (its node name, port)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        return env | {
+            "HOME": str(home),  # the node's own Erlang cookie
+            "RABBITMQ_NODENAME": f"batonflow-soak-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(home / "log"),
+            "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(home / "rabbitmq-env.conf"),
+            "ERL_FLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+
+    async def start(self) -> None:
+        with (self.home.parent / "rabbitmq.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                [self._server()],
+                env=self._env(),
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: `kill -9` reaches the VM too
+            )
+        for _ in range(1200):  # 60 s: a node takes 4-10 s to boot on a busy machine
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the private RabbitMQ exited; see {self.home.parent}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
+            ):
+                sock.sendall(AMQP_HEADER)
+                if sock.recv(1) == b"\x01":  # a method frame: Connection.Start
+                    return
+            await asyncio.sleep(0.05)
+        raise SystemExit(f"the private RabbitMQ did not answer on port {self.port}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
     async def restart(self, down: float) -> None:

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batonflow.runs.run import RunStatus
 from batonflow.store import migrate
 from batonflow.store.db import create_engine, reading
-from batonflow.store.tables import Run
+from batonflow.store.tables import Attempt, Run, Step
+from tests.cli.conftest import Cli, environment
 from tests.conftest import installed_apps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,3 +182,101 @@ async def settled(
         if loop.time() > deadline:
             pytest.fail(f"runs still going after {timeout}s: {statuses}\n{workers.output()}")
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def cluster_cli(db_url: str, engine: AsyncEngine, tmp_path: Path, queues: Queues) -> Cli:
+    """The CLI as the operator of a Celery cluster has it: a migrated database (a SQLite file,
+    or the test's PostgreSQL database) and the test's broker; no scheduler loop in workers."""
+    data = tmp_path / "data"
+    cli = Cli(environment(data), f"sqlite:///{data / 'batonflow.db'}")
+    if engine.dialect.name != "sqlite":
+        cli = Cli({**cli.env, "BATONFLOW_DATABASE_URL": db_url}, db_url)
+    cli.env |= {
+        "BATONFLOW_EXECUTOR": "celery",
+        "BATONFLOW_BROKER_URL": queues.url,
+        "BATONFLOW_SCHEDULER": "false",
+        "BATONFLOW_POLL_SECONDS": "0.1",
+        "BATONFLOW_REPUBLISH_SECONDS": "5",
+        "BATONFLOW_LOCAL_THREADS": "1",
+    }
+    assert cli("db", "upgrade").returncode == 0
+    return cli
+
+
+class Cluster:
+    """`batonflow` processes of one environment (workers on queues, schedulers), each logging to
+    a file, stopped at the end."""
+
+    def __init__(self, cli: Cli, tmp_path: Path) -> None:
+        self.cli = cli
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.queues: dict[str, str] = {}  # what a queue is for -> its name
+        self.served: dict[str, str] = {}  # queue -> the worker id of the process serving it
+
+    def spawn(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        """`batonflow <args>`, with the settings `env` (names without the prefix) changed."""
+        log = self.tmp_path / f"{args[0]}-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(BATONFLOW), *args],
+                env=self.cli.env | {f"BATONFLOW_{k.upper()}": v for k, v in env.items()},
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, *queues: str, **env: str) -> subprocess.Popen[bytes]:
+        """A Celery worker serving `queues`."""
+        proc = self.spawn("worker", "--queues", ",".join(queues), "--grace", "1", **env)
+        self.served |= dict.fromkeys(queues, worker_id(proc))
+        return proc
+
+    def output(self) -> str:
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text()}" for log in sorted(self.tmp_path.glob("*.log"))
+        )
+
+    async def wait(self, run_id: str, statuses: set[str], timeout: float = 240) -> str:
+        """Wait until the run's status is one of `statuses`; that status."""
+        status = ""
+        for _ in range(int(timeout / 0.2)):
+            rows = await self.cli.query(select(Run.status).where(Run.id == run_id))
+            status = rows[0]["status"] if rows else "missing"
+            if status in statuses:
+                return status
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    pytest.fail(f"a process exited ({proc.returncode}):\n{self.output()}")
+            await asyncio.sleep(0.2)
+        pytest.fail(f"run {run_id} is still {status} after {timeout:.0f}s:\n{self.output()}")
+
+    async def executed(self, run_id: str) -> list[tuple[str, str, str, str]]:
+        """(step, queue, worker id, status) of each attempt of the run."""
+        steps = await self.cli.query(select(Step.key, Step.queue).where(Step.run_id == run_id))
+        queue = {row["key"]: row["queue"] for row in steps}
+        attempts = await self.cli.query(
+            select(Attempt.step_key, Attempt.worker, Attempt.status).where(Attempt.run_id == run_id)
+        )
+        return sorted(
+            (row["step_key"], queue[row["step_key"]], row["worker"], row["status"])
+            for row in attempts
+        )
+
+    def on(self, *placed: tuple[str, str, str]) -> list[tuple[str, str, str, str]]:
+        """`executed` for (step, what its queue is for, attempt status)."""
+        return [(key, self.queues[q], self.served[self.queues[q]], end) for key, q, end in placed]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

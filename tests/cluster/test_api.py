@@ -1,12 +1,14 @@
 """The API with `BATONFLOW_EXECUTOR=celery`: it runs nothing itself; it announces the runs and
 steps its requests make ready on the broker, a Celery worker process executes them, and a
-cancel reaches the attempt on that worker at once."""
+cancel reaches the attempt on that worker at once. A signed webhook delivery starts one run that
+the workers execute; the same delivery again, at once or later, starts none."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batonflow.api.app import create_app
 from batonflow.settings import Settings
 from batonflow.store.db import reading
-from batonflow.store.tables import Step
+from batonflow.store.tables import Attempt, Step
 from tests.api import flows
 from tests.api.conftest import PASSWORD, client_for, core_apps
-from tests.cluster.conftest import Queues, Workers
+from tests.api.test_hooks import signed
+from tests.cluster.conftest import Queues, Workers, worker_id
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +119,44 @@ async def test_cancelling_through_the_api_stops_the_attempt_on_the_worker_at_onc
             break
         await asyncio.sleep(0.05)
     assert gone in workers.output()
+
+
+async def test_a_signed_webhook_starts_one_run_on_the_workers_and_a_replay_none(
+    api: tuple[FastAPI, str], store: tuple[str, AsyncEngine], workers: Workers, queues: Queues
+) -> None:
+    app, queue = api
+    procs = [workers.celery(queues, [queue], default_queue=queue) for _ in range(2)]
+    async with client_for(app, await _admin(app)) as admin:
+        await flows.store(admin, TWO_STEPS)
+        created = await admin.post("/api/v1/hooks", json={"name": "crm", "workflow_id": "greet"})
+        assert created.status_code == 201, created.text
+        hook = created.json()
+        delivery: dict[str, Any] = signed(hook["secret"], {"name": "ada"}, "crm-42")
+        async with client_for(app) as sender:  # no login: the signature is the credential
+            at_once = await asyncio.gather(
+                *(sender.post(hook["path"], **delivery) for _ in range(3))
+            )
+            run_id = at_once[0].json()["run_id"]
+            done = await flows.settled(admin, run_id, ("succeeded", "failed", "dead"), timeout=90)
+            later = await sender.post(hook["path"], **delivery)
+        runs = (await admin.get("/api/v1/runs")).json()["items"]
+    answer = {"run_id": run_id, "delivery_id": "crm-42"}
+    assert [(r.status_code, r.json()) for r in [*at_once, later]] == [(202, answer)] * 4
+    assert (done["status"], done["outputs"], done["created_by"]) == (
+        "succeeded",
+        {"said": "HELLO ADA"},
+        "hook:crm",
+    )
+    assert [r["id"] for r in runs] == [run_id]
+    async with reading(store[1]) as conn:
+        rows = (
+            await conn.execute(
+                select(Attempt.step_key, Attempt.status, Attempt.worker).where(
+                    Attempt.run_id == run_id
+                )
+            )
+        ).all()
+        attempts = sorted((row.step_key, row.status) for row in rows)
+        ran_on = {row.worker for row in rows}
+    assert attempts == [("hello", "succeeded"), ("shout", "succeeded")]
+    assert ran_on <= {worker_id(proc) for proc in procs}
