@@ -138,7 +138,8 @@ class Transactions:
             driver = _driver(conn)
             try:
                 await driver.execute("BEGIN")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except Exception:  # a dead connection fails BEGIN in many ways (a reset socket,
+                # an error the server sent as it ended the session, a protocol left mid-message)
                 await asyncio.shield(_release(conn, keep=False))
                 if tries == POOL_SIZE:
                     raise
