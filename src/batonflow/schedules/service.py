@@ -18,7 +18,6 @@ from typing import Any
 
 from batonflow.errors import BatonflowError, InvalidInput
 from batonflow.ids import new_id
-from batonflow.runs import quotas
 from batonflow.runs import service as run_service
 from batonflow.runs.layout import validate_inputs, version_spec
 from batonflow.schedules.timing import CATCH_UPS, MAX_CATCH_UP, CatchUp, Kind, Timing, due
@@ -179,7 +178,7 @@ async def _start(
         )
         validate_inputs(version_spec(version), row["inputs"])
         if max_active_runs is not None:
-            await quotas.check_active_runs(conn, tenant_id, max_active_runs)
+            await run_service.check_active_runs(conn, tenant_id, max_active_runs)
     except BatonflowError as exc:
         return Fired(tenant_id, row["id"], due_at, None, exc.message)
     run = await run_service.start_run(

@@ -1,10 +1,5 @@
-"""Acting on runs: start one (idempotently), cancel, retry, dismiss a dead one, override a step. Each answers with the
-run as it is now (`api/routes/runs.py` renders it).
-
-Operator actions (cancel, retry, override) go through the same service functions the CLI uses,
-so the engine decides what runs next whoever acted. A started run is queued; the in-process
-executor (or any `batonflow worker`) picks it up at once.
-"""
+"""Acting on runs: start one (idempotently), cancel, retry, dismiss a dead one, override a step,
+through the same service functions the CLI uses. Each answers with the run as it is now."""
 
 from __future__ import annotations
 
@@ -142,17 +137,27 @@ async def start_run(
     return await run_detail(state, caller.tenant_id, row.id)
 
 
-async def _changed(
+async def _act(
     state: ApiState,
-    tenant_id: str,
+    request: Request,
+    caller: Principal,
     run_id: str,
-    change: Callable[[Conn], Awaitable[CommitResult]],
+    action: Callable[..., Awaitable[CommitResult]],
+    **arguments: Any,
 ) -> RunDetail:
-    """Commit a change to a run in the executor's database thread (with its checkpoints, in
+    """Commit an action on a run in the executor's database thread (with its checkpoints, in
     turn), tell the run's followers, and answer with the run as it is now."""
+    change = functools.partial(
+        action,
+        tenant_id=caller.tenant_id,
+        run_id=run_id,
+        actor=_actor(caller, request),
+        now=state.now(),
+        **arguments,
+    )
     result = await state.transact(change)
     state.committed(result.events)
-    return await run_detail(state, tenant_id, run_id)
+    return await run_detail(state, caller.tenant_id, run_id)
 
 
 @router.post("/{run_id}/cancel", response_model=RunDetail)
@@ -164,15 +169,7 @@ async def cancel_run(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Cancel a queued, running or waiting run (and its child runs)."""
-    change = functools.partial(
-        run_service.cancel_run,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller, request),
-        reason=body.reason,
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
+    return await _act(state, request, caller, run_id, run_service.cancel_run, reason=body.reason)
 
 
 @router.post("/{run_id}/dismiss", response_model=RunDetail)
@@ -185,15 +182,7 @@ async def dismiss_run(
 ) -> RunDetail:
     """Take a dead run off the dead-letter list without retrying it: it becomes cancelled and
     keeps its error and attempts. Another status is a 409."""
-    change = functools.partial(
-        run_service.dismiss_run,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller, request),
-        reason=body.reason,
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
+    return await _act(state, request, caller, run_id, run_service.dismiss_run, reason=body.reason)
 
 
 @router.post("/{run_id}/retry", response_model=RunDetail)
@@ -204,15 +193,7 @@ async def retry_run(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
-    change = functools.partial(
-        run_service.retry_run,
-        specs=state.specs,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller, request),
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
+    return await _act(state, request, caller, run_id, run_service.retry_run, specs=state.specs)
 
 
 @router.post("/{run_id}/steps/{step_key}/override", response_model=RunDetail)
@@ -225,15 +206,14 @@ async def override_step(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Set an unfinished step's output by hand (recorded with who and why); the run continues."""
-    change = functools.partial(
+    return await _act(
+        state,
+        request,
+        caller,
+        run_id,
         run_service.override_step,
         specs=state.specs,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
         step_key=step_key,
         output=body.output,
         reason=body.reason,
-        actor=_actor(caller, request),
-        now=state.now(),
     )
-    return await _changed(state, caller.tenant_id, run_id, change)
