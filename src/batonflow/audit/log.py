@@ -1,25 +1,9 @@
-"""The audit log as the rest of the platform writes and reads it.
-
-    record(conn, tenant_id, "api_key.create", actor=..., target=("api_key", key_id),
-           details={...}, now=now)
+"""The audit log as the rest of the platform writes and reads it (docs/audit.md says who records
+what).
 
 `record` adds one entry in the caller's transaction, so an entry exists exactly when what it
-describes was committed. It refuses an action that is not in `ACTIONS` (add a line there, with
-what it means, to audit something new) and details that are not JSON objects.
-
-The actor is anything with `kind`, `name`, `id` and `address`: an `Actor` built from the API's
-principal and client address, from an agent inside a run (`Actor.agent`), or the run service's
-`Actor` (the CLI acts as `local`). Who records what:
-
-- the API's auth and admin routes: sign-ins (and failed ones for an existing account), sign-outs,
-  registrations, user changes, API keys, invitations, audit exports;
-- the run and review services (API and CLI alike): cancels, retries, dismissals, overrides,
-  decisions;
-- the executor's checkpoint: tool calls the gate refused (`tool.refused`, the agent or model as
-  the actor, the run as the target).
-
-There is no update or delete here, in the store (`store/audit.py`) or in the database, whose
-triggers refuse both.
+describes was committed. It refuses an action not in `ACTIONS` and details that are not JSON
+objects. Nothing here, in the store or in the database (its triggers) updates or deletes one.
 """
 
 from __future__ import annotations

@@ -18,43 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-READ_SCOPES = (
-    "runs:read",
-    "workflows:read",
-    "reviews:read",
-    "prompts:read",
-    "agents:read",
-    "usage:read",
-    "events:read",
-    "kb:read",
-    "triggers:read",
+READ_SCOPES = tuple(
+    "runs:read workflows:read reviews:read prompts:read agents:read usage:read events:read "
+    "kb:read triggers:read".split()
 )
-SCOPES: tuple[str, ...] = (
-    *READ_SCOPES,
-    "runs:write",
-    "workflows:write",
-    "prompts:write",
-    "kb:write",
-    "triggers:write",
-    "reviews:decide",
-    "audit:read",
-    "admin",
-)
+WRITE_SCOPES = tuple("runs:write workflows:write prompts:write kb:write triggers:write".split())
+SCOPES: tuple[str, ...] = (*READ_SCOPES, *WRITE_SCOPES, "reviews:decide", "audit:read", "admin")
 Role = Literal["admin", "operator", "reviewer", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "reviewer", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": frozenset(READ_SCOPES),
     "reviewer": frozenset((*READ_SCOPES, "reviews:decide")),
-    "operator": frozenset(
-        (
-            *READ_SCOPES,
-            "runs:write",
-            "workflows:write",
-            "prompts:write",
-            "kb:write",
-            "triggers:write",
-        )
-    ),
+    "operator": frozenset((*READ_SCOPES, *WRITE_SCOPES)),
     "admin": frozenset(SCOPES),
 }
 

@@ -17,24 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 # The record's fields an `llm.call` event carries, in the contract's order (`id` is `call_id`).
-EVENT_FIELDS = (
-    "provider",
-    "model",
-    "route",
-    "hop",
-    "status",
-    "error_code",
-    "retries",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "latency_ms",
-    "ttft_ms",
-    "prompt_key",
-    "prompt_version",
+EVENT_FIELDS = tuple(
+    "provider model route hop status error_code retries input_tokens output_tokens "
+    "cached_input_tokens cache_write_tokens reasoning_tokens cost_usd latency_ms ttft_ms "
+    "prompt_key prompt_version".split()
 )
 
 

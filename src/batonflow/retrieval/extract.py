@@ -110,27 +110,8 @@ def parse_markdown(text: str, title: str) -> Parsed:
 
 class _HtmlBlocks(HTMLParser):
     BLOCK = frozenset(
-        {
-            "p",
-            "div",
-            "li",
-            "pre",
-            "blockquote",
-            "td",
-            "th",
-            "tr",
-            "section",
-            "article",
-            "br",
-            "dt",
-            "dd",
-            "table",
-            "ul",
-            "ol",
-            "main",
-            "header",
-            "footer",
-        }
+        "p div li pre blockquote td th tr section article br dt dd table ul ol main header "
+        "footer".split()
     )
     SKIP = frozenset({"script", "style", "noscript", "template", "head"})
 

@@ -42,21 +42,8 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Field names whose values are secrets whatever they look like.
 SECRET_FIELDS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "password",
-        "new_password",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "x-api-key",
-        "secret_key",
-        "dsn",
-    }
+    "authorization proxy-authorization cookie set-cookie password new_password secret token "
+    "api_key apikey x-api-key secret_key dsn".split()
 )
 SECRET_SUFFIXES = ("_token", "_password", "_secret", "_api_key")
 
@@ -72,19 +59,8 @@ SECRET_PATTERNS = (
 # Fields whose values this code makes itself (ids it generates, levels, times): never secrets,
 # and new on every line (trace and run ids), so they are not run through the patterns.
 OURS = frozenset(
-    {
-        "time",
-        "level",
-        "logger",
-        "trace_id",
-        "span_id",
-        "tenant_id",
-        "user_id",
-        "api_key_id",
-        "run_id",
-        "attempt",
-        "duration_ms",
-    }
+    "time level logger trace_id span_id tenant_id user_id api_key_id run_id attempt "
+    "duration_ms".split()
 )
 _HANDLER_MARK = "_batonflow_handler"
 # Libraries that say something at INFO for every call; they speak up from WARNING on.
@@ -283,18 +259,8 @@ def _ordered(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dic
     return first | {key: value for key, value in event.items() if key not in first}
 
 
-_FIRST = (
-    "time",
-    "level",
-    "event",
-    "logger",
-    "request_id",
-    "tenant_id",
-    "user_id",
-    "api_key_id",
-    "run_id",
-    "step_id",
-    "attempt",
+_FIRST = tuple(
+    "time level event logger request_id tenant_id user_id api_key_id run_id step_id attempt".split()
 )
 
 
