@@ -30,13 +30,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from batonflow.api import docs
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
 from batonflow.api.headers import SecurityHeaders
 from batonflow.api.json_guard import JsonGuard, SafeJSONResponse
 from batonflow.api.telemetry import RequestTelemetry
-from batonflow.api.web import mount_dashboard
+from batonflow.api.web import docs_router, mount_dashboard
 from batonflow.apps import workflows as app_workflows
 from batonflow.apps.app import Apps, load_apps
 from batonflow.auth.ratelimit import RateLimiter
@@ -245,7 +244,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
         openapi_url="/openapi.json",
-        docs_url=None,  # served from this server's files: api/docs.py
+        docs_url=None,  # served from this server's files: api/web.py
         redoc_url=None,
     )
     api_errors.install(app)
@@ -257,7 +256,7 @@ def create_app(
             router = enabled_app.router()
             _document(router)
             app.include_router(router, prefix=f"{API}/{enabled_app.name}")
-    app.include_router(docs.router)
+    app.include_router(docs_router)
     app.add_middleware(JsonGuard)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]

@@ -3,7 +3,7 @@
 The dashboard is a bundle of the server's own files, so its policy allows only them: scripts,
 styles, fonts and API calls from this origin, images also as `data:` URIs, no plugins, no
 framing (clickjacking), no `<base>` rewrites. The API's interactive docs (`/docs`) load their
-files from here too (`api/docs.py`). Every answer also says `nosniff`, denies framing and sends
+files from here too (`api/web.py`). Every answer also says `nosniff`, denies framing and sends
 no referrer; API answers (tokens among them) are `Cache-Control: no-store` unless a route set its
 own (the event streams).
 """

@@ -14,7 +14,6 @@ from batonflow.api.routes import (
     health,
     hooks,
     knowledge,
-    metrics,
     prompts,
     reviews,
     run_actions,
@@ -42,5 +41,5 @@ ROUTERS = (
     apps.router,
     usage.router,
     events.router,
-    metrics.router,
+    health.metrics_router,
 )

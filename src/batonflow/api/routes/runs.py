@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from batonflow.api.body import Body
 from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import ApiState, PageSize, State, require
+from batonflow.api.json_guard import Body
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.llm.records import ModelCall
