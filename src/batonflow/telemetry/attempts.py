@@ -1,14 +1,7 @@
-"""What a step attempt reports: its span and log context while it runs, its line once its outcome
-is committed.
-
-`AttemptSeen` wraps one attempt in its own task (`Telemetry.attempt`): it binds the attempt's
-log context (tenant, run, step, attempt), starts the attempt's span as a child of the trace
-context the run carries, and ends it, with the outcome's status, when `ended` is called.
-
-`AttemptLines` writes the `step.attempt` line from the committed events on the bus
-(`step.completed`, `step.failed`, `step.skipped`), so a line says what was checkpointed, once;
-an attempt whose outcome was rejected (its lease was lost) writes none. What only the attempt
-knew (its kind, its duration, its span's ids) is left for the line by `ended`.
+"""What a step attempt reports: its span and log context while it runs (`AttemptSeen`), its
+`step.attempt` line once its outcome is committed (`AttemptLines`, from the `step.completed`,
+`step.failed` and `step.skipped` events), so a line says what was checkpointed, once; an attempt
+whose outcome was rejected (its lease was lost) writes none.
 """
 
 from __future__ import annotations
@@ -48,11 +41,9 @@ class Ended:
 
 
 class AttemptLines:
-    """The `step.attempt` lines, from committed events (a bus observer).
-
-    Lines wait a little: `observe` keeps the events, `flush` writes them. The SQLite database
-    thread calls `flush` as its next write commits (`store.db.Hooks.idle`), when the event loop
-    would only wait for the disk; a timer flushes whatever is left within `DELAY` seconds."""
+    """The `step.attempt` lines, from committed events (a bus observer). `observe` keeps the
+    events and `flush` writes them: as the SQLite database thread's next write commits
+    (`store.db.Hooks.idle`), when the loop would only wait for the disk, or within `DELAY`."""
 
     LIMIT = 10_000  # ended attempts whose outcome never commits here (rejected, dropped)
     DELAY = 0.05

@@ -1,21 +1,12 @@
 """Structured logs: JSON lines in production, readable lines at a terminal, secrets never.
 
-Every module logs through the standard `logging` tree (`structlog.stdlib.get_logger(__name__)`
-or plain `logging.getLogger`); `configure(settings)` installs one handler on the root logger
-that renders both kinds the same way:
-
-    {"time":"...","level":"info","event":"request","logger":"batonflow.api",
-     "request_id":"...","tenant_id":"...","user_id":"...","method":"POST",...}
-
-Context comes from `structlog.contextvars`: the API binds `request_id`, `tenant_id` and
-`user_id` for a request, the executor binds `tenant_id`, `run_id`, `step_id` and `attempt` for
-an attempt, and `trace_id`/`span_id` come from the current OpenTelemetry span. Each asyncio task
-copies its context when it is created, so what one attempt binds stays with that attempt.
-
-`Redactor` runs last before rendering, on every value of every line (the message, its fields
-and any traceback): API keys (`bf_...`), JWTs, bearer credentials, opaque tokens, the values of
-fields named like secrets, the configured provider keys and secrets, and the patterns of
-`BATONFLOW_LLM_REDACT` become `[redacted]`.
+Every module logs through the standard `logging` tree; `configure(settings)` installs one
+handler on the root logger that renders both kinds the same way. Context comes from
+`structlog.contextvars` (the API binds the request's ids, the executor the attempt's, and the
+current span gives `trace_id`/`span_id`); each asyncio task copies its context when created, so
+what one attempt binds stays with that attempt. `Redactor` runs last on every value of every
+line: credentials, fields named like secrets, the configured keys and `BATONFLOW_LLM_REDACT`'s
+patterns become `[redacted]`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""What one process reports through: its metrics, its tracer, and its attempts' telemetry.
-
-`build_telemetry(settings)` is called by the entry points (`create_app`, the CLI's context) and
-handed down: to the executor (attempt spans and log context), the agent registry and the LLM
-gateway (their spans), and the API (requests). `Telemetry()` alone is the quiet default:
-metrics that nobody scrapes and no tracing.
+"""What one process reports through: its metrics, its tracer, and its attempts' telemetry, built
+by the entry points (`build_telemetry`) and handed down. `Telemetry()` alone is the quiet
+default: metrics that nobody scrapes and no tracing.
 """
 
 from __future__ import annotations

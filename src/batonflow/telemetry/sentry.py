@@ -1,11 +1,6 @@
-"""Unexpected errors to Sentry, when `BATONFLOW_SENTRY_DSN` is set (sentry-sdk is imported then
-and only then).
-
-What reaches Sentry is what is logged at ERROR with a traceback: an exception a request did
-not expect (api/telemetry.py), an agent that raised, a checkpoint that could not be committed.
-Each event is tagged with the log context of the moment (request id, tenant, run, step,
-attempt, trace id) and passed through the same `Redactor` as the logs before it leaves; local
-variables of the frames are not sent.
+"""Unexpected errors to Sentry, when `BATONFLOW_SENTRY_DSN` is set (only then is sentry-sdk
+imported): what is logged at ERROR with a traceback, tagged with the log context of the moment
+and passed through the logs' `Redactor`; frames' local variables are not sent.
 """
 
 from __future__ import annotations
