@@ -1,19 +1,10 @@
 """The HTTP API: `create_app(settings)` builds it; `batonflow serve` runs it under Uvicorn.
 
-The lifespan builds what requests share (`ApiState`): the platform (`batonflow.platform`: the
-database, the agent registry, the LLM gateway, the event bus, metrics), the rate limiter and,
-with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the work in this
-process and a scheduler loop that fires due schedules (unless `BATONFLOW_SCHEDULER=false`).
-With `none`, `batonflow worker` processes do the work; with `celery`, `batonflow worker --queues`
-processes do, and the API announces on the broker the steps its own commits make ready
-(cluster/announce.py). Each enabled app's `lifespan` (what it
-runs beside the API, like the sales app's local mail catcher) is entered once the state is
-built and left when the API stops.
-
-Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
-api/telemetry.py), the body size limit (413 before a large body is read), the JSON guard (422
-for a JSON body that cannot be stored: a lone surrogate, nesting too deep; api/json_guard.py),
-then the routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
+The lifespan builds what requests share (`ApiState`): the platform, the rate limiter and, as
+`BATONFLOW_EXECUTOR` says, an in-process executor and scheduler loop (`inprocess`), none
+(`none`: `batonflow worker` does the work) or the broker announcements (`celery`). Each enabled
+app's `lifespan` runs beside the API. Middleware, outermost first: request telemetry, the body
+size limit (413 before a large body is read), the JSON guard, then the routers.
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """The dashboard: the built single-page app (web/ -> `batonflow/web/static/`) served at `/`, and
-the API's interactive docs at `/docs`: Swagger UI from the same bundle (copied there from the
-`swagger-ui-dist` package when the dashboard is built), so they work offline and under a policy
-that loads scripts from this server only.
+the API's interactive docs at `/docs`: Swagger UI from the same bundle, so they work offline and
+under a policy that loads scripts from this server only.
 
 `mount_dashboard(app)` makes the router's not-found handler serve the bundle, so every API route
-keeps its own answers (404 and 405 included) and the dashboard never shows up in OpenAPI:
-
-    GET /assets/<hashed name>   the file, cached for a year (its name changes with its content)
-    GET /<a file of the bundle> the file, revalidated on every use
-    GET /<any other path>       index.html, revalidated on every use; the app routes in the browser
-    /api, /health, /docs, /openapi.json, and any method but GET and HEAD: the API's own 404
-
-Without a built bundle (`make setup` builds it), `/` and the dashboard paths answer a short page
-that says so; the API works either way.
+keeps its own answers (404 and 405 included): hashed assets are cached for a year, other files
+and `index.html` (for any other GET path) are revalidated on every use. Without a built bundle
+(`make setup`) the dashboard paths answer a short page that says so.
 """
 
 from __future__ import annotations

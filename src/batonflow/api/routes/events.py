@@ -1,12 +1,7 @@
 """Events: a run's events and a tenant's as Server-Sent Events, a run's history as JSON pages,
-and the JSON Schema of every event type.
-
-A frame is `id: <cursor>`, `event: <type>`, `data: <event as JSON>`. The cursor is what
-`Last-Event-ID` (or `?after=`) resumes after: the run's `seq` on a run's stream, the highest
-event id delivered so far on the tenant's stream. `llm.delta` frames (model text as it streams,
-never stored) carry no id. A `: keepalive` comment comes after `KEEPALIVE_SECONDS` of silence.
-The ordering guarantees are those of `batonflow.events.run_tail` and
-`batonflow.events.tenant_tail`.
+and the JSON Schema of every event type (docs/api.md, Events). A frame is `id: <cursor>`,
+`event: <type>`, `data: <event as JSON>`; `llm.delta` frames carry no id; a `: keepalive`
+comment comes after `KEEPALIVE_SECONDS` of silence.
 """
 
 from __future__ import annotations

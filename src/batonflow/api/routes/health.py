@@ -1,16 +1,11 @@
-"""Health: `/health/live` (the process answers), `/health/ready` (200, or 503 naming what is
-wrong) and `/health/status` (versions, uptime, dependency latencies). No credentials and no
-rate limit, so probes never get a 401 or a 429.
-
-Readiness checks the database (it answers `SELECT 1` and its schema is at the revision this
-code needs), the Redis that holds rate limits when `BATONFLOW_REDIS_URL` is set, and the local
-model (its GGUF file is found and readable: the first probe reads its header, later ones
-trust that answer; the weights are never loaded here). Each check has a deadline of
+"""Health: `/health/live`, `/health/ready` (200, or 503 naming what is wrong) and
+`/health/status`, with no credentials and no rate limit, so probes never get a 401 or a 429.
+Readiness checks the database and its revision, Redis when configured, and that the local
+model's GGUF header is readable (once; the weights are never loaded here), each within
 `CHECK_SECONDS`, so a hung dependency makes the probe fail, not hang.
 
-`GET /metrics` is the process's Prometheus metrics, for the operator's scraper only: they span
-every tenant, so no tenant credential reads them, not even an admin's; the scraper sends
-`Authorization: Bearer <BATONFLOW_METRICS_TOKEN>`. Without that token the endpoint is a 404.
+`GET /metrics` spans every tenant, so no tenant credential reads it, not even an admin's: the
+scraper sends `Authorization: Bearer <BATONFLOW_METRICS_TOKEN>`; without that token it is a 404.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Knowledge bases: create, list, get, delete; upload, list, get and delete documents; search.
 
-A document is uploaded as the request body itself (its `Content-Type` or the source's extension
-says the format: text, Markdown, HTML or PDF), named by the `source` query parameter. The same
-content again is a no-op (200); new or changed content is stored (202) and indexed by a run of
-the `kb-ingest` workflow (its id is the document's `run_id`; the document's `status` goes
-pending, ingesting, ready or failed, with `progress_done` of `progress_total` chunks embedded).
+A document is the request body itself, named by `?source=`. The same content again is a no-op
+(200); new or changed content is stored (202) and indexed by a `kb-ingest` run (docs/retrieval.md).
 """
 
 from __future__ import annotations
