@@ -14,6 +14,9 @@ of the tenant's knowledge bases, `data`, transactions on the database for an app
 (every query filters on `data.tenant_id`), `tools`, the tools the workflow grants the step (each call
 checked by the platform: `agents/gate.py`), and `http`, the outbound HTTP client limited to
 the calling tool's hosts (`net/outbound.py`).
+
+A `Toolbox` is declared like an agent; its tools (`@mail.tool("email.send", needs=ToolNeeds(...))`)
+get the same `CallContext`, so a tool with a side effect applies it once per attempt key.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_type_hints
 
 from pydantic import BaseModel
 
-from batonflow.agents.needs import ToolNeeds
+from batonflow.agents.needs import NO_NEEDS, ToolNeeds
 from batonflow.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -141,6 +144,18 @@ class Agent:
             return fn
 
         return register
+
+
+class Toolbox(Agent):
+    """A named set of tools: single functions a `tool` step, an agent or a model calls, each with
+    a declaration of what it needs (`agents/needs.py`)."""
+
+    def tool(
+        self, name: str, description: str = "", *, needs: ToolNeeds = NO_NEEDS
+    ) -> Callable[
+        [Callable[[CallContext, In], Awaitable[Out]]], Callable[[CallContext, In], Awaitable[Out]]
+    ]:
+        return self.capability(name, description, needs=needs)
 
 
 def _models_of(fn: Callable[..., Any], name: str) -> tuple[type[BaseModel], type[BaseModel]]:

@@ -1,12 +1,7 @@
-"""The platform's check on every tool call an agent, a model or a step asks for, made outside
-the model before the tool runs:
-
-1. the tool is granted to the step (`tools:` in the workflow; a `tool` step is granted its own);
-2. the arguments fit the tool's input schema;
-3. every argument the tool declares `bounded` takes only values the grant's `allow` lists.
-
-A refused call raises `ToolRefused` and is recorded as a `tool.refused` event with the reason.
-An allowed call runs with `ctx.http` limited to the hosts of the tool (narrowed by the grant).
+"""The platform's check on every tool call an agent, a model or a step asks for, made outside the
+model before the tool runs: the tool is granted to the step, the arguments fit its schema, and
+every `bounded` argument takes only values the grant allows. A refused call raises `ToolRefused`
+(recorded as `tool.refused`); an allowed one runs with `ctx.http` limited to the tool's hosts.
 """
 
 from __future__ import annotations

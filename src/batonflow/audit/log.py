@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -148,12 +148,7 @@ class Filters:
             raise InvalidInput("since must be before until")
 
     def where(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "action": self.action,
-            "since": self.since,
-            "until": self.until,
-        }
+        return asdict(self)
 
 
 async def list_entries(

@@ -1,9 +1,6 @@
-"""Password hashing: argon2id with the parameters from settings (OWASP: t=2, m=19 MiB, p=1).
-
-A hash takes tens of milliseconds of CPU, so hashing and verifying run in a worker thread and
-leave the event loop free. `verify` with no stored hash (an unknown email) checks the password
-against a dummy hash, so a wrong email costs as long as a wrong password. `needs_rehash` says a
-hash was made with other parameters; login then stores a new one.
+"""Password hashing: argon2id with the parameters from settings, in a worker thread (a hash takes
+tens of milliseconds). With no stored hash (an unknown email) `verify` checks a dummy hash, so a
+wrong email costs as long as a wrong password.
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
-"""Tokens: signed access tokens (JWT), and opaque secrets stored only as SHA-256 hashes.
-
-Access tokens are JWTs signed HS256 with `BATONFLOW_SECRET_KEY`. Decoding accepts HS256 only:
-the algorithm list is fixed here and never taken from the token's header, so `alg: none` (in any
-casing) and RS256/HS256 confusion are refused. The claims exp, iat, iss, aud, sub, tid (tenant),
-role, typ (`access`) and jti are required. Header fields that point at keys (`kid`, `jku`, `jwk`,
-`x5u`) are never read: there is one key, and it is ours.
-
-Refresh tokens and invitation tokens are `secrets.token_urlsafe(32)`; API keys are `bf_` plus the
-same. Only their SHA-256 digests are stored, so a copy of the database signs nobody in.
+"""Tokens: signed access tokens (JWT, HS256 only, the algorithm never read from the token: see
+docs/auth.md), and opaque secrets (refresh and invitation tokens, API keys) stored only as
+SHA-256 digests, so a copy of the database signs nobody in.
 """
 
 from __future__ import annotations
@@ -60,12 +53,9 @@ def issue_access(
 
 
 def decode_access(settings: Settings, token: str) -> AccessClaims:
-    """The claims of a valid access token; `Unauthenticated` for anything else.
-
-    Every request presents its token, and checking the signature and claims costs more than
-    the rest of authenticating it, so what a token proved is remembered (`_verified`: keyed by
-    the exact token and the key, issuer and audience it was checked against; only tokens that
-    passed). Expiry is the one check that changes with time: it is made on every call."""
+    """The claims of a valid access token; `Unauthenticated` for anything else. Checking the
+    signature costs more than the rest of authenticating, so what a token proved is remembered
+    (`_verified`, keyed by the token and what it was checked against); expiry is checked always."""
     claims = _verified(
         token,
         settings.secret_key.get_secret_value(),

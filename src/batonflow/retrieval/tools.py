@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from batonflow.agents.agent import CallContext
+from batonflow.agents.agent import CallContext, Toolbox
 from batonflow.agents.needs import ToolNeeds
-from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError
 
 kb_tools = Toolbox("platform-kb", "Searches the tenant's knowledge bases")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from batonflow.agents.tools import Toolbox
+from batonflow.agents.agent import Toolbox
 from batonflow.api.deps import State, require
 from batonflow.auth.scopes import Principal
 
