@@ -1,12 +1,7 @@
-"""Chunking that follows a document's structure.
-
-A chunk never crosses a heading: each section (the paragraphs under one heading path) is packed
-into chunks of at most `max_tokens`, paragraph by paragraph; a paragraph longer than the budget
-is cut at sentence ends, and a sentence longer than the budget at word boundaries. A chunk that
-continues a section starts with the last `overlap` tokens' worth of the previous chunk, so a
-passage split across two chunks is whole in one of them. Tokens are counted as words and
-punctuation marks, which is close to what an embedding model's tokenizer counts for English and
-does not tie the stored chunks to one model.
+"""Chunking that follows a document's structure: a chunk never crosses a heading; paragraphs
+are packed up to `max_tokens` (cut at sentence ends, then words, when too long), and a chunk
+that continues a section starts with the previous one's last `overlap` tokens. Tokens are words
+and punctuation marks: close to an embedding tokenizer's count, and tied to no model.
 """
 
 from __future__ import annotations

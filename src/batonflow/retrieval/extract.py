@@ -1,10 +1,6 @@
-"""Documents into structure: a title and a list of blocks (headings and paragraphs).
-
-Plain text is split into paragraphs on blank lines; Markdown also yields its ATX headings (`#` to
-`######`) and keeps fenced code whole; HTML yields `h1`-`h6` and the text of block elements
-(scripts and styles dropped); a PDF's text is extracted page by page with pypdf, each page a
-section named after its number. What the chunker needs from every format is the same: the
-heading level of each heading, and paragraphs in order.
+"""Documents into structure: a title and blocks (headings and paragraphs in order), which is all
+the chunker needs, from plain text, Markdown (ATX headings, fenced code kept whole), HTML
+(`h1`-`h6` and block elements) and PDF (pypdf, a section per page).
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Ingestion as a workflow: each new or changed document is indexed by a run of `kb-ingest`,
-so it is durable (a worker that dies mid-way leaves it to another), retried, and visible with
-the tenant's other runs; the document row names its run (`run_id`) and, while a large upload is
-embedded, how many of its chunks are done (`progress_done` of `progress_total`).
-
-The workflow is the platform's own: stored in a tenant the first time it ingests a document.
-Its one step calls the `kb.ingest` tool, which emits `kb.document.ingested`.
+"""Ingestion as a workflow: each new or changed document is indexed by a run of the platform's
+`kb-ingest` (stored in a tenant the first time it ingests), so it is durable, retried and
+visible with the tenant's other runs; its one step calls the `kb.ingest` tool.
 """
 
 from __future__ import annotations

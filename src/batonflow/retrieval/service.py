@@ -1,11 +1,7 @@
-"""Knowledge bases for a tenant: create, fill, ingest, delete, search.
-
-Adding a document stores it (`pending`) and is a no-op when the knowledge base already holds
-the same content (the same source unchanged, or the same bytes under another source); a source
-whose content changed is stored again and re-ingested. Ingestion reads, chunks and embeds the
-stored document outside any transaction, then swaps the chunks in one write transaction, and
-only if the document still has the content it read (a newer upload wins). Callers start it as
-the `kb-ingest` workflow (`retrieval/ingestion.py`) so it is durable and retried.
+"""Knowledge bases for a tenant: create, fill, ingest, delete, search. Adding the same content
+again is a no-op. Ingestion reads, chunks and embeds outside any transaction, then swaps the
+chunks in one write transaction, only if the document still has the content it read (a newer
+upload wins).
 """
 
 from __future__ import annotations

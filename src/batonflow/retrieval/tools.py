@@ -1,10 +1,5 @@
-"""The knowledge-base tools, in every deployment's agent registry (`platform.build_agents`):
-
-- `kb.search`: agents' and `tool` steps' search of the tenant's knowledge bases (an agent's own
-  code can also search through its `CallContext.kb`);
-- `kb.ingest`: the `kb-ingest` workflow's step (`retrieval/ingestion.py`).
-
-Both act only for the calling run's tenant.
+"""The knowledge-base tools in every deployment's registry: `kb.search` (for agents and `tool`
+steps) and `kb.ingest` (the `kb-ingest` workflow's step), both for the calling run's tenant.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""Schedules as operators see them (create, list, pause, resume, delete) and firing them.
-
-Every function takes an open connection; the caller (API request, CLI command, scheduler loop)
-owns the transaction.
-
-Firing is exactly once because of the database, not the schedulers: `fire_next` locks one due
-schedule, inserts a `schedule_fires` row per due time it fires (keyed by schedule and due time:
-a second insert of the same key does nothing), starts each one's run, and moves the schedule's
-next fire time, all in the caller's one transaction. A scheduler that dies before its commit
-leaves nothing behind, and the next scheduler fires the same due times.
+"""Schedules as operators see them (create, list, pause, resume, delete) and firing them, in the
+caller's transaction. Firing is exactly once because of the database, not the schedulers:
+`fire_next` locks one due schedule, inserts a `schedule_fires` row per due time (a second insert
+of the same key does nothing), starts each run and moves the next fire time, all in one
+transaction, so a scheduler that dies before its commit leaves nothing behind.
 """
 
 from __future__ import annotations
