@@ -17,8 +17,8 @@ from rich.table import Table
 from batonflow.cli.session import Session, open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, errors, run, settings_for
 from batonflow.errors import BatonflowError
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.store.db import Conn
 
 kb_app = typer.Typer(no_args_is_help=True, help="Knowledge bases: documents agents search.")

@@ -19,8 +19,8 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.retrieval.chunking import ChunkPolicy
 from batonflow.retrieval.embeddings import LOCAL
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.runs.service import Actor
 from batonflow.store import kb as kb_store
 from batonflow.store.db import Conn
