@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import Registry
 from batonflow.apps.app import Apps
-from batonflow.auth.credentials import authenticate
 from batonflow.auth.scopes import Principal
+from batonflow.auth.tokens import authenticate
 from batonflow.errors import InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent

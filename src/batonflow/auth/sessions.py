@@ -20,9 +20,9 @@ from batonflow.auth.accounts import (
     REGISTRATION_REFUSED,
     add_user,
     normalize_email,
+    passwords_for,
     with_status,
 )
-from batonflow.auth.passwords import passwords_for
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.ids import new_id
