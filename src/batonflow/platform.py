@@ -31,7 +31,7 @@ from batonflow.llm.registry import build_gateway
 from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.rerank import Rerankers
 from batonflow.retrieval.tools import kb_tools
-from batonflow.schedules.scheduler import Scheduler
+from batonflow.schedules.service import Scheduler
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store.db import Conn, Database, Hooks, create_engine
@@ -111,7 +111,7 @@ class Platform:
         return executor
 
     def scheduler(self) -> Scheduler:
-        """A scheduler loop firing due schedules through `writer` (see schedules/scheduler.py);
+        """A scheduler loop firing due schedules through `writer` (see schedules/service.py);
         the runs it starts wake this process's executors."""
         return Scheduler(
             self.writer,
