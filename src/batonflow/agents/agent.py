@@ -1,22 +1,13 @@
-"""Agents: Python code that provides named capabilities with typed input and output.
-
-    demo = Agent("demo", "Deterministic agents for examples and tests")
+"""Agents: Python code that provides named capabilities with typed input and output, taken from
+the function's annotations:
 
     @demo.capability("text.upper")
-    async def upper(ctx: CallContext, args: UpperIn) -> UpperOut:
-        return UpperOut(text=args.text.upper())
+    async def upper(ctx: CallContext, args: UpperIn) -> UpperOut: ...
 
-The input and output models come from the function's annotations. Every call gets a
-`CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
-the deadline, `effects` for side effects that must apply once per key, `llm`, the LLM
-gateway bound to the attempt (its calls are accounted to the run and step), `kb`, a search
-of the tenant's knowledge bases, `data`, transactions on the database for an app's own rows
-(every query filters on `data.tenant_id`), `tools`, the tools the workflow grants the step (each call
-checked by the platform: `agents/gate.py`), and `http`, the outbound HTTP client limited to
-the calling tool's hosts (`net/outbound.py`).
-
-A `Toolbox` is declared like an agent; its tools (`@mail.tool("email.send", needs=ToolNeeds(...))`)
-get the same `CallContext`, so a tool with a side effect applies it once per attempt key.
+Every call gets a `CallContext`: who it is for, the attempt's idempotency key and deadline,
+`effects` applied once per key, `llm` (the gateway bound to the attempt), `kb`, `data` (an app's
+own rows), `tools` (the step's grants, checked by `agents/gate.py`) and `http` (outbound, limited
+to the calling tool's hosts). A `Toolbox` declares tools the same way (`@box.tool(...)`).
 """
 
 from __future__ import annotations

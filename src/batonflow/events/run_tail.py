@@ -162,23 +162,12 @@ async def run_events(
     feeds: RunFeeds | None = None,
 ) -> AsyncGenerator[StreamItem, None]:
     """The stored events of one run after `after_seq`, then (with `follow`) those stored later,
-    with the run's live `llm.delta` events in between as the bus delivers them. Followers of
-    one run in one process share its reads through `feeds` (a private one when not given).
-
-    Guarantee: stored events come exactly once, in `seq` order, without gaps. That holds across
-    processes because a run's events are written under its row lock with consecutive sequence
-    numbers, so they commit in `seq` order, and `seq > last` can never skip one. A follower that
-    sees a page starting past `last + 1` (it joined a feed that had read further) reads the
-    missing events itself. A client that resumes after the last `seq` it saw loses nothing.
-    Live `llm.delta` events are best effort: only those published in this process while the
-    tail is open.
-
-    With `until_done`, the tail ends once it has caught up and the last event delivered is the
-    run's terminal one (`run.succeeded`, `run.failed`, `run.dead`, `run.cancelled`); a run
-    retried after it ended has later events, so ending at a terminal event in the backlog
-    would be wrong. Without `follow`, it ends after the backlog. The caller checks that the run
-    exists in the tenant; an unknown run simply has no events.
-    """
+    with the run's live `llm.delta` events in between; followers in one process share reads
+    through `feeds`. Stored events come exactly once, in `seq` order, without gaps: a run's events
+    commit under its row lock with consecutive numbers, and a follower that sees a page start
+    past `last + 1` reads the missing ones itself. With `until_done` the tail ends once caught up
+    at the run's terminal event (not one in the backlog: a retried run goes on); without
+    `follow`, after the backlog. The caller checks that the run exists in the tenant."""
     state = _Tail(after_seq)
     if not follow:
         async for item in state.catch_up(db, tenant_id, run_id):

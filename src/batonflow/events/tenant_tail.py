@@ -52,25 +52,14 @@ async def tenant_events(
     settle_seconds: float = 10.0,
 ) -> AsyncGenerator[StreamItem, None]:
     """Every stored event of a tenant after `after_id` (from now on when `None`), then (with
-    `follow`) those stored later.
+    `follow`) those stored later; each exactly once, in `id` order except that one committed
+    after a higher id was delivered comes as soon as it is seen.
 
-    Event ids come from one counter, but on PostgreSQL two transactions can take ids 10 and 11
-    and commit 11 first: a tail that only asks for `id > 11` once it has seen 11 would never
-    see 10. This tail re-reads a look-back window instead: it asks for ids above a floor that
-    trails the ids it delivered by `settle_seconds`, and passes on the ones it has not
-    delivered yet.
-
-    Guarantee, within one tail: every event is delivered exactly once; in `id` order, except
-    that an event which commits after a higher id has been delivered comes as soon as it is
-    seen (after the higher ids). Such a late event is delivered if it commits within
-    `settle_seconds` of the first delivery of a higher id; Batonflow's transactions take
-    milliseconds. (SQLite commits one writer at a time, in id order, so nothing is late there.)
-
-    Each item's `cursor` is the highest id delivered so far: for an in-order event its own id,
-    for a late one the id already reached. A client that resumes after its last cursor gets
-    no repeats; what it can miss is only an event still uncommitted when it disconnected with
-    an id below that cursor.
-    """
+    On PostgreSQL two transactions can take ids 10 and 11 and commit 11 first, so this tail
+    re-reads a look-back window: ids above a floor that trails the delivered ones by
+    `settle_seconds`, passing on those not delivered yet (Batonflow's transactions take
+    milliseconds; SQLite commits in id order). Each item's `cursor` is the highest id delivered
+    so far, so a client resuming after it gets no repeats."""
     async with bus.subscribe() as queue:
         bell = Doorbell(queue, poll_seconds, heartbeat_seconds)
         if after_id is None:

@@ -1,22 +1,7 @@
-"""Prometheus metrics of one process, in a registry of its own (tests build many apps).
-
-    HTTP        batonflow_http_requests_total, batonflow_http_request_duration_seconds
-                {method, route (the template: /api/v1/runs/{run_id}), status}
-    runs        batonflow_runs_started_total{workflow}, batonflow_runs_finished_total{workflow, status}
-    steps       batonflow_step_duration_seconds{workflow, kind, capability},
-                batonflow_step_attempts_total{workflow, kind, status}, batonflow_leases_reaped_total{workflow}
-    queue       batonflow_queue_depth{queue}, batonflow_queue_oldest_age_seconds{queue}
-                (queue: steps, runs; read from the database at scrape time, cached briefly)
-    models      batonflow_llm_calls_total{provider, model, status},
-                batonflow_llm_latency_seconds, batonflow_llm_time_to_first_token_seconds{provider, model},
-                batonflow_llm_tokens_total{provider, model, kind},
-                batonflow_llm_cost_usd_total{provider, model, tenant (the slug)}
-    guards      batonflow_breaker_state{scope, name, state} (1 for the state it is in),
-                batonflow_rate_limit_rejections_total{limit}
-
-Run, step and model metrics come from the committed events on the bus (`follow`), so they count
-what happened, once, in the process that committed it. Label values are bounded: workflow ids,
-step kinds, capabilities, models, tenants; never run, user or request ids.
+"""Prometheus metrics of one process, in a registry of its own (tests build many apps); the
+README's "Operating Batonflow" shows a scrape. Run, step and model metrics come from the
+committed events on the bus (`follow`), so they count what happened, once, in the process that
+committed it. Label values are bounded: never run, user or request ids.
 """
 
 from __future__ import annotations
