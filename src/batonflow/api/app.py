@@ -5,6 +5,11 @@ The lifespan builds what requests share (`ApiState`): the platform, the rate lim
 (`none`: `batonflow worker` does the work) or the broker announcements (`celery`). Each enabled
 app's `lifespan` runs beside the API. Middleware, outermost first: request telemetry, the body
 size limit (413 before a large body is read), the JSON guard, then the routers.
+
+`SecurityHeaders` puts security headers on every answer: the dashboard is a bundle of this
+server's own files, so its policy allows only them (and `data:` images), with no plugins,
+framing or `<base>` rewrites; API answers (tokens among them) are `no-store` unless a route set
+its own caching (the event streams).
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
-from batonflow.api.headers import SecurityHeaders
 from batonflow.api.json_guard import JsonGuard, SafeJSONResponse
 from batonflow.api.telemetry import RequestTelemetry
 from batonflow.api.web import docs_router, mount_dashboard
@@ -45,6 +50,41 @@ ERRORS_BY_STATUS = {
     422: "the request or its content is invalid (request_invalid, input_invalid, spec_invalid)",
     429: "rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded)",
 }
+
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+ALWAYS = {
+    "Content-Security-Policy": POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = str(scope["path"]).startswith("/api/")
+
+        async def headed(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers.setdefault(name, value)
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, headed)
 
 
 def check_secret(settings: Settings) -> None:
