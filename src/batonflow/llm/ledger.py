@@ -159,11 +159,8 @@ class Accounts:
         est_in = estimate_tokens(request)
         tokens = est_in + request.max_tokens
         price = self.prices.price(name)
-        cost = (
-            price.cost(Usage(input_tokens=est_in, output_tokens=request.max_tokens))
-            if price
-            else None
-        )
+        usage = Usage(input_tokens=est_in, output_tokens=request.max_tokens)
+        cost = price.cost(usage) if price else None
         checks: list[tuple[str, Budget, Spent]] = []
         if not scope.run_budget.empty and scope.run_id is not None:
             spent = await self.ledger.spent_by_run(scope.tenant_id, scope.run_id)
