@@ -49,17 +49,8 @@ ACTIONS: dict[str, str] = {
     "licence does not allow it (the details name the sources and their terms)",
 }
 EXPORT_BATCH = 500
-COLUMNS = (
-    "id",
-    "created_at",
-    "actor_kind",
-    "actor_id",
-    "actor",
-    "action",
-    "target_kind",
-    "target_id",
-    "client_address",
-    "details",
+COLUMNS = tuple(
+    "id created_at actor_kind actor_id actor action target_kind target_id client_address details".split()
 )
 
 

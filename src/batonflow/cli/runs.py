@@ -177,16 +177,7 @@ def runs_show(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None) 
     raise typer.Exit(run_command(main()))
 
 
-STEP_FIELDS = (
-    "key",
-    "kind",
-    "status",
-    "attempt",
-    "result",
-    "error",
-    "overridden_by",
-    "override_reason",
-)
+STEP_FIELDS = tuple("key kind status attempt result error overridden_by override_reason".split())
 
 
 def _run_view(run: RunRow, steps: list[Any], attempts: list[Any]) -> dict[str, Any]:
