@@ -6,6 +6,7 @@ ledger, output repair are each their own module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -181,49 +182,42 @@ class Gateway:
         calls: list[CallRecord],
     ) -> Completion:
         """One model of the route: breaker and budget first, then the call and its re-asks."""
-        accounts = self.accounts
         breaker = self._breakers.get(name)
         try:
             breaker.before_call()
         except CircuitOpen as exc:
-            calls.append(await accounts.record(scope, policy, route, hop, name, request, error=exc))
+            calls.append(
+                await self.accounts.record(scope, policy, route, hop, name, request, error=exc)
+            )
             raise
         try:
-            await accounts.check(scope, policy, name, request)
+            await self.accounts.check(scope, policy, name, request)
         except BudgetExceeded as exc:
             breaker.release_probe()
-            calls.append(await accounts.record(scope, policy, route, hop, name, request, error=exc))
+            calls.append(
+                await self.accounts.record(scope, policy, route, hop, name, request, error=exc)
+            )
             raise
         model = self.models.get(name)
+        record = functools.partial(self.accounts.record, scope, policy, route, hop, name)
         asks = 0
         while True:
             call_id = new_id()
             started = self.clock()
             deltas = None if publish is None else Deltas(publish, call_id, name, scope, self.clock)
             try:
+                restart = None if deltas is None else deltas.restart
                 response, retries = await self.retrier.call(
-                    model,
-                    name,
-                    request,
-                    scope.deadline,
-                    deltas,
-                    None if deltas is None else deltas.restart,
+                    model, name, request, scope.deadline, deltas, restart
                 )
             except ModelError as exc:
                 breaker.record_failure()
-                call = await accounts.record(
-                    scope,
-                    policy,
-                    route,
-                    hop,
-                    name,
-                    request,
-                    error=exc,
-                    call_id=call_id,
-                    retries=exc.retries,
-                    latency=self.clock() - started,
+                latency = self.clock() - started
+                calls.append(
+                    await record(
+                        request, error=exc, call_id=call_id, retries=exc.retries, latency=latency
+                    )
                 )
-                calls.append(call)
                 raise
             except BaseException:
                 breaker.release_probe()
@@ -235,12 +229,7 @@ class Gateway:
             problem = None
             if request.output_schema is not None and not response.tool_calls:
                 value, problem = check_output(response.text, request.output_schema, output_model)
-            call = await accounts.record(
-                scope,
-                policy,
-                route,
-                hop,
-                name,
+            call = await record(
                 request,
                 response=response,
                 error=None if problem is None else invalid(name, problem, response.text),
