@@ -24,7 +24,7 @@ from batonflow.auth.tokens import authenticate
 from batonflow.errors import InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
-from batonflow.events.run_tail import RunFeeds
+from batonflow.events.tails import RunFeeds
 from batonflow.llm.gateway import Gateway
 from batonflow.settings import Settings
 from batonflow.store.db import Conn, Database

@@ -1,6 +1,5 @@
 """Following events as they are stored (docs/api.md, Events): what a tail yields, and how it
-waits. The tails are one run's (`events/run_tail.py`) and a whole tenant's
-(`events/tenant_tail.py`); nothing here knows about HTTP.
+waits. The tails (one run's and a whole tenant's) are `events/tails.py`; nothing here knows HTTP.
 
 The `events` table is the truth and the `EventBus` only a doorbell: a tail subscribes first,
 then reads the backlog, then reads again on every wake-up and every `poll_seconds` (for other
