@@ -1,5 +1,5 @@
-"""One router per resource (the runs resource has two: reading runs, and acting on them), all
-mounted by `create_app`."""
+"""The API's routers, a module per area (some hold more than one router), mounted by
+`create_app` in this order."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from batonflow.api.routes import (
     auth,
     events,
     health,
-    hooks,
     knowledge,
-    prompts,
+    llm,
     reviews,
     run_actions,
     runs,
-    schedules,
-    usage,
+    triggers,
     workflows,
 )
 
@@ -31,13 +29,13 @@ ROUTERS = (
     run_actions.router,
     runs.dead_letters_router,
     reviews.router,
-    prompts.router,
+    llm.router,
     knowledge.router,
-    schedules.router,
-    hooks.router,
+    triggers.router,
+    triggers.hooks_router,
     agents.router,
     agents.apps_router,
-    usage.router,
+    llm.usage_router,
     events.router,
     health.metrics_router,
 )
