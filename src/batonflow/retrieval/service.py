@@ -18,7 +18,7 @@ import numpy as np
 from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.llm.ledger import CallScope
 from batonflow.llm.records import CallRecord
-from batonflow.retrieval import chunking, extract
+from batonflow.retrieval import documents
 from batonflow.retrieval.embeddings import LOCAL, Embedders
 from batonflow.retrieval.rerank import Reranker
 from batonflow.retrieval.search import Passage, Searcher
@@ -68,7 +68,7 @@ class Knowledge:
         description: str = "",
         embedding_model: str = LOCAL,
         dimensions: int | None = None,
-        chunking_policy: chunking.ChunkPolicy | None = None,
+        chunking_policy: documents.ChunkPolicy | None = None,
     ) -> dict[str, Any]:
         if not re.match(NAME, name):
             raise InvalidInput(
@@ -79,7 +79,7 @@ class Knowledge:
             "description": description,
             "embedding_model": embedding_model,
             "dimensions": self.embedders.dimensions(embedding_model, dimensions),
-            "chunking": (chunking_policy or chunking.ChunkPolicy()).model_dump(),
+            "chunking": (chunking_policy or documents.ChunkPolicy()).model_dump(),
             "created_by": actor,
         }
 
@@ -118,9 +118,9 @@ class Knowledge:
         metadata: dict[str, Any] | None = None,
     ) -> Added:
         """Store a document for ingestion (see the module docstring)."""
-        fmt = fmt or extract.detect_format(source)
-        if fmt not in extract.FORMATS:
-            raise InvalidInput(f"unknown format '{fmt}'; one of {', '.join(extract.FORMATS)}")
+        fmt = fmt or documents.detect_format(source)
+        if fmt not in documents.FORMATS:
+            raise InvalidInput(f"unknown format '{fmt}'; one of {', '.join(documents.FORMATS)}")
         if not data:
             raise InvalidInput("the document is empty")
         digest = content_hash(data)
@@ -198,9 +198,9 @@ class Knowledge:
 
         doc, kb = await self.write(load)
         try:
-            parsed = extract.parse(doc["content"], doc["format"], doc["title"])
-            policy = chunking.ChunkPolicy.model_validate(kb["chunking"])
-            pieces = chunking.chunk(parsed.blocks, policy)
+            parsed = documents.parse(doc["content"], doc["format"], doc["title"])
+            policy = documents.ChunkPolicy.model_validate(kb["chunking"])
+            pieces = documents.chunk(parsed.blocks, policy)
             rows = [
                 {
                     "position": piece.position,

@@ -17,7 +17,7 @@ from batonflow.api.deps import ApiState, State, require
 from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
-from batonflow.retrieval.chunking import ChunkPolicy
+from batonflow.retrieval.documents import ChunkPolicy
 from batonflow.retrieval.embeddings import LOCAL
 from batonflow.retrieval.service import Knowledge
 from batonflow.retrieval.tools import start_ingestion
@@ -186,7 +186,7 @@ async def upload(
         raise InvalidInput("metadata must be a JSON object") from exc
     if not isinstance(meta, dict):
         raise InvalidInput("metadata must be a JSON object")
-    from batonflow.retrieval.extract import detect_format
+    from batonflow.retrieval.documents import detect_format
 
     service = knowledge(state)
     fmt = detect_format(source, request.headers.get("content-type"))
