@@ -24,8 +24,8 @@ APPS_GROUP = "batonflow.apps"  # the entry-point group of apps (batonflow.apps.a
 # name: (module, attribute, the help `batonflow --help` shows: how the command's own help starts)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": (
-        "batonflow.cli.start",
-        "run",
+        "batonflow.cli.workflows",
+        "run_workflow",
         "Validate a workflow, run it here with live progress, and print its outputs.",
     ),
     "runs": ("batonflow.cli.runs", "runs_app", "Inspect and operate runs."),

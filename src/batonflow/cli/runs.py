@@ -1,5 +1,5 @@
 """`batonflow runs`: list (and the dead-letter list), show, cancel, retry, override, dismiss;
-`calls` lives in cli/llm.py and `batonflow run` in cli/start.py."""
+`calls` lives in cli/llm.py and `batonflow run` in cli/workflows.py."""
 
 from __future__ import annotations
 
