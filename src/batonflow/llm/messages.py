@@ -75,10 +75,6 @@ class Usage(_Message):
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
         )
 
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
 
 class ModelRequest(_Message):
     messages: tuple[Message, ...]

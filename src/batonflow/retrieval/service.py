@@ -55,10 +55,6 @@ class Knowledge:
     read: Tx[Any]
     embedders: Embedders
 
-    @property
-    def searcher(self) -> Searcher:
-        return Searcher(self.embedders)
-
     async def create(
         self,
         tenant_id: str,
