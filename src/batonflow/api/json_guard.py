@@ -1,17 +1,11 @@
 """JSON at the API's edge: what comes in is refused unless every part of it can be stored and
 sent back; what goes out never fails on what is already stored.
 
-`JsonGuard` (middleware, inside the body size limit) reads a JSON request body once and answers
-422 `request_invalid` for text that is not UTF-8 JSON, a string with a lone surrogate
-(`"\\ud800"`: no encoding can store or send it) or nesting deeper than `MAX_DEPTH`; the route
-then parses the same bytes. `scrub` replaces lone surrogates in a value about to be written
-(one stored before this guard existed) with U+FFFD, so a list or stream that holds one still
-answers.
-
-`Body` renders the hot read endpoints' plain values with orjson, in the same JSON their
-response models would write (datetimes with `Z`, decimals as strings): building and serializing
-50 models cost more CPU than the query. The endpoint keeps its `response_model` for the OpenAPI
-description; tests check that each fast body parses to exactly what its model produces.
+`JsonGuard` answers 422 `request_invalid` for a JSON body that is not UTF-8 JSON, holds a lone
+surrogate (no encoding can store or send it) or nests deeper than `MAX_DEPTH`; `scrub` makes
+lone surrogates stored before the guard existed U+FFFD on the way out. `Body` renders the hot
+read endpoints' plain values with orjson, in the JSON their response models would write (tests
+compare the two): building and serializing 50 models cost more CPU than the query.
 """
 
 from __future__ import annotations
