@@ -1,8 +1,6 @@
-"""What endpoints depend on: the application state, the caller, and page limits.
-
-`require(scope)` authenticates the request (a bearer access token or an API key), checks the
-scope the endpoint declares, and applies the per-user, per-tenant and global rate limits. The
-scope is also written into the OpenAPI description of every route that uses it.
+"""What endpoints depend on: the application state, the caller, and page limits. `require(scope)`
+authenticates the request, checks the scope (also written into the route's OpenAPI entry) and
+applies the rate limits.
 """
 
 from __future__ import annotations
