@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("batonflow.cli.runs", "runs_app", "Inspect and operate runs."),
     "workflows": ("batonflow.cli.workflows", "workflows_app", "Validate and list workflows."),
     "reviews": ("batonflow.cli.reviews", "reviews_app", "Decide review and input steps."),
-    "db": ("batonflow.cli.serve", "db_app", "Migrate the database."),
+    "db": ("batonflow.cli.db", "db_app", "Migrate the database."),
     "kb": ("batonflow.cli.kb", "kb_app", "Knowledge bases: documents agents search."),
     "audit": ("batonflow.cli.audit", "audit_app", "The tenant's audit log: who did what, when."),
     "schedules": ("batonflow.cli.schedules", "schedules_app", "Schedules that start runs."),

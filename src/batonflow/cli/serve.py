@@ -1,9 +1,6 @@
 """`batonflow serve` (the HTTP API, and the in-process executor unless BATONFLOW_EXECUTOR=none)
 and `batonflow worker` (the executor alone). Both also run a scheduler loop
-(`BATONFLOW_SCHEDULER`; `worker --until-idle` does not). And `batonflow db`, which moves the
-schema up or down: the one place the CLI uses an engine of its own, since the platform insists on
-a current schema. The core and every installed app's branch move together; a revision may name
-one branch (`crm@base`, `crm@+1`)."""
+(`BATONFLOW_SCHEDULER`; `worker --until-idle` does not)."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ import asyncio
 import gc
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -211,42 +208,3 @@ def server_config(settings: Settings, application: Any) -> uvicorn.Config:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
-
-
-db_app = typer.Typer(no_args_is_help=True, help="Migrate the database.")
-
-
-def _move(direction: Literal["upgrade", "downgrade"], revision: str) -> int:
-    """Move the schema up or down, the core and every installed app's branch together, and
-    print where it ends."""
-    from batonflow.apps.app import Apps, migration_branches
-    from batonflow.store import migrate
-    from batonflow.store.db import create_engine
-
-    step = migrate.upgrade if direction == "upgrade" else migrate.downgrade
-
-    async def main() -> int:
-        settings = settings_for()
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            await step(engine, revision, migration_branches(Apps()))
-            console.print(f"database at {await migrate.current(engine) or 'base'}")
-        finally:
-            await engine.dispose()
-        return 0
-
-    return run(main())
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "heads") -> None:
-    """Apply migrations up to REVISION (default: the newest of the core and of every app)."""
-    raise typer.Exit(_move("upgrade", revision))
-
-
-@db_app.command("downgrade")
-def db_downgrade(
-    revision: str = typer.Argument(..., help="Target revision, or 'base' for empty."),
-) -> None:
-    """Revert migrations down to REVISION."""
-    raise typer.Exit(_move("downgrade", revision))
