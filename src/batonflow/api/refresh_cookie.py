@@ -41,9 +41,5 @@ def keep(response: Response, settings: Settings, request: Request, token: str) -
 def forget(response: Response, settings: Settings, request: Request) -> None:
     """Tell the browser to drop the cookie."""
     response.delete_cookie(
-        NAME,
-        path=PATH,
-        secure=_secure(settings, request),
-        httponly=True,
-        samesite="strict",
+        NAME, path=PATH, secure=_secure(settings, request), httponly=True, samesite="strict"
     )

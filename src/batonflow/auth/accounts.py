@@ -109,13 +109,7 @@ async def new_password(settings: Settings, password: str) -> str:
 
 
 async def add_user(
-    conn: Conn,
-    tenant_id: str,
-    email: str,
-    name: str,
-    role: str,
-    password_hash: str,
-    now: datetime,
+    conn: Conn, tenant_id: str, email: str, name: str, role: str, password_hash: str, now: datetime
 ) -> dict[str, Any]:
     name = name.strip()
     if not name or CONTROL.search(name):

@@ -233,8 +233,7 @@ class RateLimiter:
         limit = refused[-index][0]
         self.rejections[limit.name] += 1
         error = RateLimited(
-            f"rate limited by {limit.label} ({limit.item}); retry after {wait} s",
-            retry_after=wait,
+            f"rate limited by {limit.label} ({limit.item}); retry after {wait} s", retry_after=wait
         )
         error.details["limit"] = limit.name
         raise error

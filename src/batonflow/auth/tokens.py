@@ -65,10 +65,7 @@ def decode_access(settings: Settings, token: str) -> AccessClaims:
     signature costs more than the rest of authenticating, so what a token proved is remembered
     (`_verified`, keyed by the token and what it was checked against); expiry is checked always."""
     claims = _verified(
-        token,
-        settings.secret_key.get_secret_value(),
-        settings.jwt_audience,
-        settings.jwt_issuer,
+        token, settings.secret_key.get_secret_value(), settings.jwt_audience, settings.jwt_issuer
     )
     if claims.expires_at.timestamp() + LEEWAY_SECONDS <= time.time():
         raise Unauthenticated("the access token has expired; refresh it")

@@ -102,11 +102,7 @@ def worker(
 
 
 def celery_worker(
-    settings: Settings,
-    queues: list[str],
-    until_idle: bool,
-    grace: float,
-    metrics_port: int | None,
+    settings: Settings, queues: list[str], until_idle: bool, grace: float, metrics_port: int | None
 ) -> int:
     """`worker` with BATONFLOW_EXECUTOR=celery (see cluster/worker.py)."""
     from batonflow.cluster.worker import run_worker

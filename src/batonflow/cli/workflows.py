@@ -134,10 +134,7 @@ def workflows_list(as_json: JsonFlag = False, tenant: TenantOpt = None) -> None:
         table = display.table("workflow", "version", "hash", "stored")
         for row in rows:
             table.add_row(
-                row.workflow_id,
-                row.version,
-                row.content_hash[:19],
-                display.ago(row.created_at),
+                row.workflow_id, row.version, row.content_hash[:19], display.ago(row.created_at)
             )
         console.print(table)
         return 0

@@ -46,9 +46,7 @@ async def event_type_at(conn: Conn, tenant_id: str, run_id: str, seq: int) -> st
     """The type of a run's event number `seq`, if it has one."""
     value = await conn.scalar(
         select(events_t.c.type).where(
-            events_t.c.tenant_id == tenant_id,
-            events_t.c.run_id == run_id,
-            events_t.c.seq == seq,
+            events_t.c.tenant_id == tenant_id, events_t.c.run_id == run_id, events_t.c.seq == seq
         )
     )
     return None if value is None else str(value)

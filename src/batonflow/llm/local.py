@@ -201,11 +201,7 @@ class LocalModel:
             raise
 
     def _generate(
-        self,
-        loaded: _Loaded,
-        request: ModelRequest,
-        emit: TextSink,
-        stop: threading.Event,
+        self, loaded: _Loaded, request: ModelRequest, emit: TextSink, stop: threading.Event
     ) -> ModelResponse:
         from llama_cpp import LogitsProcessorList
 

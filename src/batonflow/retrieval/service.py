@@ -207,10 +207,7 @@ class Knowledge:
                 for piece in pieces
             ]
             embedder = self.embedders.get(
-                kb["embedding_model"],
-                int(kb["dimensions"]),
-                scope or CallScope(tenant_id),
-                calls,
+                kb["embedding_model"], int(kb["dimensions"]), scope or CallScope(tenant_id), calls
             )
             batches = []
             for start in range(0, len(rows), EMBED_BATCH):

@@ -148,13 +148,7 @@ async def _load_children(tx: RunTx, run: RunRow) -> None:
 
 
 async def retry_run(
-    conn: Conn,
-    specs: SpecCache,
-    *,
-    tenant_id: str,
-    run_id: str,
-    actor: Actor,
-    now: datetime,
+    conn: Conn, specs: SpecCache, *, tenant_id: str, run_id: str, actor: Actor, now: datetime
 ) -> CommitResult:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
     tx = RunTx(conn, now)

@@ -126,11 +126,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def due(
-    timing: Timing,
-    next_fire_at: datetime,
-    now: datetime,
-    catch_up: CatchUp,
-    limit: int,
+    timing: Timing, next_fire_at: datetime, now: datetime, catch_up: CatchUp, limit: int
 ) -> tuple[list[datetime], datetime | None]:
     """(the due times to fire now, oldest first; the next fire time after now) for a schedule
     whose stored next fire time is `next_fire_at`. Nothing is due before `next_fire_at`."""

@@ -157,10 +157,7 @@ class AttemptSeen:
             self.metrics.learn(claim.run_id, claim.tenant_id, spec)
         labels = run_labels(claim.ctx)
         structlog.contextvars.bind_contextvars(
-            tenant_id=claim.tenant_id,
-            run_id=claim.run_id,
-            step_id=claim.key,
-            attempt=claim.attempt,
+            tenant_id=claim.tenant_id, run_id=claim.run_id, step_id=claim.key, attempt=claim.attempt
         )
         if self.tracer is traces.NO_TRACER:
             return self  # the invalid span records nothing, so there is nothing to end

@@ -195,10 +195,7 @@ async def dismiss_run(
 
 @router.post("/{run_id}/retry", response_model=RunDetail)
 async def retry_run(
-    state: State,
-    request: Request,
-    run_id: str,
-    caller: Annotated[Principal, require("runs:write")],
+    state: State, request: Request, run_id: str, caller: Annotated[Principal, require("runs:write")]
 ) -> RunDetail:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
     return await _act(state, request, caller, run_id, run_service.retry_run, specs=state.specs)
