@@ -125,28 +125,11 @@ class _Line:
         event = args[0] if args and isinstance(args[0], dict) else {}
         self.std.log(level, *args, exc_info=bool(event.get("exc_info")), **kwargs)
 
-    def debug(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.DEBUG, *args, **kwargs)
-
-    def info(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.INFO, *args, **kwargs)
-
-    msg = info
-
-    def warning(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.WARNING, *args, **kwargs)
-
-    warn = warning
-
-    def error(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.ERROR, *args, **kwargs)
-
-    exception = error
-
-    def critical(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.CRITICAL, *args, **kwargs)
-
-    fatal = critical
+    debug = functools.partialmethod(_emit, logging.DEBUG)
+    info = msg = functools.partialmethod(_emit, logging.INFO)
+    warning = warn = functools.partialmethod(_emit, logging.WARNING)
+    error = exception = functools.partialmethod(_emit, logging.ERROR)
+    critical = fatal = functools.partialmethod(_emit, logging.CRITICAL)
 
 
 def _admit(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
