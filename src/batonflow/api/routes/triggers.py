@@ -216,7 +216,7 @@ class DeliveryOut(BaseModel):
 
 def hook_out(row: dict[str, Any]) -> HookOut:
     return HookOut(
-        path=f"{router.prefix}/{row['id']}",
+        path=f"{hooks_router.prefix}/{row['id']}",
         **{k: v for k, v in row.items() if k in HookOut.model_fields},
     )
 
