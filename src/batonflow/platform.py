@@ -1,23 +1,11 @@
-"""The composition root: what a Batonflow process runs on, built in one place.
-
-`open_platform(settings)` builds, in this order, and closes in the reverse order:
-
-1. telemetry (unless the caller hands one in, and then closes it itself);
-2. the database engine and two `Database`s on it: `db` (reads, the LLM ledger) and `writer`
-   (the writes that move runs, and every executor's checkpoints: on SQLite one thread queues
-   them in turn instead of a second writing connection waiting on the file lock);
-3. the migrations check, with every installed app's branch: SQLite is migrated on first use,
-   PostgreSQL must be at the current revisions (`batonflow db upgrade`);
-4. the LLM gateway, its ledger in `db`, and retrieval's models on it: the embedders (whose
-   calls to a paid endpoint the gateway's accounts record) and the rerankers;
-5. the enabled apps (`BATONFLOW_APPS`, or every installed app), the agent registry of their
-   agents (`build_agents`, the one place it is built), the event bus and the spec cache;
-6. executors, on demand (`Platform.executor`), closed with the platform, and scheduler loops
-   (`Platform.scheduler`);
-7. with `watch=True`, the metrics task (`Telemetry.watch`); otherwise only the engine's spans.
-
-The API's lifespan (`api/app.py`), every CLI command, `batonflow worker` and the engine
-benchmark run on it.
+"""The composition root: what a Batonflow process (the API, every CLI command, `batonflow
+worker`, the engine benchmark) runs on, built in one place by `open_platform(settings)` and
+closed in reverse: telemetry; the database engine with two `Database`s, `db` (reads, the LLM
+ledger) and `writer` (every write that moves runs: on SQLite one thread queues them in turn
+instead of a second connection waiting on the file lock); the migrations check (SQLite is
+migrated on first use, PostgreSQL must be current); the LLM gateway and retrieval's models; the
+enabled apps and their agent registry; the event bus and spec cache; executors and scheduler
+loops on demand; and with `watch=True` the metrics task.
 """
 
 from __future__ import annotations
@@ -43,7 +31,7 @@ from batonflow.llm.registry import build_gateway
 from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.rerank import Rerankers
 from batonflow.retrieval.tools import kb_tools
-from batonflow.schedules.scheduler import Scheduler
+from batonflow.schedules.service import Scheduler
 from batonflow.settings import Settings
 from batonflow.store import migrate
 from batonflow.store.db import Conn, Database, Hooks, create_engine
@@ -123,7 +111,7 @@ class Platform:
         return executor
 
     def scheduler(self) -> Scheduler:
-        """A scheduler loop firing due schedules through `writer` (see schedules/scheduler.py);
+        """A scheduler loop firing due schedules through `writer` (see schedules/service.py);
         the runs it starts wake this process's executors."""
         return Scheduler(
             self.writer,

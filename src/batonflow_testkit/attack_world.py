@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from batonflow.agents.agent import CallContext
+from batonflow.agents.agent import CallContext, Toolbox
 from batonflow.agents.needs import ANY_GRANTED, ToolNeeds
-from batonflow.agents.tools import Toolbox
 
 if TYPE_CHECKING:
     from batonflow_testkit.attacks import Case

@@ -9,10 +9,9 @@ import pytest
 from dirty_equals import IsFloat
 from pydantic import BaseModel
 
-from batonflow.agents.agent import Agent, CallContext, EffectRecord
+from batonflow.agents.agent import Agent, CallContext, EffectRecord, Toolbox
 from batonflow.agents.breaker import BreakerState
 from batonflow.agents.registry import BASE_STEP_KINDS, CallResult, Registry, build_registry
-from batonflow.agents.tools import Toolbox
 from batonflow.apps.demo import agents as demo
 from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import CircuitOpen, ConfigError, InvalidArgs, NotFound, StepFailed

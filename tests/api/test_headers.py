@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from batonflow.api.app import create_app
-from batonflow.api.headers import POLICY
+from batonflow.api.app import POLICY, create_app
 from batonflow.settings import Settings
 from tests.api.conftest import PASSWORD, client_for, core_apps
 

@@ -391,7 +391,7 @@ async def test_a_tenant_cannot_pass_its_active_run_quota(signup: Signup) -> None
 
 
 async def test_run_reads_write_exactly_what_their_models_would(signup: Signup) -> None:
-    # get-run and list-runs render plain values (api/body.py); each body must be what its
+    # get-run and list-runs render plain values (api/json_guard.py::Body); each body must be what its
     # documented model writes for the same values: same fields, Z times, decimal strings.
     admin = await signup()
     await store(admin.client, PRICED)

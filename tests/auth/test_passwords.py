@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dirty_equals import IsStr
 
-from batonflow.auth.passwords import Passwords, passwords_for
+from batonflow.auth.accounts import Passwords, passwords_for
 from batonflow.settings import Settings
 
 PASSWORD = "correct horse battery staple"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from batonflow.cli.progress import Progress, StepLine
+from batonflow.cli.driving import Progress, StepLine
 from batonflow.events.contracts import StoredEvent
 
 

@@ -18,9 +18,8 @@ from batonflow.agents.registry import Registry
 from batonflow.apps.demo import registry as demo_registry
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
-from batonflow.events.run_tail import RunFeeds, run_events
 from batonflow.events.stream import KEEPALIVE, Delivered, StreamItem
-from batonflow.events.tenant_tail import events_t, tenant_events
+from batonflow.events.tails import RunFeeds, events_t, run_events, tenant_events
 from batonflow.settings import Settings
 from batonflow.store import runs as run_store
 from batonflow.store.db import Database, reading

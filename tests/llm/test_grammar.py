@@ -12,8 +12,7 @@ import textwrap
 import jsonschema
 import pytest
 
-from batonflow.llm.grammar import MOST, for_grammar, words
-from batonflow.llm.local import LocalModel
+from batonflow.llm.local import MOST, LocalModel, for_grammar, words
 from batonflow.llm.messages import ModelRequest, UserMessage
 from batonflow.llm.repair import check_output
 

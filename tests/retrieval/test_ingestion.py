@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import EMBED_BATCH, Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.runs.service import Actor
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn, Database

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from batonflow.apps.demo import registry as demo_registry
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.schedules import service
-from batonflow.schedules.scheduler import Scheduler
-from batonflow.schedules.service import NewSchedule
+from batonflow.schedules.service import NewSchedule, Scheduler
 from batonflow.store import schedules as store
 from batonflow.store.db import Conn, Database, create_engine
 from batonflow.store.tables import Run, table

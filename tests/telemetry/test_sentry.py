@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from batonflow.settings import Settings
-from batonflow.telemetry.sentry import init_sentry
+from batonflow.telemetry.process import init_sentry
 from tests.api.conftest import client_for
 from tests.telemetry.conftest import Capture
 

@@ -1,21 +1,14 @@
-"""Agents: Python code that provides named capabilities with typed input and output.
-
-    demo = Agent("demo", "Deterministic agents for examples and tests")
+"""Agents: Python code that provides named capabilities with typed input and output, taken from
+the function's annotations:
 
     @demo.capability("text.upper")
-    async def upper(ctx: CallContext, args: UpperIn) -> UpperOut:
-        return UpperOut(text=args.text.upper())
+    async def upper(ctx: CallContext, args: UpperIn) -> UpperOut: ...
 
-The input and output models come from the function's annotations. Every call gets a
-`CallContext`: who the call is for (tenant, run, step, attempt), the attempt's idempotency key,
-the deadline, `effects` for side effects that must apply once per key, `llm`, the LLM
-gateway bound to the attempt (its calls are accounted to the run and step), `kb`, a search
-of the tenant's knowledge bases, `data`, transactions on the database for an app's own rows
-(every query filters on `data.tenant_id`), `tools`, the tools the workflow grants the step (each call
-checked by the platform: `agents/gate.py`), `http`, the outbound HTTP client limited to
-the calling tool's hosts (`net/outbound.py`), and `leaks`, the output check (`llm/leaks.py`)
-for text the call sends out of the platform (the installation's secrets and the system prompts
-of the attempt's model calls so far).
+Every call gets a `CallContext`: who it is for, the attempt's idempotency key and deadline,
+`effects` applied once per key, `llm` (the gateway bound to the attempt), `kb`, `data` (an app's
+own rows), `tools` (the step's grants, checked by `agents/gate.py`), `http` (outbound, limited to
+the calling tool's hosts) and `leaks` (the output check, `llm/leaks.py`, for text sent out).
+A `Toolbox` declares tools the same way (`@box.tool(...)`).
 """
 
 from __future__ import annotations
@@ -28,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, get_type_hints
 
 from pydantic import BaseModel
 
-from batonflow.agents.needs import ToolNeeds
+from batonflow.agents.needs import NO_NEEDS, ToolNeeds
 from batonflow.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -145,6 +138,18 @@ class Agent:
             return fn
 
         return register
+
+
+class Toolbox(Agent):
+    """A named set of tools: single functions a `tool` step, an agent or a model calls, each with
+    a declaration of what it needs (`agents/needs.py`)."""
+
+    def tool(
+        self, name: str, description: str = "", *, needs: ToolNeeds = NO_NEEDS
+    ) -> Callable[
+        [Callable[[CallContext, In], Awaitable[Out]]], Callable[[CallContext, In], Awaitable[Out]]
+    ]:
+        return self.capability(name, description, needs=needs)
 
 
 def _models_of(fn: Callable[..., Any], name: str) -> tuple[type[BaseModel], type[BaseModel]]:

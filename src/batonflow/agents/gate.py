@@ -1,19 +1,10 @@
-"""The platform's check on every tool call an agent, a model or a step asks for, made outside
-the model before the tool runs:
-
-1. the tool is granted to the step (`tools:` in the workflow; a `tool` step is granted its own);
-2. the arguments fit the tool's input schema;
-3. every argument the tool declares `bounded` takes only values the grant's `allow` lists;
-4. a tool with side effects (an email, an ingested document) gets no argument that carries a
-   secret of the installation, a credential or the text of the attempt's system prompts
-   (`llm/leaks.py`): what it would send leaves the platform.
-
-A refused call raises `ToolRefused` and is recorded as a `tool.refused` event with the reason
-(a value quoted in a reason has its leaks redacted: events and the audit log are read too).
-A call the platform stops while it runs (the outbound client refuses a host or an address, the
-sandbox stops code) keeps its own error (`outbound_refused`, `sandbox_stopped`) and is recorded
-as a `tool.refused` event too, with that code as its `refusal`.
-An allowed call runs with `ctx.http` limited to the hosts of the tool (narrowed by the grant).
+"""The platform's check on every tool call an agent, a model or a step asks for, made outside the
+model before the tool runs: the tool is granted to the step, the arguments fit its schema, every
+`bounded` argument takes only values the grant allows, and a tool with side effects gets no
+argument carrying a secret, a credential or the attempt's system prompt text (`llm/leaks.py`).
+A refused call raises `ToolRefused` (recorded as `tool.refused`, quoted values redacted); a call
+the outbound client or the sandbox stops while it runs keeps its own error and is recorded as
+`tool.refused` too. An allowed one runs with `ctx.http` limited to the tool's hosts.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
-"""What a tool needs to run: one small declaration per tool, checked by the platform.
-
-    @toolbox.tool("email.send", needs=ToolNeeds(side_effects=True, bounded=("to",)))
-
-- `hosts`: the network destinations the tool may reach through `ctx.http` (the outbound client,
-  `net/outbound.py`); `"*"` means "the hosts its grant names", so no network unless granted.
-  A grant may narrow the list, never widen it past the tool's.
-- `files`: `"none"` or `"scratch"` (a private temporary directory, removed after the call).
-- `timeout` and `memory_mb`: the tool's own limits. The timeout bounds every call (the step's
-  timeout, when shorter, wins); `memory_mb` is enforced where the tool runs in a separate
-  process (the `python` sandbox), and declared for the rest.
-- `side_effects`: whether a call changes the world (sends, writes, pays). Tools with effects
-  apply them once per idempotency key (`ctx.effects`).
-- `bounded`: arguments whose values a grant to an `agent` or `llm` step must limit
-  (`allow: {to: ...}` in the workflow): the recipients of an email, say. A value outside the
-  grant's list is refused before the tool runs.
+"""What a tool needs to run: one `ToolNeeds` per tool, checked by the platform (docs/security.md,
+"What a tool declares"). `hosts` of `"*"` means the hosts its grant names, so no network unless
+granted; a grant may narrow the list, never widen it. `bounded` names the arguments a grant to
+an `agent` or `llm` step must limit with `allow` (an email's recipients, say).
 """
 
 from __future__ import annotations

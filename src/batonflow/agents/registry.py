@@ -11,10 +11,9 @@ from typing import Any, Protocol
 from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 
-from batonflow.agents.agent import Agent, CallContext, Capability
+from batonflow.agents.agent import Agent, CallContext, Capability, Toolbox
 from batonflow.agents.breaker import CircuitBreaker
 from batonflow.agents.needs import NO_NEEDS, ToolNeeds
-from batonflow.agents.tools import Toolbox
 from batonflow.errors import (
     ConfigError,
     InvalidArgs,

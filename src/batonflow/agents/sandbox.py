@@ -1,15 +1,9 @@
 """The sandbox for code a model wrote or a user supplied, and the platform's `python` tool.
 
-`run_python(code, limits)` runs the code in a new Python process (`python -I`: no user site, no
-PYTHON* variables), with an empty environment (no secret of the worker's is inherited), a fresh
-scratch directory as its working directory (removed afterwards), in its own process group, under
-resource limits it sets on itself before the code runs (`sandbox_boot.py`: address space, CPU
-seconds, file size, open files) and an audit hook that refuses network connections to hosts not
-granted, new processes, native code through ctypes, and files outside the scratch directory
-(reads of Python's own paths excepted). The parent kills the whole group when the wall-clock
-limit passes. What it does not stop: the code still runs as the worker's user on the same
-kernel; the audit hook is a guard for Python code, not a boundary against a native exploit. Run
-workers in a container or VM with their own network policy where that matters (docs/security.md).
+`run_python(code, limits)` runs the code in a new `python -I` process with an empty environment,
+in a fresh scratch directory and its own process group, under the limits and audit hook that
+`sandbox_boot.py` installs; the whole group is killed when the wall-clock limit passes. The hook
+is a guard for Python code, not a boundary against a native exploit (docs/security.md).
 """
 
 from __future__ import annotations
@@ -26,9 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from batonflow.agents.agent import CallContext
+from batonflow.agents.agent import CallContext, Toolbox
 from batonflow.agents.needs import ANY_GRANTED, ToolNeeds
-from batonflow.agents.tools import Toolbox
 from batonflow.errors import SandboxStopped
 
 BOOT = Path(__file__).with_name("sandbox_boot.py")

@@ -2,11 +2,9 @@
 
     python -I sandbox_boot.py '<config json>'   (cwd: the scratch directory; code in main.py)
 
-It lowers its own resource limits (address space, CPU seconds, file size, open files: soft and
-hard, so the code cannot raise them again), then installs an audit hook that stops the process
-(exit code 98, the reason on stderr) when the code connects a socket to an address not granted,
-starts a process, loads native code through ctypes, or opens a file for writing outside the
-scratch directory or for reading outside the scratch directory and Python's own paths. Then it
+It lowers its resource limits, soft and hard, then installs an audit hook that stops the process
+(exit code 98, the reason on stderr) on a socket to an address not granted, a new process,
+ctypes, or a file outside the scratch directory (reads of Python's own paths excepted); then it
 runs main.py. A MemoryError ends it with exit code 97.
 """
 

@@ -1,19 +1,15 @@
 """The HTTP API: `create_app(settings)` builds it; `batonflow serve` runs it under Uvicorn.
 
-The lifespan builds what requests share (`ApiState`): the platform (`batonflow.platform`: the
-database, the agent registry, the LLM gateway, the event bus, metrics), the rate limiter and,
-with `BATONFLOW_EXECUTOR=inprocess` (the default), an executor that runs the work in this
-process and a scheduler loop that fires due schedules (unless `BATONFLOW_SCHEDULER=false`).
-With `none`, `batonflow worker` processes do the work; with `celery`, `batonflow worker --queues`
-processes do, and the API announces on the broker the steps its own commits make ready
-(cluster/announce.py). Each enabled app's `lifespan` (what it
-runs beside the API, like the sales app's local mail catcher) is entered once the state is
-built and left when the API stops.
+The lifespan builds what requests share (`ApiState`): the platform, the rate limiter and, as
+`BATONFLOW_EXECUTOR` says, an in-process executor and scheduler loop (`inprocess`), none
+(`none`: `batonflow worker` does the work) or the broker announcements (`celery`). Each enabled
+app's `lifespan` runs beside the API. Middleware, outermost first: request telemetry, the body
+size limit (413 before a large body is read), the JSON guard, then the routers.
 
-Middleware, outermost first: request telemetry (request id, log line, metrics, span; see
-api/telemetry.py), the body size limit (413 before a large body is read), the JSON guard (422
-for a JSON body that cannot be stored: a lone surrogate, nesting too deep; api/json_guard.py),
-then the routers. Every route's OpenAPI entry names the scope it needs and the errors it can answer.
+`SecurityHeaders` puts security headers on every answer: the dashboard is a bundle of this
+server's own files, so its policy allows only them (and `data:` images), with no plugins,
+framing or `<base>` rewrites; API answers (tokens among them) are `no-store` unless a route set
+its own caching (the event streams).
 """
 
 from __future__ import annotations
@@ -28,15 +24,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from batonflow.api import docs
 from batonflow.api import errors as api_errors
 from batonflow.api.deps import ApiState
-from batonflow.api.headers import SecurityHeaders
 from batonflow.api.json_guard import JsonGuard, SafeJSONResponse
 from batonflow.api.telemetry import RequestTelemetry
-from batonflow.api.web import mount_dashboard
+from batonflow.api.web import docs_router, mount_dashboard
 from batonflow.apps import workflows as app_workflows
 from batonflow.apps.app import Apps, load_apps
 from batonflow.auth.ratelimit import RateLimiter
@@ -55,6 +50,41 @@ ERRORS_BY_STATUS = {
     422: "the request or its content is invalid (request_invalid, input_invalid, spec_invalid)",
     429: "rate limited or over a tenant quota; see Retry-After (rate_limited, quota_exceeded)",
 }
+
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+ALWAYS = {
+    "Content-Security-Policy": POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = str(scope["path"]).startswith("/api/")
+
+        async def headed(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers.setdefault(name, value)
+                if api:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, headed)
 
 
 def check_secret(settings: Settings) -> None:
@@ -245,7 +275,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
         openapi_url="/openapi.json",
-        docs_url=None,  # served from this server's files: api/docs.py
+        docs_url=None,  # served from this server's files: api/web.py
         redoc_url=None,
     )
     api_errors.install(app)
@@ -257,7 +287,7 @@ def create_app(
             router = enabled_app.router()
             _document(router)
             app.include_router(router, prefix=f"{API}/{enabled_app.name}")
-    app.include_router(docs.router)
+    app.include_router(docs_router)
     app.add_middleware(JsonGuard)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]

@@ -1,8 +1,6 @@
-"""What endpoints depend on: the application state, the caller, and page limits.
-
-`require(scope)` authenticates the request (a bearer access token or an API key), checks the
-scope the endpoint declares, and applies the per-user, per-tenant and global rate limits. The
-scope is also written into the OpenAPI description of every route that uses it.
+"""What endpoints depend on: the application state, the caller, and page limits. `require(scope)`
+authenticates the request, checks the scope (also written into the route's OpenAPI entry) and
+applies the rate limits.
 """
 
 from __future__ import annotations
@@ -19,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from batonflow.agents.registry import Registry
 from batonflow.apps.app import Apps
-from batonflow.auth.credentials import authenticate
 from batonflow.auth.scopes import Principal
+from batonflow.auth.tokens import authenticate
 from batonflow.errors import InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
-from batonflow.events.run_tail import RunFeeds
+from batonflow.events.tails import RunFeeds
 from batonflow.llm.gateway import Gateway
 from batonflow.settings import Settings
 from batonflow.store.db import Conn, Database

@@ -1,13 +1,8 @@
-"""The API's OpenAPI document as a file: the source of the dashboard's generated types.
+"""The API's OpenAPI document as a file, the source of the dashboard's generated types
+(`make web-types`): `python -m batonflow.api.openapi web/openapi.json` (no path: stdout).
 
-    python -m batonflow.api.openapi web/openapi.json    # or no path: to stdout
-
-`make web-types` runs this, then `openapi-typescript` over the file (web/src/openapi.ts), and
-`make web-types-check` fails when either differs from what is committed. The document comes from
-`app.openapi()`, which reads only the routes: the lifespan (database, gateway, executor) never
-runs, so no database is needed. The settings are fixed here, not read from the environment's
-secrets or modes, and every installed app is enabled, whatever `BATONFLOW_APPS` says, so the same
-code always writes the same bytes (keys sorted, two-space indent).
+`app.openapi()` reads only the routes, so no database is needed; the settings are fixed and
+every installed app is enabled, so the same code always writes the same bytes.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""The refresh token's cookie, for browsers: HttpOnly (no script reads it), SameSite=Strict (no
-other site's page sends it), scoped to the auth routes' path, and Secure when the request came
-over https (`BATONFLOW_REFRESH_COOKIE_SECURE`).
-
-Sign-in and registration set it. Refresh and sign-out read the token from the cookie when the
-body does not carry one; a refresh that used the cookie answers with the next token only in the
-cookie (its body has `refresh_token: null`), so a script in the page can get short-lived access
-tokens at most, never a refresh token. A client without cookies (the CLI, a script) sends and
-receives the token in the body instead.
+"""The refresh token's cookie, for browsers: HttpOnly, SameSite=Strict, scoped to the auth
+routes' path, and Secure over https (`BATONFLOW_REFRESH_COOKIE_SECURE`). A refresh that used the
+cookie answers with the next token only in the cookie, so a script in the page can get
+short-lived access tokens at most, never a refresh token; clients without cookies use the body.
 """
 
 from __future__ import annotations
@@ -46,9 +41,5 @@ def keep(response: Response, settings: Settings, request: Request, token: str) -
 def forget(response: Response, settings: Settings, request: Request) -> None:
     """Tell the browser to drop the cookie."""
     response.delete_cookie(
-        NAME,
-        path=PATH,
-        secure=_secure(settings, request),
-        httponly=True,
-        samesite="strict",
+        NAME, path=PATH, secure=_secure(settings, request), httponly=True, samesite="strict"
     )

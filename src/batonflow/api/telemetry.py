@@ -1,13 +1,9 @@
 """What the API reports about each request: its id, its log line, its metrics and its span.
 
-`RequestTelemetry` is the outermost middleware. It takes the caller's `X-Request-ID` when it
-is safe to log (letters, digits, `.`, `_`, `-`, at most 128) or makes one, binds it to the
-request's log context and returns it on every response, errors included. When the request is
-done it logs one line (`request`: method, path, route template, status, duration), counts it
-under the route template (`/api/v1/runs/{run_id}`, never the path) and ends the request's span,
-a child of the caller's `traceparent` when one is sent. An unexpected exception is logged with
-its traceback (and so reported to Sentry when it is configured) and answered with a 500 in the
-usual envelope, naming the request id.
+`RequestTelemetry` is the outermost middleware: it takes a safe `X-Request-ID` or makes one and
+returns it on every response; when the request is done it logs one `request` line, counts it
+under the route template (never the path) and ends its span, a child of the caller's
+`traceparent`. An unexpected exception is logged with its traceback and answered with a 500.
 """
 
 from __future__ import annotations

@@ -1,22 +1,18 @@
-"""The dashboard: the built single-page app (web/ -> `batonflow/web/static/`) served at `/`.
+"""The dashboard: the built single-page app (web/ -> `batonflow/web/static/`) served at `/`, and
+the API's interactive docs at `/docs`: Swagger UI from the same bundle, so they work offline and
+under a policy that loads scripts from this server only.
 
 `mount_dashboard(app)` makes the router's not-found handler serve the bundle, so every API route
-keeps its own answers (404 and 405 included) and the dashboard never shows up in OpenAPI:
-
-    GET /assets/<hashed name>   the file, cached for a year (its name changes with its content)
-    GET /<a file of the bundle> the file, revalidated on every use
-    GET /<any other path>       index.html, revalidated on every use; the app routes in the browser
-    /api, /health, /docs, /openapi.json, and any method but GET and HEAD: the API's own 404
-
-Without a built bundle (`make setup` builds it), `/` and the dashboard paths answer a short page
-that says so; the API works either way.
+keeps its own answers (404 and 405 included): hashed assets are cached for a year, other files
+and `index.html` (for any other GET path) are revalidated on every use. Without a built bundle
+(`make setup`) the dashboard paths answer a short page that says so.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,6 +31,39 @@ then reload this page.</p>
 <p>The API is up: see <a href="/docs">/docs</a>.</p>
 </body></html>
 """
+docs_router = APIRouter(include_in_schema=False)
+# Swagger UI sets inline styles on its own elements; scripts still come from this server only.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Batonflow API</title>
+<link rel="stylesheet" href="/swagger/swagger-ui.css"></head>
+<body><div id="docs"></div>
+<script src="/swagger/swagger-ui-bundle.js"></script>
+<script src="/docs/start.js"></script>
+</body></html>
+"""
+DOCS_START = """window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#docs",
+  deepLinking: true,
+  persistAuthorization: false,
+  validatorUrl: null,
+});
+"""
+
+
+@docs_router.get("/docs")
+async def docs() -> HTMLResponse:
+    return HTMLResponse(DOCS_PAGE, headers={"Content-Security-Policy": DOCS_POLICY})
+
+
+@docs_router.get("/docs/start.js")
+async def docs_start() -> Response:
+    return Response(DOCS_START, media_type="text/javascript")
 
 
 class Dashboard:

@@ -1,29 +1,11 @@
-"""The audit log as the rest of the platform writes and reads it.
-
-    record(conn, tenant_id, "api_key.create", actor=..., target=("api_key", key_id),
-           details={...}, now=now)
+"""The audit log as the rest of the platform writes and reads it (docs/audit.md says who records
+what).
 
 `record` adds one entry in the caller's transaction, so an entry exists exactly when what it
-describes was committed. It refuses an action that is not in `ACTIONS` (add a line there, with
-what it means, to audit something new) and details that are not JSON objects.
-
-The actor is anything with `kind`, `name`, `id` and `address`: an `Actor` built from the API's
-principal and client address, from an agent inside a run (`Actor.agent`), or the run service's
-`Actor` (the CLI acts as `local`). Who records what:
-
-- the API's auth and admin routes: sign-ins (and failed ones for an existing account), sign-outs,
-  registrations, user changes, API keys, invitations, audit exports;
-- the run and review services (API and CLI alike): cancels, retries, dismissals, overrides,
-  decisions;
-- the executor's checkpoint: tool calls the gate refused (`tool.refused`, the agent or model as
-  the actor, the run as the target), and text a step's output check stopped (`output.leak`).
-
-An export (`export`) redacts from each entry's `details` what the output check finds there
-(`llm/leaks.py`: the installation's secrets, credentials), as `[redacted: <what>]`: a model can
-put a key into the arguments of a call the gate then refuses. The stored entry is unchanged.
-
-There is no update or delete here, in the store (`store/audit.py`) or in the database, whose
-triggers refuse both.
+describes was committed. It refuses an action not in `ACTIONS` and details that are not JSON
+objects. Nothing here, in the store or in the database (its triggers) updates or deletes one.
+An export redacts from each entry's `details` what the output check finds (`llm/leaks.py`), as
+`[redacted: <what>]`; the stored entry is unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +14,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -72,17 +54,8 @@ ACTIONS: dict[str, str] = {
     "licence does not allow it (the details name the sources and their terms)",
 }
 EXPORT_BATCH = 500
-COLUMNS = (
-    "id",
-    "created_at",
-    "actor_kind",
-    "actor_id",
-    "actor",
-    "action",
-    "target_kind",
-    "target_id",
-    "client_address",
-    "details",
+COLUMNS = tuple(
+    "id created_at actor_kind actor_id actor action target_kind target_id client_address details".split()
 )
 
 
@@ -171,12 +144,7 @@ class Filters:
             raise InvalidInput("since must be before until")
 
     def where(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "action": self.action,
-            "since": self.since,
-            "until": self.until,
-        }
+        return asdict(self)
 
 
 async def list_entries(

@@ -1,18 +1,26 @@
 """Accounts: a tenant's users, their API keys and their invitations. Every rule lives here;
 callers own the transaction (functions flush, never commit). Signing in to an account is
 `auth/sessions.py`.
+
+Passwords are hashed with argon2id (the parameters from settings) in a worker thread, since a
+hash takes tens of milliseconds. With no stored hash (an unknown email) `verify` checks a dummy
+hash, so a wrong email costs as long as a wrong password.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
 from datetime import datetime, timedelta
+from functools import cache, cached_property
 from typing import Any
 
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
 from batonflow.auth import tokens
-from batonflow.auth.passwords import passwords_for
 from batonflow.auth.scopes import ROLES, SCOPES, Principal
 from batonflow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from batonflow.ids import new_id
@@ -31,6 +39,48 @@ REGISTRATION_REFUSED = (
     "already have an account (an email address belongs to one account)"
 )
 MAX_KEY_DAYS = 3650
+
+
+class Passwords:
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+
+    @cached_property
+    def _dummy(self) -> str:
+        return self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """Whether `password` matches `stored`; with no `stored`, spend the same time, say no."""
+        return await asyncio.to_thread(self._verify, stored, password)
+
+    def _verify(self, stored: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored or self._dummy, password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
+
+
+@cache
+def _passwords(time_cost: int, memory_kib: int, parallelism: int) -> Passwords:
+    return Passwords(time_cost, memory_kib, parallelism)
+
+
+def passwords_for(settings: Settings) -> Passwords:
+    """The hasher for the settings' argon2 parameters (one per parameter set, kept)."""
+    return _passwords(
+        settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+    )
 
 
 def normalize_email(email: str) -> str:
@@ -59,13 +109,7 @@ async def new_password(settings: Settings, password: str) -> str:
 
 
 async def add_user(
-    conn: Conn,
-    tenant_id: str,
-    email: str,
-    name: str,
-    role: str,
-    password_hash: str,
-    now: datetime,
+    conn: Conn, tenant_id: str, email: str, name: str, role: str, password_hash: str, now: datetime
 ) -> dict[str, Any]:
     name = name.strip()
     if not name or CONTROL.search(name):

@@ -1,38 +1,16 @@
-"""Rate limits: per user or API key, per tenant and global for requests; per account and per
-client address for login and refresh; per email address and per client address for
-registration.
+"""Rate limits (docs/api.md): per user or API key, per tenant and global for requests; per
+account and client address for login and refresh; per email and client address for registration.
 
-Each limit is a `limits` item in its notation ("600/minute", "10 per 5 minutes"). They live in
-process memory by default; with `BATONFLOW_REDIS_URL` they live in Redis under the `batonflow:`
-key prefix, so every API replica draws from one shared budget.
+They live in process memory, or with `BATONFLOW_REDIS_URL` in Redis (keys prefixed `batonflow:`),
+so every API replica draws from one shared budget. Request limits are large and hit by every
+request, so they use the sliding-window counter (two integers per key, one Lua script per hit; an
+estimate close enough for fair sharing), where a moving window would keep and walk a timestamp
+per admitted request. Login and registration limits are small and guard against password
+guessing, so they use the exact moving window (no burst across a window boundary).
 
-Strategies, chosen per limit by accuracy and Redis cost:
-
-- Request limits (user, tenant, global) use the sliding-window counter: two integer keys per
-  limit key and one constant-time Lua script per hit, whatever the limit. These limits are large
-  (thousands a minute), there is a key per user and per tenant, and the global key is hit by
-  every request of every replica. A moving window would keep one timestamp per admitted
-  request (30,000 list entries for the default global limit, about 12 KB per active user) and
-  walk those lists on every check. The counter's cost is an estimate: it weights the previous
-  window as if its requests were spread evenly, which is close enough for fair sharing.
-- Login and registration limits (account or email, client address) use the moving window, which
-  is exact: it admits no burst across a window boundary, and Retry-After is the moment the
-  oldest attempt leaves the window. These limits are small (10 a minute, 20 an hour), so the list
-  of timestamps per key stays short, and exactness matters most against password guessing and
-  probing for accounts.
-
-A request is admitted only if all its limits have room, and only then takes one unit from each:
-the limits are tested first (reads only), then hit. So a user over their own limit does not
-drain the tenant's or the global budget. Between the test and the hit another replica may take
-the last unit; that request is refused, and the units it took from its other limits stay taken.
-
-A refusal raises `RateLimited` naming the limit that binds longest, with `retry_after` from that
-limit's window statistics (its reset time), rounded up to whole seconds and at least 1, and
-counts one rejection under the limit's name in `RateLimiter.rejections`.
-
-Storage trouble never hangs a request: each storage call has a deadline, and a Redis that does
-not answer gives `ConfigError` naming `BATONFLOW_REDIS_URL`. `RateLimiter.check` pings the
-storage for the readiness check.
+All of a request's limits are tested first and hit only if all have room, so a user over their
+own limit does not drain the tenant's or the global budget. A refusal names the limit that binds
+longest. A storage call has a deadline: a Redis that does not answer is a `ConfigError`.
 """
 
 from __future__ import annotations
@@ -164,23 +142,14 @@ class RateLimiter:
         self._key = Limit("user", items["user"], counter, "the per-API-key limit")
         self._tenant = Limit("tenant", items["tenant"], counter, "the tenant's limit")
         self._global = Limit("global", items["global"], counter, "the global limit")
-        self._account = Limit(
-            "login_account", items["login"], moving, "the login limit for this account"
-        )
-        self._ip = Limit(
-            "login_ip", items["login"], moving, "the login limit for this client address"
-        )
+        login, register = items["login"], items["register"]
+        self._account = Limit("login_account", login, moving, "the login limit for this account")
+        self._ip = Limit("login_ip", login, moving, "the login limit for this client address")
         self._register_email = Limit(
-            "register_email",
-            items["register"],
-            moving,
-            "the registration limit for this email address",
+            "register_email", register, moving, "the registration limit for this email address"
         )
         self._register_ip = Limit(
-            "register_ip",
-            items["register"],
-            moving,
-            "the registration limit for this client address",
+            "register_ip", register, moving, "the registration limit for this client address"
         )
         self._counter = counter
         self.rejections: Counter[str] = Counter()
@@ -219,15 +188,10 @@ class RateLimiter:
         """Take one unit from each of `quotas` (limits an app defines, such as executions an
         hour), in the same storage and with the same strategy as the request limits: Redis,
         shared by every replica, when `BATONFLOW_REDIS_URL` is set; taken only when all have room."""
-        await self._take(
-            [
-                (
-                    Limit(q.name, parse_limit(q.limit, q.name), self._counter, q.label),
-                    q.key,
-                )
-                for q in quotas
-            ]
-        )
+        limits_ = [
+            Limit(q.name, parse_limit(q.limit, q.name), self._counter, q.label) for q in quotas
+        ]
+        await self._take([(limit, q.key) for limit, q in zip(limits_, quotas, strict=True)])
 
     async def check(self) -> None:
         """Raise ConfigError unless the storage answers (the readiness check calls this)."""
@@ -269,8 +233,7 @@ class RateLimiter:
         limit = refused[-index][0]
         self.rejections[limit.name] += 1
         error = RateLimited(
-            f"rate limited by {limit.label} ({limit.item}); retry after {wait} s",
-            retry_after=wait,
+            f"rate limited by {limit.label} ({limit.item}); retry after {wait} s", retry_after=wait
         )
         error.details["limit"] = limit.name
         raise error

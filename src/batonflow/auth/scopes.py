@@ -1,16 +1,7 @@
-"""Roles, the scopes they grant, and the principal a request acts as.
-
-    role       scopes
-    viewer     every `*:read` scope
-    reviewer   viewer + reviews:decide
-    operator   viewer + runs:write, workflows:write, prompts:write, kb:write, triggers:write
-               (triggers: schedules and webhook hooks)
-    admin      every scope, including admin (users, API keys, invitations, tenant policy) and
-               audit:read (the tenant's audit log, which no other role reads)
-
-Each endpoint declares the one scope it needs. API keys carry scopes directly; a key acts with
-the roles whose scopes it holds in full (so a key with `reviews:decide` may decide a review
-that names the `reviewer` role).
+"""Roles, the scopes they grant (`ROLE_SCOPES`: a viewer reads, a reviewer also decides, an
+operator also writes, an admin holds every scope, `admin` and `audit:read` among them), and the
+principal a request acts as. An API key carries scopes and acts with the roles whose scopes it
+holds in full (so a key with `reviews:decide` may decide a review naming `reviewer`).
 """
 
 from __future__ import annotations
@@ -18,43 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-READ_SCOPES = (
-    "runs:read",
-    "workflows:read",
-    "reviews:read",
-    "prompts:read",
-    "agents:read",
-    "usage:read",
-    "events:read",
-    "kb:read",
-    "triggers:read",
+READ_SCOPES = tuple(
+    "runs:read workflows:read reviews:read prompts:read agents:read usage:read events:read "
+    "kb:read triggers:read".split()
 )
-SCOPES: tuple[str, ...] = (
-    *READ_SCOPES,
-    "runs:write",
-    "workflows:write",
-    "prompts:write",
-    "kb:write",
-    "triggers:write",
-    "reviews:decide",
-    "audit:read",
-    "admin",
-)
+WRITE_SCOPES = tuple("runs:write workflows:write prompts:write kb:write triggers:write".split())
+SCOPES: tuple[str, ...] = (*READ_SCOPES, *WRITE_SCOPES, "reviews:decide", "audit:read", "admin")
 Role = Literal["admin", "operator", "reviewer", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "reviewer", "viewer")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": frozenset(READ_SCOPES),
     "reviewer": frozenset((*READ_SCOPES, "reviews:decide")),
-    "operator": frozenset(
-        (
-            *READ_SCOPES,
-            "runs:write",
-            "workflows:write",
-            "prompts:write",
-            "kb:write",
-            "triggers:write",
-        )
-    ),
+    "operator": frozenset((*READ_SCOPES, *WRITE_SCOPES)),
     "admin": frozenset(SCOPES),
 }
 

@@ -1,16 +1,10 @@
-"""Sessions: registration, sign-in, refresh-token rotation and sign-out. Every rule lives here;
-callers own the transaction (functions flush, never commit). The accounts a session is for (users,
-API keys, invitations) are `auth/accounts.py`.
+"""Sessions: registration, sign-in, refresh-token rotation and sign-out (docs/auth.md). Every
+rule lives here; callers own the transaction. Hashing a password takes tens of milliseconds, so
+callers run it outside their write transaction (`accounts.new_password`, `check_password`).
 
-Password hashing and checking take tens of milliseconds, so they are separate steps
-(`accounts.new_password`, `check_password`) that callers run outside their write transaction.
-
-Refresh tokens rotate on every use: the used token is marked `rotated_at` and a new one of the
-same family is issued. Presenting a used or revoked token revokes the whole family (someone
-holds a copy). Two concurrent refreshes with one token are settled by the conditional update:
-exactly one rotates it; the other is a reuse and revokes the family, unless the deployment opts
-into `refresh_reuse_grace_seconds` (default 0), which refuses a reuse that soon after the
-rotation without revoking.
+Refresh tokens rotate on every use; presenting a used or revoked one revokes its whole family.
+Two concurrent refreshes with one token are settled by a conditional update: one rotates it, the
+other is a reuse (refused without revoking within `refresh_reuse_grace_seconds`, default 0).
 """
 
 from __future__ import annotations
@@ -26,9 +20,9 @@ from batonflow.auth.accounts import (
     REGISTRATION_REFUSED,
     add_user,
     normalize_email,
+    passwords_for,
     with_status,
 )
-from batonflow.auth.passwords import passwords_for
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
 from batonflow.ids import new_id

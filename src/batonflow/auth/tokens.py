@@ -1,13 +1,10 @@
-"""Tokens: signed access tokens (JWT), and opaque secrets stored only as SHA-256 hashes.
+"""Tokens: signed access tokens (JWT, HS256 only, the algorithm never read from the token: see
+docs/auth.md), and opaque secrets (refresh and invitation tokens, API keys) stored only as
+SHA-256 digests, so a copy of the database signs nobody in.
 
-Access tokens are JWTs signed HS256 with `BATONFLOW_SECRET_KEY`. Decoding accepts HS256 only:
-the algorithm list is fixed here and never taken from the token's header, so `alg: none` (in any
-casing) and RS256/HS256 confusion are refused. The claims exp, iat, iss, aud, sub, tid (tenant),
-role, typ (`access`) and jti are required. Header fields that point at keys (`kid`, `jku`, `jwk`,
-`x5u`) are never read: there is one key, and it is ours.
-
-Refresh tokens and invitation tokens are `secrets.token_urlsafe(32)`; API keys are `bf_` plus the
-same. Only their SHA-256 digests are stored, so a copy of the database signs nobody in.
+`authenticate` says who a bearer token is: an active user's access token, or an unrevoked,
+unexpired API key. It runs on every request, so it does at most one indexed read; an API key's
+`last_used_at` is written at most once a minute.
 """
 
 from __future__ import annotations
@@ -17,19 +14,23 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 
+from batonflow.auth.scopes import ROLE_SCOPES, Principal, roles_for_scopes
 from batonflow.errors import Unauthenticated
 from batonflow.settings import Settings
+from batonflow.store import credentials, users
+from batonflow.store.db import Database
 
 ALGORITHMS = ["HS256"]
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "tid", "role", "typ", "jti"]
 API_KEY_PREFIX = "bf_"  # pragma: allowlist secret (a prefix that marks API keys, not a key)
 DISPLAY_PREFIX_LENGTH = 11  # "bf_" and 8 characters: enough to recognise a key in a list
 LEEWAY_SECONDS = 10  # clock skew between replicas
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +61,11 @@ def issue_access(
 
 
 def decode_access(settings: Settings, token: str) -> AccessClaims:
-    """The claims of a valid access token; `Unauthenticated` for anything else.
-
-    Every request presents its token, and checking the signature and claims costs more than
-    the rest of authenticating it, so what a token proved is remembered (`_verified`: keyed by
-    the exact token and the key, issuer and audience it was checked against; only tokens that
-    passed). Expiry is the one check that changes with time: it is made on every call."""
+    """The claims of a valid access token; `Unauthenticated` for anything else. Checking the
+    signature costs more than the rest of authenticating, so what a token proved is remembered
+    (`_verified`, keyed by the token and what it was checked against); expiry is checked always."""
     claims = _verified(
-        token,
-        settings.secret_key.get_secret_value(),
-        settings.jwt_audience,
-        settings.jwt_issuer,
+        token, settings.secret_key.get_secret_value(), settings.jwt_audience, settings.jwt_issuer
     )
     if claims.expires_at.timestamp() + LEEWAY_SECONDS <= time.time():
         raise Unauthenticated("the access token has expired; refresh it")
@@ -131,3 +126,45 @@ def new_api_key() -> tuple[str, str]:
 
 def is_api_key(token: str) -> bool:
     return token.startswith(API_KEY_PREFIX)
+
+
+async def authenticate(db: Database, settings: Settings, token: str) -> Principal:
+    if is_api_key(token):
+        return await _api_key(db, token)
+    claims = decode_access(settings, token)
+    user = await db.read(lambda conn: users.signed_in(conn, claims.tenant_id, claims.user_id))
+    if user is None or not user["active"]:
+        raise Unauthenticated("this account is deactivated or no longer exists")
+    scopes = ROLE_SCOPES[user["role"]]
+    return Principal(
+        kind="user",
+        id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        name=user["email"],
+        roles=roles_for_scopes(scopes),
+        scopes=scopes,
+    )
+
+
+async def _api_key(db: Database, key: str) -> Principal:
+    row = await db.read(lambda conn: credentials.find_api_key(conn, digest(key)))
+    now = datetime.now(UTC)
+    if row is None:
+        raise Unauthenticated("the API key is not valid")
+    if row["revoked_at"] is not None:
+        raise Unauthenticated(f"the API key {row['prefix']}... was revoked")
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        raise Unauthenticated(f"the API key {row['prefix']}... has expired")
+    if row["last_used_at"] is None or row["last_used_at"] < now - TOUCH_EVERY:
+        await db.write(
+            lambda conn: credentials.touch_api_key(conn, row["id"], now, now - TOUCH_EVERY)
+        )
+    scopes = frozenset(row["scopes"])
+    return Principal(
+        kind="api_key",
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        name=f"{row['name']} ({row['prefix']})",
+        roles=roles_for_scopes(scopes),
+        scopes=scopes,
+    )

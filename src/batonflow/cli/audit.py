@@ -45,10 +45,7 @@ def _filters(
     actor: str | None, action: str | None, since: str | None, until: str | None
 ) -> audit.Filters:
     return audit.Filters(
-        actor=actor,
-        action=action,
-        since=_moment(since, "since"),
-        until=_moment(until, "until"),
+        actor=actor, action=action, since=_moment(since, "since"), until=_moment(until, "until")
     )
 
 

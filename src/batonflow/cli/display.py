@@ -1,11 +1,7 @@
-"""How the CLI writes values for people: ids, times, durations and data.
-
-One convention everywhere: a time is UTC in ISO 8601 to the second with a `Z`
-(`2026-12-03T11:34:16Z`), in text and in `--json` alike; lists add how long ago
-(`3 min ago`). A duration carries its unit (`420 ms`, `12.3 s`, `2 min 5 s`). Tables show an
-id's last 12 characters (the random part; ids start with their timestamp), which every command
-accepts in place of the whole id. Data (a step's result, a review's subject) is written as
-indented `key: value` lines, text as it reads, never as escaped JSON.
+"""How the CLI writes values for people: a time is UTC in ISO 8601 to the second with a `Z`, in
+text and `--json` alike (lists add how long ago); a duration carries its unit; tables show an
+id's last 12 characters (the random part), which every command accepts for the whole id; data is
+written as indented `key: value` lines, never as escaped JSON.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Knowledge bases from the terminal: create, list, add files, search.
 
-    batonflow kb create handbook [--description ...]
-    batonflow kb list
-    batonflow kb add handbook docs/*.md pricing.pdf
-    batonflow kb search handbook "how do refunds work" [--mode hybrid] [-k 5] [--json]
-
 `add` stores each file (the same content again is skipped) and indexes the new and changed ones
-with runs of the `kb-ingest` workflow, driven here to their end, printing each file's chunk
-count; a file that cannot be read or indexed is reported and the command exits 1 after the
-others are added.
+with runs of the `kb-ingest` workflow, driven here to their end; a file that cannot be read or
+indexed is reported and the command exits 1 after the others are added.
 """
 
 from __future__ import annotations
@@ -23,8 +17,8 @@ from rich.table import Table
 from batonflow.cli.session import Session, open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, errors, run, settings_for
 from batonflow.errors import BatonflowError
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.store.db import Conn
 
 kb_app = typer.Typer(no_args_is_help=True, help="Knowledge bases: documents agents search.")

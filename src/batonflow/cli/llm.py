@@ -131,11 +131,7 @@ def prompts_set(
         fail(InvalidInput("give the template with exactly one of --template or --file"))
     text = template if template is not None else file.read_text("utf-8")  # type: ignore[union-attr]
     draft = prompts.PromptDraft(
-        key=key,
-        template=text,
-        variables=tuple(var or ()),
-        system=system,
-        description=description,
+        key=key, template=text, variables=tuple(var or ()), system=system, description=description
     )
 
     async def main() -> int:

@@ -1,24 +1,9 @@
-"""The `batonflow` command: the Typer app and its wiring. Each command reads settings once,
-then calls services on the platform (`batonflow.platform`); one module per command group:
+"""The `batonflow` command: the Typer app and its wiring, with one module per command group
+(`COMMANDS`) and one group per enabled app (`batonflow demo ...`). Each command reads settings
+once, then calls services on the platform (`batonflow.platform`).
 
-    start.py      run
-    runs.py       runs list/show/cancel/retry/override/dismiss
-    llm.py        runs calls, prompts, tenant
-    reviews.py    reviews list/show/approve/reject/edit/submit
-    workflows.py  workflows validate/add/list
-    db.py         db upgrade/downgrade
-    kb.py         kb create/list/add/search
-    audit.py      audit list/export
-    schedules.py  schedules add/list/pause/resume/delete, hooks create/list/rotate/delete,
-                  scheduler
-    serve.py      serve, worker
-
-and one group per enabled app (`batonflow demo ...`).
-
-A command imports only what it uses, when it runs: the root group knows each command's module
-and one-line help (`COMMANDS`), and imports the module of the command being run, so a command
-starts (or prints its help) without loading the platform, the database layer or the apps. An
-app's group loads the enabled apps (`BATONFLOW_APPS`) when it is run.
+The root group imports only the module of the command being run, so a command starts (or prints
+its help) without loading the platform, the database layer or the apps.
 
 Exit codes: 0 the run succeeded (or the command did what it said), 1 the run failed, died or was
 cancelled, 2 the input was wrong (a spec, an input, an id), 3 the run waits for a person.
@@ -39,8 +24,8 @@ APPS_GROUP = "batonflow.apps"  # the entry-point group of apps (batonflow.apps.a
 # name: (module, attribute, the help `batonflow --help` shows: how the command's own help starts)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": (
-        "batonflow.cli.start",
-        "run",
+        "batonflow.cli.workflows",
+        "run_workflow",
         "Validate a workflow, run it here with live progress, and print its outputs.",
     ),
     "runs": ("batonflow.cli.runs", "runs_app", "Inspect and operate runs."),
@@ -52,11 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schedules": ("batonflow.cli.schedules", "schedules_app", "Schedules that start runs."),
     "hooks": ("batonflow.cli.schedules", "hooks_app", "Webhook URLs that start runs."),
     "prompts": ("batonflow.cli.llm", "prompts_app", "The prompt registry."),
-    "tenant": (
-        "batonflow.cli.llm",
-        "tenant_app",
-        "The tenant's LLM policy: budgets, logging.",
-    ),
+    "tenant": ("batonflow.cli.llm", "tenant_app", "The tenant's LLM policy: budgets, logging."),
     "worker": (
         "batonflow.cli.serve",
         "worker",

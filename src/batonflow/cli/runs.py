@@ -1,5 +1,5 @@
 """`batonflow runs`: list (and the dead-letter list), show, cancel, retry, override, dismiss;
-`calls` lives in cli/llm.py and `batonflow run` in cli/start.py."""
+`calls` lives in cli/llm.py and `batonflow run` in cli/workflows.py."""
 
 from __future__ import annotations
 
@@ -177,16 +177,7 @@ def runs_show(run_id: str, as_json: JsonFlag = False, tenant: TenantOpt = None) 
     raise typer.Exit(run_command(main()))
 
 
-STEP_FIELDS = (
-    "key",
-    "kind",
-    "status",
-    "attempt",
-    "result",
-    "error",
-    "overridden_by",
-    "override_reason",
-)
+STEP_FIELDS = tuple("key kind status attempt result error overridden_by override_reason".split())
 
 
 def _run_view(run: RunRow, steps: list[Any], attempts: list[Any]) -> dict[str, Any]:

@@ -1,13 +1,4 @@
-"""Schedules, webhook hooks and the scheduler loop from the terminal.
-
-    batonflow schedules add nightly digest --cron "0 6 * * *" --tz Europe/Paris -i topic=sales
-    batonflow schedules add poll digest --every 300 --catch-up all --catch-up-limit 5
-    batonflow schedules add launch digest --at 2027-01-04T09:00:00Z
-    batonflow schedules list [--json]
-    batonflow schedules pause|resume|delete nightly
-    batonflow hooks create crm digest          (prints the secret once)
-    batonflow hooks list | rotate <id> | delete <id>
-    batonflow scheduler [--once]               (fire due schedules; no executor)
+"""Schedules, webhook hooks and the scheduler loop from the terminal (docs/schedules.md).
 
 Hooks' secrets derive from BATONFLOW_SECRET_KEY: create them with the server's key.
 """

@@ -56,7 +56,7 @@ def worker(
         fail(UserError("--queues needs BATONFLOW_EXECUTOR=celery (and BATONFLOW_BROKER_URL)"))
     from batonflow.platform import open_platform
     from batonflow.telemetry.metrics import serve_metrics
-    from batonflow.telemetry.sentry import init_sentry
+    from batonflow.telemetry.process import init_sentry
 
     async def main() -> int:
         port = metrics_port if metrics_port is not None else settings.worker_metrics_port
@@ -102,15 +102,11 @@ def worker(
 
 
 def celery_worker(
-    settings: Settings,
-    queues: list[str],
-    until_idle: bool,
-    grace: float,
-    metrics_port: int | None,
+    settings: Settings, queues: list[str], until_idle: bool, grace: float, metrics_port: int | None
 ) -> int:
     """`worker` with BATONFLOW_EXECUTOR=celery (see cluster/worker.py)."""
     from batonflow.cluster.worker import run_worker
-    from batonflow.telemetry.sentry import init_sentry
+    from batonflow.telemetry.process import init_sentry
 
     if until_idle:
         fail(UserError("--until-idle is for the polling worker; a Celery worker serves queues"))
@@ -154,7 +150,7 @@ def serve_api(
 
     from batonflow.api.app import create_app
     from batonflow.telemetry import logs
-    from batonflow.telemetry.sentry import init_sentry
+    from batonflow.telemetry.process import init_sentry
 
     settings = settings_for(command="serve")
     updates: dict[str, Any] = {"dev": settings.dev or dev}

@@ -1,18 +1,9 @@
-"""Following events as they are stored: what a tail yields, and how it waits. The tails are one
-run's (`events/run_tail.py::run_events`) and a whole tenant's
-(`events/tenant_tail.py::tenant_events`). The SSE routes format what they yield; nothing here
-knows about HTTP.
+"""Following events as they are stored (docs/api.md, Events): what a tail yields, and how it
+waits. The tails (one run's and a whole tenant's) are `events/tails.py`; nothing here knows HTTP.
 
-Both tails read the `events` table, which is the truth, and use the in-process `EventBus` only as
-a doorbell: they subscribe first, then read the backlog, then read again on every bus wake-up
-and every `poll_seconds` (other processes, `batonflow worker`, store events this process never
-hears about). So an event is never missed between the backlog and the live part, and a lost or
-late wake-up only delays it. `llm.delta` events are live only (never stored): a run's tail passes
-them through from the bus as they come.
-
-A tail yields `Delivered` items (a stored event with the cursor a client resumes from, or a live
-one without) and `KEEPALIVE` after `heartbeat_seconds` without anything to say. Closing the
-iterator (or cancelling the task that drives it) unsubscribes from the bus.
+The `events` table is the truth and the `EventBus` only a doorbell: a tail subscribes first,
+then reads the backlog, then reads again on every wake-up and every `poll_seconds` (for other
+processes' events), so nothing is missed and a lost wake-up only delays an event.
 """
 
 from __future__ import annotations

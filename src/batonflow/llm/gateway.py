@@ -1,21 +1,12 @@
-"""The LLM gateway: the one path from agents and `llm` steps to models.
-
-    complete(request, target, scope)
-      for each model of the route (a fallback chain):                     -> routing.py
-        skip it if its breaker is open or the call would pass a budget     -> retries.py, ledger.py
-        call it, retrying 429 / 5xx / timeouts / refused connections       -> retries.py
-        check structured output; on invalid output ask again with the error -> repair.py
-        record the hop: tokens, exact cost, latency, time to first token    -> ledger.py
-      every model failed -> RouteExhausted (or that one model's classified error)
-
-Calls are written to the ledger as they finish, so accounting survives a crash of the step that
-made them. A cancelled task cancels its in-flight call (the HTTP request, or the local
-generation between two tokens).
+"""The LLM gateway: the one path from agents and `llm` steps to models. It only orchestrates
+(docs/architecture.md, "The LLM gateway"): routing, retries and breakers, budgets and the
+ledger, output repair are each their own module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -191,49 +182,42 @@ class Gateway:
         calls: list[CallRecord],
     ) -> Completion:
         """One model of the route: breaker and budget first, then the call and its re-asks."""
-        accounts = self.accounts
         breaker = self._breakers.get(name)
         try:
             breaker.before_call()
         except CircuitOpen as exc:
-            calls.append(await accounts.record(scope, policy, route, hop, name, request, error=exc))
+            calls.append(
+                await self.accounts.record(scope, policy, route, hop, name, request, error=exc)
+            )
             raise
         try:
-            await accounts.check(scope, policy, name, request)
+            await self.accounts.check(scope, policy, name, request)
         except BudgetExceeded as exc:
             breaker.release_probe()
-            calls.append(await accounts.record(scope, policy, route, hop, name, request, error=exc))
+            calls.append(
+                await self.accounts.record(scope, policy, route, hop, name, request, error=exc)
+            )
             raise
         model = self.models.get(name)
+        record = functools.partial(self.accounts.record, scope, policy, route, hop, name)
         asks = 0
         while True:
             call_id = new_id()
             started = self.clock()
             deltas = None if publish is None else Deltas(publish, call_id, name, scope, self.clock)
             try:
+                restart = None if deltas is None else deltas.restart
                 response, retries = await self.retrier.call(
-                    model,
-                    name,
-                    request,
-                    scope.deadline,
-                    deltas,
-                    None if deltas is None else deltas.restart,
+                    model, name, request, scope.deadline, deltas, restart
                 )
             except ModelError as exc:
                 breaker.record_failure()
-                call = await accounts.record(
-                    scope,
-                    policy,
-                    route,
-                    hop,
-                    name,
-                    request,
-                    error=exc,
-                    call_id=call_id,
-                    retries=exc.retries,
-                    latency=self.clock() - started,
+                latency = self.clock() - started
+                calls.append(
+                    await record(
+                        request, error=exc, call_id=call_id, retries=exc.retries, latency=latency
+                    )
                 )
-                calls.append(call)
                 raise
             except BaseException:
                 breaker.release_probe()
@@ -245,12 +229,7 @@ class Gateway:
             problem = None
             if request.output_schema is not None and not response.tool_calls:
                 value, problem = check_output(response.text, request.output_schema, output_model)
-            call = await accounts.record(
-                scope,
-                policy,
-                route,
-                hop,
-                name,
+            call = await record(
                 request,
                 response=response,
                 error=None if problem is None else invalid(name, problem, response.text),

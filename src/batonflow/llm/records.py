@@ -1,11 +1,6 @@
-"""One model call, described once: `CallRecord`.
-
-Every other shape of a call is derived from it:
-
-    CallRecord.row()          the `llm_calls` table row (its fields are the table's columns)
-    CallRecord.event_data()   the `llm.call` event data, a part of the fields
-    event_fields()            the fields of the `llm.call` event contract (events/contracts.py)
-    ModelCall                 what the API shows of a call: the record without the ledger's keys
+"""One model call, described once: `CallRecord`. The `llm_calls` row (`row()`), the `llm.call`
+event data (`event_data()`) and contract (`event_fields()`) and the API's `ModelCall` (the
+record without the ledger's keys) are derived from it.
 """
 
 from __future__ import annotations
@@ -17,24 +12,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 # The record's fields an `llm.call` event carries, in the contract's order (`id` is `call_id`).
-EVENT_FIELDS = (
-    "provider",
-    "model",
-    "route",
-    "hop",
-    "status",
-    "error_code",
-    "retries",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "latency_ms",
-    "ttft_ms",
-    "prompt_key",
-    "prompt_version",
+EVENT_FIELDS = tuple(
+    "provider model route hop status error_code retries input_tokens output_tokens "
+    "cached_input_tokens cache_write_tokens reasoning_tokens cost_usd latency_ms ttft_ms "
+    "prompt_key prompt_version".split()
 )
 
 

@@ -1,9 +1,6 @@
-"""Providers by name, each a factory of `Model`s, and the routes built from settings.
-
-`local` is always there. `openai` and `anthropic` are there when a key (or, for openai, a
-`base_url`) is configured, and each name in `llm_compat` adds an OpenAI-compatible provider.
-With no route named `default`, the default route is every configured remote provider's default
-model followed by `local:smollm2`, so a machine with no keys runs on the local model.
+"""Providers by name, each a factory of `Model`s, and the routes built from settings. With no
+route named `default`, the default route is every configured remote provider's default model
+followed by `local:smollm2`, so a machine with no keys runs on the local model.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Structured output: check a reply against the request's schema, and ask again when it misfits.
-
-    check_output(text, schema, model)  -> (value, None) or (None, what is wrong)
-    reask(request, text, problem)      -> the request with the rejected reply and the problem
-                                          appended, so the model can correct itself
-
-The gateway asks again up to `llm_output_retries` times, then raises OutputInvalid (`gave_up`).
+"""Structured output: check a reply against the request's schema (`check_output`), and ask again
+with the rejected reply and what is wrong appended (`reask`), up to `llm_output_retries` times.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""Retries and breakers: how one model of a route is called.
-
-    Retrier.call(model, name, request, deadline, on_text)  -> (response, retries made)
-      the first attempt runs bare; a 429 / 5xx / timeout / refused connection is retried with
-      exponential backoff and jitter (Retry-After honoured, other 4xx not retried) up to
-      `max_retries`; a Retry-After past `max_wait` or a wait past the step's deadline stops at once
-    Breakers.get(model)   one circuit breaker per model, made on first use
-
-Each attempt is held to the gateway's timeout or what is left of the step's deadline.
+"""Retries and breakers: how one model of a route is called. A 429, 5xx, timeout or refused
+connection is retried with exponential backoff and jitter (Retry-After honoured) up to
+`max_retries`, each attempt held to the gateway's timeout or what is left of the step's
+deadline; other 4xx are not retried. One circuit breaker per model, made on first use.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Where a call goes: a target names a route (a fallback chain of models) or one model.
-
-    Router.resolve("smart")               -> ("smart", ["openai:gpt-4.1", "local:smollm2"])
-    Router.resolve("openai:gpt-4.1-mini") -> (None, ["openai:gpt-4.1-mini"])
-
-The gateway tries the chain's models in order; `Hops` keeps why each one failed and names the
-error to raise when none answered.
+"""Where a call goes: a target names a route (a fallback chain of models) or one model
+(`Router.resolve`); `Hops` keeps why each model failed and names the error to raise when none
+answered.
 """
 
 from __future__ import annotations

@@ -1,20 +1,13 @@
-"""Outbound HTTP: the one way tools and model providers reach the network.
+"""Outbound HTTP: the one way tools and model providers reach the network (docs/security.md).
 
     http = Outbound(policy).limited(["api.example.com"])
     response = await http.request("GET", "https://api.example.com/rates")
 
-Every request goes through `GuardedTransport`, which
-
-- refuses a host outside the allowlist (exact names, or `*.example.com` for its subdomains);
-- resolves the name itself and refuses it if any address is private, loopback, link-local,
-  multicast, reserved or unspecified (server-side request forgery), unless the operator allows
-  that host or network (`BATONFLOW_ALLOW_PRIVATE_HOSTS`); it then connects to the address it
-  checked (the name is not looked up a second time, so a rebinding DNS answer cannot swap it);
-- checks every redirect hop the same way (a redirect is a new request through the transport);
-- caps the answer's size (`BATONFLOW_OUTBOUND_MAX_BYTES`), counted as it streams.
-
-Origins the operator configured (a model provider's base URL) are trusted: no address check,
-but still the size cap and no redirect to anywhere else (`provider_transport`).
+`GuardedTransport` refuses hosts outside the allowlist, resolves each name itself and refuses
+private and other non-public addresses (unless `BATONFLOW_ALLOW_PRIVATE_HOSTS` allows them),
+connects to the address it checked (so a rebinding DNS answer cannot swap it), checks every
+redirect hop the same way and caps the answer's size. Origins the operator configured (a model
+provider's base URL) skip the address check but keep the cap and refuse redirects elsewhere.
 """
 
 from __future__ import annotations

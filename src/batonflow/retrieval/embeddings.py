@@ -1,10 +1,7 @@
-"""Embedding models, by name: `local:minilm-l6-v2` runs in-process (see `minilm.py`);
-`openai:<model>` calls any OpenAI-compatible `/embeddings` endpoint (`base_url`, `api_key`:
-`BATONFLOW_EMBEDDINGS_BASE_URL`, `BATONFLOW_EMBEDDINGS_API_KEY`), and records each call in the
-gateway's ledger (input tokens, and the cost when the price table has the model).
-
-An `Embedder` turns texts into unit-length float32 rows. The local model computes in a worker
-thread so the event loop keeps serving while a large upload is embedded.
+"""Embedding models, by name: `local:minilm-l6-v2` runs in-process (`minilm.py`), in a worker
+thread so the loop keeps serving during a large upload; `openai:<model>` calls any
+OpenAI-compatible `/embeddings` endpoint and records each call in the gateway's ledger. An
+`Embedder` turns texts into unit-length float32 rows.
 """
 
 from __future__ import annotations

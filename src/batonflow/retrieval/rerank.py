@@ -1,15 +1,7 @@
-"""Rerankers: given a query and candidate passages, a relevance score for each.
-
-- `local`: the local embedding model scores each candidate by its best-matching sentence (the
-  largest cosine similarity between the query and any of the passage's sentences, blended with
-  the whole passage's). A passage that answers the query in one sentence among others is not
-  diluted by the rest, which whole-chunk vectors are.
-- `hosted`: a rerank API speaking the widely used wire format (`POST {base_url}/rerank` with
-  `model`, `query`, `documents`, `top_n`; the answer's `results` carry `index` and
-  `relevance_score`), as Cohere, Jina and compatible self-hosted servers do. Configured by
-  `BATONFLOW_RERANK_BASE_URL` (with the version: `https://host/v1`), `_API_KEY`, `_MODEL`.
-
-`Rerankers` (built once per process from the settings) gives a search the one it names.
+"""Rerankers: a relevance score for each candidate passage (docs/retrieval.md). `local` scores a
+passage by its best-matching sentence (blended with the whole passage), so one answering
+sentence is not diluted by the rest as in whole-chunk vectors; `hosted` calls a rerank API in
+the common wire format (`POST {base_url}/rerank`), as Cohere, Jina and compatible servers do.
 """
 
 from __future__ import annotations

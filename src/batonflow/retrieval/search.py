@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
@@ -18,7 +18,6 @@ from batonflow.errors import InvalidInput
 from batonflow.llm.ledger import CallScope
 from batonflow.llm.records import CallRecord
 from batonflow.retrieval.embeddings import Embedders
-from batonflow.retrieval.fusion import rrf
 from batonflow.retrieval.rerank import Reranker
 from batonflow.store import kb_search
 from batonflow.store.db import Conn
@@ -27,51 +26,25 @@ from batonflow.store.kb_search import Filters
 Mode = Literal["keyword", "vector", "hybrid"]
 MODES = ("keyword", "vector", "hybrid")
 T = TypeVar("T")
+H = TypeVar("H", bound=Hashable)
 Read = Callable[[Callable[[Conn], Awaitable[T]]], Awaitable[T]]
 STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "can",
-        "my",
-        "we",
-        "our",
-    ]
+    "a an and are as at be by do does for from how i in is it of on or that the this to was "
+    "what when where which who why will with you your can my we our".split()
 )
 _WORD = re.compile(r"\w+")
+
+
+def rrf(rankings: Sequence[Sequence[H]], k: int = 60) -> list[tuple[H, float]]:
+    """Reciprocal rank fusion: each list (best first) votes 1 / (k + rank) for its items, which
+    are ordered by their summed votes (ties in the order first seen). It needs no calibration
+    between lists (bm25 and cosine similarity live on different scales), and an item both lists
+    rank well beats one that only one list ranks first."""
+    scores: dict[H, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,7 @@
-"""Knowledge bases for a tenant: create, fill, ingest, delete, search.
-
-Adding a document stores it (`pending`) and is a no-op when the knowledge base already holds
-the same content (the same source unchanged, or the same bytes under another source); a source
-whose content changed is stored again and re-ingested. Ingestion reads, chunks and embeds the
-stored document outside any transaction, then swaps the chunks in one write transaction, and
-only if the document still has the content it read (a newer upload wins). Callers start it as
-the `kb-ingest` workflow (`retrieval/ingestion.py`) so it is durable and retried.
+"""Knowledge bases for a tenant: create, fill, ingest, delete, search. Adding the same content
+again is a no-op. Ingestion reads, chunks and embeds outside any transaction, then swaps the
+chunks in one write transaction, only if the document still has the content it read (a newer
+upload wins).
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ import numpy as np
 from batonflow.errors import Conflict, InvalidInput, NotFound
 from batonflow.llm.ledger import CallScope
 from batonflow.llm.records import CallRecord
-from batonflow.retrieval import chunking, extract
+from batonflow.retrieval import documents
 from batonflow.retrieval.embeddings import LOCAL, Embedders
 from batonflow.retrieval.rerank import Reranker
 from batonflow.retrieval.search import Passage, Searcher
@@ -59,10 +55,6 @@ class Knowledge:
     read: Tx[Any]
     embedders: Embedders
 
-    @property
-    def searcher(self) -> Searcher:
-        return Searcher(self.embedders)
-
     async def create(
         self,
         tenant_id: str,
@@ -72,7 +64,7 @@ class Knowledge:
         description: str = "",
         embedding_model: str = LOCAL,
         dimensions: int | None = None,
-        chunking_policy: chunking.ChunkPolicy | None = None,
+        chunking_policy: documents.ChunkPolicy | None = None,
     ) -> dict[str, Any]:
         if not re.match(NAME, name):
             raise InvalidInput(
@@ -83,7 +75,7 @@ class Knowledge:
             "description": description,
             "embedding_model": embedding_model,
             "dimensions": self.embedders.dimensions(embedding_model, dimensions),
-            "chunking": (chunking_policy or chunking.ChunkPolicy()).model_dump(),
+            "chunking": (chunking_policy or documents.ChunkPolicy()).model_dump(),
             "created_by": actor,
         }
 
@@ -122,9 +114,9 @@ class Knowledge:
         metadata: dict[str, Any] | None = None,
     ) -> Added:
         """Store a document for ingestion (see the module docstring)."""
-        fmt = fmt or extract.detect_format(source)
-        if fmt not in extract.FORMATS:
-            raise InvalidInput(f"unknown format '{fmt}'; one of {', '.join(extract.FORMATS)}")
+        fmt = fmt or documents.detect_format(source)
+        if fmt not in documents.FORMATS:
+            raise InvalidInput(f"unknown format '{fmt}'; one of {', '.join(documents.FORMATS)}")
         if not data:
             raise InvalidInput("the document is empty")
         digest = content_hash(data)
@@ -202,9 +194,9 @@ class Knowledge:
 
         doc, kb = await self.write(load)
         try:
-            parsed = extract.parse(doc["content"], doc["format"], doc["title"])
-            policy = chunking.ChunkPolicy.model_validate(kb["chunking"])
-            pieces = chunking.chunk(parsed.blocks, policy)
+            parsed = documents.parse(doc["content"], doc["format"], doc["title"])
+            policy = documents.ChunkPolicy.model_validate(kb["chunking"])
+            pieces = documents.chunk(parsed.blocks, policy)
             rows = [
                 {
                     "position": piece.position,
@@ -215,10 +207,7 @@ class Knowledge:
                 for piece in pieces
             ]
             embedder = self.embedders.get(
-                kb["embedding_model"],
-                int(kb["dimensions"]),
-                scope or CallScope(tenant_id),
-                calls,
+                kb["embedding_model"], int(kb["dimensions"]), scope or CallScope(tenant_id), calls
             )
             batches = []
             for start in range(0, len(rows), EMBED_BATCH):

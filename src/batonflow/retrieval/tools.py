@@ -1,22 +1,27 @@
-"""The knowledge-base tools, in every deployment's agent registry (`platform.build_agents`):
+"""The knowledge-base tools in every deployment's registry: `kb.search` (for agents and `tool`
+steps) and `kb.ingest`, both for the calling run's tenant.
 
-- `kb.search`: agents' and `tool` steps' search of the tenant's knowledge bases (an agent's own
-  code can also search through its `CallContext.kb`);
-- `kb.ingest`: the `kb-ingest` workflow's step (`retrieval/ingestion.py`).
-
-Both act only for the calling run's tenant.
+Each new or changed document is indexed by a run of the platform's `kb-ingest` workflow (stored
+in a tenant the first time it ingests), whose one step calls `kb.ingest`: so indexing is
+durable, retried and visible with the tenant's other runs.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from batonflow.agents.agent import CallContext
+from batonflow.agents.agent import CallContext, Toolbox
 from batonflow.agents.needs import ToolNeeds
-from batonflow.agents.tools import Toolbox
 from batonflow.errors import ConfigError
+from batonflow.runs.service import Actor, start_run
+from batonflow.runs.state import RunRow
+from batonflow.store import kb as kb_store
+from batonflow.store import workflows as workflow_store
+from batonflow.store.db import Conn
+from batonflow.workflows.validation import load_spec
 
 kb_tools = Toolbox("platform-kb", "Searches the tenant's knowledge bases")
 
@@ -82,3 +87,44 @@ async def kb_ingest(ctx: CallContext, args: IngestIn) -> Ingested:
         status=doc["status"],
         chunks=doc["chunk_count"],
     )
+
+
+WORKFLOW = "kb-ingest"
+SPEC = """
+id: kb-ingest
+version: 1
+description: Read, chunk, embed and index a knowledge-base document.
+inputs:
+  document_id: {type: string, description: the stored document}
+  source: {type: string, default: "", description: where it came from (for people)}
+steps:
+  - id: ingest
+    kind: tool
+    tool: kb.ingest
+    args: {document_id: "{{ inputs.document_id }}"}
+    retry: {max_attempts: 3, backoff: {initial: 2}}
+    timeout: 3600
+outputs:
+  status: "{{ state.ingest.status }}"
+  chunks: "{{ state.ingest.chunks }}"
+"""
+
+
+async def start_ingestion(
+    conn: Conn, tenant_id: str, document: dict[str, object], actor: Actor, now: datetime
+) -> RunRow:
+    """Queue a `kb-ingest` run for a stored document and record it on the document (in the
+    caller's write transaction; the caller wakes the executors once it commits)."""
+    spec = load_spec(SPEC, f"{WORKFLOW}.yaml")
+    version, _ = await workflow_store.save_version(conn, tenant_id, spec, SPEC, now)
+    document_id = str(document["id"])
+    run = await start_run(
+        conn,
+        tenant_id=tenant_id,
+        version=version,
+        inputs={"document_id": document_id, "source": str(document.get("source", ""))},
+        actor=actor,
+        now=now,
+    )
+    await kb_store.update_document(conn, tenant_id, document_id, {"run_id": run.id}, now)
+    return run

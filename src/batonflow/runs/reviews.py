@@ -1,13 +1,7 @@
-"""Decisions on `review` steps and data for `input` steps, each applied exactly once.
-
-approve          the step succeeds with the subject as it was shown
-edit             the step succeeds with the subject the reviewer edited (if the step allows it)
-reject           the step fails with `review_rejected` (or succeeds with approved=false when the
-                 step says `on_reject: continue`)
-submit           an `input` step succeeds with the data, checked against its schema
-
-A second decision on the same review is a `Conflict`, however close together the two arrive:
-closing the review is a conditional update inside the transaction that holds the run's lock.
+"""Decisions on `review` steps (approve, edit, reject) and data for `input` steps (submit), each
+applied exactly once: a second decision on the same review is a `Conflict`, however close
+together the two arrive, since closing the review is a conditional update inside the
+transaction that holds the run's lock.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Runs as operators see them: start, cancel, retry, override, read. Tenant-scoped throughout.
+"""Runs as operators see them: start (within the tenant's quota), cancel, retry, override.
 
 Every function takes an open connection; the caller (CLI command, API request, job) owns the
-transaction. Each action loads the run, lets the engine decide (`workflows/actions.py`, then the
-same checkpoint `settle` the executor uses), and writes what it decided, so the engine decides
-what runs next no matter who acted.
+transaction. Each action lets the engine decide (`workflows/actions.py`, then the same
+checkpoint `settle` the executor uses), so the engine decides what runs next no matter who acted.
 """
 
 from __future__ import annotations
@@ -15,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 
 from batonflow.audit import log as audit
-from batonflow.errors import InvalidInput, NotFound
-from batonflow.runs import quotas
+from batonflow.errors import InvalidInput, NotFound, QuotaExceeded
 from batonflow.runs.layout import new_run_rows, version_spec
 from batonflow.runs.state import RunRow
+from batonflow.store import run_pages
 from batonflow.store.db import Conn
 from batonflow.store.run_tx import RunTx
 from batonflow.store.tables import Run
@@ -41,6 +40,18 @@ class Actor:
     address: str | None = None
 
 
+async def check_active_runs(conn: Conn, tenant_id: str, limit: int) -> None:
+    """Refuse another top-level run once the tenant has `limit` queued, running or waiting ones
+    (`BATONFLOW_TENANT_MAX_ACTIVE_RUNS`); sub-workflow runs do not count."""
+    active = await run_pages.active_count(conn, tenant_id)
+    if active >= limit:
+        raise QuotaExceeded(
+            f"this tenant already has {active} queued, running or waiting runs (the limit is "
+            f"{limit}); wait for some to finish or cancel them",
+            details={"active_runs": active, "limit": limit},
+        )
+
+
 def checkpointer(specs: SpecCache, actor: Actor) -> Checkpointer:
     return Checkpointer(specs, worker=f"service:{actor.name}", lease_seconds=30)
 
@@ -59,9 +70,9 @@ async def start_run(
 ) -> RunRow:
     """Record a queued run pinned to `version`; a worker picks it up. `idempotency` is the
     caller's `(key, request hash)`: a key the tenant already used is checked by the caller.
-    `max_active_runs` is the tenant's quota (see runs/quotas.py); None: no quota."""
+    `max_active_runs` is the tenant's quota; None: no quota."""
     if max_active_runs is not None:
-        await quotas.check_active_runs(conn, tenant_id, max_active_runs)
+        await check_active_runs(conn, tenant_id, max_active_runs)
     spec = version_spec(version)
     run, steps = new_run_rows(
         tenant_id=tenant_id,
@@ -97,57 +108,31 @@ async def _settled(tx: RunTx, settle: Checkpointer, t: Transition, run: RunRow) 
 
 
 async def cancel_run(
-    conn: Conn,
-    *,
-    tenant_id: str,
-    run_id: str,
-    actor: Actor,
-    reason: str,
-    now: datetime,
+    conn: Conn, *, tenant_id: str, run_id: str, actor: Actor, reason: str, now: datetime
 ) -> CommitResult:
-    tx = RunTx(conn, now)
-    run = await _locked(tx, tenant_id, run_id)
-    await _load_children(tx, run)
-    t = Transition(tx.runs, tx.steps, now, {})
-    actions.cancel(t, run, actor.name, reason)
-    result = CommitResult(events=await tx.flush(t.changes))
-    await _audit(
-        conn,
-        tenant_id,
-        "run.cancel",
-        actor,
-        run_id,
-        now,
-        workflow_id=run.workflow_id,
-        reason=reason,
-    )
-    return result
+    return await _end(conn, tenant_id, run_id, actor, reason, now, dismiss=False)
 
 
 async def dismiss_run(
-    conn: Conn,
-    *,
-    tenant_id: str,
-    run_id: str,
-    actor: Actor,
-    reason: str,
-    now: datetime,
+    conn: Conn, *, tenant_id: str, run_id: str, actor: Actor, reason: str, now: datetime
 ) -> CommitResult:
     """Take a dead run off the dead-letter list (it becomes cancelled; see `actions.dismiss`)."""
+    return await _end(conn, tenant_id, run_id, actor, reason, now, dismiss=True)
+
+
+async def _end(
+    conn: Conn, tenant_id: str, run_id: str, actor: Actor, reason: str, now: datetime, dismiss: bool
+) -> CommitResult:
     tx = RunTx(conn, now)
     run = await _locked(tx, tenant_id, run_id)
+    if not dismiss:
+        await _load_children(tx, run)
     t = Transition(tx.runs, tx.steps, now, {})
-    actions.dismiss(t, run, actor.name, reason)
+    (actions.dismiss if dismiss else actions.cancel)(t, run, actor.name, reason)
     result = CommitResult(events=await tx.flush(t.changes))
+    action = "run.dismiss" if dismiss else "run.cancel"
     await _audit(
-        conn,
-        tenant_id,
-        "run.dismiss",
-        actor,
-        run_id,
-        now,
-        workflow_id=run.workflow_id,
-        reason=reason,
+        conn, tenant_id, action, actor, run_id, now, workflow_id=run.workflow_id, reason=reason
     )
     return result
 
@@ -163,13 +148,7 @@ async def _load_children(tx: RunTx, run: RunRow) -> None:
 
 
 async def retry_run(
-    conn: Conn,
-    specs: SpecCache,
-    *,
-    tenant_id: str,
-    run_id: str,
-    actor: Actor,
-    now: datetime,
+    conn: Conn, specs: SpecCache, *, tenant_id: str, run_id: str, actor: Actor, now: datetime
 ) -> CommitResult:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
     tx = RunTx(conn, now)

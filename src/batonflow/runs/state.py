@@ -1,9 +1,5 @@
-"""A run's state as plain data, and the record of what a transition changed.
-
-`RunRow` and `StepRow` are the rows the engine reads and moves (`workflows/transitions.py`);
-`Changes` is everything a transition decided besides those moves: the events, the attempt
-records, new runs, steps and reviews, the reviews to close, and which rows to write back. The
-store (`store/run_tx.py`) loads the rows and persists the changes; it decides nothing.
+"""A run's state as plain data: the rows the engine moves (`RunRow`, `StepRow`), and `Changes`,
+everything else a transition decided, which the store (`store/run_tx.py`) persists.
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
-"""Webhook triggers: a secret URL per workflow that starts a run with the JSON body as inputs.
-
-A delivery is `POST /api/v1/hooks/<hook id>` with two headers:
-
-    X-Batonflow-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed by the hook's secret>
-    X-Batonflow-Delivery:  <the sender's id for this delivery, up to 200 characters>
-
-The hook's secret is not stored: it is derived from the server's secret key, the hook id and a
-random salt kept with the hook (`secret_for`), and shown once, when the hook is made or its
-secret rotated (a new salt). A database copy alone cannot sign deliveries. Changing
-`BATONFLOW_SECRET_KEY` changes every hook's secret.
-
-The (hook, delivery id) pair is a key: a delivery sent again answers with the run the first one
-started and starts nothing.
+"""Webhook triggers: a secret URL per workflow that starts a run with the JSON body as inputs
+(docs/schedules.md). The hook's secret is not stored: it is derived from the server's secret
+key, the hook id and a salt kept with the hook (`secret_for`), so a database copy alone cannot
+sign deliveries. The (hook, delivery id) pair is a key: a delivery sent again answers with the
+run the first one started.
 """
 
 from __future__ import annotations

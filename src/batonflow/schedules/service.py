@@ -1,30 +1,33 @@
-"""Schedules as operators see them (create, list, pause, resume, delete) and firing them.
+"""Schedules as operators see them (create, list, pause, resume, delete) and firing them, in the
+caller's transaction. Firing is exactly once because of the database, not the schedulers:
+`fire_next` locks one due schedule, inserts a `schedule_fires` row per due time (a second insert
+of the same key does nothing), starts each run and moves the next fire time, all in one
+transaction, so a scheduler that dies before its commit leaves nothing behind.
 
-Every function takes an open connection; the caller (API request, CLI command, scheduler loop)
-owns the transaction.
-
-Firing is exactly once because of the database, not the schedulers: `fire_next` locks one due
-schedule, inserts a `schedule_fires` row per due time it fires (keyed by schedule and due time:
-a second insert of the same key does nothing), starts each one's run, and moves the schedule's
-next fire time, all in the caller's one transaction. A scheduler that dies before its commit
-leaves nothing behind, and the next scheduler fires the same due times.
+`Scheduler` is the loop: every `scheduler_poll_seconds` it fires what is due, one schedule per
+transaction. Any number of loops may run against one database (in `serve`, each `batonflow
+worker`, `batonflow scheduler`): the database decides which fires a due time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from batonflow.errors import BatonflowError, InvalidInput
 from batonflow.ids import new_id
-from batonflow.runs import quotas
 from batonflow.runs import service as run_service
 from batonflow.runs.layout import validate_inputs, version_spec
 from batonflow.schedules.timing import CATCH_UPS, MAX_CATCH_UP, CatchUp, Kind, Timing, due
 from batonflow.store import schedules as store
 from batonflow.store import workflows as workflow_store
-from batonflow.store.db import Conn
+from batonflow.store.db import Conn, Database
+from batonflow.telemetry.logs import get_logger
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,7 @@ async def _start(
         )
         validate_inputs(version_spec(version), row["inputs"])
         if max_active_runs is not None:
-            await quotas.check_active_runs(conn, tenant_id, max_active_runs)
+            await run_service.check_active_runs(conn, tenant_id, max_active_runs)
     except BatonflowError as exc:
         return Fired(tenant_id, row["id"], due_at, None, exc.message)
     run = await run_service.start_run(
@@ -192,3 +195,72 @@ async def _start(
         ctx={"schedule_id": row["id"], "due_at": due_at.isoformat()},
     )
     return Fired(tenant_id, row["id"], due_at, run.id, None)
+
+
+log = get_logger("batonflow.scheduler")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        worker: str,
+        poll_seconds: float = 1.0,
+        max_active_runs: int | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        on_fired: Callable[[list[Fired]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.worker = worker
+        self.poll_seconds = poll_seconds
+        self.max_active_runs = max_active_runs
+        self.clock = clock
+        self.on_fired = on_fired
+
+    async def tick(self) -> list[Fired]:
+        """Fire every schedule due now; what this scheduler fired (others may fire the rest)."""
+        now = self.clock()
+        handled: list[str] = []
+        fired: list[Fired] = []
+        while True:
+            result = await self.db.write(partial(self._fire, now=now, skip=tuple(handled)))
+            if result is None:
+                break
+            schedule_id, some = result
+            handled.append(schedule_id)
+            fired.extend(some)
+        for one in fired:
+            log.info(
+                "schedule.fired",
+                tenant_id=one.tenant_id,
+                schedule_id=one.schedule_id,
+                due_at=one.due_at.isoformat(),
+                run_id=one.run_id,
+                error=one.error,
+            )
+        if fired and self.on_fired is not None:
+            self.on_fired(fired)
+        return fired
+
+    async def _fire(
+        self, conn: Conn, *, now: datetime, skip: tuple[str, ...]
+    ) -> tuple[str, list[Fired]] | None:
+        return await fire_next(
+            conn, now=now, worker=self.worker, max_active_runs=self.max_active_runs, skip=skip
+        )
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set. A failed tick (the database away, say) is logged and
+        tried again at the next poll: nothing it did was committed."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception as exc:
+                log.warning("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)

@@ -1,21 +1,7 @@
-"""When a schedule fires: pure functions of its timing and the clock (no database, no I/O).
-
-Three kinds of timing:
-
-    cron       a five-field cron expression read in an IANA time zone (`0 9 * * 1-5` in
-               Europe/Paris fires at 09:00 Paris time, summer and winter alike)
-    interval   every N seconds from an anchor (the schedule's creation, or a given start)
-    once       one given moment
-
-`due(...)` decides which due times to fire when a scheduler looks at a schedule whose next fire
-time has passed, by the schedule's catch-up policy:
-
-    skip   fire the latest due time only if it is at most `ON_TIME` late; older ones are skipped
-    once   fire the latest due time, however late (one run stands for every missed time)
-    all    fire every missed due time, the latest `limit` of them (older ones are skipped)
-
-and the next fire time after now. A scheduler polling every second sees a due time about a
-second late, so in normal running all three fire each due time once.
+"""When a schedule fires: pure functions of its timing (cron in an IANA time zone, an interval
+from an anchor, or one moment) and the clock. `due(...)` decides which due times to fire by the
+schedule's catch-up policy (docs/schedules.md): `skip` fires the latest only if at most
+`ON_TIME` late, `once` the latest however late, `all` the latest `limit` missed ones.
 """
 
 from __future__ import annotations
@@ -140,11 +126,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def due(
-    timing: Timing,
-    next_fire_at: datetime,
-    now: datetime,
-    catch_up: CatchUp,
-    limit: int,
+    timing: Timing, next_fire_at: datetime, now: datetime, catch_up: CatchUp, limit: int
 ) -> tuple[list[datetime], datetime | None]:
     """(the due times to fire now, oldest first; the next fire time after now) for a schedule
     whose stored next fire time is `next_fire_at`. Nothing is due before `next_fire_at`."""

@@ -1,17 +1,9 @@
-"""The tracer `build_tracing` hands out under the default sampler: the SDK's spans, made lean.
-
-Every step makes a step span and an agent span, and every request a request span; the SDK's own
-span objects cost several times the Python of what they record (a sampler call, bounded
-attribute maps with locks, a copy of the span as it ends). Under the default sampler
-(parent-based, always on) the decision is known from the parent alone, so `LeanTracer` makes a
-`LeanSpan` instead: its ids are fixed as it starts, through the provider's id generator, it
-keeps its attributes, events and status in plain fields, and when it ends it reaches the
-provider's span processors (the `BatchSpanProcessor`) as the SDK's finished span would.
-
-This module is the one seam: callers hold an `opentelemetry.trace.Tracer` and use its API
-(`start_as_current_span`, `start_span`); under any other sampler (`OTEL_TRACES_SAMPLER`), or
-with `lean=False`, they get the SDK's tracer itself. `bench/engine.py --systems observability`
-measures both, side by side.
+"""The tracer `build_tracing` hands out under the default sampler (parent-based, always on): the
+SDK's spans, made lean (docs/architecture.md, "Telemetry on a step's path"). The decision is
+known from the parent alone, so a `LeanSpan` takes its ids from the provider's id generator as
+it starts, keeps attributes, events and status in plain fields, and reaches the provider's
+processors as one finished span as it ends. Callers hold it as any `Tracer`; another sampler, or
+`lean=False`, gets the SDK's own (`bench/engine.py --systems observability` compares them).
 """
 
 from __future__ import annotations

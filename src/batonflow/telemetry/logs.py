@@ -1,21 +1,12 @@
 """Structured logs: JSON lines in production, readable lines at a terminal, secrets never.
 
-Every module logs through the standard `logging` tree (`structlog.stdlib.get_logger(__name__)`
-or plain `logging.getLogger`); `configure(settings)` installs one handler on the root logger
-that renders both kinds the same way:
-
-    {"time":"...","level":"info","event":"request","logger":"batonflow.api",
-     "request_id":"...","tenant_id":"...","user_id":"...","method":"POST",...}
-
-Context comes from `structlog.contextvars`: the API binds `request_id`, `tenant_id` and
-`user_id` for a request, the executor binds `tenant_id`, `run_id`, `step_id` and `attempt` for
-an attempt, and `trace_id`/`span_id` come from the current OpenTelemetry span. Each asyncio task
-copies its context when it is created, so what one attempt binds stays with that attempt.
-
-`Redactor` runs last before rendering, on every value of every line (the message, its fields
-and any traceback): API keys (`bf_...`), JWTs, bearer credentials, opaque tokens, the values of
-fields named like secrets, the configured provider keys and secrets, and the patterns of
-`BATONFLOW_LLM_REDACT` become `[redacted]`.
+Every module logs through the standard `logging` tree; `configure(settings)` installs one
+handler on the root logger that renders both kinds the same way. Context comes from
+`structlog.contextvars` (the API binds the request's ids, the executor the attempt's, and the
+current span gives `trace_id`/`span_id`); each asyncio task copies its context when created, so
+what one attempt binds stays with that attempt. `Redactor` runs last on every value of every
+line: credentials, fields named like secrets, the configured keys and `BATONFLOW_LLM_REDACT`'s
+patterns become `[redacted]`.
 """
 
 from __future__ import annotations
@@ -42,21 +33,8 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Field names whose values are secrets whatever they look like.
 SECRET_FIELDS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "password",
-        "new_password",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "x-api-key",
-        "secret_key",
-        "dsn",
-    }
+    "authorization proxy-authorization cookie set-cookie password new_password secret token "
+    "api_key apikey x-api-key secret_key dsn".split()
 )
 SECRET_SUFFIXES = ("_token", "_password", "_secret", "_api_key")
 
@@ -72,19 +50,8 @@ SECRET_PATTERNS = (
 # Fields whose values this code makes itself (ids it generates, levels, times): never secrets,
 # and new on every line (trace and run ids), so they are not run through the patterns.
 OURS = frozenset(
-    {
-        "time",
-        "level",
-        "logger",
-        "trace_id",
-        "span_id",
-        "tenant_id",
-        "user_id",
-        "api_key_id",
-        "run_id",
-        "attempt",
-        "duration_ms",
-    }
+    "time level logger trace_id span_id tenant_id user_id api_key_id run_id attempt "
+    "duration_ms".split()
 )
 _HANDLER_MARK = "_batonflow_handler"
 # Libraries that say something at INFO for every call; they speak up from WARNING on.
@@ -158,28 +125,11 @@ class _Line:
         event = args[0] if args and isinstance(args[0], dict) else {}
         self.std.log(level, *args, exc_info=bool(event.get("exc_info")), **kwargs)
 
-    def debug(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.DEBUG, *args, **kwargs)
-
-    def info(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.INFO, *args, **kwargs)
-
-    msg = info
-
-    def warning(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.WARNING, *args, **kwargs)
-
-    warn = warning
-
-    def error(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.ERROR, *args, **kwargs)
-
-    exception = error
-
-    def critical(self, *args: Any, **kwargs: Any) -> None:
-        self._emit(logging.CRITICAL, *args, **kwargs)
-
-    fatal = critical
+    debug = functools.partialmethod(_emit, logging.DEBUG)
+    info = msg = functools.partialmethod(_emit, logging.INFO)
+    warning = warn = functools.partialmethod(_emit, logging.WARNING)
+    error = exception = functools.partialmethod(_emit, logging.ERROR)
+    critical = fatal = functools.partialmethod(_emit, logging.CRITICAL)
 
 
 def _admit(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -283,18 +233,8 @@ def _ordered(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dic
     return first | {key: value for key, value in event.items() if key not in first}
 
 
-_FIRST = (
-    "time",
-    "level",
-    "event",
-    "logger",
-    "request_id",
-    "tenant_id",
-    "user_id",
-    "api_key_id",
-    "run_id",
-    "step_id",
-    "attempt",
+_FIRST = tuple(
+    "time level event logger request_id tenant_id user_id api_key_id run_id step_id attempt".split()
 )
 
 

@@ -1,22 +1,7 @@
-"""Prometheus metrics of one process, in a registry of its own (tests build many apps).
-
-    HTTP        batonflow_http_requests_total, batonflow_http_request_duration_seconds
-                {method, route (the template: /api/v1/runs/{run_id}), status}
-    runs        batonflow_runs_started_total{workflow}, batonflow_runs_finished_total{workflow, status}
-    steps       batonflow_step_duration_seconds{workflow, kind, capability},
-                batonflow_step_attempts_total{workflow, kind, status}, batonflow_leases_reaped_total{workflow}
-    queue       batonflow_queue_depth{queue}, batonflow_queue_oldest_age_seconds{queue}
-                (queue: steps, runs; read from the database at scrape time, cached briefly)
-    models      batonflow_llm_calls_total{provider, model, status},
-                batonflow_llm_latency_seconds, batonflow_llm_time_to_first_token_seconds{provider, model},
-                batonflow_llm_tokens_total{provider, model, kind},
-                batonflow_llm_cost_usd_total{provider, model, tenant (the slug)}
-    guards      batonflow_breaker_state{scope, name, state} (1 for the state it is in),
-                batonflow_rate_limit_rejections_total{limit}
-
-Run, step and model metrics come from the committed events on the bus (`follow`), so they count
-what happened, once, in the process that committed it. Label values are bounded: workflow ids,
-step kinds, capabilities, models, tenants; never run, user or request ids.
+"""Prometheus metrics of one process, in a registry of its own (tests build many apps); the
+README's "Operating Batonflow" shows a scrape. Run, step and model metrics come from the
+committed events on the bus (`follow`), so they count what happened, once, in the process that
+committed it. Label values are bounded: never run, user or request ids.
 """
 
 from __future__ import annotations
@@ -51,12 +36,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 LLM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-FINISHED = {
-    "run.succeeded": "succeeded",
-    "run.failed": "failed",
-    "run.dead": "dead",
-    "run.cancelled": "cancelled",
-}
+FINISHED = {f"run.{status}": status for status in ("succeeded", "failed", "dead", "cancelled")}
 STEP_ENDS = {"step.completed": "succeeded", "step.failed": "failed", "step.skipped": "skipped"}
 TOKEN_KINDS = ("input", "output", "cached_input", "cache_write", "reasoning")
 UNKNOWN = RunLabels(workflow="unknown", tenant="unknown")
@@ -79,73 +59,45 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series (process-wide)
         self.registry = CollectorRegistry()
         r = self.registry
-        self.http_requests = Counter(
-            "batonflow_http_requests",
-            "HTTP requests answered",
-            ["method", "route", "status"],
-            registry=r,
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(f"batonflow_{name}", doc, labels, registry=r)
+
+        def histogram(name: str, doc: str, buckets: Sequence[float], *labels: str) -> Histogram:
+            return Histogram(f"batonflow_{name}", doc, labels, buckets=buckets, registry=r)
+
+        http = ("method", "route", "status")
+        model = ("provider", "model")
+        self.http_requests = counter("http_requests", "HTTP requests answered", *http)
+        self.http_duration = histogram(
+            "http_request_duration_seconds", "Time to answer an HTTP request", HTTP_BUCKETS, *http
         )
-        self.http_duration = Histogram(
-            "batonflow_http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            ["method", "route", "status"],
-            buckets=HTTP_BUCKETS,
-            registry=r,
-        )
-        self.runs_started = Counter(
-            "batonflow_runs_started", "Runs started", ["workflow"], registry=r
-        )
-        self.runs_finished = Counter(
-            "batonflow_runs_finished", "Runs that ended", ["workflow", "status"], registry=r
-        )
-        self.step_duration = Histogram(
-            "batonflow_step_duration_seconds",
+        self.runs_started = counter("runs_started", "Runs started", "workflow")
+        self.runs_finished = counter("runs_finished", "Runs that ended", "workflow", "status")
+        self.step_duration = histogram(
+            "step_duration_seconds",
             "Duration of succeeded step attempts",
-            ["workflow", "kind", "capability"],
-            buckets=STEP_BUCKETS,
-            registry=r,
+            STEP_BUCKETS,
+            *("workflow", "kind", "capability"),
         )
-        self.step_attempts = Counter(
-            "batonflow_step_attempts",
-            "Step attempts that ended",
-            ["workflow", "kind", "status"],
-            registry=r,
+        self.step_attempts = counter(
+            "step_attempts", "Step attempts that ended", "workflow", "kind", "status"
         )
-        self.leases_reaped = Counter(
-            "batonflow_leases_reaped",
-            "Expired leases returned to the queue",
-            ["workflow"],
-            registry=r,
+        self.leases_reaped = counter(
+            "leases_reaped", "Expired leases returned to the queue", "workflow"
         )
-        self.llm_calls = Counter(
-            "batonflow_llm_calls", "Model calls (hops)", ["provider", "model", "status"], registry=r
+        self.llm_calls = counter("llm_calls", "Model calls (hops)", *model, "status")
+        self.llm_latency = histogram(
+            "llm_latency_seconds", "Model call latency, retries included", LLM_BUCKETS, *model
         )
-        self.llm_latency = Histogram(
-            "batonflow_llm_latency_seconds",
-            "Model call latency, retries included",
-            ["provider", "model"],
-            buckets=LLM_BUCKETS,
-            registry=r,
-        )
-        self.llm_ttft = Histogram(
-            "batonflow_llm_time_to_first_token_seconds",
+        self.llm_ttft = histogram(
+            "llm_time_to_first_token_seconds",
             "Time to the first streamed token",
-            ["provider", "model"],
-            buckets=LLM_BUCKETS,
-            registry=r,
+            LLM_BUCKETS,
+            *model,
         )
-        self.llm_tokens = Counter(
-            "batonflow_llm_tokens",
-            "Model tokens by kind",
-            ["provider", "model", "kind"],
-            registry=r,
-        )
-        self.llm_cost = Counter(
-            "batonflow_llm_cost_usd",
-            "Model spend in US dollars",
-            ["provider", "model", "tenant"],
-            registry=r,
-        )
+        self.llm_tokens = counter("llm_tokens", "Model tokens by kind", *model, "kind")
+        self.llm_cost = counter("llm_cost_usd", "Model spend in US dollars", *model, "tenant")
         self._watched: dict[str, Callable[[], Iterable[Any]]] = {}
         self.registry.register(_Callback(self._families))
         self._labels: dict[str, RunLabels] = {}

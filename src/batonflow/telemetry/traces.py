@@ -13,15 +13,10 @@
                                              a TRANSACTION span for each write the SQLite database
                                              thread runs inside a trace (`store.db.Hooks`, built by the platform)
 
-Spans are sampled by the provider's sampler (`OTEL_TRACES_SAMPLER`, by default parent-based
-and always on) and handed to a `BatchSpanProcessor`, which exports from its own thread. Under the
-default sampler the tracer is a `lean.LeanTracer`, whose spans cost a fraction of the SDK's and
-reach the same processors; code holds it as any `Tracer`.
-
-Off unless `BATONFLOW_OTLP_ENDPOINT` is set: then spans are batched to the collector over
-OTLP/HTTP. Off means no TracerProvider at all: code holds the API's no-op tracer, whose spans
-record nothing, and `carrier()` adds nothing to a run's ctx. Tests pass an exporter of their own
-(an in-memory one), which spans reach as they end; benchmarks batch to it.
+Off unless `BATONFLOW_OTLP_ENDPOINT` is set (or a test hands in an exporter): then spans are
+sampled by `OTEL_TRACES_SAMPLER` and batched to the collector over OTLP/HTTP; under the default
+sampler the tracer is a `lean.LeanTracer` (docs/architecture.md). Off means no provider at all:
+the no-op tracer records nothing, and `carrier()` adds nothing to a run's ctx.
 """
 
 from __future__ import annotations

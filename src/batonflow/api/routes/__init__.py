@@ -1,26 +1,20 @@
-"""One router per resource (the runs resource has two: reading runs, and acting on them), all
-mounted by `create_app`."""
+"""The API's routers, a module per area (some hold more than one router), mounted by
+`create_app` in this order."""
 
 from __future__ import annotations
 
 from batonflow.api.routes import (
     admin,
     agents,
-    apps,
     audit,
     auth,
-    dead_letters,
     events,
     health,
-    hooks,
     knowledge,
-    metrics,
-    prompts,
-    reviews,
+    llm,
     run_actions,
     runs,
-    schedules,
-    usage,
+    triggers,
     workflows,
 )
 
@@ -32,15 +26,15 @@ ROUTERS = (
     workflows.router,
     runs.router,
     run_actions.router,
-    dead_letters.router,
-    reviews.router,
-    prompts.router,
+    runs.dead_letters_router,
+    run_actions.reviews_router,
+    llm.router,
     knowledge.router,
-    schedules.router,
-    hooks.router,
+    triggers.router,
+    triggers.hooks_router,
     agents.router,
-    apps.router,
-    usage.router,
+    agents.apps_router,
+    llm.usage_router,
     events.router,
-    metrics.router,
+    health.metrics_router,
 )

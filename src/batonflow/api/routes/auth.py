@@ -1,11 +1,8 @@
-"""Sign-up, sign-in, token refresh, sign-out and `GET /me`.
+"""Sign-up, sign-in, token refresh, sign-out and `GET /me` (docs/auth.md).
 
-Login and refresh are rate limited per account and per client address before anything is
-checked. A wrong email and a wrong password get the same answer, in the same time. Registration
-is limited per email address and per client address, and its refusals never say whether an
-email has an account. Browsers keep the refresh token in an HttpOnly cookie
-(`api/refresh_cookie.py`). Sign-ins (and refused ones for an existing account), registrations and
-sign-outs are recorded in the tenant's audit log.
+Login and refresh are rate limited per account and client address before anything is checked;
+a wrong email and a wrong password get the same answer, in the same time, and registration's
+refusals never say whether an email has an account.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Events: a run's events and a tenant's as Server-Sent Events, a run's history as JSON pages,
-and the JSON Schema of every event type.
-
-A frame is `id: <cursor>`, `event: <type>`, `data: <event as JSON>`. The cursor is what
-`Last-Event-ID` (or `?after=`) resumes after: the run's `seq` on a run's stream, the highest
-event id delivered so far on the tenant's stream. `llm.delta` frames (model text as it streams,
-never stored) carry no id. A `: keepalive` comment comes after `KEEPALIVE_SECONDS` of silence.
-The ordering guarantees are those of `batonflow.events.run_tail` and
-`batonflow.events.tenant_tail`.
+and the JSON Schema of every event type (docs/api.md, Events). A frame is `id: <cursor>`,
+`event: <type>`, `data: <event as JSON>`; `llm.delta` frames carry no id; a `: keepalive`
+comment comes after `KEEPALIVE_SECONDS` of silence.
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from batonflow.api.deps import PageSize, State, require
 from batonflow.api.json_guard import scrub
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
-from batonflow.events import run_tail, stream, tenant_tail
+from batonflow.events import stream, tails
 from batonflow.events.contracts import StoredEvent, schemas
 from batonflow.store.db import Conn
 from batonflow.store.runs import get_run
@@ -208,7 +203,7 @@ async def run_event_stream(
     resume = _resume_point(last_event_id, after) or 0
     await state.query(lambda conn: get_run(conn, caller.tenant_id, run_id))
     return EventStream(
-        run_tail.run_events(
+        tails.run_events(
             state.db,
             state.bus,
             caller.tenant_id,
@@ -238,7 +233,7 @@ async def run_event_history(
 
     async def work(conn: Conn) -> list[StoredEvent]:
         await get_run(conn, caller.tenant_id, run_id)
-        return await run_tail.read_run_events(
+        return await tails.read_run_events(
             conn, caller.tenant_id, run_id, after_seq=after, limit=limit
         )
 
@@ -269,7 +264,7 @@ async def tenant_event_stream(
     as it is seen. Each frame's `id` is the highest event id sent so far (the event's own `id`
     is in `data`), so resuming with `Last-Event-ID` repeats nothing."""
     return EventStream(
-        tenant_tail.tenant_events(
+        tails.tenant_events(
             state.db,
             state.bus,
             caller.tenant_id,

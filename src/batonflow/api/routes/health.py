@@ -1,17 +1,17 @@
-"""Health: `/health/live` (the process answers), `/health/ready` (200, or 503 naming what is
-wrong) and `/health/status` (versions, uptime, dependency latencies). No credentials and no
-rate limit, so probes never get a 401 or a 429.
-
-Readiness checks the database (it answers `SELECT 1` and its schema is at the revision this
-code needs), the Redis that holds rate limits when `BATONFLOW_REDIS_URL` is set, and the local
-model (its GGUF file is found and readable: the first probe reads its header, later ones
-trust that answer; the weights are never loaded here). Each check has a deadline of
+"""Health: `/health/live`, `/health/ready` (200, or 503 naming what is wrong) and
+`/health/status`, with no credentials and no rate limit, so probes never get a 401 or a 429.
+Readiness checks the database and its revision, Redis when configured, and that the local
+model's GGUF header is readable (once; the weights are never loaded here), each within
 `CHECK_SECONDS`, so a hung dependency makes the probe fail, not hang.
+
+`GET /metrics` spans every tenant, so no tenant credential reads it, not even an admin's: the
+scraper sends `Authorization: Bearer <BATONFLOW_METRICS_TOKEN>`; without that token it is a 404.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import platform
 import time
 from collections.abc import Awaitable, Callable
@@ -19,17 +19,19 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from batonflow.api.deps import ApiState, State
-from batonflow.errors import ConfigError
+from batonflow.errors import ConfigError, NotFound, Unauthenticated
 from batonflow.llm.local import smollm2_path
 from batonflow.store import migrate
+from batonflow.telemetry.metrics import CONTENT_TYPE
 
 router = APIRouter(prefix="/health", tags=["health"])
+metrics_router = APIRouter(tags=["operations"])
 CHECK_SECONDS = 3.0
 GGUF_MAGIC = b"GGUF"
 _readable_models: set[Path] = set()  # GGUF files a probe has found readable
@@ -179,3 +181,17 @@ async def status(state: State) -> Status:
         dependencies=dependencies,
         executor=ExecutorState(in_process=state.executor is not None),
     )
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    state: ApiState = request.app.state.batonflow
+    token = state.settings.metrics_token
+    if token is None:
+        raise NotFound("metrics are off on this server (set BATONFLOW_METRICS_TOKEN)")
+    sent = request.headers.get("authorization", "")
+    scheme, _, credential = sent.partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(credential.encode(), expected):
+        raise Unauthenticated("/metrics needs 'Authorization: Bearer <the metrics token>'")
+    return Response(await state.telemetry.metrics.render(), media_type=CONTENT_TYPE)

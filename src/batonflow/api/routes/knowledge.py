@@ -1,10 +1,7 @@
 """Knowledge bases: create, list, get, delete; upload, list, get and delete documents; search.
 
-A document is uploaded as the request body itself (its `Content-Type` or the source's extension
-says the format: text, Markdown, HTML or PDF), named by the `source` query parameter. The same
-content again is a no-op (200); new or changed content is stored (202) and indexed by a run of
-the `kb-ingest` workflow (its id is the document's `run_id`; the document's `status` goes
-pending, ingesting, ready or failed, with `progress_done` of `progress_total` chunks embedded).
+A document is the request body itself, named by `?source=`. The same content again is a no-op
+(200); new or changed content is stored (202) and indexed by a `kb-ingest` run (docs/retrieval.md).
 """
 
 from __future__ import annotations
@@ -20,10 +17,10 @@ from batonflow.api.deps import ApiState, State, require
 from batonflow.api.routes.auth import Strict
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
-from batonflow.retrieval.chunking import ChunkPolicy
+from batonflow.retrieval.documents import ChunkPolicy
 from batonflow.retrieval.embeddings import LOCAL
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.runs.service import Actor
 from batonflow.store import kb as kb_store
 from batonflow.store.db import Conn
@@ -189,7 +186,7 @@ async def upload(
         raise InvalidInput("metadata must be a JSON object") from exc
     if not isinstance(meta, dict):
         raise InvalidInput("metadata must be a JSON object")
-    from batonflow.retrieval.extract import detect_format
+    from batonflow.retrieval.documents import detect_format
 
     service = knowledge(state)
     fmt = detect_format(source, request.headers.get("content-type"))

@@ -1,10 +1,8 @@
-"""Acting on runs: start one (idempotently), cancel, retry, dismiss a dead one, override a step. Each answers with the
-run as it is now (`api/routes/runs.py` renders it).
-
-Operator actions (cancel, retry, override) go through the same service functions the CLI uses,
-so the engine decides what runs next whoever acted. A started run is queued; the in-process
-executor (or any `batonflow worker`) picks it up at once.
-"""
+"""Acting on runs: start one (idempotently), cancel, retry, dismiss a dead one, override a step,
+through the same service functions the CLI uses; each answers with the run as it is now. And
+reviews: the queue of `review` and `input` steps waiting for a person, and their decisions. A
+decision applies exactly once (a second one is 409); the decider must hold `reviews:decide` and
+one of the roles the step names in `reviewers`."""
 
 from __future__ import annotations
 
@@ -12,26 +10,31 @@ import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response, status
-from pydantic import Field
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
-from batonflow.api.deps import ApiState, State, client_address, require
+from batonflow.api.deps import ApiState, PageSize, State, client_address, require
 from batonflow.api.routes.auth import Strict
 from batonflow.api.routes.runs import RunDetail, run_detail
 from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict
+from batonflow.runs import reviews as review_service
 from batonflow.runs import service as run_service
 from batonflow.runs.service import Actor
 from batonflow.runs.state import RunRow
+from batonflow.store import reviews as review_store
 from batonflow.store import run_pages
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
+from batonflow.store.reviews import ReviewRow
 from batonflow.telemetry.traces import starting_run
 from batonflow.workflows.checkpoint import CommitResult
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+reviews_router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -142,17 +145,27 @@ async def start_run(
     return await run_detail(state, caller.tenant_id, row.id)
 
 
-async def _changed(
+async def _act(
     state: ApiState,
-    tenant_id: str,
+    request: Request,
+    caller: Principal,
     run_id: str,
-    change: Callable[[Conn], Awaitable[CommitResult]],
+    action: Callable[..., Awaitable[CommitResult]],
+    **arguments: Any,
 ) -> RunDetail:
-    """Commit a change to a run in the executor's database thread (with its checkpoints, in
+    """Commit an action on a run in the executor's database thread (with its checkpoints, in
     turn), tell the run's followers, and answer with the run as it is now."""
+    change = functools.partial(
+        action,
+        tenant_id=caller.tenant_id,
+        run_id=run_id,
+        actor=_actor(caller, request),
+        now=state.now(),
+        **arguments,
+    )
     result = await state.transact(change)
     state.committed(result.events)
-    return await run_detail(state, tenant_id, run_id)
+    return await run_detail(state, caller.tenant_id, run_id)
 
 
 @router.post("/{run_id}/cancel", response_model=RunDetail)
@@ -164,15 +177,7 @@ async def cancel_run(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Cancel a queued, running or waiting run (and its child runs)."""
-    change = functools.partial(
-        run_service.cancel_run,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller, request),
-        reason=body.reason,
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
+    return await _act(state, request, caller, run_id, run_service.cancel_run, reason=body.reason)
 
 
 @router.post("/{run_id}/dismiss", response_model=RunDetail)
@@ -185,34 +190,15 @@ async def dismiss_run(
 ) -> RunDetail:
     """Take a dead run off the dead-letter list without retrying it: it becomes cancelled and
     keeps its error and attempts. Another status is a 409."""
-    change = functools.partial(
-        run_service.dismiss_run,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller, request),
-        reason=body.reason,
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
+    return await _act(state, request, caller, run_id, run_service.dismiss_run, reason=body.reason)
 
 
 @router.post("/{run_id}/retry", response_model=RunDetail)
 async def retry_run(
-    state: State,
-    request: Request,
-    run_id: str,
-    caller: Annotated[Principal, require("runs:write")],
+    state: State, request: Request, run_id: str, caller: Annotated[Principal, require("runs:write")]
 ) -> RunDetail:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
-    change = functools.partial(
-        run_service.retry_run,
-        specs=state.specs,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
-        actor=_actor(caller, request),
-        now=state.now(),
-    )
-    return await _changed(state, caller.tenant_id, run_id, change)
+    return await _act(state, request, caller, run_id, run_service.retry_run, specs=state.specs)
 
 
 @router.post("/{run_id}/steps/{step_key}/override", response_model=RunDetail)
@@ -225,15 +211,122 @@ async def override_step(
     caller: Annotated[Principal, require("runs:write")],
 ) -> RunDetail:
     """Set an unfinished step's output by hand (recorded with who and why); the run continues."""
-    change = functools.partial(
+    return await _act(
+        state,
+        request,
+        caller,
+        run_id,
         run_service.override_step,
         specs=state.specs,
-        tenant_id=caller.tenant_id,
-        run_id=run_id,
         step_key=step_key,
         output=body.output,
         reason=body.reason,
-        actor=_actor(caller, request),
-        now=state.now(),
     )
-    return await _changed(state, caller.tenant_id, run_id, change)
+
+
+ReviewStatus = Literal["pending", "approved", "edited", "rejected", "submitted", "cancelled", "any"]
+
+
+class ReviewOut(BaseModel):
+    id: str
+    run_id: str
+    step_key: str
+    attempt: int
+    kind: Literal["review", "input"]
+    status: str
+    subject: Any = Field(description="what the reviewer is asked to approve")
+    instructions: str
+    input_schema: dict[str, Any] | None = Field(description="what an input step must be given")
+    reviewers: list[str] = Field(description="roles that may decide")
+    allow_edit: bool
+    decision: str | None
+    data: Any
+    comment: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class ReviewList(BaseModel):
+    items: list[ReviewOut]
+
+
+class DecisionIn(Strict):
+    decision: Literal["approve", "edit", "reject", "submit"] = Field(
+        description="approve, edit (approve with `data` as the edited subject) or reject a "
+        "review step; submit `data` to an input step"
+    )
+    data: Any = Field(None, description="the edited subject (edit) or the input (submit)")
+    comment: str | None = Field(None, max_length=4000)
+
+
+def _out(row: ReviewRow) -> ReviewOut:
+    return ReviewOut.model_validate({name: getattr(row, name) for name in ReviewOut.model_fields})
+
+
+@reviews_router.get("", response_model=ReviewList)
+async def list_reviews(
+    state: State,
+    limit: PageSize,
+    caller: Annotated[Principal, require("reviews:read")],
+    status: ReviewStatus = "pending",
+    run_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> ReviewList:
+    """The tenant's reviews, oldest first; by default those still waiting for a decision
+    (`status=any` lists every one)."""
+    rows = await state.query(
+        lambda conn: review_store.list_reviews(
+            conn,
+            caller.tenant_id,
+            status=None if status == "any" else status,
+            run_id=run_id,
+            limit=limit,
+        )
+    )
+    return ReviewList(items=[_out(r) for r in rows])
+
+
+@reviews_router.get("/{review_id}", response_model=ReviewOut)
+async def get_review(
+    state: State, review_id: str, caller: Annotated[Principal, require("reviews:read")]
+) -> ReviewOut:
+    """Everything a reviewer needs to decide."""
+    return _out(
+        await state.query(lambda conn: review_store.get_review(conn, caller.tenant_id, review_id))
+    )
+
+
+@reviews_router.post("/{review_id}/decision", response_model=ReviewOut)
+async def decide(
+    state: State,
+    request: Request,
+    review_id: str,
+    body: DecisionIn,
+    caller: Annotated[Principal, require("reviews:decide")],
+) -> ReviewOut:
+    """Decide a review (approve, edit, reject) or give an input step its data, exactly once."""
+
+    async def work(conn: Conn) -> CommitResult:
+        return await review_service.decide(
+            conn,
+            state.specs,
+            tenant_id=caller.tenant_id,
+            review_id=review_id,
+            decision=body.decision,
+            actor=Actor(
+                caller.name,
+                caller.roles,
+                kind=caller.kind,
+                id=caller.id,
+                address=client_address(request),
+            ),
+            now=state.now(),
+            data=body.data,
+            comment=body.comment,
+        )
+
+    result = await state.transact(work)  # with the executor's checkpoints, in turn
+    state.committed(result.events)
+    return _out(
+        await state.query(lambda conn: review_store.get_review(conn, caller.tenant_id, review_id))
+    )

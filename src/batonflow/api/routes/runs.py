@@ -1,5 +1,6 @@
-"""Runs: list with keyset pages, filters and search, read one with its steps, attempts and model calls.
-Starting and operating runs is `api/routes/run_actions.py`.
+"""Runs: list with keyset pages, filters and search, read one with its steps, attempts and model
+calls; and the dead-letter list (dead runs with the step each died at, its attempt count and its
+last attempt), which a retry or a dismissal (`api/routes/run_actions.py`) takes a run off.
 """
 
 from __future__ import annotations
@@ -12,23 +13,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from batonflow.api.body import Body
 from batonflow.api.cursors import decode_cursor, encode_cursor
 from batonflow.api.deps import ApiState, PageSize, State, require
+from batonflow.api.json_guard import Body
 from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.llm.records import ModelCall
 from batonflow.runs.label import inputs_preview, run_label
 from batonflow.runs.run import RunStatus
+from batonflow.store import dead_letters, run_pages, short_ids
 from batonflow.store import llm_calls as call_store
 from batonflow.store import reviews as review_store
-from batonflow.store import run_pages, short_ids
 from batonflow.store import runs as run_store
 from batonflow.store.db import Conn
 
 WORKFLOW_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
 SHORT_ID = re.compile(rf"[0-9a-fA-F-]{{{short_ids.MIN_LENGTH},36}}")
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+dead_letters_router = APIRouter(prefix="/api/v1/dead-letters", tags=["runs"])
 
 
 class RunSummary(BaseModel):
@@ -274,4 +276,56 @@ async def list_llm_calls(
         items=items,
         tokens=sum(c.input_tokens + c.output_tokens for c in items),
         cost_usd=sum((c.cost_usd for c in items if c.cost_usd is not None), Decimal(0)),
+    )
+
+
+class DeadLetter(BaseModel):
+    run_id: str
+    workflow_id: str
+    workflow_version: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: dict[str, Any] | None = Field(
+        description="the run's error: the failed step's last error (a map's failed items in "
+        "`details.failed_items`)"
+    )
+    failed_step: str | None
+    attempts: int = Field(description="how many attempts the failed step had")
+    last_attempt: AttemptOut | None = Field(description="the failed step's last attempt")
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetter]
+
+
+@dead_letters_router.get("", response_model=DeadLetterList)
+async def list_dead_letters(
+    state: State, limit: PageSize, caller: Annotated[Principal, require("runs:read")]
+) -> DeadLetterList:
+    """The tenant's dead runs, newest first: runs whose failed step used every attempt its
+    retry policy allows."""
+
+    async def work(conn: Conn) -> list[dead_letters.DeadLetter]:
+        return await dead_letters.list_dead(conn, caller.tenant_id, limit=limit)
+
+    found = await state.query(work)
+    return DeadLetterList(
+        items=[
+            DeadLetter(
+                run_id=letter.run.id,
+                workflow_id=letter.run.workflow_id,
+                workflow_version=letter.run.workflow_version,
+                started_at=letter.run.started_at,
+                finished_at=letter.run.finished_at,
+                error=letter.run.error,
+                failed_step=letter.failed_step,
+                attempts=letter.attempts,
+                last_attempt=AttemptOut.model_validate(
+                    {name: letter.last_attempt[name] for name in AttemptOut.model_fields}
+                )
+                if letter.last_attempt is not None
+                else None,
+            )
+            for letter in found
+        ]
     )

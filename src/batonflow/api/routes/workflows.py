@@ -129,9 +129,7 @@ async def create_version(
 
 @router.post("/validate", response_model=Validation)
 async def validate(
-    state: State,
-    body: WorkflowSource,
-    caller: Annotated[Principal, require("workflows:read")],
+    state: State, body: WorkflowSource, caller: Annotated[Principal, require("workflows:read")]
 ) -> Validation:
     """Check a workflow without storing it: every problem at once, each with its place."""
     try:

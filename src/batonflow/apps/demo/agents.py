@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from batonflow.agents.agent import Agent, CallContext
+from batonflow.agents.agent import Agent, CallContext, Toolbox
 from batonflow.agents.needs import ToolNeeds
-from batonflow.agents.tools import Toolbox
 from batonflow.errors import StepFailed
 
 sales = Agent("demo-sales", "Scores leads and drafts outreach from fixed rules")

@@ -23,8 +23,8 @@ from batonflow.apps.sales import (
 from batonflow.apps.sales.policy import Policy
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.errors import Conflict
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.runs.service import Actor
 from batonflow.store.db import Conn
 

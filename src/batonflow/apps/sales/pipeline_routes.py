@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from batonflow.api.deps import State, require
-from batonflow.api.routes import reviews as core_reviews
 from batonflow.api.routes import run_actions
 from batonflow.api.routes.auth import Strict
 from batonflow.apps.sales import pipeline
@@ -66,19 +65,19 @@ async def run_pipeline(
     return PipelineRun(run_id=started.id, workflow_id=workflow_id, status=started.status)
 
 
-@router.post("/reviews/{entity_type}/{entity_id}/decision", response_model=core_reviews.ReviewOut)
+@router.post("/reviews/{entity_type}/{entity_id}/decision", response_model=run_actions.ReviewOut)
 async def decide_by_subject(
     state: State,
     request: Request,
     entity_type: pipeline.Entity,
     entity_id: str,
-    body: core_reviews.DecisionIn,
+    body: run_actions.DecisionIn,
     caller: Decider,
-) -> core_reviews.ReviewOut:
+) -> run_actions.ReviewOut:
     """Decide the open review of the run working on a lead, a deal, a contract (its contract
     review) or a negotiation offer (its over-policy review), as `POST /api/v1/reviews/{id}/
     decision` would; 404 naming the record when no run waits on it."""
     review_id = await state.query(
         lambda conn: pipeline.open_review(conn, caller.tenant_id, entity_type, entity_id)
     )
-    return await core_reviews.decide(state, request, review_id, body, caller)
+    return await run_actions.decide(state, request, review_id, body, caller)

@@ -5,7 +5,7 @@ Every number of a proposal is computed by code (`proposals.price`, from the cata
 deal's currency), and its title is the deal's; the model writes words only: a summary and one
 value statement per priced line, keyed by the product's name. The answer's schema holds both
 rules (every line's name and no other; text with no digit, currency sign or percent sign:
-`llm.grammar.words`), so a misfitting answer is asked again by the gateway, and the local model
+`llm.local.words`), so a misfitting answer is asked again by the gateway, and the local model
 cannot write one at all.
 
 Both are idempotent per call (the run and step that call them): a retried attempt of a call
@@ -28,7 +28,7 @@ from batonflow.apps.sales import catalog, companies, deals, pipelines, proposals
 from batonflow.apps.sales.settings import SalesSettings
 from batonflow.errors import InvalidInput, NotFound, StepFailed
 from batonflow.llm import untrusted
-from batonflow.llm.grammar import words
+from batonflow.llm.local import words
 from batonflow.store.db import Conn
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from batonflow.cli import display
 from batonflow.cli.session import open_session
 from batonflow.cli.terminal import JsonFlag, TenantOpt, console, dump, run, settings_for
 from batonflow.errors import InvalidInput, NotFound
-from batonflow.retrieval.extract import detect_format
+from batonflow.retrieval.documents import detect_format
 from batonflow.retrieval.service import Knowledge
 from batonflow.store.db import Conn
 from batonflow.workflows.executor import Executor

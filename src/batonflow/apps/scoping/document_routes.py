@@ -15,7 +15,7 @@ from batonflow.apps.scoping import documents
 from batonflow.apps.scoping.routes import Reader, Writer, host
 from batonflow.apps.scoping.schemas import SessionDocument, SessionDocumentList
 from batonflow.apps.scoping.sessions import Viewer
-from batonflow.retrieval.extract import detect_format
+from batonflow.retrieval.documents import detect_format
 from batonflow.retrieval.service import Knowledge
 
 router = APIRouter(tags=["scoping"])

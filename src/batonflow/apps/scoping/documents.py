@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from batonflow.apps.scoping import sessions
 from batonflow.apps.scoping.sessions import Viewer
 from batonflow.errors import Conflict, NotFound
-from batonflow.retrieval.ingestion import start_ingestion
 from batonflow.retrieval.service import Knowledge
+from batonflow.retrieval.tools import start_ingestion
 from batonflow.runs.service import Actor
 from batonflow.store import kb as kb_store
 from batonflow.store.db import Conn

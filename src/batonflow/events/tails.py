@@ -1,6 +1,7 @@
-"""A run's tail (`run_events`): its stored events after a `seq`, then those stored later, with
-its live `llm.delta` events in between. Followers of one run in one process share one reader
-(`RunFeeds`). What a tail yields and how it waits is `events/stream.py`.
+"""The tails: a run's (`run_events`: its stored events after a `seq`, then those stored later,
+with its live `llm.delta` events in between; followers of one run in one process share one
+reader, `RunFeeds`) and a tenant's (`tenant_events`: every stored event of the tenant after an
+id, then those stored later). What a tail yields and how it waits is `events/stream.py`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
@@ -45,9 +46,7 @@ async def event_type_at(conn: Conn, tenant_id: str, run_id: str, seq: int) -> st
     """The type of a run's event number `seq`, if it has one."""
     value = await conn.scalar(
         select(events_t.c.type).where(
-            events_t.c.tenant_id == tenant_id,
-            events_t.c.run_id == run_id,
-            events_t.c.seq == seq,
+            events_t.c.tenant_id == tenant_id, events_t.c.run_id == run_id, events_t.c.seq == seq
         )
     )
     return None if value is None else str(value)
@@ -162,23 +161,12 @@ async def run_events(
     feeds: RunFeeds | None = None,
 ) -> AsyncGenerator[StreamItem, None]:
     """The stored events of one run after `after_seq`, then (with `follow`) those stored later,
-    with the run's live `llm.delta` events in between as the bus delivers them. Followers of
-    one run in one process share its reads through `feeds` (a private one when not given).
-
-    Guarantee: stored events come exactly once, in `seq` order, without gaps. That holds across
-    processes because a run's events are written under its row lock with consecutive sequence
-    numbers, so they commit in `seq` order, and `seq > last` can never skip one. A follower that
-    sees a page starting past `last + 1` (it joined a feed that had read further) reads the
-    missing events itself. A client that resumes after the last `seq` it saw loses nothing.
-    Live `llm.delta` events are best effort: only those published in this process while the
-    tail is open.
-
-    With `until_done`, the tail ends once it has caught up and the last event delivered is the
-    run's terminal one (`run.succeeded`, `run.failed`, `run.dead`, `run.cancelled`); a run
-    retried after it ended has later events, so ending at a terminal event in the backlog
-    would be wrong. Without `follow`, it ends after the backlog. The caller checks that the run
-    exists in the tenant; an unknown run simply has no events.
-    """
+    with the run's live `llm.delta` events in between; followers in one process share reads
+    through `feeds`. Stored events come exactly once, in `seq` order, without gaps: a run's events
+    commit under its row lock with consecutive numbers, and a follower that sees a page start
+    past `last + 1` reads the missing ones itself. With `until_done` the tail ends once caught up
+    at the run's terminal event (not one in the backlog: a retried run goes on); without
+    `follow`, after the backlog. The caller checks that the run exists in the tenant."""
     state = _Tail(after_seq)
     if not follow:
         async for item in state.catch_up(db, tenant_id, run_id):
@@ -251,3 +239,89 @@ class _Tail:
                 yield Delivered(event, event.seq)
             if len(page) < PAGE:
                 return
+
+
+async def read_tenant_events(
+    conn: Conn, tenant_id: str, *, after_id: int, limit: int
+) -> list[StoredEvent]:
+    """One page of a tenant's stored events after `after_id`, in `id` order."""
+    rows = await conn.execute(
+        select(events_t)
+        .where(events_t.c.tenant_id == tenant_id, events_t.c.id > after_id)
+        .order_by(events_t.c.id)
+        .limit(limit)
+    )
+    return [StoredEvent(**row._asdict()) for row in rows]
+
+
+async def last_event_id(conn: Conn, tenant_id: str) -> int:
+    """The tenant's highest stored event id (0 when it has none)."""
+    value = await conn.scalar(
+        select(func.max(events_t.c.id)).where(events_t.c.tenant_id == tenant_id)
+    )
+    return int(value or 0)
+
+
+async def tenant_events(
+    db: Database,
+    bus: EventBus,
+    tenant_id: str,
+    after_id: int | None = None,
+    *,
+    follow: bool = True,
+    poll_seconds: float = 1.0,
+    heartbeat_seconds: float = 15.0,
+    settle_seconds: float = 10.0,
+) -> AsyncGenerator[StreamItem, None]:
+    """Every stored event of a tenant after `after_id` (from now on when `None`), then (with
+    `follow`) those stored later; each exactly once, in `id` order except that one committed
+    after a higher id was delivered comes as soon as it is seen.
+
+    On PostgreSQL two transactions can take ids 10 and 11 and commit 11 first, so this tail
+    re-reads a look-back window: ids above a floor that trails the delivered ones by
+    `settle_seconds`, passing on those not delivered yet (Batonflow's transactions take
+    milliseconds; SQLite commits in id order). Each item's `cursor` is the highest id delivered
+    so far, so a client resuming after it gets no repeats."""
+    async with bus.subscribe() as queue:
+        bell = Doorbell(queue, poll_seconds, heartbeat_seconds)
+        if after_id is None:
+            after_id = await db.read(functools.partial(last_event_id, tenant_id=tenant_id))
+        floor = after_id  # every id at or below it is delivered or given up on
+        high = after_id
+        seen: dict[int, float] = {}  # ids above `floor` delivered, with when
+        stale = True
+        while True:
+            if stale:
+                cursor = floor
+                while True:
+                    page = await db.read(
+                        functools.partial(
+                            read_tenant_events, tenant_id=tenant_id, after_id=cursor, limit=PAGE
+                        )
+                    )
+                    for item in page:
+                        assert item.id is not None
+                        cursor = item.id
+                        if item.id in seen:
+                            continue
+                        seen[item.id] = time.monotonic()
+                        high = max(high, item.id)
+                        bell.spoke()
+                        yield Delivered(item, high)
+                    if len(page) < PAGE:
+                        break
+                settled = time.monotonic() - settle_seconds
+                floor = max([floor, *(i for i, at in seen.items() if at <= settled)])
+                seen = {i: at for i, at in seen.items() if i > floor}
+                stale = False
+                if not follow:
+                    return
+            arrived = await bell.wait()
+            if arrived is None:
+                bell.spoke()
+                yield KEEPALIVE
+                stale = True
+            elif not arrived or any(
+                item.tenant_id == tenant_id and item.type not in LIVE_ONLY for item in arrived
+            ):
+                stale = True
