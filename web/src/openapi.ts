@@ -7428,6 +7428,11 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Workflow
+             * @description the session's workflow: its five stages and the charter, each with its runs
+             */
+            workflow: components["schemas"]["WorkflowStep"][];
         };
         /**
          * SessionDocument
@@ -7522,6 +7527,47 @@ export interface components {
             archived?: boolean | null;
             /** Title */
             title?: string | null;
+        };
+        /**
+         * SessionRun
+         * @description A run of the session's workflow (`status`: what the session took from it).
+         */
+        SessionRun: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "question" | "analysis" | "charter";
+            /** Run Id */
+            run_id: string;
+            /**
+             * Run Status
+             * @description the run's own status on the engine
+             */
+            run_status: string;
+            /** Settled At */
+            settled_at: string | null;
+            /** Stages */
+            stages: number[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed";
+            /**
+             * Workflow
+             * @enum {string}
+             */
+            workflow: "scoping-question" | "scoping-analysis" | "scoping-charter";
         };
         /** SessionSummary */
         SessionSummary: {
@@ -8156,6 +8202,31 @@ export interface components {
             spec?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /**
+         * WorkflowStep
+         * @description A step of the session's workflow: one of the five stages, or the charter.
+         */
+        WorkflowStep: {
+            /**
+             * Runs
+             * @description the runs that executed this step, oldest first
+             */
+            runs: components["schemas"]["SessionRun"][];
+            /** Stage */
+            stage: number | null;
+            /**
+             * Status
+             * @description a stage's status; the charter: locked, ready, writing, written or failed
+             */
+            status: string;
+            /**
+             * Step
+             * @description stage-1 ... stage-5, charter
+             */
+            step: string;
+            /** Title */
+            title: string;
         };
         /** StepOut */
         batonflow__api__routes__runs__StepOut: {
@@ -17822,6 +17893,9 @@ export const searchInModeValues: ReadonlyArray<FlattenedDeepRequired<components>
 export const searchInRerankValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SearchIn"]["rerank"]> = ["none", "local", "hosted"];
 export const sessionAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Session"]["access"]> = ["owner", "edit", "read"];
 export const sessionDocumentStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SessionDocument"]["status"]> = ["pending", "ingesting", "ready", "failed"];
+export const sessionRunKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SessionRun"]["kind"]> = ["question", "analysis", "charter"];
+export const sessionRunStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SessionRun"]["status"]> = ["running", "succeeded", "failed"];
+export const sessionRunWorkflowValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SessionRun"]["workflow"]> = ["scoping-question", "scoping-analysis", "scoping-charter"];
 export const shareAccessValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Share"]["access"]> = ["read", "edit"];
 export const signOffDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOff"]["decision"]> = ["pending", "approved", "changes_requested"];
 export const signOffDecisionDecisionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SignOffDecision"]["decision"]> = ["approved", "changes_requested"];
