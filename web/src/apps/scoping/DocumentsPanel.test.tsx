@@ -59,6 +59,7 @@ function session(access: ScopingSession["access"]): ScopingSession {
     running: null,
     charter_version: null,
     shares: [],
+    workflow: [],
   };
 }
 
