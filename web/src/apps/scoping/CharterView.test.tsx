@@ -4,26 +4,15 @@ import { Api } from "../../api";
 import type { TokenStore } from "../../api";
 import { App } from "../../App";
 import { SessionProvider } from "../../session";
-import type { AppList, Me } from "../../types";
+import type { Me } from "../../types";
+import { operator } from "../fakeApi.testing";
+import { scoping } from "./app.testing";
 import type { CharterDiff, CharterOut, CharterVersions } from "./types";
 
 // Signed in as a stakeholder the owner named: Fin decides on version 2.
 const fin: Me = {
-  kind: "user",
-  api_key: null,
+  ...operator,
   user: { id: "u2", email: "fin@acme.example", name: "Fin", role: "operator" },
-  tenant: { id: "t1", slug: "acme", name: "Acme" },
-  roles: ["operator", "viewer"],
-  scopes: ["runs:read", "runs:write"],
-};
-
-const scoping: AppList["items"][number] = {
-  name: "scoping",
-  title: "Scoping",
-  description: "Guided sessions",
-  api: "/api/v1/scoping",
-  pages: [{ key: "sessions", title: "Scoping sessions", path: "/apps/scoping/sessions" }],
-  workflows: [],
 };
 
 const PATH = "/api/v1/scoping/sessions/s1/charter";

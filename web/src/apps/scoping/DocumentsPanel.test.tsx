@@ -4,26 +4,9 @@ import { Api } from "../../api";
 import type { TokenStore } from "../../api";
 import { App } from "../../App";
 import { SessionProvider } from "../../session";
-import type { AppList, Me } from "../../types";
+import { operator } from "../fakeApi.testing";
+import { scoping } from "./app.testing";
 import type { ScopingSession, SessionDocument, Stage } from "./types";
-
-const operator: Me = {
-  kind: "user",
-  api_key: null,
-  user: { id: "u1", email: "ada@acme.example", name: "Ada", role: "operator" },
-  tenant: { id: "t1", slug: "acme", name: "Acme" },
-  roles: ["operator", "viewer"],
-  scopes: ["runs:read", "runs:write"],
-};
-
-const scoping: AppList["items"][number] = {
-  name: "scoping",
-  title: "Scoping",
-  description: "Guided sessions",
-  api: "/api/v1/scoping",
-  pages: [{ key: "sessions", title: "Scoping sessions", path: "/apps/scoping/sessions" }],
-  workflows: [],
-};
 
 function stage(number: number): Stage {
   return {
