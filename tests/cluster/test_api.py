@@ -89,9 +89,14 @@ async def test_a_run_started_through_the_api_is_executed_by_a_celery_worker(
         done = await flows.settled(admin, run["id"], ("succeeded", "failed", "dead"), timeout=60)
     assert (done["status"], done["outputs"]) == ("succeeded", {"said": "HELLO ADA"})
     async with reading(store[1]) as conn:
-        rows = await conn.execute(select(Step.key, Step.queue).where(Step.run_id == run["id"]))
-        # `shout` was claimed by the worker in the commit of `hello`: no wake-up was sent for it.
-        assert sorted((row.key, row.queue) for row in rows) == [("hello", queue), ("shout", None)]
+        query = select(Step.key, Step.queue, Step.published_at).where(Step.run_id == run["id"])
+        rows = await conn.execute(query)
+        # `shout` was claimed by the worker in the commit of `hello`: it records its queue, but
+        # no wake-up was sent for it.
+        assert sorted((row.key, row.queue, row.published_at is None) for row in rows) == [
+            ("hello", queue, False),
+            ("shout", queue, True),
+        ]
 
 
 async def test_cancelling_through_the_api_stops_the_attempt_on_the_worker_at_once(

@@ -135,8 +135,9 @@ class Step(Base):
     exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
     overridden_by: Mapped[str | None] = mapped_column(String(200))
     override_reason: Mapped[str | None] = mapped_column(Text)
-    # Celery execution: the queue a wake-up for the ready step went to, and when (a wake-up
-    # still unclaimed `republish_seconds` later is sent again).
+    # Celery execution: the queue the step was routed to, and when a wake-up went there (a wake-up
+    # still unclaimed `republish_seconds` later is sent again; none for a step the commit that
+    # made it ready claimed on the worker that serves its queue).
     queue: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None]
 

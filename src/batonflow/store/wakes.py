@@ -81,10 +81,15 @@ async def unannounced(
 
 
 async def mark_announced(
-    conn: Conn, announced: Iterable[tuple[str, str, str]], now: datetime
+    conn: Conn,
+    announced: Iterable[tuple[str, str, str]],
+    now: datetime,
+    claimed: Iterable[tuple[str, str, str]] = (),
 ) -> None:
-    """Record a wake-up sent now for each (run id, step key, queue)."""
+    """Record a wake-up sent now for each (run id, step key, queue) `announced`, and the queue of
+    each step a commit `claimed` on the queue it serves (no wake-up was sent for those)."""
     rows = [{"b_run_id": r, "b_key": k, "b_queue": q, "b_now": now} for r, k, q in announced]
+    rows += [{"b_run_id": r, "b_key": k, "b_queue": q, "b_now": None} for r, k, q in claimed]
     if not rows:
         return
     statement = (

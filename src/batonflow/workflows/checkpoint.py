@@ -159,6 +159,7 @@ class Checkpointer:
             if budget > 0 and step is not None and t.claimable(step):
                 result.claims.append(t.claim(step))
                 budget -= 1
+        routed: list[tuple[str, str, str]] = []  # (run, step, queue) claimed on a served queue
         for run_id in touched:
             for step in tx.steps[run_id].values():
                 if budget <= 0:
@@ -170,12 +171,15 @@ class Checkpointer:
                 ):
                     result.claims.append(t.claim(step))
                     budget -= 1
+                    if self.route is not None:
+                        spec = self.specs.loaded[tx.runs[run_id].workflow_version_pk]
+                        routed.append((run_id, step.key, self.route(spec, step.key)))
         if self.route is not None:
             result.ready = self._ready(tx, t, touched, was_ready)
         result.events = await tx.flush(t.changes)
-        if result.ready:
+        if result.ready or routed:
             announced = [(w.run_id, w.key, w.queue) for w in result.ready]
-            await wake_store.mark_announced(conn, announced, now)
+            await wake_store.mark_announced(conn, announced, now, claimed=routed)
         return result
 
     async def claim_named(
