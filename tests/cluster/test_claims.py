@@ -225,7 +225,7 @@ async def test_a_commit_claims_the_next_step_on_a_served_queue_and_publishes_non
     assert executor.handed_over == 1
     assert await _announced(engine, run.id) == {
         "one": ("succeeded", "batonflow"),
-        "two": ("succeeded", None),  # no wake-up was ever sent for it
+        "two": ("succeeded", "batonflow"),  # its route; no wake-up was ever sent for it
         "three": ("ready", "agents.finance"),
     }
     assert await _attempts(engine, run.id) == [

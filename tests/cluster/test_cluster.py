@@ -140,9 +140,10 @@ async def test_a_step_on_a_queue_the_worker_serves_is_handed_over_and_others_pub
     last = workers.celery(queues, [pipeline], queue_routes=routes, default_queue=sdr)
     run_ids = [(await start(engine, tenant_id, THREE, {}, REGISTRY)).id for _ in range(3)]
     assert await settled(engine, run_ids, workers) == dict.fromkeys(run_ids, "succeeded")
-    # `price` was claimed by the commit of `greet` in the worker serving its queue: no wake-up
-    # was sent for it. `close` goes to a queue that worker does not serve: published.
-    by_step = {"greet": sdr, "price": None, "close": pipeline}
+    # `price` was claimed by the commit of `greet` in the worker serving its queue (no wake-up
+    # was sent for it; it records its route). `close` goes to a queue that worker does not
+    # serve: published.
+    by_step = {"greet": sdr, "price": finance, "close": pipeline}
     assert await _steps(engine, run_ids) == sorted(
         (run_id, key, queue) for run_id in run_ids for key, queue in by_step.items()
     )
