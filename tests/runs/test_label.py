@@ -42,3 +42,14 @@ def test_clip_keeps_short_text_and_cuts_long_text() -> None:
     assert clip(" a \t b ", 10) == "a b"
     assert clip("abcdefghij", 10) == "abcdefghij"
     assert clip("abcdefghijk", 10) == "abcdefghi…"
+
+
+def test_long_values_show_only_their_start() -> None:
+    many = list(range(10_000))
+    assert inputs_preview({"ids": many, "text": "word  " * 10_000}) == {
+        "ids": "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,…",
+        "text": ("word " * 8)[:39] + "…",
+    }
+    leads = [{"name": f"lead {i}"} for i in range(1_000)]
+    assert run_label({"leads": [*leads, "Acme", 7, "Bo"], "city": "Oslo"}) == "Acme · Bo · Oslo"
+    assert run_label({"list": [1, 2, 3, "Acme"], "n": 4}) == "1 · 2 · 3"

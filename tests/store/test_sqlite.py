@@ -80,3 +80,27 @@ async def test_a_failing_transaction_in_the_thread_rolls_back(sqlite_engine: Asy
     finally:
         db.close()
     assert [row[0] for row in stored(sqlite_engine)] == ["b", "c"]
+
+
+async def test_the_thread_reads_json_as_the_async_engine_does(sqlite_engine: AsyncEngine) -> None:
+    """orjson reads the thread's JSON columns too, and the standard library what orjson refuses
+    (NaN, integers past 64 bits, lone surrogates): the same values either way."""
+    docs = [
+        {"b": 1, "a": [1, "x", None, True, 2.5]},
+        {"nan": float("nan"), "big": 2**70, "lone": "\ud800"},
+    ]
+    rows = [{**ROWS[0], "id": str(index), "doc": doc} for index, doc in enumerate(docs)]
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(insert(things), rows)
+    db = Database(sqlite_engine)
+    try:
+
+        async def read(conn: Conn) -> list[Any]:
+            return [(await SELECT.fetch(conn, {"id": row["id"]}))[0][3] for row in rows]
+
+        fast = await db.read(read)
+    finally:
+        db.close()
+    async with sqlite_engine.connect() as conn:
+        slow = [(await conn.execute(SELECT.statement, {"id": r["id"]})).one()[3] for r in rows]
+    assert repr(fast) == repr(slow) == repr(docs)

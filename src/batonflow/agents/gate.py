@@ -56,13 +56,16 @@ def _same(value: Any, allowed: Any) -> bool:
 
 
 class ToolGate:
-    """The tools one step attempt may call, and the record of what was refused."""
+    """The tools one step attempt may call, and the record of what was refused. `ctx` is the
+    context of the call the gate is the `tools` of, set once that context is built with it
+    (`workflows/step_context.py:call_context`); a tool runs on it with `tools` taken away."""
+
+    ctx: CallContext
 
     def __init__(
         self,
         registry: Registry,
         grants: Mapping[str, Grant],
-        ctx: CallContext,
         outbound: Outbound,
         *,
         timeout: float | None = None,
@@ -70,7 +73,6 @@ class ToolGate:
     ) -> None:
         self.registry = registry
         self.grants = dict(grants)
-        self.ctx = ctx
         self.outbound = outbound
         self.timeout = timeout
         self.leaks = leaks

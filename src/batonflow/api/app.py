@@ -24,7 +24,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from batonflow.api import errors as api_errors
@@ -63,6 +62,8 @@ ALWAYS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+ALWAYS_RAW = tuple((name.lower().encode(), value.encode()) for name, value in ALWAYS.items())
+API_RAW = (*ALWAYS_RAW, (b"cache-control", b"no-store"))
 
 
 class SecurityHeaders:
@@ -77,11 +78,13 @@ class SecurityHeaders:
 
         async def headed(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in ALWAYS.items():
-                    headers.setdefault(name, value)
-                if api:
-                    headers.setdefault("Cache-Control", "no-store")
+                # Each header the answer does not set itself, as MutableHeaders.setdefault would
+                # add it, in one pass over the raw list.
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name for name, _ in headers}
+                headers += [
+                    pair for pair in (API_RAW if api else ALWAYS_RAW) if pair[0] not in present
+                ]
             await send(message)
 
         await self.app(scope, receive, headed)

@@ -125,19 +125,23 @@ class RateLimiter:
         }
         self._pool: redis.asyncio.ConnectionPool | None = None
         self._storage: Storage
+        self._moving: Storage  # the moving windows' storage (login and registration)
         # In-process storage answers each call at once: no tasks, no timeouts around it.
         self._local = settings.redis_url is None
         if settings.redis_url is None:
-            self._storage = MemoryStorage()
+            # Two memory storages: each counter hit sweeps its storage's moving windows, a
+            # thread hop per window key, so request limits keep none of them.
+            self._storage, self._moving = MemoryStorage(), MemoryStorage()
             self._where = "in-memory rate limit storage"
         else:
             self._storage, self._pool = _redis_storage(settings.redis_url)
+            self._moving = self._storage
             self._where = (
                 f"Redis at {redis_location(settings.redis_url)} "
                 "(BATONFLOW_REDIS_URL, where rate limits are kept)"
             )
         counter = strategies.SlidingWindowCounterRateLimiter(self._storage)
-        moving = strategies.MovingWindowRateLimiter(self._storage)
+        moving = strategies.MovingWindowRateLimiter(self._moving)
         self._user = Limit("user", items["user"], counter, "the per-user limit")
         self._key = Limit("user", items["user"], counter, "the per-API-key limit")
         self._tenant = Limit("tenant", items["tenant"], counter, "the tenant's limit")
@@ -208,8 +212,9 @@ class RateLimiter:
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
-        if isinstance(self._storage, MemoryStorage) and self._storage.timer is not None:
-            self._storage.timer.cancel()  # its sweep of expired entries
+        for storage in (self._storage, self._moving):
+            if isinstance(storage, MemoryStorage) and storage.timer is not None:
+                storage.timer.cancel()  # its sweep of expired entries
 
     async def _each(self, calls: Iterable[Awaitable[T]]) -> list[T]:
         """Redis answers the calls concurrently; the memory storage answers each at once, so

@@ -57,6 +57,20 @@ SHAPES: dict[str, re.Pattern[str]] = {
 }
 WORD = re.compile(r"\w+")
 
+
+def _any_of(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    """One pattern that matches where any of `patterns` does (a leading `(?i)` kept to its
+    own alternative)."""
+    parts = []
+    for pattern in patterns:
+        text = pattern.pattern
+        parts.append(f"(?i:{text[4:]})" if text.startswith("(?i)") else f"(?:{text})")
+    return re.compile("|".join(parts))
+
+
+# Most text holds no credential: one search rules out every shape before each is looked for.
+ANY_SHAPE = _any_of(SHAPES.values())
+
 Kind = Literal["secret", "credential", "system_prompt"]
 
 
@@ -124,7 +138,7 @@ class LeakCheck:
         """The same check, looking for the text of these system prompts too."""
         texts = (p.replace(NOTICE, " ") for p in prompts if p)
         added = tuple(frozenset(s) for text in texts if (s := _shingles(text)))
-        return LeakCheck(self.secrets, self.prompts + added)
+        return LeakCheck(self.secrets, self.prompts + added) if added else self
 
     def find(self, text: str) -> list[Leak]:
         """Every leak in `text`, in the order they start."""
@@ -134,11 +148,14 @@ class LeakCheck:
             while start >= 0:
                 found.append(Leak("secret", name, start, start + len(value)))
                 start = text.find(value, start + 1)
-        for name, pattern in SHAPES.items():
-            found += [Leak("credential", name, m.start(), m.end()) for m in pattern.finditer(text)]
+        if ANY_SHAPE.search(text) is not None:
+            for name, pattern in SHAPES.items():
+                found += [
+                    Leak("credential", name, m.start(), m.end()) for m in pattern.finditer(text)
+                ]
         if self.prompts:
             found += self._prompt_runs(text)
-        return sorted(found, key=lambda leak: (leak.start, -leak.end))
+        return sorted(found, key=lambda leak: (leak.start, -leak.end)) if found else found
 
     def _prompt_runs(self, text: str) -> list[Leak]:
         words = _words(text)

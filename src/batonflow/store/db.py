@@ -309,7 +309,10 @@ class Database:
         self._pg: postgres.Transactions | None = None
         if is_sqlite(engine):
             self._thread = sqlite.DatabaseThread(
-                engine.url, sqlite_synchronous, readonly_option=READONLY
+                engine.url,
+                sqlite_synchronous,
+                readonly_option=READONLY,
+                json_deserializer=json_loads,
             )
         elif engine.dialect.driver == "asyncpg":
             self._pg = postgres.Transactions(engine, readonly_option=READONLY)

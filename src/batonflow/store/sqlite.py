@@ -181,11 +181,19 @@ def run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
 class DatabaseThread:
     """One thread and its one sqlite3 connection, running whole transactions in turn."""
 
-    def __init__(self, url: URL, synchronous: str, *, readonly_option: str) -> None:
+    def __init__(
+        self,
+        url: URL,
+        synchronous: str,
+        *,
+        readonly_option: str,
+        json_deserializer: Callable[[str | bytes], Any],
+    ) -> None:
         self._sync = sqlalchemy.create_engine(
             url.set(drivername="sqlite"),
             poolclass=StaticPool,
             connect_args={"timeout": 30, "check_same_thread": False},
+            json_deserializer=json_deserializer,  # JSON columns read as the async engine reads them
         )
         configure(self._sync, synchronous, readonly_option=readonly_option)
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(

@@ -112,13 +112,14 @@ class Runner:
         events: list[tuple[str, dict[str, Any]]] = []  # the gate's, kept when the attempt fails
         args: dict[str, Any] = {}  # what the handler resolved, kept when the attempt fails
         outcome = await self._run(claim, calls, events, args)
-        if args:
-            outcome = replace(outcome, args=dict(args))
+        changes: dict[str, Any] = {}
+        if args and outcome.args != args:  # handlers' own outcomes carry them already
+            changes["args"] = dict(args)
         if calls:
-            outcome = replace(outcome, llm_calls=tuple(call.event_data() for call in calls))
+            changes["llm_calls"] = tuple(call.event_data() for call in calls)
         if events:
-            outcome = replace(outcome, events=(*events, *outcome.events))
-        return outcome
+            changes["events"] = (*events, *outcome.events)
+        return replace(outcome, **changes) if changes else outcome
 
     async def _run(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -176,7 +176,10 @@ def call_context(
     def leaks() -> LeakCheck:
         return a.leaks(sc)
 
-    ctx = CallContext(
+    allowed = grants(granting if granting is not None else a.step, scope or a.scope)
+    gate = ToolGate(sc.registry, allowed, sc.outbound, timeout=timeout, leaks=leaks)
+    gate.events = a.events if events is None else events
+    gate.ctx = CallContext(
         tenant_id=a.claim.tenant_id,
         run_id=a.claim.run_id,
         step_id=key,
@@ -194,9 +197,7 @@ def call_context(
             calls,
         ),
         data=TenantRows(a.claim.tenant_id, sc.read, sc.write),
+        tools=gate,
         leaks=leaks,
     )
-    allowed = grants(granting if granting is not None else a.step, scope or a.scope)
-    gate = ToolGate(sc.registry, allowed, ctx, sc.outbound, timeout=timeout, leaks=leaks)
-    gate.events = a.events if events is None else events
-    return replace(ctx, tools=gate)
+    return gate.ctx

@@ -60,6 +60,12 @@ def outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
     return Outcome(run_id=a.claim.run_id, worker=sc.worker, **fields)
 
 
+def attempt_outcome(sc: StepContext, a: Attempt, **fields: Any) -> Outcome:
+    """The attempt's own outcome, with what its templates resolved to (the runner adds them to
+    any outcome without them: one copy of an Outcome saved per attempt)."""
+    return outcome(sc, a, args=dict(a.args) if a.args else None, **fields)
+
+
 def leaked(a: Attempt, exc: OutputLeak, by: str) -> OutputLeak:
     """Record a leak the output check stopped (`output.leak`), and give the error back."""
     data = {"channel": exc.details["channel"], "found": exc.details["found"], "by": by}
@@ -95,7 +101,9 @@ async def run_agent(sc: StepContext, a: Attempt) -> Outcome:
         check_output(sc, a, result.output, "step output", result.agent)
     meta = {"agent": result.agent, "capability": result.capability}
     events = tuple(ctx.kb.events) if isinstance(ctx.kb, TenantKnowledge) else ()
-    return outcome(sc, a, status="succeeded", result=result.output, meta=meta, events=events)
+    return attempt_outcome(
+        sc, a, status="succeeded", result=result.output, meta=meta, events=events
+    )
 
 
 async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
@@ -140,7 +148,7 @@ async def run_llm(sc: StepContext, a: Attempt) -> Outcome:
         result = grounded.result(completion.value)
     check_output(sc, a, result, "step output", "model")
     meta = {"agent": "llm", "capability": completion.model}
-    return outcome(sc, a, status="succeeded", result=result, meta=meta)
+    return attempt_outcome(sc, a, status="succeeded", result=result, meta=meta)
 
 
 async def run_review(sc: StepContext, a: Attempt) -> Outcome:
@@ -178,7 +186,7 @@ async def run_review(sc: StepContext, a: Attempt) -> Outcome:
         "status": "pending",
         "reviewers": list(step.reviewers),
     }
-    return outcome(sc, a, status="waiting", review=review)
+    return attempt_outcome(sc, a, status="waiting", review=review)
 
 
 async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
@@ -205,7 +213,7 @@ async def run_workflow(sc: StepContext, a: Attempt) -> Outcome:
         now=datetime.now(UTC),
         parent=(a.claim.run_id, a.claim.key, a.claim.attempt),
     )
-    return outcome(sc, a, status="waiting", child_run=run, child_steps=tuple(steps))
+    return attempt_outcome(sc, a, status="waiting", child_run=run, child_steps=tuple(steps))
 
 
 async def run_retrieve_step(sc: StepContext, a: Attempt) -> Outcome:
