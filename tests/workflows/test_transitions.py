@@ -841,6 +841,7 @@ def test_a_sub_workflow_step_queues_its_child_run_and_the_parent_keeps_running()
         ask=step_row("ask", SUCCEEDED, kind="input", **done),
         child=running("child", kind="workflow"),
     )
+    t.runs["r1"].private_to = "u1"  # the child run is as private as its parent
     child_run = {
         "id": "c1",
         "tenant_id": "t1",
@@ -865,7 +866,7 @@ def test_a_sub_workflow_step_queues_its_child_run_and_the_parent_keeps_running()
     assert t.advance(t.runs["r1"]) is Settle.DONE
 
     assert t.runs == {
-        "r1": run_row(workflow_version_pk="waits"),
+        "r1": run_row(workflow_version_pk="waits", private_to="u1"),
         "c1": run_row(
             "c1",
             RunStatus.QUEUED,
@@ -877,6 +878,7 @@ def test_a_sub_workflow_step_queues_its_child_run_and_the_parent_keeps_running()
             parent_attempt=1,
             started_at=None,
             updated_at=NOW,
+            private_to="u1",
         ),
     }
     assert t.steps["c1"] == {"a": step_row("a", run_id="c1"), "b": step_row("b", run_id="c1")}
@@ -892,7 +894,7 @@ def test_a_sub_workflow_step_queues_its_child_run_and_the_parent_keeps_running()
             ev("step.waiting", "child", kind="workflow", child_run_id="c1"),
         ],
         attempts=[attempt_record("child", "waiting")],
-        new_runs=[child_run | {"created_at": NOW, "updated_at": NOW}],
+        new_runs=[child_run | {"private_to": "u1", "created_at": NOW, "updated_at": NOW}],
         new_steps=list(child_steps),
         steps={("r1", "child")},
         runs={"r1", "c1"},

@@ -1,7 +1,8 @@
 """The tails: a run's (`run_events`: its stored events after a `seq`, then those stored later,
 with its live `llm.delta` events in between; followers of one run in one process share one
-reader, `RunFeeds`) and a tenant's (`tenant_events`: every stored event of the tenant after an
-id, then those stored later). What a tail yields and how it waits is `events/stream.py`.
+reader, `RunFeeds`) and a tenant's (`tenant_events`: every stored event of the tenant's runs the
+reader may see, after an id, then those stored later). What a tail yields and how it waits is
+`events/stream.py`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.events.stream import KEEPALIVE, LIVE_ONLY, PAGE, Delivered, Doorbell, StreamItem
 from batonflow.store.db import Conn, Database
-from batonflow.store.tables import Event, table
+from batonflow.store.tables import Event, Run, table, visible
 
 TERMINAL = frozenset({"run.succeeded", "run.failed", "run.dead", "run.cancelled"})
 
 events_t = table(Event)
+runs_t = table(Run)
 
 
 async def read_run_events(
@@ -242,15 +244,16 @@ class _Tail:
 
 
 async def read_tenant_events(
-    conn: Conn, tenant_id: str, *, after_id: int, limit: int
+    conn: Conn, tenant_id: str, *, after_id: int, limit: int, viewer: str | None = None
 ) -> list[StoredEvent]:
-    """One page of a tenant's stored events after `after_id`, in `id` order."""
-    rows = await conn.execute(
-        select(events_t)
-        .where(events_t.c.tenant_id == tenant_id, events_t.c.id > after_id)
-        .order_by(events_t.c.id)
-        .limit(limit)
-    )
+    """One page of a tenant's stored events after `after_id`, in `id` order: those of the runs
+    `viewer` may see (`store.tables.visible`)."""
+    query = select(events_t).where(events_t.c.tenant_id == tenant_id, events_t.c.id > after_id)
+    if viewer is not None:
+        query = query.join_from(events_t, runs_t, runs_t.c.id == events_t.c.run_id).where(
+            runs_t.c.tenant_id == tenant_id, visible(viewer)
+        )
+    rows = await conn.execute(query.order_by(events_t.c.id).limit(limit))
     return [StoredEvent(**row._asdict()) for row in rows]
 
 
@@ -268,14 +271,15 @@ async def tenant_events(
     tenant_id: str,
     after_id: int | None = None,
     *,
+    viewer: str | None = None,
     follow: bool = True,
     poll_seconds: float = 1.0,
     heartbeat_seconds: float = 15.0,
     settle_seconds: float = 10.0,
 ) -> AsyncGenerator[StreamItem, None]:
-    """Every stored event of a tenant after `after_id` (from now on when `None`), then (with
-    `follow`) those stored later; each exactly once, in `id` order except that one committed
-    after a higher id was delivered comes as soon as it is seen.
+    """Every stored event of a tenant's runs `viewer` may see after `after_id` (from now on when
+    `None`), then (with `follow`) those stored later; each exactly once, in `id` order except
+    that one committed after a higher id was delivered comes as soon as it is seen.
 
     On PostgreSQL two transactions can take ids 10 and 11 and commit 11 first, so this tail
     re-reads a look-back window: ids above a floor that trails the delivered ones by
@@ -296,7 +300,11 @@ async def tenant_events(
                 while True:
                     page = await db.read(
                         functools.partial(
-                            read_tenant_events, tenant_id=tenant_id, after_id=cursor, limit=PAGE
+                            read_tenant_events,
+                            tenant_id=tenant_id,
+                            after_id=cursor,
+                            limit=PAGE,
+                            viewer=viewer,
                         )
                     )
                     for item in page:

@@ -70,6 +70,7 @@ def new_run_rows(
     now: datetime,
     parent: tuple[str, str, int] | None = None,
     idempotency: tuple[str, str] | None = None,
+    private_to: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     checked = validate_inputs(spec, inputs)
     run_id = new_id()
@@ -96,6 +97,7 @@ def new_run_rows(
         "updated_at": now,
         "idempotency_key": idempotency[0] if idempotency else None,
         "idempotency_hash": idempotency[1] if idempotency else None,
+        "private_to": private_to,
     }
     steps = [new_step_row(run_id, step.id, tenant_id, step.kind) for step in spec.steps]
     return run, steps

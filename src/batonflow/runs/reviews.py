@@ -33,7 +33,7 @@ async def decide(
     data: Any = None,
     comment: str | None = None,
 ) -> CommitResult:
-    review = await review_store.get_review(conn, tenant_id, review_id)
+    review = await review_store.get_review(conn, tenant_id, review_id, viewer=actor.viewer)
     if review.status != "pending":
         by = f" by {review.decided_by}" if review.decided_by else ""
         raise Conflict(

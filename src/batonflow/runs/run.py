@@ -25,6 +25,7 @@ An operator's override settles any unfinished step as `succeeded`. The workflows
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 
 from batonflow.errors import IllegalTransition
@@ -146,3 +147,15 @@ def idempotency_key(run_id: str, step_key: str, attempt: int) -> str:
     is not applied twice.
     """
     return f"{run_id}:{step_key}:{attempt}"
+
+
+def run_viewer(user_id: str | None, roles: Collection[str]) -> str | None:
+    """Whom someone reads runs as: None for a tenant admin (the CLI acts as one), who sees every
+    run of the tenant; anyone else as their id, so a run private to another user
+    (`runs.private_to`) is not there for them."""
+    return None if "admin" in roles else user_id or ""
+
+
+def sees(viewer: str | None, private_to: str | None) -> bool:
+    """Whether `viewer` (`run_viewer`) may see a run private to `private_to` (None: to nobody)."""
+    return viewer is None or private_to is None or private_to == viewer

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from batonflow.audit import log as audit
 from batonflow.errors import InvalidInput, NotFound, QuotaExceeded
 from batonflow.runs.layout import new_run_rows, version_spec
+from batonflow.runs.run import run_viewer, sees
 from batonflow.runs.state import RunRow
 from batonflow.store import run_pages
 from batonflow.store.db import Conn
@@ -38,6 +39,12 @@ class Actor:
     kind: str = "local"
     id: str | None = None
     address: str | None = None
+
+    @property
+    def viewer(self) -> str | None:
+        """Whom the actor reads runs as (`run_viewer`): a run private to another user is not
+        there for them unless they are an admin."""
+        return run_viewer(self.id, self.roles)
 
 
 async def check_active_runs(conn: Conn, tenant_id: str, limit: int) -> None:
@@ -67,10 +74,13 @@ async def start_run(
     ctx: dict[str, Any] | None = None,
     idempotency: tuple[str, str] | None = None,
     max_active_runs: int | None = None,
+    private_to: str | None = None,
 ) -> RunRow:
     """Record a queued run pinned to `version`; a worker picks it up. `idempotency` is the
     caller's `(key, request hash)`: a key the tenant already used is checked by the caller.
-    `max_active_runs` is the tenant's quota; None: no quota."""
+    `max_active_runs` is the tenant's quota; None: no quota. `private_to` makes the run (and
+    its child runs) private to that user: the tenant's other members, admins aside, are told
+    there is no such run."""
     if max_active_runs is not None:
         await check_active_runs(conn, tenant_id, max_active_runs)
     spec = version_spec(version)
@@ -83,6 +93,7 @@ async def start_run(
         created_by=actor.name,
         now=now,
         idempotency=idempotency,
+        private_to=private_to,
     )
     tx = RunTx(conn, now)
     t = Transition(tx.runs, tx.steps, now, {})
@@ -91,10 +102,11 @@ async def start_run(
     return row
 
 
-async def _locked(tx: RunTx, tenant_id: str, run_id: str) -> RunRow:
+async def _locked(tx: RunTx, tenant_id: str, run_id: str, actor: Actor) -> RunRow:
+    """The run, locked; absent when the actor may not see it."""
     await tx.load([run_id], tenant_id=tenant_id)
     run = tx.runs.get(run_id)
-    if run is None:
+    if run is None or not sees(actor.viewer, run.private_to):
         raise NotFound(f"no run '{run_id}'")
     return run
 
@@ -124,7 +136,7 @@ async def _end(
     conn: Conn, tenant_id: str, run_id: str, actor: Actor, reason: str, now: datetime, dismiss: bool
 ) -> CommitResult:
     tx = RunTx(conn, now)
-    run = await _locked(tx, tenant_id, run_id)
+    run = await _locked(tx, tenant_id, run_id, actor)
     if not dismiss:
         await _load_children(tx, run)
     t = Transition(tx.runs, tx.steps, now, {})
@@ -152,7 +164,7 @@ async def retry_run(
 ) -> CommitResult:
     """Run a failed or dead run again from its failed step; finished steps are kept."""
     tx = RunTx(conn, now)
-    run = await _locked(tx, tenant_id, run_id)
+    run = await _locked(tx, tenant_id, run_id, actor)
     settle = checkpointer(specs, actor)
     await specs.load(conn, [run])
     t = settle.transition(tx)
@@ -178,7 +190,7 @@ async def override_step(
     if not reason.strip():
         raise InvalidInput("an override needs a reason; say why the output is set by hand")
     tx = RunTx(conn, now)
-    run = await _locked(tx, tenant_id, run_id)
+    run = await _locked(tx, tenant_id, run_id, actor)
     settle = checkpointer(specs, actor)
     await specs.load(conn, [run])
     t = settle.transition(tx)

@@ -31,6 +31,7 @@ class RunRow:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    private_to: str | None = None  # the user it is private to (`runs.private_to`); set once
 
 
 @dataclass(slots=True)

@@ -22,8 +22,13 @@ class DeadLetter:
     last_attempt: dict[str, Any] | None
 
 
-async def list_dead(conn: Conn, tenant_id: str, *, limit: int) -> list[DeadLetter]:
-    runs = await list_runs(conn, tenant_id, status=[RunStatus.DEAD.value], limit=limit)
+async def list_dead(
+    conn: Conn, tenant_id: str, *, limit: int, viewer: str | None
+) -> list[DeadLetter]:
+    """The dead runs `viewer` may see (`store.tables.visible`)."""
+    runs = await list_runs(
+        conn, tenant_id, status=[RunStatus.DEAD.value], limit=limit, viewer=viewer
+    )
     failed = [(run.id, step) for run in runs if (step := failed_step(run)) is not None]
     counts = await step_attempts(conn, tenant_id, failed)
     last = await _last_attempts(conn, tenant_id, failed)

@@ -1,4 +1,5 @@
-"""Reviews: decisions people owe `review` and `input` steps."""
+"""Reviews: decisions people owe `review` and `input` steps. A reader sees those of the runs
+they may see (`store.tables.visible`)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from batonflow.errors import NotFound
 from batonflow.store import short_ids
 from batonflow.store.db import Conn, Prepared
-from batonflow.store.tables import Review, table
+from batonflow.store.tables import Review, Run, table, visible
 
 reviews_t = table(Review)
+runs_t = table(Run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +43,22 @@ class ReviewRow:
 _COLUMNS = [reviews_t.c[name] for name in ReviewRow.__slots__]
 
 
-async def get_review(conn: Conn, tenant_id: str, review_id: str) -> ReviewRow:
-    row = (
-        await conn.execute(
-            select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id, reviews_t.c.id == review_id)
-        )
-    ).first()
+def _of_visible_runs(query: Select[Any], tenant_id: str, viewer: str | None) -> Select[Any]:
+    """`query` of reviews narrowed to those of runs `viewer` may see."""
+    if viewer is None:
+        return query
+    return query.join_from(reviews_t, runs_t, runs_t.c.id == reviews_t.c.run_id).where(
+        runs_t.c.tenant_id == tenant_id, visible(viewer)
+    )
+
+
+async def get_review(
+    conn: Conn, tenant_id: str, review_id: str, *, viewer: str | None = None
+) -> ReviewRow:
+    """The review; `NotFound` when the tenant has none by that id or `viewer` may not see its
+    run (None: every run, as the platform or an admin)."""
+    query = select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id, reviews_t.c.id == review_id)
+    row = (await conn.execute(_of_visible_runs(query, tenant_id, viewer))).first()
     if row is None:
         raise NotFound(f"no review '{review_id}'")
     return ReviewRow(**row._asdict())
@@ -66,8 +78,12 @@ async def list_reviews(
     status: str | None = "pending",
     run_id: str | None = None,
     limit: int = 100,
+    viewer: str | None = None,
 ) -> list[ReviewRow]:
-    query = select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id)
+    """Oldest first, those of the runs `viewer` may see."""
+    query = _of_visible_runs(
+        select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id), tenant_id, viewer
+    )
     if status is not None:
         query = query.where(reviews_t.c.status == status)
     if run_id is not None:

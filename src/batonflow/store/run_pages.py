@@ -24,7 +24,7 @@ from batonflow.runs.run import RunStatus
 from batonflow.store.columns import UtcDateTime, usd
 from batonflow.store.db import Conn, Prepared
 from batonflow.store.runs import of_tenant
-from batonflow.store.tables import LlmCall, Run, table
+from batonflow.store.tables import LlmCall, Run, table, visible
 
 runs_t = table(Run)
 calls_t = table(LlmCall)
@@ -76,14 +76,18 @@ def _page_query(
     limit: int,
     short_id: bool = False,
     search: bool = False,
+    private: bool = False,
 ) -> Prepared:
-    """The page statement for one shape of filters, compiled once."""
+    """The page statement for one shape of filters, compiled once; `private`: the viewer is
+    no admin, so runs private to someone else are left out."""
     query = select(
         *(runs_t.c[name] for name in SUMMARY_COLUMNS),
         _spent(func.count()),
         _spent(func.sum(calls_t.c.input_tokens + calls_t.c.output_tokens)),
         _spent(func.sum(type_coerce(calls_t.c.cost_usd, BigInteger))),
     ).where(runs_t.c.tenant_id == bindparam("tenant_id"))
+    if private:
+        query = query.where(visible(bindparam("viewer")))
     if statuses:
         query = query.where(
             or_(*(runs_t.c.status == bindparam(f"status_{i}") for i in range(statuses)))
@@ -144,10 +148,12 @@ async def page(
     after: tuple[datetime, str] | None = None,
     short_id: str | None = None,
     search: str | None = None,
+    viewer: str | None,
 ) -> list[tuple[dict[str, Any], Spend]]:
-    """Up to `limit` runs with what each spent, newest first, continuing after the
-    `(created_at, id)` of `after`; `short_id` keeps runs whose id starts or ends with it,
-    `search` those whose id starts or ends with it or whose workflow id or inputs contain it."""
+    """Up to `limit` runs `viewer` may see (`store.tables.visible`) with what each spent, newest
+    first, continuing after the `(created_at, id)` of `after`; `short_id` keeps runs whose id
+    starts or ends with it, `search` those whose id starts or ends with it or whose workflow id
+    or inputs contain it."""
     statement = _page_query(
         len(status),
         bool(workflow_id),
@@ -157,8 +163,11 @@ async def page(
         limit,
         bool(short_id),
         bool(search),
+        viewer is not None,
     )
     params: dict[str, Any] = {"tenant_id": tenant_id, "workflow_id": workflow_id}
+    if viewer is not None:
+        params["viewer"] = viewer
     params |= {f"status_{i}": value for i, value in enumerate(status)}
     params |= {"created_after": created_after, "created_before": created_before}
     if short_id:
@@ -180,11 +189,10 @@ async def page(
 # The reads of every get-run are prepared (compiled once; in the SQLite database thread they run
 # straight on the sqlite3 connection). Queries that name a run compare the tenant through
 # `of_tenant`, so SQLite finds the run's rows by their key rather than walking the tenant's.
-_DETAIL = Prepared(
-    select(*(runs_t.c[name] for name in DETAIL_COLUMNS)).where(
-        runs_t.c.id == bindparam("run_id"), of_tenant(runs_t.c.tenant_id, bindparam("tenant_id"))
-    )
+_DETAIL = select(*(runs_t.c[name] for name in DETAIL_COLUMNS)).where(
+    runs_t.c.id == bindparam("run_id"), of_tenant(runs_t.c.tenant_id, bindparam("tenant_id"))
 )
+_DETAILS = (Prepared(_DETAIL), Prepared(_DETAIL.where(visible(bindparam("viewer")))))
 _RUN_SPEND = Prepared(
     select(
         func.count(),
@@ -197,9 +205,16 @@ _RUN_SPEND = Prepared(
 )
 
 
-async def detail(conn: Conn, tenant_id: str, run_id: str) -> dict[str, Any] | None:
-    """The summary columns with the run's content hash, inputs, ctx and outputs, in one read."""
-    rows = await _DETAIL.fetch(conn, {"tenant_id": tenant_id, "run_id": run_id})
+async def detail(
+    conn: Conn, tenant_id: str, run_id: str, *, viewer: str | None
+) -> dict[str, Any] | None:
+    """The summary columns with the run's content hash, inputs, ctx and outputs, in one read;
+    None when the tenant has no such run or `viewer` may not see it."""
+    params = {"tenant_id": tenant_id, "run_id": run_id}
+    if viewer is None:
+        rows = await _DETAILS[0].fetch(conn, params)
+    else:
+        rows = await _DETAILS[1].fetch(conn, params | {"viewer": viewer})
     return dict(zip(DETAIL_COLUMNS, rows[0], strict=True)) if rows else None
 
 

@@ -19,7 +19,7 @@ from batonflow.runs.state import RunRow
 from batonflow.store import short_ids
 from batonflow.store.db import Conn, Prepared
 from batonflow.store.run_tx import RUN_COLUMNS, run_row
-from batonflow.store.tables import Attempt, Event, Run, Step, table
+from batonflow.store.tables import Attempt, Event, Run, Step, table, visible
 
 runs_t = table(Run)
 steps_t = table(Step)
@@ -34,10 +34,14 @@ def of_tenant(column: Any, tenant_id: Any) -> Any:
     return (column + "") == tenant_id
 
 
-async def get_run(conn: Conn, tenant_id: str, run_id: str) -> RunRow:
+async def get_run(conn: Conn, tenant_id: str, run_id: str, *, viewer: str | None = None) -> RunRow:
+    """The run; `NotFound` when the tenant has none by that id or `viewer` may not see it
+    (`store.tables.visible`; None reads as the platform or an admin: every run)."""
     row = (
         await conn.execute(
-            select(*RUN_COLUMNS).where(runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id)
+            select(*RUN_COLUMNS).where(
+                runs_t.c.tenant_id == tenant_id, runs_t.c.id == run_id, visible(viewer)
+            )
         )
     ).first()
     if row is None:
@@ -74,9 +78,11 @@ async def list_runs(
     workflow_id: str | None = None,
     limit: int = 50,
     before: tuple[datetime, str] | None = None,
+    viewer: str | None = None,
 ) -> list[RunRow]:
-    """Newest first; `before` is the (created_at, id) keyset cursor of the previous page."""
-    query = select(*RUN_COLUMNS).where(runs_t.c.tenant_id == tenant_id)
+    """Newest first, those `viewer` may see; `before` is the (created_at, id) keyset cursor of
+    the previous page."""
+    query = select(*RUN_COLUMNS).where(runs_t.c.tenant_id == tenant_id, visible(viewer))
     if status:
         query = query.where(runs_t.c.status.in_(list(status)))
     if workflow_id:

@@ -8,7 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -19,6 +21,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    or_,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,6 +108,19 @@ class Run(Base):
     # key (per tenant) returns this run; `idempotency_hash` is the hash of the request it answered.
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     idempotency_hash: Mapped[str | None] = mapped_column(String(80))
+    # The user the run is private to (an app's run holding what that user keeps private, such
+    # as a scoping session's stage): the generic run reads show it to them and to the tenant's
+    # admins only. NULL: the tenant's members see it. Child runs inherit it.
+    private_to: Mapped[str | None] = mapped_column(String(36))
+
+
+def visible(viewer: str | BindParameter[str] | None) -> ColumnElement[bool]:
+    """The runs `viewer` (`runs/run.py::run_viewer`) may see of its tenant's: every one for
+    None (an admin), else those private to nobody or to them."""
+    if viewer is None:
+        return true()
+    private_to = table(Run).c.private_to
+    return or_(private_to.is_(None), private_to == viewer)
 
 
 class Step(Base):

@@ -233,6 +233,7 @@ class Transition(Moves):
             )
         elif outcome.child_run is not None:
             values = {**outcome.child_run, "created_at": self.now, "updated_at": self.now}
+            values["private_to"] = run.private_to  # as private as the run that starts it
             child = self.queue(values, list(outcome.child_steps))
             self.emit(run, "step.waiting", step.key, kind="workflow", child_run_id=child.id)
 

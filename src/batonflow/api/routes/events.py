@@ -1,7 +1,8 @@
 """Events: a run's events and a tenant's as Server-Sent Events, a run's history as JSON pages,
 and the JSON Schema of every event type (docs/api.md, Events). A frame is `id: <cursor>`,
 `event: <type>`, `data: <event as JSON>`; `llm.delta` frames carry no id; a `: keepalive`
-comment comes after `KEEPALIVE_SECONDS` of silence.
+comment comes after `KEEPALIVE_SECONDS` of silence. A run private to another user is not there
+for the caller, admins aside: its routes answer 404 and the tenant's stream leaves its events out.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput
 from batonflow.events import stream, tails
 from batonflow.events.contracts import StoredEvent, schemas
+from batonflow.runs.run import run_viewer
 from batonflow.store.db import Conn
 from batonflow.store.runs import get_run
 
@@ -201,7 +203,8 @@ async def run_event_stream(
     event's `seq`; resume with `Last-Event-ID` (or `?after=<seq>`). The stream ends once the run
     has ended (after `run.succeeded`, `run.failed`, `run.dead` or `run.cancelled`)."""
     resume = _resume_point(last_event_id, after) or 0
-    await state.query(lambda conn: get_run(conn, caller.tenant_id, run_id))
+    viewer = run_viewer(caller.id, caller.roles)
+    await state.query(lambda conn: get_run(conn, caller.tenant_id, run_id, viewer=viewer))
     return EventStream(
         tails.run_events(
             state.db,
@@ -231,8 +234,10 @@ async def run_event_history(
 ) -> EventPage:
     """The run's stored events after `after`, in `seq` order, at most `limit` of them."""
 
+    viewer = run_viewer(caller.id, caller.roles)
+
     async def work(conn: Conn) -> list[StoredEvent]:
-        await get_run(conn, caller.tenant_id, run_id)
+        await get_run(conn, caller.tenant_id, run_id, viewer=viewer)
         return await tails.read_run_events(
             conn, caller.tenant_id, run_id, after_seq=after, limit=limit
         )
@@ -258,17 +263,18 @@ async def tenant_event_stream(
         bool, Query(description="false: send the stored events after `after` and end")
     ] = True,
 ) -> EventStream:
-    """Every event of the caller's tenant, from now on (or after the cursor in
-    `Last-Event-ID` or `?after=`; `after=0` starts at the beginning). Events come in id order,
-    each exactly once; one whose transaction commits after a higher id was sent comes as soon
-    as it is seen. Each frame's `id` is the highest event id sent so far (the event's own `id`
-    is in `data`), so resuming with `Last-Event-ID` repeats nothing."""
+    """Every event of the caller's tenant (of the runs they may see), from now on (or after
+    the cursor in `Last-Event-ID` or `?after=`; `after=0` starts at the beginning). Events come
+    in id order, each exactly once; one whose transaction commits after a higher id was sent
+    comes as soon as it is seen. Each frame's `id` is the highest event id sent so far (the
+    event's own `id` is in `data`), so resuming with `Last-Event-ID` repeats nothing."""
     return EventStream(
         tails.tenant_events(
             state.db,
             state.bus,
             caller.tenant_id,
             _resume_point(last_event_id, after),
+            viewer=run_viewer(caller.id, caller.roles),
             follow=follow,
             poll_seconds=state.settings.poll_seconds,
             heartbeat_seconds=KEEPALIVE_SECONDS,

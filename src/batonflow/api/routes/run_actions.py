@@ -2,7 +2,8 @@
 through the same service functions the CLI uses; each answers with the run as it is now. And
 reviews: the queue of `review` and `input` steps waiting for a person, and their decisions. A
 decision applies exactly once (a second one is 409); the decider must hold `reviews:decide` and
-one of the roles the step names in `reviewers`."""
+one of the roles the step names in `reviewers`. A run private to another user, and its reviews,
+are not there for the caller (404; lists leave them out), admins aside."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import Conflict
 from batonflow.runs import reviews as review_service
 from batonflow.runs import service as run_service
+from batonflow.runs.run import run_viewer
 from batonflow.runs.service import Actor
 from batonflow.runs.state import RunRow
 from batonflow.store import reviews as review_store
@@ -74,7 +76,10 @@ def _request_hash(body: StartRun) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) -> RunDetail | None:
+async def _replay(
+    state: ApiState, caller: Principal, key: str, request_hash: str
+) -> RunDetail | None:
+    tenant_id = caller.tenant_id
     found = await state.query(lambda conn: run_pages.by_idempotency_key(conn, tenant_id, key))
     if found is None:
         return None
@@ -85,7 +90,7 @@ async def _replay(state: ApiState, tenant_id: str, key: str, request_hash: str) 
             "use a new key for a different run",
             details={"run_id": run_id},
         )
-    return await run_detail(state, tenant_id, run_id)
+    return await run_detail(state, caller, run_id)
 
 
 @router.post(
@@ -105,7 +110,7 @@ async def start_run(
     """Start a run of a stored workflow version. It is queued and picked up at once."""
     request_hash = _request_hash(body)
     if idempotency_key is not None:
-        replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
+        replayed = await _replay(state, caller, idempotency_key, request_hash)
         if replayed is not None:
             response.status_code = status.HTTP_200_OK
             return replayed
@@ -136,13 +141,13 @@ async def start_run(
         # its run.
         if idempotency_key is None:
             raise
-        replayed = await _replay(state, caller.tenant_id, idempotency_key, request_hash)
+        replayed = await _replay(state, caller, idempotency_key, request_hash)
         if replayed is None:
             raise
         response.status_code = status.HTTP_200_OK
         return replayed
     state.committed([])
-    return await run_detail(state, caller.tenant_id, row.id)
+    return await run_detail(state, caller, row.id)
 
 
 async def _act(
@@ -165,7 +170,7 @@ async def _act(
     )
     result = await state.transact(change)
     state.committed(result.events)
-    return await run_detail(state, caller.tenant_id, run_id)
+    return await run_detail(state, caller, run_id)
 
 
 @router.post("/{run_id}/cancel", response_model=RunDetail)
@@ -281,6 +286,7 @@ async def list_reviews(
             status=None if status == "any" else status,
             run_id=run_id,
             limit=limit,
+            viewer=run_viewer(caller.id, caller.roles),
         )
     )
     return ReviewList(items=[_out(r) for r in rows])
@@ -291,8 +297,15 @@ async def get_review(
     state: State, review_id: str, caller: Annotated[Principal, require("reviews:read")]
 ) -> ReviewOut:
     """Everything a reviewer needs to decide."""
+    return await _review(state, caller, review_id)
+
+
+async def _review(state: ApiState, caller: Principal, review_id: str) -> ReviewOut:
+    viewer = run_viewer(caller.id, caller.roles)
     return _out(
-        await state.query(lambda conn: review_store.get_review(conn, caller.tenant_id, review_id))
+        await state.query(
+            lambda conn: review_store.get_review(conn, caller.tenant_id, review_id, viewer=viewer)
+        )
     )
 
 
@@ -327,6 +340,4 @@ async def decide(
 
     result = await state.transact(work)  # with the executor's checkpoints, in turn
     state.committed(result.events)
-    return _out(
-        await state.query(lambda conn: review_store.get_review(conn, caller.tenant_id, review_id))
-    )
+    return await _review(state, caller, review_id)

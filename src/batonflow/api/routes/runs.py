@@ -1,6 +1,8 @@
 """Runs: list with keyset pages, filters and search, read one with its steps, attempts and model
 calls; and the dead-letter list (dead runs with the step each died at, its attempt count and its
-last attempt), which a retry or a dismissal (`api/routes/run_actions.py`) takes a run off.
+last attempt), which a retry or a dismissal (`api/routes/run_actions.py`) takes a run off. A run
+private to another user (an app's, `runs.private_to`) is not there for the caller, admins aside:
+lists leave it out, its routes answer 404.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from batonflow.auth.scopes import Principal
 from batonflow.errors import InvalidInput, NotFound
 from batonflow.llm.records import ModelCall
 from batonflow.runs.label import inputs_preview, run_label
-from batonflow.runs.run import RunStatus
+from batonflow.runs.run import RunStatus, run_viewer
 from batonflow.store import dead_letters, run_pages, short_ids
 from batonflow.store import llm_calls as call_store
 from batonflow.store import reviews as review_store
@@ -139,19 +141,20 @@ def _summary_fields(row: dict[str, Any], spend: run_pages.Spend) -> dict[str, An
     }
 
 
-async def run_detail(state: ApiState, tenant_id: str, run_id: str) -> RunDetail:
-    values = await _detail_fields(state, tenant_id, run_id)
+async def run_detail(state: ApiState, caller: Principal, run_id: str) -> RunDetail:
+    values = await _detail_fields(state, caller, run_id)
     steps = [StepOut(**step) for step in values.pop("steps")]
     reviews = [PendingReview(**review) for review in values.pop("reviews")]
     return RunDetail(**values, steps=steps, reviews=reviews)
 
 
-async def _detail_fields(state: ApiState, tenant_id: str, run_id: str) -> dict[str, Any]:
+async def _detail_fields(state: ApiState, caller: Principal, run_id: str) -> dict[str, Any]:
     """A RunDetail's fields, as plain values (what `get_run` renders with `Body`)."""
+    tenant_id, viewer = caller.tenant_id, run_viewer(caller.id, caller.roles)
 
     async def work(conn: Conn) -> tuple[Any, ...]:
         # The run row carries its version's content hash (copied when it started).
-        row = await run_pages.detail(conn, tenant_id, run_id)
+        row = await run_pages.detail(conn, tenant_id, run_id, viewer=viewer)
         if row is None:
             raise NotFound(f"no run '{run_id}'")
         steps = await run_store.list_steps(conn, tenant_id, run_id)
@@ -222,6 +225,7 @@ async def list_runs(
             after=after,
             short_id=short_id,
             search=(q or "").strip() or None,
+            viewer=run_viewer(caller.id, caller.roles),
         )
 
     found = await state.query(work)
@@ -241,7 +245,7 @@ async def get_run(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> Body:
     """A run with its steps, outputs, cost and the reviews it waits on."""
-    return Body(await _detail_fields(state, caller.tenant_id, run_id))
+    return Body(await _detail_fields(state, caller, run_id))
 
 
 @router.get("/{run_id}/attempts", response_model=AttemptList)
@@ -249,9 +253,10 @@ async def list_attempts(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> AttemptList:
     """Every finished attempt of the run's steps: worker, duration, error, idempotency key."""
+    viewer = run_viewer(caller.id, caller.roles)
 
     async def work(conn: Conn) -> list[dict[str, Any]]:
-        await run_store.get_run(conn, caller.tenant_id, run_id)
+        await run_store.get_run(conn, caller.tenant_id, run_id, viewer=viewer)
         return await run_store.list_attempts(conn, caller.tenant_id, run_id)
 
     rows = await state.query(work)
@@ -265,9 +270,10 @@ async def list_llm_calls(
     state: State, run_id: str, caller: Annotated[Principal, require("runs:read")]
 ) -> LlmCallList:
     """The run's model calls (one per route hop): tokens, exact cost, latency, status."""
+    viewer = run_viewer(caller.id, caller.roles)
 
     async def work(conn: Conn) -> list[dict[str, Any]]:
-        await run_store.get_run(conn, caller.tenant_id, run_id)
+        await run_store.get_run(conn, caller.tenant_id, run_id, viewer=viewer)
         return await call_store.list_calls(conn, caller.tenant_id, run_id)
 
     rows = await state.query(work)
@@ -306,7 +312,8 @@ async def list_dead_letters(
     retry policy allows."""
 
     async def work(conn: Conn) -> list[dead_letters.DeadLetter]:
-        return await dead_letters.list_dead(conn, caller.tenant_id, limit=limit)
+        viewer = run_viewer(caller.id, caller.roles)
+        return await dead_letters.list_dead(conn, caller.tenant_id, limit=limit, viewer=viewer)
 
     found = await state.query(work)
     return DeadLetterList(

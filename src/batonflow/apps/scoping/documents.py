@@ -100,9 +100,11 @@ async def attach(
         return added.document, False
 
     async def start(conn: Conn) -> dict[str, Any]:
-        await sessions.editable(conn, viewer, session_id)
+        session = await sessions.editable(conn, viewer, session_id)
         actor = Actor(viewer.name, frozenset())
-        await start_ingestion(conn, tenant_id, added.document, actor, host.now())
+        await start_ingestion(
+            conn, tenant_id, added.document, actor, host.now(), private_to=session["owner_id"]
+        )
         return await kb_store.get_document(conn, tenant_id, kb_id, added.document["id"])
 
     document: dict[str, Any] = await host.write(start)

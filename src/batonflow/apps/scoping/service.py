@@ -258,6 +258,9 @@ async def start(host: Host, viewer: Viewer, session_id: str, nxt: Next) -> str:
             now=host.now(),
             ctx={"scoping_session": session_id},
             max_active_runs=host.max_active_runs,
+            # The run holds the session's answers: private to its owner, as the session is
+            # (whoever of the session's editors started it); the others follow it here.
+            private_to=session["owner_id"],
         )
         if counted:
             await limits.take_slot(conn, tenant_id, user_id, run.id, mine.user_concurrent)

@@ -1,6 +1,7 @@
 // A session as its workflow: the five stages and the charter in order, each step with its
 // status and the runs on the engine that executed it (question and analysis runs; the
-// charter's), each a link to the run's own page.
+// charter's). The runs are private to the session's owner: for the owner and the tenant's
+// admins each is a link to the run's own page; the people it is shared with see them unlinked.
 import { Link } from "../../router";
 import { formatTime, shortId } from "../../format";
 import { StatusBadge } from "../../ui";
@@ -11,7 +12,7 @@ export function workflowOf(session: ScopingSession): WorkflowStep[] {
   return (session as ScopingSession & { workflow?: WorkflowStep[] }).workflow ?? [];
 }
 
-export function SessionWorkflow({ steps }: { steps: WorkflowStep[] }) {
+export function SessionWorkflow({ steps, linked }: { steps: WorkflowStep[]; linked: boolean }) {
   if (steps.length === 0) return null;
   return (
     <div className="card">
@@ -42,9 +43,15 @@ export function SessionWorkflow({ steps }: { steps: WorkflowStep[] }) {
                   <ol className="scoping-runs">
                     {step.runs.map((run) => (
                       <li key={run.run_id}>
-                        <Link to={`/runs/${run.run_id}`} title={formatTime(run.created_at)}>
-                          {run.kind} {shortId(run.run_id)}
-                        </Link>{" "}
+                        {linked ? (
+                          <Link to={`/runs/${run.run_id}`} title={formatTime(run.created_at)}>
+                            {run.kind} {shortId(run.run_id)}
+                          </Link>
+                        ) : (
+                          <span title={formatTime(run.created_at)}>
+                            {run.kind} {shortId(run.run_id)}
+                          </span>
+                        )}{" "}
                         <StatusBadge status={run.run_status} />
                       </li>
                     ))}

@@ -88,7 +88,7 @@ const session: ScopingSession & { workflow: WorkflowStep[] } = {
 
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
-function open(path: string, events?: string) {
+function open(path: string, events?: string, shown: ScopingSession = session) {
   window.history.pushState(null, "", path);
   const sent: { url: string; body: unknown }[] = [];
   let streamed = false;
@@ -97,7 +97,7 @@ function open(path: string, events?: string) {
     if (init?.method === "POST") sent.push({ url: input, body: JSON.parse(String(init.body)) });
     if (input === "/api/v1/me") body = operator;
     else if (input === "/api/v1/apps") body = { items: [scoping] };
-    else if (input === "/api/v1/scoping/sessions/s1") body = session;
+    else if (input === "/api/v1/scoping/sessions/s1") body = shown;
     else if (input.endsWith("/events")) {
       if (events === undefined || streamed) return new Response("", { status: 404 });
       streamed = true; // one stream; the reconnection after it ends is refused
@@ -160,6 +160,16 @@ describe("the scoping wizard", () => {
     expect(within(rows[0] as HTMLElement).getByRole("link", { name: "question 0c1d2e3f4a5b" }).getAttribute("href")).toBe(
       "/runs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
     );
+  });
+
+  it("names the runs without linking them for someone the session is shared with", async () => {
+    // The runs are private to the session's owner: their pages would answer 404.
+    open("/apps/scoping/sessions?session=s1", undefined, { ...session, access: "edit" });
+
+    const table = await screen.findByRole("table", { name: "Workflow steps" });
+    const first = within(table).getAllByRole("row")[1] as HTMLElement;
+    expect(first.textContent).toBe("1. Stage title 1answeringquestion 0c1d2e3f4a5b succeeded");
+    expect(within(first).queryByRole("link")).toBeNull();
   });
 
   it("streams the analysis while the model writes it", async () => {

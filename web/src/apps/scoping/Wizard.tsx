@@ -21,7 +21,7 @@ function current(session: ScopingSession): number {
 }
 
 export function Wizard({ sessionId }: { sessionId: string }) {
-  const { api } = useSession();
+  const { api, me } = useSession();
   const [session, setSession] = useState<ScopingSession | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [chosen, setChosen] = useState<number | null>(null);
@@ -118,7 +118,10 @@ export function Wizard({ sessionId }: { sessionId: string }) {
           ) : null}
         </div>
       ) : null}
-      <SessionWorkflow steps={workflowOf(session)} />
+      <SessionWorkflow
+        steps={workflowOf(session)}
+        linked={session.access === "owner" || (me?.roles ?? []).includes("admin")}
+      />
     </section>
   );
 }
