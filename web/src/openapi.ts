@@ -304,11 +304,11 @@ export interface paths {
         };
         /**
          * Follow every event of the tenant (Server-Sent Events)
-         * @description Every event of the caller's tenant, from now on (or after the cursor in
-         *     `Last-Event-ID` or `?after=`; `after=0` starts at the beginning). Events come in id order,
-         *     each exactly once; one whose transaction commits after a higher id was sent comes as soon
-         *     as it is seen. Each frame's `id` is the highest event id sent so far (the event's own `id`
-         *     is in `data`), so resuming with `Last-Event-ID` repeats nothing.
+         * @description Every event of the caller's tenant (of the runs they may see), from now on (or after
+         *     the cursor in `Last-Event-ID` or `?after=`; `after=0` starts at the beginning). Events come
+         *     in id order, each exactly once; one whose transaction commits after a higher id was sent
+         *     comes as soon as it is seen. Each frame's `id` is the highest event id sent so far (the
+         *     event's own `id` is in `data`), so resuming with `Last-Event-ID` repeats nothing.
          *
          *     Needs the scope `events:read`.
          */
