@@ -135,20 +135,20 @@ async def test_the_migration_branch_is_applied_and_named(tiny_path: Path, fresh_
     await migrated(fresh_url)
     engine = create_engine(fresh_url)
     try:
-        # The branches depend on core revisions before the core's head (0009), so Alembic
+        # The branches depend on core revisions before the core's head (0010), so Alembic
         # records the core's head beside each branch's head.
         assert (
-            await migrate.current(engine) == "0009,portfolio_0001,sales_0006,scoping_0002,tiny_0001"
+            await migrate.current(engine) == "0010,portfolio_0001,sales_0006,scoping_0002,tiny_0001"
         )
         branches = migration_branches(load_apps(["demo"]))
-        assert migrate.head(branches) == "0009,portfolio_0001,sales_0006,scoping_0002,tiny_0001"
+        assert migrate.head(branches) == "0010,portfolio_0001,sales_0006,scoping_0002,tiny_0001"
         assert await migrate.is_current(engine, branches)
         assert not await migrate.is_current(engine)
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         assert "tiny_notes" in tables
         await migrate.downgrade(engine, "tiny@base", migration_branches(load_apps([])))
-        assert await migrate.current(engine) == "0009,portfolio_0001,sales_0006,scoping_0002"
+        assert await migrate.current(engine) == "0010,portfolio_0001,sales_0006,scoping_0002"
     finally:
         await engine.dispose()
 
