@@ -19,7 +19,7 @@ defence must stop each attempt (`expect`, in order). The channels are real workf
 Every step is granted `email.send` (limited to the run's contact) and `http.fetch` (limited to
 `api.partner.example`); a case with `python: true` is granted the `python` sandbox too (no
 network). The model (`obeying_model`) finds the case whose injection reached it, makes the
-case's calls, then answers; placeholders in calls and answers are filled in: `{secret}` (the
+case's calls, then answers; calls and answers may name values it fills in: `{secret}` (the
 server's signing key), `{provider_key}` (its provider API key), `{system}` (the step's system
 prompt), `{contact}` and `{big}` (3,000 characters).
 
