@@ -19,12 +19,11 @@ from batonflow.events.bus import EventBus
 from batonflow.events.contracts import StoredEvent
 from batonflow.events.stream import KEEPALIVE, LIVE_ONLY, PAGE, Delivered, Doorbell, StreamItem
 from batonflow.store.db import Conn, Database
-from batonflow.store.tables import Event, Run, table, visible
+from batonflow.store.tables import Event, of_visible_runs, table
 
 TERMINAL = frozenset({"run.succeeded", "run.failed", "run.dead", "run.cancelled"})
 
 events_t = table(Event)
-runs_t = table(Run)
 
 
 async def read_run_events(
@@ -249,10 +248,7 @@ async def read_tenant_events(
     """One page of a tenant's stored events after `after_id`, in `id` order: those of the runs
     `viewer` may see (`store.tables.visible`)."""
     query = select(events_t).where(events_t.c.tenant_id == tenant_id, events_t.c.id > after_id)
-    if viewer is not None:
-        query = query.join_from(events_t, runs_t, runs_t.c.id == events_t.c.run_id).where(
-            runs_t.c.tenant_id == tenant_id, visible(viewer)
-        )
+    query = of_visible_runs(query, events_t, tenant_id, viewer)
     rows = await conn.execute(query.order_by(events_t.c.id).limit(limit))
     return [StoredEvent(**row._asdict()) for row in rows]
 

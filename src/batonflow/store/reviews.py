@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 
 from batonflow.errors import NotFound
 from batonflow.store import short_ids
 from batonflow.store.db import Conn, Prepared
-from batonflow.store.tables import Review, Run, table, visible
+from batonflow.store.tables import Review, of_visible_runs, table
 
 reviews_t = table(Review)
-runs_t = table(Run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,22 +42,13 @@ class ReviewRow:
 _COLUMNS = [reviews_t.c[name] for name in ReviewRow.__slots__]
 
 
-def _of_visible_runs(query: Select[Any], tenant_id: str, viewer: str | None) -> Select[Any]:
-    """`query` of reviews narrowed to those of runs `viewer` may see."""
-    if viewer is None:
-        return query
-    return query.join_from(reviews_t, runs_t, runs_t.c.id == reviews_t.c.run_id).where(
-        runs_t.c.tenant_id == tenant_id, visible(viewer)
-    )
-
-
 async def get_review(
     conn: Conn, tenant_id: str, review_id: str, *, viewer: str | None = None
 ) -> ReviewRow:
     """The review; `NotFound` when the tenant has none by that id or `viewer` may not see its
     run (None: every run, as the platform or an admin)."""
     query = select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id, reviews_t.c.id == review_id)
-    row = (await conn.execute(_of_visible_runs(query, tenant_id, viewer))).first()
+    row = (await conn.execute(of_visible_runs(query, reviews_t, tenant_id, viewer))).first()
     if row is None:
         raise NotFound(f"no review '{review_id}'")
     return ReviewRow(**row._asdict())
@@ -81,9 +71,8 @@ async def list_reviews(
     viewer: str | None = None,
 ) -> list[ReviewRow]:
     """Oldest first, those of the runs `viewer` may see."""
-    query = _of_visible_runs(
-        select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id), tenant_id, viewer
-    )
+    query = select(*_COLUMNS).where(reviews_t.c.tenant_id == tenant_id)
+    query = of_visible_runs(query, reviews_t, tenant_id, viewer)
     if status is not None:
         query = query.where(reviews_t.c.status == status)
     if run_id is not None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -121,6 +122,18 @@ def visible(viewer: str | BindParameter[str] | None) -> ColumnElement[bool]:
         return true()
     private_to = table(Run).c.private_to
     return or_(private_to.is_(None), private_to == viewer)
+
+
+def of_visible_runs(
+    query: Select[Any], rows: Table, tenant_id: str, viewer: str | None
+) -> Select[Any]:
+    """`query` over `rows` (a table with `run_id`) narrowed to the rows of runs `viewer` may see."""
+    if viewer is None:
+        return query
+    runs = table(Run)
+    return query.join_from(rows, runs, runs.c.id == rows.c.run_id).where(
+        runs.c.tenant_id == tenant_id, visible(viewer)
+    )
 
 
 class Step(Base):
