@@ -160,11 +160,20 @@ async def start(
     spec_text: str,
     inputs: dict[str, Any] | None = None,
     registry: Registry | None = None,
+    *,
+    private_to: str | None = None,
 ) -> RunRow:
-    """Store a workflow version and start a run of it, as a user would."""
+    """Store a workflow version and start a run of it, as a user would (as an app does, for
+    `private_to`: a run private to that user)."""
     spec = load_spec(spec_text, "test.yaml", registry or demo_registry())
     async with engine.begin() as conn:
         version, _ = await save_version(conn, tenant_id, spec, spec_text, now())
         return await start_run(
-            conn, tenant_id=tenant_id, version=version, inputs=inputs or {}, actor=ACTOR, now=now()
+            conn,
+            tenant_id=tenant_id,
+            version=version,
+            inputs=inputs or {},
+            actor=ACTOR,
+            now=now(),
+            private_to=private_to,
         )

@@ -53,6 +53,7 @@ async def test_a_started_run_is_executed_and_read_back_whole(signup: Signup) -> 
         "cost_usd": "0",
         "error": None,
         "content_hash": IsStr(regex="sha256:.*"),
+        "private_to": None,
         "inputs": {"text": "hello"},
         "ctx": {"tenant": IsStr(), "started_by": admin.email},
         "outputs": {"echoed": "hello"},

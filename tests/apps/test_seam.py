@@ -25,7 +25,6 @@ from tests.api.conftest import PASSWORD, client_for
 from tests.api.flows import settled
 from tests.apps.tinyapp import write_tiny_app
 from tests.cli.conftest import BATONFLOW, said
-from tests.conftest import _create_pg_database, _drop_pg_database, pg_url
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +37,6 @@ def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     sys.path.remove(str(folder))
     sys.modules.pop("tinyapp", None)
     importlib.invalidate_caches()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'apps.db'}"
-        return
-    name = f"batonflow_apps_{tmp_path.name[-12:].replace('-', '_').lower()}"
-    await _create_pg_database(name)
-    yield pg_url(name)
-    await _drop_pg_database(name)
 
 
 def settings_for(tmp_path: Path, url: str, apps: list[str]) -> Settings:
@@ -135,20 +122,18 @@ async def test_the_migration_branch_is_applied_and_named(tiny_path: Path, fresh_
     await migrated(fresh_url)
     engine = create_engine(fresh_url)
     try:
-        # The branches depend on core revisions before the core's head (0010), so Alembic
-        # records the core's head beside each branch's head.
-        assert (
-            await migrate.current(engine) == "0010,portfolio_0001,sales_0006,scoping_0002,tiny_0001"
-        )
+        # The scoping branch depends on the core's head (0011), which it absorbs: Alembic
+        # records the branches' heads alone, and they reach the core's head.
+        assert await migrate.current(engine) == "portfolio_0001,sales_0006,scoping_0003,tiny_0001"
         branches = migration_branches(load_apps(["demo"]))
-        assert migrate.head(branches) == "0010,portfolio_0001,sales_0006,scoping_0002,tiny_0001"
+        assert migrate.head(branches) == "0011,portfolio_0001,sales_0006,scoping_0003,tiny_0001"
         assert await migrate.is_current(engine, branches)
         assert not await migrate.is_current(engine)
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         assert "tiny_notes" in tables
         await migrate.downgrade(engine, "tiny@base", migration_branches(load_apps([])))
-        assert await migrate.current(engine) == "0010,portfolio_0001,sales_0006,scoping_0002"
+        assert await migrate.current(engine) == "portfolio_0001,sales_0006,scoping_0003"
     finally:
         await engine.dispose()
 

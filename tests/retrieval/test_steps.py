@@ -13,6 +13,7 @@ from batonflow.llm import untrusted
 from batonflow.llm.messages import ModelRequest
 from batonflow.llm.registry import build_gateway
 from batonflow.retrieval import grounding
+from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.service import Knowledge
 from batonflow.store import runs as run_store
 from batonflow.store.db import Database
@@ -21,7 +22,7 @@ from batonflow.workflows.checkpoint import SpecCache
 from batonflow.workflows.executor import Executor
 from tests.conftest import start
 from tests.retrieval.conftest import Reader, new_tenant, registry, settings
-from tests.retrieval.test_knowledge import fill
+from tests.retrieval.test_knowledge import ONBOARDING, fill
 
 DEMO = Path(__file__).resolve().parents[2] / "src/batonflow/apps/demo/workflows"
 ASK = """
@@ -223,6 +224,51 @@ async def test_the_kb_search_tool_reads_only_the_runs_tenant(
     rival = await new_tenant(database, "rival")
     status, stored = await run(database, executor, rival, SEARCH_TOOL, {})
     assert (status, stored.error["code"]) == ("failed", "not_found")
+
+
+FIND = """
+id: find
+version: 1
+steps:
+  - id: find
+    kind: retrieve
+    knowledge_base: docs
+    query: support desk hours
+    k: 1
+    mode: keyword
+outputs:
+  top: "{{ state.find.passages[0].text }}"
+"""
+
+
+async def test_a_knowledge_base_private_to_a_user_is_searched_by_their_runs_alone(
+    database: Database, tenant: str, executor: Executor
+) -> None:
+    private = Knowledge(database.write, database.read, Embedders(), viewer="u-ada")
+    await private.create(tenant, "docs", actor="ada", private_to="u-ada")
+    added = await private.add(tenant, "docs", "onboarding.html", ONBOARDING)
+    await private.ingest(tenant, added.document["id"])
+    answer = "Our support desk answers within four business hours."
+
+    async def searched(spec: str, private_to: str | None) -> tuple[str, Any]:
+        row = await start(
+            database.engine, tenant, spec, {}, executor.registry, private_to=private_to
+        )
+        status = await executor.drain([row.id], grace=60)
+        return status[row.id], await database.read(
+            lambda conn: run_store.get_run(conn, tenant, row.id)
+        )
+
+    for spec, top in (
+        (FIND, lambda out: out["top"]),
+        (SEARCH_TOOL, lambda out: out["top"]["text"]),
+    ):
+        status, stored = await searched(spec, "u-ada")
+        assert (status, top(stored.outputs)) == ("succeeded", answer), stored.error
+        for someone_else in (None, "u-bob"):
+            status, stored = await searched(spec, someone_else)
+            assert (status, stored.error["code"]) == ("failed", "not_found")
+            assert "no knowledge base 'docs'" in stored.error["message"]
 
 
 async def test_the_demo_kb_answer_workflow_cites_its_passages_on_the_local_model(

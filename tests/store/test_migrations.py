@@ -76,7 +76,7 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == []
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == migrate.head() == "0010"
+    assert await migrate.current(fresh) == migrate.head() == "0011"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
     await migrate.downgrade(fresh, "base")
@@ -84,14 +84,14 @@ async def test_upgrade_downgrade_upgrade(fresh: AsyncEngine) -> None:
     assert await table_names(fresh) == ["alembic_version"]
 
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0010"
+    assert await migrate.current(fresh) == "0011"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
 async def test_upgrade_is_idempotent_at_head(fresh: AsyncEngine) -> None:
     await migrate.upgrade(fresh)
     await migrate.upgrade(fresh)
-    assert await migrate.current(fresh) == "0010"
+    assert await migrate.current(fresh) == "0011"
     assert await table_names(fresh) == sorted([*TABLES, "alembic_version"])
 
 
@@ -137,7 +137,7 @@ async def test_the_migrated_schema_matches_the_models(fresh: AsyncEngine) -> Non
 
 
 def test_the_head_the_cli_checks_is_the_trees_head() -> None:
-    assert migrate.head() == migrate.tree_head() == "0010"
+    assert migrate.head() == migrate.tree_head() == "0011"
 
 
 async def test_the_admin_list_indexes_keep_stored_users_and_serve_the_pages(

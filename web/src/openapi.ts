@@ -5065,6 +5065,11 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /**
+             * Private To
+             * @description the user it is private to (an app's, such as a scoping session's documents): only they and the tenant's admins see it, and only their runs search it
+             */
+            private_to: string | null;
         };
         /** Lead */
         Lead: {
@@ -7036,6 +7041,11 @@ export interface components {
             } | null;
             /** Parent Run Id */
             parent_run_id: string | null;
+            /**
+             * Private To
+             * @description the user the run is private to (an app's, such as a scoping session's stage): only they and the tenant's admins see it; null: every member
+             */
+            private_to: string | null;
             /** Reviews */
             reviews: components["schemas"]["PendingReview"][];
             /** Started At */

@@ -54,6 +54,9 @@ class Knowledge:
     write: Tx[Any]
     read: Tx[Any]
     embedders: Embedders
+    # Whom it acts for (`runs/run.py::run_viewer`): a knowledge base private to another user is
+    # not found. None: every one of the tenant (an admin, or an app applying its own rules).
+    viewer: str | None = None
 
     async def create(
         self,
@@ -65,6 +68,7 @@ class Knowledge:
         embedding_model: str = LOCAL,
         dimensions: int | None = None,
         chunking_policy: documents.ChunkPolicy | None = None,
+        private_to: str | None = None,
     ) -> dict[str, Any]:
         if not re.match(NAME, name):
             raise InvalidInput(
@@ -77,11 +81,12 @@ class Knowledge:
             "dimensions": self.embedders.dimensions(embedding_model, dimensions),
             "chunking": (chunking_policy or documents.ChunkPolicy()).model_dump(),
             "created_by": actor,
+            "private_to": private_to,
         }
 
         async def work(conn: Conn) -> dict[str, Any]:
             try:
-                await kb_store.get_kb(conn, tenant_id, name)
+                await kb_store.get_kb(conn, tenant_id, name)  # any: names are the tenant's
             except NotFound:
                 return await kb_store.create_kb(conn, tenant_id, fields, now())
             raise Conflict(f"a knowledge base named '{name}' exists")
@@ -90,14 +95,14 @@ class Knowledge:
         return {**created, "documents": 0, "chunks": 0}
 
     async def get(self, tenant_id: str, ref: str) -> dict[str, Any]:
-        return await self.read(lambda conn: kb_store.get_kb(conn, tenant_id, ref))  # type: ignore[no-any-return]
+        return await self.read(lambda conn: kb_store.get_kb(conn, tenant_id, ref, self.viewer))  # type: ignore[no-any-return]
 
     async def all(self, tenant_id: str) -> list[dict[str, Any]]:
-        return await self.read(lambda conn: kb_store.list_kbs(conn, tenant_id))  # type: ignore[no-any-return]
+        return await self.read(lambda conn: kb_store.list_kbs(conn, tenant_id, self.viewer))  # type: ignore[no-any-return]
 
     async def delete(self, tenant_id: str, ref: str) -> None:
         async def work(conn: Conn) -> None:
-            kb = await kb_store.get_kb(conn, tenant_id, ref)
+            kb = await kb_store.get_kb(conn, tenant_id, ref, self.viewer)
             await kb_store.delete_kb(conn, tenant_id, kb)
 
         await self.write(work)
@@ -131,7 +136,7 @@ class Knowledge:
         }
 
         async def work(conn: Conn) -> Added:
-            kb = await kb_store.get_kb(conn, tenant_id, ref)
+            kb = await kb_store.get_kb(conn, tenant_id, ref, self.viewer)
             same = await kb_store.find_document(conn, tenant_id, kb["id"], source=source)
             if same is not None:
                 if same["content_hash"] == digest and same["status"] != "failed":
@@ -153,21 +158,21 @@ class Knowledge:
 
     async def documents(self, tenant_id: str, ref: str) -> list[dict[str, Any]]:
         async def work(conn: Conn) -> list[dict[str, Any]]:
-            kb = await kb_store.get_kb(conn, tenant_id, ref)
+            kb = await kb_store.get_kb(conn, tenant_id, ref, self.viewer)
             return await kb_store.list_documents(conn, tenant_id, kb["id"])
 
         return await self.read(work)  # type: ignore[no-any-return]
 
     async def document(self, tenant_id: str, ref: str, document_id: str) -> dict[str, Any]:
         async def work(conn: Conn) -> dict[str, Any]:
-            kb = await kb_store.get_kb(conn, tenant_id, ref)
+            kb = await kb_store.get_kb(conn, tenant_id, ref, self.viewer)
             return await kb_store.get_document(conn, tenant_id, kb["id"], document_id)
 
         return await self.read(work)  # type: ignore[no-any-return]
 
     async def remove(self, tenant_id: str, ref: str, document_id: str) -> None:
         async def work(conn: Conn) -> None:
-            kb = await kb_store.get_kb(conn, tenant_id, ref)
+            kb = await kb_store.get_kb(conn, tenant_id, ref, self.viewer)
             await kb_store.get_document(conn, tenant_id, kb["id"], document_id)
             await kb_store.delete_document(conn, tenant_id, kb, document_id)
 
@@ -187,7 +192,7 @@ class Knowledge:
 
         async def load(conn: Conn) -> tuple[dict[str, Any], dict[str, Any]]:
             doc = await kb_store.get_document_any_kb(conn, tenant_id, document_id)
-            kb = await kb_store.get_kb(conn, tenant_id, doc["kb_id"])
+            kb = await kb_store.get_kb(conn, tenant_id, doc["kb_id"], self.viewer)
             changes = {"status": "ingesting", "progress_done": 0, "progress_total": 0}
             await kb_store.update_document(conn, tenant_id, document_id, changes, now())
             return doc, kb
@@ -281,6 +286,7 @@ class Knowledge:
             k=k,
             filters=filters,
             reranker=reranker,
+            viewer=self.viewer,
         )
 
 
@@ -297,12 +303,14 @@ async def search_tenant(
     reranker: Reranker | None = None,
     scope: CallScope | None = None,
     calls: list[CallRecord] | None = None,
+    viewer: str | None = None,
 ) -> list[Passage]:
-    """Search the named knowledge bases of the tenant (each must exist: another tenant's is
-    not found); only `read` transactions, so workflow steps and agents use it too."""
+    """Search the named knowledge bases of the tenant that `viewer` may see (each must exist:
+    another tenant's, or one private to another user, is not found); only `read`
+    transactions, so workflow steps and agents use it too."""
 
     async def kbs(conn: Conn) -> list[dict[str, Any]]:
-        return [await kb_store.get_kb(conn, tenant_id, ref) for ref in refs]
+        return [await kb_store.get_kb(conn, tenant_id, ref, viewer) for ref in refs]
 
     found = await read(kbs)
     return await Searcher(embedders).search(

@@ -18,6 +18,7 @@ from batonflow.errors import NotFound
 from batonflow.ids import new_id
 from batonflow.store.db import Conn
 from batonflow.store.kb_tables import chunks_t, documents_t, kbs_t, pg_vector_index, sqlite_vectors
+from batonflow.store.tables import Run, table, visible
 
 DOCUMENT_FIELDS = [c for c in documents_t.c if c.name != "content"]
 
@@ -46,22 +47,33 @@ def _kb_counts() -> Any:
     return select(kbs_t, docs, chunks)
 
 
-async def list_kbs(conn: Conn, tenant_id: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        _kb_counts().where(kbs_t.c.tenant_id == tenant_id).order_by(kbs_t.c.name)
-    )
+async def list_kbs(conn: Conn, tenant_id: str, viewer: str | None = None) -> list[dict[str, Any]]:
+    """The tenant's knowledge bases `viewer` may see (`runs/run.py::run_viewer`; None: all)."""
+    query = _kb_counts().where(kbs_t.c.tenant_id == tenant_id, visible(viewer, kbs_t.c.private_to))
+    rows = await conn.execute(query.order_by(kbs_t.c.name))
     return [dict(row._mapping) for row in rows]
 
 
-async def get_kb(conn: Conn, tenant_id: str, ref: str) -> dict[str, Any]:
-    """A knowledge base by id or by name; another tenant's is not found."""
+async def get_kb(conn: Conn, tenant_id: str, ref: str, viewer: str | None = None) -> dict[str, Any]:
+    """A knowledge base by id or by name; another tenant's, or one private to someone other
+    than `viewer`, is not found."""
     query = _kb_counts().where(
-        kbs_t.c.tenant_id == tenant_id, (kbs_t.c.id == ref) | (kbs_t.c.name == ref)
+        kbs_t.c.tenant_id == tenant_id,
+        (kbs_t.c.id == ref) | (kbs_t.c.name == ref),
+        visible(viewer, kbs_t.c.private_to),
     )
     row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound(f"no knowledge base '{ref}'")
     return dict(row._mapping)
+
+
+async def run_reader(conn: Conn, tenant_id: str, run_id: str) -> str:
+    """Whom a run searches as (a `viewer`): the user it is private to, else nobody in
+    particular (""), so it finds the knowledge bases private to nobody."""
+    runs = table(Run)
+    query = select(runs.c.private_to).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id)
+    return (await conn.execute(query)).scalar() or ""
 
 
 async def update_kb(

@@ -51,6 +51,10 @@ class KnowledgeBase(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The user it is private to (an app's, such as a scoping session's documents): the API
+    # shows it to them and to the tenant's admins, and only runs private to them search it.
+    # NULL: every member with `kb:read`, and every run of the tenant.
+    private_to: Mapped[str | None] = mapped_column(String(36))
 
 
 class KbDocument(Base):

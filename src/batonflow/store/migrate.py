@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0010"
+HEAD = "0011"
 
 
 @dataclass(frozen=True, slots=True)

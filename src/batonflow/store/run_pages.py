@@ -42,7 +42,7 @@ SUMMARY_COLUMNS = (
     "finished_at",
     "inputs",
 )
-DETAIL_COLUMNS = (*SUMMARY_COLUMNS, "content_hash", "ctx", "outputs")
+DETAIL_COLUMNS = (*SUMMARY_COLUMNS, "content_hash", "private_to", "ctx", "outputs")
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,13 +115,16 @@ class Run(Base):
     private_to: Mapped[str | None] = mapped_column(String(36))
 
 
-def visible(viewer: str | BindParameter[str] | None) -> ColumnElement[bool]:
-    """The runs `viewer` (`runs/run.py::run_viewer`) may see of its tenant's: every one for
-    None (an admin), else those private to nobody or to them."""
+def visible(
+    viewer: str | BindParameter[str] | None, private_to: ColumnElement[Any] | None = None
+) -> ColumnElement[bool]:
+    """The runs (or the rows of another table with a `private_to` column: knowledge bases)
+    `viewer` (`runs/run.py::run_viewer`) may see of its tenant's: every one for None (an
+    admin), else those private to nobody or to them."""
     if viewer is None:
         return true()
-    private_to = table(Run).c.private_to
-    return or_(private_to.is_(None), private_to == viewer)
+    column = table(Run).c.private_to if private_to is None else private_to
+    return or_(column.is_(None), column == viewer)
 
 
 def of_visible_runs(

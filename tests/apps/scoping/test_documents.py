@@ -174,3 +174,54 @@ async def test_a_removed_document_is_no_longer_searched(people: Person, script: 
     # Deleting the session deletes its knowledge base.
     assert (await ada.delete(f"{S}/{session}")).status_code == 204
     assert (await ada.get(f"/api/v1/knowledge-bases/{kb_id}")).status_code == 404
+
+
+async def test_the_sessions_knowledge_base_is_the_owners_and_the_admins_alone(
+    people: Person,
+) -> None:
+    admin = await people("acme")
+    ada = await people(admin=admin, email="ada@acme.example")
+    bob = await people(admin=admin, email="bob@acme.example")
+    viewer = await people(admin=admin, email="vi@acme.example", role="viewer")
+    cy = await people(admin=admin, email="cy@acme.example")
+    session = await new_session(ada)
+    doc = (await attach(ada, session)).json()
+    kb_id = (await indexed(ada, session))["knowledge_base"]
+    name = f"scoping-session-{session}"
+    shared = await ada.post(
+        f"{S}/{session}/shares", json={"email": "cy@acme.example", "access": "edit"}
+    )
+    assert shared.status_code == 201, shared.text
+    ada_id = (await ada.get("/api/v1/me")).json()["user"]["id"]
+    kbs = "/api/v1/knowledge-bases"
+    search = {"query": "supplier invoices", "mode": "keyword"}
+
+    for seer in (ada, admin):
+        listed = (await seer.get(kbs)).json()["items"]
+        assert [(k["id"], k["name"], k["private_to"]) for k in listed] == [(kb_id, name, ada_id)]
+        for ref in (kb_id, name):
+            assert (await seer.get(f"{kbs}/{ref}")).json()["private_to"] == ada_id
+        found = (await seer.post(f"{kbs}/{kb_id}/search", json=search)).json()["items"]
+        assert [p["document_id"] for p in found] == [doc["id"]]
+
+    # Everyone else, the people it is shared with included, finds no such knowledge base:
+    # they read the session's documents through the session.
+    for other in (bob, viewer, cy):
+        assert (await other.get(kbs)).json() == {"items": []}
+        for ref in (kb_id, name):
+            for path in ("", "/documents", f"/documents/{doc['id']}"):
+                missing = await other.get(f"{kbs}/{ref}{path}")
+                assert (missing.status_code, missing.json()["error"]["code"]) == (
+                    404,
+                    "not_found",
+                ), path
+            assert (await other.post(f"{kbs}/{ref}/search", json=search)).status_code == 404
+    for writer in (bob, cy):
+        upload = await writer.post(
+            f"{kbs}/{kb_id}/documents", params={"source": "mine.md"}, content=b"# Mine"
+        )
+        assert upload.status_code == 404
+        assert (await writer.delete(f"{kbs}/{kb_id}/documents/{doc['id']}")).status_code == 404
+        assert (await writer.delete(f"{kbs}/{kb_id}")).status_code == 404
+    assert [d["id"] for d in (await indexed(ada, session))["items"]] == [doc["id"]]
+    assert (await cy.get(f"{S}/{session}/documents")).json()["knowledge_base"] == kb_id

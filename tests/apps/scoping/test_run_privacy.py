@@ -64,6 +64,10 @@ async def test_a_sessions_runs_are_the_owners_and_the_admins_alone(people: Perso
         "scoping-question",
     ]
     ids = [run_id for _, run_id in runs]
+    ada_id = (await ada.get("/api/v1/me")).json()["user"]["id"]
+    for _, run_id in runs:
+        run = (await admin.get(f"/api/v1/runs/{run_id}")).json()
+        assert run["private_to"] == ada_id
     for _, run_id in runs[1:]:
         run = (await ada.get(f"/api/v1/runs/{run_id}")).json()
         assert (run["ctx"]["scoping_session"], run["status"]) == (session, "succeeded")

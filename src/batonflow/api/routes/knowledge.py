@@ -1,5 +1,8 @@
 """Knowledge bases: create, list, get, delete; upload, list, get and delete documents; search.
 
+A knowledge base private to one user (`private_to`) is not there for the tenant's other
+members, admins aside: the same 404 as an unknown one, and left out of the list.
+
 A document is the request body itself, named by `?source=`. The same content again is a no-op
 (200); new or changed content is stored (202) and indexed by a `kb-ingest` run (docs/retrieval.md).
 """
@@ -21,6 +24,7 @@ from batonflow.retrieval.documents import ChunkPolicy
 from batonflow.retrieval.embeddings import LOCAL
 from batonflow.retrieval.service import Knowledge
 from batonflow.retrieval.tools import start_ingestion
+from batonflow.runs.run import run_viewer
 from batonflow.runs.service import Actor
 from batonflow.store import kb as kb_store
 from batonflow.store.db import Conn
@@ -29,8 +33,11 @@ from batonflow.store.kb_search import Filters
 router = APIRouter(prefix="/api/v1/knowledge-bases", tags=["knowledge bases"])
 
 
-def knowledge(state: ApiState) -> Knowledge:
-    return Knowledge(state.transact, state.query, state.platform.embedders)
+def knowledge(state: ApiState, caller: Principal) -> Knowledge:
+    """The tenant's knowledge bases as `caller` sees them: one private to another user (a
+    scoping session's, say) is not found, for anyone but the tenant's admins."""
+    viewer = run_viewer(caller.id, caller.roles)
+    return Knowledge(state.transact, state.query, state.platform.embedders, viewer)
 
 
 class KnowledgeBaseIn(Strict):
@@ -52,6 +59,10 @@ class KnowledgeBaseOut(BaseModel):
     chunks: int
     created_by: str
     created_at: datetime
+    private_to: str | None = Field(
+        description="the user it is private to (an app's, such as a scoping session's "
+        "documents): only they and the tenant's admins see it, and only their runs search it"
+    )
 
 
 class KnowledgeBaseList(BaseModel):
@@ -127,7 +138,7 @@ def _doc(row: dict[str, Any]) -> DocumentOut:
 async def create_kb(
     state: State, body: KnowledgeBaseIn, caller: Annotated[Principal, require("kb:write")]
 ) -> KnowledgeBaseOut:
-    row = await knowledge(state).create(
+    row = await knowledge(state, caller).create(
         caller.tenant_id,
         body.name,
         actor=caller.name,
@@ -143,7 +154,9 @@ async def create_kb(
 async def list_kbs(
     state: State, caller: Annotated[Principal, require("kb:read")]
 ) -> KnowledgeBaseList:
-    return KnowledgeBaseList(items=[_kb(r) for r in await knowledge(state).all(caller.tenant_id)])
+    return KnowledgeBaseList(
+        items=[_kb(r) for r in await knowledge(state, caller).all(caller.tenant_id)]
+    )
 
 
 @router.get("/{kb}", response_model=KnowledgeBaseOut)
@@ -151,7 +164,7 @@ async def get_kb(
     state: State, kb: str, caller: Annotated[Principal, require("kb:read")]
 ) -> KnowledgeBaseOut:
     """A knowledge base by id or name."""
-    return _kb(await knowledge(state).get(caller.tenant_id, kb))
+    return _kb(await knowledge(state, caller).get(caller.tenant_id, kb))
 
 
 @router.delete("/{kb}", status_code=status.HTTP_204_NO_CONTENT)
@@ -159,7 +172,7 @@ async def delete_kb(
     state: State, kb: str, caller: Annotated[Principal, require("kb:write")]
 ) -> Response:
     """Delete a knowledge base with every document, chunk and vector."""
-    await knowledge(state).delete(caller.tenant_id, kb)
+    await knowledge(state, caller).delete(caller.tenant_id, kb)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -188,7 +201,7 @@ async def upload(
         raise InvalidInput("metadata must be a JSON object")
     from batonflow.retrieval.documents import detect_format
 
-    service = knowledge(state)
+    service = knowledge(state, caller)
     fmt = detect_format(source, request.headers.get("content-type"))
     added = await service.add(
         caller.tenant_id, kb, source, await request.body(), title=title, fmt=fmt, metadata=meta
@@ -213,7 +226,7 @@ async def upload(
 async def list_documents(
     state: State, kb: str, caller: Annotated[Principal, require("kb:read")]
 ) -> DocumentList:
-    rows = await knowledge(state).documents(caller.tenant_id, kb)
+    rows = await knowledge(state, caller).documents(caller.tenant_id, kb)
     return DocumentList(items=[_doc(r) for r in rows])
 
 
@@ -221,7 +234,7 @@ async def list_documents(
 async def get_document(
     state: State, kb: str, document_id: str, caller: Annotated[Principal, require("kb:read")]
 ) -> DocumentOut:
-    return _doc(await knowledge(state).document(caller.tenant_id, kb, document_id))
+    return _doc(await knowledge(state, caller).document(caller.tenant_id, kb, document_id))
 
 
 @router.delete("/{kb}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -229,7 +242,7 @@ async def delete_document(
     state: State, kb: str, document_id: str, caller: Annotated[Principal, require("kb:write")]
 ) -> Response:
     """Delete a document with every chunk and vector."""
-    await knowledge(state).remove(caller.tenant_id, kb, document_id)
+    await knowledge(state, caller).remove(caller.tenant_id, kb, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -238,7 +251,7 @@ async def search(
     state: State, kb: str, body: SearchIn, caller: Annotated[Principal, require("kb:read")]
 ) -> SearchOut:
     """Ranked passages for a query: by keyword, by meaning, or both fused."""
-    passages = await knowledge(state).search(
+    passages = await knowledge(state, caller).search(
         caller.tenant_id,
         [kb],
         body.query,

@@ -94,6 +94,10 @@ class PendingReview(BaseModel):
 
 class RunDetail(RunSummary):
     content_hash: str
+    private_to: str | None = Field(
+        description="the user the run is private to (an app's, such as a scoping session's "
+        "stage): only they and the tenant's admins see it; null: every member"
+    )
     inputs: dict[str, Any]
     ctx: dict[str, Any]
     outputs: dict[str, Any] | None
@@ -166,6 +170,7 @@ async def _detail_fields(state: ApiState, caller: Principal, run_id: str) -> dic
     return {
         **_summary_fields(row, spend),
         "content_hash": row["content_hash"],
+        "private_to": row["private_to"],
         "inputs": row["inputs"],
         "ctx": row["ctx"],
         "outputs": row["outputs"],

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 HERE = Path(__file__).parent
-HEAD = "scoping_0002"
+HEAD = "scoping_0003"
 
 
 def _router() -> APIRouter:

@@ -72,6 +72,7 @@ async def _ensure(host: Host, knowledge: Knowledge, viewer: Viewer, session_id: 
             name,
             actor=viewer.name,
             description=f"Documents attached to the scoping session '{session['title']}'",
+            private_to=session["owner_id"],  # as private as the session's runs
         )
     except Conflict:  # attached at the same time by someone else, or left by a deleted one
         kb = await knowledge.get(tenant_id, name)
