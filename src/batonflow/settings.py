@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     )
     local_model_path: Path | None = Field(None, description="a GGUF file instead of SmolLM2")
     local_threads: int | None = Field(None, ge=1)
-    local_context: int = Field(2048, ge=256)
+    local_context: int = Field(
+        8192, ge=256, description="tokens of prompt and reply together; SmolLM2 is trained on 8192"
+    )
     price_table: Path | None = None
     run_budget_tokens: int | None = Field(None, ge=1)
     run_budget_usd: Decimal | None = Field(None, gt=0)

@@ -153,7 +153,7 @@ class LocalModel:
         *,
         path: Path | None = None,
         threads: int | None = None,
-        context: int = 2048,
+        context: int = 8192,
     ) -> None:
         if name != "smollm2" and path is None:
             raise ConfigError(

@@ -18,6 +18,7 @@ from batonflow.apps.scoping.charter import CharterDraft
 from batonflow.apps.scoping.passages import Source
 from batonflow.apps.scoping.stages import QUESTION_BUDGET, stage
 from batonflow.errors import StepFailed
+from batonflow.llm.bounds import bounded, longest
 from batonflow.llm.untrusted import with_notice
 
 questioner = Agent("scoping-questioner", "Asks a scoping stage's next question")
@@ -48,15 +49,24 @@ class QuestionIn(BaseModel):
 
 
 class QuestionDraft(BaseModel):
-    """What the model writes: the next question, or that the stage is covered. No length
-    limits here: the local model's grammar would spell each one out character by character
-    (a grammar of thousands of rules); lengths are cut in code instead."""
+    """What the model writes: the next question, or that the stage is covered. Its schema
+    bounds each string and list (`QUESTION`), so that the reply closes within its tokens."""
 
-    done: bool = False
     question: str = ""
     choices: list[str] = Field(default_factory=list)
     recommended: str | None = None
     rationale: str = ""
+    done: bool = False
+
+
+# The question and its choices are required, so a grammar makes a small model write them
+# rather than an empty object; the rest it may leave out.
+QUESTION = bounded(
+    QuestionDraft.model_json_schema(),
+    {"question": 200, "choices": 60, "recommended": 60, "rationale": 200},
+    {"choices": 4},
+    length=200,
+) | {"required": ["question", "choices", "done"]}
 
 
 class Question(BaseModel):
@@ -120,8 +130,8 @@ async def ask(ctx: CallContext, args: QuestionIn) -> Question:
             prompt, "You help a person scope a project by asking one clear question at a time."
         ),
         model=args.model or None,
-        output=passages.output(QuestionDraft, found),
-        max_tokens=300,
+        output=(schema := passages.output(QUESTION, found)),
+        max_tokens=longest(schema),
         temperature=0,
     )
     draft = QuestionDraft.model_validate(reply.value)
@@ -154,10 +164,22 @@ class AnalyseIn(BaseModel):
 
 
 class AnalysisDraft(BaseModel):
-    summary: str  # no length limits for the model's grammar (see QuestionDraft); cut in code
+    summary: str  # bounded in its schema (`analysis_schema`), as a question is
     key_points: list[str] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list)
     covered: list[str] = Field(default_factory=list)
+
+
+def analysis_schema(checklist: tuple[str, ...]) -> dict[str, Any]:
+    """AnalysisDraft's schema, bounded, its `covered` items the stage's checklist items."""
+    schema = bounded(
+        AnalysisDraft.model_json_schema(),
+        {"summary": 400, "key_points": 120, "gaps": 120},
+        {"key_points": 4, "gaps": 4, "covered": len(checklist)},
+        length=120,
+    )
+    schema["properties"]["covered"]["items"] = {"type": "string", "enum": list(checklist)}
+    return schema
 
 
 class Coverage(BaseModel):
@@ -197,8 +219,8 @@ async def analyse(ctx: CallContext, args: AnalyseIn) -> Analysis:
         prompt,
         system=with_notice(prompt, "You analyse project scoping answers carefully and briefly."),
         model=args.model or None,
-        output=passages.output(AnalysisDraft, found),
-        max_tokens=300,
+        output=(schema := passages.output(analysis_schema(current.checklist), found)),
+        max_tokens=longest(schema),
         temperature=0,
     )
     draft = AnalysisDraft.model_validate(reply.value)
@@ -236,6 +258,39 @@ class CharterOut(BaseModel):
     prompt_version: int
 
 
+# The charter's sections, bounded as a question is: a few items each, a line or two of text.
+CHARTER = bounded(
+    CharterDraft.model_json_schema(),
+    {
+        "problem_statement": 300,
+        "timeline": 120,
+        "budget": 120,
+        "goal": 100,
+        "text": 100,
+        "risk": 100,
+        "mitigation": 100,
+        "name": 50,
+        "role": 50,
+        "target": 30,
+    },
+    {
+        "goals": 3,
+        "success_criteria": 2,
+        "stakeholders": 4,
+        "scope_in": 4,
+        "scope_out": 3,
+        "requirements": 5,
+        "risks": 3,
+        "constraints": 3,
+        "assumptions": 3,
+        "milestones": 4,
+        "resources": 3,
+        "open_questions": 3,
+    },
+    length=80,
+)
+
+
 @writer.capability("scoping.charter")
 async def write_charter(ctx: CallContext, args: CharterIn) -> CharterOut:
     """The charter's sections, drafted from the five stages' answers and analyses."""
@@ -257,8 +312,8 @@ async def write_charter(ctx: CallContext, args: CharterIn) -> CharterOut:
         prompt,
         system="You write concise, factual project charters.",
         model=args.model or None,
-        output=CharterDraft,
-        max_tokens=1500,
+        output=CHARTER,
+        max_tokens=longest(CHARTER),
         temperature=0,
     )
     return CharterOut(

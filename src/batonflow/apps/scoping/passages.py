@@ -63,13 +63,13 @@ def framed(prompt: str, passages: list[dict[str, Any]]) -> str:
     return grounding.frame(f"{prompt}\n\n{CITE}", passages)
 
 
-def output(model: type[BaseModel], passages: list[dict[str, Any]]) -> Any:
-    """The reply's schema: the model's, with `citations` (ids of the passages only) when there
+def output(schema: dict[str, Any], passages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reply's schema: `schema`, with `citations` (ids of the passages only) when there
     are passages."""
     if not passages:
-        return model
+        return schema
     ids = list(dict.fromkeys(str(p["citation"]) for p in passages))
-    schema = model.model_json_schema()
+    schema = {**schema, "properties": dict(schema["properties"])}
     schema["properties"]["citations"] = {
         "type": "array",
         "items": {"type": "string", "enum": ids},
