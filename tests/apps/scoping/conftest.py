@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -103,6 +103,28 @@ async def people(scoping: FastAPI) -> AsyncIterator[Person]:
     yield person
     for client in opened:
         await client.aclose()
+
+
+class Team(NamedTuple):
+    """A tenant's admin and four of its members: `viewer` has the viewer role, the others are
+    operators."""
+
+    admin: httpx.AsyncClient
+    ada: httpx.AsyncClient
+    bob: httpx.AsyncClient
+    viewer: httpx.AsyncClient
+    cy: httpx.AsyncClient
+
+
+async def team(people: Person) -> Team:
+    admin = await people("acme")
+    return Team(
+        admin,
+        await people(admin=admin, email="ada@acme.example"),
+        await people(admin=admin, email="bob@acme.example"),
+        await people(admin=admin, email="vi@acme.example", role="viewer"),
+        await people(admin=admin, email="cy@acme.example"),
+    )
 
 
 S = "/api/v1/scoping/sessions"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from batonflow.retrieval.search import citation_id
-from tests.apps.scoping.conftest import Person, S, answer_stage, new_session, settled_stage
+from tests.apps.scoping.conftest import Person, S, answer_stage, new_session, settled_stage, team
 from tests.apps.scoping.model import Scoping
 
 BRIEF = b"""# Supplier invoices
@@ -179,11 +179,7 @@ async def test_a_removed_document_is_no_longer_searched(people: Person, script: 
 async def test_the_sessions_knowledge_base_is_the_owners_and_the_admins_alone(
     people: Person,
 ) -> None:
-    admin = await people("acme")
-    ada = await people(admin=admin, email="ada@acme.example")
-    bob = await people(admin=admin, email="bob@acme.example")
-    viewer = await people(admin=admin, email="vi@acme.example", role="viewer")
-    cy = await people(admin=admin, email="cy@acme.example")
+    admin, ada, bob, viewer, cy = await team(people)
     session = await new_session(ada)
     doc = (await attach(ada, session)).json()
     kb_id = (await indexed(ada, session))["knowledge_base"]

@@ -10,7 +10,7 @@ import json
 
 import httpx
 
-from tests.apps.scoping.conftest import Person, S, answer_stage, new_session, settled_stage
+from tests.apps.scoping.conftest import Person, S, answer_stage, new_session, settled_stage, team
 from tests.apps.scoping.test_documents import attach, indexed
 
 EMPTY = {"items": [], "next_cursor": None}
@@ -36,11 +36,7 @@ async def streamed_runs(client: httpx.AsyncClient) -> set[str]:
 
 
 async def test_a_sessions_runs_are_the_owners_and_the_admins_alone(people: Person) -> None:
-    admin = await people("acme")
-    ada = await people(admin=admin, email="ada@acme.example")
-    bob = await people(admin=admin, email="bob@acme.example")
-    viewer = await people(admin=admin, email="vi@acme.example", role="viewer")
-    cy = await people(admin=admin, email="cy@acme.example")
+    admin, ada, bob, viewer, cy = await team(people)
     session = await new_session(ada)
     stage = await answer_stage(ada, session, 1, [])
     shared = await ada.post(
