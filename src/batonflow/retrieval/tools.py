@@ -116,12 +116,12 @@ async def start_ingestion(
     document: dict[str, object],
     actor: Actor,
     now: datetime,
-    *,
-    private_to: str | None = None,
 ) -> RunRow:
     """Queue a `kb-ingest` run for a stored document and record it on the document (in the
-    caller's write transaction; the caller wakes the executors once it commits); `private_to`
-    as `start_run` takes it."""
+    caller's write transaction; the caller wakes the executors once it commits). The run is
+    as private as the document's knowledge base (`private_to`), so it can read it and only
+    those who may see the knowledge base see the run."""
+    kb = await kb_store.get_kb(conn, tenant_id, str(document["kb_id"]))
     spec = load_spec(SPEC, f"{WORKFLOW}.yaml")
     version, _ = await workflow_store.save_version(conn, tenant_id, spec, SPEC, now)
     document_id = str(document["id"])
@@ -132,7 +132,7 @@ async def start_ingestion(
         inputs={"document_id": document_id, "source": str(document.get("source", ""))},
         actor=actor,
         now=now,
-        private_to=private_to,
+        private_to=kb["private_to"],
     )
     await kb_store.update_document(conn, tenant_id, document_id, {"run_id": run.id}, now)
     return run

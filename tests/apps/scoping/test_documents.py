@@ -221,3 +221,20 @@ async def test_the_sessions_knowledge_base_is_the_owners_and_the_admins_alone(
         assert (await writer.delete(f"{kbs}/{kb_id}")).status_code == 404
     assert [d["id"] for d in (await indexed(ada, session))["items"]] == [doc["id"]]
     assert (await cy.get(f"{S}/{session}/documents")).json()["knowledge_base"] == kb_id
+
+    # An admin's upload through the knowledge-base API is indexed by a run as private as the
+    # knowledge base, which can therefore read it.
+    upload = await admin.post(
+        f"{kbs}/{kb_id}/documents",
+        params={"source": "notes.md"},
+        content=b"# Notes\n\nThe ERP stays.",
+        headers={"Content-Type": "text/markdown"},
+    )
+    assert upload.status_code == 202, upload.text
+    listing = await indexed(ada, session)
+    assert {d["source"]: d["status"] for d in listing["items"]} == {
+        "brief.md": "ready",
+        "notes.md": "ready",
+    }
+    run = (await admin.get(f"/api/v1/runs/{upload.json()['run_id']}")).json()
+    assert (run["workflow_id"], run["private_to"]) == ("kb-ingest", ada_id)

@@ -101,11 +101,9 @@ async def attach(
         return added.document, False
 
     async def start(conn: Conn) -> dict[str, Any]:
-        session = await sessions.editable(conn, viewer, session_id)
+        await sessions.editable(conn, viewer, session_id)  # still theirs to change
         actor = Actor(viewer.name, frozenset())
-        await start_ingestion(
-            conn, tenant_id, added.document, actor, host.now(), private_to=session["owner_id"]
-        )
+        await start_ingestion(conn, tenant_id, added.document, actor, host.now())
         return await kb_store.get_document(conn, tenant_id, kb_id, added.document["id"])
 
     document: dict[str, Any] = await host.write(start)
