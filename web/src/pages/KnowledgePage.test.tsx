@@ -27,6 +27,7 @@ const handbook: KnowledgeBase = {
   chunks: 5,
   created_by: "otto",
   created_at: "2026-01-01T00:00:00Z",
+  private_to: null,
 };
 const doc = (id: string, source: string, status: KbDocument["status"], extra: Partial<KbDocument> = {}): KbDocument => ({
   id,
@@ -72,7 +73,7 @@ const found: SearchResult = {
 
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 
-function serve(me: Me) {
+function serve(me: Me, kbs: KnowledgeBase[] = [handbook]) {
   const sent: { method: string; path: string; body: unknown; type: string | null }[] = [];
   const fetcher = async (input: string, init?: RequestInit) => {
     const method = init?.method ?? "GET";
@@ -80,7 +81,7 @@ function serve(me: Me) {
     if (method !== "GET") sent.push({ method, path: input, body: init?.body, type });
     let body: unknown = {};
     if (input === "/api/v1/me") body = me;
-    else if (input === "/api/v1/knowledge-bases") body = { items: [handbook] };
+    else if (input === "/api/v1/knowledge-bases") body = { items: kbs };
     else if (input.endsWith("/documents"))
       body = { items: [doc("d1", "onboarding.html", "ready"), doc("d2", "big.pdf", "ingesting", { progress_done: 64, progress_total: 150 })] };
     else if (input.endsWith("/search")) body = found;
@@ -117,6 +118,15 @@ describe("KnowledgePage", () => {
     expect(Array.from(passage?.querySelectorAll("mark") ?? []).map((mark) => mark.textContent)).toEqual(["support", "hours"]);
     expect(sent).toEqual([
       { method: "POST", path: "/api/v1/knowledge-bases/kb1/search", body: JSON.stringify({ query: "support hours", mode: "hybrid", k: 10 }), type: "application/json" },
+    ]);
+  });
+
+  it("marks a knowledge base private to one user (an app's, shown to an admin)", async () => {
+    serve(operator, [handbook, { ...handbook, id: "kb2", name: "scoping-session-s1", private_to: "u-ada" }]);
+    const list = await screen.findByRole("list", { name: "Knowledge bases" });
+    expect(within(list).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
+      "handbook 2 documents · 5 chunks",
+      "scoping-session-s1 2 documents · 5 chunks · private to one user",
     ]);
   });
 

@@ -44,7 +44,7 @@ export function KnowledgePage() {
                     {kb.name}
                   </button>{" "}
                   <span className="muted">
-                    {kb.documents} documents · {kb.chunks} chunks
+                    {kb.documents} documents · {kb.chunks} chunks{kb.private_to ? " · private to one user" : ""}
                   </span>
                 </li>
               ))}

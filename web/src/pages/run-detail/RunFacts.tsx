@@ -1,4 +1,5 @@
-// The run at a glance: its workflow, who started it and when, how long it took, what it cost,
+// The run at a glance: its workflow, who started it and when (and whether it is private to one
+// user, as an app's runs may be), how long it took, what it cost,
 // its error, who cancelled it or set a step by hand and why, and the decisions it waits for.
 import { When } from "../../components/When";
 import { formatCount, formatDuration, formatTime, formatUsd, secondsBetween } from "../../format";
@@ -16,6 +17,12 @@ export function RunFacts({ run, cost, cancelled }: { run: RunDetail; cost: strin
         </dd>
         <dt>Started by</dt>
         <dd>{run.created_by}</dd>
+        {run.private_to ? (
+          <>
+            <dt>Visibility</dt>
+            <dd data-testid="run-private">Private: its user and the tenant's admins see it</dd>
+          </>
+        ) : null}
         <dt>Started</dt>
         <dd>
           <When iso={run.started_at ?? run.created_at} /> <span className="muted">({formatTime(run.started_at ?? run.created_at)})</span>

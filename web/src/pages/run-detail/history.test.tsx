@@ -75,6 +75,7 @@ function runOf(fields: Partial<RunDetail>): RunDetail {
     cost_usd: "0",
     error: null,
     content_hash: "sha256:x",
+    private_to: null,
     inputs: { name: "Ada" },
     ctx: {},
     outputs: null,

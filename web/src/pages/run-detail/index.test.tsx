@@ -58,6 +58,7 @@ const run: RunDetail = {
   cost_usd: "0",
   error: null,
   content_hash: "sha256:x",
+  private_to: null,
   inputs: { name: "Ada" },
   ctx: {},
   outputs: null,
@@ -83,7 +84,7 @@ function SignedIn({ children }: { children: ReactNode }) {
 const store: TokenStore = { get: () => ({ access_token: "a" }), set: () => {} };
 const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
 
-function open(role: "operator" | "viewer", frames: string, runId = RUN_ID, runs: RunSummary[] = []) {
+function open(role: "operator" | "viewer", frames: string, runId = RUN_ID, runs: RunSummary[] = [], shown: RunDetail = run) {
   const posts: { path: string; body: unknown }[] = [];
   const listed: string[] = [];
   let reads = 0;
@@ -101,11 +102,11 @@ function open(role: "operator" | "viewer", frames: string, runId = RUN_ID, runs:
     }
     if (init?.method === "POST") {
       posts.push({ path: input, body: JSON.parse(String(init.body)) });
-      return json(run);
+      return json(shown);
     }
     if (input === `/api/v1/runs/${RUN_ID}`) {
       reads++;
-      return json(run);
+      return json(shown);
     }
     if (input.startsWith("/api/v1/runs?")) {
       listed.push(input);
@@ -165,6 +166,16 @@ describe("RunDetailPage", () => {
     await screen.findByRole("button", { name: /^draft, agent step/ });
     expect(screen.queryByRole("button", { name: "Cancel run…" })).toBeNull();
     expect(screen.queryByRole("button", { name: "Override this step…" })).toBeNull();
+  });
+
+  it("says when a run is private to the user it belongs to", async () => {
+    open("viewer", "");
+    await screen.findByRole("button", { name: /^draft, agent step/ });
+    expect(screen.queryByTestId("run-private")).toBeNull();
+
+    cleanup();
+    open("viewer", "", RUN_ID, [], { ...run, private_to: "u-ada" });
+    expect((await screen.findByTestId("run-private")).textContent).toBe("Private: its user and the tenant's admins see it");
   });
 
   it("names the run by its label and its id's random end", async () => {
