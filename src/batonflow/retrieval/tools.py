@@ -111,11 +111,7 @@ outputs:
 
 
 async def start_ingestion(
-    conn: Conn,
-    tenant_id: str,
-    document: dict[str, object],
-    actor: Actor,
-    now: datetime,
+    conn: Conn, tenant_id: str, document: dict[str, object], actor: Actor, now: datetime
 ) -> RunRow:
     """Queue a `kb-ingest` run for a stored document and record it on the document (in the
     caller's write transaction; the caller wakes the executors once it commits). The run is

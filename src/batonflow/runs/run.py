@@ -156,6 +156,12 @@ def run_viewer(user_id: str | None, roles: Collection[str]) -> str | None:
     return None if "admin" in roles else user_id or ""
 
 
+def reads_as(private_to: str | None) -> str:
+    """Whom a run reads as (a viewer, for what it searches): the user it is private to, else
+    nobody in particular (""), who sees only what is private to nobody."""
+    return private_to or ""
+
+
 def sees(viewer: str | None, private_to: str | None) -> bool:
     """Whether `viewer` (`run_viewer`) may see a run private to `private_to` (None: to nobody)."""
     return viewer is None or private_to is None or private_to == viewer

@@ -18,7 +18,7 @@ from batonflow.errors import NotFound
 from batonflow.ids import new_id
 from batonflow.store.db import Conn
 from batonflow.store.kb_tables import chunks_t, documents_t, kbs_t, pg_vector_index, sqlite_vectors
-from batonflow.store.tables import Run, table, visible
+from batonflow.store.tables import visible
 
 DOCUMENT_FIELDS = [c for c in documents_t.c if c.name != "content"]
 
@@ -66,14 +66,6 @@ async def get_kb(conn: Conn, tenant_id: str, ref: str, viewer: str | None = None
     if row is None:
         raise NotFound(f"no knowledge base '{ref}'")
     return dict(row._mapping)
-
-
-async def run_reader(conn: Conn, tenant_id: str, run_id: str) -> str:
-    """Whom a run searches as (a `viewer`): the user it is private to, else nobody in
-    particular (""), so it finds the knowledge bases private to nobody."""
-    runs = table(Run)
-    query = select(runs.c.private_to).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id)
-    return (await conn.execute(query)).scalar() or ""
 
 
 async def update_kb(

@@ -20,6 +20,7 @@ class Claim:
     workflow_version_pk: str
     inputs: dict[str, Any] = field(default_factory=dict)
     ctx: dict[str, Any] = field(default_factory=dict)
+    private_to: str | None = None  # the user the run is private to (`runs.private_to`)
 
 
 @dataclass(frozen=True, slots=True)

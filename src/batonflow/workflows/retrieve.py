@@ -20,7 +20,7 @@ from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.rerank import Rerankers
 from batonflow.retrieval.search import Passage
 from batonflow.retrieval.service import Knowledge, search_tenant
-from batonflow.store import kb as kb_store
+from batonflow.runs.run import reads_as
 from batonflow.store.db import Conn
 from batonflow.workflows import templates
 from batonflow.workflows.attempts import Claim, Outcome
@@ -43,15 +43,9 @@ class TenantKnowledge:
     scope: CallScope | None = None
     calls: list[CallRecord] | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    async def reader(self) -> str:
-        """Whom the run searches as: the knowledge bases private to another user than the
-        run's own are not there for it (`store/kb.py::run_reader`)."""
-        run_id = self.scope.run_id if self.scope else None
-        if run_id is None:
-            return ""
-        tenant_id = self.tenant_id
-        return await self.read(lambda conn: kb_store.run_reader(conn, tenant_id, run_id))  # type: ignore[no-any-return]
+    # Whom the run searches as (`runs/run.py::reads_as`): a knowledge base private to another
+    # user than the run's own is not there for it.
+    reader: str = ""
 
     async def __call__(
         self, knowledge_bases: list[str], query: str, *, k: int = 5, mode: str = "hybrid"
@@ -66,13 +60,13 @@ class TenantKnowledge:
             k=k,
             scope=self.scope,
             calls=self.calls,
-            viewer=await self.reader(),
+            viewer=self.reader,
         )
         self.events.append(searched(knowledge_bases, query, mode, k, found))
         return [p.as_dict() for p in found]
 
     async def ingest(self, document_id: str) -> dict[str, Any]:
-        knowledge = Knowledge(self.write, self.read, self.embedders, await self.reader())
+        knowledge = Knowledge(self.write, self.read, self.embedders, self.reader)
         doc = await knowledge.ingest(
             self.tenant_id, document_id, scope=self.scope, calls=self.calls
         )
@@ -94,8 +88,10 @@ def tenant_knowledge(
     embedders: Embedders,
     scope: CallScope,
     calls: list[CallRecord] | None = None,
+    *,
+    reader: str = "",
 ) -> KnowledgeBases:
-    return TenantKnowledge(read, write, scope.tenant_id, embedders, scope, calls)
+    return TenantKnowledge(read, write, scope.tenant_id, embedders, scope, calls, reader=reader)
 
 
 def searched(
@@ -131,8 +127,6 @@ async def run_retrieve(
     query = templates.render_text(step.query, scope)
     names = [step.knowledge_base] if isinstance(step.knowledge_base, str) else step.knowledge_base
     refs = [templates.render_text(name, scope) for name in names]
-    tenant_id, run_id = claim.tenant_id, claim.run_id
-    reader = await read(lambda conn: kb_store.run_reader(conn, tenant_id, run_id))
     found = await search_tenant(
         read,
         models.embedders,
@@ -144,7 +138,7 @@ async def run_retrieve(
         reranker=models.rerankers.get(step.rerank),
         scope=CallScope(claim.tenant_id, claim.run_id, claim.key, claim.attempt),
         calls=models.calls,
-        viewer=reader,
+        viewer=reads_as(claim.private_to),
     )
     result = {"query": query, "passages": [_passage(p.as_dict()) for p in found]}
     events = (searched(refs, query, step.mode, step.k, found),)

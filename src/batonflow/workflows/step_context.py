@@ -22,7 +22,7 @@ from batonflow.llm.records import CallRecord
 from batonflow.net.outbound import Outbound, policy_of
 from batonflow.retrieval.embeddings import Embedders
 from batonflow.retrieval.rerank import Rerankers
-from batonflow.runs.run import idempotency_key
+from batonflow.runs.run import idempotency_key, reads_as
 from batonflow.settings import Settings
 from batonflow.store.db import Conn
 from batonflow.workflows import fanout as fanout_caps
@@ -195,6 +195,7 @@ def call_context(
             sc.embedders,
             CallScope(a.claim.tenant_id, a.claim.run_id, key, attempt),
             calls,
+            reader=reads_as(a.claim.private_to),
         ),
         data=TenantRows(a.claim.tenant_id, sc.read, sc.write),
         tools=gate,

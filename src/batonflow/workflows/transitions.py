@@ -391,6 +391,7 @@ class Transition(Moves):
             workflow_version_pk=run.workflow_version_pk,
             inputs=run.inputs,
             ctx=run.ctx,
+            private_to=run.private_to,
         )
 
     def policy(self, run: RunRow, key: str) -> RetryPolicy:
