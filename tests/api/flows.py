@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -88,3 +89,15 @@ async def settled(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"run {run_id} is still {body['status']}: {body}")
         await asyncio.sleep(0.05)
+
+
+async def streamed_runs(client: httpx.AsyncClient) -> set[str]:
+    """The runs the tenant's event stream shows the client, from the beginning."""
+    params = {"after": 0, "follow": "false"}
+    async with client.stream("GET", "/api/v1/events", params=params) as response:
+        text = (await response.aread()).decode()
+    return {
+        json.loads(line[len("data: ") :])["run_id"]
+        for line in text.split("\n")
+        if line.startswith("data: ")
+    }

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from batonflow.api.deps import ApiState
@@ -21,7 +23,7 @@ from batonflow.runs.service import Actor
 from batonflow.store import workflows as workflow_store
 from batonflow.store.db import Conn
 from tests.api.conftest import Signup, client_for
-from tests.api.flows import FAILING, QUICK, settled, start, store
+from tests.api.flows import FAILING, QUICK, settled, start, store, streamed_runs
 from tests.api.test_admin import member
 
 APPROVAL = """
@@ -99,7 +101,7 @@ async def _private_run(
     return run_id
 
 
-async def populate(app: FastAPI, signup: Signup) -> Tenant:
+async def _populate(app: FastAPI, signup: Signup) -> Tenant:
     admin = await signup("acme")
     ada = await member(admin, app, "ada@acme.example", "operator")
     bob = await member(admin, app, "bob@acme.example", "operator")
@@ -140,6 +142,14 @@ async def populate(app: FastAPI, signup: Signup) -> Tenant:
     )
 
 
+@pytest.fixture
+async def tenant(app: FastAPI, signup: Signup) -> AsyncIterator[Tenant]:
+    """The tenant `_populate` fills, its clients closed afterwards."""
+    populated = await _populate(app, signup)
+    yield populated
+    await populated.close()
+
+
 def _without(value: str, response: httpx.Response) -> tuple[int, Any]:
     return response.status_code, json.loads(response.text.replace(value, "<id>"))
 
@@ -155,44 +165,39 @@ async def _listed(client: httpx.AsyncClient, path: str, **params: Any) -> list[s
 
 
 async def test_another_member_finds_no_private_run_on_any_route(
-    app: FastAPI, signup: Signup
+    tenant: Tenant,
 ) -> None:
-    tenant = await populate(app, signup)
     bob, runs = tenant.bob, tenant.runs
-    try:
-        before = (await tenant.admin.get(f"/api/v1/runs/{runs['waiting']}")).json()
-        private = ("done", "waiting", "dead", "parent", "child")
-        for name in private:
-            for method, template, body in RUN_ROUTES:
-                theirs = await _call(bob, method, template.format(id=runs[name]), body)
-                unknown_id = str(uuid.uuid4())
-                missing = await _call(bob, method, template.format(id=unknown_id), body)
-                label = (name, method, template)
-                assert theirs.status_code == 404, (label, theirs.text)
-                assert _without(runs[name], theirs) == _without(unknown_id, missing), label
-        # A reviewer (who may decide reviews naming `operator`) finds no such review either.
-        for method, template, body in REVIEW_ROUTES:
-            theirs = await _call(tenant.rita, method, template.format(id=tenant.review), body)
+    before = (await tenant.admin.get(f"/api/v1/runs/{runs['waiting']}")).json()
+    private = ("done", "waiting", "dead", "parent", "child")
+    for name in private:
+        for method, template, body in RUN_ROUTES:
+            theirs = await _call(bob, method, template.format(id=runs[name]), body)
             unknown_id = str(uuid.uuid4())
-            missing = await _call(tenant.rita, method, template.format(id=unknown_id), body)
-            assert theirs.status_code == 404, (template, theirs.text)
-            assert _without(tenant.review, theirs) == _without(unknown_id, missing), template
-        assert await _listed(tenant.rita, "/api/v1/reviews") == []
+            missing = await _call(bob, method, template.format(id=unknown_id), body)
+            label = (name, method, template)
+            assert theirs.status_code == 404, (label, theirs.text)
+            assert _without(runs[name], theirs) == _without(unknown_id, missing), label
+    # A reviewer (who may decide reviews naming `operator`) finds no such review either.
+    for method, template, body in REVIEW_ROUTES:
+        theirs = await _call(tenant.rita, method, template.format(id=tenant.review), body)
+        unknown_id = str(uuid.uuid4())
+        missing = await _call(tenant.rita, method, template.format(id=unknown_id), body)
+        assert theirs.status_code == 404, (template, theirs.text)
+        assert _without(tenant.review, theirs) == _without(unknown_id, missing), template
+    assert await _listed(tenant.rita, "/api/v1/reviews") == []
 
-        # Nothing changed: the run still waits on its review, the dead run is still dead.
-        assert (await tenant.admin.get(f"/api/v1/runs/{runs['waiting']}")).json() == before
-        dead = (await tenant.admin.get(f"/api/v1/runs/{runs['dead']}")).json()
-        assert dead["status"] == "dead"
-        review = (await tenant.admin.get(f"/api/v1/reviews/{tenant.review}")).json()
-        assert review["status"] == "pending"
-    finally:
-        await tenant.close()
+    # Nothing changed: the run still waits on its review, the dead run is still dead.
+    assert (await tenant.admin.get(f"/api/v1/runs/{runs['waiting']}")).json() == before
+    dead = (await tenant.admin.get(f"/api/v1/runs/{runs['dead']}")).json()
+    assert dead["status"] == "dead"
+    review = (await tenant.admin.get(f"/api/v1/reviews/{tenant.review}")).json()
+    assert review["status"] == "pending"
 
 
 async def test_lists_pages_and_streams_leave_out_what_the_reader_may_not_see(
-    app: FastAPI, signup: Signup
+    tenant: Tenant,
 ) -> None:
-    tenant = await populate(app, signup)
     runs = tenant.runs
     public = [runs["newer"], runs["older"]]
     everything = [
@@ -204,81 +209,62 @@ async def test_lists_pages_and_streams_leave_out_what_the_reader_may_not_see(
         runs["done"],
         runs["older"],
     ]
-    try:
-        assert await _listed(tenant.bob, "/api/v1/runs") == public
-        # One run a page: the private runs between the two public ones are skipped, not lost.
-        first = (await tenant.bob.get("/api/v1/runs", params={"limit": 1})).json()
-        assert [r["id"] for r in first["items"]] == [runs["newer"]]
-        second = (
-            await tenant.bob.get(
-                "/api/v1/runs", params={"limit": 1, "cursor": first["next_cursor"]}
-            )
-        ).json()
-        assert ([r["id"] for r in second["items"]], second["next_cursor"]) == (
-            [runs["older"]],
-            None,
-        )
-        assert await _listed(tenant.bob, "/api/v1/runs", q="secret") == []
-        assert await _listed(tenant.bob, "/api/v1/runs", id=runs["done"][-8:]) == []
-        assert await _listed(tenant.bob, "/api/v1/reviews") == []
-        assert await _listed(tenant.bob, "/api/v1/dead-letters") == []
+    assert await _listed(tenant.bob, "/api/v1/runs") == public
+    # One run a page: the private runs between the two public ones are skipped, not lost.
+    first = (await tenant.bob.get("/api/v1/runs", params={"limit": 1})).json()
+    assert [r["id"] for r in first["items"]] == [runs["newer"]]
+    second = (
+        await tenant.bob.get("/api/v1/runs", params={"limit": 1, "cursor": first["next_cursor"]})
+    ).json()
+    assert ([r["id"] for r in second["items"]], second["next_cursor"]) == (
+        [runs["older"]],
+        None,
+    )
+    assert await _listed(tenant.bob, "/api/v1/runs", q="secret") == []
+    assert await _listed(tenant.bob, "/api/v1/runs", id=runs["done"][-8:]) == []
+    assert await _listed(tenant.bob, "/api/v1/reviews") == []
+    assert await _listed(tenant.bob, "/api/v1/dead-letters") == []
 
-        for reader in (tenant.ada, tenant.admin):
-            assert await _listed(reader, "/api/v1/runs") == everything
-            # The child run was given its parent's text.
-            assert await _listed(reader, "/api/v1/runs", q="secret") == [
-                runs["child"],
-                runs["parent"],
-                runs["done"],
-            ]
-            assert await _listed(reader, "/api/v1/dead-letters") == [runs["dead"]]
-            assert await _listed(reader, "/api/v1/reviews") == [tenant.review]
-            for name in ("done", "child"):
-                response = await reader.get(f"/api/v1/runs/{runs[name]}")
-                assert response.status_code == 200, response.text
-            history = await reader.get(f"/api/v1/runs/{runs['done']}/events/history")
-            assert [e["type"] for e in history.json()["items"]][-1] == "run.succeeded"
+    for reader in (tenant.ada, tenant.admin):
+        assert await _listed(reader, "/api/v1/runs") == everything
+        # The child run was given its parent's text.
+        assert await _listed(reader, "/api/v1/runs", q="secret") == [
+            runs["child"],
+            runs["parent"],
+            runs["done"],
+        ]
+        assert await _listed(reader, "/api/v1/dead-letters") == [runs["dead"]]
+        assert await _listed(reader, "/api/v1/reviews") == [tenant.review]
+        for name in ("done", "child"):
+            response = await reader.get(f"/api/v1/runs/{runs[name]}")
+            assert response.status_code == 200, response.text
+        history = await reader.get(f"/api/v1/runs/{runs['done']}/events/history")
+        assert [e["type"] for e in history.json()["items"]][-1] == "run.succeeded"
 
-        async def streamed(client: httpx.AsyncClient) -> set[str]:
-            params = {"after": 0, "follow": "false"}
-            async with client.stream("GET", "/api/v1/events", params=params) as response:
-                text = (await response.aread()).decode()
-            return {
-                json.loads(line[len("data: ") :])["run_id"]
-                for line in text.split("\n")
-                if line.startswith("data: ")
-            }
-
-        assert await streamed(tenant.bob) == set(public)
-        assert await streamed(tenant.ada) == set(everything)
-        assert await streamed(tenant.admin) == set(everything)
-    finally:
-        await tenant.close()
+    assert await streamed_runs(tenant.bob) == set(public)
+    assert await streamed_runs(tenant.ada) == set(everything)
+    assert await streamed_runs(tenant.admin) == set(everything)
 
 
 async def test_the_owner_acts_on_a_private_run_and_another_member_on_a_public_one(
-    app: FastAPI, signup: Signup
+    tenant: Tenant,
 ) -> None:
-    tenant = await populate(app, signup)
     runs = tenant.runs
-    try:
-        # The tenant's admin decides the review of ada's run (an operator may not decide).
-        decided = await tenant.admin.post(
-            f"/api/v1/reviews/{tenant.review}/decision", json={"decision": "approve"}
-        )
-        assert (decided.status_code, decided.json()["status"]) == (200, "approved")
-        await settled(tenant.ada, runs["waiting"], ("succeeded",))
-        dismissed = await tenant.ada.post(
-            f"/api/v1/runs/{runs['dead']}/dismiss", json={"reason": "mine to drop"}
-        )
-        assert (dismissed.status_code, dismissed.json()["status"]) == (200, "cancelled")
+    # The tenant's admin decides the review of ada's run (an operator may not decide).
+    decided = await tenant.admin.post(
+        f"/api/v1/reviews/{tenant.review}/decision", json={"decision": "approve"}
+    )
+    assert (decided.status_code, decided.json()["status"]) == (200, "approved")
+    await settled(tenant.ada, runs["waiting"], ("succeeded",))
+    dismissed = await tenant.ada.post(
+        f"/api/v1/runs/{runs['dead']}/dismiss", json={"reason": "mine to drop"}
+    )
+    assert (dismissed.status_code, dismissed.json()["status"]) == (200, "cancelled")
 
-        await store(tenant.admin, APPROVAL.replace('"1"', '"2"'))
-        public = await start(tenant.admin, "approval")
-        await settled(tenant.bob, public["id"], ("waiting",))
-        cancelled = await tenant.bob.post(
-            f"/api/v1/runs/{public['id']}/cancel", json={"reason": "not needed"}
-        )
-        assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
-    finally:
-        await tenant.close()
+    await store(tenant.admin, APPROVAL.replace('"1"', '"2"'))
+    public = await start(tenant.admin, "approval")
+    await settled(tenant.bob, public["id"], ("waiting",))
+    cancelled = await tenant.bob.post(
+        f"/api/v1/runs/{public['id']}/cancel", json={"reason": "not needed"}
+    )
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")

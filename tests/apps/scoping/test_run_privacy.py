@@ -6,10 +6,9 @@ API."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
+from tests.api.flows import streamed_runs
 from tests.apps.scoping.conftest import Person, S, answer_stage, new_session, settled_stage, team
 from tests.apps.scoping.test_documents import attach, indexed
 
@@ -21,18 +20,6 @@ async def run_ids(client: httpx.AsyncClient) -> list[tuple[str, str]]:
     listed = await client.get("/api/v1/runs")
     assert listed.status_code == 200, listed.text
     return [(r["workflow_id"], r["id"]) for r in listed.json()["items"]]
-
-
-async def streamed_runs(client: httpx.AsyncClient) -> set[str]:
-    """The runs the tenant's event stream shows the client, from the beginning."""
-    params = {"after": 0, "follow": "false"}
-    async with client.stream("GET", "/api/v1/events", params=params) as response:
-        text = (await response.aread()).decode()
-    return {
-        json.loads(line[len("data: ") :])["run_id"]
-        for line in text.split("\n")
-        if line.startswith("data: ")
-    }
 
 
 async def test_a_sessions_runs_are_the_owners_and_the_admins_alone(people: Person) -> None:
